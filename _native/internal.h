@@ -1,0 +1,43 @@
+/* Internal helpers shared by the shim's C files. Everything here that can run in the
+ * child after clone() is async-signal-safe: no malloc, no stdio, no locks. */
+#ifndef PC_INTERNAL_H
+#define PC_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stddef.h>
+#include "shim.h"
+
+#define PC_MAX_FDS 256
+#define PC_MAX_JOINS 16
+#define PC_PATH_MAX 4096
+
+/* A fixed-size message buffer (no allocation). */
+struct pc_msg {
+    char buf[500];
+    size_t len;
+};
+
+void msg_reset(struct pc_msg *m);
+void msg_str(struct pc_msg *m, const char *s);
+void msg_int(struct pc_msg *m, long long v);
+
+/* Write "/proc/self/fd/N" into buf (at least 32 bytes). */
+void proc_fd_path(char *buf, int fd);
+
+/* Open path (absolute inside the root, e.g. "/proc") beneath rootfd without leaving it:
+ * ".." above the root, absolute symlinks and magic links fail with EXDEV/ELOOP; with
+ * strict, any symlink fails with ELOOP. Returns an fd or -errno. */
+int open_beneath(int rootfd, const char *path, int flags, int strict);
+
+/* Create the missing components of path beneath rootfd (directories with mode 0755; the
+ * last one a directory or, with is_file, an empty file) and return an O_PATH fd to it,
+ * or -errno. */
+int ensure_beneath(int rootfd, const char *path, int is_file, int strict);
+
+/* Split path into an O_PATH fd of its parent (created if missing) and its last component.
+ * Returns the fd or -errno; *base points into path. */
+int parent_beneath(int rootfd, const char *path, const char **base, int strict);
+
+#endif

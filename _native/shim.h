@@ -1,0 +1,160 @@
+/*
+ * pycontainers native shim: the plan that Python builds and C executes.
+ *
+ * Everything a container child needs between clone() and execve() is described by
+ * struct pc_plan. Python fills it (through cffi) before the clone; the child only reads it.
+ * This header is also the cffi cdef (see build_shim.py), so it must stay plain C that
+ * cffi's parser accepts: no macros other than integer #defines, no includes.
+ */
+
+/* Kinds of setup operations, executed in order inside the new mount namespace,
+ * before pivot_root. Targets are paths inside the rootfs ("/proc"). */
+#define PC_OP_MOUNT 1      /* mount fstype (source, data, flags) on target */
+#define PC_OP_BIND 2       /* bind-mount host path source on target; flags: MS_RDONLY etc. */
+#define PC_OP_MKNOD 3      /* create a device node (mode incl. S_IFCHR, dev) */
+#define PC_OP_SYMLINK 4    /* symlink target -> source */
+#define PC_OP_MKDIR 5      /* mkdir -p target with mode */
+#define PC_OP_WRITE 6      /* create target (mode) with data as its content */
+#define PC_OP_BIND_DEV 7   /* bind host device node source on target (user namespaces) */
+
+/* Op option bits (pc_op.options). */
+#define PC_OPT_FILE 1      /* the target is a file, not a directory (create it as one) */
+#define PC_OPT_STRICT 2    /* no symlink anywhere in the target path (proc, sys, dev) */
+#define PC_OPT_RECURSIVE 4 /* recursive bind (MS_REC) */
+#define PC_OPT_OPTIONAL 8  /* skip silently if the source does not exist */
+
+/* Stages reported by the child on failure (pc_error.stage). */
+#define PC_STAGE_READY 0
+#define PC_STAGE_SYNC 1
+#define PC_STAGE_SETSID 2
+#define PC_STAGE_USER 3
+#define PC_STAGE_JOIN 4
+#define PC_STAGE_PROPAGATION 5
+#define PC_STAGE_ROOTFS 6
+#define PC_STAGE_MOUNT 7
+#define PC_STAGE_PIVOT 8
+#define PC_STAGE_HOSTNAME 9
+#define PC_STAGE_RLIMIT 10
+#define PC_STAGE_IDS 11
+#define PC_STAGE_CWD 12
+#define PC_STAGE_STDIO 13
+#define PC_STAGE_EXEC_LOOKUP 14
+#define PC_STAGE_START_WAIT 15
+#define PC_STAGE_EXEC 16
+#define PC_STAGE_INIT 17
+#define PC_STAGE_FDS 18
+#define PC_STAGE_READONLY 19
+
+struct pc_op {
+    int kind;
+    int options;
+    const char *source;
+    const char *target;
+    const char *fstype;
+    const char *data;
+    unsigned long flags;        /* MS_* flags for the mount (bind: applied by remount) */
+    unsigned long propagation;  /* MS_SHARED / MS_SLAVE / MS_PRIVATE / MS_UNBINDABLE (| MS_REC) */
+    unsigned int mode;
+    unsigned long long dev;     /* makedev(major, minor) for PC_OP_MKNOD */
+    size_t data_len;            /* PC_OP_WRITE: length of data */
+};
+
+struct pc_rlimit {
+    int resource;
+    unsigned long long soft;
+    unsigned long long hard;
+};
+
+struct pc_fdmap {
+    int src;   /* fd in the parent, or -1 for /dev/null */
+    int dst;   /* fd number in the container */
+};
+
+struct pc_join {
+    int fd;      /* an open namespace fd (/proc/PID/ns/KIND) */
+    int nstype;  /* CLONE_NEW* of that namespace */
+};
+
+struct pc_plan {
+    unsigned long long clone_flags;   /* CLONE_NEW* to create */
+
+    /* namespaces to join (setns) before anything else; user first if present */
+    struct pc_join *joins;
+    int n_joins;
+
+    /* rootfs: NULL means: no mount namespace work at all (no rootfs change) */
+    const char *rootfs;               /* host path of the directory that becomes / */
+    const char *rootfs_fstype;        /* NULL: bind rootfs on itself; else mount this fs there */
+    const char *rootfs_source;
+    const char *rootfs_data;
+    unsigned long rootfs_propagation; /* applied to / before anything (default MS_REC|MS_PRIVATE) */
+    int readonly_rootfs;
+
+    struct pc_op *ops;
+    int n_ops;
+
+    const char *hostname;             /* NULL: leave */
+    const char *domainname;
+
+    struct pc_rlimit *rlimits;
+    int n_rlimits;
+
+    int set_ids;                      /* switch to uid/gid/groups */
+    unsigned int uid;
+    unsigned int gid;
+    unsigned int *groups;
+    int n_groups;
+
+    int umask;                        /* -1: leave */
+    const char *cwd;                  /* NULL: "/" */
+
+    const char *path;                 /* resolved executable, or NULL to search PATH of envp */
+    char **argv;                      /* NULL-terminated; NULL argv: hold (pause) until killed */
+    char **envp;                      /* NULL-terminated */
+
+    struct pc_fdmap *fds;             /* stdio and passed fds; dst numbers must be unique */
+    int n_fds;
+
+    const char *start_fifo;           /* wait for a byte on this fifo before execve (create/start) */
+    int init;                         /* run a tiny init as pid 1 that reaps and forwards */
+    int new_session;                  /* setsid() */
+    int no_new_privs;
+    int pdeathsig;                    /* signal the child gets when the spawner dies, 0: none */
+};
+
+struct pc_spawn_result {
+    int pid;
+    int pidfd;
+    int sock;        /* parent end: send the release byte, then read pc_error messages */
+};
+
+/* The message the child sends on failure (stage, errno, text). stage PC_STAGE_READY
+ * with errno 0 means: set up, waiting for the start signal. */
+struct pc_error {
+    int stage;
+    int err;
+    int exit_code;
+    char message[500];
+};
+
+/* Spawn the child described by plan. Returns 0 and fills res, or -errno. */
+int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res);
+
+/* Thin wrappers: return 0 / a result on success, -errno on failure. */
+int pc_setns(int fd, int nstype);
+int pc_unshare(int flags);
+int pc_mount(const char *source, const char *target, const char *fstype,
+             unsigned long flags, const char *data);
+int pc_umount2(const char *target, int flags);
+int pc_pivot_root(const char *new_root, const char *put_old);
+int pc_pidfd_open(int pid, unsigned int flags);
+int pc_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
+int pc_close_range(unsigned int first, unsigned int last, unsigned int flags);
+int pc_sethostname(const char *name, size_t len);
+int pc_openat2_beneath(int dirfd, const char *path, int flags, int in_root);
+
+/* Send the release byte (sync point 1), then wait for the child's verdict: returns 0 on
+ * EOF (execve succeeded), 1 with *out filled (a failure, or PC_STAGE_READY), or -errno. */
+int pc_release(int sock, struct pc_error *out);
+/* Wait for the next message without releasing: same returns as pc_release. */
+int pc_recv_error(int sock, struct pc_error *out);

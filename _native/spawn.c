@@ -1,0 +1,662 @@
+/* pc_spawn: clone3 a container child and run its whole setup in C.
+ *
+ * The parent (a Python process, possibly with many threads) calls pc_spawn() with a fully
+ * resolved plan. After clone only async-signal-safe code runs in the child: no malloc, no
+ * stdio, no locks. The child reports failures as struct pc_error on a SOCK_SEQPACKET
+ * socket that is close-on-exec, so EOF on the parent's end means execve succeeded. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct child {
+    const struct pc_plan *plan;
+    int sock;
+    int rootfd;
+    int fifo;
+    struct pc_msg msg;
+    char exe[PC_PATH_MAX];
+};
+
+static void send_msg(struct child *c, int stage, int err, int exit_code) {
+    struct pc_error e;
+    memset(&e, 0, sizeof(e));
+    e.stage = stage;
+    e.err = err;
+    e.exit_code = exit_code;
+    memcpy(e.message, c->msg.buf, c->msg.len + 1);
+    if (c->sock >= 0)
+        (void)send(c->sock, &e, sizeof(e), MSG_NOSIGNAL);
+}
+
+__attribute__((noreturn)) static void fail(struct child *c, int stage, int err, int exit_code) {
+    send_msg(c, stage, err, exit_code);
+    _exit(exit_code);
+}
+
+/* Start a message: "what target" */
+static struct pc_msg *say(struct child *c, const char *what, const char *arg) {
+    msg_reset(&c->msg);
+    msg_str(&c->msg, what);
+    if (arg) {
+        msg_str(&c->msg, " ");
+        msg_str(&c->msg, arg);
+    }
+    return &c->msg;
+}
+
+static void close_except(const int *keep, int n) {
+    /* keep[] sorted ascending; close every other fd */
+    unsigned int next = 0;
+    for (int i = 0; i <= n; i++) {
+        unsigned int upto = i < n ? (unsigned int)keep[i] : ~0U;
+        if (upto > next) {
+            if (syscall(SYS_close_range, next, upto - 1, 0) < 0) {
+                struct rlimit rl;
+                unsigned int max = 65536;
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+                    max = (unsigned int)rl.rlim_cur;
+                for (unsigned int fd = next; fd < upto && fd < max; fd++)
+                    close((int)fd);
+            }
+        }
+        if (i < n)
+            next = (unsigned int)keep[i] + 1;
+    }
+}
+
+static void sort_ints(int *a, int n) {
+    for (int i = 1; i < n; i++) {
+        int v = a[i], j = i - 1;
+        while (j >= 0 && a[j] > v) {
+            a[j + 1] = a[j];
+            j--;
+        }
+        a[j + 1] = v;
+    }
+}
+
+/* Move every fd the child needs above the highest target number, close all others, then
+ * place the stdio/passed fds at their numbers (without close-on-exec). */
+static void setup_fds(struct child *c, int *joinfds) {
+    const struct pc_plan *p = c->plan;
+    int floor = 3;
+    for (int i = 0; i < p->n_fds; i++)
+        if (p->fds[i].dst + 1 > floor)
+            floor = p->fds[i].dst + 1;
+    int keep[PC_MAX_FDS + PC_MAX_JOINS + 2];
+    int nkeep = 0;
+    int srcs[PC_MAX_FDS];
+    c->sock = fcntl(c->sock, F_DUPFD_CLOEXEC, floor);
+    if (c->sock < 0)
+        _exit(125);
+    keep[nkeep++] = c->sock;
+    for (int i = 0; i < p->n_joins; i++) {
+        joinfds[i] = fcntl(p->joins[i].fd, F_DUPFD_CLOEXEC, floor);
+        if (joinfds[i] < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        keep[nkeep++] = joinfds[i];
+    }
+    for (int i = 0; i < p->n_fds; i++) {
+        if (p->fds[i].src < 0)
+            srcs[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+        else
+            srcs[i] = fcntl(p->fds[i].src, F_DUPFD_CLOEXEC, floor);
+        if (srcs[i] < 0) {
+            say(c, "duplicate fd", NULL);
+            msg_int(&c->msg, p->fds[i].src);
+            fail(c, PC_STAGE_FDS, errno, 125);
+        }
+        if (srcs[i] < floor) { /* /dev/null landed low: move it up */
+            int moved = fcntl(srcs[i], F_DUPFD_CLOEXEC, floor);
+            close(srcs[i]);
+            srcs[i] = moved;
+            if (moved < 0)
+                fail(c, PC_STAGE_FDS, errno, 125);
+        }
+        keep[nkeep++] = srcs[i];
+    }
+    sort_ints(keep, nkeep);
+    close_except(keep, nkeep);
+    for (int i = 0; i < p->n_fds; i++) {
+        if (dup3(srcs[i], p->fds[i].dst, 0) < 0) {
+            say(c, "dup fd to", NULL);
+            msg_int(&c->msg, p->fds[i].dst);
+            fail(c, PC_STAGE_FDS, errno, 125);
+        }
+    }
+    for (int i = 0; i < p->n_fds; i++)
+        close(srcs[i]);
+}
+
+static void reset_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        (void)sigaction(sig, &sa, NULL);
+    }
+}
+
+/* Mount helpers operate on "/proc/self/fd/N" of an fd resolved beneath the rootfs. */
+static int mount_on_fd(const char *src, int fd, const char *fstype, unsigned long flags,
+                       const char *data) {
+    char target[32];
+    proc_fd_path(target, fd);
+    return mount(src, target, fstype, flags, data);
+}
+
+static void do_op(struct child *c, const struct pc_op *op) {
+    int strict = (op->options & PC_OPT_STRICT) != 0;
+    int is_file = (op->options & PC_OPT_FILE) != 0;
+    int fd, rc;
+    const char *base;
+    switch (op->kind) {
+    case PC_OP_MOUNT:
+    case PC_OP_BIND:
+    case PC_OP_BIND_DEV: {
+        int srcfd = -1;
+        if (op->kind != PC_OP_MOUNT) {
+            srcfd = open(op->source, O_PATH | O_CLOEXEC);
+            if (srcfd < 0) {
+                if (errno == ENOENT && (op->options & PC_OPT_OPTIONAL))
+                    return;
+                say(c, "bind source", op->source);
+                fail(c, PC_STAGE_MOUNT, errno, 125);
+            }
+            struct stat st;
+            if (fstat(srcfd, &st) == 0 && !S_ISDIR(st.st_mode))
+                is_file = 1;
+        }
+        fd = ensure_beneath(c->rootfd, op->target, is_file, strict);
+        if (fd < 0) {
+            say(c, "mount target", op->target);
+            msg_str(&c->msg, " (must stay inside the rootfs, no symlink or .. out of it)");
+            fail(c, PC_STAGE_MOUNT, -fd, 125);
+        }
+        if (op->kind == PC_OP_MOUNT) {
+            rc = mount_on_fd(op->source ? op->source : op->fstype, fd, op->fstype, op->flags,
+                             op->data);
+        } else {
+            char src[32];
+            proc_fd_path(src, srcfd);
+            unsigned long bflags = MS_BIND | ((op->options & PC_OPT_RECURSIVE) ? MS_REC : 0);
+            rc = mount_on_fd(src, fd, NULL, bflags, NULL);
+        }
+        int err = errno;
+        close(fd);
+        if (srcfd >= 0)
+            close(srcfd);
+        if (rc < 0) {
+            say(c, op->kind == PC_OP_MOUNT ? "mount" : "bind mount", op->source ? op->source : op->fstype);
+            msg_str(&c->msg, " on ");
+            msg_str(&c->msg, op->target);
+            fail(c, PC_STAGE_MOUNT, err, 125);
+        }
+        unsigned long remount = op->kind == PC_OP_MOUNT ? 0 : (op->flags & ~(MS_BIND | MS_REC));
+        if (remount || op->propagation) {
+            /* reopen: the fd above still points at the covered directory */
+            fd = open_beneath(c->rootfd, op->target, O_PATH, strict);
+            if (fd < 0) {
+                say(c, "reopen mount target", op->target);
+                fail(c, PC_STAGE_MOUNT, -fd, 125);
+            }
+            if (remount) {
+                struct statfs sfs;
+                unsigned long locked = 0;
+                if (fstatfs(fd, &sfs) == 0)
+                    locked = (unsigned long)sfs.f_flags &
+                             (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+                if (mount_on_fd(NULL, fd, NULL, MS_BIND | MS_REMOUNT | remount | locked, NULL) < 0) {
+                    err = errno;
+                    close(fd);
+                    say(c, "remount", op->target);
+                    fail(c, PC_STAGE_MOUNT, err, 125);
+                }
+            }
+            if (op->propagation && mount_on_fd(NULL, fd, NULL, op->propagation, NULL) < 0) {
+                err = errno;
+                close(fd);
+                say(c, "set propagation of", op->target);
+                fail(c, PC_STAGE_MOUNT, err, 125);
+            }
+            close(fd);
+        }
+        return;
+    }
+    case PC_OP_MKDIR:
+        fd = ensure_beneath(c->rootfd, op->target, 0, strict);
+        if (fd < 0) {
+            say(c, "mkdir", op->target);
+            fail(c, PC_STAGE_MOUNT, -fd, 125);
+        }
+        close(fd);
+        return;
+    case PC_OP_MKNOD:
+    case PC_OP_SYMLINK:
+    case PC_OP_WRITE:
+        fd = parent_beneath(c->rootfd, op->target, &base, strict);
+        if (fd < 0) {
+            say(c, "parent directory of", op->target);
+            fail(c, PC_STAGE_MOUNT, -fd, 125);
+        }
+        if (op->kind == PC_OP_MKNOD) {
+            rc = mknodat(fd, base, op->mode, (dev_t)op->dev);
+        } else if (op->kind == PC_OP_SYMLINK) {
+            rc = symlinkat(op->source, fd, base);
+        } else {
+            int wfd = openat(fd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, op->mode);
+            rc = wfd;
+            if (wfd >= 0) {
+                size_t off = 0;
+                while (off < op->data_len) {
+                    ssize_t w = write(wfd, op->data + off, op->data_len - off);
+                    if (w < 0) {
+                        if (errno == EINTR)
+                            continue;
+                        rc = -1;
+                        break;
+                    }
+                    off += (size_t)w;
+                }
+                int err = errno;
+                close(wfd);
+                errno = err;
+            }
+        }
+        int err = errno;
+        close(fd);
+        if (rc < 0 && !(err == EEXIST && op->kind == PC_OP_SYMLINK)) {
+            say(c, op->kind == PC_OP_MKNOD ? "mknod" : op->kind == PC_OP_SYMLINK ? "symlink" : "write",
+                op->target);
+            fail(c, PC_STAGE_MOUNT, err, 125);
+        }
+        return;
+    default:
+        say(c, "unknown operation on", op->target);
+        fail(c, PC_STAGE_MOUNT, EINVAL, 125);
+    }
+}
+
+static void setup_rootfs(struct child *c) {
+    const struct pc_plan *p = c->plan;
+    if (mount(NULL, "/", NULL, p->rootfs_propagation ? p->rootfs_propagation : (MS_REC | MS_PRIVATE),
+              NULL) < 0)
+    {
+        say(c, "make / private", NULL);
+        fail(c, PC_STAGE_PROPAGATION, errno, 125);
+    }
+    int rc;
+    if (p->rootfs_fstype)
+        rc = mount(p->rootfs_source ? p->rootfs_source : p->rootfs_fstype, p->rootfs, p->rootfs_fstype,
+                   0, p->rootfs_data);
+    else
+        rc = mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL);
+    if (rc < 0) {
+        say(c, "mount rootfs", p->rootfs);
+        fail(c, PC_STAGE_ROOTFS, errno, 125);
+    }
+    c->rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->rootfd < 0) {
+        say(c, "open rootfs", p->rootfs);
+        fail(c, PC_STAGE_ROOTFS, errno, 125);
+    }
+    for (int i = 0; i < p->n_ops; i++)
+        do_op(c, &p->ops[i]);
+    if (fchdir(c->rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
+        say(c, "pivot_root to", p->rootfs);
+        fail(c, PC_STAGE_PIVOT, errno, 125);
+    }
+    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+        say(c, "detach the old root", NULL);
+        fail(c, PC_STAGE_PIVOT, errno, 125);
+    }
+    close(c->rootfd);
+    c->rootfd = -1;
+    if (p->readonly_rootfs) {
+        struct statfs sfs;
+        unsigned long locked = 0;
+        if (statfs("/", &sfs) == 0)
+            locked = (unsigned long)sfs.f_flags &
+                     (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked, NULL) < 0) {
+            say(c, "remount / read-only", NULL);
+            fail(c, PC_STAGE_READONLY, errno, 125);
+        }
+    }
+}
+
+static const char *env_get(char *const *envp, const char *name) {
+    size_t n = strlen(name);
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* Find the executable as Docker does: 127 not found, 126 found but not runnable. */
+static void lookup_exe(struct child *c) {
+    const struct pc_plan *p = c->plan;
+    const char *name = p->path ? p->path : p->argv[0];
+    struct stat st;
+    if (name == NULL || name[0] == '\0') {
+        say(c, "no command given", NULL);
+        fail(c, PC_STAGE_EXEC_LOOKUP, ENOENT, 127);
+    }
+    if (strchr(name, '/')) {
+        if (strlen(name) >= sizeof(c->exe)) {
+            say(c, "exec", name);
+            fail(c, PC_STAGE_EXEC_LOOKUP, ENAMETOOLONG, 127);
+        }
+        strcpy(c->exe, name);
+        if (stat(c->exe, &st) < 0) {
+            say(c, "exec", name);
+            msg_str(&c->msg, ": no such file or directory");
+            fail(c, PC_STAGE_EXEC_LOOKUP, errno, errno == ENOENT || errno == ENOTDIR ? 127 : 126);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            say(c, "exec", name);
+            msg_str(&c->msg, ": is a directory");
+            fail(c, PC_STAGE_EXEC_LOOKUP, EISDIR, 126);
+        }
+        if (access(c->exe, X_OK) < 0) {
+            say(c, "exec", name);
+            msg_str(&c->msg, ": permission denied");
+            fail(c, PC_STAGE_EXEC_LOOKUP, errno, 126);
+        }
+        return;
+    }
+    const char *path = env_get(p->envp, "PATH");
+    if (path == NULL)
+        path = DEFAULT_PATH;
+    size_t nlen = strlen(name);
+    int denied = 0;
+    while (1) {
+        const char *end = strchr(path, ':');
+        size_t dlen = end ? (size_t)(end - path) : strlen(path);
+        if (dlen + nlen + 2 < sizeof(c->exe)) {
+            if (dlen == 0) {
+                c->exe[0] = '.';
+                dlen = 1;
+            } else {
+                memcpy(c->exe, path, dlen);
+            }
+            c->exe[dlen] = '/';
+            memcpy(c->exe + dlen + 1, name, nlen + 1);
+            if (stat(c->exe, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                if (access(c->exe, X_OK) == 0)
+                    return;
+                denied = 1;
+            }
+        }
+        if (!end)
+            break;
+        path = end + 1;
+    }
+    say(c, "exec", name);
+    if (denied) {
+        msg_str(&c->msg, ": permission denied");
+        fail(c, PC_STAGE_EXEC_LOOKUP, EACCES, 126);
+    }
+    msg_str(&c->msg, ": executable file not found in $PATH");
+    fail(c, PC_STAGE_EXEC_LOOKUP, ENOENT, 127);
+}
+
+static int exit_status(int status) {
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+/* Tiny init / forwarder: fork the payload, forward signals to it, reap every child, exit
+ * with the payload's status. Returns only in the payload child. */
+static void run_init(struct child *c, int as_subreaper) {
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    if (as_subreaper)
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    pid_t child = fork();
+    if (child < 0) {
+        say(c, "fork the payload", NULL);
+        fail(c, PC_STAGE_INIT, errno, 125);
+    }
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return;
+    }
+    /* init: keep nothing open but stdio, so readers see EOF when the payload exits */
+    close(c->sock);
+    c->sock = -1;
+    if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0)
+            continue;
+        if (sig == SIGCHLD) {
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (pid == child)
+                    _exit(exit_status(status));
+            }
+            continue;
+        }
+        (void)kill(child, sig);
+    }
+}
+
+__attribute__((noreturn)) static void child_main(struct child *c) {
+    const struct pc_plan *p = c->plan;
+    int joinfds[PC_MAX_JOINS];
+    char buf;
+
+    reset_signals();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    umask(0);
+    setup_fds(c, joinfds);
+    if (p->pdeathsig)
+        (void)prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
+
+    /* sync point 1: wait until the parent wrote id maps, cgroups, network */
+    ssize_t n;
+    do {
+        n = recv(c->sock, &buf, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(125); /* the parent gave up: nothing to report to */
+
+    if (p->clone_flags & CLONE_NEWUSER) {
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+            say(c, "become root in the new user namespace (are uid_map/gid_map written?)", NULL);
+            fail(c, PC_STAGE_USER, errno, 125);
+        }
+    }
+    int joined_pid = 0;
+    for (int i = 0; i < p->n_joins; i++) {
+        if (setns(joinfds[i], p->joins[i].nstype) < 0) {
+            say(c, "setns into namespace type", NULL);
+            msg_int(&c->msg, p->joins[i].nstype);
+            fail(c, PC_STAGE_JOIN, errno, 125);
+        }
+        close(joinfds[i]);
+        if (p->joins[i].nstype == CLONE_NEWPID)
+            joined_pid = 1;
+        if (p->joins[i].nstype == CLONE_NEWUSER && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+            say(c, "become root in the joined user namespace", NULL);
+            fail(c, PC_STAGE_JOIN, errno, 125);
+        }
+    }
+    if (p->new_session && setsid() < 0) {
+        say(c, "setsid", NULL);
+        fail(c, PC_STAGE_SETSID, errno, 125);
+    }
+    if (p->start_fifo) {
+        c->fifo = open(p->start_fifo, O_RDWR | O_CLOEXEC);
+        if (c->fifo < 0) {
+            say(c, "open start fifo", p->start_fifo);
+            fail(c, PC_STAGE_START_WAIT, errno, 125);
+        }
+    }
+    if (p->rootfs)
+        setup_rootfs(c);
+    if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0) {
+        say(c, "sethostname", p->hostname);
+        fail(c, PC_STAGE_HOSTNAME, errno, 125);
+    }
+    if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0) {
+        say(c, "setdomainname", p->domainname);
+        fail(c, PC_STAGE_HOSTNAME, errno, 125);
+    }
+    for (int i = 0; i < p->n_rlimits; i++) {
+        struct rlimit rl = {p->rlimits[i].soft, p->rlimits[i].hard};
+        if (setrlimit(p->rlimits[i].resource, &rl) < 0) {
+            say(c, "setrlimit resource", NULL);
+            msg_int(&c->msg, p->rlimits[i].resource);
+            fail(c, PC_STAGE_RLIMIT, errno, 125);
+        }
+    }
+    if (p->set_ids) {
+        if (setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0 ||
+            setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0) {
+            say(c, "switch to uid", NULL);
+            msg_int(&c->msg, p->uid);
+            msg_str(&c->msg, " gid ");
+            msg_int(&c->msg, p->gid);
+            fail(c, PC_STAGE_IDS, errno, 125);
+        }
+    }
+    umask(p->umask >= 0 ? (mode_t)p->umask : 022);
+    const char *cwd = p->cwd ? p->cwd : "/";
+    if (chdir(cwd) < 0) {
+        say(c, "chdir to working directory", cwd);
+        fail(c, PC_STAGE_CWD, errno, 125);
+    }
+    if (p->rootfs) {
+        /* the working directory must be inside the new root (CVE-2024-21626) */
+        char wd[PC_PATH_MAX];
+        long r = syscall(SYS_getcwd, wd, sizeof(wd));
+        if (r < 0 || wd[0] != '/') {
+            say(c, "working directory is outside the container's root:", cwd);
+            fail(c, PC_STAGE_CWD, r < 0 ? errno : EPERM, 125);
+        }
+    }
+    if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        say(c, "set no_new_privs", NULL);
+        fail(c, PC_STAGE_EXEC, errno, 125);
+    }
+    if (p->argv == NULL) {
+        /* hold: keep the namespaces alive until killed */
+        say(c, "holding", NULL);
+        send_msg(c, PC_STAGE_READY, 0, 0);
+        close(c->sock);
+        for (;;)
+            pause();
+    }
+    lookup_exe(c);
+    if (c->fifo >= 0) {
+        say(c, "created", NULL);
+        send_msg(c, PC_STAGE_READY, 0, 0);
+        do {
+            n = read(c->fifo, &buf, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) {
+            say(c, "wait for the start signal", NULL);
+            fail(c, PC_STAGE_START_WAIT, n < 0 ? errno : EPIPE, 125);
+        }
+        close(c->fifo);
+        c->fifo = -1;
+    }
+    if (p->init || joined_pid)
+        run_init(c, p->init && !(p->clone_flags & CLONE_NEWPID));
+    execve(c->exe, p->argv, p->envp);
+    say(c, "exec", c->exe);
+    fail(c, PC_STAGE_EXEC, errno, errno == ENOENT ? 127 : 126);
+}
+
+struct clone_args_v0 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
+    if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS)
+        return -EINVAL;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int pidfd = -1;
+    struct clone_args_v0 args;
+    memset(&args, 0, sizeof(args));
+    args.flags = plan->clone_flags | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+        /* kernels before 5.3: clone(2) with the same flags (no CLONE_NEWTIME there) */
+        pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, &pidfd, 0, 0);
+    }
+    if (pid == 0) {
+        struct child c;
+        memset(&c, 0, sizeof(c));
+        c.plan = plan;
+        c.sock = sv[1];
+        c.rootfd = -1;
+        c.fifo = -1;
+        close(sv[0]);
+        child_main(&c);
+    }
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return -err;
+    }
+    res->pid = (int)pid;
+    res->pidfd = pidfd;
+    res->sock = sv[0];
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* Thin wrappers over syscalls that Python's os module lacks (on 3.11). Each returns the
+ * result, or -errno; pycontainers._sys turns that into an OSError naming the call. */
+#include "internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+#define RET(expr) return (expr) < 0 ? -errno : 0
+
+int pc_setns(int fd, int nstype) { RET(setns(fd, nstype)); }
+int pc_unshare(int flags) { RET(unshare(flags)); }
+int pc_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+             const char *data) {
+    RET(mount(source, target, fstype, flags, data));
+}
+int pc_umount2(const char *target, int flags) { RET(umount2(target, flags)); }
+int pc_pivot_root(const char *new_root, const char *put_old) {
+    RET(syscall(SYS_pivot_root, new_root, put_old));
+}
+int pc_pidfd_open(int pid, unsigned int flags) {
+    long fd = syscall(SYS_pidfd_open, pid, flags);
+    return fd < 0 ? -errno : (int)fd;
+}
+int pc_pidfd_send_signal(int pidfd, int sig, unsigned int flags) {
+    RET(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags));
+}
+int pc_close_range(unsigned int first, unsigned int last, unsigned int flags) {
+    RET(syscall(SYS_close_range, first, last, flags));
+}
+int pc_sethostname(const char *name, size_t len) { RET(sethostname(name, len)); }
+int pc_openat2_beneath(int dirfd, const char *path, int flags, int in_root) {
+    (void)in_root;
+    return open_beneath(dirfd, path, flags, 0);
+}
+
+int pc_recv_error(int sock, struct pc_error *out) {
+    ssize_t n;
+    memset(out, 0, sizeof(*out));
+    do {
+        n = recv(sock, out, sizeof(*out), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return 0;
+    out->message[sizeof(out->message) - 1] = '\0';
+    return 1;
+}
+
+int pc_release(int sock, struct pc_error *out) {
+    char go = 'g';
+    ssize_t n;
+    do {
+        n = send(sock, &go, 1, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return pc_recv_error(sock, out);
+}

@@ -1,0 +1,93 @@
+"""The flat, fully resolved plan that crosses into the C shim.
+
+A plan holds only absolute paths, integers and strings: every decision was taken in Python
+before the clone. ``pycontainers._sys.spawn`` copies it into the C ``struct pc_plan``.
+The constants mirror ``_native/shim.h`` (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+OP_MOUNT = 1
+OP_BIND = 2
+OP_MKNOD = 3
+OP_SYMLINK = 4
+OP_MKDIR = 5
+OP_WRITE = 6
+OP_BIND_DEV = 7
+
+OPT_FILE = 1
+OPT_STRICT = 2
+OPT_RECURSIVE = 4
+OPT_OPTIONAL = 8
+
+STAGES = {
+    0: "ready",
+    1: "sync",
+    2: "setsid",
+    3: "user",
+    4: "join",
+    5: "propagation",
+    6: "rootfs",
+    7: "mount",
+    8: "pivot_root",
+    9: "hostname",
+    10: "rlimit",
+    11: "ids",
+    12: "cwd",
+    13: "stdio",
+    14: "exec",
+    15: "start",
+    16: "exec",
+    17: "init",
+    18: "fds",
+    19: "readonly",
+}
+STAGE_READY = 0
+
+
+@attrs.frozen
+class Op:
+    """One setup step inside the new mount namespace, before pivot_root."""
+
+    kind: int
+    target: str
+    source: str | None = None
+    fstype: str | None = None
+    data: str | bytes | None = None
+    flags: int = 0
+    propagation: int = 0
+    mode: int = 0
+    dev: int = 0
+    options: int = 0
+
+
+@attrs.frozen
+class Plan:
+    """Everything the child does between clone() and execve(), resolved."""
+
+    argv: tuple[str, ...] | None
+    env: tuple[str, ...] = ()
+    path: str | None = None
+    clone_flags: int = 0
+    joins: tuple[tuple[int, int], ...] = ()
+    rootfs: str | None = None
+    rootfs_fstype: str | None = None
+    rootfs_source: str | None = None
+    rootfs_data: str | None = None
+    rootfs_propagation: int = 0
+    readonly_rootfs: bool = False
+    ops: tuple[Op, ...] = ()
+    hostname: str | None = None
+    domainname: str | None = None
+    rlimits: tuple[tuple[int, int, int], ...] = ()
+    ids: tuple[int, int, tuple[int, ...]] | None = None
+    umask: int = 0o022
+    cwd: str | None = None
+    fds: tuple[tuple[int, int], ...] = ()
+    start_fifo: str | None = None
+    init: bool = False
+    new_session: bool = True
+    no_new_privs: bool = False
+    pdeathsig: int = 0

@@ -1,0 +1,348 @@
+"""Typed wrappers over the native shim: the only module that imports ``pycontainers._native``.
+
+Every failing call raises :class:`SyscallError`, an ``OSError`` whose message names the call
+and the path it was given.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from pycontainers import _native  # type: ignore[attr-defined]
+from pycontainers._plan import STAGE_READY, STAGES, Plan
+
+ffi: Any = _native.ffi
+lib: Any = _native.lib
+
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MNT_DETACH = 0x2
+
+
+class SyscallError(OSError):
+    """A system call failed; the message names the call and its argument."""
+
+
+def _check(rc: int, call: str, path: str | None = None) -> int:
+    if rc < 0:
+        code = -rc
+        what = f"{call}({path})" if path is not None else call
+        raise SyscallError(code, f"{what}: {os.strerror(code)}")
+    return rc
+
+
+def _c(s: str | None) -> Any:
+    return ffi.NULL if s is None else s.encode()
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Move the calling thread into the namespace open at ``fd``."""
+    _check(lib.pc_setns(fd, nstype), "setns", f"fd {fd}")
+
+
+def unshare(flags: int) -> None:
+    """Move the calling thread into new namespaces of ``flags``."""
+    _check(lib.pc_unshare(flags), "unshare", hex(flags))
+
+
+def mount(
+    source: str | None, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
+) -> None:
+    """mount(2)."""
+    _check(lib.pc_mount(_c(source), target.encode(), _c(fstype), flags, _c(data)), "mount", target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    """umount2(2)."""
+    _check(lib.pc_umount2(target.encode(), flags), "umount2", target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """pivot_root(2)."""
+    _check(lib.pc_pivot_root(new_root.encode(), put_old.encode()), "pivot_root", new_root)
+
+
+def pidfd_open(pid: int, flags: int = 0) -> int:
+    """Return a pidfd for ``pid``."""
+    return _check(lib.pc_pidfd_open(pid, flags), "pidfd_open", str(pid))
+
+
+def pidfd_send_signal(pidfd: int, sig: int, flags: int = 0) -> None:
+    """Send ``sig`` to the process behind ``pidfd``."""
+    _check(lib.pc_pidfd_send_signal(pidfd, sig, flags), "pidfd_send_signal", f"pidfd {pidfd}")
+
+
+def close_range(first: int, last: int, flags: int = 0) -> None:
+    """close_range(2)."""
+    _check(lib.pc_close_range(first, last, flags), "close_range", f"{first}..{last}")
+
+
+def sethostname(name: str) -> None:
+    """Set the hostname of the calling thread's UTS namespace."""
+    raw = name.encode()
+    _check(lib.pc_sethostname(raw, len(raw)), "sethostname", name)
+
+
+def open_beneath(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
+    """Open ``path`` below ``dirfd`` without leaving it (no ``..`` or symlink escape)."""
+    return _check(lib.pc_openat2_beneath(dirfd, path.encode(), flags, 0), "openat2", path)
+
+
+@attrs.frozen
+class Spawned:
+    """A cloned child waiting at its first sync point: release it with :func:`release`."""
+
+    pid: int
+    pidfd: int
+    sock: int
+
+
+@attrs.frozen
+class ChildReport:
+    """What the child said on its error socket: a failure, or that it is ready."""
+
+    stage: str
+    errno: int
+    exit_code: int
+    message: str
+    ready: bool
+
+
+class _Builder:
+    """Copies a :class:`Plan` into C structs, keeping every buffer alive."""
+
+    def __init__(self) -> None:
+        self.keep: list[Any] = []
+
+    def s(self, value: str | bytes | None) -> Any:
+        if value is None:
+            return ffi.NULL
+        buf = ffi.new("char[]", value if isinstance(value, bytes) else value.encode())
+        self.keep.append(buf)
+        return buf
+
+    def strv(self, values: Sequence[str] | None) -> Any:
+        if values is None:
+            return ffi.NULL
+        arr = ffi.new("char *[]", len(values) + 1)
+        for i, v in enumerate(values):
+            arr[i] = self.s(v)
+        arr[len(values)] = ffi.NULL
+        self.keep.append(arr)
+        return arr
+
+    def array(self, ctype: str, n: int) -> Any:
+        if n == 0:
+            return ffi.NULL
+        arr = ffi.new(f"{ctype}[]", n)
+        self.keep.append(arr)
+        return arr
+
+    def plan(self, plan: Plan) -> Any:
+        p = ffi.new("struct pc_plan *")
+        self.keep.append(p)
+        p.clone_flags = plan.clone_flags
+        p.joins = self.array("struct pc_join", len(plan.joins))
+        for i, (fd, nstype) in enumerate(plan.joins):
+            p.joins[i].fd = fd
+            p.joins[i].nstype = nstype
+        p.n_joins = len(plan.joins)
+        p.rootfs = self.s(plan.rootfs)
+        p.rootfs_fstype = self.s(plan.rootfs_fstype)
+        p.rootfs_source = self.s(plan.rootfs_source)
+        p.rootfs_data = self.s(plan.rootfs_data)
+        p.rootfs_propagation = plan.rootfs_propagation
+        p.readonly_rootfs = int(plan.readonly_rootfs)
+        p.ops = self.array("struct pc_op", len(plan.ops))
+        for i, op in enumerate(plan.ops):
+            c = p.ops[i]
+            c.kind = op.kind
+            c.options = op.options
+            c.source = self.s(op.source)
+            c.target = self.s(op.target)
+            c.fstype = self.s(op.fstype)
+            data = op.data.encode() if isinstance(op.data, str) else op.data
+            c.data = self.s(data)
+            c.data_len = len(data) if data is not None else 0
+            c.flags = op.flags
+            c.propagation = op.propagation
+            c.mode = op.mode
+            c.dev = op.dev
+        p.n_ops = len(plan.ops)
+        p.hostname = self.s(plan.hostname)
+        p.domainname = self.s(plan.domainname)
+        p.rlimits = self.array("struct pc_rlimit", len(plan.rlimits))
+        for i, (res, soft, hard) in enumerate(plan.rlimits):
+            p.rlimits[i].resource = res
+            p.rlimits[i].soft = soft
+            p.rlimits[i].hard = hard
+        p.n_rlimits = len(plan.rlimits)
+        if plan.ids is not None:
+            uid, gid, groups = plan.ids
+            p.set_ids = 1
+            p.uid = uid
+            p.gid = gid
+            p.groups = self.array("unsigned int", len(groups))
+            for i, g in enumerate(groups):
+                p.groups[i] = g
+            p.n_groups = len(groups)
+        p.umask = plan.umask
+        p.cwd = self.s(plan.cwd)
+        p.path = self.s(plan.path)
+        p.argv = self.strv(plan.argv)
+        p.envp = self.strv(plan.env)
+        p.fds = self.array("struct pc_fdmap", len(plan.fds))
+        for i, (src, dst) in enumerate(plan.fds):
+            p.fds[i].src = src
+            p.fds[i].dst = dst
+        p.n_fds = len(plan.fds)
+        p.start_fifo = self.s(plan.start_fifo)
+        p.init = int(plan.init)
+        p.new_session = int(plan.new_session)
+        p.no_new_privs = int(plan.no_new_privs)
+        p.pdeathsig = plan.pdeathsig
+        return p
+
+
+def spawn(plan: Plan) -> Spawned:
+    """Clone the child described by ``plan``; it waits until :func:`release`."""
+    builder = _Builder()
+    cplan = builder.plan(plan)
+    res = ffi.new("struct pc_spawn_result *")
+    _check(lib.pc_spawn(cplan, res), "clone3")
+    return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock)
+
+
+def _report(rc: int, err: Any) -> ChildReport | None:
+    _check(rc, "recv", "child error socket")
+    if rc == 0:
+        return None
+    stage = int(err.stage)
+    return ChildReport(
+        stage=STAGES.get(stage, str(stage)),
+        errno=int(err.err),
+        exit_code=int(err.exit_code),
+        message=ffi.string(err.message).decode(errors="replace"),
+        ready=stage == STAGE_READY,
+    )
+
+
+def release(sock: int) -> ChildReport | None:
+    """Let the child go on; return its failure or readiness report, or None once it exec'd."""
+    err = ffi.new("struct pc_error *")
+    return _report(lib.pc_release(sock, err), err)
+
+
+def recv_report(sock: int) -> ChildReport | None:
+    """Wait for the child's next report (None: it exec'd or exited without a word)."""
+    err = ffi.new("struct pc_error *")
+    return _report(lib.pc_recv_error(sock, err), err)
+
+
+def reap(pidfd: int) -> int:
+    """Wait for the child behind ``pidfd`` and return its exit status (128+N if killed)."""
+    while True:
+        try:
+            info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return -1
+        if info is None:
+            continue
+        if info.si_code == os.CLD_EXITED:
+            return info.si_status
+        return 128 + info.si_status
+
+
+def _abort(spawned: Spawned) -> None:
+    """Kill and reap a child that never reached execve, closing its fds."""
+    try:
+        pidfd_send_signal(spawned.pidfd, 9)
+    except SyscallError as exc:
+        if exc.errno != _errno.ESRCH:
+            raise
+    reap(spawned.pidfd)
+    os.close(spawned.sock)
+    os.close(spawned.pidfd)
+
+
+def _holder_failed(spawned: Spawned, report: ChildReport | None, what: str) -> SyscallError:
+    _abort(spawned)
+    if report is None:
+        return SyscallError(_errno.ECHILD, f"{what}: the child exited before it was ready")
+    return SyscallError(report.errno or _errno.EIO, f"{what}: {report.message}: {os.strerror(report.errno)}")
+
+
+def spawn_hold(clone_flags: int) -> tuple[int, int]:
+    """Start a child in new namespaces of ``clone_flags`` that waits until killed.
+
+    Returns ``(pid, pidfd)``; the caller kills it with :func:`pidfd_send_signal` and reaps it
+    with ``os.waitid(os.P_PIDFD, pidfd, os.WEXITED)``.
+    """
+    spawned = spawn(Plan(argv=None, clone_flags=clone_flags, fds=((-1, 0), (-1, 1), (-1, 2))))
+    if clone_flags & CLONE_NEWUSER:
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{spawned.pid}/{name}", "w") as f:
+                f.write("0 0 4294967295\n")
+    report = release(spawned.sock)
+    if report is None or not report.ready:
+        raise _holder_failed(spawned, report, "spawn_hold")
+    os.close(spawned.sock)
+    return spawned.pid, spawned.pidfd
+
+
+def spawn_joined(
+    argv: Sequence[str],
+    *,
+    joins: Sequence[tuple[int, int]],
+    env: Mapping[str, str] | None = None,
+    fds: Mapping[int, int] | None = None,
+) -> tuple[int, int]:
+    """Run ``argv`` (``argv[0]`` absolute) after setns() into each ``(fd, nstype)`` of ``joins``.
+
+    ``fds`` maps container fd numbers to the parent's fds; every other fd is closed.
+    Returns ``(pid, pidfd)`` once the command is running.
+    """
+    environ = os.environ if env is None else env
+    fdmap = {0: -1, 1: -1, 2: -1} if fds is None else dict(fds)
+    plan = Plan(
+        argv=tuple(argv),
+        path=argv[0],
+        env=tuple(f"{k}={v}" for k, v in environ.items()),
+        joins=tuple(joins),
+        fds=tuple((src, dst) for dst, src in sorted(fdmap.items())),
+        new_session=False,
+        cwd="/",
+    )
+    spawned = spawn(plan)
+    report = release(spawned.sock)
+    if report is not None:
+        raise _holder_failed(spawned, report, f"spawn_joined {argv[0]}")
+    os.close(spawned.sock)
+    return spawned.pid, spawned.pidfd

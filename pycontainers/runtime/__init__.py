@@ -1,0 +1,1 @@
+"""Container lifecycle: run(), Container, state on disk, stdio."""

@@ -1,0 +1,125 @@
+"""Resolve a :class:`~pycontainers.spec.ContainerSpec` into the flat plan the C shim runs."""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+
+from pycontainers._plan import Op, Plan
+from pycontainers.errors import ContainerStartError, ImageNotFound
+from pycontainers.fs import rootfs as rootfs_plan
+from pycontainers.fs.users import resolve_user
+from pycontainers.spec import ContainerSpec
+
+CLONE_FLAGS = {
+    "time": 0x00000080,
+    "mnt": 0x00020000,
+    "cgroup": 0x02000000,
+    "uts": 0x04000000,
+    "ipc": 0x08000000,
+    "user": 0x10000000,
+    "pid": 0x20000000,
+    "net": 0x40000000,
+}
+_PROPAGATION = {
+    "rprivate": rootfs_plan.MS_PRIVATE | rootfs_plan.MS_REC,
+    "private": rootfs_plan.MS_PRIVATE,
+    "rslave": rootfs_plan.MS_SLAVE | rootfs_plan.MS_REC,
+    "slave": rootfs_plan.MS_SLAVE,
+}
+CAP_SYS_RESOURCE = 24
+
+
+def clone_flags(kinds: frozenset[str]) -> int:
+    """CLONE_NEW* flags for a set of namespace kinds."""
+    flags = 0
+    for kind in kinds:
+        flags |= CLONE_FLAGS[kind]
+    return flags
+
+
+def _has_cap(cap: int) -> bool:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> cap & 1)
+    return False
+
+
+def _rlimits(spec: ContainerSpec) -> tuple[tuple[int, int, int], ...]:
+    out = []
+    can_raise: bool | None = None
+    for name, soft, hard in spec.process.rlimits:
+        res = getattr(resource, f"RLIMIT_{name.upper()}")
+        _, cur_hard = resource.getrlimit(res)
+        if cur_hard != resource.RLIM_INFINITY and hard > cur_hard:
+            if can_raise is None:
+                can_raise = _has_cap(CAP_SYS_RESOURCE)
+            if not can_raise:
+                raise ContainerStartError(
+                    "rlimit",
+                    errno.EPERM,
+                    f"rlimits: cannot raise the {name} hard limit to {hard}: the current hard limit "
+                    f"is {cur_hard} and raising it needs CAP_SYS_RESOURCE, which this process lacks; "
+                    f"ask for at most {cur_hard}",
+                )
+        out.append((res, soft, hard))
+    return tuple(out)
+
+
+def build_plan(
+    spec: ContainerSpec,
+    *,
+    fds: tuple[tuple[int, int], ...],
+    host_mountpoint: str | None = None,
+    start_fifo: str | None = None,
+) -> Plan:
+    """Resolve ``spec`` into a :class:`Plan`.
+
+    ``fds`` lists (parent fd, container fd) pairs; ``host_mountpoint`` is an empty
+    directory where the built-in host image's tmpfs root is mounted (inside the child's own
+    mount namespace); ``start_fifo`` makes the child wait for a start signal before execve.
+    """
+    ops: list[Op] = []
+    etc: dict[str, str] | None = None
+    if spec.rootfs == "host":
+        if host_mountpoint is None:
+            raise ValueError("the host image needs a mountpoint")
+        rootfs, fstype, data = host_mountpoint, "tmpfs", "mode=755,size=16m"
+        ops += rootfs_plan.host_image_ops(spec)
+        etc = {op.target: str(op.data) for op in ops if op.kind == 6}
+    else:
+        if not os.path.isdir(spec.rootfs):
+            raise ImageNotFound(f"rootfs: {spec.rootfs!r} is not a directory (and not the 'host' image)")
+        rootfs, fstype, data = os.path.realpath(spec.rootfs), None, None
+    ops += rootfs_plan.default_ops(spec)
+    ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
+    proc = spec.process
+    env = proc.environ()
+    if spec.hostname:
+        env.setdefault("HOSTNAME", spec.hostname)
+    uid, gid, groups = resolve_user(proc.user, rootfs if etc is None else None, etc)
+    return Plan(
+        argv=proc.args,
+        env=tuple(f"{k}={v}" for k, v in env.items()),
+        clone_flags=clone_flags(spec.namespaces),
+        rootfs=rootfs,
+        rootfs_fstype=fstype,
+        rootfs_source="rootfs" if fstype else None,
+        rootfs_data=data,
+        rootfs_propagation=_PROPAGATION[spec.rootfs_propagation],
+        readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",
+        ops=tuple(ops),
+        hostname=spec.hostname,
+        domainname=spec.domainname,
+        rlimits=_rlimits(spec),
+        ids=(uid, gid, groups),
+        umask=proc.umask,
+        cwd=proc.cwd,
+        fds=fds,
+        start_fifo=start_fifo,
+        init=spec.init,
+        new_session=True,
+        no_new_privs=proc.no_new_privs,
+    )

@@ -1,0 +1,155 @@
+"""``run()``: one container from start to exit, shaped like :func:`subprocess.run`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from pycontainers.errors import ContainerExitError, ContainerTimeout
+from pycontainers.runtime import state as st
+from pycontainers.runtime.container import Launch
+from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
+from pycontainers.spec import DEFAULT_NAMESPACES, ContainerSpec, IdMapping, Mount, Process, User
+
+
+@attrs.frozen
+class CompletedContainer:
+    """The result of :func:`run`, like ``subprocess.CompletedProcess``.
+
+    ``returncode`` is the payload's exit status, or 128+N if signal N killed it.
+    ``oom_killed`` is reserved for the cgroup memory controller (always False for now).
+    """
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: bytes | None = None
+    stderr: bytes | None = None
+    oom_killed: bool = False
+
+    def check_returncode(self) -> None:
+        """Raise :class:`ContainerExitError` if the exit status is non-zero."""
+        if self.returncode:
+            raise ContainerExitError(list(self.args), self.returncode, self.stdout, self.stderr)
+
+
+def make_spec(
+    rootfs: str,
+    args: Sequence[str] | None,
+    *,
+    hostname: str | None = None,
+    domainname: str | None = None,
+    env: Mapping[str, str] | Iterable[str] | None = None,
+    cwd: str = "/",
+    user: str | int | User | None = None,
+    mounts: Iterable[Mount] = (),
+    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+    uid_mappings: Iterable[IdMapping] = (),
+    gid_mappings: Iterable[IdMapping] = (),
+    rlimits: Mapping[str, int | tuple[int, int]] | None = None,
+    readonly_rootfs: bool = False,
+    init: bool = False,
+    umask: int = 0o022,
+    no_new_privs: bool = True,
+) -> ContainerSpec:
+    """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here)."""
+    process = Process(
+        args=tuple(args or ()), env=env, cwd=cwd, user=user, rlimits=rlimits, umask=umask,
+        no_new_privs=no_new_privs,
+    )  # fmt: skip
+    return ContainerSpec(
+        rootfs=rootfs,
+        process=process,
+        hostname=hostname,
+        domainname=domainname,
+        namespaces=frozenset(namespaces),
+        mounts=tuple(mounts),
+        uid_mappings=tuple(uid_mappings),
+        gid_mappings=tuple(gid_mappings),
+        readonly_rootfs=readonly_rootfs,
+        init=init,
+    )
+
+
+_host_mnt: dict[str, str] = {}
+
+
+def _host_mountpoint() -> str:
+    root = st.default_state_root()
+    if root not in _host_mnt:
+        _host_mnt[root] = st.ensure_dir(os.path.join(st.ensure_dir(root), ".mnt"))
+    return _host_mnt[root]
+
+
+def run(
+    rootfs_or_image: str | ContainerSpec,
+    args: Sequence[str] | None = None,
+    *,
+    capture_output: bool = False,
+    input: bytes | None = None,
+    stdin: StdioArg = None,
+    stdout: StdioArg = None,
+    stderr: StdioArg = None,
+    timeout: float | None = None,
+    check: bool = False,
+    **spec_kwargs: Any,
+) -> CompletedContainer:
+    """Run ``args`` in a new container and wait for it, like :func:`subprocess.run`.
+
+    ``rootfs_or_image`` is a directory, ``"host"`` (the host's /usr, /bin, /lib* read-only
+    with a fresh /tmp), or a full :class:`ContainerSpec`. Keywords: ``hostname``,
+    ``domainname``, ``env``, ``cwd``, ``user`` (``"uid[:gid]"`` or a name from the rootfs's
+    /etc/passwd), ``mounts``, ``namespaces`` (default pid, net, ipc, mnt, uts, cgroup),
+    ``uid_mappings``/``gid_mappings`` (with ``"user"``), ``rlimits``, ``readonly_rootfs``,
+    ``init`` (a tiny init as PID 1 that reaps zombies and forwards signals), ``umask`` and
+    ``no_new_privs``.
+
+    On ``timeout`` the container is killed and :class:`ContainerTimeout` raised; with
+    ``check`` a non-zero status raises :class:`ContainerExitError`. A container that fails
+    to start raises :class:`ContainerStartError` (``exit_code`` 127: command not found, 126:
+    not executable, 125: any other setup failure) and leaves nothing behind.
+    """
+    if isinstance(rootfs_or_image, ContainerSpec):
+        spec = rootfs_or_image
+    else:
+        spec = make_spec(rootfs_or_image, args, **spec_kwargs)
+    if capture_output:
+        if stdout is not None or stderr is not None:
+            raise ValueError("capture_output may not be used with stdout or stderr")
+        stdout = stderr = PIPE
+    if input is not None:
+        if stdin is not None:
+            raise ValueError("input and stdin may not both be given")
+        stdin = PIPE
+    deadline = None if timeout is None else time.monotonic() + timeout
+    stdio = Stdio(stdin, stdout, stderr)
+    try:
+        mnt = _host_mountpoint() if spec.rootfs == "host" else None
+        launch = Launch(spec, stdio, host_mountpoint=mnt, start_fifo=None)
+        try:
+            out, err, timed_out = communicate(stdio, launch.pidfd, input, deadline)
+            if not timed_out and deadline is not None:
+                from pycontainers.runtime.container import _wait_readable
+
+                timed_out = not _wait_readable(launch.pidfd, max(0.0, deadline - time.monotonic()))
+            if timed_out:
+                launch.abort()
+                assert timeout is not None
+                raise ContainerTimeout(list(spec.process.args), timeout, out, err)
+            from pycontainers import _sys
+
+            code = _sys.reap(launch.pidfd)
+        except BaseException:
+            if launch.pidfd >= 0:
+                launch.abort()
+            raise
+        launch.close()
+    finally:
+        stdio.close_all()
+    result = CompletedContainer(spec.process.args, code, out, err)
+    if check:
+        result.check_returncode()
+    return result

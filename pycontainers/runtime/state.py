@@ -1,0 +1,126 @@
+"""Container state on disk: one directory per container under the state root.
+
+``<root>/<id>/state.json`` is written atomically (temp file, fsync, rename) under an flock
+of ``<root>/<id>/lock``, so a crash leaves the old or the new state and two processes can
+share one root. A truncated or corrupt state file is detected and reported, never half-used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from pycontainers.errors import ContainerError
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def default_state_root() -> str:
+    """``$PYCONTAINERS_STATE``, else /run/pycontainers for root, else under $XDG_RUNTIME_DIR."""
+    env = os.environ.get("PYCONTAINERS_STATE")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/run/pycontainers"
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/pycontainers-{os.geteuid()}"
+    return os.path.join(runtime, "pycontainers")
+
+
+def check_id(container_id: str) -> str:
+    """Raise unless ``container_id`` is a safe directory name."""
+    if not isinstance(container_id, str) or not _ID.match(container_id):
+        raise ContainerError(f"invalid container id {container_id!r}: use letters, digits, '_', '.', '-'")
+    return container_id
+
+
+def ensure_dir(path: str) -> str:
+    """Create ``path`` (and parents) root-owned 0700 if missing; return it."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+@attrs.frozen
+class State:
+    """What any process needs to find and drive a container."""
+
+    id: str
+    pid: int
+    starttime: int
+    status: str
+    created: float
+    rootfs: str
+    args: tuple[str, ...]
+    creator: int
+
+    def to_json(self) -> str:
+        """Serialize."""
+        return json.dumps({**attrs.asdict(self), "args": list(self.args), "version": 1})
+
+    @classmethod
+    def from_json(cls, text: str, path: str) -> State:
+        """Parse, rejecting anything truncated or malformed."""
+        try:
+            raw: Any = json.loads(text)
+            return cls(
+                id=str(raw["id"]),
+                pid=int(raw["pid"]),
+                starttime=int(raw["starttime"]),
+                status=str(raw["status"]),
+                created=float(raw["created"]),
+                rootfs=str(raw["rootfs"]),
+                args=tuple(str(a) for a in raw["args"]),
+                creator=int(raw["creator"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ContainerError(f"corrupt container state file {path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def locked(state_dir: str) -> Iterator[None]:
+    """Hold the container's lock for a state transition."""
+    fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_state(state_dir: str, state: State) -> None:
+    """Atomically replace the state file."""
+    path = os.path.join(state_dir, "state.json")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, state.to_json().encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def read_state(state_dir: str) -> State:
+    """Read the state file of a container directory."""
+    path = os.path.join(state_dir, "state.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return State.from_json(f.read(), path)
+    except FileNotFoundError:
+        raise ContainerError(f"no such container: {os.path.basename(state_dir)} (no {path})") from None
+
+
+def proc_starttime(pid: int) -> int:
+    """The start time of ``pid`` in clock ticks (field 22 of /proc/PID/stat), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    return int(data[data.rindex(b")") + 2 :].split()[19])

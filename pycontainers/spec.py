@@ -1,0 +1,283 @@
+"""Specs: frozen attrs classes that say *what* a container is, validated at construction.
+
+A bad value raises :class:`~pycontainers.errors.SpecError` naming the field, at the line that
+wrote it, never deep inside a start.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import resource
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from pycontainers.errors import SpecError
+
+NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
+DEFAULT_NAMESPACES = frozenset({"pid", "net", "ipc", "mnt", "uts", "cgroup"})
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ENV_NAME = re.compile(r"^[^=\x00]+$")
+
+
+def _fail(field: str, message: str) -> SpecError:
+    return SpecError(field, message)
+
+
+def check_container_path(field: str, path: str) -> str:
+    """Return ``path`` normalized if it is an absolute path free of ``..``; else raise."""
+    if not isinstance(path, str) or not path:
+        raise _fail(field, f"must be a non-empty absolute path, got {path!r}")
+    if "\x00" in path:
+        raise _fail(field, "must not contain NUL bytes")
+    if not path.startswith("/"):
+        raise _fail(field, f"must be an absolute path inside the container, got {path!r}")
+    if ".." in path.split("/"):
+        raise _fail(field, f"must not contain '..' components, got {path!r}")
+    return posixpath.normpath(path).replace("//", "/")
+
+
+def check_hostname(field: str, name: str | None) -> None:
+    """Raise unless ``name`` is a valid RFC 1123 host name of at most 64 bytes."""
+    if name is None:
+        return
+    if not isinstance(name, str) or not name or len(name.encode()) > 64:
+        raise _fail(field, f"must be 1 to 64 characters, got {name!r}")
+    if not all(_HOSTNAME_LABEL.match(label) for label in name.split(".")):
+        raise _fail(field, f"{name!r} is not a valid host name (letters, digits, '-' and '.')")
+
+
+# -- mounts -----------------------------------------------------------------------------
+
+_FLAG_OPTIONS = {
+    "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "bind", "rbind",
+    "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+    "relatime", "norelatime", "noatime", "strictatime",
+}  # fmt: skip
+_FS_TYPES = {"bind", "tmpfs", "proc", "sysfs", "mqueue", "devpts", "overlay", "cgroup", "cgroup2"}
+
+
+def _options(value: Iterable[str] | str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(o for o in value.split(",") if o)
+    return tuple(value)
+
+
+@attrs.frozen
+class Mount:
+    """A mount inside the container: a bind of a host path, or a filesystem such as tmpfs.
+
+    ``options`` takes mount(8)-style words (``ro``, ``nosuid``, ``rbind``, ``rslave``...) and
+    filesystem data (``size=64m``, ``mode=1777``).
+    """
+
+    target: str = attrs.field()
+    source: str | None = None
+    type: str = "bind"
+    options: tuple[str, ...] = attrs.field(default=(), converter=_options)
+    read_only: bool = False
+
+    @target.validator
+    def _check_target(self, _: Any, value: str) -> None:
+        check_container_path("Mount.target", value)
+
+    def __attrs_post_init__(self) -> None:
+        if self.type not in _FS_TYPES:
+            raise _fail("Mount.type", f"unknown type {self.type!r}; one of {sorted(_FS_TYPES)}")
+        if self.type == "bind":
+            if not self.source or not str(self.source).startswith("/"):
+                raise _fail("Mount.source", f"a bind mount needs an absolute host path, got {self.source!r}")
+            if "\x00" in self.source:
+                raise _fail("Mount.source", "must not contain NUL bytes")
+        for opt in self.options:
+            if opt not in _FLAG_OPTIONS and "=" not in opt:
+                raise _fail("Mount.options", f"unknown option {opt!r}")
+            if "," in opt or "\x00" in opt:
+                raise _fail("Mount.options", f"invalid option {opt!r}")
+
+    @property
+    def normalized_target(self) -> str:
+        """The target path, normalized."""
+        return check_container_path("Mount.target", self.target)
+
+
+# -- users and id mappings --------------------------------------------------------------
+
+
+@attrs.frozen
+class IdMapping:
+    """``size`` ids starting at ``container_id`` map to ids starting at ``host_id``."""
+
+    container_id: int = attrs.field(validator=attrs.validators.ge(0))
+    host_id: int = attrs.field(validator=attrs.validators.ge(0))
+    size: int = attrs.field(validator=attrs.validators.ge(1))
+
+
+@attrs.frozen
+class User:
+    """The identity the payload runs as. ``name`` is resolved in the rootfs's /etc/passwd."""
+
+    uid: int | None = None
+    gid: int | None = None
+    additional_gids: tuple[int, ...] = ()
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, value: str | int | User) -> User:
+        """Parse Docker's ``--user`` forms: ``uid``, ``uid:gid``, ``name``, ``name:group``."""
+        if isinstance(value, User):
+            return value
+        if isinstance(value, int):
+            if value < 0:
+                raise _fail("user", f"uid must be >= 0, got {value}")
+            return cls(uid=value)
+        if not isinstance(value, str) or not value:
+            raise _fail("user", f"expected uid[:gid] or a name, got {value!r}")
+        user, _, group = value.partition(":")
+        if not user:
+            raise _fail("user", f"missing user in {value!r}")
+        gid: int | None = None
+        if group:
+            if not group.isdigit():
+                raise _fail("user", f"group names are not supported yet, use a numeric gid: {value!r}")
+            gid = int(group)
+        if user.isdigit():  # a numeric user is never looked up as a name (CVE-2016-3697)
+            return cls(uid=int(user), gid=gid)
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$", user):
+            raise _fail("user", f"invalid user name {user!r}")
+        return cls(name=user, gid=gid)
+
+
+# -- process ------------------------------------------------------------------------------
+
+_RLIMITS = {name[len("RLIMIT_"):].lower(): getattr(resource, name)
+            for name in dir(resource) if name.startswith("RLIMIT_")}  # fmt: skip
+
+
+def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    items: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        items = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        for entry in value:
+            if not isinstance(entry, str) or "=" not in entry:
+                raise _fail("env", f"entries must look like NAME=value, got {entry!r}")
+            k, _, v = entry.partition("=")
+            items.append((k, v))
+    for k, v in items:
+        if not _ENV_NAME.match(k):
+            raise _fail("env", f"invalid variable name {k!r}")
+        if "\x00" in v:
+            raise _fail("env", f"value of {k} contains a NUL byte")
+    return tuple(items)
+
+
+def _rlimits(value: Mapping[str, int | tuple[int, int]] | None) -> tuple[tuple[str, int, int], ...]:
+    out = []
+    for name, limit in (value or {}).items():
+        key = name.lower().removeprefix("rlimit_")
+        if key not in _RLIMITS:
+            raise _fail("rlimits", f"unknown resource {name!r}; one of {sorted(_RLIMITS)}")
+        soft, hard = (limit, limit) if isinstance(limit, int) else limit
+        if soft < 0 or hard < 0 or soft > hard:
+            raise _fail("rlimits", f"{name}: need 0 <= soft <= hard, got {soft}, {hard}")
+        out.append((key, soft, hard))
+    return tuple(out)
+
+
+def _args(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise _fail("args", "must be a list of strings, not one string (use ['sh', '-c', ...])")
+    return tuple(value)
+
+
+@attrs.frozen
+class Process:
+    """What runs in the container: command, environment, working directory and identity."""
+
+    args: tuple[str, ...] = attrs.field(converter=_args)
+    env: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_env)
+    cwd: str = "/"
+    user: User | None = attrs.field(
+        default=None, converter=attrs.converters.optional(User.parse)  # type: ignore[misc]
+    )
+    rlimits: tuple[tuple[str, int, int], ...] = attrs.field(default=(), converter=_rlimits)
+    umask: int = 0o022
+    no_new_privs: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if not self.args:
+            raise _fail("args", "the command must not be empty")
+        for a in self.args:
+            if not isinstance(a, str) or "\x00" in a:
+                raise _fail("args", f"arguments must be strings without NUL bytes, got {a!r}")
+        check_container_path("cwd", self.cwd)
+        if not 0 <= self.umask <= 0o777:
+            raise _fail("umask", f"must be between 0 and 0o777, got {self.umask!r}")
+
+    def environ(self) -> dict[str, str]:
+        """The environment as a dict, with PATH defaulted as Docker does."""
+        env = dict(self.env)
+        env.setdefault("PATH", DEFAULT_PATH)
+        return env
+
+
+# -- container ----------------------------------------------------------------------------
+
+
+def _namespaces(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        value = [value]
+    kinds = frozenset(value)
+    unknown = kinds - set(NAMESPACE_KINDS)
+    if unknown:
+        raise _fail("namespaces", f"unknown kinds {sorted(unknown)}; known: {list(NAMESPACE_KINDS)}")
+    return kinds
+
+
+@attrs.frozen
+class ContainerSpec:
+    """A whole container: its root filesystem, process, namespaces and mounts.
+
+    ``rootfs`` is a directory on the host, or ``"host"`` for the built-in image made of the
+    host's ``/usr``, ``/bin``, ``/sbin`` and ``/lib*`` read-only with a fresh ``/tmp``.
+    """
+
+    rootfs: str
+    process: Process
+    hostname: str | None = None
+    domainname: str | None = None
+    namespaces: frozenset[str] = attrs.field(default=DEFAULT_NAMESPACES, converter=_namespaces)
+    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=tuple)
+    uid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=tuple)
+    gid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=tuple)
+    readonly_rootfs: bool = False
+    init: bool = False
+    rootfs_propagation: str = "rprivate"
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.rootfs, str) or not self.rootfs:
+            raise _fail("rootfs", f"must be a directory path or 'host', got {self.rootfs!r}")
+        if self.rootfs != "host" and not self.rootfs.startswith("/"):
+            raise _fail("rootfs", f"must be an absolute path (or 'host'), got {self.rootfs!r}")
+        check_hostname("hostname", self.hostname)
+        check_hostname("domainname", self.domainname)
+        if (self.hostname or self.domainname) and "uts" not in self.namespaces:
+            raise _fail("hostname", "setting a hostname needs the 'uts' namespace")
+        if "mnt" not in self.namespaces:
+            raise _fail("namespaces", "a container needs the 'mnt' namespace for its rootfs")
+        for m in self.mounts:
+            if not isinstance(m, Mount):
+                raise _fail("mounts", f"expected Mount objects, got {m!r}")
+        if "user" in self.namespaces and not (self.uid_mappings and self.gid_mappings):
+            raise _fail("uid_mappings", "the 'user' namespace needs uid_mappings and gid_mappings")
+        if self.uid_mappings and "user" not in self.namespaces:
+            raise _fail("uid_mappings", "id mappings need the 'user' namespace")
+        if self.rootfs_propagation not in ("rprivate", "rslave", "private", "slave"):
+            raise _fail("rootfs_propagation", f"one of rprivate, rslave, private, slave; got {self.rootfs_propagation!r}")

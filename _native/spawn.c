@@ -461,6 +461,7 @@ static void run_init(struct child *c, int as_subreaper) {
         return;
     }
     /* init: keep nothing open but stdio, so readers see EOF when the payload exits */
+    (void)prctl(PR_SET_NAME, "init", 0, 0, 0);
     close(c->sock);
     c->sock = -1;
     if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
@@ -489,6 +490,9 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     int joinfds[PC_MAX_JOINS];
     char buf;
 
+    /* nothing in the container may ptrace or read the memory of this copy of the parent
+     * (execve resets this for the payload) */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     reset_signals();
     sigset_t none;
     sigemptyset(&none);

@@ -1,1 +1,98 @@
-"""pycontainers."""
+"""pycontainers: Linux containers from the kernel's own primitives, as a Python library.
+
+Quick start::
+
+    import pycontainers as pc
+    r = pc.run("host", ["sh", "-c", "hostname; ps"], capture_output=True)
+    r.returncode, r.stdout
+
+Heavy modules load lazily on first use of a name, so ``import pycontainers`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "CompletedContainer": "pycontainers.runtime.run",
+    "Container": "pycontainers.runtime.container",
+    "ContainerError": "pycontainers.errors",
+    "ContainerExitError": "pycontainers.errors",
+    "ContainerSpec": "pycontainers.spec",
+    "ContainerStartError": "pycontainers.errors",
+    "ContainerTimeout": "pycontainers.errors",
+    "DEVNULL": "pycontainers.runtime.stdio",
+    "IdMapping": "pycontainers.spec",
+    "ImageNotFound": "pycontainers.errors",
+    "Mount": "pycontainers.spec",
+    "Namespace": "pycontainers.namespaces",
+    "NamespaceError": "pycontainers.errors",
+    "NamespaceKind": "pycontainers.namespaces",
+    "NamespaceSet": "pycontainers.namespaces",
+    "PIPE": "pycontainers.runtime.stdio",
+    "Process": "pycontainers.spec",
+    "PyContainersError": "pycontainers.errors",
+    "STDOUT": "pycontainers.runtime.stdio",
+    "SpecError": "pycontainers.errors",
+    "User": "pycontainers.spec",
+    "run": "pycontainers.runtime.run",
+}
+
+__all__ = [
+    "DEVNULL",
+    "PIPE",
+    "STDOUT",
+    "CompletedContainer",
+    "Container",
+    "ContainerError",
+    "ContainerExitError",
+    "ContainerSpec",
+    "ContainerStartError",
+    "ContainerTimeout",
+    "IdMapping",
+    "ImageNotFound",
+    "Mount",
+    "Namespace",
+    "NamespaceError",
+    "NamespaceKind",
+    "NamespaceSet",
+    "Process",
+    "PyContainersError",
+    "SpecError",
+    "User",
+    "__version__",
+    "run",
+]
+
+if TYPE_CHECKING:
+    from pycontainers.errors import (
+        ContainerError,
+        ContainerExitError,
+        ContainerStartError,
+        ContainerTimeout,
+        ImageNotFound,
+        NamespaceError,
+        PyContainersError,
+        SpecError,
+    )
+    from pycontainers.namespaces import Namespace, NamespaceKind, NamespaceSet
+    from pycontainers.runtime.container import Container
+    from pycontainers.runtime.run import CompletedContainer, run
+    from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
+    from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, User
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pycontainers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -7,15 +7,16 @@ and the path it was given.
 from __future__ import annotations
 
 import errno as _errno
+import importlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from pycontainers import _native  # type: ignore[attr-defined]
 from pycontainers._plan import STAGE_READY, STAGES, Plan
 
+_native: Any = importlib.import_module("pycontainers._native")
 ffi: Any = _native.ffi
 lib: Any = _native.lib
 
@@ -71,7 +72,11 @@ def unshare(flags: int) -> None:
 
 
 def mount(
-    source: str | None, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
+    source: str | None,
+    target: str,
+    fstype: str | None = None,
+    flags: int = 0,
+    data: str | None = None,
 ) -> None:
     """mount(2)."""
     _check(lib.pc_mount(_c(source), target.encode(), _c(fstype), flags, _c(data)), "mount", target)
@@ -296,7 +301,9 @@ def _holder_failed(spawned: Spawned, report: ChildReport | None, what: str) -> S
     _abort(spawned)
     if report is None:
         return SyscallError(_errno.ECHILD, f"{what}: the child exited before it was ready")
-    return SyscallError(report.errno or _errno.EIO, f"{what}: {report.message}: {os.strerror(report.errno)}")
+    return SyscallError(
+        report.errno or _errno.EIO, f"{what}: {report.message}: {os.strerror(report.errno)}"
+    )
 
 
 def spawn_hold(clone_flags: int) -> tuple[int, int]:

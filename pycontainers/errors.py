@@ -42,7 +42,9 @@ class ContainerStartError(ContainerError):
 class ContainerTimeout(ContainerError):
     """A container ran past its timeout and was killed."""
 
-    def __init__(self, args: list[str], timeout: float, stdout: bytes | None, stderr: bytes | None) -> None:
+    def __init__(
+        self, args: list[str], timeout: float, stdout: bytes | None, stderr: bytes | None
+    ) -> None:
         super().__init__(f"container command {args!r} timed out after {timeout} seconds")
         self.cmd = args
         self.timeout = timeout
@@ -53,7 +55,9 @@ class ContainerTimeout(ContainerError):
 class ContainerExitError(ContainerError):
     """``check=True`` was given and the container exited with a non-zero status."""
 
-    def __init__(self, args: list[str], returncode: int, stdout: bytes | None, stderr: bytes | None) -> None:
+    def __init__(
+        self, args: list[str], returncode: int, stdout: bytes | None, stderr: bytes | None
+    ) -> None:
         super().__init__(f"container command {args!r} exited with status {returncode}")
         self.cmd = args
         self.returncode = returncode

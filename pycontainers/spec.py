@@ -54,10 +54,29 @@ def check_hostname(field: str, name: str | None) -> None:
 # -- mounts -----------------------------------------------------------------------------
 
 _FLAG_OPTIONS = {
-    "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "bind", "rbind",
-    "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
-    "relatime", "norelatime", "noatime", "strictatime",
-}  # fmt: skip
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "relatime",
+    "norelatime",
+    "noatime",
+    "strictatime",
+}
 _FS_TYPES = {"bind", "tmpfs", "proc", "sysfs", "mqueue", "devpts", "overlay", "cgroup", "cgroup2"}
 
 
@@ -90,7 +109,9 @@ class Mount:
             raise _fail("Mount.type", f"unknown type {self.type!r}; one of {sorted(_FS_TYPES)}")
         if self.type == "bind":
             if not self.source or not str(self.source).startswith("/"):
-                raise _fail("Mount.source", f"a bind mount needs an absolute host path, got {self.source!r}")
+                raise _fail(
+                    "Mount.source", f"a bind mount needs an absolute host path, got {self.source!r}"
+                )
             if "\x00" in self.source:
                 raise _fail("Mount.source", "must not contain NUL bytes")
         for opt in self.options:
@@ -143,7 +164,9 @@ class User:
         gid: int | None = None
         if group:
             if not group.isdigit():
-                raise _fail("user", f"group names are not supported yet, use a numeric gid: {value!r}")
+                raise _fail(
+                    "user", f"group names are not supported yet, use a numeric gid: {value!r}"
+                )
             gid = int(group)
         if user.isdigit():  # a numeric user is never looked up as a name (CVE-2016-3697)
             return cls(uid=int(user), gid=gid)
@@ -154,8 +177,11 @@ class User:
 
 # -- process ------------------------------------------------------------------------------
 
-_RLIMITS = {name[len("RLIMIT_"):].lower(): getattr(resource, name)
-            for name in dir(resource) if name.startswith("RLIMIT_")}  # fmt: skip
+_RLIMITS = {
+    name[len("RLIMIT_") :].lower(): getattr(resource, name)
+    for name in dir(resource)
+    if name.startswith("RLIMIT_")
+}
 
 
 def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
@@ -205,7 +231,8 @@ class Process:
     env: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_env)
     cwd: str = "/"
     user: User | None = attrs.field(
-        default=None, converter=attrs.converters.optional(User.parse)  # type: ignore[misc]
+        default=None,
+        converter=attrs.converters.optional(User.parse),  # type: ignore[misc]
     )
     rlimits: tuple[tuple[str, int, int], ...] = attrs.field(default=(), converter=_rlimits)
     umask: int = 0o022
@@ -237,8 +264,18 @@ def _namespaces(value: Iterable[str]) -> frozenset[str]:
     kinds = frozenset(value)
     unknown = kinds - set(NAMESPACE_KINDS)
     if unknown:
-        raise _fail("namespaces", f"unknown kinds {sorted(unknown)}; known: {list(NAMESPACE_KINDS)}")
+        raise _fail(
+            "namespaces", f"unknown kinds {sorted(unknown)}; known: {list(NAMESPACE_KINDS)}"
+        )
     return kinds
+
+
+def _mounts(value: Iterable[Mount]) -> tuple[Mount, ...]:
+    return tuple(value)
+
+
+def _idmaps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -254,9 +291,9 @@ class ContainerSpec:
     hostname: str | None = None
     domainname: str | None = None
     namespaces: frozenset[str] = attrs.field(default=DEFAULT_NAMESPACES, converter=_namespaces)
-    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=tuple)
-    uid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=tuple)
-    gid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=tuple)
+    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=_mounts)
+    uid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=_idmaps)
+    gid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=_idmaps)
     readonly_rootfs: bool = False
     init: bool = False
     rootfs_propagation: str = "rprivate"
@@ -280,4 +317,7 @@ class ContainerSpec:
         if self.uid_mappings and "user" not in self.namespaces:
             raise _fail("uid_mappings", "id mappings need the 'user' namespace")
         if self.rootfs_propagation not in ("rprivate", "rslave", "private", "slave"):
-            raise _fail("rootfs_propagation", f"one of rprivate, rslave, private, slave; got {self.rootfs_propagation!r}")
+            raise _fail(
+                "rootfs_propagation",
+                f"one of rprivate, rslave, private, slave; got {self.rootfs_propagation!r}",
+            )

@@ -1,0 +1,1 @@
+"""The pycontainers command line."""

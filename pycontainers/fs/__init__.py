@@ -1,0 +1,1 @@
+"""Filesystems: rootfs planning, mounts, users inside a rootfs."""

@@ -39,26 +39,43 @@ MS_NOATIME = 1 << 10
 MS_STRICTATIME = 1 << 24
 
 _SET_FLAGS = {
-    "ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
-    "relatime": MS_RELATIME, "noatime": MS_NOATIME, "strictatime": MS_STRICTATIME,
-}  # fmt: skip
+    "ro": MS_RDONLY,
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "relatime": MS_RELATIME,
+    "noatime": MS_NOATIME,
+    "strictatime": MS_STRICTATIME,
+}
 _CLEAR_FLAGS = {"rw": MS_RDONLY, "suid": MS_NOSUID, "dev": MS_NODEV, "exec": MS_NOEXEC}
 _PROPAGATION = {
-    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED,
-    "rshared": MS_SHARED | MS_REC, "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
-    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
-}  # fmt: skip
+    "private": MS_PRIVATE,
+    "rprivate": MS_PRIVATE | MS_REC,
+    "shared": MS_SHARED,
+    "rshared": MS_SHARED | MS_REC,
+    "slave": MS_SLAVE,
+    "rslave": MS_SLAVE | MS_REC,
+    "unbindable": MS_UNBINDABLE,
+    "runbindable": MS_UNBINDABLE | MS_REC,
+}
 
 # (name, major, minor): Docker's and runc's default device nodes, all 0666 char devices.
 DEFAULT_DEVICES = (
-    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
-    ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
-)  # fmt: skip
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+)
 DEFAULT_DEV_LINKS = (
-    ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"),
-    ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2"),
-    ("/dev/ptmx", "pts/ptmx"), ("/dev/core", "/proc/kcore"),
-)  # fmt: skip
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+    ("/dev/ptmx", "pts/ptmx"),
+    ("/dev/core", "/proc/kcore"),
+)
 
 HOST_IMAGE_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 HOST_IMAGE_ETC_BINDS = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime")
@@ -111,38 +128,94 @@ def default_ops(spec: ContainerSpec) -> list[Op]:
     userns = "user" in spec.namespaces
     strict = OPT_STRICT
     ops = [
-        Op(OP_MOUNT, "/proc", "proc", "proc", None, MS_NOSUID | MS_NODEV | MS_NOEXEC, options=strict),
-        Op(OP_MOUNT, "/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", MS_NOSUID | MS_STRICTATIME,
-           options=strict),
-    ]  # fmt: skip
+        Op(
+            OP_MOUNT,
+            "/proc",
+            "proc",
+            "proc",
+            None,
+            MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            options=strict,
+        ),
+        Op(
+            OP_MOUNT,
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            "mode=755,size=65536k",
+            MS_NOSUID | MS_STRICTATIME,
+            options=strict,
+        ),
+    ]
     for name, major, minor in DEFAULT_DEVICES:
         path = f"/dev/{name}"
         if userns:  # device nodes cannot be created in a user namespace: bind the host's
             ops.append(Op(OP_BIND_DEV, path, path, options=strict | OPT_FILE))
         else:
-            ops.append(Op(OP_MKNOD, path, mode=0o20666, dev=os.makedev(major, minor), options=strict))
+            ops.append(
+                Op(OP_MKNOD, path, mode=0o20666, dev=os.makedev(major, minor), options=strict)
+            )
     pts_data = "newinstance,ptmxmode=0666,mode=0620" + ("" if userns else ",gid=5")
     ops += [
-        Op(OP_MOUNT, "/dev/pts", "devpts", "devpts", pts_data, MS_NOSUID | MS_NOEXEC, options=strict),
-        Op(OP_MOUNT, "/dev/shm", "shm", "tmpfs", "mode=1777,size=65536k",
-           MS_NOSUID | MS_NODEV | MS_NOEXEC, options=strict),
-    ]  # fmt: skip
+        Op(
+            OP_MOUNT,
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            pts_data,
+            MS_NOSUID | MS_NOEXEC,
+            options=strict,
+        ),
+        Op(
+            OP_MOUNT,
+            "/dev/shm",
+            "shm",
+            "tmpfs",
+            "mode=1777,size=65536k",
+            MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            options=strict,
+        ),
+    ]
     if "ipc" in spec.namespaces:
-        ops.append(Op(OP_MOUNT, "/dev/mqueue", "mqueue", "mqueue", None,
-                      MS_NOSUID | MS_NODEV | MS_NOEXEC, options=strict))  # fmt: skip
+        ops.append(
+            Op(
+                OP_MOUNT,
+                "/dev/mqueue",
+                "mqueue",
+                "mqueue",
+                None,
+                MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                options=strict,
+            )
+        )
     for link, target in DEFAULT_DEV_LINKS:
         ops.append(Op(OP_SYMLINK, link, target, options=strict))
     if "net" in spec.namespaces:
-        ops.append(Op(OP_MOUNT, "/sys", "sysfs", "sysfs", None,
-                      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, options=strict))  # fmt: skip
+        ops.append(
+            Op(
+                OP_MOUNT,
+                "/sys",
+                "sysfs",
+                "sysfs",
+                None,
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                options=strict,
+            )
+        )
     else:  # sysfs of the host's network namespace: only a read-only bind is allowed
-        ops.append(Op(OP_BIND, "/sys", "/sys", flags=MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      options=strict | OPT_RECURSIVE))  # fmt: skip
+        ops.append(
+            Op(
+                OP_BIND,
+                "/sys",
+                "/sys",
+                flags=MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                options=strict | OPT_RECURSIVE,
+            )
+        )
     return ops
 
 
-def _etc_files(spec: ContainerSpec) -> list[Op]:
-    hostname = spec.hostname or "localhost"
+def _etc_files(hostname: str) -> list[Op]:
     files = {
         "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
         "/etc/group": "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
@@ -153,21 +226,28 @@ def _etc_files(spec: ContainerSpec) -> list[Op]:
     return [Op(OP_WRITE, path, data=text, mode=0o644) for path, text in files.items()]
 
 
-def host_image_ops(spec: ContainerSpec) -> list[Op]:
+def host_image_ops(hostname: str) -> list[Op]:
     """The built-in ``host`` image on a fresh tmpfs root: the host's /usr, /bin, /sbin and
-    /lib* read-only, a minimal /etc, a writable /tmp."""
+    /lib* read-only, a minimal /etc, a writable /tmp.
+    """
     ops: list[Op] = []
     for name in HOST_IMAGE_DIRS:
         path = f"/{name}"
         if os.path.islink(path):
             ops.append(Op(OP_SYMLINK, path, os.readlink(path)))
         elif os.path.isdir(path):
-            ops.append(Op(OP_BIND, path, path, flags=MS_RDONLY | MS_NODEV,
-                          options=OPT_RECURSIVE))  # fmt: skip
+            ops.append(Op(OP_BIND, path, path, flags=MS_RDONLY | MS_NODEV, options=OPT_RECURSIVE))
     ops += [Op(OP_MKDIR, d) for d in ("/etc", "/root", "/var/tmp", "/run", "/home")]
-    ops += _etc_files(spec)
+    ops += _etc_files(hostname)
     for path in HOST_IMAGE_ETC_BINDS:
-        ops.append(Op(OP_BIND, path, path, flags=MS_RDONLY | MS_NODEV | MS_NOSUID,
-                      options=OPT_OPTIONAL | OPT_RECURSIVE))  # fmt: skip
+        ops.append(
+            Op(
+                OP_BIND,
+                path,
+                path,
+                flags=MS_RDONLY | MS_NODEV | MS_NOSUID,
+                options=OPT_OPTIONAL | OPT_RECURSIVE,
+            )
+        )
     ops.append(Op(OP_MOUNT, "/tmp", "tmpfs", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV))
     return ops

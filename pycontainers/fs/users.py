@@ -1,5 +1,6 @@
 """Resolve a container :class:`~pycontainers.spec.User` through the rootfs's own
-/etc/passwd and /etc/group, read without following symlinks out of the rootfs."""
+/etc/passwd and /etc/group, read without following symlinks out of the rootfs.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def _entries(text: str, fields: int) -> list[list[str]]:
     return out
 
 
-def resolve_user(user: User | None, rootfs: str | None, etc: dict[str, str] | None = None) -> tuple[int, int, tuple[int, ...]]:
+def resolve_user(
+    user: User | None, rootfs: str | None, etc: dict[str, str] | None = None
+) -> tuple[int, int, tuple[int, ...]]:
     """Return ``(uid, gid, supplementary gids)`` for ``user`` in the rootfs.
 
     A numeric uid without a gid takes the primary group from /etc/passwd when the uid is
@@ -56,7 +59,9 @@ def resolve_user(user: User | None, rootfs: str | None, etc: dict[str, str] | No
     if user.name is not None:
         match = [p for p in passwd if p[0] == user.name]
         if not match:
-            raise SpecError("user", f"unable to find user {user.name}: no matching entries in passwd file")
+            raise SpecError(
+                "user", f"unable to find user {user.name}: no matching entries in passwd file"
+            )
         uid, gid, name = int(match[0][2]), int(match[0][3]), user.name
     else:
         assert user.uid is not None

@@ -39,18 +39,28 @@ def start_error(report: Any, args: tuple[str, ...] | None = None) -> ContainerSt
         msg += f" ({hint})"
     if report.stage == "rlimit":
         msg += " (raising a hard limit needs CAP_SYS_RESOURCE)"
-    return ContainerStartError(report.stage, report.errno, f"{report.stage}: {msg}", report.exit_code)
+    return ContainerStartError(
+        report.stage, report.errno, f"{report.stage}: {msg}", report.exit_code
+    )
 
 
 class Launch:
     """The parent's handle on one spawned child: pid, pidfd and its error socket."""
 
-    def __init__(self, spec: ContainerSpec, stdio: Stdio, *, host_mountpoint: str | None,
-                 start_fifo: str | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: ContainerSpec,
+        stdio: Stdio,
+        *,
+        host_mountpoint: str | None,
+        start_fifo: str | None,
+    ) -> None:
         from pycontainers import _sys
         from pycontainers.runtime.plan import build_plan
 
-        plan = build_plan(spec, fds=stdio.fd_map(), host_mountpoint=host_mountpoint, start_fifo=start_fifo)
+        plan = build_plan(
+            spec, fds=stdio.fd_map(), host_mountpoint=host_mountpoint, start_fifo=start_fifo
+        )
         self.spawned = _sys.spawn(plan)
         self.pid = self.spawned.pid
         self.pidfd = self.spawned.pidfd
@@ -127,8 +137,16 @@ class Container:
             c.wait()
     """
 
-    def __init__(self, container_id: str, state_dir: str, spec: ContainerSpec | None,
-                 launch: Launch | None, stdio: Stdio | None, status: str, pid: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        container_id: str,
+        state_dir: str,
+        spec: ContainerSpec | None,
+        launch: Launch | None,
+        stdio: Stdio | None,
+        status: str,
+        pid: int,
+    ) -> None:
         self.id = container_id
         self.state_dir = state_dir
         self.spec = spec
@@ -161,14 +179,18 @@ class Container:
         """
         from pycontainers.runtime.run import make_spec
 
-        spec = rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
+        spec = (
+            rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
+        )
         container_id = st.check_id(id or _new_id())
         root = st.ensure_dir(state_root or st.default_state_root())
         state_dir = os.path.join(root, container_id)
         try:
             os.mkdir(state_dir, 0o700)
         except FileExistsError:
-            raise ContainerError(f"a container with id {container_id} already exists in {root}") from None
+            raise ContainerError(
+                f"a container with id {container_id} already exists in {root}"
+            ) from None
         stdio: Stdio | None = None
         try:
             fifo = os.path.join(state_dir, "start.fifo")
@@ -233,7 +255,11 @@ class Container:
     @property
     def status(self) -> str:
         """``created``, ``running``, ``stopped`` or ``deleted``."""
-        if self._status in ("created", "running") and self._pidfd is not None and _exited(self._pidfd):
+        if (
+            self._status in ("created", "running")
+            and self._pidfd is not None
+            and _exited(self._pidfd)
+        ):
             if self._launch is not None:
                 self._reap()
             else:
@@ -260,12 +286,16 @@ class Container:
     def start(self) -> None:
         """Let a created container run its command."""
         if self.status != "created":
-            raise ContainerError(f"container {self.id[:12]} is {self._status}; only a created one can start")
+            raise ContainerError(
+                f"container {self.id[:12]} is {self._status}; only a created one can start"
+            )
         fifo = os.path.join(self.state_dir, "start.fifo")
         try:
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as exc:
-            raise ContainerError(f"container {self.id[:12]} is not waiting for a start signal: {exc}") from None
+            raise ContainerError(
+                f"container {self.id[:12]} is not waiting for a start signal: {exc}"
+            ) from None
         try:
             os.write(fd, b"1")
         finally:
@@ -293,7 +323,11 @@ class Container:
             )
         if self.returncode is not None:
             return self.returncode
-        if timeout is not None and self._pidfd is not None and not _wait_readable(self._pidfd, timeout):
+        if (
+            timeout is not None
+            and self._pidfd is not None
+            and not _wait_readable(self._pidfd, timeout)
+        ):
             raise TimeoutError(f"container {self.id[:12]} still running after {timeout} s")
         return self._reap()
 
@@ -337,11 +371,25 @@ class Container:
         self._status = "deleted"
         log.info("container.deleted", id=self.id)
 
+    def close(self) -> None:
+        """Release this handle's fds without touching the container (for ``load()``-ed ones)."""
+        if self._launch is None and self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def __del__(self) -> None:
+        if getattr(self, "_launch", None) is None and getattr(self, "_pidfd", None) is not None:
+            self.close()
+
     def __enter__(self) -> Container:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.delete()
 
     def __repr__(self) -> str:

@@ -83,22 +83,27 @@ def build_plan(
     """
     ops: list[Op] = []
     etc: dict[str, str] | None = None
+    hostname = spec.hostname
+    if hostname is None and "uts" in spec.namespaces:
+        hostname = os.urandom(6).hex()  # Docker names a container's host after its short id
     if spec.rootfs == "host":
         if host_mountpoint is None:
             raise ValueError("the host image needs a mountpoint")
         rootfs, fstype, data = host_mountpoint, "tmpfs", "mode=755,size=16m"
-        ops += rootfs_plan.host_image_ops(spec)
+        ops += rootfs_plan.host_image_ops(hostname or "localhost")
         etc = {op.target: str(op.data) for op in ops if op.kind == 6}
     else:
         if not os.path.isdir(spec.rootfs):
-            raise ImageNotFound(f"rootfs: {spec.rootfs!r} is not a directory (and not the 'host' image)")
+            raise ImageNotFound(
+                f"rootfs: {spec.rootfs!r} is not a directory (and not the 'host' image)"
+            )
         rootfs, fstype, data = os.path.realpath(spec.rootfs), None, None
     ops += rootfs_plan.default_ops(spec)
     ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
     proc = spec.process
     env = proc.environ()
-    if spec.hostname:
-        env.setdefault("HOSTNAME", spec.hostname)
+    if hostname:
+        env.setdefault("HOSTNAME", hostname)
     uid, gid, groups = resolve_user(proc.user, rootfs if etc is None else None, etc)
     return Plan(
         argv=proc.args,
@@ -111,7 +116,7 @@ def build_plan(
         rootfs_propagation=_PROPAGATION[spec.rootfs_propagation],
         readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",
         ops=tuple(ops),
-        hostname=spec.hostname,
+        hostname=hostname,
         domainname=spec.domainname,
         rlimits=_rlimits(spec),
         ids=(uid, gid, groups),

@@ -21,13 +21,14 @@ class CompletedContainer:
     """The result of :func:`run`, like ``subprocess.CompletedProcess``.
 
     ``returncode`` is the payload's exit status, or 128+N if signal N killed it.
+    ``stdout`` and ``stderr`` hold what was captured (``b""`` for a stream not captured).
     ``oom_killed`` is reserved for the cgroup memory controller (always False for now).
     """
 
     args: tuple[str, ...]
     returncode: int
-    stdout: bytes | None = None
-    stderr: bytes | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
     oom_killed: bool = False
 
     def check_returncode(self) -> None:
@@ -45,10 +46,10 @@ def make_spec(
     env: Mapping[str, str] | Iterable[str] | None = None,
     cwd: str = "/",
     user: str | int | User | None = None,
-    mounts: Iterable[Mount] = (),
+    mounts: Sequence[Mount] = (),
     namespaces: Iterable[str] = DEFAULT_NAMESPACES,
-    uid_mappings: Iterable[IdMapping] = (),
-    gid_mappings: Iterable[IdMapping] = (),
+    uid_mappings: Sequence[IdMapping] = (),
+    gid_mappings: Sequence[IdMapping] = (),
     rlimits: Mapping[str, int | tuple[int, int]] | None = None,
     readonly_rootfs: bool = False,
     init: bool = False,
@@ -57,9 +58,14 @@ def make_spec(
 ) -> ContainerSpec:
     """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here)."""
     process = Process(
-        args=tuple(args or ()), env=env, cwd=cwd, user=user, rlimits=rlimits, umask=umask,
+        args=tuple(args or ()),
+        env=env,
+        cwd=cwd,
+        user=user,
+        rlimits=rlimits,
+        umask=umask,
         no_new_privs=no_new_privs,
-    )  # fmt: skip
+    )
     return ContainerSpec(
         rootfs=rootfs,
         process=process,
@@ -149,7 +155,7 @@ def run(
         launch.close()
     finally:
         stdio.close_all()
-    result = CompletedContainer(spec.process.args, code, out, err)
+    result = CompletedContainer(spec.process.args, code, out or b"", err or b"")
     if check:
         result.check_returncode()
     return result

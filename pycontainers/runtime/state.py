@@ -36,7 +36,9 @@ def default_state_root() -> str:
 def check_id(container_id: str) -> str:
     """Raise unless ``container_id`` is a safe directory name."""
     if not isinstance(container_id, str) or not _ID.match(container_id):
-        raise ContainerError(f"invalid container id {container_id!r}: use letters, digits, '_', '.', '-'")
+        raise ContainerError(
+            f"invalid container id {container_id!r}: use letters, digits, '_', '.', '-'"
+        )
     return container_id
 
 
@@ -113,7 +115,9 @@ def read_state(state_dir: str) -> State:
         with open(path, encoding="utf-8") as f:
             return State.from_json(f.read(), path)
     except FileNotFoundError:
-        raise ContainerError(f"no such container: {os.path.basename(state_dir)} (no {path})") from None
+        raise ContainerError(
+            f"no such container: {os.path.basename(state_dir)} (no {path})"
+        ) from None
 
 
 def proc_starttime(pid: int) -> int:

@@ -81,7 +81,8 @@ def communicate(
     stdio: Stdio, pidfd: int, data: bytes | None, deadline: float | None
 ) -> tuple[bytes | None, bytes | None, bool]:
     """Feed ``data`` to stdin and collect stdout/stderr until the child exits and the pipes
-    reach EOF. Returns (stdout, stderr, timed_out)."""
+    reach EOF. Returns (stdout, stderr, timed_out).
+    """
     out: dict[int, list[bytes]] = {}
     sel = selectors.DefaultSelector()
     pending = data or b""

@@ -1,0 +1,117 @@
+"""The ``pycontainers`` command line (a first, docker-like ``run``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_RUNTIME_ERROR = 125
+
+
+def _parser() -> argparse.ArgumentParser:
+    from pycontainers import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pycontainers", description="Run Linux containers without a daemon."
+    )
+    parser.add_argument("--version", action="version", version=f"pycontainers {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run a command in a new container",
+        description="Run a command in a new container and exit with its status. IMAGE_OR_ROOTFS "
+        "is a directory or 'host' (the host's /usr, /bin, /lib* read-only, fresh /tmp).",
+        add_help=False,
+    )
+    run.add_argument(
+        "--rm", action="store_true", help="remove the container when it exits (always done)"
+    )
+    run.add_argument("--hostname", "-h", dest="hostname", help="container host name")
+    run.add_argument(
+        "-e", "--env", action="append", default=[], metavar="K=V", help="set a variable"
+    )
+    run.add_argument("-w", "--workdir", default="/", metavar="DIR", help="working directory inside")
+    run.add_argument("-u", "--user", metavar="UID[:GID]", help="user to run as (uid[:gid] or name)")
+    run.add_argument("--network", choices=["none", "host"], default="none", help="network mode")
+    run.add_argument("--init", action="store_true", help="run a tiny init as PID 1")
+    run.add_argument("--read-only", action="store_true", help="mount the rootfs read-only")
+    run.add_argument(
+        "-v",
+        "--volume",
+        action="append",
+        default=[],
+        metavar="SRC:DST[:ro]",
+        help="bind-mount a host path",
+    )
+    run.add_argument("image", metavar="IMAGE_OR_ROOTFS")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
+    run.add_argument("--help", action="help", help="show this help message and exit")
+    return parser
+
+
+def _volumes(specs: Sequence[str]) -> list[object]:
+    from pycontainers.errors import SpecError
+    from pycontainers.spec import Mount
+
+    mounts: list[object] = []
+    for v in specs:
+        parts = v.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise SpecError("volume", f"expected SRC:DST[:ro|rw], got {v!r}")
+        mounts.append(
+            Mount(target=parts[1], source=parts[0], read_only=len(parts) == 3 and parts[2] == "ro")
+        )
+    return mounts
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``pycontainers run``: exit with the container's status (125/126/127 on start errors)."""
+    import pycontainers as pc
+    from pycontainers.spec import DEFAULT_NAMESPACES
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        if args.image != "host":
+            print("pycontainers: no command given", file=sys.stderr)
+            return EXIT_RUNTIME_ERROR
+        cmd = ["/bin/sh"]
+    namespaces = set(DEFAULT_NAMESPACES)
+    if args.network == "host":
+        namespaces.discard("net")
+    try:
+        result = pc.run(
+            args.image,
+            cmd,
+            hostname=args.hostname,
+            env=args.env,
+            cwd=args.workdir,
+            user=args.user,
+            namespaces=namespaces,
+            init=args.init,
+            readonly_rootfs=args.read_only,
+            mounts=_volumes(args.volume),
+        )
+    except pc.ContainerStartError as exc:
+        print(f"pycontainers: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except pc.PyContainersError as exc:
+        print(f"pycontainers: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    return result.returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pycontainers`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    parser.print_help()
+    return 0 if argv is None or not list(argv) else EXIT_RUNTIME_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Shared fixtures: a busybox rootfs built from the host's busybox-static, a private state
+root, and a session-end check that nothing leaked (mounts, child processes, fds)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _is_root():
+        return
+    skip = pytest.mark.skip(reason="needs root: real namespaces and mounts")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_busybox_rootfs(path: Path) -> Path:
+    """A minimal rootfs: static busybox with every applet linked, and the usual dirs."""
+    if not os.path.exists(BUSYBOX):
+        pytest.fail("busybox-static is required (apt-get install busybox-static)")
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)  # tmp_path dirs are 0700: a non-root payload could not traverse /
+    for d in ("bin", "proc", "sys", "dev", "tmp", "etc", "root"):
+        (path / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, path / "bin" / "busybox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
+    for name in applets.stdout.split():
+        if name != "busybox" and not (path / "bin" / name).exists():
+            (path / "bin" / name).symlink_to("busybox")
+    (path / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+        "nobody:x:65534:65534:nobody:/:/bin/false\n"
+    )
+    (path / "etc" / "group").write_text(
+        "root:x:0:\nalice:x:1000:\nstaff:x:50:alice\nnogroup:x:65534:\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shared, read-mostly busybox rootfs (tests must not modify it)."""
+    return make_busybox_rootfs(tmp_path_factory.mktemp("busybox"))
+
+
+@pytest.fixture
+def fresh_rootfs(tmp_path: Path) -> Path:
+    """A busybox rootfs of this test's own, free to modify."""
+    return make_busybox_rootfs(tmp_path / "rootfs")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test uses a private state root, never /run/pycontainers."""
+    root = tmp_path_factory.mktemp("state")
+    old = os.environ.get("PYCONTAINERS_STATE")
+    os.environ["PYCONTAINERS_STATE"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("PYCONTAINERS_STATE", None)
+    else:
+        os.environ["PYCONTAINERS_STATE"] = old
+
+
+def mount_lines() -> list[str]:
+    """This process's mount table, without mount ids (they churn)."""
+    with open("/proc/self/mountinfo") as f:
+        return sorted(" ".join(line.split()[2:]) for line in f)
+
+
+def open_fds() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def child_pids() -> set[int]:
+    """Processes whose parent is this process (zombies included)."""
+    me = str(os.getpid())
+    out = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        if fields[1].decode() == me:
+            out.add(int(pid))
+    return out
+
+
+class Leaks:
+    """Snapshot of mounts, fds and children; ``check()`` fails on anything new."""
+
+    def __init__(self) -> None:
+        self.mounts = mount_lines()
+        self.fds = open_fds()
+        self.children = child_pids()
+
+    def check(self) -> None:
+        new_mounts = set(mount_lines()) - set(self.mounts)
+        assert not new_mounts, f"leaked mounts: {new_mounts}"
+        new_fds = open_fds() - self.fds
+        # the listdir of /proc/self/fd itself is closed again by the time we compare
+        assert not new_fds, f"leaked fds: {[(fd, _fd_target(fd)) for fd in new_fds]}"
+        new_children = child_pids() - self.children
+        assert not new_children, f"leaked child processes (or zombies): {new_children}"
+
+
+def _fd_target(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "?"
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[Leaks]:
+    """Fail the test if it leaves a mount, fd or child process behind."""
+    leaks = Leaks()
+    yield leaks
+    leaks.check()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_leak_check(state_root: Path) -> Iterator[None]:
+    """At the end of the session: no mounts, children or container state left behind."""
+    before = Leaks()
+    yield
+    before.check()
+    leftovers = [p for p in os.listdir(state_root) if p != ".mnt"]
+    assert not leftovers, f"container state left behind: {leftovers}"

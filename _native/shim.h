@@ -120,6 +120,8 @@ struct pc_plan {
     int new_session;                  /* setsid() */
     int no_new_privs;
     int pdeathsig;                    /* signal the child gets when the spawner dies, 0: none */
+    int no_sync;                      /* the parent has nothing to do before release: the child
+                                         may run at once (and share memory, vfork-style) */
 };
 
 struct pc_spawn_result {

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -45,6 +46,7 @@ struct child {
     int sock;
     int rootfd;
     int fifo;
+    int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
     struct pc_msg msg;
     char exe[PC_PATH_MAX];
 };
@@ -451,12 +453,17 @@ static void run_init(struct child *c, int as_subreaper) {
     sigprocmask(SIG_SETMASK, &all, &old);
     if (as_subreaper)
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    pid_t child = fork();
+    /* raw clone, not fork(): glibc's fork runs atfork handlers and takes malloc locks that
+     * another thread of the parent may have held at the instant we were cloned */
+    pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
     if (child < 0) {
         say(c, "fork the payload", NULL);
         fail(c, PC_STAGE_INIT, errno, 125);
     }
     if (child == 0) {
+        /* the payload must not outlive its init or forwarder (a forwarder outside the pid
+         * namespace cannot pass SIGKILL on) */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return;
     }
@@ -502,13 +509,16 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     if (p->pdeathsig)
         (void)prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
 
-    /* sync point 1: wait until the parent wrote id maps, cgroups, network */
+    /* sync point 1: wait until the parent wrote id maps, cgroups, network (unless the plan
+     * says the parent has nothing to do: then go on at once) */
     ssize_t n;
-    do {
-        n = recv(c->sock, &buf, 1, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1)
-        _exit(125); /* the parent gave up: nothing to report to */
+    if (!p->no_sync) {
+        do {
+            n = recv(c->sock, &buf, 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(125); /* the parent gave up: nothing to report to */
+    }
 
     if (p->clone_flags & CLONE_NEWUSER) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
@@ -622,6 +632,40 @@ struct clone_args_v0 {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 
+#define PC_VFORK_STACK (256 * 1024)
+
+static int vfork_child(void *arg) {
+    child_main((struct child *)arg);
+}
+
+/* The fast path, like posix_spawn: the child shares the parent's memory (no page tables to
+ * copy, no copy-on-write faults afterwards) and the calling thread is suspended until the
+ * child calls execve or exits. Only for plans where the parent has nothing to do between
+ * clone and execve and the child never waits (no user namespace maps, no start signal, no
+ * init). The child writes only its own stack (and errno, which the suspended caller does
+ * not read after a successful clone). */
+static long spawn_vfork(const struct pc_plan *plan, struct child *c, int *pidfd) {
+    void *stack = mmap(NULL, PC_VFORK_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -1;
+    c->shared_vm = 1;
+    int flags = (int)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+    long pid = clone(vfork_child, (char *)stack + PC_VFORK_STACK, flags, c, pidfd);
+    int err = errno;
+    munmap(stack, PC_VFORK_STACK);
+    errno = err;
+    return pid;
+}
+
+static int can_vfork(const struct pc_plan *plan) {
+    if (plan->clone_flags & (CLONE_NEWUSER | CLONE_NEWTIME))
+        return 0;
+    if (plan->start_fifo || plan->init || plan->argv == NULL || plan->n_joins)
+        return 0;
+    return plan->no_sync;
+}
+
 int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS)
         return -EINVAL;
@@ -632,25 +676,31 @@ int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
-    struct clone_args_v0 args;
-    memset(&args, 0, sizeof(args));
-    args.flags = plan->clone_flags | CLONE_PIDFD;
-    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-    args.exit_signal = SIGCHLD;
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
-    if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
-        /* kernels before 5.3: clone(2) with the same flags (no CLONE_NEWTIME there) */
-        pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, &pidfd, 0, 0);
-    }
-    if (pid == 0) {
-        struct child c;
-        memset(&c, 0, sizeof(c));
-        c.plan = plan;
-        c.sock = sv[1];
-        c.rootfd = -1;
-        c.fifo = -1;
-        close(sv[0]);
-        child_main(&c);
+    long pid;
+    struct child c;
+    memset(&c, 0, sizeof(c));
+    c.plan = plan;
+    c.sock = sv[1];
+    c.rootfd = -1;
+    c.fifo = -1;
+    if (can_vfork(plan)) {
+        pid = spawn_vfork(plan, &c, &pidfd);
+    } else {
+        struct clone_args_v0 args;
+        memset(&args, 0, sizeof(args));
+        args.flags = plan->clone_flags | CLONE_PIDFD;
+        args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+        args.exit_signal = SIGCHLD;
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+            /* kernels before 5.3: clone(2) with the same flags (no CLONE_NEWTIME there) */
+            pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, &pidfd,
+                          0, 0);
+        }
+        if (pid == 0) {
+            close(sv[0]);
+            child_main(&c);
+        }
     }
     int err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -29,6 +29,7 @@ _EXPORTS = {
     "ImageNotFound": "pycontainers.errors",
     "Mount": "pycontainers.spec",
     "Namespace": "pycontainers.namespaces",
+    "NamespaceComparison": "pycontainers.namespaces",
     "NamespaceError": "pycontainers.errors",
     "NamespaceKind": "pycontainers.namespaces",
     "NamespaceSet": "pycontainers.namespaces",
@@ -56,6 +57,7 @@ __all__ = [
     "ImageNotFound",
     "Mount",
     "Namespace",
+    "NamespaceComparison",
     "NamespaceError",
     "NamespaceKind",
     "NamespaceSet",
@@ -78,7 +80,7 @@ if TYPE_CHECKING:
         PyContainersError,
         SpecError,
     )
-    from pycontainers.namespaces import Namespace, NamespaceKind, NamespaceSet
+    from pycontainers.namespaces import Namespace, NamespaceComparison, NamespaceKind, NamespaceSet
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT

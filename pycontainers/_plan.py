@@ -91,3 +91,4 @@ class Plan:
     new_session: bool = True
     no_new_privs: bool = False
     pdeathsig: int = 0
+    no_sync: bool = False

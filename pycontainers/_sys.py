@@ -231,6 +231,7 @@ class _Builder:
         p.new_session = int(plan.new_session)
         p.no_new_privs = int(plan.no_new_privs)
         p.pdeathsig = plan.pdeathsig
+        p.no_sync = int(plan.no_sync)
         return p
 
 

@@ -67,8 +67,11 @@ class Launch:
         self.sock: int | None = self.spawned.sock
         stdio.close_child_ends()
         try:
-            self._write_id_maps(spec)
-            report = _sys.release(self.spawned.sock)
+            if plan.no_sync:
+                report = _sys.recv_report(self.spawned.sock)
+            else:
+                self._write_id_maps(spec)
+                report = _sys.release(self.spawned.sock)
         except BaseException:
             self.abort()
             raise

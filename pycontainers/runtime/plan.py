@@ -127,4 +127,7 @@ def build_plan(
         init=spec.init,
         new_session=True,
         no_new_privs=proc.no_new_privs,
+        # with nothing for the parent to write between clone and execve (id maps), the child
+        # runs straight through, sharing memory with the suspended caller (vfork-style)
+        no_sync="user" not in spec.namespaces,
     )

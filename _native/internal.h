@@ -11,6 +11,7 @@
 
 #define PC_MAX_FDS 256
 #define PC_MAX_JOINS 16
+#define PC_MAX_CGROUPS 32
 #define PC_PATH_MAX 4096
 
 /* A fixed-size message buffer (no allocation). */

@@ -44,6 +44,7 @@
 #define PC_STAGE_INIT 17
 #define PC_STAGE_FDS 18
 #define PC_STAGE_READONLY 19
+#define PC_STAGE_CGROUP 20
 
 struct pc_op {
     int kind;
@@ -122,6 +123,11 @@ struct pc_plan {
     int pdeathsig;                    /* signal the child gets when the spawner dies, 0: none */
     int no_sync;                      /* the parent has nothing to do before release: the child
                                          may run at once (and share memory, vfork-style) */
+    int *cgroup_fds;                  /* open cgroup.procs files: the child writes "0" to each
+                                         to join the container's cgroup in every hierarchy */
+    int n_cgroup_fds;
+    unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups (a
+                                         cgroup namespace rooted at the container's group) */
 };
 
 struct pc_spawn_result {

@@ -111,13 +111,13 @@ static void sort_ints(int *a, int n) {
 
 /* Move every fd the child needs above the highest target number, close all others, then
  * place the stdio/passed fds at their numbers (without close-on-exec). */
-static void setup_fds(struct child *c, int *joinfds) {
+static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
     const struct pc_plan *p = c->plan;
     int floor = 3;
     for (int i = 0; i < p->n_fds; i++)
         if (p->fds[i].dst + 1 > floor)
             floor = p->fds[i].dst + 1;
-    int keep[PC_MAX_FDS + PC_MAX_JOINS + 2];
+    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + 2];
     int nkeep = 0;
     int srcs[PC_MAX_FDS];
     c->sock = fcntl(c->sock, F_DUPFD_CLOEXEC, floor);
@@ -129,6 +129,12 @@ static void setup_fds(struct child *c, int *joinfds) {
         if (joinfds[i] < 0)
             fail(c, PC_STAGE_FDS, errno, 125);
         keep[nkeep++] = joinfds[i];
+    }
+    for (int i = 0; i < p->n_cgroup_fds; i++) {
+        cgfds[i] = fcntl(p->cgroup_fds[i], F_DUPFD_CLOEXEC, floor);
+        if (cgfds[i] < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        keep[nkeep++] = cgfds[i];
     }
     for (int i = 0; i < p->n_fds; i++) {
         if (p->fds[i].src < 0)
@@ -495,6 +501,7 @@ static void run_init(struct child *c, int as_subreaper) {
 __attribute__((noreturn)) static void child_main(struct child *c) {
     const struct pc_plan *p = c->plan;
     int joinfds[PC_MAX_JOINS];
+    int cgfds[PC_MAX_CGROUPS];
     char buf;
 
     /* nothing in the container may ptrace or read the memory of this copy of the parent
@@ -505,7 +512,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
-    setup_fds(c, joinfds);
+    setup_fds(c, joinfds, cgfds);
     if (p->pdeathsig)
         (void)prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
 
@@ -520,6 +527,19 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             _exit(125); /* the parent gave up: nothing to report to */
     }
 
+    /* join the container's cgroup in every hierarchy ("0" moves the writer), then make the
+     * cgroup namespace, so that it is rooted at the container's group */
+    for (int i = 0; i < p->n_cgroup_fds; i++) {
+        if (write(cgfds[i], "0", 1) != 1) {
+            say(c, "join the container's cgroup", NULL);
+            fail(c, PC_STAGE_CGROUP, errno, 125);
+        }
+        close(cgfds[i]);
+    }
+    if (p->unshare_flags && unshare((int)p->unshare_flags) < 0) {
+        say(c, "unshare namespaces after joining the cgroup", NULL);
+        fail(c, PC_STAGE_CGROUP, errno, 125);
+    }
     if (p->clone_flags & CLONE_NEWUSER) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
             say(c, "become root in the new user namespace (are uid_map/gid_map written?)", NULL);
@@ -667,7 +687,8 @@ static int can_vfork(const struct pc_plan *plan) {
 }
 
 int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
-    if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS)
+    if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS ||
+        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS)
         return -EINVAL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

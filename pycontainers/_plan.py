@@ -43,6 +43,7 @@ STAGES = {
     17: "init",
     18: "fds",
     19: "readonly",
+    20: "cgroup",
 }
 STAGE_READY = 0
 
@@ -92,3 +93,5 @@ class Plan:
     no_new_privs: bool = False
     pdeathsig: int = 0
     no_sync: bool = False
+    cgroup_fds: tuple[int, ...] = ()
+    unshare_flags: int = 0

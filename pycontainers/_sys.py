@@ -232,6 +232,11 @@ class _Builder:
         p.no_new_privs = int(plan.no_new_privs)
         p.pdeathsig = plan.pdeathsig
         p.no_sync = int(plan.no_sync)
+        p.cgroup_fds = self.array("int", len(plan.cgroup_fds))
+        for i, fd in enumerate(plan.cgroup_fds):
+            p.cgroup_fds[i] = fd
+        p.n_cgroup_fds = len(plan.cgroup_fds)
+        p.unshare_flags = plan.unshare_flags
         return p
 
 

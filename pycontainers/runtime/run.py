@@ -85,7 +85,7 @@ _host_mnt: dict[str, str] = {}
 
 def _host_mountpoint() -> str:
     root = st.default_state_root()
-    if root not in _host_mnt:
+    if root not in _host_mnt or not os.path.isdir(_host_mnt[root]):
         _host_mnt[root] = st.ensure_dir(os.path.join(st.ensure_dir(root), ".mnt"))
     return _host_mnt[root]
 

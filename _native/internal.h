@@ -41,4 +41,29 @@ int ensure_beneath(int rootfd, const char *path, int is_file, int strict);
  * Returns the fd or -errno; *base points into path. */
 int parent_beneath(int rootfd, const char *path, const char **base, int strict);
 
+struct child {
+    const struct pc_plan *plan;
+    int sock;
+    int rootfd;
+    int fifo;
+    int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
+    struct pc_msg msg;
+    char exe[PC_PATH_MAX];
+};
+
+/* Report (stage, errno, message) to the parent; fail() then exits with exit_code. */
+void send_msg(struct child *c, int stage, int err, int exit_code);
+__attribute__((noreturn)) void fail(struct child *c, int stage, int err, int exit_code);
+/* Start a message: "what arg". */
+struct pc_msg *say(struct child *c, const char *what, const char *arg);
+
+/* mounts.c: make / private, mount the rootfs, run the plan's ops, pivot_root. */
+void setup_rootfs(struct child *c);
+
+/* security.c: capabilities (bounding, effective, permitted, inheritable, ambient) around
+ * the uid switch, and the seccomp filter as the last step before execve. */
+void caps_before_ids(struct child *c);
+void caps_after_ids(struct child *c);
+void load_seccomp(struct child *c);
+
 #endif

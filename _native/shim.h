@@ -16,6 +16,9 @@
 #define PC_OP_MKDIR 5      /* mkdir -p target with mode */
 #define PC_OP_WRITE 6      /* create target (mode) with data as its content */
 #define PC_OP_BIND_DEV 7   /* bind host device node source on target (user namespaces) */
+#define PC_OP_MASK 8       /* hide target: a read-only empty tmpfs on a directory, the host's
+                              /dev/null bound on a file; skipped if the target is missing */
+#define PC_OP_READONLY 9   /* bind target on itself read-only; skipped if missing */
 
 /* Op option bits (pc_op.options). */
 #define PC_OPT_FILE 1      /* the target is a file, not a directory (create it as one) */
@@ -45,6 +48,8 @@
 #define PC_STAGE_FDS 18
 #define PC_STAGE_READONLY 19
 #define PC_STAGE_CGROUP 20
+#define PC_STAGE_CAPS 21
+#define PC_STAGE_SECCOMP 22
 
 struct pc_op {
     int kind;
@@ -128,6 +133,18 @@ struct pc_plan {
     int n_cgroup_fds;
     unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups (a
                                          cgroup namespace rooted at the container's group) */
+
+    int set_caps;                     /* apply the capability sets below */
+    int cap_last;                     /* highest capability number the kernel knows */
+    unsigned long long cap_bounding;
+    unsigned long long cap_effective;
+    unsigned long long cap_permitted;
+    unsigned long long cap_inheritable;
+    unsigned long long cap_ambient;
+
+    const unsigned char *seccomp_bpf; /* struct sock_filter[]: loaded last before execve */
+    size_t seccomp_len;               /* in bytes (8 per instruction); 0: no filter */
+    unsigned int seccomp_flags;       /* SECCOMP_FILTER_FLAG_* */
 };
 
 struct pc_spawn_result {

@@ -40,18 +40,7 @@
 #endif
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-struct child {
-    const struct pc_plan *plan;
-    int sock;
-    int rootfd;
-    int fifo;
-    int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
-    struct pc_msg msg;
-    char exe[PC_PATH_MAX];
-};
-
-static void send_msg(struct child *c, int stage, int err, int exit_code) {
+void send_msg(struct child *c, int stage, int err, int exit_code) {
     struct pc_error e;
     memset(&e, 0, sizeof(e));
     e.stage = stage;
@@ -62,13 +51,13 @@ static void send_msg(struct child *c, int stage, int err, int exit_code) {
         (void)send(c->sock, &e, sizeof(e), MSG_NOSIGNAL);
 }
 
-__attribute__((noreturn)) static void fail(struct child *c, int stage, int err, int exit_code) {
+__attribute__((noreturn)) void fail(struct child *c, int stage, int err, int exit_code) {
     send_msg(c, stage, err, exit_code);
     _exit(exit_code);
 }
 
 /* Start a message: "what target" */
-static struct pc_msg *say(struct child *c, const char *what, const char *arg) {
+struct pc_msg *say(struct child *c, const char *what, const char *arg) {
     msg_reset(&c->msg);
     msg_str(&c->msg, what);
     if (arg) {
@@ -176,194 +165,6 @@ static void reset_signals(void) {
         if (sig == SIGKILL || sig == SIGSTOP)
             continue;
         (void)sigaction(sig, &sa, NULL);
-    }
-}
-
-/* Mount helpers operate on "/proc/self/fd/N" of an fd resolved beneath the rootfs. */
-static int mount_on_fd(const char *src, int fd, const char *fstype, unsigned long flags,
-                       const char *data) {
-    char target[32];
-    proc_fd_path(target, fd);
-    return mount(src, target, fstype, flags, data);
-}
-
-static void do_op(struct child *c, const struct pc_op *op) {
-    int strict = (op->options & PC_OPT_STRICT) != 0;
-    int is_file = (op->options & PC_OPT_FILE) != 0;
-    int fd, rc;
-    const char *base;
-    switch (op->kind) {
-    case PC_OP_MOUNT:
-    case PC_OP_BIND:
-    case PC_OP_BIND_DEV: {
-        int srcfd = -1;
-        if (op->kind != PC_OP_MOUNT) {
-            srcfd = open(op->source, O_PATH | O_CLOEXEC);
-            if (srcfd < 0) {
-                if (errno == ENOENT && (op->options & PC_OPT_OPTIONAL))
-                    return;
-                say(c, "bind source", op->source);
-                fail(c, PC_STAGE_MOUNT, errno, 125);
-            }
-            struct stat st;
-            if (fstat(srcfd, &st) == 0 && !S_ISDIR(st.st_mode))
-                is_file = 1;
-        }
-        fd = ensure_beneath(c->rootfd, op->target, is_file, strict);
-        if (fd < 0) {
-            say(c, "mount target", op->target);
-            msg_str(&c->msg, " (must stay inside the rootfs, no symlink or .. out of it)");
-            fail(c, PC_STAGE_MOUNT, -fd, 125);
-        }
-        if (op->kind == PC_OP_MOUNT) {
-            rc = mount_on_fd(op->source ? op->source : op->fstype, fd, op->fstype, op->flags,
-                             op->data);
-        } else {
-            char src[32];
-            proc_fd_path(src, srcfd);
-            unsigned long bflags = MS_BIND | ((op->options & PC_OPT_RECURSIVE) ? MS_REC : 0);
-            rc = mount_on_fd(src, fd, NULL, bflags, NULL);
-        }
-        int err = errno;
-        close(fd);
-        if (srcfd >= 0)
-            close(srcfd);
-        if (rc < 0) {
-            say(c, op->kind == PC_OP_MOUNT ? "mount" : "bind mount", op->source ? op->source : op->fstype);
-            msg_str(&c->msg, " on ");
-            msg_str(&c->msg, op->target);
-            fail(c, PC_STAGE_MOUNT, err, 125);
-        }
-        unsigned long remount = op->kind == PC_OP_MOUNT ? 0 : (op->flags & ~(MS_BIND | MS_REC));
-        if (remount || op->propagation) {
-            /* reopen: the fd above still points at the covered directory */
-            fd = open_beneath(c->rootfd, op->target, O_PATH, strict);
-            if (fd < 0) {
-                say(c, "reopen mount target", op->target);
-                fail(c, PC_STAGE_MOUNT, -fd, 125);
-            }
-            if (remount) {
-                struct statfs sfs;
-                unsigned long locked = 0;
-                if (fstatfs(fd, &sfs) == 0)
-                    locked = (unsigned long)sfs.f_flags &
-                             (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
-                if (mount_on_fd(NULL, fd, NULL, MS_BIND | MS_REMOUNT | remount | locked, NULL) < 0) {
-                    err = errno;
-                    close(fd);
-                    say(c, "remount", op->target);
-                    fail(c, PC_STAGE_MOUNT, err, 125);
-                }
-            }
-            if (op->propagation && mount_on_fd(NULL, fd, NULL, op->propagation, NULL) < 0) {
-                err = errno;
-                close(fd);
-                say(c, "set propagation of", op->target);
-                fail(c, PC_STAGE_MOUNT, err, 125);
-            }
-            close(fd);
-        }
-        return;
-    }
-    case PC_OP_MKDIR:
-        fd = ensure_beneath(c->rootfd, op->target, 0, strict);
-        if (fd < 0) {
-            say(c, "mkdir", op->target);
-            fail(c, PC_STAGE_MOUNT, -fd, 125);
-        }
-        close(fd);
-        return;
-    case PC_OP_MKNOD:
-    case PC_OP_SYMLINK:
-    case PC_OP_WRITE:
-        fd = parent_beneath(c->rootfd, op->target, &base, strict);
-        if (fd < 0) {
-            say(c, "parent directory of", op->target);
-            fail(c, PC_STAGE_MOUNT, -fd, 125);
-        }
-        if (op->kind == PC_OP_MKNOD) {
-            rc = mknodat(fd, base, op->mode, (dev_t)op->dev);
-        } else if (op->kind == PC_OP_SYMLINK) {
-            rc = symlinkat(op->source, fd, base);
-        } else {
-            int wfd = openat(fd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, op->mode);
-            rc = wfd;
-            if (wfd >= 0) {
-                size_t off = 0;
-                while (off < op->data_len) {
-                    ssize_t w = write(wfd, op->data + off, op->data_len - off);
-                    if (w < 0) {
-                        if (errno == EINTR)
-                            continue;
-                        rc = -1;
-                        break;
-                    }
-                    off += (size_t)w;
-                }
-                int err = errno;
-                close(wfd);
-                errno = err;
-            }
-        }
-        int err = errno;
-        close(fd);
-        if (rc < 0 && !(err == EEXIST && op->kind == PC_OP_SYMLINK)) {
-            say(c, op->kind == PC_OP_MKNOD ? "mknod" : op->kind == PC_OP_SYMLINK ? "symlink" : "write",
-                op->target);
-            fail(c, PC_STAGE_MOUNT, err, 125);
-        }
-        return;
-    default:
-        say(c, "unknown operation on", op->target);
-        fail(c, PC_STAGE_MOUNT, EINVAL, 125);
-    }
-}
-
-static void setup_rootfs(struct child *c) {
-    const struct pc_plan *p = c->plan;
-    if (mount(NULL, "/", NULL, p->rootfs_propagation ? p->rootfs_propagation : (MS_REC | MS_PRIVATE),
-              NULL) < 0)
-    {
-        say(c, "make / private", NULL);
-        fail(c, PC_STAGE_PROPAGATION, errno, 125);
-    }
-    int rc;
-    if (p->rootfs_fstype)
-        rc = mount(p->rootfs_source ? p->rootfs_source : p->rootfs_fstype, p->rootfs, p->rootfs_fstype,
-                   0, p->rootfs_data);
-    else
-        rc = mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL);
-    if (rc < 0) {
-        say(c, "mount rootfs", p->rootfs);
-        fail(c, PC_STAGE_ROOTFS, errno, 125);
-    }
-    c->rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (c->rootfd < 0) {
-        say(c, "open rootfs", p->rootfs);
-        fail(c, PC_STAGE_ROOTFS, errno, 125);
-    }
-    for (int i = 0; i < p->n_ops; i++)
-        do_op(c, &p->ops[i]);
-    if (fchdir(c->rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
-        say(c, "pivot_root to", p->rootfs);
-        fail(c, PC_STAGE_PIVOT, errno, 125);
-    }
-    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
-        say(c, "detach the old root", NULL);
-        fail(c, PC_STAGE_PIVOT, errno, 125);
-    }
-    close(c->rootfd);
-    c->rootfd = -1;
-    if (p->readonly_rootfs) {
-        struct statfs sfs;
-        unsigned long locked = 0;
-        if (statfs("/", &sfs) == 0)
-            locked = (unsigned long)sfs.f_flags &
-                     (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
-        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked, NULL) < 0) {
-            say(c, "remount / read-only", NULL);
-            fail(c, PC_STAGE_READONLY, errno, 125);
-        }
     }
 }
 
@@ -590,6 +391,9 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_RLIMIT, errno, 125);
         }
     }
+    if (!p->no_new_privs)
+        load_seccomp(c); /* without no_new_privs, only CAP_SYS_ADMIN may load it: do it now */
+    caps_before_ids(c);
     if (p->set_ids) {
         if (setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0 ||
             setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0) {
@@ -600,6 +404,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_IDS, errno, 125);
         }
     }
+    caps_after_ids(c);
     umask(p->umask >= 0 ? (mode_t)p->umask : 022);
     const char *cwd = p->cwd ? p->cwd : "/";
     if (chdir(cwd) < 0) {
@@ -643,6 +448,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     if (p->init || joined_pid)
         run_init(c, p->init && !(p->clone_flags & CLONE_NEWPID));
+    if (p->no_new_privs)
+        load_seccomp(c);
     execve(c->exe, p->argv, p->envp);
     say(c, "exec", c->exe);
     fail(c, PC_STAGE_EXEC, errno, errno == ENOENT ? 127 : 126);

@@ -16,6 +16,8 @@ OP_SYMLINK = 4
 OP_MKDIR = 5
 OP_WRITE = 6
 OP_BIND_DEV = 7
+OP_MASK = 8
+OP_READONLY = 9
 
 OPT_FILE = 1
 OPT_STRICT = 2
@@ -44,6 +46,8 @@ STAGES = {
     18: "fds",
     19: "readonly",
     20: "cgroup",
+    21: "capabilities",
+    22: "seccomp",
 }
 STAGE_READY = 0
 
@@ -95,3 +99,8 @@ class Plan:
     no_sync: bool = False
     cgroup_fds: tuple[int, ...] = ()
     unshare_flags: int = 0
+    capabilities: tuple[int, int, int, int, int] | None = None
+    """(bounding, effective, permitted, inheritable, ambient) masks; None: leave as is."""
+    cap_last: int = 40
+    seccomp_bpf: bytes | None = None
+    seccomp_flags: int = 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from pycontainers._plan import STAGE_READY, STAGES, Plan
+from pycontainers._plan import STAGE_READY, STAGES, Op, Plan
 
 _native: Any = importlib.import_module("pycontainers._native")
 ffi: Any = _native.ffi
@@ -138,6 +138,38 @@ class ChildReport:
     ready: bool
 
 
+_OP_CACHE: dict[Op, tuple[Any, list[Any]]] = {}
+_OP_CACHE_MAX = 4096
+
+
+def _c_op(op: Op) -> tuple[Any, list[Any]]:
+    """The C struct of ``op`` with the buffers it points to, memoized: most ops (default
+    mounts, devices, masked paths) repeat for every container. A plan keeps the entries it
+    copied from alive for as long as it lives, whatever happens to the cache.
+    """
+    cached = _OP_CACHE.get(op)
+    if cached is not None:
+        return cached
+    keep = _Builder()
+    c = ffi.new("struct pc_op *")
+    c.kind = op.kind
+    c.options = op.options
+    c.source = keep.s(op.source)
+    c.target = keep.s(op.target)
+    c.fstype = keep.s(op.fstype)
+    data = op.data.encode() if isinstance(op.data, str) else op.data
+    c.data = keep.s(data)
+    c.data_len = len(data) if data is not None else 0
+    c.flags = op.flags
+    c.propagation = op.propagation
+    c.mode = op.mode
+    c.dev = op.dev
+    if len(_OP_CACHE) >= _OP_CACHE_MAX:
+        _OP_CACHE.clear()
+    entry = _OP_CACHE[op] = (c, keep.keep)
+    return entry
+
+
 class _Builder:
     """Copies a :class:`Plan` into C structs, keeping every buffer alive."""
 
@@ -184,20 +216,11 @@ class _Builder:
         p.rootfs_propagation = plan.rootfs_propagation
         p.readonly_rootfs = int(plan.readonly_rootfs)
         p.ops = self.array("struct pc_op", len(plan.ops))
+        size = ffi.sizeof("struct pc_op")
         for i, op in enumerate(plan.ops):
-            c = p.ops[i]
-            c.kind = op.kind
-            c.options = op.options
-            c.source = self.s(op.source)
-            c.target = self.s(op.target)
-            c.fstype = self.s(op.fstype)
-            data = op.data.encode() if isinstance(op.data, str) else op.data
-            c.data = self.s(data)
-            c.data_len = len(data) if data is not None else 0
-            c.flags = op.flags
-            c.propagation = op.propagation
-            c.mode = op.mode
-            c.dev = op.dev
+            entry = _c_op(op)
+            self.keep.append(entry)
+            ffi.memmove(p.ops + i, entry[0], size)
         p.n_ops = len(plan.ops)
         p.hostname = self.s(plan.hostname)
         p.domainname = self.s(plan.domainname)
@@ -237,6 +260,18 @@ class _Builder:
             p.cgroup_fds[i] = fd
         p.n_cgroup_fds = len(plan.cgroup_fds)
         p.unshare_flags = plan.unshare_flags
+        if plan.capabilities is not None:
+            p.set_caps = 1
+            p.cap_last = plan.cap_last
+            (p.cap_bounding, p.cap_effective, p.cap_permitted, p.cap_inheritable, p.cap_ambient) = (
+                plan.capabilities
+            )
+        if plan.seccomp_bpf:
+            buf = ffi.from_buffer("unsigned char[]", plan.seccomp_bpf)
+            self.keep.append(buf)
+            p.seccomp_bpf = buf
+            p.seccomp_len = len(plan.seccomp_bpf)
+            p.seccomp_flags = plan.seccomp_flags
         return p
 
 

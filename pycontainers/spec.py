@@ -255,6 +255,87 @@ class Process:
         return env
 
 
+# -- security -----------------------------------------------------------------------------
+
+DEFAULT_MASKED_PATHS = (
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+    "/proc/timer_stats", "/sys/firmware", "/sys/devices/virtual/powercap",
+)  # fmt: skip
+DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+def _caps(field: str, value: Iterable[str] | str) -> tuple[str, ...]:
+    from pycontainers.security.capabilities import normalize
+
+    if isinstance(value, str):
+        value = [value]
+    return tuple(normalize(field, v) for v in value)
+
+
+def _cap_add(value: Iterable[str] | str) -> tuple[str, ...]:
+    return _caps("cap_add", value)
+
+
+def _cap_drop(value: Iterable[str] | str) -> tuple[str, ...]:
+    return _caps("cap_drop", value)
+
+
+def _paths(field: str, value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise _fail(field, "must be a list of paths, not one string")
+    return tuple(check_container_path(field, v) for v in value)
+
+
+def _masked(value: Iterable[str]) -> tuple[str, ...]:
+    return _paths("masked_paths", value)
+
+
+def _readonly(value: Iterable[str]) -> tuple[str, ...]:
+    return _paths("readonly_paths", value)
+
+
+def _seccomp_profile(value: Any) -> Any:
+    if value is None or value == "default":
+        return value
+    from pycontainers.security.seccomp import SeccompProfile
+
+    if isinstance(value, SeccompProfile):
+        return value
+    if isinstance(value, (str, bytes, Mapping)):
+        return SeccompProfile.from_json(value)
+    raise _fail(
+        "seccomp", f"expected 'default', None, JSON text or a dict, got {type(value).__name__}"
+    )
+
+
+@attrs.frozen
+class SecurityOptions:
+    """Docker's defaults unless told otherwise: its 14 capabilities, its seccomp profile,
+    masked and read-only /proc and /sys paths.
+
+    ``seccomp`` is ``"default"``, ``None`` (no filter), or a profile in Docker's JSON format
+    (a ``str`` of JSON or a parsed ``dict``). ``privileged`` gives every capability, no
+    seccomp filter and no masked or read-only paths.
+    """
+
+    cap_add: tuple[str, ...] = attrs.field(default=(), converter=_cap_add)
+    cap_drop: tuple[str, ...] = attrs.field(default=(), converter=_cap_drop)
+    privileged: bool = False
+    seccomp: Any = attrs.field(default="default", converter=_seccomp_profile)
+    """``"default"``, ``None``, or a ``SeccompProfile`` (JSON text and dicts are parsed)."""
+    masked_paths: tuple[str, ...] = attrs.field(default=DEFAULT_MASKED_PATHS, converter=_masked)
+    readonly_paths: tuple[str, ...] = attrs.field(
+        default=DEFAULT_READONLY_PATHS, converter=_readonly
+    )
+
+    def capabilities(self) -> frozenset[str]:
+        """The container's capability set (names)."""
+        from pycontainers.security.capabilities import resolve
+
+        return resolve(self.cap_add, self.cap_drop, self.privileged)
+
+
 # -- container ----------------------------------------------------------------------------
 
 
@@ -297,6 +378,7 @@ class ContainerSpec:
     readonly_rootfs: bool = False
     init: bool = False
     rootfs_propagation: str = "rprivate"
+    security: SecurityOptions = attrs.field(factory=SecurityOptions)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.rootfs, str) or not self.rootfs:

@@ -11,9 +11,11 @@ import os
 from pycontainers._plan import (
     OP_BIND,
     OP_BIND_DEV,
+    OP_MASK,
     OP_MKDIR,
     OP_MKNOD,
     OP_MOUNT,
+    OP_READONLY,
     OP_SYMLINK,
     OP_WRITE,
     OPT_FILE,
@@ -22,7 +24,7 @@ from pycontainers._plan import (
     OPT_STRICT,
     Op,
 )
-from pycontainers.spec import ContainerSpec, Mount
+from pycontainers.spec import ContainerSpec, Mount, SecurityOptions
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -250,4 +252,13 @@ def host_image_ops(hostname: str) -> list[Op]:
             )
         )
     ops.append(Op(OP_MOUNT, "/tmp", "tmpfs", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV))
+    return ops
+
+
+def security_ops(security: SecurityOptions) -> list[Op]:
+    """Masked and read-only paths (none for a privileged container)."""
+    if security.privileged:
+        return []
+    ops = [Op(OP_MASK, path, options=OPT_STRICT) for path in security.masked_paths]
+    ops += [Op(OP_READONLY, path, options=OPT_STRICT) for path in security.readonly_paths]
     return ops

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import resource
 
@@ -10,6 +11,7 @@ from pycontainers._plan import Op, Plan
 from pycontainers.errors import ContainerStartError, ImageNotFound
 from pycontainers.fs import rootfs as rootfs_plan
 from pycontainers.fs.users import resolve_user
+from pycontainers.security.capabilities import cap_last, to_mask
 from pycontainers.spec import ContainerSpec
 
 CLONE_FLAGS = {
@@ -39,12 +41,18 @@ def clone_flags(kinds: frozenset[str]) -> int:
     return flags
 
 
-def _has_cap(cap: int) -> bool:
+@functools.cache
+def _held_caps(which: str = "CapPrm") -> int:
+    """Read this process's capability set, once (a runtime does not change its own)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("CapEff:"):
-                return bool(int(line.split()[1], 16) >> cap & 1)
-    return False
+            if line.startswith(f"{which}:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def _has_cap(cap: int) -> bool:
+    return bool(_held_caps("CapEff") >> cap & 1)
 
 
 def _rlimits(spec: ContainerSpec) -> tuple[tuple[int, int, int], ...]:
@@ -100,10 +108,12 @@ def build_plan(
         rootfs, fstype, data = os.path.realpath(spec.rootfs), None, None
     ops += rootfs_plan.default_ops(spec)
     ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
+    ops += rootfs_plan.security_ops(spec.security)
     proc = spec.process
     env = proc.environ()
     if hostname:
         env.setdefault("HOSTNAME", hostname)
+    seccomp = _seccomp(spec)
     uid, gid, groups = resolve_user(proc.user, rootfs if etc is None else None, etc)
     return Plan(
         argv=proc.args,
@@ -130,4 +140,37 @@ def build_plan(
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces,
+        capabilities=_capabilities(spec),
+        cap_last=cap_last(),
+        seccomp_bpf=seccomp[0],
+        seccomp_flags=seccomp[1],
     )
+
+
+def _capabilities(spec: ContainerSpec) -> tuple[int, int, int, int, int]:
+    mask = to_mask(spec.security.capabilities())
+    held = _held_caps()
+    if spec.security.privileged:
+        mask &= held  # everything this runtime itself has
+    elif mask & ~held:
+        from pycontainers.security.capabilities import CAPABILITIES
+
+        missing = [name for i, name in enumerate(CAPABILITIES) if mask & ~held >> i & 1]
+        raise ContainerStartError(
+            "capabilities",
+            errno.EPERM,
+            f"capabilities: this process does not hold {', '.join(missing)}, so it cannot give "
+            "them to a container; drop them (cap_drop) or run pycontainers with them",
+        )
+    # bounding, effective, permitted; inheritable and ambient stay empty (CVE-2022-29162)
+    return (mask, mask, mask, 0, 0)
+
+
+def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
+    sec = spec.security
+    if sec.privileged or sec.seccomp is None:
+        return None, 0
+    from pycontainers.security.seccomp import compile_profile, default_profile
+
+    profile = default_profile() if sec.seccomp == "default" else sec.seccomp
+    return compile_profile(profile, capabilities=sec.capabilities()), profile.filter_flags

@@ -13,7 +13,15 @@ from pycontainers.errors import ContainerExitError, ContainerTimeout
 from pycontainers.runtime import state as st
 from pycontainers.runtime.container import Launch
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
-from pycontainers.spec import DEFAULT_NAMESPACES, ContainerSpec, IdMapping, Mount, Process, User
+from pycontainers.spec import (
+    DEFAULT_NAMESPACES,
+    ContainerSpec,
+    IdMapping,
+    Mount,
+    Process,
+    SecurityOptions,
+    User,
+)
 
 
 @attrs.frozen
@@ -55,6 +63,11 @@ def make_spec(
     init: bool = False,
     umask: int = 0o022,
     no_new_privs: bool = True,
+    cap_add: Iterable[str] = (),
+    cap_drop: Iterable[str] = (),
+    privileged: bool = False,
+    seccomp: str | dict[str, Any] | None = "default",
+    security: SecurityOptions | None = None,
 ) -> ContainerSpec:
     """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here)."""
     process = Process(
@@ -77,6 +90,23 @@ def make_spec(
         gid_mappings=tuple(gid_mappings),
         readonly_rootfs=readonly_rootfs,
         init=init,
+        security=security or _security(tuple(cap_add), tuple(cap_drop), privileged, seccomp),
+    )
+
+
+_DEFAULT_SECURITY = SecurityOptions()
+
+
+def _security(
+    cap_add: tuple[str, ...],
+    cap_drop: tuple[str, ...],
+    privileged: bool,
+    seccomp: str | dict[str, Any] | None,
+) -> SecurityOptions:
+    if not cap_add and not cap_drop and not privileged and seccomp == "default":
+        return _DEFAULT_SECURITY  # validated once
+    return SecurityOptions(
+        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged, seccomp=seccomp
     )
 
 
@@ -110,8 +140,10 @@ def run(
     ``domainname``, ``env``, ``cwd``, ``user`` (``"uid[:gid]"`` or a name from the rootfs's
     /etc/passwd), ``mounts``, ``namespaces`` (default pid, net, ipc, mnt, uts, cgroup),
     ``uid_mappings``/``gid_mappings`` (with ``"user"``), ``rlimits``, ``readonly_rootfs``,
-    ``init`` (a tiny init as PID 1 that reaps zombies and forwards signals), ``umask`` and
-    ``no_new_privs``.
+    ``init`` (a tiny init as PID 1 that reaps zombies and forwards signals), ``umask``,
+    ``no_new_privs``, ``cap_add``/``cap_drop`` (names, or ``"ALL"``), ``privileged`` and
+    ``seccomp`` (``"default"``, ``None`` or a Docker-format profile) — or a whole
+    ``security=SecurityOptions(...)``.
 
     On ``timeout`` the container is killed and :class:`ContainerTimeout` raised; with
     ``check`` a non-zero status raises :class:`ContainerExitError`. A container that fails

@@ -1,0 +1,272 @@
+/* Mounts inside the child's new mount namespace: the rootfs, the plan's ops (every target
+ * resolved beneath the rootfs), masked and read-only paths, and pivot_root. Runs in the
+ * child between clone() and execve(): async-signal-safe code only. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+/* Mount helpers operate on "/proc/self/fd/N" of an fd resolved beneath the rootfs. */
+static int mount_on_fd(const char *src, int fd, const char *fstype, unsigned long flags,
+                       const char *data) {
+    char target[32];
+    proc_fd_path(target, fd);
+    return mount(src, target, fstype, flags, data);
+}
+
+static unsigned long locked_flags(int fd) {
+    struct statfs sfs;
+    if (fstatfs(fd, &sfs) < 0)
+        return 0;
+    return (unsigned long)sfs.f_flags &
+           (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+}
+
+/* Masked paths hide kernel interfaces; read-only paths stop writes to them. The /dev/null
+ * bound on masked files is the host's, opened and checked here before pivot_root, never
+ * one from the container's /dev that a payload could have swapped for a symlink
+ * (CVE-2025-31133). */
+static void mask_or_readonly(struct child *c, const struct pc_op *op) {
+    int fd = open_beneath(c->rootfd, op->target, O_PATH | O_NOFOLLOW, 1);
+    if (fd == -ENOENT)
+        return;
+    if (fd < 0) {
+        say(c, op->kind == PC_OP_MASK ? "mask" : "make read-only", op->target);
+        fail(c, PC_STAGE_MOUNT, -fd, 125);
+    }
+    struct stat st;
+    int rc, err;
+    if (fstat(fd, &st) < 0) {
+        err = errno;
+        close(fd);
+        say(c, "stat", op->target);
+        fail(c, PC_STAGE_MOUNT, err, 125);
+    }
+    if (op->kind == PC_OP_MASK) {
+        if (S_ISDIR(st.st_mode)) {
+            rc = mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555");
+        } else {
+            int null = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            struct stat nst;
+            if (null < 0 || fstat(null, &nst) < 0 || !S_ISCHR(nst.st_mode) || nst.st_rdev != makedev(1, 3)) {
+                say(c, "the host's /dev/null is not the null device; refusing to mask", op->target);
+                fail(c, PC_STAGE_MOUNT, EPERM, 125);
+            }
+            char src[32];
+            proc_fd_path(src, null);
+            rc = mount_on_fd(src, fd, NULL, MS_BIND, NULL);
+            err = errno;
+            close(null);
+            errno = err;
+        }
+    } else {
+        char src[32];
+        proc_fd_path(src, fd);
+        rc = mount_on_fd(src, fd, NULL, MS_BIND | MS_REC, NULL);
+        if (rc == 0) {
+            int nfd = open_beneath(c->rootfd, op->target, O_PATH | O_NOFOLLOW, 1);
+            rc = nfd < 0 ? -1 : mount_on_fd(NULL, nfd, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(nfd), NULL);
+            err = nfd < 0 ? -nfd : errno;
+            if (nfd >= 0)
+                close(nfd);
+            errno = err;
+        }
+    }
+    err = errno;
+    close(fd);
+    if (rc < 0) {
+        say(c, op->kind == PC_OP_MASK ? "mask" : "make read-only", op->target);
+        fail(c, PC_STAGE_MOUNT, err, 125);
+    }
+}
+
+static void do_op(struct child *c, const struct pc_op *op) {
+    int strict = (op->options & PC_OPT_STRICT) != 0;
+    int is_file = (op->options & PC_OPT_FILE) != 0;
+    int fd, rc;
+    const char *base;
+    switch (op->kind) {
+    case PC_OP_MOUNT:
+    case PC_OP_BIND:
+    case PC_OP_BIND_DEV: {
+        int srcfd = -1;
+        if (op->kind != PC_OP_MOUNT) {
+            srcfd = open(op->source, O_PATH | O_CLOEXEC);
+            if (srcfd < 0) {
+                if (errno == ENOENT && (op->options & PC_OPT_OPTIONAL))
+                    return;
+                say(c, "bind source", op->source);
+                fail(c, PC_STAGE_MOUNT, errno, 125);
+            }
+            struct stat st;
+            if (fstat(srcfd, &st) == 0 && !S_ISDIR(st.st_mode))
+                is_file = 1;
+        }
+        fd = ensure_beneath(c->rootfd, op->target, is_file, strict);
+        if (fd < 0) {
+            say(c, "mount target", op->target);
+            msg_str(&c->msg, " (must stay inside the rootfs, no symlink or .. out of it)");
+            fail(c, PC_STAGE_MOUNT, -fd, 125);
+        }
+        if (op->kind == PC_OP_MOUNT) {
+            rc = mount_on_fd(op->source ? op->source : op->fstype, fd, op->fstype, op->flags,
+                             op->data);
+        } else {
+            char src[32];
+            proc_fd_path(src, srcfd);
+            unsigned long bflags = MS_BIND | ((op->options & PC_OPT_RECURSIVE) ? MS_REC : 0);
+            rc = mount_on_fd(src, fd, NULL, bflags, NULL);
+        }
+        int err = errno;
+        close(fd);
+        if (srcfd >= 0)
+            close(srcfd);
+        if (rc < 0) {
+            say(c, op->kind == PC_OP_MOUNT ? "mount" : "bind mount", op->source ? op->source : op->fstype);
+            msg_str(&c->msg, " on ");
+            msg_str(&c->msg, op->target);
+            fail(c, PC_STAGE_MOUNT, err, 125);
+        }
+        unsigned long remount = op->kind == PC_OP_MOUNT ? 0 : (op->flags & ~(MS_BIND | MS_REC));
+        if (remount || op->propagation) {
+            /* reopen: the fd above still points at the covered directory */
+            fd = open_beneath(c->rootfd, op->target, O_PATH, strict);
+            if (fd < 0) {
+                say(c, "reopen mount target", op->target);
+                fail(c, PC_STAGE_MOUNT, -fd, 125);
+            }
+            if (remount) {
+                struct statfs sfs;
+                unsigned long locked = 0;
+                if (fstatfs(fd, &sfs) == 0)
+                    locked = (unsigned long)sfs.f_flags &
+                             (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+                if (mount_on_fd(NULL, fd, NULL, MS_BIND | MS_REMOUNT | remount | locked, NULL) < 0) {
+                    err = errno;
+                    close(fd);
+                    say(c, "remount", op->target);
+                    fail(c, PC_STAGE_MOUNT, err, 125);
+                }
+            }
+            if (op->propagation && mount_on_fd(NULL, fd, NULL, op->propagation, NULL) < 0) {
+                err = errno;
+                close(fd);
+                say(c, "set propagation of", op->target);
+                fail(c, PC_STAGE_MOUNT, err, 125);
+            }
+            close(fd);
+        }
+        return;
+    }
+    case PC_OP_MKDIR:
+        fd = ensure_beneath(c->rootfd, op->target, 0, strict);
+        if (fd < 0) {
+            say(c, "mkdir", op->target);
+            fail(c, PC_STAGE_MOUNT, -fd, 125);
+        }
+        close(fd);
+        return;
+    case PC_OP_MKNOD:
+    case PC_OP_SYMLINK:
+    case PC_OP_WRITE:
+        fd = parent_beneath(c->rootfd, op->target, &base, strict);
+        if (fd < 0) {
+            say(c, "parent directory of", op->target);
+            fail(c, PC_STAGE_MOUNT, -fd, 125);
+        }
+        if (op->kind == PC_OP_MKNOD) {
+            rc = mknodat(fd, base, op->mode, (dev_t)op->dev);
+        } else if (op->kind == PC_OP_SYMLINK) {
+            rc = symlinkat(op->source, fd, base);
+        } else {
+            int wfd = openat(fd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, op->mode);
+            rc = wfd;
+            if (wfd >= 0) {
+                size_t off = 0;
+                while (off < op->data_len) {
+                    ssize_t w = write(wfd, op->data + off, op->data_len - off);
+                    if (w < 0) {
+                        if (errno == EINTR)
+                            continue;
+                        rc = -1;
+                        break;
+                    }
+                    off += (size_t)w;
+                }
+                int err = errno;
+                close(wfd);
+                errno = err;
+            }
+        }
+        int err = errno;
+        close(fd);
+        if (rc < 0 && !(err == EEXIST && op->kind == PC_OP_SYMLINK)) {
+            say(c, op->kind == PC_OP_MKNOD ? "mknod" : op->kind == PC_OP_SYMLINK ? "symlink" : "write",
+                op->target);
+            fail(c, PC_STAGE_MOUNT, err, 125);
+        }
+        return;
+    case PC_OP_MASK:
+    case PC_OP_READONLY:
+        mask_or_readonly(c, op);
+        return;
+    default:
+        say(c, "unknown operation on", op->target);
+        fail(c, PC_STAGE_MOUNT, EINVAL, 125);
+    }
+}
+
+void setup_rootfs(struct child *c) {
+    const struct pc_plan *p = c->plan;
+    if (mount(NULL, "/", NULL, p->rootfs_propagation ? p->rootfs_propagation : (MS_REC | MS_PRIVATE),
+              NULL) < 0)
+    {
+        say(c, "make / private", NULL);
+        fail(c, PC_STAGE_PROPAGATION, errno, 125);
+    }
+    int rc;
+    if (p->rootfs_fstype)
+        rc = mount(p->rootfs_source ? p->rootfs_source : p->rootfs_fstype, p->rootfs, p->rootfs_fstype,
+                   0, p->rootfs_data);
+    else
+        rc = mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL);
+    if (rc < 0) {
+        say(c, "mount rootfs", p->rootfs);
+        fail(c, PC_STAGE_ROOTFS, errno, 125);
+    }
+    c->rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->rootfd < 0) {
+        say(c, "open rootfs", p->rootfs);
+        fail(c, PC_STAGE_ROOTFS, errno, 125);
+    }
+    for (int i = 0; i < p->n_ops; i++)
+        do_op(c, &p->ops[i]);
+    if (fchdir(c->rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
+        say(c, "pivot_root to", p->rootfs);
+        fail(c, PC_STAGE_PIVOT, errno, 125);
+    }
+    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+        say(c, "detach the old root", NULL);
+        fail(c, PC_STAGE_PIVOT, errno, 125);
+    }
+    close(c->rootfd);
+    c->rootfd = -1;
+    if (p->readonly_rootfs) {
+        struct statfs sfs;
+        unsigned long locked = 0;
+        if (statfs("/", &sfs) == 0)
+            locked = (unsigned long)sfs.f_flags &
+                     (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked, NULL) < 0) {
+            say(c, "remount / read-only", NULL);
+            fail(c, PC_STAGE_READONLY, errno, 125);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+"""Seccomp: Docker's default profile, custom profiles in Docker's JSON format, and their
+compilation to BPF with libseccomp before a container starts.
+
+>>> from pycontainers.security.seccomp import compile_profile, default_profile
+>>> bpf = compile_profile(default_profile(), capabilities={"CAP_CHOWN", "CAP_KILL"})
+>>> len(bpf) % 8  # a struct sock_filter array, for seccomp(SECCOMP_SET_MODE_FILTER)
+0
+
+The default profile (``seccomp_default.json`` beside this module) keeps the semantics of
+Docker's default (moby's ``profiles/seccomp``): an allow-list whose default answer is EPERM;
+``clone`` without namespace flags and ``clone3`` failing with ENOSYS (so libc falls back to
+``clone``) unless the container has CAP_SYS_ADMIN; ``personality`` only with the usual
+personas; ``socket`` for every family except AF_ALG and AF_VSOCK; and groups of syscalls
+unlocked by capabilities (CAP_SYS_ADMIN: mount, unshare, setns...; CAP_SYS_PTRACE,
+CAP_SYS_MODULE, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_SYS_NICE, CAP_SYS_RAWIO, CAP_SYSLOG,
+CAP_BPF, CAP_PERFMON...). Syscall names restated from that list; grouping and order ours.
+
+Compiling needs libseccomp (``libseccomp.so.2``, Debian package ``libseccomp2``), loaded
+with cffi in ABI mode; parsing and :meth:`SeccompProfile.resolve` do not.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from collections.abc import Iterable
+
+from pycontainers.security._seccomp_bpf import compile_bpf, libseccomp_version
+from pycontainers.security._seccomp_profile import (
+    SeccompArg,
+    SeccompCondition,
+    SeccompError,
+    SeccompProfile,
+    SeccompRule,
+    arch_name,
+    capability_name,
+    native_arch,
+)
+
+__all__ = [
+    "SeccompArg",
+    "SeccompCondition",
+    "SeccompError",
+    "SeccompProfile",
+    "SeccompRule",
+    "compile_profile",
+    "default_profile",
+    "libseccomp_version",
+]
+
+_DEFAULT_PROFILE = "seccomp_default.json"
+
+
+@functools.cache
+def default_profile() -> SeccompProfile:
+    """Docker's default seccomp profile (parsed once, then the same object every time)."""
+    text = importlib.resources.files(__package__).joinpath(_DEFAULT_PROFILE).read_text()
+    return SeccompProfile.from_json(text)
+
+
+def compile_profile(
+    profile: SeccompProfile, capabilities: Iterable[str] = frozenset(), arch: str | None = None
+) -> bytes:
+    """Compile ``profile`` for a container holding ``capabilities`` into BPF bytes.
+
+    The result is a ``struct sock_filter`` array (8 bytes per instruction, native byte
+    order), as ``seccomp_export_bpf`` writes it: load it with
+    ``seccomp(SECCOMP_SET_MODE_FILTER, profile.filter_flags, &(struct sock_fprog){len / 8,
+    bytes})``, which needs no_new_privs or CAP_SYS_ADMIN (the filter does not set
+    no_new_privs itself). ``arch`` defaults to this machine's; the profile's ``archMap``
+    adds its sub-architectures (x86 and x32 on x86_64). Syscalls unknown to this libseccomp
+    are skipped. Results are cached per (profile, capabilities, arch).
+
+    Raises ``SpecError("seccomp", ...)`` if libseccomp refuses a rule, ``SeccompError`` if
+    libseccomp is missing.
+    """
+    caps = frozenset(capability_name(c) for c in capabilities)
+    target = arch_name(arch) if arch is not None else native_arch()
+    return _compile_cached(profile, caps, target)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_cached(profile: SeccompProfile, caps: frozenset[str], arch: str) -> bytes:
+    return compile_bpf(profile.resolve(caps, arch), arch)

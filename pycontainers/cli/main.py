@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("image", metavar="IMAGE_OR_ROOTFS")
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
     run.add_argument("--help", action="help", help="show this help message and exit")
+    sub.add_parser("check", help="diagnose this host: what works here and how to fix the rest")
     return parser
 
 
@@ -109,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "check":
+        from pycontainers.check import main as check_main
+
+        return check_main()
     parser.print_help()
     return 0 if argv is None or not list(argv) else EXIT_RUNTIME_ERROR
 

@@ -1,0 +1,412 @@
+"""``CGroup``: the one interface over cgroup v1, v2 and hybrid hosts.
+
+A backend knows its directories and how to write a controller's limits and read its stats;
+everything else (create, add, procs, update, stats, delete, repr) is written once here.
+"""
+
+from __future__ import annotations
+
+import abc
+import html
+import os
+import re
+import signal
+import time
+from types import TracebackType
+from typing import Any, ClassVar
+
+from pycontainers._log import get_logger
+from pycontainers.cgroups import _fs
+from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
+from pycontainers.cgroups._events import OomWatcher
+from pycontainers.cgroups._layout import CgroupLayout
+from pycontainers.cgroups._resources import Resources
+from pycontainers.cgroups._stats import CgroupStats, CpuStats, IoStats, MemoryStats, PidsStats
+from pycontainers.errors import SpecError
+
+log = get_logger("pycontainers.cgroups")
+
+DEFAULT_PARENT = "pycontainers"
+"""The group every container's cgroup is created under, at the root of each hierarchy."""
+
+DEFAULT_TIMEOUT = 5.0
+# the order limits are written in: cpuset first (v1 needs cpus before tasks), devices last
+CONTROLLER_ORDER = ("cpuset", "memory", "cpu", "pids", "io", "hugetlb", "devices")
+_COMPONENT = re.compile(r"^[A-Za-z0-9_.:@+-]{1,255}$")
+
+
+def check_path(field: str, value: str, *, allow_empty: bool = False) -> str:
+    """Return ``value`` as a relative cgroup path (``"a/b"``); raise :class:`SpecError` if it
+    is absolute-looking, empty or has ``..``/``.`` or odd characters.
+    """
+    if not isinstance(value, str):
+        raise SpecError(field, f"expected a cgroup name, got {value!r}")
+    parts = [p for p in value.strip("/").split("/") if p]
+    if not parts and not allow_empty:
+        raise SpecError(field, "must not be empty")
+    for part in parts:
+        if part in (".", "..") or not _COMPONENT.match(part) or part.startswith("cgroup."):
+            raise SpecError(
+                field, f"{value!r}: each part must be letters, digits or _.:@+- (not '.' or '..')"
+            )
+    return "/".join(parts)
+
+
+def resolve_resources(resources: Resources | None, limits: dict[str, Any]) -> Resources | None:
+    """One :class:`Resources` from either an object or keywords (:meth:`Resources.from_docker`)."""
+    if resources is not None and limits:
+        raise SpecError("resources", "give a Resources object or keywords, not both")
+    if limits:
+        return Resources.from_docker(**limits)
+    if resources is not None and not isinstance(resources, Resources):
+        raise SpecError("resources", f"expected a Resources object, got {resources!r}")
+    return resources
+
+
+class CGroup(abc.ABC):
+    """A control group in every hierarchy this host has: v1, v2 or both (hybrid).
+
+    Get one from :meth:`create` (idempotent) or :meth:`open`; the backend is chosen from
+    /proc/self/mountinfo (:func:`detect_layout`) or from the ``layout`` given. ``path`` is
+    relative to the root of each hierarchy (``"pycontainers/web"``). A context manager:
+    leaving the ``with`` block kills what is left in the group and deletes it.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, path: str, layout: CgroupLayout) -> None:
+        self._path = check_path("path", path)
+        self._layout = layout
+
+    # -- factories ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        resources: Resources | None = None,
+        *,
+        parent: str = DEFAULT_PARENT,
+        layout: CgroupLayout | None = None,
+        **limits: Any,
+    ) -> CGroup:
+        """Create (or reuse) the group ``parent/name`` in every hierarchy and apply limits.
+
+        Limits come as a :class:`Resources` or as its keywords (docker-py names work too:
+        ``CGroup.create("web", memory="64m", pids_limit=32)``). If applying them fails, the
+        directories this call made are removed again.
+        """
+        from pycontainers.cgroups._factory import create_cgroup
+
+        return create_cgroup(name, resources, parent=parent, layout=layout, **limits)
+
+    @classmethod
+    def open(cls, path: str, *, layout: CgroupLayout | None = None) -> CGroup:
+        """Return the existing group at ``path`` (relative to the hierarchy roots)."""
+        from pycontainers.cgroups._factory import open_cgroup
+
+        return open_cgroup(path, layout=layout)
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The group's path relative to the root of each hierarchy (``"pycontainers/web"``)."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The last component of :attr:`path`."""
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def layout(self) -> CgroupLayout:
+        """The hierarchies this group lives in."""
+        return self._layout
+
+    @property
+    @abc.abstractmethod
+    def paths(self) -> dict[str, str]:
+        """The group's directory in each hierarchy: ``{"memory": "/sys/fs/cgroup/memory/..."``,
+        ``"unified": ...}`` (v1 keys are the hierarchy's controllers, ``"cpu,cpuacct"``).
+        """
+
+    @property
+    def unified_path(self) -> str | None:
+        """The group's directory in the cgroup2 hierarchy (for ``CLONE_INTO_CGROUP``), if any."""
+        return self.paths.get("unified")
+
+    @property
+    @abc.abstractmethod
+    def controllers(self) -> frozenset[str]:
+        """The controllers that can limit this group (``memory``, ``cpu``, ``io``...)."""
+
+    def exists(self) -> bool:
+        """True if the group's directory exists in every hierarchy."""
+        return all(os.path.isdir(d) for d in self.paths.values())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CGroup):
+            return NotImplemented
+        return type(self) is type(other) and (self._path, self._layout) == (
+            other._path,
+            other._layout,
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._path, self._layout))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _create(self, resources: Resources | None) -> None:
+        created = self._make_dirs()
+        try:
+            if resources is not None:
+                self.update(resources)
+        except BaseException:
+            for directory in reversed(created):  # only what this call made, deepest first
+                try:
+                    os.rmdir(directory)
+                except OSError as exc:
+                    log.warning("cgroup.cleanup_failed", path=directory, error=exc.strerror)
+            raise
+        log.debug("cgroup.created", path=self._path, kind=self.kind, created=len(created))
+
+    def child(self, name: str, resources: Resources | None = None, **limits: Any) -> CGroup:
+        """Create (or reuse) the group ``name`` below this one, with the same backend."""
+        sub = self._sub(f"{self._path}/{check_path('name', name)}")
+        sub._create(resolve_resources(resources, limits))
+        return sub
+
+    def children(self) -> list[str]:
+        """The names of the groups directly below this one (in its first hierarchy)."""
+        first = next(iter(self.paths.values()))
+        try:
+            return sorted(e.name for e in os.scandir(first) if e.is_dir())
+        except OSError as exc:
+            raise CgroupError(f"cannot list {first}: {exc.strerror}", path=first) from exc
+
+    def delete(self, *, kill: bool = False, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Remove the group (and groups below it) from every hierarchy, deepest first.
+
+        A group that still has processes is busy: pass ``kill=True`` to :meth:`kill` them
+        first. EBUSY right after the last process exited is retried for ``timeout`` seconds.
+        Deleting a group that does not exist does nothing.
+        """
+        if kill and any(os.path.isdir(d) for d in self.paths.values()):
+            self.kill(timeout=timeout)
+        for directory in self.paths.values():
+            _fs.rmdir_tree(directory, timeout)
+        log.debug("cgroup.deleted", path=self._path)
+
+    def __enter__(self) -> CGroup:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.delete(kill=True)
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def procs_paths(self) -> list[str]:
+        """Every ``cgroup.procs`` file a process writes its pid (or ``"0"``) to, to join this
+        group in every hierarchy: one per v1 hierarchy, plus the unified one.
+        """
+        return [os.path.join(d, "cgroup.procs") for d in self.paths.values()]
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into this group in every hierarchy."""
+        for path in self.procs_paths():
+            _fs.write(path, str(pid))
+
+    def procs(self) -> list[int]:
+        """The pids in this group (not in groups below it), in any hierarchy, sorted."""
+        found: set[int] = set()
+        for path in self.procs_paths():
+            found.update(int(line) for line in _fs.read(path).split())
+        return sorted(found)
+
+    def _procs_below(self) -> set[int]:
+        """The pids in this group and every group below it, in any hierarchy."""
+        found: set[int] = set()
+        for directory in self.paths.values():
+            for root, _, files in os.walk(directory):
+                if "cgroup.procs" in files:
+                    text = _fs.read_optional(os.path.join(root, "cgroup.procs")) or ""
+                    found.update(int(line) for line in text.split())
+        return found
+
+    # -- limits and stats ----------------------------------------------------------------------
+
+    def update(self, resources: Resources | None = None, **limits: Any) -> None:
+        """Apply the limits that are set in ``resources`` (or keywords) to the live group;
+        fields left ``None`` are not touched.
+        """
+        res = resolve_resources(resources, limits)
+        if res is None:
+            return
+        wanted = res.controllers()
+        for controller in CONTROLLER_ORDER:
+            if controller in wanted:
+                self._require(controller)._apply(controller, res)
+        log.debug("cgroup.updated", path=self._path, resources=repr(res))
+
+    def _require(self, controller: str) -> CGroup:
+        owner = self._owner(controller)
+        if owner is None:
+            raise CgroupNotSupported(
+                f"the {controller} controller is not available for {self._path} on this host "
+                f"({self._layout.kind} cgroups)"
+            )
+        return owner
+
+    def stats(self) -> CgroupStats:
+        """A snapshot of memory, CPU, pids and I/O statistics."""
+        memory, cpu, pids, io = (self._owner(c) for c in ("memory", "cpu", "pids", "io"))
+        return CgroupStats(
+            memory=memory._memory_stats() if memory else None,
+            cpu=cpu._cpu_stats() if cpu else None,
+            pids=pids._pids_stats() if pids else None,
+            io=io._io_stats() if io else None,
+        )
+
+    def oom_kill_count(self) -> int:
+        """How many processes of this group the OOM killer killed (0 without a memory
+        controller).
+        """
+        owner = self._owner("memory")
+        stats = owner._memory_stats() if owner else None
+        return stats.oom_kill if stats else 0
+
+    def oom_killed(self) -> bool:
+        """True if the OOM killer killed a process of this group."""
+        return self.oom_kill_count() > 0
+
+    def oom_events(self) -> OomWatcher:
+        """A watcher that waits for this group's OOM events (open it before the workload)."""
+        return self._require("memory")._oom_watcher()
+
+    def limits(self) -> dict[str, str]:
+        """The limits in force, read back from the group's files (``{"memory_max": "32MiB"}``)."""
+        out: dict[str, str] = {}
+        for controller in CONTROLLER_ORDER:
+            owner = self._owner(controller)
+            if owner is not None:
+                out.update(owner._limits(controller))
+        return out
+
+    # -- what a backend provides -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _sub(self, path: str) -> CGroup:
+        """The same backend at another path."""
+
+    @abc.abstractmethod
+    def _make_dirs(self) -> list[str]:
+        """Create the group's directories; return those that did not exist, outermost first."""
+
+    @abc.abstractmethod
+    def _owner(self, controller: str) -> CGroup | None:
+        """The backend that handles ``controller`` for this group, or None."""
+
+    def _apply(self, controller: str, res: Resources) -> None:
+        raise CgroupNotSupported(f"{self.kind} cannot apply {controller} limits")
+
+    def _limits(self, controller: str) -> dict[str, str]:
+        return {}
+
+    def _memory_stats(self) -> MemoryStats | None:
+        return None
+
+    def _cpu_stats(self) -> CpuStats | None:
+        return None
+
+    def _pids_stats(self) -> PidsStats | None:
+        return None
+
+    def _io_stats(self) -> IoStats | None:
+        return None
+
+    def _oom_watcher(self) -> OomWatcher:
+        raise CgroupNotSupported(f"no OOM events for {self._path}")
+
+    @abc.abstractmethod
+    def freeze(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Stop every process in the group (and below it); return once all are frozen."""
+
+    @abc.abstractmethod
+    def thaw(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Let the group's processes run again; return once the group is thawed."""
+
+    @abc.abstractmethod
+    def is_frozen(self) -> bool:
+        """True if the group is frozen."""
+
+    @abc.abstractmethod
+    def kill(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """SIGKILL every process in the group and below it; return once the group is empty."""
+
+    # -- display ---------------------------------------------------------------------------------
+
+    def _live(self) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        try:
+            return self.limits(), self.stats().summary()
+        except (CgroupError, OSError, ValueError):
+            return {}, [("state", "deleted" if not self.exists() else "unreadable")]
+
+    def __repr__(self) -> str:
+        limits, stats = self._live()
+        parts = [f"{k}={v}" for k, v in limits.items()] + [f"{k}={v}" for k, v in stats]
+        return f"<CGroup {self.kind} {self._path}{' ' if parts else ''}{' '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        """The group's limits and live statistics as an HTML table (for notebooks)."""
+        limits, stats = self._live()
+        rows = [("limit", k, v) for k, v in limits.items()] + [("stat", k, v) for k, v in stats]
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        caption = html.escape(f"CGroup {self.kind} {self._path}")
+        return f"<table><caption>{caption}</caption>{cells}</table>"
+
+
+def kill_in_rounds(group: CGroup, can_freeze: bool, timeout: float) -> None:
+    """Kill ``group``'s processes in rounds until none is left or ``timeout`` passes.
+
+    With a freezer each round runs frozen: nothing forks and no pid is reused between
+    reading the pids and killing them (the kills land when the group thaws).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        frozen = False
+        if can_freeze:
+            try:
+                group.freeze(timeout=min(1.0, timeout))
+                frozen = True
+            except CgroupError:
+                pass
+        try:
+            pids = group._procs_below()
+            if not pids:
+                return
+            if time.monotonic() >= deadline:
+                raise CgroupError(
+                    f"timed out after {timeout}s killing {group.path}: {sorted(pids)} still there"
+                )
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if frozen:
+                group.thaw(timeout=timeout)
+        round_end = min(deadline, time.monotonic() + 0.5)
+        delay = 0.0005
+        while group._procs_below() and time.monotonic() < round_end:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)

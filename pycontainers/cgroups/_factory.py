@@ -1,0 +1,82 @@
+"""The detection factory: the backend that fits the host's :class:`CgroupLayout`."""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from pycontainers.cgroups._base import (
+    DEFAULT_PARENT,
+    CGroup,
+    check_path,
+    resolve_resources,
+)
+from pycontainers.cgroups._errors import CgroupError
+from pycontainers.cgroups._hybrid import HybridCGroup
+from pycontainers.cgroups._layout import CgroupLayout, detect_layout
+from pycontainers.cgroups._resources import Resources
+from pycontainers.cgroups._v1 import V1CGroup
+from pycontainers.cgroups._v2 import V2CGroup
+
+_BACKENDS: dict[str, type[CGroup]] = {"v1": V1CGroup, "v2": V2CGroup, "hybrid": HybridCGroup}
+
+
+def backend(path: str, layout: CgroupLayout | None = None) -> CGroup:
+    """The group at ``path`` for ``layout`` (default: this host's), without touching it."""
+    layout = layout or detect_layout()
+    return _BACKENDS[layout.kind](check_path("path", path), layout)
+
+
+def open_cgroup(path: str, *, layout: CgroupLayout | None = None) -> CGroup:
+    """Return the existing group at ``path`` (relative to each hierarchy's root, e.g.
+    ``"pycontainers/web"``) with the backend for this host (or ``layout``).
+    """
+    group = backend(path, layout)
+    if not group.exists():
+        missing = [d for d in group.paths.values() if not os.path.isdir(d)]
+        raise CgroupError(
+            f"no cgroup {group.path}: missing {', '.join(missing)}",
+            path=missing[0],
+            errno=errno.ENOENT,
+        )
+    return group
+
+
+def create_cgroup(
+    name: str,
+    resources: Resources | None = None,
+    *,
+    parent: str = DEFAULT_PARENT,
+    layout: CgroupLayout | None = None,
+    **limits: Any,
+) -> CGroup:
+    """Create (or reuse) ``parent/name`` in every hierarchy and apply the limits given."""
+    res = resolve_resources(resources, limits)
+    name = check_path("name", name)
+    parent = check_path("parent", parent, allow_empty=True)
+    group = backend(f"{parent}/{name}" if parent else name, layout)
+    group._create(res)
+    return group
+
+
+def remove_parent(parent: str = DEFAULT_PARENT, *, layout: CgroupLayout | None = None) -> bool:
+    """Remove the (empty) parent group from every hierarchy; return False if some hierarchy
+    still has groups or processes in it.
+    """
+    group = backend(check_path("parent", parent), layout)
+    done = True
+    for directory in group.paths.values():
+        try:
+            os.rmdir(directory)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                raise CgroupError(
+                    f"cannot remove {directory}: {exc.strerror}",
+                    path=directory,
+                    errno=exc.errno or 0,
+                ) from exc
+            done = False
+    return done

@@ -25,7 +25,10 @@ ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "pycontainers._native",
     '#include "shim.h"\n',
-    sources=[f"_native/{name}" for name in ("spawn.c", "mounts.c", "security.c", "resolve.c", "wrappers.c")],
+    sources=[
+        f"_native/{name}"
+        for name in ("spawn.c", "mounts.c", "security.c", "resolve.c", "wrappers.c")
+    ],
     include_dirs=["_native"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],
 )

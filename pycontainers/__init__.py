@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "CGroup": "pycontainers.cgroups",
+    "CgroupError": "pycontainers.cgroups",
+    "Resources": "pycontainers.cgroups",
+    "SecurityOptions": "pycontainers.spec",
     "CompletedContainer": "pycontainers.runtime.run",
     "Container": "pycontainers.runtime.container",
     "ContainerError": "pycontainers.errors",
@@ -46,6 +50,8 @@ __all__ = [
     "DEVNULL",
     "PIPE",
     "STDOUT",
+    "CGroup",
+    "CgroupError",
     "CompletedContainer",
     "Container",
     "ContainerError",
@@ -63,6 +69,8 @@ __all__ = [
     "NamespaceSet",
     "Process",
     "PyContainersError",
+    "Resources",
+    "SecurityOptions",
     "SpecError",
     "User",
     "__version__",
@@ -70,6 +78,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pycontainers.cgroups import CGroup, CgroupError, Resources
     from pycontainers.errors import (
         ContainerError,
         ContainerExitError,
@@ -84,7 +93,7 @@ if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
-    from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, User
+    from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, SecurityOptions, User
 
 
 def __getattr__(name: str) -> Any:

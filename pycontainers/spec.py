@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
 
 NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
@@ -379,6 +380,9 @@ class ContainerSpec:
     init: bool = False
     rootfs_propagation: str = "rprivate"
     security: SecurityOptions = attrs.field(factory=SecurityOptions)
+    resources: Resources | None = None
+    """Limits in a cgroup of the container's own; None: no cgroup is made."""
+    cgroup_parent: str = "pycontainers"
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.rootfs, str) or not self.rootfs:
@@ -398,6 +402,12 @@ class ContainerSpec:
             raise _fail("uid_mappings", "the 'user' namespace needs uid_mappings and gid_mappings")
         if self.uid_mappings and "user" not in self.namespaces:
             raise _fail("uid_mappings", "id mappings need the 'user' namespace")
+        if self.resources is not None and not isinstance(self.resources, Resources):
+            raise _fail("resources", f"expected a Resources object, got {self.resources!r}")
+        if not self.cgroup_parent or ".." in self.cgroup_parent.split("/"):
+            raise _fail(
+                "cgroup_parent", f"must be a relative cgroup path, got {self.cgroup_parent!r}"
+            )
         if self.rootfs_propagation not in ("rprivate", "rslave", "private", "slave"):
             raise _fail(
                 "rootfs_propagation",

@@ -7,6 +7,7 @@ inside the new mount namespace, resolving every target beneath the rootfs.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from pycontainers._plan import (
     OP_BIND,
@@ -25,6 +26,9 @@ from pycontainers._plan import (
     Op,
 )
 from pycontainers.spec import ContainerSpec, Mount, SecurityOptions
+
+if TYPE_CHECKING:
+    from pycontainers.cgroups import CgroupLayout
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -261,4 +265,21 @@ def security_ops(security: SecurityOptions) -> list[Op]:
         return []
     ops = [Op(OP_MASK, path, options=OPT_STRICT) for path in security.masked_paths]
     ops += [Op(OP_READONLY, path, options=OPT_STRICT) for path in security.readonly_paths]
+    return ops
+
+
+def cgroupfs_ops(layout: CgroupLayout) -> list[Op]:
+    """Read-only cgroup filesystems at /sys/fs/cgroup, mounted from inside the container's
+    cgroup namespace so that each hierarchy's root is the container's own group.
+    """
+    quiet = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME
+    ops = []
+    for m in layout.container_mounts():
+        flags = quiet if m.fstype == "tmpfs" else quiet | MS_RDONLY
+        ops.append(
+            Op(OP_MOUNT, m.target, m.fstype, m.fstype, m.data or None, flags, options=OPT_STRICT)
+        )
+    ops += [Op(OP_SYMLINK, path, target) for path, target in layout.container_symlinks()]
+    if layout.kind != "v2":
+        ops.append(Op(OP_READONLY, "/sys/fs/cgroup", options=OPT_STRICT))
     return ops

@@ -13,117 +13,22 @@ import select
 import signal
 import time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from pycontainers import _log
+from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
+from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import Stdio, StdioArg
 from pycontainers.spec import ContainerSpec
 
+if TYPE_CHECKING:
+    from pycontainers.cgroups import CGroup, CgroupStats
+
 log = _log.get_logger("pycontainers.runtime")
-
-_HINTS = {
-    errno.ELOOP: "the path goes through a symlink where none is allowed",
-    errno.EXDEV: "the path resolves outside the container's rootfs (through '..' or a symlink)",
-}
-
-
-def start_error(report: Any, args: tuple[str, ...] | None = None) -> ContainerStartError:
-    """Turn the child's (stage, errno, message) report into an exception with a hint."""
-    msg = report.message
-    if report.errno and report.stage != "exec":
-        msg += f": {os.strerror(report.errno)}"
-    hint = _HINTS.get(report.errno)
-    if hint and report.stage == "mount":
-        msg += f" ({hint})"
-    if report.stage == "rlimit":
-        msg += " (raising a hard limit needs CAP_SYS_RESOURCE)"
-    return ContainerStartError(
-        report.stage, report.errno, f"{report.stage}: {msg}", report.exit_code
-    )
-
-
-class Launch:
-    """The parent's handle on one spawned child: pid, pidfd and its error socket."""
-
-    def __init__(
-        self,
-        spec: ContainerSpec,
-        stdio: Stdio,
-        *,
-        host_mountpoint: str | None,
-        start_fifo: str | None,
-    ) -> None:
-        from pycontainers import _sys
-        from pycontainers.runtime.plan import build_plan
-
-        plan = build_plan(
-            spec, fds=stdio.fd_map(), host_mountpoint=host_mountpoint, start_fifo=start_fifo
-        )
-        self.spawned = _sys.spawn(plan)
-        self.pid = self.spawned.pid
-        self.pidfd = self.spawned.pidfd
-        self.sock: int | None = self.spawned.sock
-        stdio.close_child_ends()
-        try:
-            if plan.no_sync:
-                report = _sys.recv_report(self.spawned.sock)
-            else:
-                self._write_id_maps(spec)
-                report = _sys.release(self.spawned.sock)
-        except BaseException:
-            self.abort()
-            raise
-        if report is None:  # execve happened
-            self._close_sock()
-        elif not report.ready:
-            self.abort()
-            raise start_error(report, spec.process.args)
-
-    def _write_id_maps(self, spec: ContainerSpec) -> None:
-        if "user" not in spec.namespaces:
-            return
-        for name, maps in (("uid_map", spec.uid_mappings), ("gid_map", spec.gid_mappings)):
-            text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
-            with open(f"/proc/{self.pid}/{name}", "w") as f:
-                f.write(text)
-
-    def _close_sock(self) -> None:
-        if self.sock is not None:
-            os.close(self.sock)
-            self.sock = None
-
-    def confirm_exec(self) -> None:
-        """After the start signal: wait for execve (EOF) or raise the child's failure."""
-        from pycontainers import _sys
-
-        if self.sock is None:
-            return
-        report = _sys.recv_report(self.sock)
-        self._close_sock()
-        if report is not None:
-            raise start_error(report)
-
-    def close(self) -> None:
-        """Close the socket and pidfd (the child must have been reaped or be left alone)."""
-        self._close_sock()
-        if self.pidfd >= 0:
-            os.close(self.pidfd)
-            self.pidfd = -1
-
-    def abort(self) -> None:
-        """Kill and reap a child that has not exec'd; close everything."""
-        from pycontainers import _sys
-
-        try:
-            _sys.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        except OSError:
-            pass
-        _sys.reap(self.pidfd)
-        self._close_sock()
-        os.close(self.pidfd)
-        self.pidfd = -1
 
 
 def _new_id() -> str:
@@ -158,6 +63,7 @@ class Container:
         self._status = status
         self._pid = pid
         self._pidfd: int | None = launch.pidfd if launch else None
+        self._cgroup: CGroup | None = launch.cgroup if launch else None
         self.returncode: int | None = None
 
     # -- construction ---------------------------------------------------------------
@@ -185,6 +91,8 @@ class Container:
         spec = (
             rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
         )
+        if spec.resources is None:  # a long-lived container always gets its own cgroup
+            spec = attrs.evolve(spec, resources=Resources())
         container_id = st.check_id(id or _new_id())
         root = st.ensure_dir(state_root or st.default_state_root())
         state_dir = os.path.join(root, container_id)
@@ -200,7 +108,9 @@ class Container:
             os.mkfifo(fifo, 0o600)
             stdio = Stdio(stdin, stdout, stderr)
             mnt = st.ensure_dir(os.path.join(root, ".mnt")) if spec.rootfs == "host" else None
-            launch = Launch(spec, stdio, host_mountpoint=mnt, start_fifo=fifo)
+            launch = Launch(
+                spec, stdio, host_mountpoint=mnt, start_fifo=fifo, cgroup_name=container_id
+            )
         except BaseException:
             if stdio is not None:
                 stdio.close_all()
@@ -218,7 +128,11 @@ class Container:
         state_dir = os.path.join(root, st.check_id(container_id))
         s = st.read_state(state_dir)
         self = cls(container_id, state_dir, None, None, None, s.status, s.pid)
-        if s.status in ("created", "running") and st.proc_starttime(s.pid) == s.starttime:
+        if s.cgroup:
+            from pycontainers.cgroups import CGroup
+
+            self._cgroup = CGroup.open(s.cgroup)
+        if s.status in ("created", "running", "paused") and st.proc_starttime(s.pid) == s.starttime:
             try:
                 from pycontainers import _sys
 
@@ -239,6 +153,7 @@ class Container:
             rootfs=self.spec.rootfs if self.spec else "",
             args=self.spec.process.args if self.spec else (),
             creator=os.getpid(),
+            cgroup=self._cgroup.path if self._cgroup is not None else "",
         )
         with st.locked(self.state_dir):
             st.write_state(self.state_dir, state)
@@ -342,6 +257,44 @@ class Container:
             self._status = "stopped"
         return self.returncode if self.returncode is not None else -1
 
+    @property
+    def cgroup(self) -> CGroup:
+        """The container's own cgroup (limits, stats, freezer)."""
+        if self._cgroup is None:
+            raise ContainerError(f"container {self.id[:12]} has no cgroup")
+        return self._cgroup
+
+    def pause(self) -> None:
+        """Freeze every process of the container (the cgroup freezer)."""
+        if self.status != "running":
+            raise ContainerError(
+                f"container {self.id[:12]} is {self._status}; only a running one can pause"
+            )
+        self.cgroup.freeze()
+        self._status = "paused"
+        self._save()
+
+    def resume(self) -> None:
+        """Thaw a paused container."""
+        if self._status != "paused":
+            raise ContainerError(f"container {self.id[:12]} is {self._status}, not paused")
+        self.cgroup.thaw()
+        self._status = "running"
+        self._save()
+
+    def update(self, resources: Resources | None = None, **limits: Any) -> None:
+        """Change limits of the live container (``memory="128m"``, ``cpus=1``, ...)."""
+        self.cgroup.update(resources, **limits)
+
+    def stats(self) -> CgroupStats:
+        """Memory, cpu, pids and io statistics from the container's cgroup."""
+        return self.cgroup.stats()
+
+    @property
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer killed a process of this container."""
+        return self._cgroup is not None and self._cgroup.oom_killed()
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the main process (PID 1 of the container)."""
         from pycontainers import _sys
@@ -358,6 +311,8 @@ class Container:
         """Kill the container if needed, reap it, close its fds and remove its state."""
         if self._status == "deleted":
             return
+        if self._cgroup is not None and self._status == "paused":
+            self._cgroup.thaw()  # a frozen process cannot die, so cannot be reaped
         if self._pidfd is not None:
             if not _exited(self._pidfd):
                 self.kill(signal.SIGKILL)
@@ -370,6 +325,9 @@ class Container:
             self._pidfd = None
         if self._stdio is not None:
             self._stdio.close_all()
+        if self._cgroup is not None:
+            self._cgroup.delete(kill=True)
+            self._cgroup = None
         _remove_dir(self.state_dir)
         self._status = "deleted"
         log.info("container.deleted", id=self.id)

@@ -6,6 +6,7 @@ import errno
 import functools
 import os
 import resource
+from typing import TYPE_CHECKING
 
 from pycontainers._plan import Op, Plan
 from pycontainers.errors import ContainerStartError, ImageNotFound
@@ -13,6 +14,9 @@ from pycontainers.fs import rootfs as rootfs_plan
 from pycontainers.fs.users import resolve_user
 from pycontainers.security.capabilities import cap_last, to_mask
 from pycontainers.spec import ContainerSpec
+
+if TYPE_CHECKING:
+    from pycontainers.cgroups import CgroupLayout
 
 CLONE_FLAGS = {
     "time": 0x00000080,
@@ -82,12 +86,17 @@ def build_plan(
     fds: tuple[tuple[int, int], ...],
     host_mountpoint: str | None = None,
     start_fifo: str | None = None,
+    cgroup_fds: tuple[int, ...] = (),
+    cgroup_layout: CgroupLayout | None = None,
 ) -> Plan:
     """Resolve ``spec`` into a :class:`Plan`.
 
     ``fds`` lists (parent fd, container fd) pairs; ``host_mountpoint`` is an empty
     directory where the built-in host image's tmpfs root is mounted (inside the child's own
     mount namespace); ``start_fifo`` makes the child wait for a start signal before execve.
+    ``cgroup_fds`` are open cgroup.procs files the child joins itself; with a cgroup
+    namespace it is then unshared, rooted at that group, and ``cgroup_layout`` says which
+    cgroup filesystems to mount read-only at /sys/fs/cgroup.
     """
     ops: list[Op] = []
     etc: dict[str, str] | None = None
@@ -107,6 +116,14 @@ def build_plan(
             )
         rootfs, fstype, data = os.path.realpath(spec.rootfs), None, None
     ops += rootfs_plan.default_ops(spec)
+    flags = clone_flags(spec.namespaces)
+    unshare = 0
+    if cgroup_fds and "cgroup" in spec.namespaces:
+        # join the group first, then make the namespace: its root is the container's group
+        flags &= ~CLONE_FLAGS["cgroup"]
+        unshare = CLONE_FLAGS["cgroup"]
+        if cgroup_layout is not None:
+            ops += rootfs_plan.cgroupfs_ops(cgroup_layout)
     ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
     ops += rootfs_plan.security_ops(spec.security)
     proc = spec.process
@@ -118,7 +135,9 @@ def build_plan(
     return Plan(
         argv=proc.args,
         env=tuple(f"{k}={v}" for k, v in env.items()),
-        clone_flags=clone_flags(spec.namespaces),
+        clone_flags=flags,
+        cgroup_fds=cgroup_fds,
+        unshare_flags=unshare,
         rootfs=rootfs,
         rootfs_fstype=fstype,
         rootfs_source="rootfs" if fstype else None,

@@ -9,9 +9,10 @@ from typing import Any
 
 import attrs
 
-from pycontainers.errors import ContainerExitError, ContainerTimeout
+from pycontainers.cgroups._resources import Resources
+from pycontainers.errors import ContainerExitError, ContainerTimeout, SpecError
 from pycontainers.runtime import state as st
-from pycontainers.runtime.container import Launch
+from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import (
     DEFAULT_NAMESPACES,
@@ -30,7 +31,8 @@ class CompletedContainer:
 
     ``returncode`` is the payload's exit status, or 128+N if signal N killed it.
     ``stdout`` and ``stderr`` hold what was captured (``b""`` for a stream not captured).
-    ``oom_killed`` is reserved for the cgroup memory controller (always False for now).
+    ``oom_killed`` is True when the kernel's OOM killer killed a process of the container
+    (only known with a memory limit, which gives the container a cgroup).
     """
 
     args: tuple[str, ...]
@@ -68,8 +70,22 @@ def make_spec(
     privileged: bool = False,
     seccomp: str | dict[str, Any] | None = "default",
     security: SecurityOptions | None = None,
+    resources: Resources | None = None,
+    cgroup_parent: str = "pycontainers",
+    **limits: Any,
 ) -> ContainerSpec:
-    """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here)."""
+    """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here).
+
+    Resource limits come as docker-py keywords (``memory="64m"``, ``cpus=0.5``,
+    ``pids_limit=32``, ``cpuset_cpus="0"``, ``blkio_weight=500``,
+    ``device_read_bps={"/dev/vda": "1m"}``...) or a whole ``resources=Resources(...)``.
+    """
+    if limits:
+        if resources is not None:
+            raise SpecError(
+                next(iter(limits)), "give limits as keywords or as resources=, not both"
+            )
+        resources = Resources.from_docker(**limits)
     process = Process(
         args=tuple(args or ()),
         env=env,
@@ -91,6 +107,8 @@ def make_spec(
         readonly_rootfs=readonly_rootfs,
         init=init,
         security=security or _security(tuple(cap_add), tuple(cap_drop), privileged, seccomp),
+        resources=resources,
+        cgroup_parent=cgroup_parent,
     )
 
 
@@ -143,7 +161,10 @@ def run(
     ``init`` (a tiny init as PID 1 that reaps zombies and forwards signals), ``umask``,
     ``no_new_privs``, ``cap_add``/``cap_drop`` (names, or ``"ALL"``), ``privileged`` and
     ``seccomp`` (``"default"``, ``None`` or a Docker-format profile) — or a whole
-    ``security=SecurityOptions(...)``.
+    ``security=SecurityOptions(...)``; resource limits as docker-py keywords (``memory``,
+    ``cpus``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...) or
+    ``resources=Resources(...)``, which put the container in a cgroup of its own under
+    ``cgroup_parent``, removed with it.
 
     On ``timeout`` the container is killed and :class:`ContainerTimeout` raised; with
     ``check`` a non-zero status raises :class:`ContainerExitError`. A container that fails
@@ -166,7 +187,9 @@ def run(
     stdio = Stdio(stdin, stdout, stderr)
     try:
         mnt = _host_mountpoint() if spec.rootfs == "host" else None
-        launch = Launch(spec, stdio, host_mountpoint=mnt, start_fifo=None)
+        launch = Launch(
+            spec, stdio, host_mountpoint=mnt, start_fifo=None, cgroup_name=os.urandom(8).hex()
+        )
         try:
             out, err, timed_out = communicate(stdio, launch.pidfd, input, deadline)
             if not timed_out and deadline is not None:
@@ -180,14 +203,17 @@ def run(
             from pycontainers import _sys
 
             code = _sys.reap(launch.pidfd)
+            oom_killed = launch.oom_killed()
         except BaseException:
             if launch.pidfd >= 0:
                 launch.abort()
             raise
+        finally:
+            launch.remove_cgroup()
         launch.close()
     finally:
         stdio.close_all()
-    result = CompletedContainer(spec.process.args, code, out or b"", err or b"")
+    result = CompletedContainer(spec.process.args, code, out or b"", err or b"", oom_killed)
     if check:
         result.check_returncode()
     return result

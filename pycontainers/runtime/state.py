@@ -60,6 +60,7 @@ class State:
     rootfs: str
     args: tuple[str, ...]
     creator: int
+    cgroup: str = ""
 
     def to_json(self) -> str:
         """Serialize."""
@@ -79,6 +80,7 @@ class State:
                 rootfs=str(raw["rootfs"]),
                 args=tuple(str(a) for a in raw["args"]),
                 creator=int(raw["creator"]),
+                cgroup=str(raw.get("cgroup", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ContainerError(f"corrupt container state file {path}: {exc}") from None

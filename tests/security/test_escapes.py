@@ -258,3 +258,14 @@ def test_dangerous_syscalls_from_inside_are_refused() -> None:
     assert set(results) == {"mount", "unshare", "setns", "keyctl", "bpf", "kexec_load",
                             "ptrace_attach_host", "sysrq"}, r.stderr  # fmt: skip
     assert all(v == "refused" for v in results.values()), results
+
+
+def test_writing_cgroupfs_from_inside_is_refused(busybox_rootfs: Path) -> None:
+    script = (
+        "echo 999 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo WROTE limit; "
+        "mkdir /sys/fs/cgroup/memory/escape 2>/dev/null && echo MADE group; "
+        "echo 1 > /sys/fs/cgroup/unified/cgroup.procs 2>/dev/null && echo MOVED; "
+        "read m < /sys/fs/cgroup/pids/pids.max; echo $m"
+    )
+    r = sh(busybox_rootfs, script, pids_limit=40)
+    assert r.stdout.split() == [b"40"], r.stdout

@@ -46,6 +46,7 @@ struct child {
     int sock;
     int rootfd;
     int fifo;
+    int maskdir;   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
     int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
     struct pc_msg msg;
     char exe[PC_PATH_MAX];

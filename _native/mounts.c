@@ -50,8 +50,16 @@ static void mask_or_readonly(struct child *c, const struct pc_op *op) {
         fail(c, PC_STAGE_MOUNT, err, 125);
     }
     if (op->kind == PC_OP_MASK) {
-        if (S_ISDIR(st.st_mode)) {
+        if (S_ISDIR(st.st_mode) && c->maskdir >= 0) {
+            /* one empty read-only tmpfs serves every masked directory: a bind is cheaper
+             * than a new superblock */
+            char src[32];
+            proc_fd_path(src, c->maskdir);
+            rc = mount_on_fd(src, fd, NULL, MS_BIND, NULL);
+        } else if (S_ISDIR(st.st_mode)) {
             rc = mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555");
+            if (rc == 0)
+                c->maskdir = open_beneath(c->rootfd, op->target, O_PATH | O_NOFOLLOW, 1);
         } else {
             int null = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
             struct stat nst;
@@ -248,6 +256,10 @@ void setup_rootfs(struct child *c) {
     }
     for (int i = 0; i < p->n_ops; i++)
         do_op(c, &p->ops[i]);
+    if (c->maskdir >= 0) {
+        close(c->maskdir);
+        c->maskdir = -1;
+    }
     if (fchdir(c->rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
         say(c, "pivot_root to", p->rootfs);
         fail(c, PC_STAGE_PIVOT, errno, 125);

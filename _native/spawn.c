@@ -511,6 +511,7 @@ int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     c.sock = sv[1];
     c.rootfd = -1;
     c.fifo = -1;
+    c.maskdir = -1;
     if (can_vfork(plan)) {
         pid = spawn_vfork(plan, &c, &pidfd);
     } else {

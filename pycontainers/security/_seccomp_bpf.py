@@ -29,6 +29,7 @@ SOCK_FILTER_SIZE = 8  # sizeof(struct sock_filter)
 
 _NR_SCMP_ERROR = -1  # what seccomp_syscall_resolve_name returns for an unknown name
 _SCMP_FLTATR_CTL_NNP = 3
+_SCMP_FLTATR_CTL_OPTIMIZE = 8  # libseccomp >= 2.5: 2 = syscalls in a binary tree
 
 _ACTIONS = {
     "SCMP_ACT_KILL": 0x00000000,
@@ -103,6 +104,9 @@ def _arch_token(lib: Any, name: str) -> int:
     return token  # 0 when this libseccomp does not know the architecture
 
 
+OPTIMIZE_TREE = True
+
+
 def compile_bpf(profile: SeccompProfile, arch: str) -> bytes:
     """Compile ``profile``, already resolved for ``arch`` (libseccomp's name), to BPF.
 
@@ -117,6 +121,8 @@ def compile_bpf(profile: SeccompProfile, arch: str) -> bytes:
     try:
         # the runtime sets no_new_privs itself (or loads the filter with CAP_SYS_ADMIN)
         _check(lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set(CTL_NNP)")
+        if OPTIMIZE_TREE:
+            lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_OPTIMIZE, 2)  # older libseccomp: ignored
         _add_arches(lib, ctx, profile, arch)
         for rule in profile.rules:
             _add_rule(ffi, lib, ctx, rule, default)

@@ -240,11 +240,21 @@ void setup_rootfs(struct child *c) {
         fail(c, PC_STAGE_PROPAGATION, errno, 125);
     }
     int rc;
-    if (p->rootfs_fstype)
+    if (p->rootfs_fstype) {
         rc = mount(p->rootfs_source ? p->rootfs_source : p->rootfs_fstype, p->rootfs, p->rootfs_fstype,
-                   0, p->rootfs_data);
-    else
+                   p->rootfs_flags, p->rootfs_data);
+    } else {
         rc = mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL);
+        if (rc == 0 && p->rootfs_flags) {
+            /* e.g. nodev: a device node made inside the rootfs cannot be opened */
+            struct statfs sfs;
+            unsigned long keep = 0;
+            if (statfs(p->rootfs, &sfs) == 0)
+                keep = (unsigned long)sfs.f_flags &
+                       (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+            rc = mount(NULL, p->rootfs, NULL, MS_BIND | MS_REMOUNT | p->rootfs_flags | keep, NULL);
+        }
+    }
     if (rc < 0) {
         say(c, "mount rootfs", p->rootfs);
         fail(c, PC_STAGE_ROOTFS, errno, 125);

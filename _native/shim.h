@@ -95,6 +95,7 @@ struct pc_plan {
     const char *rootfs_data;
     unsigned long rootfs_propagation; /* applied to / before anything (default MS_REC|MS_PRIVATE) */
     int readonly_rootfs;
+    unsigned long rootfs_flags;       /* extra MS_* flags for the rootfs mount (MS_NODEV) */
 
     struct pc_op *ops;
     int n_ops;

@@ -83,6 +83,7 @@ class Plan:
     rootfs_data: str | None = None
     rootfs_propagation: int = 0
     readonly_rootfs: bool = False
+    rootfs_flags: int = 0
     ops: tuple[Op, ...] = ()
     hostname: str | None = None
     domainname: str | None = None

@@ -215,6 +215,7 @@ class _Builder:
         p.rootfs_data = self.s(plan.rootfs_data)
         p.rootfs_propagation = plan.rootfs_propagation
         p.readonly_rootfs = int(plan.readonly_rootfs)
+        p.rootfs_flags = plan.rootfs_flags
         p.ops = self.array("struct pc_op", len(plan.ops))
         size = ffi.sizeof("struct pc_op")
         for i, op in enumerate(plan.ops):

@@ -130,9 +130,17 @@ def mount_to_op(m: Mount) -> Op:
 
 
 def default_ops(spec: ContainerSpec) -> list[Op]:
-    """The mounts every container gets: /proc, /dev (nodes, pts, shm, mqueue), /sys."""
+    """The mounts every container gets: /proc, /dev (nodes, pts, shm, mqueue), /sys.
+
+    Unless privileged, /dev is a nodev tmpfs and its device nodes are binds of the host's
+    (a bind keeps the host mount's flags): a node the container makes itself with mknod,
+    there or in the nodev rootfs, cannot be opened. That is the device cgroup's job, done
+    with mount flags so that it holds with or without a cgroup, on v1 and v2 alike.
+    """
     userns = "user" in spec.namespaces
+    bind_devices = userns or not spec.security.privileged
     strict = OPT_STRICT
+    dev_flags = MS_NOSUID | MS_STRICTATIME | (MS_NODEV if bind_devices else 0)
     ops = [
         Op(
             OP_MOUNT,
@@ -143,24 +151,15 @@ def default_ops(spec: ContainerSpec) -> list[Op]:
             MS_NOSUID | MS_NODEV | MS_NOEXEC,
             options=strict,
         ),
-        Op(
-            OP_MOUNT,
-            "/dev",
-            "tmpfs",
-            "tmpfs",
-            "mode=755,size=65536k",
-            MS_NOSUID | MS_STRICTATIME,
-            options=strict,
-        ),
+        Op(OP_MOUNT, "/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", dev_flags, options=strict),
     ]
     for name, major, minor in DEFAULT_DEVICES:
         path = f"/dev/{name}"
-        if userns:  # device nodes cannot be created in a user namespace: bind the host's
+        if bind_devices:
             ops.append(Op(OP_BIND_DEV, path, path, options=strict | OPT_FILE))
         else:
-            ops.append(
-                Op(OP_MKNOD, path, mode=0o20666, dev=os.makedev(major, minor), options=strict)
-            )
+            mode = 0o20666
+            ops.append(Op(OP_MKNOD, path, mode=mode, dev=os.makedev(major, minor), options=strict))
     pts_data = "newinstance,ptmxmode=0666,mode=0620" + ("" if userns else ",gid=5")
     ops += [
         Op(

@@ -144,6 +144,7 @@ def build_plan(
         rootfs_data=data,
         rootfs_propagation=_PROPAGATION[spec.rootfs_propagation],
         readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",
+        rootfs_flags=0 if spec.security.privileged else rootfs_plan.MS_NODEV,
         ops=tuple(ops),
         hostname=hostname,
         domainname=spec.domainname,

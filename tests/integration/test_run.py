@@ -59,7 +59,8 @@ def test_mount_table_holds_only_the_containers_mounts(busybox_rootfs: Path) -> N
 
     r = sh(busybox_rootfs, "cut -d' ' -f5 /proc/self/mountinfo")
     points = set(r.stdout.decode().split())
-    base = {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"}
+    devices = {f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom", "tty")}
+    base = {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", *devices}
     assert base <= points
     # everything else is a masked or read-only kernel path: nothing of the host's mounts
     assert points - base <= set(DEFAULT_MASKED_PATHS) | set(DEFAULT_READONLY_PATHS), points - base

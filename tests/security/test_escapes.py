@@ -269,3 +269,16 @@ def test_writing_cgroupfs_from_inside_is_refused(busybox_rootfs: Path) -> None:
     )
     r = sh(busybox_rootfs, script, pids_limit=40)
     assert r.stdout.split() == [b"40"], r.stdout
+
+
+def test_device_nodes_made_inside_cannot_be_opened(busybox_rootfs: Path) -> None:
+    """Container root keeps CAP_MKNOD (as in Docker), but a disk or memory node it makes, in
+    /dev or anywhere in its rootfs, cannot be opened: both are nodev mounts and the standard
+    devices are binds of the host's."""
+    script = (
+        "mknod /dev/disk b 8 0; mknod /tmp/mem c 1 1; "
+        "for n in /dev/disk /tmp/mem; do head -c 1 $n >/dev/null 2>&1 && echo OPENED $n; done; "
+        "head -c 4 /dev/urandom | wc -c; echo ok > /dev/null && echo null-ok"
+    )
+    r = sh(busybox_rootfs, script)
+    assert r.stdout.split() == [b"4", b"null-ok"], r.stdout + r.stderr

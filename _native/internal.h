@@ -46,7 +46,8 @@ struct child {
     int sock;
     int rootfd;
     int fifo;
-    int maskdir;   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
+    int maskdir;
+    int tree_fd;   /* a detached (idmapped) mount of the rootfs sent by the parent, or -1 */   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
     int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
     struct pc_msg msg;
     char exe[PC_PATH_MAX];

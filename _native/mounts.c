@@ -13,6 +13,13 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
 /* Mount helpers operate on "/proc/self/fd/N" of an fd resolved beneath the rootfs. */
 static int mount_on_fd(const char *src, int fd, const char *fstype, unsigned long flags,
                        const char *data) {
@@ -244,7 +251,14 @@ void setup_rootfs(struct child *c) {
         rc = mount(p->rootfs_source ? p->rootfs_source : p->rootfs_fstype, p->rootfs, p->rootfs_fstype,
                    p->rootfs_flags, p->rootfs_data);
     } else {
-        rc = mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL);
+        if (c->tree_fd >= 0) {
+            /* the parent made an idmapped copy of the rootfs mount: attach it here */
+            rc = (int)syscall(SYS_move_mount, c->tree_fd, "", AT_FDCWD, p->rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+            close(c->tree_fd);
+            c->tree_fd = -1;
+        } else {
+            rc = mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL);
+        }
         if (rc == 0 && p->rootfs_flags) {
             /* e.g. nodev: a device node made inside the rootfs cannot be opened */
             struct statfs sfs;

@@ -123,6 +123,9 @@ struct pc_plan {
     int n_fds;
 
     const char *start_fifo;           /* wait for a byte on this fifo before execve (create/start) */
+    int start_fifo_fd;                /* the fifo opened (O_RDWR) by the parent, or -1: open
+                                         start_fifo by path (which a user namespace's root may
+                                         not be allowed to reach) */
     int init;                         /* run a tiny init as pid 1 that reaps and forwards */
     int new_session;                  /* setsid() */
     int no_new_privs;
@@ -184,3 +187,9 @@ int pc_openat2_beneath(int dirfd, const char *path, int flags, int in_root);
 int pc_release(int sock, struct pc_error *out);
 /* Wait for the next message without releasing: same returns as pc_release. */
 int pc_recv_error(int sock, struct pc_error *out);
+/* Release the child handing it fd (SCM_RIGHTS) with the byte: same returns as pc_release. */
+int pc_release_fd(int sock, int fd, struct pc_error *out);
+/* open_tree(AT_FDCWD, path, flags): a detached copy of the mount at path. */
+int pc_open_tree(const char *path, unsigned int flags);
+/* mount_setattr(tree_fd, "", flags, {MOUNT_ATTR_IDMAP, userns_fd}). */
+int pc_mount_setattr_idmap(int tree_fd, int userns_fd, unsigned int flags);

@@ -119,6 +119,12 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
             fail(c, PC_STAGE_FDS, errno, 125);
         keep[nkeep++] = joinfds[i];
     }
+    if (p->start_fifo_fd >= 0) {
+        c->fifo = fcntl(p->start_fifo_fd, F_DUPFD_CLOEXEC, floor);
+        if (c->fifo < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        keep[nkeep++] = c->fifo;
+    }
     for (int i = 0; i < p->n_cgroup_fds; i++) {
         cgfds[i] = fcntl(p->cgroup_fds[i], F_DUPFD_CLOEXEC, floor);
         if (cgfds[i] < 0)
@@ -321,11 +327,26 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
      * says the parent has nothing to do: then go on at once) */
     ssize_t n;
     if (!p->no_sync) {
+        /* the release byte may carry an fd: the rootfs as an idmapped mount tree */
+        union {
+            struct cmsghdr hdr;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } ctrl;
+        struct iovec iov = {&buf, 1};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctrl.buf;
+        mh.msg_controllen = sizeof(ctrl.buf);
         do {
-            n = recv(c->sock, &buf, 1, 0);
+            n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
         } while (n < 0 && errno == EINTR);
         if (n != 1)
             _exit(125); /* the parent gave up: nothing to report to */
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            memcpy(&c->tree_fd, CMSG_DATA(cm), sizeof(int));
     }
 
     /* join the container's cgroup in every hierarchy ("0" moves the writer), then make the
@@ -366,7 +387,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         say(c, "setsid", NULL);
         fail(c, PC_STAGE_SETSID, errno, 125);
     }
-    if (p->start_fifo) {
+    if (p->start_fifo && c->fifo < 0) {
         c->fifo = open(p->start_fifo, O_RDWR | O_CLOEXEC);
         if (c->fifo < 0) {
             say(c, "open start fifo", p->start_fifo);
@@ -488,7 +509,7 @@ static long spawn_vfork(const struct pc_plan *plan, struct child *c, int *pidfd)
 static int can_vfork(const struct pc_plan *plan) {
     if (plan->clone_flags & (CLONE_NEWUSER | CLONE_NEWTIME))
         return 0;
-    if (plan->start_fifo || plan->init || plan->argv == NULL || plan->n_joins)
+    if (plan->start_fifo || plan->start_fifo_fd >= 0 || plan->init || plan->argv == NULL || plan->n_joins)
         return 0;
     return plan->no_sync;
 }
@@ -512,6 +533,7 @@ int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     c.rootfd = -1;
     c.fifo = -1;
     c.maskdir = -1;
+    c.tree_fd = -1;
     if (can_vfork(plan)) {
         pid = spawn_vfork(plan, &c, &pidfd);
     } else {

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -68,6 +69,55 @@ int pc_release(int sock, struct pc_error *out) {
     ssize_t n;
     do {
         n = send(sock, &go, 1, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return pc_recv_error(sock, out);
+}
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+int pc_open_tree(const char *path, unsigned int flags) {
+    long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+struct pc_mount_attr {
+    unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+int pc_mount_setattr_idmap(int tree_fd, int userns_fd, unsigned int flags) {
+    struct pc_mount_attr attr = {0x00100000ULL /* MOUNT_ATTR_IDMAP */, 0, 0, (unsigned long long)userns_fd};
+    RET(syscall(SYS_mount_setattr, tree_fd, "", flags, &attr, sizeof(attr)));
+}
+
+int pc_release_fd(int sock, int fd, struct pc_error *out) {
+    char go = 'g';
+    union {
+        struct cmsghdr hdr;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctrl;
+    struct iovec iov = {&go, 1};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    memset(&ctrl, 0, sizeof(ctrl));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl.buf;
+    mh.msg_controllen = sizeof(ctrl.buf);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    ssize_t n;
+    do {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;

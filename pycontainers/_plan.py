@@ -93,6 +93,7 @@ class Plan:
     cwd: str | None = None
     fds: tuple[tuple[int, int], ...] = ()
     start_fifo: str | None = None
+    start_fifo_fd: int = -1
     init: bool = False
     new_session: bool = True
     no_new_privs: bool = False

@@ -251,6 +251,7 @@ class _Builder:
             p.fds[i].dst = dst
         p.n_fds = len(plan.fds)
         p.start_fifo = self.s(plan.start_fifo)
+        p.start_fifo_fd = plan.start_fifo_fd
         p.init = int(plan.init)
         p.new_session = int(plan.new_session)
         p.no_new_privs = int(plan.no_new_privs)
@@ -303,6 +304,32 @@ def release(sock: int) -> ChildReport | None:
     """Let the child go on; return its failure or readiness report, or None once it exec'd."""
     err = ffi.new("struct pc_error *")
     return _report(lib.pc_release(sock, err), err)
+
+
+def release_with_fd(sock: int, fd: int) -> ChildReport | None:
+    """Like :func:`release`, handing the child ``fd`` (SCM_RIGHTS) with the release byte."""
+    err = ffi.new("struct pc_error *")
+    return _report(lib.pc_release_fd(sock, fd, err), err)
+
+
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+
+
+def open_tree(path: str, flags: int = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE) -> int:
+    """A detached copy of the mount tree at ``path`` (open_tree(2)); returns its fd."""
+    return _check(lib.pc_open_tree(path.encode(), flags), "open_tree", path)
+
+
+def idmap_tree(tree_fd: int, userns_fd: int) -> None:
+    """Make a detached mount tree idmapped through the user namespace ``userns_fd``."""
+    _check(
+        lib.pc_mount_setattr_idmap(tree_fd, userns_fd, AT_EMPTY_PATH | AT_RECURSIVE),
+        "mount_setattr",
+        "MOUNT_ATTR_IDMAP",
+    )
 
 
 def recv_report(sock: int) -> ChildReport | None:

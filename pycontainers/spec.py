@@ -383,6 +383,10 @@ class ContainerSpec:
     resources: Resources | None = None
     """Limits in a cgroup of the container's own; None: no cgroup is made."""
     cgroup_parent: str = "pycontainers"
+    idmap_rootfs: bool = True
+    """With a user namespace, show the rootfs through an idmapped mount, so that files the
+    host's root owns belong to the container's root (kernel 5.12+ and a filesystem that
+    supports it; otherwise they appear as the overflow id)."""
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.rootfs, str) or not self.rootfs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,12 @@ def make_busybox_rootfs(path: Path) -> Path:
 def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A shared, read-mostly busybox rootfs (tests must not modify it)."""
     return make_busybox_rootfs(tmp_path_factory.mktemp("busybox"))
+
+
+@pytest.fixture
+def rootfs_factory() -> Callable[[Path], Path]:
+    """make_busybox_rootfs, for tests that need a rootfs in a place of their choosing."""
+    return make_busybox_rootfs
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
+from pycontainers import _log
 from pycontainers.errors import ContainerStartError
 from pycontainers.runtime.stdio import Stdio
 from pycontainers.spec import ContainerSpec
@@ -21,7 +22,9 @@ _HINTS = {
 }
 
 
-def start_error(report: Any, args: tuple[str, ...] | None = None) -> ContainerStartError:
+def start_error(
+    report: Any, args: tuple[str, ...] | None = None, userns: bool = False
+) -> ContainerStartError:
     """Turn the child's (stage, errno, message) report into an exception with a hint."""
     msg = report.message
     if report.errno and report.stage != "exec":
@@ -29,6 +32,11 @@ def start_error(report: Any, args: tuple[str, ...] | None = None) -> ContainerSt
     hint = _HINTS.get(report.errno)
     if hint and report.stage == "mount":
         msg += f" ({hint})"
+    if userns and report.errno == errno.EACCES and report.stage in ("rootfs", "mount"):
+        msg += (
+            " (with a user namespace, the rootfs and bind sources must be reachable by the "
+            "mapped root: every parent directory searchable by that host uid)"
+        )
     if report.stage == "rlimit":
         msg += " (raising a hard limit needs CAP_SYS_RESOURCE)"
     return ContainerStartError(
@@ -38,6 +46,8 @@ def start_error(report: Any, args: tuple[str, ...] | None = None) -> ContainerSt
 
 if TYPE_CHECKING:
     from pycontainers.cgroups import CGroup
+
+log = _log.get_logger("pycontainers.runtime")
 
 
 class Launch:
@@ -57,7 +67,10 @@ class Launch:
 
         self.cgroup: CGroup | None = None
         cgroup_fds: list[int] = []
+        fifo_fd = -1
         try:
+            if start_fifo is not None:  # opened here: a user namespace's root may not reach it
+                fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if spec.resources is not None:
                 from pycontainers.cgroups import CGroup
 
@@ -70,6 +83,7 @@ class Launch:
                 fds=stdio.fd_map(),
                 host_mountpoint=host_mountpoint,
                 start_fifo=start_fifo,
+                start_fifo_fd=fifo_fd,
                 cgroup_fds=tuple(cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
             )
@@ -78,7 +92,7 @@ class Launch:
             self.remove_cgroup()
             raise
         finally:
-            for fd in cgroup_fds:
+            for fd in [*cgroup_fds, fifo_fd] if fifo_fd >= 0 else cgroup_fds:
                 os.close(fd)
         self.pid = self.spawned.pid
         self.pidfd = self.spawned.pidfd
@@ -89,7 +103,14 @@ class Launch:
                 report = _sys.recv_report(self.spawned.sock)
             else:
                 self._write_id_maps(spec)
-                report = _sys.release(self.spawned.sock)
+                tree = self._idmapped_rootfs(spec, plan.rootfs)
+                if tree is None:
+                    report = _sys.release(self.spawned.sock)
+                else:
+                    try:
+                        report = _sys.release_with_fd(self.spawned.sock, tree)
+                    finally:
+                        os.close(tree)
         except BaseException:
             self.abort()
             raise
@@ -97,7 +118,7 @@ class Launch:
             self._close_sock()
         elif not report.ready:
             self.abort()
-            raise start_error(report, spec.process.args)
+            raise start_error(report, spec.process.args, "user" in spec.namespaces)
 
     def _write_id_maps(self, spec: ContainerSpec) -> None:
         if "user" not in spec.namespaces:
@@ -106,6 +127,31 @@ class Launch:
             text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
             with open(f"/proc/{self.pid}/{name}", "w") as f:
                 f.write(text)
+
+    def _idmapped_rootfs(self, spec: ContainerSpec, rootfs: str | None) -> int | None:
+        """A detached copy of a directory rootfs, idmapped through the container's user
+        namespace, for the child to attach in place of a plain bind (None: not wanted or
+        not possible here, then the rootfs is bound as is).
+        """
+        from pycontainers import _sys
+
+        if "user" not in spec.namespaces or not spec.idmap_rootfs or rootfs is None:
+            return None
+        if spec.rootfs == "host":
+            return None  # a fresh tmpfs made inside the user namespace: already its own
+        userns = os.open(f"/proc/{self.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        tree = -1
+        try:
+            tree = _sys.open_tree(rootfs)
+            _sys.idmap_tree(tree, userns)
+        except OSError as exc:
+            if tree >= 0:
+                os.close(tree)
+            log.warning("rootfs.idmap_unavailable", rootfs=rootfs, error=str(exc))
+            return None
+        finally:
+            os.close(userns)
+        return tree
 
     def _close_sock(self) -> None:
         if self.sock is not None:

@@ -86,6 +86,7 @@ def build_plan(
     fds: tuple[tuple[int, int], ...],
     host_mountpoint: str | None = None,
     start_fifo: str | None = None,
+    start_fifo_fd: int = -1,
     cgroup_fds: tuple[int, ...] = (),
     cgroup_layout: CgroupLayout | None = None,
 ) -> Plan:
@@ -154,6 +155,7 @@ def build_plan(
         cwd=proc.cwd,
         fds=fds,
         start_fifo=start_fifo,
+        start_fifo_fd=start_fifo_fd,
         init=spec.init,
         new_session=True,
         no_new_privs=proc.no_new_privs,

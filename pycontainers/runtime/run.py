@@ -72,6 +72,7 @@ def make_spec(
     security: SecurityOptions | None = None,
     resources: Resources | None = None,
     cgroup_parent: str = "pycontainers",
+    userns: str | None = None,
     **limits: Any,
 ) -> ContainerSpec:
     """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here).
@@ -80,6 +81,14 @@ def make_spec(
     ``pids_limit=32``, ``cpuset_cpus="0"``, ``blkio_weight=500``,
     ``device_read_bps={"/dev/vda": "1m"}``...) or a whole ``resources=Resources(...)``.
     """
+    kinds = frozenset([namespaces] if isinstance(namespaces, str) else namespaces)
+    if userns == "auto":
+        from pycontainers.security.userns import auto_mappings
+
+        uid_mappings, gid_mappings = auto_mappings()
+        kinds |= {"user"}
+    elif userns not in (None, "host"):
+        raise SpecError("userns", f"expected 'auto', 'host' or None, got {userns!r}")
     if limits:
         if resources is not None:
             raise SpecError(
@@ -100,7 +109,7 @@ def make_spec(
         process=process,
         hostname=hostname,
         domainname=domainname,
-        namespaces=frozenset(namespaces),
+        namespaces=kinds,
         mounts=tuple(mounts),
         uid_mappings=tuple(uid_mappings),
         gid_mappings=tuple(gid_mappings),
@@ -164,7 +173,8 @@ def run(
     ``security=SecurityOptions(...)``; resource limits as docker-py keywords (``memory``,
     ``cpus``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...) or
     ``resources=Resources(...)``, which put the container in a cgroup of its own under
-    ``cgroup_parent``, removed with it.
+    ``cgroup_parent``, removed with it; ``userns="auto"`` maps container root to the
+    subordinate ids of the ``pycontainers`` user (see :mod:`pycontainers.security.userns`).
 
     On ``timeout`` the container is killed and :class:`ContainerTimeout` raised; with
     ``check`` a non-zero status raises :class:`ContainerExitError`. A container that fails

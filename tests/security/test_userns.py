@@ -1,0 +1,105 @@
+"""User namespaces: container root is an unprivileged id on the host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import pycontainers as pc
+from pycontainers.security.userns import auto_mappings
+
+RootfsFactory = Callable[[Path], Path]
+
+pytestmark = [pytest.mark.root, pytest.mark.userns]
+
+MAP = (pc.IdMapping(0, 100000, 65536),)
+KINDS = ("pid", "mnt", "uts", "ipc", "net", "user", "cgroup")
+
+
+@pytest.fixture
+def reachable(tmp_path: Path) -> Iterator[Path]:
+    """A directory the mapped root can reach: pytest's own tmp dirs sit under 0700 parents,
+    which a user namespace's root (an unprivileged uid on the host) cannot search."""
+    path = Path(tempfile.mkdtemp(prefix="pycontainers-userns-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_unreachable_rootfs_is_a_clear_error(fresh_rootfs: Path) -> None:
+    with pytest.raises(pc.ContainerStartError, match="reachable by the mapped root"):
+        pc.run(str(fresh_rootfs), ["true"], namespaces=KINDS, uid_mappings=MAP, gid_mappings=MAP)
+
+
+def test_container_root_is_an_unprivileged_uid_on_the_host(
+    reachable: Path, rootfs_factory: RootfsFactory
+) -> None:
+    rootfs = rootfs_factory(reachable / "rootfs")
+    vol = reachable / "vol"
+    vol.mkdir()
+    vol.chmod(0o777)
+    with pc.Container.create(str(rootfs), ["sh", "-c", "touch /vol/made-inside; id -u; sleep 30"],
+                             namespaces=KINDS, uid_mappings=MAP, gid_mappings=MAP, stdout=pc.PIPE,
+                             mounts=[pc.Mount("/vol", str(vol))]) as c:  # fmt: skip
+        c.start()
+        assert c.stdout is not None
+        assert os.read(c.stdout, 100).strip() == b"0"  # root inside
+        with open(f"/proc/{c.pid}/status") as f:
+            uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+        assert uids == ["100000"] * 4  # an unprivileged uid outside
+    st = (vol / "made-inside").stat()
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+
+
+def test_idmapped_rootfs_belongs_to_container_root(
+    reachable: Path, rootfs_factory: RootfsFactory
+) -> None:
+    fresh_rootfs = rootfs_factory(reachable / "rootfs")
+    r = pc.run(str(fresh_rootfs), ["sh", "-c", "stat -c %u:%g /bin/busybox; echo x > /tmp/w && stat -c %u /tmp/w"],
+               namespaces=KINDS, uid_mappings=MAP, gid_mappings=MAP, capture_output=True, timeout=30)  # fmt: skip
+    assert r.stdout.split() == [b"0:0", b"0"], r.stderr
+    # written through the idmapped mount: owned by the host's root, as the rest of the tree
+    assert (fresh_rootfs / "tmp" / "w").stat().st_uid == 0
+
+
+def test_without_idmapping_the_rootfs_is_owned_by_nobody(
+    reachable: Path, rootfs_factory: RootfsFactory
+) -> None:
+    rootfs = rootfs_factory(reachable / "rootfs")
+    spec = pc.ContainerSpec(rootfs.as_posix(), pc.Process(["stat", "-c", "%u", "/bin/busybox"]),
+                            namespaces=frozenset(KINDS), uid_mappings=MAP, gid_mappings=MAP,
+                            idmap_rootfs=False)  # fmt: skip
+    r = pc.run(spec, capture_output=True, timeout=30)
+    assert r.stdout.strip() == b"65534"
+
+
+def test_capabilities_are_those_of_the_user_namespace(
+    reachable: Path, rootfs_factory: RootfsFactory
+) -> None:
+    rootfs = rootfs_factory(reachable / "rootfs")
+    r = pc.run(str(rootfs), ["sh", "-c", "grep CapEff /proc/self/status; hostname inside && hostname"],
+               namespaces=KINDS, uid_mappings=MAP, gid_mappings=MAP, capture_output=True, timeout=30)  # fmt: skip
+    assert r.stdout.split()[1] == b"00000000a80425fb"
+
+
+def test_userns_auto_reads_subordinate_ranges(tmp_path: Path) -> None:
+    subuid, subgid = tmp_path / "subuid", tmp_path / "subgid"
+    subuid.write_text("alice:100000:65536\npycontainers:200000:65536\n")
+    subgid.write_text("pycontainers:300000:1000\n")
+    uids, gids = auto_mappings(subuid=str(subuid), subgid=str(subgid))
+    assert uids == (pc.IdMapping(0, 200000, 65536),)
+    assert gids == (pc.IdMapping(0, 300000, 1000),)
+    with pytest.raises(pc.SpecError, match="usermod --add-subuids") as info:
+        auto_mappings(user="nobody-here", subuid=str(subuid), subgid=str(subgid))
+    assert info.value.field == "userns"
+
+
+def test_userns_value_is_checked() -> None:
+    with pytest.raises(pc.SpecError) as info:
+        pc.run("host", ["true"], userns="remap")
+    assert info.value.field == "userns"

@@ -260,6 +260,46 @@ static int exit_status(int status) {
 
 /* Tiny init / forwarder: fork the payload, forward signals to it, reap every child, exit
  * with the payload's status. Returns only in the payload child. */
+/* Blank this process's command line (the spawner's, inherited through the clone) so that
+ * /proc/PID/cmdline, which anyone may read, tells the container nothing of the host. The
+ * argument area's bounds are fields 48 and 49 of /proc/self/stat. */
+static void blank_cmdline(void) {
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return;
+    /* after ") " comes field 3; walk to field 48 */
+    int field = 2;
+    unsigned long long vals[2] = {0, 0};
+    for (p++; *p && field < 49; p++) {
+        if (*p == ' ') {
+            field++;
+            if (field == 48 || field == 49) {
+                unsigned long long v = 0;
+                const char *q = p + 1;
+                while (*q >= '0' && *q <= '9')
+                    v = v * 10 + (unsigned long long)(*q++ - '0');
+                vals[field - 48] = v;
+            }
+        }
+    }
+    if (vals[0] && vals[1] > vals[0] && vals[1] - vals[0] < (1u << 20)) {
+        char *start = (char *)(uintptr_t)vals[0];
+        size_t len = (size_t)(vals[1] - vals[0]);
+        memset(start, 0, len);
+        if (len > 5)
+            memcpy(start, "init", 5);
+    }
+}
+
 static void run_init(struct child *c, int as_subreaper) {
     sigset_t all, old;
     sigfillset(&all);
@@ -282,6 +322,7 @@ static void run_init(struct child *c, int as_subreaper) {
     }
     /* init: keep nothing open but stdio, so readers see EOF when the payload exits */
     (void)prctl(PR_SET_NAME, "init", 0, 0, 0);
+    blank_cmdline();
     close(c->sock);
     c->sock = -1;
     if (syscall(SYS_close_range, 3, ~0U, 0) < 0)

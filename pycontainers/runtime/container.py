@@ -26,7 +26,10 @@ from pycontainers.runtime.stdio import Stdio, StdioArg
 from pycontainers.spec import ContainerSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pycontainers.cgroups import CGroup, CgroupStats
+    from pycontainers.runtime.run import CompletedContainer
 
 log = _log.get_logger("pycontainers.runtime")
 
@@ -289,6 +292,17 @@ class Container:
     def stats(self) -> CgroupStats:
         """Memory, cpu, pids and io statistics from the container's cgroup."""
         return self.cgroup.stats()
+
+    def exec(self, args: Sequence[str], **kwargs: Any) -> CompletedContainer:
+        """Run ``args`` inside this running container and wait, like :func:`run` returns.
+
+        Joins its namespaces and cgroup with its capabilities, seccomp filter and
+        no_new_privs. Keywords: ``env``, ``user``, ``cwd``, ``capture_output``, ``input``,
+        ``stdin``/``stdout``/``stderr``, ``timeout``. A stopped container is a clear error.
+        """
+        from pycontainers.runtime.exec import exec_in
+
+        return exec_in(self, args, **kwargs)
 
     @property
     def oom_killed(self) -> bool:

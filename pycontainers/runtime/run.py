@@ -202,10 +202,6 @@ def run(
         )
         try:
             out, err, timed_out = communicate(stdio, launch.pidfd, input, deadline)
-            if not timed_out and deadline is not None:
-                from pycontainers.runtime.container import _wait_readable
-
-                timed_out = not _wait_readable(launch.pidfd, max(0.0, deadline - time.monotonic()))
             if timed_out:
                 launch.abort()
                 assert timeout is not None

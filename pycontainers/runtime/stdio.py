@@ -8,6 +8,7 @@ is used as is.
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import subprocess
 import time
@@ -136,6 +137,12 @@ def communicate(
                         out[fd].append(chunk)
                     else:
                         sel.unregister(fd)
+        if not exited and deadline is not None:
+            # streams done (or none to watch): the deadline still holds for the process
+            p = select.poll()
+            p.register(pidfd, select.POLLIN)
+            if not p.poll(max(0.0, deadline - time.monotonic()) * 1000):
+                return _joined(out, stdio), _joined(out, stdio, err=True), True
         return _joined(out, stdio), _joined(out, stdio, err=True), False
     finally:
         sel.close()

@@ -282,3 +282,49 @@ def test_device_nodes_made_inside_cannot_be_opened(busybox_rootfs: Path) -> None
     )
     r = sh(busybox_rootfs, script)
     assert r.stdout.split() == [b"4", b"null-ok"], r.stdout + r.stderr
+
+
+def test_cve_2019_5736_host_binary_unreachable_through_proc_exe(busybox_rootfs: Path) -> None:
+    """The init (a fork of this interpreter that never execs) lives inside the container, and
+    exec'd processes enter through a fork of it: none may expose the host's binary or memory.
+    Every process the container can see must be its own; the init must refuse /proc/1/exe,
+    /proc/1/mem and /proc/1/environ (it is non-dumpable) and show no host command line."""
+    import hashlib
+    import sys
+
+    digest = hashlib.sha256(Path(sys.executable).resolve().read_bytes()).hexdigest()
+    probe = (
+        "readlink /proc/1/exe && echo LEAK exe; head -c 1 /proc/1/mem >/dev/null 2>&1 && echo LEAK mem; "
+        "head -c 1 /proc/1/environ >/dev/null 2>&1 && echo LEAK environ; "
+        "tr '\\0' ' ' < /proc/1/cmdline | grep -q python && echo LEAK cmdline; "
+        "for p in /proc/[0-9]*; do l=$(readlink $p/exe 2>/dev/null) && "
+        "case $l in /bin/busybox) ;; *) echo FOREIGN $p $l;; esac; done; echo checked"
+    )
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "30"], init=True) as c:
+        c.start()
+        for _ in range(20):
+            r = c.exec(["sh", "-c", probe], capture_output=True, timeout=30)
+            out = r.stdout.decode()
+            assert out.strip().endswith("checked") and "LEAK" not in out and "FOREIGN" not in out, (
+                out
+            )
+            # and writing the host binary through /proc/1/exe is refused outright
+            r = c.exec(
+                ["sh", "-c", "echo x >> /proc/1/exe && echo WROTE"], capture_output=True, timeout=30
+            )
+            assert b"WROTE" not in r.stdout
+    assert hashlib.sha256(Path(sys.executable).resolve().read_bytes()).hexdigest() == digest
+
+
+def test_cve_2022_29162_exec_gets_no_inheritable_or_ambient_capabilities(
+    busybox_rootfs: Path,
+) -> None:
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "30"]) as c:
+        c.start()
+        for kw in ({}, {"user": "1000"}):
+            out = c.exec(["cat", "/proc/self/status"], capture_output=True, **kw).stdout.decode()
+            assert (
+                int(status_field(out, "CapInh"), 16) == 0
+                and int(status_field(out, "CapAmb"), 16) == 0
+            )
+            assert status_field(out, "Seccomp") == "2" and status_field(out, "NoNewPrivs") == "1"

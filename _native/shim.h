@@ -110,7 +110,7 @@ struct pc_plan {
     unsigned int uid;
     unsigned int gid;
     unsigned int *groups;
-    int n_groups;
+    int n_groups;                     /* -1: do not call setgroups (denied, rootless) */
 
     int umask;                        /* -1: leave */
     const char *cwd;                  /* NULL: "/" */

@@ -353,8 +353,11 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     char buf;
 
     /* nothing in the container may ptrace or read the memory of this copy of the parent
-     * (execve resets this for the payload) */
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+     * (execve resets this for the payload): at once when joining existing namespaces;
+     * for new ones after the sync point, since an unprivileged parent can write the id
+     * maps only of a dumpable child, and nothing else is in those namespaces yet */
+    if (p->n_joins)
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     reset_signals();
     sigset_t none;
     sigemptyset(&none);
@@ -389,6 +392,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
             memcpy(&c->tree_fd, CMSG_DATA(cm), sizeof(int));
     }
+
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     /* join the container's cgroup in every hierarchy ("0" moves the writer), then make the
      * cgroup namespace, so that it is rooted at the container's group */
@@ -457,7 +462,9 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         load_seccomp(c); /* without no_new_privs, only CAP_SYS_ADMIN may load it: do it now */
     caps_before_ids(c);
     if (p->set_ids) {
-        if (setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0 ||
+        /* n_groups < 0: setgroups is denied in this user namespace (rootless): leave them */
+        if ((p->n_groups >= 0 &&
+             setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0) ||
             setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0) {
             say(c, "switch to uid", NULL);
             msg_int(&c->msg, p->uid);

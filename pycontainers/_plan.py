@@ -89,6 +89,7 @@ class Plan:
     domainname: str | None = None
     rlimits: tuple[tuple[int, int, int], ...] = ()
     ids: tuple[int, int, tuple[int, ...]] | None = None
+    no_setgroups: bool = False
     umask: int = 0o022
     cwd: str | None = None
     fds: tuple[tuple[int, int], ...] = ()

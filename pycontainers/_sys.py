@@ -239,7 +239,7 @@ class _Builder:
             p.groups = self.array("unsigned int", len(groups))
             for i, g in enumerate(groups):
                 p.groups[i] = g
-            p.n_groups = len(groups)
+            p.n_groups = -1 if plan.no_setgroups else len(groups)
         p.umask = plan.umask
         p.cwd = self.s(plan.cwd)
         p.path = self.s(plan.path)

@@ -94,7 +94,8 @@ class Container:
         spec = (
             rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
         )
-        if spec.resources is None:  # a long-lived container always gets its own cgroup
+        if spec.resources is None and os.geteuid() == 0:
+            # a long-lived container gets its own cgroup (rootless: none can be made here)
             spec = attrs.evolve(spec, resources=Resources())
         container_id = st.check_id(id or _new_id())
         root = st.ensure_dir(state_root or st.default_state_root())

@@ -41,6 +41,14 @@ def _container_env(pid: int) -> list[tuple[str, str]]:
     return out
 
 
+def _setgroups_denied(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False
+
+
 def exec_in(
     container: Container,
     args: Sequence[str],
@@ -100,6 +108,7 @@ def exec_in(
             joins=tuple(joins),
             cgroup_fds=tuple(cgroup_fds),
             ids=(uid, gid, groups),
+            no_setgroups=_setgroups_denied(pid),
             cwd=proc.cwd,
             umask=proc.umask,
             fds=stdio.fd_map(),

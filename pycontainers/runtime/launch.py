@@ -123,6 +123,11 @@ class Launch:
     def _write_id_maps(self, spec: ContainerSpec) -> None:
         if "user" not in spec.namespaces:
             return
+        if os.geteuid() != 0:
+            from pycontainers.security.rootless import write_maps
+
+            write_maps(self.pid, spec.uid_mappings, spec.gid_mappings)
+            return
         for name, maps in (("uid_map", spec.uid_mappings), ("gid_map", spec.gid_mappings)):
             text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
             with open(f"/proc/{self.pid}/{name}", "w") as f:
@@ -137,6 +142,8 @@ class Launch:
 
         if "user" not in spec.namespaces or not spec.idmap_rootfs or rootfs is None:
             return None
+        if os.geteuid() != 0:
+            return None  # idmapped mounts need privileges in the initial user namespace
         if spec.rootfs == "host":
             return None  # a fresh tmpfs made inside the user namespace: already its own
         userns = os.open(f"/proc/{self.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)

@@ -151,6 +151,7 @@ def build_plan(
         domainname=spec.domainname,
         rlimits=_rlimits(spec),
         ids=(uid, gid, groups),
+        no_setgroups=_setgroups_denied(spec),
         umask=proc.umask,
         cwd=proc.cwd,
         fds=fds,
@@ -169,8 +170,22 @@ def build_plan(
     )
 
 
+def _setgroups_denied(spec: ContainerSpec) -> bool:
+    """Rootless with only our own gid mapped: the kernel made us deny setgroups."""
+    if "user" not in spec.namespaces or os.geteuid() == 0:
+        return False
+    from pycontainers.security.rootless import is_own_single
+
+    return is_own_single(spec.gid_mappings, os.getegid())
+
+
 def _capabilities(spec: ContainerSpec) -> tuple[int, int, int, int, int]:
     mask = to_mask(spec.security.capabilities())
+    if "user" in spec.namespaces:
+        # the sets are those of the new user namespace, where the child starts with all
+        if spec.security.privileged:
+            mask = to_mask(spec.security.capabilities())
+        return (mask, mask, mask, 0, 0)
     held = _held_caps()
     if spec.security.privileged:
         mask &= held  # everything this runtime itself has

@@ -89,12 +89,24 @@ def make_spec(
         kinds |= {"user"}
     elif userns not in (None, "host"):
         raise SpecError("userns", f"expected 'auto', 'host' or None, got {userns!r}")
+    if os.geteuid() != 0:  # rootless: a user namespace of our own is the only way
+        from pycontainers.security.rootless import rootless_mappings
+
+        kinds |= {"user"}
+        if not uid_mappings:
+            uid_mappings, gid_mappings = rootless_mappings()
     if limits:
         if resources is not None:
             raise SpecError(
                 next(iter(limits)), "give limits as keywords or as resources=, not both"
             )
         resources = Resources.from_docker(**limits)
+    if resources is not None and os.geteuid() != 0:
+        raise SpecError(
+            "resources",
+            "cgroup limits need root: rootless containers get no cgroup here "
+            "(a delegated cgroup v2 subtree is not supported yet)",
+        )
     process = Process(
         args=tuple(args or ()),
         env=env,

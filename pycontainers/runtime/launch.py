@@ -45,7 +45,31 @@ def start_error(
 
 
 if TYPE_CHECKING:
-    from pycontainers.cgroups import CGroup
+    from pycontainers.cgroups import CGroup, Resources
+
+# Docker's device cgroup: every device may be mknod'ed, only these opened.
+DEFAULT_DEVICE_RULES = (
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+)  # fmt: skip
+
+
+def _with_default_devices(spec: ContainerSpec) -> Resources:
+    """The spec's resources, plus Docker's device rules where a v1 devices controller can
+    enforce them (pure v2 needs a BPF program; the nodev mounts cover it there).
+    """
+    import attrs
+
+    from pycontainers.cgroups import detect_layout
+
+    res = spec.resources
+    assert res is not None
+    if spec.security.privileged or res.devices_allow or res.devices_deny:
+        return res
+    if "devices" not in detect_layout().v1_controllers:
+        return res
+    return attrs.evolve(res, devices_deny=("a",), devices_allow=DEFAULT_DEVICE_RULES)
+
 
 log = _log.get_logger("pycontainers.runtime")
 
@@ -74,7 +98,9 @@ class Launch:
             if spec.resources is not None:
                 from pycontainers.cgroups import CGroup
 
-                self.cgroup = CGroup.create(cgroup_name, spec.resources, parent=spec.cgroup_parent)
+                self.cgroup = CGroup.create(
+                    cgroup_name, _with_default_devices(spec), parent=spec.cgroup_parent
+                )
                 cgroup_fds = [
                     os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.procs_paths()
                 ]

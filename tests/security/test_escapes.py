@@ -328,3 +328,14 @@ def test_cve_2022_29162_exec_gets_no_inheritable_or_ambient_capabilities(
                 and int(status_field(out, "CapAmb"), 16) == 0
             )
             assert status_field(out, "Seccomp") == "2" and status_field(out, "NoNewPrivs") == "1"
+
+
+def test_device_cgroup_allows_only_the_standard_devices(busybox_rootfs: Path) -> None:
+    from pycontainers.cgroups import detect_layout
+
+    if "devices" not in detect_layout().v1_controllers:
+        pytest.skip("no v1 devices controller on this host (pure v2 relies on the nodev mounts)")
+    script = "cat /sys/fs/cgroup/devices/devices.list; head -c 1 /dev/zero | wc -c"
+    out = sh(busybox_rootfs, script, memory="64m").stdout.decode().splitlines()
+    assert "a *:* rwm" not in out
+    assert {"c 1:3 rwm", "c 1:9 rwm", "c 136:* rwm"} <= set(out) and out[-1] == "1"

@@ -142,11 +142,29 @@ def no_leaks() -> Iterator[Leaks]:
     leaks.check()
 
 
+def pycontainers_cgroups() -> set[str]:
+    """Every directory named pycontainers (and below) in every cgroup hierarchy."""
+    found: set[str] = set()
+    base = "/sys/fs/cgroup"
+    if not os.path.isdir(base):
+        return found
+    for hierarchy in os.listdir(base):
+        top = os.path.join(base, hierarchy, "pycontainers")
+        if os.path.isdir(top):
+            found |= {root for root, _, _ in os.walk(top)}
+    if os.path.isdir(os.path.join(base, "pycontainers")):  # a pure v2 host
+        found |= {root for root, _, _ in os.walk(os.path.join(base, "pycontainers"))}
+    return found
+
+
 @pytest.fixture(autouse=True, scope="session")
 def session_leak_check(state_root: Path) -> Iterator[None]:
-    """At the end of the session: no mounts, children or container state left behind."""
+    """At the end of the session: no mounts, children, cgroups or container state left."""
     before = Leaks()
+    groups = pycontainers_cgroups()
     yield
     before.check()
     leftovers = [p for p in os.listdir(state_root) if p != ".mnt"]
     assert not leftovers, f"container state left behind: {leftovers}"
+    new_groups = pycontainers_cgroups() - groups
+    assert not new_groups, f"cgroups left behind: {sorted(new_groups)[:5]}"

@@ -341,7 +341,10 @@ class Container:
         if self._stdio is not None:
             self._stdio.close_all()
         if self._cgroup is not None:
-            self._cgroup.delete(kill=True)
+            from pycontainers.runtime.launch import drop_cgroup
+
+            parent = self.spec.cgroup_parent if self.spec else os.path.dirname(self._cgroup.path)
+            drop_cgroup(self._cgroup, parent)
             self._cgroup = None
         _remove_dir(self.state_dir)
         self._status = "deleted"

@@ -54,6 +54,32 @@ DEFAULT_DEVICE_RULES = (
 )  # fmt: skip
 
 
+def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
+    from pycontainers.cgroups import CGroup, CgroupError
+
+    resources = _with_default_devices(spec)
+    try:
+        return CGroup.create(name, resources, parent=spec.cgroup_parent)
+    except CgroupError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        # another process removed the (then empty) parent between our two mkdirs: again
+        return CGroup.create(name, resources, parent=spec.cgroup_parent)
+
+
+def drop_cgroup(cgroup: CGroup, parent: str) -> None:
+    """Remove a container's group (killing what is left in it), and the parent group too
+    once no other container uses it, so nothing of ours stays on the host.
+    """
+    from pycontainers.cgroups import CgroupError, remove_parent
+
+    cgroup.delete(kill=True)
+    try:
+        remove_parent(parent, layout=cgroup.layout)
+    except CgroupError as exc:
+        log.debug("cgroup.parent_kept", parent=parent, error=str(exc))
+
+
 def _with_default_devices(spec: ContainerSpec) -> Resources:
     """The spec's resources, plus Docker's device rules where a v1 devices controller can
     enforce them (pure v2 needs a BPF program; the nodev mounts cover it there).
@@ -90,17 +116,15 @@ class Launch:
         from pycontainers.runtime.plan import build_plan
 
         self.cgroup: CGroup | None = None
+        self.cgroup_parent = spec.cgroup_parent
         cgroup_fds: list[int] = []
         fifo_fd = -1
         try:
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if spec.resources is not None:
-                from pycontainers.cgroups import CGroup
 
-                self.cgroup = CGroup.create(
-                    cgroup_name, _with_default_devices(spec), parent=spec.cgroup_parent
-                )
+                self.cgroup = _create_cgroup(cgroup_name, spec)
                 cgroup_fds = [
                     os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.procs_paths()
                 ]
@@ -230,5 +254,5 @@ class Launch:
     def remove_cgroup(self) -> None:
         """Kill whatever is left in the container's cgroup and remove it."""
         if self.cgroup is not None:
-            self.cgroup.delete(kill=True)
+            drop_cgroup(self.cgroup, self.cgroup_parent)
             self.cgroup = None

@@ -34,6 +34,7 @@ _EXPORTS = {
     "Mount": "pycontainers.spec",
     "Namespace": "pycontainers.namespaces",
     "NamespaceComparison": "pycontainers.namespaces",
+    "OverlayFS": "pycontainers.fs.overlay",
     "NamespaceError": "pycontainers.errors",
     "NamespaceKind": "pycontainers.namespaces",
     "NamespaceSet": "pycontainers.namespaces",
@@ -67,6 +68,7 @@ __all__ = [
     "NamespaceError",
     "NamespaceKind",
     "NamespaceSet",
+    "OverlayFS",
     "Process",
     "PyContainersError",
     "Resources",
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
         PyContainersError,
         SpecError,
     )
+    from pycontainers.fs.overlay import OverlayFS
     from pycontainers.namespaces import Namespace, NamespaceComparison, NamespaceKind, NamespaceSet
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.run import CompletedContainer, run

@@ -123,7 +123,6 @@ class Launch:
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if spec.resources is not None:
-
                 self.cgroup = _create_cgroup(cgroup_name, spec)
                 cgroup_fds = [
                     os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.procs_paths()

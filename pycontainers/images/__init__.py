@@ -1,0 +1,52 @@
+"""OCI images on disk: digests, the content store (an image layout), layers and snapshots.
+
+>>> from pycontainers.images import ContentStore, SnapshotStore
+>>> store = ContentStore("/var/lib/pycontainers/content")  # doctest: +SKIP
+>>> desc = store.put(open("layer.tar.gz", "rb"), media_type=MEDIA_TYPE_LAYER_GZIP)  # doctest: +SKIP
+>>> snap = SnapshotStore("/var/lib/pycontainers/snapshots").unpack(store.open(desc))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pycontainers.images._errors import BlobNotFound, DigestMismatch, ImageError, LayerError
+from pycontainers.images.descriptor import (
+    MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_LAYER,
+    MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_LAYER_ZSTD,
+    MEDIA_TYPE_MANIFEST,
+    Descriptor,
+    Index,
+    Platform,
+)
+from pycontainers.images.digest import Digest, chain_id
+from pycontainers.images.layers import AppliedLayer, apply_layer, detect_compression, flatten
+from pycontainers.images.snapshots import Snapshot, SnapshotStore
+from pycontainers.images.store import BlobReader, ContentStore
+
+__all__ = [
+    "MEDIA_TYPE_CONFIG",
+    "MEDIA_TYPE_INDEX",
+    "MEDIA_TYPE_LAYER",
+    "MEDIA_TYPE_LAYER_GZIP",
+    "MEDIA_TYPE_LAYER_ZSTD",
+    "MEDIA_TYPE_MANIFEST",
+    "AppliedLayer",
+    "BlobNotFound",
+    "BlobReader",
+    "ContentStore",
+    "Descriptor",
+    "Digest",
+    "DigestMismatch",
+    "ImageError",
+    "Index",
+    "LayerError",
+    "Platform",
+    "Snapshot",
+    "SnapshotStore",
+    "apply_layer",
+    "chain_id",
+    "detect_compression",
+    "flatten",
+]

@@ -383,10 +383,11 @@ class ContainerSpec:
     resources: Resources | None = None
     """Limits in a cgroup of the container's own; None: no cgroup is made."""
     cgroup_parent: str = "pycontainers"
-    idmap_rootfs: bool = True
-    """With a user namespace, show the rootfs through an idmapped mount, so that files the
-    host's root owns belong to the container's root (kernel 5.12+ and a filesystem that
-    supports it; otherwise they appear as the overflow id)."""
+    userns_rootfs: str = "auto"
+    """With a user namespace (as root), how a directory rootfs is made the container root's
+    own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),
+    ``"copy"`` (a copy with shifted owners, cached per mapping), ``"auto"`` (idmap where it
+    works, else the copy) or ``"none"`` (as is: host root's files show as the overflow id)."""
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.rootfs, str) or not self.rootfs:
@@ -411,6 +412,10 @@ class ContainerSpec:
         if not self.cgroup_parent or ".." in self.cgroup_parent.split("/"):
             raise _fail(
                 "cgroup_parent", f"must be a relative cgroup path, got {self.cgroup_parent!r}"
+            )
+        if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
+            raise _fail(
+                "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"
             )
         if self.rootfs_propagation not in ("rprivate", "rslave", "private", "slave"):
             raise _fail(

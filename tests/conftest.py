@@ -70,15 +70,18 @@ def fresh_rootfs(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def state_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every test uses a private state root, never /run/pycontainers."""
+    """Every test uses private state and data roots, never /run or /var/lib/pycontainers."""
     root = tmp_path_factory.mktemp("state")
-    old = os.environ.get("PYCONTAINERS_STATE")
+    data = tmp_path_factory.mktemp("data")
+    old = {k: os.environ.get(k) for k in ("PYCONTAINERS_STATE", "PYCONTAINERS_ROOT")}
     os.environ["PYCONTAINERS_STATE"] = str(root)
+    os.environ["PYCONTAINERS_ROOT"] = str(data)  # image data, shifted rootfs copies
     yield root
-    if old is None:
-        os.environ.pop("PYCONTAINERS_STATE", None)
-    else:
-        os.environ["PYCONTAINERS_STATE"] = old
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def mount_lines() -> list[str]:

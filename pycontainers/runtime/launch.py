@@ -184,17 +184,13 @@ class Launch:
 
     def _idmapped_rootfs(self, spec: ContainerSpec, rootfs: str | None) -> int | None:
         """A detached copy of a directory rootfs, idmapped through the container's user
-        namespace, for the child to attach in place of a plain bind (None: not wanted or
-        not possible here, then the rootfs is bound as is).
+        namespace, for the child to attach in place of a plain bind (None: not wanted).
         """
         from pycontainers import _sys
+        from pycontainers.runtime.plan import rootfs_shift
 
-        if "user" not in spec.namespaces or not spec.idmap_rootfs or rootfs is None:
+        if rootfs is None or rootfs_shift(spec) != "idmap":
             return None
-        if os.geteuid() != 0:
-            return None  # idmapped mounts need privileges in the initial user namespace
-        if spec.rootfs == "host":
-            return None  # a fresh tmpfs made inside the user namespace: already its own
         userns = os.open(f"/proc/{self.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         tree = -1
         try:
@@ -203,8 +199,12 @@ class Launch:
         except OSError as exc:
             if tree >= 0:
                 os.close(tree)
-            log.warning("rootfs.idmap_unavailable", rootfs=rootfs, error=str(exc))
-            return None
+            raise ContainerStartError(
+                "rootfs",
+                exc.errno or 0,
+                f"rootfs: cannot make an idmapped mount of {rootfs} ({exc.strerror}); "
+                "use userns_rootfs='copy' (or 'auto')",
+            ) from None
         finally:
             os.close(userns)
         return tree

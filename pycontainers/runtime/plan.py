@@ -37,6 +37,17 @@ _PROPAGATION = {
 CAP_SYS_RESOURCE = 24
 
 
+def rootfs_shift(spec: ContainerSpec) -> str:
+    """How a directory rootfs is made the user-namespace root's own: idmap, copy or none."""
+    if "user" not in spec.namespaces or spec.rootfs == "host" or os.geteuid() != 0:
+        return "none"  # no namespace; a tmpfs made inside it; rootless: the user's own files
+    if spec.userns_rootfs != "auto":
+        return spec.userns_rootfs
+    from pycontainers.fs.shift import idmap_supported
+
+    return "idmap" if idmap_supported(spec.rootfs) else "copy"
+
+
 def clone_flags(kinds: frozenset[str]) -> int:
     """CLONE_NEW* flags for a set of namespace kinds."""
     flags = 0
@@ -116,6 +127,10 @@ def build_plan(
                 f"rootfs: {spec.rootfs!r} is not a directory (and not the 'host' image)"
             )
         rootfs, fstype, data = os.path.realpath(spec.rootfs), None, None
+        if rootfs_shift(spec) == "copy":
+            from pycontainers.fs.shift import shifted_copy
+
+            rootfs = shifted_copy(rootfs, spec.uid_mappings, spec.gid_mappings)
     ops += rootfs_plan.default_ops(spec)
     flags = clone_flags(spec.namespaces)
     unshare = 0

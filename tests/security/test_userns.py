@@ -73,7 +73,7 @@ def test_without_idmapping_the_rootfs_is_owned_by_nobody(
     rootfs = rootfs_factory(reachable / "rootfs")
     spec = pc.ContainerSpec(rootfs.as_posix(), pc.Process(["stat", "-c", "%u", "/bin/busybox"]),
                             namespaces=frozenset(KINDS), uid_mappings=MAP, gid_mappings=MAP,
-                            idmap_rootfs=False)  # fmt: skip
+                            userns_rootfs="none")  # fmt: skip
     r = pc.run(spec, capture_output=True, timeout=30)
     assert r.stdout.strip() == b"65534"
 
@@ -103,3 +103,34 @@ def test_userns_value_is_checked() -> None:
     with pytest.raises(pc.SpecError) as info:
         pc.run("host", ["true"], userns="remap")
     assert info.value.field == "userns"
+
+
+def test_shifted_copy_when_idmapping_is_not_wanted(
+    reachable: Path, rootfs_factory: RootfsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback for kernels or filesystems without idmapped mounts: a copy whose owners
+    are moved into the mapping, made once per (rootfs, mapping)."""
+    rootfs = rootfs_factory(reachable / "rootfs")
+    (rootfs / "etc" / "owned").write_text("x")
+    os.chown(rootfs / "etc" / "owned", 1000, 50)
+    (rootfs / "bin" / "busybox").chmod(0o4755)  # setuid survives the chown
+    monkeypatch.setenv("PYCONTAINERS_ROOT", str(reachable / "data"))
+    for _ in range(2):
+        spec = pc.ContainerSpec(rootfs.as_posix(), pc.Process(["sh", "-c",
+                                "stat -c %u:%g:%a /bin/busybox /etc/owned; echo w > /tmp/w"]),
+                                namespaces=frozenset(KINDS), uid_mappings=MAP, gid_mappings=MAP,
+                                userns_rootfs="copy")  # fmt: skip
+        r = pc.run(spec, capture_output=True, timeout=60)
+        assert r.stdout.split() == [b"0:0:4755", b"1000:50:644"], r.stderr
+    copies = os.listdir(reachable / "data" / "shifted")
+    assert len(copies) == 1  # made once
+    copy = reachable / "data" / "shifted" / copies[0]
+    assert (copy / "etc" / "owned").stat().st_uid == 101000
+    assert (copy / "tmp" / "w").stat().st_uid == 100000
+    assert not (rootfs / "tmp" / "w").exists()  # the source is untouched
+
+
+def test_userns_rootfs_value_is_checked(busybox_rootfs: Path) -> None:
+    with pytest.raises(pc.SpecError) as info:
+        pc.ContainerSpec(str(busybox_rootfs), pc.Process(["true"]), userns_rootfs="shift")
+    assert info.value.field == "userns_rootfs"

@@ -96,6 +96,8 @@ struct pc_plan {
     unsigned long rootfs_propagation; /* applied to / before anything (default MS_REC|MS_PRIVATE) */
     int readonly_rootfs;
     unsigned long rootfs_flags;       /* extra MS_* flags for the rootfs mount (MS_NODEV) */
+    int rootfs_tree_fd;               /* a detached mount (an image's overlay) to attach at
+                                         rootfs instead of binding it, or -1 */
 
     struct pc_op *ops;
     int n_ops;

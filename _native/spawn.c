@@ -106,7 +106,7 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
     for (int i = 0; i < p->n_fds; i++)
         if (p->fds[i].dst + 1 > floor)
             floor = p->fds[i].dst + 1;
-    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + 2];
+    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + 4];
     int nkeep = 0;
     int srcs[PC_MAX_FDS];
     c->sock = fcntl(c->sock, F_DUPFD_CLOEXEC, floor);
@@ -118,6 +118,12 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
         if (joinfds[i] < 0)
             fail(c, PC_STAGE_FDS, errno, 125);
         keep[nkeep++] = joinfds[i];
+    }
+    if (p->rootfs_tree_fd >= 0) {
+        c->tree_fd = fcntl(p->rootfs_tree_fd, F_DUPFD_CLOEXEC, floor);
+        if (c->tree_fd < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        keep[nkeep++] = c->tree_fd;
     }
     if (p->start_fifo_fd >= 0) {
         c->fifo = fcntl(p->start_fifo_fd, F_DUPFD_CLOEXEC, floor);
@@ -389,8 +395,13 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         if (n != 1)
             _exit(125); /* the parent gave up: nothing to report to */
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-            memcpy(&c->tree_fd, CMSG_DATA(cm), sizeof(int));
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int received;
+            memcpy(&received, CMSG_DATA(cm), sizeof(int));
+            if (c->tree_fd >= 0)
+                close(c->tree_fd); /* the idmapped copy replaces the plain one */
+            c->tree_fd = received;
+        }
     }
 
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -84,6 +84,7 @@ class Plan:
     rootfs_propagation: int = 0
     readonly_rootfs: bool = False
     rootfs_flags: int = 0
+    rootfs_tree_fd: int = -1
     ops: tuple[Op, ...] = ()
     hostname: str | None = None
     domainname: str | None = None

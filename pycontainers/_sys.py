@@ -216,6 +216,7 @@ class _Builder:
         p.rootfs_propagation = plan.rootfs_propagation
         p.readonly_rootfs = int(plan.readonly_rootfs)
         p.rootfs_flags = plan.rootfs_flags
+        p.rootfs_tree_fd = plan.rootfs_tree_fd
         p.ops = self.array("struct pc_op", len(plan.ops))
         size = ffi.sizeof("struct pc_op")
         for i, op in enumerate(plan.ops):

@@ -352,6 +352,41 @@ def _namespaces(value: Iterable[str]) -> frozenset[str]:
     return kinds
 
 
+def _layer_dirs(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise _fail("OverlayRootfs.lowers", "must be a list of directories, not one string")
+    dirs = tuple(str(v) for v in value)
+    if not dirs:
+        raise _fail("OverlayRootfs.lowers", "needs at least one layer")
+    for d in dirs:
+        if not d.startswith("/") or "\x00" in d:
+            raise _fail("OverlayRootfs.lowers", f"layers must be absolute paths, got {d!r}")
+    return dirs
+
+
+@attrs.frozen
+class OverlayRootfs:
+    """A rootfs of read-only layers (``lowers``, top-most first, as an image's snapshots
+    give them) under the container's own writable layer.
+
+    ``upper`` and ``work`` (on one filesystem) hold the container's changes; left out, the
+    runtime makes them under the data root and removes them with the container. The overlay
+    is mounted only inside the container's mount namespace (Linux 6.8+).
+    """
+
+    lowers: tuple[str, ...] = attrs.field(converter=_layer_dirs)
+    upper: str | None = None
+    work: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.upper is None) != (self.work is None):
+            raise _fail("OverlayRootfs.work", "upper and work come together")
+        for name in ("upper", "work"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith("/"):
+                raise _fail(f"OverlayRootfs.{name}", f"must be an absolute path, got {value!r}")
+
+
 def _mounts(value: Iterable[Mount]) -> tuple[Mount, ...]:
     return tuple(value)
 
@@ -364,11 +399,12 @@ def _idmaps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
 class ContainerSpec:
     """A whole container: its root filesystem, process, namespaces and mounts.
 
-    ``rootfs`` is a directory on the host, or ``"host"`` for the built-in image made of the
+    ``rootfs`` is a directory on the host, an :class:`OverlayRootfs` of layers, or
+    ``"host"`` for the built-in image made of the
     host's ``/usr``, ``/bin``, ``/sbin`` and ``/lib*`` read-only with a fresh ``/tmp``.
     """
 
-    rootfs: str
+    rootfs: str | OverlayRootfs
     process: Process
     hostname: str | None = None
     domainname: str | None = None
@@ -390,9 +426,11 @@ class ContainerSpec:
     works, else the copy) or ``"none"`` (as is: host root's files show as the overflow id)."""
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.rootfs, str) or not self.rootfs:
+        if isinstance(self.rootfs, OverlayRootfs):
+            pass
+        elif not isinstance(self.rootfs, str) or not self.rootfs:
             raise _fail("rootfs", f"must be a directory path or 'host', got {self.rootfs!r}")
-        if self.rootfs != "host" and not self.rootfs.startswith("/"):
+        elif self.rootfs != "host" and not self.rootfs.startswith("/"):
             raise _fail("rootfs", f"must be an absolute path (or 'host'), got {self.rootfs!r}")
         check_hostname("hostname", self.hostname)
         check_hostname("domainname", self.domainname)

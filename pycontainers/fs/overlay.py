@@ -326,15 +326,57 @@ class _NoLowerdirPlus(Exception):
     pass
 
 
+def detached_overlay(
+    lowers: Sequence[str | os.PathLike[str]],
+    upper: str | os.PathLike[str] | None = None,
+    work: str | os.PathLike[str] | None = None,
+    *,
+    volatile: bool = False,
+) -> int:
+    """An overlay mount attached nowhere yet, as an fd (fsmount): a container's child moves
+    it onto its root inside its own mount namespace, so the host never sees it and it is
+    gone with the last fd. Needs Linux 6.8+ (``lowerdir+``); the caller closes the fd.
+    """
+    api = _mount_api()
+    if not api.available:
+        raise OverlayError("the fd-based mount API is not available here", errno=errno.ENOSYS)
+    paths = tuple(Path(p) for p in lowers)
+    for p in (*paths, *(Path(x) for x in (upper, work) if x is not None)):
+        if not p.is_dir():
+            raise OverlayError(
+                f"overlay layer {p} is not a directory", path=str(p), errno=errno.ENOENT
+            )
+    options = _options(upper is not None, volatile, False, False, False, False)
+    try:
+        fd = _mount_fsconfig(
+            api,
+            None,
+            paths,
+            Path(upper) if upper else None,
+            Path(work) if work else None,
+            options,
+            0,
+        )
+    except _NoLowerdirPlus:
+        raise OverlayError(
+            "this kernel's overlayfs has no 'lowerdir+' (Linux 6.8+)", errno=errno.EINVAL
+        ) from None
+    assert fd is not None
+    return fd
+
+
 def _mount_fsconfig(
     api: _MountAPI,
-    target: Path,
+    target: Path | None,
     lowers: tuple[Path, ...],
     upper: Path | None,
     work: Path | None,
     options: tuple[str, ...],
     attr_flags: int,
-) -> None:
+) -> int | None:
+    """Mount with fsopen/fsconfig/fsmount; attach at ``target``, or with no target return
+    the detached mount's fd (the caller closes it).
+    """
     try:
         fsfd = api.fsopen("overlay")
     except OSError as exc:
@@ -370,11 +412,14 @@ def _mount_fsconfig(
         api.fsconfig(fsfd, FSCONFIG_CMD_CREATE, None, None)
         step = "fsmount"
         mfd = api.fsmount(fsfd, attr_flags)
+        if target is None:
+            return mfd
         try:
             step, current = "move_mount", str(target)
             api.move_mount(mfd, str(target))
         finally:
             os.close(mfd)
+        return None
     except OSError as exc:
         detail = "; ".join(d for d in (detail, _fs_log(fsfd)) if d)
         where = f" ({current})" if current else ""

@@ -23,7 +23,7 @@ from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import Stdio, StdioArg
-from pycontainers.spec import ContainerSpec
+from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,7 +74,7 @@ class Container:
     @classmethod
     def create(
         cls,
-        rootfs: str | ContainerSpec,
+        rootfs: str | OverlayRootfs | ContainerSpec,
         args: list[str] | tuple[str, ...] | None = None,
         *,
         id: str | None = None,
@@ -89,7 +89,7 @@ class Container:
         ``rootfs`` is a directory, ``"host"``, or a full :class:`ContainerSpec` (then
         ``args`` and spec keywords are not given). Spec keywords are those of :func:`run`.
         """
-        from pycontainers.runtime.run import make_spec
+        from pycontainers.runtime.run import make_spec, needs_mountpoint
 
         spec = (
             rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
@@ -111,7 +111,7 @@ class Container:
             fifo = os.path.join(state_dir, "start.fifo")
             os.mkfifo(fifo, 0o600)
             stdio = Stdio(stdin, stdout, stderr)
-            mnt = st.ensure_dir(os.path.join(root, ".mnt")) if spec.rootfs == "host" else None
+            mnt = st.ensure_dir(os.path.join(root, ".mnt")) if needs_mountpoint(spec) else None
             launch = Launch(
                 spec, stdio, host_mountpoint=mnt, start_fifo=fifo, cgroup_name=container_id
             )
@@ -154,7 +154,7 @@ class Container:
             starttime=st.proc_starttime(self._pid),
             status=self._status,
             created=time.time(),
-            rootfs=self.spec.rootfs if self.spec else "",
+            rootfs=str(self.spec.rootfs) if self.spec else "",
             args=self.spec.process.args if self.spec else (),
             creator=os.getpid(),
             cgroup=self._cgroup.path if self._cgroup is not None else "",
@@ -268,6 +268,11 @@ class Container:
             raise ContainerError(f"container {self.id[:12]} has no cgroup")
         return self._cgroup
 
+    @property
+    def upper_dir(self) -> str | None:
+        """The container's writable layer (its changes), for a rootfs of image layers."""
+        return self._launch.upper_dir if self._launch is not None else None
+
     def pause(self) -> None:
         """Freeze every process of the container (the cgroup freezer)."""
         if self.status != "running":
@@ -346,6 +351,8 @@ class Container:
             parent = self.spec.cgroup_parent if self.spec else os.path.dirname(self._cgroup.path)
             drop_cgroup(self._cgroup, parent)
             self._cgroup = None
+        if self._launch is not None:
+            self._launch.remove_layer()
         _remove_dir(self.state_dir)
         self._status = "deleted"
         log.info("container.deleted", id=self.id)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pycontainers import _log
 from pycontainers.errors import ContainerStartError
 from pycontainers.runtime.stdio import Stdio
-from pycontainers.spec import ContainerSpec
+from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 _HINTS = {
     errno.ELOOP: "the path goes through a symlink where none is allowed",
@@ -119,7 +119,11 @@ class Launch:
         self.cgroup_parent = spec.cgroup_parent
         cgroup_fds: list[int] = []
         fifo_fd = -1
+        tree_fd = -1
+        self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         try:
+            if isinstance(spec.rootfs, OverlayRootfs):
+                tree_fd = self._overlay(spec.rootfs, cgroup_name)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if spec.resources is not None:
@@ -133,16 +137,19 @@ class Launch:
                 host_mountpoint=host_mountpoint,
                 start_fifo=start_fifo,
                 start_fifo_fd=fifo_fd,
+                rootfs_tree_fd=tree_fd,
                 cgroup_fds=tuple(cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
             )
             self.spawned = _sys.spawn(plan)
         except BaseException:
             self.remove_cgroup()
+            self.remove_layer()
             raise
         finally:
-            for fd in [*cgroup_fds, fifo_fd] if fifo_fd >= 0 else cgroup_fds:
-                os.close(fd)
+            for fd in [*cgroup_fds, fifo_fd, tree_fd]:
+                if fd >= 0:
+                    os.close(fd)
         self.pid = self.spawned.pid
         self.pidfd = self.spawned.pidfd
         self.sock: int | None = self.spawned.sock
@@ -245,6 +252,36 @@ class Launch:
         os.close(self.pidfd)
         self.pidfd = -1
         self.remove_cgroup()
+        self.remove_layer()
+
+    def _overlay(self, rootfs: OverlayRootfs, name: str) -> int:
+        """The container's overlay as a detached mount; its own layer made if not given."""
+        from pycontainers.fs.overlay import detached_overlay
+        from pycontainers.fs.shift import default_data_root
+
+        upper, work = rootfs.upper, rootfs.work
+        if upper is None or work is None:
+            self.layer_dir = os.path.join(default_data_root(), "containers", name)
+            upper, work = (
+                os.path.join(self.layer_dir, "upper"),
+                os.path.join(self.layer_dir, "work"),
+            )
+            os.makedirs(upper, mode=0o755)
+            os.makedirs(work, mode=0o700)
+        return detached_overlay(rootfs.lowers, upper, work)
+
+    @property
+    def upper_dir(self) -> str | None:
+        """The container's writable layer, when the runtime made it."""
+        return os.path.join(self.layer_dir, "upper") if self.layer_dir else None
+
+    def remove_layer(self) -> None:
+        """Remove the writable layer the runtime made for the container."""
+        if self.layer_dir is not None:
+            import shutil
+
+            shutil.rmtree(self.layer_dir, ignore_errors=True)
+            self.layer_dir = None
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer killed a process of this container."""

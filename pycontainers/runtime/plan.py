@@ -13,7 +13,7 @@ from pycontainers.errors import ContainerStartError, ImageNotFound
 from pycontainers.fs import rootfs as rootfs_plan
 from pycontainers.fs.users import resolve_user
 from pycontainers.security.capabilities import cap_last, to_mask
-from pycontainers.spec import ContainerSpec
+from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
     from pycontainers.cgroups import CgroupLayout
@@ -37,10 +37,28 @@ _PROPAGATION = {
 CAP_SYS_RESOURCE = 24
 
 
+def _etc_from_layers(lowers: tuple[str, ...]) -> dict[str, str]:
+    """/etc/passwd and /etc/group as the merged layers show them (the top-most layer that
+    has the file wins), read beneath each layer without following symlinks out.
+    """
+    from pycontainers.fs.users import _read_beneath
+
+    out: dict[str, str] = {}
+    for name in ("/etc/passwd", "/etc/group"):
+        for layer in lowers:
+            text = _read_beneath(layer, name)
+            if text:
+                out[name] = text
+                break
+    return out
+
+
 def rootfs_shift(spec: ContainerSpec) -> str:
     """How a directory rootfs is made the user-namespace root's own: idmap, copy or none."""
-    if "user" not in spec.namespaces or spec.rootfs == "host" or os.geteuid() != 0:
-        return "none"  # no namespace; a tmpfs made inside it; rootless: the user's own files
+    if "user" not in spec.namespaces or not isinstance(spec.rootfs, str) or spec.rootfs == "host":
+        return "none"  # no namespace; a tmpfs made inside it; image layers (not shifted yet)
+    if os.geteuid() != 0:
+        return "none"  # rootless: the user's own files are already container root's
     if spec.userns_rootfs != "auto":
         return spec.userns_rootfs
     from pycontainers.fs.shift import idmap_supported
@@ -100,6 +118,7 @@ def build_plan(
     start_fifo_fd: int = -1,
     cgroup_fds: tuple[int, ...] = (),
     cgroup_layout: CgroupLayout | None = None,
+    rootfs_tree_fd: int = -1,
 ) -> Plan:
     """Resolve ``spec`` into a :class:`Plan`.
 
@@ -115,7 +134,12 @@ def build_plan(
     hostname = spec.hostname
     if hostname is None and "uts" in spec.namespaces:
         hostname = os.urandom(6).hex()  # Docker names a container's host after its short id
-    if spec.rootfs == "host":
+    if isinstance(spec.rootfs, OverlayRootfs):
+        if host_mountpoint is None or rootfs_tree_fd < 0:
+            raise ValueError("an overlay rootfs needs a mountpoint and its mount fd")
+        rootfs, fstype, data = host_mountpoint, None, None
+        etc = _etc_from_layers(spec.rootfs.lowers)
+    elif spec.rootfs == "host":
         if host_mountpoint is None:
             raise ValueError("the host image needs a mountpoint")
         rootfs, fstype, data = host_mountpoint, "tmpfs", "mode=755,size=16m"
@@ -159,8 +183,9 @@ def build_plan(
         rootfs_source="rootfs" if fstype else None,
         rootfs_data=data,
         rootfs_propagation=_PROPAGATION[spec.rootfs_propagation],
-        readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",
+        readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",  # host: /tmp stays rw
         rootfs_flags=0 if spec.security.privileged else rootfs_plan.MS_NODEV,
+        rootfs_tree_fd=rootfs_tree_fd,
         ops=tuple(ops),
         hostname=hostname,
         domainname=spec.domainname,

@@ -19,6 +19,7 @@ from pycontainers.spec import (
     ContainerSpec,
     IdMapping,
     Mount,
+    OverlayRootfs,
     Process,
     SecurityOptions,
     User,
@@ -48,7 +49,7 @@ class CompletedContainer:
 
 
 def make_spec(
-    rootfs: str,
+    rootfs: str | OverlayRootfs,
     args: Sequence[str] | None,
     *,
     hostname: str | None = None,
@@ -149,6 +150,11 @@ def _security(
     )
 
 
+def needs_mountpoint(spec: ContainerSpec) -> bool:
+    """Whether the rootfs is mounted (tmpfs, overlay) on an empty directory of ours."""
+    return spec.rootfs == "host" or isinstance(spec.rootfs, OverlayRootfs)
+
+
 _host_mnt: dict[str, str] = {}
 
 
@@ -160,7 +166,7 @@ def _host_mountpoint() -> str:
 
 
 def run(
-    rootfs_or_image: str | ContainerSpec,
+    rootfs_or_image: str | OverlayRootfs | ContainerSpec,
     args: Sequence[str] | None = None,
     *,
     capture_output: bool = False,
@@ -208,7 +214,7 @@ def run(
     deadline = None if timeout is None else time.monotonic() + timeout
     stdio = Stdio(stdin, stdout, stderr)
     try:
-        mnt = _host_mountpoint() if spec.rootfs == "host" else None
+        mnt = _host_mountpoint() if needs_mountpoint(spec) else None
         launch = Launch(
             spec, stdio, host_mountpoint=mnt, start_fifo=None, cgroup_name=os.urandom(8).hex()
         )
@@ -228,6 +234,7 @@ def run(
             raise
         finally:
             launch.remove_cgroup()
+            launch.remove_layer()
         launch.close()
     finally:
         stdio.close_all()

@@ -30,6 +30,10 @@ _EXPORTS = {
     "ContainerTimeout": "pycontainers.errors",
     "DEVNULL": "pycontainers.runtime.stdio",
     "IdMapping": "pycontainers.spec",
+    "Image": "pycontainers.images",
+    "ImageStore": "pycontainers.images",
+    "OverlayRootfs": "pycontainers.spec",
+    "Reference": "pycontainers.images",
     "ImageNotFound": "pycontainers.errors",
     "Mount": "pycontainers.spec",
     "Namespace": "pycontainers.namespaces",
@@ -61,7 +65,9 @@ __all__ = [
     "ContainerStartError",
     "ContainerTimeout",
     "IdMapping",
+    "Image",
     "ImageNotFound",
+    "ImageStore",
     "Mount",
     "Namespace",
     "NamespaceComparison",
@@ -69,8 +75,10 @@ __all__ = [
     "NamespaceKind",
     "NamespaceSet",
     "OverlayFS",
+    "OverlayRootfs",
     "Process",
     "PyContainersError",
+    "Reference",
     "Resources",
     "SecurityOptions",
     "SpecError",
@@ -92,11 +100,20 @@ if TYPE_CHECKING:
         SpecError,
     )
     from pycontainers.fs.overlay import OverlayFS
+    from pycontainers.images import Image, ImageStore, Reference
     from pycontainers.namespaces import Namespace, NamespaceComparison, NamespaceKind, NamespaceSet
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
-    from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, SecurityOptions, User
+    from pycontainers.spec import (
+        ContainerSpec,
+        IdMapping,
+        Mount,
+        OverlayRootfs,
+        Process,
+        SecurityOptions,
+        User,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pycontainers.images._errors import BlobNotFound, DigestMismatch, ImageError, LayerError
+from pycontainers.images.archive import ANNOTATION_IMAGE_NAME, FORMATS, load, save
 from pycontainers.images.descriptor import (
     MEDIA_TYPE_CONFIG,
     MEDIA_TYPE_INDEX,
@@ -21,11 +22,16 @@ from pycontainers.images.descriptor import (
     Platform,
 )
 from pycontainers.images.digest import Digest, chain_id
+from pycontainers.images.image import ANNOTATION_REF_NAME, Image, ImageStore, Pruned, host_platform
 from pycontainers.images.layers import AppliedLayer, apply_layer, detect_compression, flatten
+from pycontainers.images.reference import Reference
 from pycontainers.images.snapshots import Snapshot, SnapshotStore
 from pycontainers.images.store import BlobReader, ContentStore
 
 __all__ = [
+    "ANNOTATION_IMAGE_NAME",
+    "ANNOTATION_REF_NAME",
+    "FORMATS",
     "MEDIA_TYPE_CONFIG",
     "MEDIA_TYPE_INDEX",
     "MEDIA_TYPE_LAYER",
@@ -39,14 +45,21 @@ __all__ = [
     "Descriptor",
     "Digest",
     "DigestMismatch",
+    "Image",
     "ImageError",
+    "ImageStore",
     "Index",
     "LayerError",
     "Platform",
+    "Pruned",
+    "Reference",
     "Snapshot",
     "SnapshotStore",
     "apply_layer",
     "chain_id",
     "detect_compression",
     "flatten",
+    "host_platform",
+    "load",
+    "save",
 ]

@@ -1,0 +1,532 @@
+"""Images: OCI manifests named in the content store's ``index.json``, and their snapshots.
+
+An :class:`ImageStore` keeps an OCI image layout at ``root/content`` and unpacked layers at
+``root/snapshots``. Each tag is one ``index.json`` entry whose
+``org.opencontainers.image.ref.name`` annotation is the full reference
+(``docker.io/library/busybox:latest``). Removing a tag leaves the blobs and snapshots until
+:meth:`ImageStore.prune`.
+
+>>> store = ImageStore("/var/lib/pycontainers/images")  # doctest: +SKIP
+>>> img = store.import_rootfs("rootfs/", "busybox", config=ImageConfig(cmd=("sh",)))  # doctest: +SKIP
+>>> OverlayFS.mount(target, store.snapshots_for(img), upper=..., work=...)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+import html
+import json
+import os
+import platform as _platform
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pycontainers._log import get_logger
+from pycontainers.errors import ImageNotFound, SpecError
+from pycontainers.images._errors import BlobNotFound, ImageError
+from pycontainers.images.config import ImageConfig
+from pycontainers.images.descriptor import (
+    MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_DOCKER_MANIFEST,
+    MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+    MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_MANIFEST,
+    Descriptor,
+    Index,
+    Platform,
+)
+from pycontainers.images.digest import Digest, chain_id, new_hasher
+from pycontainers.images.reference import Reference
+from pycontainers.images.snapshots import SnapshotStore
+from pycontainers.images.store import ContentStore
+
+__all__ = ["ANNOTATION_REF_NAME", "Image", "ImageStore", "Pruned", "host_platform"]
+
+log = get_logger("pycontainers.images")
+
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+_INDEX_TYPES = frozenset({MEDIA_TYPE_INDEX, MEDIA_TYPE_DOCKER_MANIFEST_LIST})
+_MANIFEST_TYPES = frozenset({MEDIA_TYPE_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST})
+
+# platform.machine() -> (GOARCH, variant)
+_GOARCH = {
+    "x86_64": ("amd64", ""),
+    "amd64": ("amd64", ""),
+    "aarch64": ("arm64", ""),
+    "arm64": ("arm64", ""),
+    "armv7l": ("arm", "v7"),
+    "armv6l": ("arm", "v6"),
+    "i386": ("386", ""),
+    "i686": ("386", ""),
+    "ppc64le": ("ppc64le", ""),
+    "s390x": ("s390x", ""),
+    "riscv64": ("riscv64", ""),
+    "mips64": ("mips64", ""),
+    "loongarch64": ("loong64", ""),
+}
+
+
+def host_platform() -> Platform:
+    """The platform of this machine, with Go's architecture names (``linux``/``amd64``...)."""
+    machine = _platform.machine()
+    arch, variant = _GOARCH.get(machine, (machine, ""))
+    return Platform(architecture=arch, os="linux", variant=variant)
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ImageError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ImageError(f"{what} is not a JSON object")
+    return obj
+
+
+@attrs.frozen(eq=False)
+class Image:
+    """An image in an :class:`ImageStore`: a manifest, its config and its layers.
+
+    Equal images have the same reference and manifest digest. ``size`` is the stored
+    (compressed) size of the config and the layers.
+    """
+
+    reference: Reference
+    digest: Digest
+    manifest: Mapping[str, Any] = attrs.field(repr=False)
+    raw_config: Mapping[str, Any] = attrs.field(repr=False)
+    config_descriptor: Descriptor = attrs.field(repr=False)
+    layers: tuple[Descriptor, ...] = attrs.field(repr=False)
+    diff_ids: tuple[Digest, ...] = attrs.field(repr=False)
+    config: ImageConfig = attrs.field(repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Image):
+            return NotImplemented
+        return (self.reference, self.digest) == (other.reference, other.digest)
+
+    def __hash__(self) -> int:
+        return hash((self.reference, self.digest))
+
+    @property
+    def id(self) -> Digest:
+        """The config digest (Docker's image ID)."""
+        return self.config_descriptor.digest
+
+    @property
+    def size(self) -> int:
+        """Bytes of the config and layer blobs."""
+        return self.config_descriptor.size + sum(layer.size for layer in self.layers)
+
+    @property
+    def platform(self) -> Platform:
+        """The config's ``os``/``architecture`` (and ``variant``)."""
+        return Platform(
+            architecture=str(self.raw_config.get("architecture", "")),
+            os=str(self.raw_config.get("os", "")),
+            variant=str(self.raw_config.get("variant", "")),
+        )
+
+    @property
+    def chain_ids(self) -> tuple[Digest, ...]:
+        """The chain ID of each layer stack, bottom first (snapshot keys)."""
+        return tuple(chain_id(self.diff_ids[: i + 1]) for i in range(len(self.diff_ids)))
+
+    @property
+    def created(self) -> str:
+        """The config's ``created`` timestamp (RFC 3339), or ``""``."""
+        return str(self.raw_config.get("created") or "")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Image {self.reference.familiar} {self.digest.encoded[:12]} "
+            f"{self.platform.os}/{self.platform.architecture}, {len(self.layers)} layers, "
+            f"{_human(self.size)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = [
+            ("Reference", str(self.reference)),
+            ("Digest", str(self.digest)),
+            ("ID", str(self.id)),
+            ("Platform", f"{self.platform.os}/{self.platform.architecture}"),
+            ("Created", self.created),
+            ("Command", " ".join(self.config.command()) or "—"),
+            ("Env", ", ".join(self.config.env) or "—"),
+            ("Layers", f"{len(self.layers)} ({_human(self.size)})"),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows
+        )
+        return f"<table><caption>Image {e(self.reference.familiar)}</caption>{body}</table>"
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@attrs.frozen
+class Pruned:
+    """What :meth:`ImageStore.prune` removed."""
+
+    blobs: tuple[Digest, ...]
+    snapshots: tuple[Digest, ...]
+
+
+class ImageStore:
+    """Images under ``root``: a content store (``content/``) and snapshots (``snapshots/``)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, userxattr: bool = False) -> None:
+        self.root = Path(root).absolute()
+        self.content = ContentStore(self.root / "content")
+        self.snapshots = SnapshotStore(self.root / "snapshots", userxattr=userxattr)
+
+    def __repr__(self) -> str:
+        return f"ImageStore({str(self.root)!r})"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _entries(self) -> Iterator[tuple[Reference, Descriptor]]:
+        for desc in self.content.read_index().manifests:
+            name = desc.annotation(ANNOTATION_REF_NAME)
+            if not name:
+                continue
+            try:
+                yield Reference.parse(name), desc
+            except SpecError:
+                log.warning("image.bad_ref_name", ref_name=name)
+
+    def _find(self, ref: Reference) -> Descriptor:
+        for r, desc in self._entries():
+            if r == ref:
+                return desc
+        if ref.digest is not None:  # repo@digest: any tag of that repository pinned to it
+            for r, desc in self._entries():
+                if r.repository == ref.repository and desc.digest == ref.digest:
+                    return desc
+        raise ImageNotFound(f"no image {ref} in {self.root}")
+
+    def get(self, ref: str | Reference) -> Image:
+        """The image named ``ref``; :class:`ImageNotFound` if the store has none."""
+        r = Reference.parse(ref)
+        return self._image(r, self._find(r))
+
+    def _image(self, ref: Reference, desc: Descriptor) -> Image:
+        if desc.media_type in _INDEX_TYPES:
+            desc = self._pick_platform(desc)
+        raw = self.content.read_bytes(desc)
+        manifest = _json_object(raw, f"manifest {desc.digest}")
+        try:
+            config_desc = Descriptor.from_dict(manifest.get("config") or {})
+            layers = tuple(Descriptor.from_dict(d) for d in manifest.get("layers") or ())
+        except SpecError as exc:
+            raise ImageError(f"manifest {desc.digest}: {exc}") from None
+        raw_config = _json_object(
+            self.content.read_bytes(config_desc), f"config {config_desc.digest}"
+        )
+        rootfs = raw_config.get("rootfs") or {}
+        try:
+            diff_ids = tuple(Digest.parse(d) for d in rootfs.get("diff_ids") or ())
+            config = ImageConfig.from_oci(raw_config.get("config"))
+        except SpecError as exc:
+            raise ImageError(f"config {config_desc.digest}: {exc}") from None
+        if len(diff_ids) != len(layers):
+            raise ImageError(
+                f"config {config_desc.digest} lists {len(diff_ids)} diff_ids "
+                f"for {len(layers)} layers"
+            )
+        return Image(
+            reference=ref,
+            digest=desc.digest,
+            manifest=manifest,
+            raw_config=raw_config,
+            config_descriptor=config_desc,
+            layers=layers,
+            diff_ids=diff_ids,
+            config=config,
+        )
+
+    def _pick_platform(self, desc: Descriptor) -> Descriptor:
+        index = Index.from_json(self.content.read_bytes(desc))
+        host = host_platform()
+        candidates = [
+            m
+            for m in index.manifests
+            if m.media_type in _MANIFEST_TYPES and self.content.has(m.digest)
+        ]
+        for m in candidates:
+            p = m.platform
+            if (
+                p is not None
+                and (p.os, p.architecture) == (host.os, host.architecture)
+                and (not host.variant or not p.variant or p.variant == host.variant)
+            ):
+                return m
+        if len(candidates) == 1 and candidates[0].platform is None:
+            return candidates[0]
+        raise ImageNotFound(
+            f"index {desc.digest} has no manifest for {host.os}/{host.architecture}"
+        )
+
+    def list(self) -> builtins.list[Image]:
+        """Every tagged image, sorted by reference (entries whose blobs are missing skipped)."""
+        out = []
+        for ref, desc in self._entries():
+            try:
+                out.append(self._image(ref, desc))
+            except (BlobNotFound, ImageNotFound, ImageError) as exc:
+                log.warning("image.unreadable", reference=str(ref), error=str(exc))
+        return sorted(out, key=lambda i: str(i.reference))
+
+    def references(self, image: Image | Digest | str) -> builtins.list[Reference]:
+        """Every reference in the store naming the manifest of ``image`` (a digest or image)."""
+        digest = image.digest if isinstance(image, Image) else Digest.parse(image)
+        return sorted((r for r, d in self._entries() if d.digest == digest), key=str)
+
+    def inspect(self, ref: str | Reference) -> dict[str, Any]:
+        """A ``docker image inspect``-like dict of the image named ``ref``."""
+        img = self.get(ref)
+        refs = self.references(img)
+        return {
+            "Id": str(img.id),
+            "RepoTags": [r.familiar for r in refs if r.tag],
+            "RepoDigests": sorted({f"{r.familiar_repository}@{img.digest}" for r in refs}),
+            "Reference": str(img.reference),
+            "Digest": str(img.digest),
+            "Created": img.created,
+            "Architecture": img.platform.architecture,
+            "Os": img.platform.os,
+            "Variant": img.platform.variant,
+            "Config": dict(img.raw_config.get("config") or {}),
+            "RootFS": {"Type": "layers", "Layers": [str(d) for d in img.diff_ids]},
+            "Layers": [layer.to_dict() for layer in img.layers],
+            "History": list(img.raw_config.get("history") or []),
+            "Size": img.size,
+        }
+
+    # -- naming -----------------------------------------------------------------------------
+
+    def _add(self, desc: Descriptor, ref: Reference) -> None:
+        named = attrs.evolve(
+            desc, annotations={**dict(desc.annotations), ANNOTATION_REF_NAME: str(ref)}
+        )
+        self.content.update_index(
+            lambda index: index.with_manifest(named, replace_annotation=ANNOTATION_REF_NAME)
+        )
+
+    def tag(self, image: Image | str | Reference, new_ref: str | Reference) -> Image:
+        """Name the image ``image`` (or the image named so) also ``new_ref``; moves that tag."""
+        target = Reference.parse(new_ref)
+        with self.content.lock():
+            src = image if isinstance(image, Image) else self.get(image)
+            desc = self._find(src.reference)
+            self._add(
+                Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform), target
+            )
+        log.info("image.tagged", reference=str(target), digest=str(src.digest))
+        return self.get(target)
+
+    def untag(self, ref: str | Reference) -> None:
+        """Remove the name ``ref``; :class:`ImageNotFound` if no image has it."""
+        r = Reference.parse(ref)
+
+        def drop(index: Index) -> Index:
+            kept = tuple(m for m in index.manifests if m.annotation(ANNOTATION_REF_NAME) != str(r))
+            if len(kept) == len(index.manifests):
+                raise ImageNotFound(f"no image {r} in {self.root}")
+            return attrs.evolve(index, manifests=kept)
+
+        self.content.update_index(drop)
+        log.info("image.untagged", reference=str(r))
+
+    def remove(self, ref: str | Reference) -> None:
+        """Remove the image named ``ref`` (its name; content stays until :meth:`prune`).
+
+        A ``repo@digest`` reference without a tag removes every name of that repository
+        pinned to the digest.
+        """
+        r = Reference.parse(ref)
+        if r.tag or r.digest is None:
+            self.untag(r)
+            return
+        names = [
+            str(n)
+            for n, d in self._entries()
+            if n.repository == r.repository and d.digest == r.digest
+        ]
+        if not names:
+            raise ImageNotFound(f"no image {r} in {self.root}")
+        self.content.update_index(
+            lambda index: attrs.evolve(
+                index,
+                manifests=tuple(
+                    m for m in index.manifests if m.annotation(ANNOTATION_REF_NAME) not in names
+                ),
+            )
+        )
+
+    def prune(self, keep: Iterable[Digest | str] = ()) -> Pruned:
+        """Delete blobs no tagged image reaches and snapshots no tagged image uses.
+
+        ``keep`` names extra chain IDs (snapshots in use by containers) and blob digests.
+        """
+        extra = [Digest.parse(k) for k in keep]
+        with self.content.lock():
+            live_chains = set(extra)
+            for img in self.list():
+                live_chains.update(img.chain_ids)
+            blobs = self.content.gc(keep=[d for d in extra if self.content.has(d)])
+            removed = []
+            for snap in list(self.snapshots.snapshots()):
+                if snap.chain_id not in live_chains and self.snapshots.remove(snap.chain_id):
+                    removed.append(snap.chain_id)
+            self.snapshots.clean()
+        log.info("images.pruned", blobs=len(blobs), snapshots=len(removed))
+        return Pruned(tuple(blobs), tuple(removed))
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def snapshots_for(self, image: Image | str | Reference) -> builtins.list[str]:
+        """Unpack the layers of ``image`` that are not snapshots yet (checking each DiffID)
+        and return the snapshot trees topmost first, as :meth:`OverlayFS.mount` wants lowers.
+        """
+        img = image if isinstance(image, Image) else self.get(image)
+        if not img.layers:
+            return []
+        with self.content.lock():  # prune cannot run in between
+            parent: Digest | None = None
+            for layer, diff_id in zip(img.layers, img.diff_ids, strict=True):
+                with self.content.open(layer) as reader:
+                    snap = self.snapshots.unpack(reader, parent=parent, expected_diff_id=diff_id)
+                parent = snap.chain_id
+            assert parent is not None
+            return [str(p) for p in self.snapshots.lowers(parent)]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def commit(
+        self,
+        reference: str | Reference,
+        layers: Sequence[tuple[Descriptor, Digest]],
+        *,
+        config: ImageConfig | None = None,
+        base: Image | None = None,
+        created: datetime.datetime | None = None,
+        created_by: str = "",
+    ) -> Image:
+        """Write a config and manifest for ``layers`` (stored blobs and their DiffIDs).
+
+        The new layers go on top of ``base`` (its config too, unless ``config`` is given);
+        the image is tagged ``reference``. Hold ``self.content.lock()`` around the puts of
+        the layers and this call so that a concurrent prune cannot drop them.
+        """
+        ref = Reference.parse(reference)
+        when = (created or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
+        stamp = when.isoformat().replace("+00:00", "Z")
+        plat = base.platform if base is not None else host_platform()
+        history = list(base.raw_config.get("history") or []) if base is not None else []
+        history += [{"created": stamp, "created_by": created_by} for _ in layers]
+        diff_ids = [*(base.diff_ids if base else ()), *(d for _, d in layers)]
+        raw: dict[str, Any] = {"created": stamp, "architecture": plat.architecture, "os": plat.os}
+        if plat.variant:
+            raw["variant"] = plat.variant
+        cfg = config if config is not None else (base.config if base else ImageConfig())
+        raw["config"] = cfg.to_oci()
+        raw["rootfs"] = {"type": "layers", "diff_ids": [str(d) for d in diff_ids]}
+        raw["history"] = history
+        with self.content.lock():
+            cfg_desc = self.content.put(_canonical(raw), media_type=MEDIA_TYPE_CONFIG)
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": MEDIA_TYPE_MANIFEST,
+                "config": cfg_desc.to_dict(),
+                "layers": [
+                    *(b.to_dict() for b in (base.layers if base else ())),
+                    *(d.to_dict() for d, _ in layers),
+                ],
+            }
+            man_desc = self.content.put(_canonical(manifest), media_type=MEDIA_TYPE_MANIFEST)
+            self._add(attrs.evolve(man_desc, platform=plat), ref)
+        log.info("image.committed", reference=str(ref), digest=str(man_desc.digest))
+        return self.get(ref)
+
+    def import_rootfs(
+        self,
+        directory: str | os.PathLike[str],
+        reference: str | Reference,
+        *,
+        config: ImageConfig | None = None,
+        created: datetime.datetime | None = None,
+    ) -> Image:
+        """Make a one-layer image (tar+gzip) of ``directory`` and tag it ``reference``."""
+        from pycontainers.fs.overlay import upper_diff
+
+        src = Path(directory)
+        if not src.is_dir():
+            raise SpecError("directory", f"{src} is not a directory")
+        diff = new_hasher()
+        with self.content.lock():  # no gc between the layer's put and the index update
+            layer = self.content.put(
+                _gzip(upper_diff(src, userxattr=False), diff), media_type=MEDIA_TYPE_LAYER_GZIP
+            )
+            return self.commit(
+                reference,
+                [(layer, Digest.from_hasher(diff))],
+                config=config,
+                created=created,
+                created_by=f"pycontainers import_rootfs {src.name}",
+            )
+
+    # -- archives ---------------------------------------------------------------------------
+
+    def load(
+        self, path: str | os.PathLike[str], *, repository: str | None = None
+    ) -> builtins.list[Image]:
+        """Import an OCI layout directory, an OCI archive or a ``docker save`` archive.
+
+        See :func:`pycontainers.images.archive.load`.
+        """
+        from pycontainers.images.archive import load
+
+        return load(self, path, repository=repository)
+
+    def save(
+        self,
+        refs: str | Reference | Image | Iterable[str | Reference | Image],
+        path: str | os.PathLike[str],
+        *,
+        format: str = "oci-archive",
+    ) -> None:
+        """Export images as ``oci-archive``, ``oci-dir`` or ``docker-archive``.
+
+        See :func:`pycontainers.images.archive.save`.
+        """
+        from pycontainers.images.archive import save
+
+        save(self, refs, path, format=format)
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _gzip(chunks: Iterable[bytes], diff_hasher: Any) -> Iterator[bytes]:
+    comp = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing, mtime 0: reproducible
+    for chunk in chunks:
+        diff_hasher.update(chunk)
+        out = comp.compress(chunk)
+        if out:
+            yield out
+    yield comp.flush()

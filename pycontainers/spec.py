@@ -419,6 +419,8 @@ class ContainerSpec:
     resources: Resources | None = None
     """Limits in a cgroup of the container's own; None: no cgroup is made."""
     cgroup_parent: str = "pycontainers"
+    image: str | None = None
+    """The image reference the rootfs came from (its layers are the overlay's lowers)."""
     userns_rootfs: str = "auto"
     """With a user namespace (as root), how a directory rootfs is made the container root's
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),

@@ -16,12 +16,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="pycontainers", description="Run Linux containers without a daemon."
     )
     parser.add_argument("--version", action="version", version=f"pycontainers {__version__}")
+    parser.add_argument(
+        "--root",
+        help="data root (images, layers); default $PYCONTAINERS_ROOT or /var/lib/pycontainers",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
         help="run a command in a new container",
         description="Run a command in a new container and exit with its status. IMAGE_OR_ROOTFS "
-        "is a directory or 'host' (the host's /usr, /bin, /lib* read-only, fresh /tmp).",
+        "is an image in the local store, a directory, or 'host' (the host's /usr, /bin, /lib* "
+        "read-only, fresh /tmp).",
         add_help=False,
     )
     run.add_argument(
@@ -31,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-e", "--env", action="append", default=[], metavar="K=V", help="set a variable"
     )
-    run.add_argument("-w", "--workdir", default="/", metavar="DIR", help="working directory inside")
+    run.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside")
+    run.add_argument("--entrypoint", help="override the image's entrypoint")
     run.add_argument("-u", "--user", metavar="UID[:GID]", help="user to run as (uid[:gid] or name)")
     run.add_argument("--network", choices=["none", "host"], default="none", help="network mode")
     run.add_argument("--init", action="store_true", help="run a tiny init as PID 1")
@@ -48,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
     run.add_argument("--help", action="help", help="show this help message and exit")
     sub.add_parser("check", help="diagnose this host: what works here and how to fix the rest")
+    from pycontainers.cli import images
+
+    images.add_commands(sub)
     return parser
 
 
@@ -74,10 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    if not cmd:
-        if args.image != "host":
-            print("pycontainers: no command given", file=sys.stderr)
-            return EXIT_RUNTIME_ERROR
+    if not cmd and args.image == "host":
         cmd = ["/bin/sh"]
     namespaces = set(DEFAULT_NAMESPACES)
     if args.network == "host":
@@ -94,6 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             init=args.init,
             readonly_rootfs=args.read_only,
             mounts=_volumes(args.volume),
+            entrypoint=[args.entrypoint] if args.entrypoint is not None else None,
+            image_root=args.root,
         )
     except pc.ContainerStartError as exc:
         print(f"pycontainers: {exc}", file=sys.stderr)
@@ -106,6 +114,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pycontainers`` console script."""
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `pycontainers images | head` ends quietly
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "run":
@@ -114,6 +125,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pycontainers.check import main as check_main
 
         return check_main()
+    from pycontainers.cli import images
+
+    if args.command in images.COMMANDS:
+        import pycontainers as pc
+
+        try:
+            return images.run_command(args)
+        except pc.PyContainersError as exc:
+            print(f"pycontainers: {exc}", file=sys.stderr)
+            return EXIT_RUNTIME_ERROR
     parser.print_help()
     return 0 if argv is None or not list(argv) else EXIT_RUNTIME_ERROR
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pycontainers.images._errors import BlobNotFound, DigestMismatch, ImageError, LayerError
 from pycontainers.images.archive import ANNOTATION_IMAGE_NAME, FORMATS, load, save
+from pycontainers.images.config import ImageConfig
 from pycontainers.images.descriptor import (
     MEDIA_TYPE_CONFIG,
     MEDIA_TYPE_INDEX,
@@ -46,6 +47,7 @@ __all__ = [
     "Digest",
     "DigestMismatch",
     "Image",
+    "ImageConfig",
     "ImageError",
     "ImageStore",
     "Index",
@@ -57,9 +59,21 @@ __all__ = [
     "SnapshotStore",
     "apply_layer",
     "chain_id",
+    "default_store",
     "detect_compression",
     "flatten",
     "host_platform",
     "load",
     "save",
 ]
+
+
+def default_store(root: str | None = None) -> ImageStore:
+    """The image store under the data root (``--root``, else ``$PYCONTAINERS_ROOT``, else
+    /var/lib/pycontainers for root): ``<root>/images``.
+    """
+    import os
+
+    from pycontainers.fs.shift import default_data_root
+
+    return ImageStore(os.path.join(root or default_data_root(), "images"))

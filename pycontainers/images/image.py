@@ -216,7 +216,9 @@ class ImageStore:
             for r, desc in self._entries():
                 if r.repository == ref.repository and desc.digest == ref.digest:
                     return desc
-        raise ImageNotFound(f"no image {ref} in {self.root}")
+        raise ImageNotFound(
+            f"no image {ref} in {self.root} (load one with 'pycontainers load -i FILE')"
+        )
 
     def get(self, ref: str | Reference) -> Image:
         """The image named ``ref``; :class:`ImageNotFound` if the store has none."""
@@ -471,6 +473,29 @@ class ImageStore:
         created: datetime.datetime | None = None,
     ) -> Image:
         """Make a one-layer image (tar+gzip) of ``directory`` and tag it ``reference``."""
+        return self.commit_directory(
+            directory,
+            reference,
+            config=config,
+            created=created,
+            created_by=f"pycontainers import_rootfs {Path(directory).name}",
+        )
+
+    def commit_directory(
+        self,
+        directory: str | os.PathLike[str],
+        reference: str | Reference,
+        *,
+        base: Image | None = None,
+        config: ImageConfig | None = None,
+        created: datetime.datetime | None = None,
+        created_by: str = "",
+    ) -> Image:
+        """Add ``directory`` as one layer (tar+gzip) on top of ``base`` and tag the result.
+
+        The directory may be an overlay upper dir: its whiteouts (0/0 character devices) and
+        opaque directories become OCI whiteouts, so a container's changes commit as is.
+        """
         from pycontainers.fs.overlay import upper_diff
 
         src = Path(directory)
@@ -485,8 +510,9 @@ class ImageStore:
                 reference,
                 [(layer, Digest.from_hasher(diff))],
                 config=config,
+                base=base,
                 created=created,
-                created_by=f"pycontainers import_rootfs {src.name}",
+                created_by=created_by,
             )
 
     # -- archives ---------------------------------------------------------------------------

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pycontainers.cgroups import CGroup, CgroupStats
+    from pycontainers.images import Image
+    from pycontainers.images.config import ImageConfig
     from pycontainers.runtime.run import CompletedContainer
 
 log = _log.get_logger("pycontainers.runtime")
@@ -67,6 +69,7 @@ class Container:
         self._pid = pid
         self._pidfd: int | None = launch.pidfd if launch else None
         self._cgroup: CGroup | None = launch.cgroup if launch else None
+        self._image = (spec.image or "") if spec else ""
         self.returncode: int | None = None
 
     # -- construction ---------------------------------------------------------------
@@ -74,7 +77,7 @@ class Container:
     @classmethod
     def create(
         cls,
-        rootfs: str | OverlayRootfs | ContainerSpec,
+        rootfs: str | OverlayRootfs | Image | ContainerSpec,
         args: list[str] | tuple[str, ...] | None = None,
         *,
         id: str | None = None,
@@ -132,6 +135,7 @@ class Container:
         state_dir = os.path.join(root, st.check_id(container_id))
         s = st.read_state(state_dir)
         self = cls(container_id, state_dir, None, None, None, s.status, s.pid)
+        self._image = s.image
         if s.cgroup:
             from pycontainers.cgroups import CGroup
 
@@ -158,6 +162,7 @@ class Container:
             args=self.spec.process.args if self.spec else (),
             creator=os.getpid(),
             cgroup=self._cgroup.path if self._cgroup is not None else "",
+            image=self._image,
         )
         with st.locked(self.state_dir):
             st.write_state(self.state_dir, state)
@@ -271,7 +276,37 @@ class Container:
     @property
     def upper_dir(self) -> str | None:
         """The container's writable layer (its changes), for a rootfs of image layers."""
-        return self._launch.upper_dir if self._launch is not None else None
+        if self._launch is not None:
+            return self._launch.upper_dir
+        from pycontainers.fs.shift import default_data_root
+
+        upper = os.path.join(default_data_root(), "containers", self.id, "upper")
+        return upper if os.path.isdir(upper) else None
+
+    def commit(
+        self,
+        reference: str,
+        *,
+        config: ImageConfig | None = None,
+        message: str = "",
+        image_root: str | None = None,
+    ) -> Image:
+        """Make an image of this container: its image's layers plus its changes as one
+        layer, with the image's config (or ``config``), tagged ``reference``.
+        """
+        from pycontainers.images import default_store
+
+        upper = self.upper_dir
+        if upper is None:
+            raise ContainerError(
+                f"container {self.id[:12]} has no layer of its own to commit: only a container "
+                "created here from an image (or OverlayRootfs) can be committed"
+            )
+        store = default_store(image_root)
+        base = store.get(self._image) if self._image else None
+        return store.commit_directory(
+            upper, reference, base=base, config=config, created_by=message or "pycontainers commit"
+        )
 
     def pause(self) -> None:
         """Freeze every process of the container (the cgroup freezer)."""

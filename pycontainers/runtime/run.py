@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import ContainerExitError, ContainerTimeout, SpecError
 from pycontainers.runtime import state as st
+
+if TYPE_CHECKING:
+    from pycontainers.images.image import Image
 from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import (
@@ -49,13 +52,15 @@ class CompletedContainer:
 
 
 def make_spec(
-    rootfs: str | OverlayRootfs,
+    rootfs: str | OverlayRootfs | Image,
     args: Sequence[str] | None,
     *,
     hostname: str | None = None,
     domainname: str | None = None,
     env: Mapping[str, str] | Iterable[str] | None = None,
-    cwd: str = "/",
+    cwd: str | None = None,
+    entrypoint: Sequence[str] | None = None,
+    image_root: str | None = None,
     user: str | int | User | None = None,
     mounts: Sequence[Mount] = (),
     namespaces: Iterable[str] = DEFAULT_NAMESPACES,
@@ -108,10 +113,29 @@ def make_spec(
             "cgroup limits need root: rootless containers get no cgroup here "
             "(a delegated cgroup v2 subtree is not supported yet)",
         )
+    image_ref: str | None = None
+    if not isinstance(rootfs, (str, OverlayRootfs)) or (
+        isinstance(rootfs, str) and rootfs != "host" and not rootfs.startswith("/")
+    ):
+        # an image: its layers under a writable layer of the container's own, and its
+        # config's defaults (entrypoint + cmd as Docker combines them, env, workdir, user)
+        from pycontainers.images import default_store
+
+        store = default_store(image_root)
+        image = store.get(rootfs) if isinstance(rootfs, str) else rootfs
+        image_ref = str(image.reference)
+        rootfs = OverlayRootfs(tuple(store.snapshots_for(image)))
+        args = image.config.command(args, entrypoint)
+        env = {**image.config.environ(), **dict(_env_pairs(env))}
+        cwd = cwd or image.config.working_dir or None
+        if user is None and image.config.user:
+            user = image.config.user
+    elif entrypoint is not None:
+        args = (*entrypoint, *(args or ()))
     process = Process(
         args=tuple(args or ()),
         env=env,
-        cwd=cwd,
+        cwd=cwd or "/",
         user=user,
         rlimits=rlimits,
         umask=umask,
@@ -131,7 +155,14 @@ def make_spec(
         security=security or _security(tuple(cap_add), tuple(cap_drop), privileged, seccomp),
         resources=resources,
         cgroup_parent=cgroup_parent,
+        image=image_ref,
     )
+
+
+def _env_pairs(env: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
+    from pycontainers.spec import _env
+
+    return _env(env)
 
 
 _DEFAULT_SECURITY = SecurityOptions()
@@ -166,7 +197,7 @@ def _host_mountpoint() -> str:
 
 
 def run(
-    rootfs_or_image: str | OverlayRootfs | ContainerSpec,
+    rootfs_or_image: str | OverlayRootfs | Image | ContainerSpec,
     args: Sequence[str] | None = None,
     *,
     capture_output: bool = False,
@@ -180,8 +211,12 @@ def run(
 ) -> CompletedContainer:
     """Run ``args`` in a new container and wait for it, like :func:`subprocess.run`.
 
-    ``rootfs_or_image`` is a directory, ``"host"`` (the host's /usr, /bin, /lib* read-only
-    with a fresh /tmp), or a full :class:`ContainerSpec`. Keywords: ``hostname``,
+    ``rootfs_or_image`` is an image (a reference such as ``"busybox"`` or
+    ``"localhost/app:1"`` in the local image store, or an :class:`Image`), a directory,
+    ``"host"`` (the host's /usr, /bin, /lib* read-only with a fresh /tmp), an
+    :class:`OverlayRootfs`, or a full :class:`ContainerSpec`. An image supplies the
+    defaults: entrypoint and cmd (``entrypoint=`` overrides, as Docker's), env, working
+    directory and user. Keywords: ``hostname``,
     ``domainname``, ``env``, ``cwd``, ``user`` (``"uid[:gid]"`` or a name from the rootfs's
     /etc/passwd), ``mounts``, ``namespaces`` (default pid, net, ipc, mnt, uts, cgroup),
     ``uid_mappings``/``gid_mappings`` (with ``"user"``), ``rlimits``, ``readonly_rootfs``,

@@ -61,6 +61,7 @@ class State:
     args: tuple[str, ...]
     creator: int
     cgroup: str = ""
+    image: str = ""
 
     def to_json(self) -> str:
         """Serialize."""
@@ -81,6 +82,7 @@ class State:
                 args=tuple(str(a) for a in raw["args"]),
                 creator=int(raw["creator"]),
                 cgroup=str(raw.get("cgroup", "")),
+                image=str(raw.get("image", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ContainerError(f"corrupt container state file {path}: {exc}") from None

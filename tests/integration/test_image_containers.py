@@ -1,0 +1,116 @@
+"""Containers from images: config defaults, commit, save/load round trips, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pycontainers as pc
+from pycontainers.images import ImageConfig, default_store
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def image(busybox_rootfs: Path) -> pc.Image:
+    config = ImageConfig(
+        env=("GREETING=hello", "PATH=/bin"),
+        entrypoint=("sh", "-c"),
+        cmd=("echo $GREETING from $(pwd) as $(id -u):$(id -g) $(id -G)",),
+        working_dir="/tmp",
+        user="alice",
+    )
+    return default_store().import_rootfs(busybox_rootfs, "localhost/bb:test", config=config)
+
+
+def cli(*args: str, root: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"PYCONTAINERS_ROOT": root} if root else {})}
+    return subprocess.run([sys.executable, "-m", "pycontainers", *args], capture_output=True,
+                          text=True, timeout=120, env=env)  # fmt: skip
+
+
+def test_image_config_supplies_the_defaults(image: pc.Image, no_leaks: object) -> None:
+    r = pc.run("localhost/bb:test", capture_output=True, timeout=30)
+    # user alice from the image's /etc/passwd, with her supplementary group from /etc/group
+    assert r.stdout.decode().strip() == "hello from /tmp as 1000:1000 1000 50"
+    r = pc.run(image, ["echo $GREETING-$X"], env={"X": "given"}, capture_output=True, timeout=30)
+    assert r.stdout == b"hello-given\n"  # args replace Cmd, the entrypoint stays
+    r = pc.run(image, ["-c", "pwd"], entrypoint=["/bin/sh"], cwd="/", user="0", capture_output=True)
+    assert r.stdout == b"/\n"
+
+
+def test_commit_save_load_into_a_fresh_store_and_run(image: pc.Image, tmp_path: Path) -> None:
+    with pc.Container.create("localhost/bb:test", ["echo changed > /etc/marker; rm /bin/ls"],
+                             user="0") as c:  # fmt: skip
+        c.start()
+        assert c.wait(timeout=30) == 0
+        committed = c.commit("localhost/bb:committed", message="test commit")
+    assert len(committed.diff_ids) == 2 and committed.config.working_dir == "/tmp"
+    archive = tmp_path / "out.tar"
+    default_store().save(["localhost/bb:committed"], archive, format="docker-archive")
+    fresh = tmp_path / "fresh"
+    loaded = pc.ImageStore(fresh / "images").load(archive)
+    assert [str(i.reference) for i in loaded] == ["localhost/bb:committed"]
+    r = pc.run("localhost/bb:committed", ["cat /etc/marker; ls /bin/ls 2>&1"], user="0",
+               image_root=str(fresh), capture_output=True, timeout=30)  # fmt: skip
+    assert r.stdout.decode().splitlines() == ["changed", "ls: /bin/ls: No such file or directory"]
+
+
+@pytest.mark.skipif(
+    shutil.which("umoci") is None, reason="umoci is not installed (.ci/run installs it)"
+)
+def test_an_image_made_by_umoci_runs_with_its_config(tmp_path: Path, busybox_rootfs: Path) -> None:
+    layout, bundle = tmp_path / "layout", tmp_path / "bundle"
+    subprocess.run(["umoci", "init", "--layout", str(layout)], check=True)
+    subprocess.run(["umoci", "new", "--image", f"{layout}:t"], check=True)
+    subprocess.run(["umoci", "unpack", "--image", f"{layout}:t", str(bundle)], check=True)
+    shutil.copytree(busybox_rootfs, bundle / "rootfs", dirs_exist_ok=True, symlinks=True)
+    (bundle / "rootfs" / "srv").mkdir(exist_ok=True)
+    (bundle / "rootfs" / "srv" / "hello").write_text("from umoci\n")
+    subprocess.run(["umoci", "repack", "--image", f"{layout}:t", str(bundle)], check=True)
+    subprocess.run(["umoci", "config", "--image", f"{layout}:t", "--config.env", "FROM=umoci",
+                    "--config.workingdir", "/srv", "--config.cmd", "sh", "--config.cmd", "-c",
+                    "--config.cmd", "cat hello; echo $FROM; pwd"], check=True)  # fmt: skip
+    images = default_store().load(layout, repository="localhost/umoci")
+    r = pc.run(images[0], capture_output=True, timeout=30)
+    assert r.stdout.decode().split("\n")[:3] == ["from umoci", "umoci", "/srv"], r.stderr
+
+
+def test_cli_image_commands(image: pc.Image, tmp_path: Path, state_root: Path) -> None:
+    r = cli("images")
+    assert r.returncode == 0 and "localhost/bb" in r.stdout and "test" in r.stdout
+    assert cli("tag", "localhost/bb:test", "localhost/bb:other").returncode == 0
+    ids = cli("images", "-q").stdout.split()
+    assert len(ids) >= 2 and len(set(ids)) < len(ids)  # two names, one image
+    inspect = cli("image", "inspect", "localhost/bb:other")
+    assert inspect.returncode == 0 and "localhost/bb:other" in inspect.stdout
+    assert cli("rmi", "localhost/bb:other").returncode == 0
+    assert "localhost/bb:other" not in cli("images").stdout
+    archive = tmp_path / "bb.tar"
+    assert cli("save", "-o", str(archive), "localhost/bb:test").returncode == 0
+    other_root = str(tmp_path / "root2")
+    r = cli("--root", other_root, "load", "-i", str(archive))
+    assert r.returncode == 0 and "Loaded image: localhost/bb:test" in r.stdout, r.stderr
+    r = cli("--root", other_root, "run", "--rm", "localhost/bb:test")
+    assert r.returncode == 0 and r.stdout.startswith("hello from /tmp"), r.stderr
+    r = cli("run", "-e", "GREETING=bye", "-w", "/", "localhost/bb:test")
+    assert r.stdout.strip().startswith("bye from /"), r.stderr
+    assert cli("--root", other_root, "image", "prune").returncode == 0
+    r = cli("run", "localhost/missing:image")
+    assert r.returncode == 125 and "pycontainers load" in r.stderr
+
+
+def test_cli_commit_of_a_container_made_elsewhere(image: pc.Image) -> None:
+    with pc.Container.create("localhost/bb:test", ["echo cli > /etc/by-cli"], user="0",
+                             id="to-commit") as c:  # fmt: skip
+        c.start()
+        c.wait(timeout=30)
+        r = cli("commit", "-m", "by the cli", "to-commit", "localhost/bb:cli")
+        assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
+    ran = pc.run("localhost/bb:cli", ["cat /etc/by-cli"], user="0", capture_output=True, timeout=30)
+    assert ran.stdout == b"cli\n"

@@ -114,6 +114,23 @@ class Image:
     def __hash__(self) -> int:
         return hash((self.reference, self.digest))
 
+    @classmethod
+    def from_rootfs(
+        cls,
+        directory: str | os.PathLike[str],
+        reference: str | None = None,
+        *,
+        config: ImageConfig | None = None,
+        store: ImageStore | None = None,
+    ) -> Image:
+        """Make a one-layer image of ``directory`` in ``store`` (the default store under the
+        data root if not given), named ``reference`` (default ``localhost/<dir name>``).
+        """
+        from pycontainers.images import default_store
+
+        name = reference or f"localhost/{Path(directory).resolve().name.lower()}:latest"
+        return (store or default_store()).import_rootfs(directory, name, config=config)
+
     @property
     def id(self) -> Digest:
         """The config digest (Docker's image ID)."""

@@ -114,3 +114,58 @@ def test_cli_commit_of_a_container_made_elsewhere(image: pc.Image) -> None:
         assert r.returncode == 0 and r.stdout.startswith("sha256:"), r.stderr
     ran = pc.run("localhost/bb:cli", ["cat /etc/by-cli"], user="0", capture_output=True, timeout=30)
     assert ran.stdout == b"cli\n"
+
+
+@pytest.mark.skipif(
+    shutil.which("skopeo") is None, reason="skopeo is not installed (.ci/run installs it)"
+)
+def test_an_image_written_by_skopeo_runs(image: pc.Image, tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    default_store().save(["localhost/bb:test"], layout, format="oci-dir")
+    archive = tmp_path / "by-skopeo.tar"
+    subprocess.run(["skopeo", "copy", f"oci:{layout}:test", f"docker-archive:{archive}:localhost/sk:1"],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    fresh = tmp_path / "fresh"
+    loaded = pc.ImageStore(fresh / "images").load(archive)
+    assert [str(i.reference) for i in loaded] == ["localhost/sk:1"]
+    r = pc.run("localhost/sk:1", image_root=str(fresh), capture_output=True, timeout=30)
+    assert r.stdout.decode().strip() == "hello from /tmp as 1000:1000 1000 50", r.stderr
+
+
+LOAD_REMOVE = r"""
+import sys
+from pycontainers.images import ImageStore
+store, archive, name, rounds = ImageStore(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+for i in range(rounds):
+    for image in store.load(archive, repository=name):
+        store.tag(image, f"{name}:r{i}")
+    store.remove(f"{name}:r{i}")
+    if i % 5 == 4:
+        store.prune()
+print("done")
+"""
+
+
+def test_two_processes_loading_and_removing_in_one_store(image: pc.Image, tmp_path: Path) -> None:
+    archive = tmp_path / "img.tar"
+    default_store().save(["localhost/bb:test"], archive, format="oci-archive")
+    root = tmp_path / "shared"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOAD_REMOVE, str(root), str(archive), f"localhost/p{n}", "15"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and out.strip() == "done", err
+    store = pc.ImageStore(root)
+    names = sorted(str(i.reference) for i in store.list())
+    assert names == ["localhost/bb:test"]  # the loaded name survives; every r<i> tag went
+    for img in store.list():
+        for desc in (img.config_descriptor, *img.layers):
+            store.content.verify(desc.digest)
+    assert store.snapshots_for(img)  # layers still unpack and verify

@@ -706,6 +706,7 @@ def test_flattened_unpack_matches_umoci(tmp_path: Path) -> None:
     os.chown(rootfs / "home" / "alice" / "notes", 1000, 1000)
     os.chmod(rootfs / "tmp", 0o1777)
     os.mkfifo(rootfs / "tmp" / "fifo")
+    os.mknod(rootfs / "tmp" / "null", 0o20666, os.makedev(1, 3))  # a device node
     os.setxattr(rootfs / "etc" / "passwd", "user.note", b"v")
     _umoci("repack", "--refresh-bundle", "--image", f"{image}:latest", str(bundle))
     # layer 2: deletions (whiteouts), replacements, new files

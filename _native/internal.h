@@ -68,4 +68,10 @@ void caps_before_ids(struct child *c);
 void caps_after_ids(struct child *c);
 void load_seccomp(struct child *c);
 
+/* exec.c: resolve the payload (plan path or PATH search) into c->exe, or fail 126/127. */
+void lookup_exe(struct child *c);
+
+/* init.c: fork the payload and become its init/forwarder; returns only in the payload. */
+void run_init(struct child *c, int as_subreaper);
+
 #endif

@@ -9,6 +9,22 @@ from __future__ import annotations
 
 import attrs
 
+# mount(2) flags (linux/mount.h), shared by the planners and _sys
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_NOATIME = 1 << 10
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
 OP_MOUNT = 1
 OP_BIND = 2
 OP_MKNOD = 3

@@ -14,7 +14,52 @@ from typing import Any
 
 import attrs
 
-from pycontainers._plan import STAGE_READY, STAGES, Op, Plan
+# MS_* are re-exported for callers of _sys.mount
+from pycontainers._plan import (
+    MS_BIND as MS_BIND,
+)
+from pycontainers._plan import (
+    MS_NODEV as MS_NODEV,
+)
+from pycontainers._plan import (
+    MS_NOEXEC as MS_NOEXEC,
+)
+from pycontainers._plan import (
+    MS_NOSUID as MS_NOSUID,
+)
+from pycontainers._plan import (
+    MS_PRIVATE as MS_PRIVATE,
+)
+from pycontainers._plan import (
+    MS_RDONLY as MS_RDONLY,
+)
+from pycontainers._plan import (
+    MS_REC as MS_REC,
+)
+from pycontainers._plan import (
+    MS_RELATIME as MS_RELATIME,
+)
+from pycontainers._plan import (
+    MS_REMOUNT as MS_REMOUNT,
+)
+from pycontainers._plan import (
+    MS_SHARED as MS_SHARED,
+)
+from pycontainers._plan import (
+    MS_SLAVE as MS_SLAVE,
+)
+from pycontainers._plan import (
+    MS_STRICTATIME as MS_STRICTATIME,
+)
+from pycontainers._plan import (
+    MS_UNBINDABLE as MS_UNBINDABLE,
+)
+from pycontainers._plan import (
+    STAGE_READY,
+    STAGES,
+    Op,
+    Plan,
+)
 
 _native: Any = importlib.import_module("pycontainers._native")
 ffi: Any = _native.ffi
@@ -29,19 +74,6 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
-MS_RDONLY = 0x1
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_NOEXEC = 0x8
-MS_REMOUNT = 0x20
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MS_UNBINDABLE = 1 << 17
-MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
-MS_SHARED = 1 << 20
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
 MNT_DETACH = 0x2
 
 

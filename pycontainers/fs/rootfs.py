@@ -10,6 +10,18 @@ import os
 from typing import TYPE_CHECKING
 
 from pycontainers._plan import (
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_SHARED,
+    MS_SLAVE,
+    MS_STRICTATIME,
+    MS_UNBINDABLE,
     OP_BIND,
     OP_BIND_DEV,
     OP_MASK,
@@ -30,19 +42,6 @@ from pycontainers.spec import ContainerSpec, Mount, SecurityOptions
 if TYPE_CHECKING:
     from pycontainers.cgroups import CgroupLayout
 
-MS_RDONLY = 0x1
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_NOEXEC = 0x8
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MS_UNBINDABLE = 1 << 17
-MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
-MS_SHARED = 1 << 20
-MS_RELATIME = 1 << 21
-MS_NOATIME = 1 << 10
-MS_STRICTATIME = 1 << 24
 
 _SET_FLAGS = {
     "ro": MS_RDONLY,

@@ -8,6 +8,7 @@ import os
 import resource
 from typing import TYPE_CHECKING
 
+from pycontainers import _plan
 from pycontainers._plan import Op, Plan
 from pycontainers.errors import ContainerStartError, ImageNotFound
 from pycontainers.fs import rootfs as rootfs_plan
@@ -29,10 +30,10 @@ CLONE_FLAGS = {
     "net": 0x40000000,
 }
 _PROPAGATION = {
-    "rprivate": rootfs_plan.MS_PRIVATE | rootfs_plan.MS_REC,
-    "private": rootfs_plan.MS_PRIVATE,
-    "rslave": rootfs_plan.MS_SLAVE | rootfs_plan.MS_REC,
-    "slave": rootfs_plan.MS_SLAVE,
+    "rprivate": _plan.MS_PRIVATE | _plan.MS_REC,
+    "private": _plan.MS_PRIVATE,
+    "rslave": _plan.MS_SLAVE | _plan.MS_REC,
+    "slave": _plan.MS_SLAVE,
 }
 CAP_SYS_RESOURCE = 24
 
@@ -184,7 +185,7 @@ def build_plan(
         rootfs_data=data,
         rootfs_propagation=_PROPAGATION[spec.rootfs_propagation],
         readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",  # host: /tmp stays rw
-        rootfs_flags=0 if spec.security.privileged else rootfs_plan.MS_NODEV,
+        rootfs_flags=0 if spec.security.privileged else _plan.MS_NODEV,
         rootfs_tree_fd=rootfs_tree_fd,
         ops=tuple(ops),
         hostname=hostname,

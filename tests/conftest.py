@@ -145,6 +145,11 @@ def no_leaks() -> Iterator[Leaks]:
     leaks.check()
 
 
+def _host_links() -> list[str]:
+    """The network links of this (the test session's) network namespace."""
+    return sorted(os.listdir("/sys/class/net"))
+
+
 def pycontainers_cgroups() -> set[str]:
     """Every directory named pycontainers (and below) in every cgroup hierarchy."""
     found: set[str] = set()
@@ -165,9 +170,14 @@ def session_leak_check(state_root: Path) -> Iterator[None]:
     """At the end of the session: no mounts, children, cgroups or container state left."""
     before = Leaks()
     groups = pycontainers_cgroups()
+    links = _host_links()
+    netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     yield
     before.check()
     leftovers = [p for p in os.listdir(state_root) if p != ".mnt"]
     assert not leftovers, f"container state left behind: {leftovers}"
     new_groups = pycontainers_cgroups() - groups
     assert not new_groups, f"cgroups left behind: {sorted(new_groups)[:5]}"
+    assert _host_links() == links, "network links of this namespace changed"
+    after_netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+    assert after_netns <= netns, f"netns files left behind: {after_netns - netns}"

@@ -27,7 +27,15 @@ ffibuilder.set_source(
     '#include "shim.h"\n',
     sources=[
         f"_native/{name}"
-        for name in ("spawn.c", "mounts.c", "security.c", "exec.c", "init.c", "resolve.c", "wrappers.c")
+        for name in (
+            "spawn.c",
+            "mounts.c",
+            "security.c",
+            "exec.c",
+            "init.c",
+            "resolve.c",
+            "wrappers.c",
+        )
     ],
     include_dirs=["_native"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE"],

@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -179,6 +181,25 @@ static void reset_signals(void) {
     }
 }
 
+/* A new network namespace starts with lo down; containers expect it up (as Docker does). */
+static void loopback_up(struct child *c) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        say(c, "socket for bringing lo up", NULL);
+        fail(c, PC_STAGE_JOIN, errno, 125);
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+        int err = errno;
+        close(s);
+        say(c, "bring lo up", NULL);
+        fail(c, PC_STAGE_JOIN, err, 125);
+    }
+    close(s);
+}
+
 __attribute__((noreturn)) static void child_main(struct child *c) {
     const struct pc_plan *p = c->plan;
     int joinfds[PC_MAX_JOINS];
@@ -267,6 +288,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_JOIN, errno, 125);
         }
     }
+    if (p->clone_flags & CLONE_NEWNET)
+        loopback_up(c);
     if (p->new_session && setsid() < 0) {
         say(c, "setsid", NULL);
         fail(c, PC_STAGE_SETSID, errno, 125);

@@ -421,6 +421,9 @@ class ContainerSpec:
     cgroup_parent: str = "pycontainers"
     image: str | None = None
     """The image reference the rootfs came from (its layers are the overlay's lowers)."""
+    netns: str | None = None
+    """Join this existing network namespace (a /proc/PID/ns/net or persisted nsfs path)
+    instead of making one; ``"net"`` must then not be in ``namespaces``."""
     userns_rootfs: str = "auto"
     """With a user namespace (as root), how a directory rootfs is made the container root's
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),
@@ -453,6 +456,11 @@ class ContainerSpec:
             raise _fail(
                 "cgroup_parent", f"must be a relative cgroup path, got {self.cgroup_parent!r}"
             )
+        if self.netns is not None:
+            if "net" in self.namespaces:
+                raise _fail("netns", "joining a network namespace excludes 'net' from namespaces")
+            if not self.netns.startswith("/"):
+                raise _fail("netns", f"must be an absolute path, got {self.netns!r}")
         if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"

@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside")
     run.add_argument("--entrypoint", help="override the image's entrypoint")
     run.add_argument("-u", "--user", metavar="UID[:GID]", help="user to run as (uid[:gid] or name)")
-    run.add_argument("--network", choices=["none", "host"], default="none", help="network mode")
+    run.add_argument(
+        "--network", default="none", help="none (default), host, container:<id> or ns:<path>"
+    )
     run.add_argument("--init", action="store_true", help="run a tiny init as PID 1")
     run.add_argument("--read-only", action="store_true", help="mount the rootfs read-only")
     run.add_argument(
@@ -86,8 +88,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not cmd and args.image == "host":
         cmd = ["/bin/sh"]
     namespaces = set(DEFAULT_NAMESPACES)
-    if args.network == "host":
-        namespaces.discard("net")
     try:
         result = pc.run(
             args.image,
@@ -97,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cwd=args.workdir,
             user=args.user,
             namespaces=namespaces,
+            network=args.network,
             init=args.init,
             readonly_rootfs=args.read_only,
             mounts=_volumes(args.volume),

@@ -194,7 +194,7 @@ def default_ops(spec: ContainerSpec) -> list[Op]:
         )
     for link, target in DEFAULT_DEV_LINKS:
         ops.append(Op(OP_SYMLINK, link, target, options=strict))
-    if "net" in spec.namespaces:
+    if "net" in spec.namespaces or spec.netns is not None:
         ops.append(
             Op(
                 OP_MOUNT,

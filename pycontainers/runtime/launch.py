@@ -120,8 +120,18 @@ class Launch:
         cgroup_fds: list[int] = []
         fifo_fd = -1
         tree_fd = -1
+        net_fd = -1
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         try:
+            if spec.netns is not None:
+                try:
+                    net_fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as exc:
+                    raise ContainerStartError(
+                        "join",
+                        exc.errno or 0,
+                        f"join: network namespace {spec.netns}: {exc.strerror}",
+                    ) from None
             if isinstance(spec.rootfs, OverlayRootfs):
                 tree_fd = self._overlay(spec.rootfs, cgroup_name)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
@@ -138,6 +148,7 @@ class Launch:
                 start_fifo=start_fifo,
                 start_fifo_fd=fifo_fd,
                 rootfs_tree_fd=tree_fd,
+                netns_fd=net_fd,
                 cgroup_fds=tuple(cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
             )
@@ -147,7 +158,7 @@ class Launch:
             self.remove_layer()
             raise
         finally:
-            for fd in [*cgroup_fds, fifo_fd, tree_fd]:
+            for fd in [*cgroup_fds, fifo_fd, tree_fd, net_fd]:
                 if fd >= 0:
                     os.close(fd)
         self.pid = self.spawned.pid

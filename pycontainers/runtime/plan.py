@@ -120,6 +120,7 @@ def build_plan(
     cgroup_fds: tuple[int, ...] = (),
     cgroup_layout: CgroupLayout | None = None,
     rootfs_tree_fd: int = -1,
+    netns_fd: int = -1,
 ) -> Plan:
     """Resolve ``spec`` into a :class:`Plan`.
 
@@ -187,6 +188,7 @@ def build_plan(
         readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",  # host: /tmp stays rw
         rootfs_flags=0 if spec.security.privileged else _plan.MS_NODEV,
         rootfs_tree_fd=rootfs_tree_fd,
+        joins=((netns_fd, CLONE_FLAGS["net"]),) if netns_fd >= 0 else (),
         ops=tuple(ops),
         hostname=hostname,
         domainname=spec.domainname,

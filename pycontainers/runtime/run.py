@@ -79,6 +79,7 @@ def make_spec(
     resources: Resources | None = None,
     cgroup_parent: str = "pycontainers",
     userns: str | None = None,
+    network: str = "none",
     **limits: Any,
 ) -> ContainerSpec:
     """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here).
@@ -88,6 +89,27 @@ def make_spec(
     ``device_read_bps={"/dev/vda": "1m"}``...) or a whole ``resources=Resources(...)``.
     """
     kinds = frozenset([namespaces] if isinstance(namespaces, str) else namespaces)
+    netns: str | None = None
+    if network == "host":
+        kinds -= {"net"}
+    elif network.startswith("container:"):
+        from pycontainers.runtime.container import Container
+
+        other = Container.load(network.partition(":")[2])
+        try:
+            if other.status not in ("running", "paused", "created"):
+                raise SpecError("network", f"container {other.id[:12]} is {other.status}")
+            netns = f"/proc/{other.pid}/ns/net"
+        finally:
+            other.close()
+        kinds -= {"net"}
+    elif network.startswith("ns:"):
+        netns = network.partition(":")[2]
+        kinds -= {"net"}
+    elif network != "none":
+        raise SpecError(
+            "network", f"expected none, host, container:<id> or ns:<path>, got {network!r}"
+        )
     if userns == "auto":
         from pycontainers.security.userns import auto_mappings
 
@@ -156,6 +178,7 @@ def make_spec(
         resources=resources,
         cgroup_parent=cgroup_parent,
         image=image_ref,
+        netns=netns,
     )
 
 
@@ -223,9 +246,12 @@ def run(
     ``init`` (a tiny init as PID 1 that reaps zombies and forwards signals), ``umask``,
     ``no_new_privs``, ``cap_add``/``cap_drop`` (names, or ``"ALL"``), ``privileged`` and
     ``seccomp`` (``"default"``, ``None`` or a Docker-format profile) — or a whole
-    ``security=SecurityOptions(...)``; resource limits as docker-py keywords (``memory``,
-    ``cpus``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...) or
-    ``resources=Resources(...)``, which put the container in a cgroup of its own under
+    ``security=SecurityOptions(...)``; ``network``: ``"none"`` (its own network namespace
+    with only ``lo``, the default), ``"host"``, ``"container:<id>"`` (share another
+    container's) or ``"ns:<path>"`` (join a persisted one); resource limits as docker-py
+    keywords (``memory``, ``cpus``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``,
+    ``device_read_bps``...) or ``resources=Resources(...)``, which put the container in a
+    cgroup of its own under
     ``cgroup_parent``, removed with it; ``userns="auto"`` maps container root to the
     subordinate ids of the ``pycontainers`` user (see :mod:`pycontainers.security.userns`).
 

@@ -6,16 +6,21 @@
 
 from __future__ import annotations
 
-from pycontainers.security.seccomp import (
-    SeccompArg,
-    SeccompCondition,
-    SeccompError,
-    SeccompProfile,
-    SeccompRule,
-    compile_profile,
-    default_profile,
-    libseccomp_version,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names load on first use: importing one submodule (spec.py needs cgroups._resources and
+# security.capabilities) must not pull in every backend.
+_EXPORTS = {
+    "SeccompArg": "pycontainers.security.seccomp",
+    "SeccompCondition": "pycontainers.security.seccomp",
+    "SeccompError": "pycontainers.security.seccomp",
+    "SeccompProfile": "pycontainers.security.seccomp",
+    "SeccompRule": "pycontainers.security.seccomp",
+    "compile_profile": "pycontainers.security.seccomp",
+    "default_profile": "pycontainers.security.seccomp",
+    "libseccomp_version": "pycontainers.security.seccomp",
+}
 
 __all__ = [
     "SeccompArg",
@@ -27,3 +32,28 @@ __all__ = [
     "default_profile",
     "libseccomp_version",
 ]
+
+if TYPE_CHECKING:
+    from pycontainers.security.seccomp import (
+        SeccompArg,
+        SeccompCondition,
+        SeccompError,
+        SeccompProfile,
+        SeccompRule,
+        compile_profile,
+        default_profile,
+        libseccomp_version,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

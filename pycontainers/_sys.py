@@ -371,20 +371,28 @@ def recv_report(sock: int) -> ChildReport | None:
     return _report(lib.pc_recv_error(sock, err), err)
 
 
-def reap(pidfd: int) -> int:
-    """Wait for the child behind ``pidfd`` and return its exit status (128+N if killed)."""
+def wait_exit(pidfd: int) -> tuple[bool, int] | None:
+    """Wait for the child behind ``pidfd``: (exited normally, status or signal number), or
+    None if it is not ours to reap (already reaped, or not our child).
+    """
     while True:
         try:
             info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
         except InterruptedError:
             continue
         except ChildProcessError:
-            return -1
-        if info is None:
-            continue
-        if info.si_code == os.CLD_EXITED:
-            return info.si_status
-        return 128 + info.si_status
+            return None
+        if info is not None:
+            return info.si_code == os.CLD_EXITED, info.si_status
+
+
+def reap(pidfd: int) -> int:
+    """Wait for the child behind ``pidfd`` and return its exit status (128+N if killed)."""
+    ended = wait_exit(pidfd)
+    if ended is None:
+        return -1
+    exited, status = ended
+    return status if exited else 128 + status
 
 
 def _abort(spawned: Spawned) -> None:

@@ -11,8 +11,9 @@ The backend comes from :func:`detect_layout`, which reads /proc/self/mountinfo a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pycontainers._lazy import lazy_exports
 
 # Names load on first use: importing one submodule (spec.py needs cgroups._resources and
 # security.capabilities) must not pull in every backend.
@@ -119,14 +120,4 @@ if TYPE_CHECKING:
     from pycontainers.cgroups._v2 import V2CGroup
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -188,18 +188,11 @@ def _communicate(stdin_w: int, payload: bytes, readers: dict[int, str]) -> dict[
 
 def _reap(pidfd: int) -> str:
     """Wait for the child and describe how it ended ("exit status 0", "signal 9")."""
-    while True:
-        try:
-            info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return "unknown status"
-        if info is None:  # pragma: no cover - only with WNOHANG
-            continue
-        if info.si_code == os.CLD_EXITED:
-            return f"exit status {info.si_status}"
-        return f"signal {info.si_status}"
+    ended = _sys.wait_exit(pidfd)
+    if ended is None:
+        return "unknown status"
+    exited, status = ended
+    return f"exit status {status}" if exited else f"signal {status}"
 
 
 def _replay(out: bytes, err: bytes) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import signal
 import time
 from types import TracebackType
@@ -22,7 +21,7 @@ from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.launch import Launch
-from pycontainers.runtime.stdio import Stdio, StdioArg
+from pycontainers.runtime.stdio import Stdio, StdioArg, wait_readable
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
@@ -253,7 +252,7 @@ class Container:
         if (
             timeout is not None
             and self._pidfd is not None
-            and not _wait_readable(self._pidfd, timeout)
+            and not wait_readable(self._pidfd, timeout)
         ):
             raise TimeoutError(f"container {self.id[:12]} still running after {timeout} s")
         return self._reap()
@@ -375,7 +374,7 @@ class Container:
                 self._reap()
                 self._launch.close()
             else:
-                _wait_readable(self._pidfd, 10.0)
+                wait_readable(self._pidfd, 10.0)
                 os.close(self._pidfd)
             self._pidfd = None
         if self._stdio is not None:
@@ -418,13 +417,7 @@ class Container:
 
 
 def _exited(pidfd: int) -> bool:
-    return _wait_readable(pidfd, 0)
-
-
-def _wait_readable(fd: int, timeout: float) -> bool:
-    p = select.poll()
-    p.register(fd, select.POLLIN)
-    return bool(p.poll(timeout * 1000))
+    return wait_readable(pidfd, 0)
 
 
 def _remove_dir(path: str) -> None:

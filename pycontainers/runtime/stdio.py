@@ -78,6 +78,13 @@ class Stdio:
                 setattr(self, name, None)
 
 
+def wait_readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` (a pidfd: the process exited) becomes readable within ``timeout`` s."""
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    return bool(p.poll(timeout * 1000))
+
+
 def communicate(
     stdio: Stdio, pidfd: int, data: bytes | None, deadline: float | None
 ) -> tuple[bytes | None, bytes | None, bool]:
@@ -137,12 +144,13 @@ def communicate(
                         out[fd].append(chunk)
                     else:
                         sel.unregister(fd)
-        if not exited and deadline is not None:
-            # streams done (or none to watch): the deadline still holds for the process
-            p = select.poll()
-            p.register(pidfd, select.POLLIN)
-            if not p.poll(max(0.0, deadline - time.monotonic()) * 1000):
-                return _joined(out, stdio), _joined(out, stdio, err=True), True
+        # streams done (or none to watch): the deadline still holds for the process
+        if (
+            not exited
+            and deadline is not None
+            and not wait_readable(pidfd, max(0.0, deadline - time.monotonic()))
+        ):
+            return _joined(out, stdio), _joined(out, stdio, err=True), True
         return _joined(out, stdio), _joined(out, stdio, err=True), False
     finally:
         sel.close()

@@ -131,6 +131,13 @@ class Image:
         name = reference or f"localhost/{Path(directory).resolve().name.lower()}:latest"
         return (store or default_store()).import_rootfs(directory, name, config=config)
 
+    @classmethod
+    def pull(cls, reference: str, *, store: ImageStore | None = None, **options: Any) -> Image:
+        """Pull ``reference`` into ``store`` (default: the data root's); see :meth:`ImageStore.pull`."""
+        from pycontainers.images import default_store
+
+        return (store or default_store()).pull(reference, **options)
+
     @property
     def id(self) -> Digest:
         """The config digest (Docker's image ID)."""
@@ -531,6 +538,20 @@ class ImageStore:
                 created=created,
                 created_by=created_by,
             )
+
+    def pull(self, reference: str | Reference, **options: Any) -> Image:
+        """Pull from a registry; see :func:`pycontainers.images.registry.pull.pull`."""
+        from pycontainers.images.registry.pull import pull
+
+        return pull(self, reference, **options)
+
+    def push(
+        self, image: Image | str | Reference, destination: str | None = None, **options: Any
+    ) -> Any:
+        """Push to a registry; see :func:`pycontainers.images.registry.push.push`."""
+        from pycontainers.images.registry.push import push
+
+        return push(self, image, destination, **options)
 
     # -- archives ---------------------------------------------------------------------------
 

@@ -1,0 +1,271 @@
+"""Authentication against the real docker-registry: htpasswd Basic auth, and the Bearer
+token flow with a token server written here (RS256 JWTs with an ``x5c`` chain the registry
+trusts through its ``rootcertbundle``); ``login``/``logout`` and the config.json format.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import http.server
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from registry_fixtures import HTPASSWD_USERS, RegistryNetns, RegistryServer, free_port
+
+from pycontainers.images import ImageConfig, ImageStore
+from pycontainers.images.registry import (
+    Unauthorized,
+    load_credentials,
+    login,
+    logout,
+    pull,
+    push,
+)
+from pycontainers.images.registry.client import RegistryClient
+
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("in_registry_netns")]
+
+SERVICE = "pc-test-registry"
+ISSUER = "pc-test-issuer"
+TOKEN_USERS = {"carol": "s3cret"}
+
+
+@pytest.fixture(scope="module")
+def image_store(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> ImageStore:
+    store = ImageStore(tmp_path_factory.mktemp("auth-src") / "images")
+    store.import_rootfs(busybox_rootfs, "localhost/bb:1", config=ImageConfig(cmd=("sh",)))
+    return store
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    return tmp_path / "docker" / "config.json"
+
+
+# -- basic -------------------------------------------------------------------------------------
+
+
+def test_basic_auth_login_push_pull(
+    htpasswd_registry: RegistryServer, image_store: ImageStore, docker_config: Path, tmp_path: Path
+) -> None:
+    host = htpasswd_registry.host
+    with pytest.raises(Unauthorized, match="pycontainers login"):
+        push(image_store, "localhost/bb:1", f"{host}/basic/bb:1")
+    with pytest.raises(Unauthorized):
+        login(host, "alice", "wrong")
+    assert not docker_config.exists()
+    path = login(host, "alice", HTPASSWD_USERS["alice"])
+    assert path == docker_config
+    assert docker_config.stat().st_mode & 0o777 == 0o600
+    entry = json.loads(docker_config.read_text())["auths"][host]
+    assert base64.b64decode(entry["auth"]) == b"alice:wonderland"
+    assert load_credentials(host) is not None
+
+    res = push(image_store, "localhost/bb:1", f"{host}/basic/bb:1")
+    store = ImageStore(tmp_path / "pulled")
+    assert pull(store, f"{host}/basic/bb:1").digest == res.digest
+
+    assert logout(host) is True
+    assert logout(host) is False
+    assert json.loads(docker_config.read_text())["auths"] == {}
+    with pytest.raises(Unauthorized):
+        pull(ImageStore(tmp_path / "again"), f"{host}/basic/bb:1")
+
+
+# -- bearer ------------------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """Issues registry tokens: carol may pull and push anything; anonymous users may pull
+    ``public/*``. Records every request."""
+
+    def __init__(self, root: Path) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pc-test-token-signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_path = root / "token-ca.pem"
+        self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        self.x5c = base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.requests: list[dict[str, Any]] = []
+        self.port = free_port()
+        self.realm = f"http://127.0.0.1:{self.port}/token"
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.handle(self)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        head = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        sig = self.key.sign(head.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return head + "." + _b64url(sig)
+
+    def handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
+        user = None
+        authz = h.headers.get("Authorization", "")
+        if authz.startswith("Basic "):
+            name, _, pw = base64.b64decode(authz[6:]).decode().partition(":")
+            if TOKEN_USERS.get(name) != pw:
+                h.send_response(401)
+                h.end_headers()
+                return
+            user = name
+        scopes = query.get("scope", [])
+        self.requests.append({"user": user, "scopes": scopes, "service": query.get("service")})
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":")
+            wanted = actions.split(",")
+            granted = (
+                wanted
+                if user
+                else [a for a in wanted if a == "pull" and name.startswith("public/")]
+            )
+            access.append({"type": kind, "name": name, "actions": granted})
+        now = int(time.time())
+        token = self.sign(
+            {
+                "iss": ISSUER,
+                "sub": user or "",
+                "aud": SERVICE,
+                "exp": now + 300,
+                "nbf": now - 10,
+                "iat": now,
+                "jti": secrets.token_hex(8),
+                "access": access,
+            }
+        )
+        body = json.dumps({"token": token, "expires_in": 300}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+@pytest.fixture(scope="module")
+def token_registry(
+    registry_netns: RegistryNetns, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RegistryServer, TokenServer]]:
+    root = tmp_path_factory.mktemp("registry-token")
+    with registry_netns.enter():
+        tokens = TokenServer(root)
+        server = RegistryServer(
+            root / "srv",
+            auth={
+                "token": {
+                    "realm": tokens.realm,
+                    "service": SERVICE,
+                    "issuer": ISSUER,
+                    "rootcertbundle": str(tokens.cert_path),
+                }
+            },
+        )
+    yield server, tokens
+    server.stop()
+    tokens.stop()
+
+
+def test_bearer_flow(
+    token_registry: tuple[RegistryServer, TokenServer],
+    image_store: ImageStore,
+    docker_config: Path,
+    tmp_path: Path,
+) -> None:
+    server, tokens = token_registry
+    host = server.host
+    # anonymous: a token is issued, but without push rights the registry refuses
+    with pytest.raises(Unauthorized):
+        push(image_store, "localhost/bb:1", f"{host}/public/bb:1")
+    with pytest.raises(Unauthorized):
+        login(host, "carol", "nope")
+    login(host, "carol", TOKEN_USERS["carol"])
+    tokens.requests.clear()
+    img = image_store.get("localhost/bb:1")
+    res = push(image_store, img, f"{host}/public/bb:1", tags=["2"])
+    # one token for every HEAD, upload and manifest PUT of the push: tokens are reused
+    assert len(tokens.requests) == 1
+    assert tokens.requests[0]["user"] == "carol"
+    assert tokens.requests[0]["scopes"] == ["repository:public/bb:pull,push"]
+    assert tokens.requests[0]["service"] == [SERVICE]
+
+    tokens.requests.clear()
+    pulled = pull(ImageStore(tmp_path / "a"), f"{host}/public/bb:2")
+    assert pulled.digest == res.digest
+    assert [r["scopes"] for r in tokens.requests] == [["repository:public/bb:pull"]]
+
+    # anonymous pull of a public repository works too
+    logout(host)
+    tokens.requests.clear()
+    anon = pull(ImageStore(tmp_path / "b"), f"{host}/public/bb:1")
+    assert anon.digest == res.digest
+    assert tokens.requests and all(r["user"] is None for r in tokens.requests)
+    # ...but not of a private one
+    login(host, "carol", TOKEN_USERS["carol"])
+    push(image_store, img, f"{host}/private/bb:1")
+    logout(host)
+    with pytest.raises(Unauthorized):
+        pull(ImageStore(tmp_path / "c"), f"{host}/private/bb:1")
+
+
+def test_token_reuse_across_requests(
+    token_registry: tuple[RegistryServer, TokenServer], image_store: ImageStore
+) -> None:
+    server, _tokens = token_registry
+    from pycontainers.images.registry.auth import Credentials
+
+    with RegistryClient(
+        server.host, credentials=Credentials("carol", TOKEN_USERS["carol"])
+    ) as client:
+        img = image_store.get("localhost/bb:1")
+        push(image_store, img, f"{server.host}/reuse/bb:1", client=client)
+        before = client.auth.token_requests
+        for _ in range(5):
+            client.get_manifest("reuse/bb", "1")
+        assert client.auth.token_requests == before + 1  # one pull-scoped token, reused

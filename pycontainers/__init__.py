@@ -50,12 +50,24 @@ _EXPORTS = {
     "SpecError": "pycontainers.errors",
     "User": "pycontainers.spec",
     "run": "pycontainers.runtime.run",
+    "Bandwidth": "pycontainers.network.tc",
+    "Network": "pycontainers.network.network",
+    "NetworkInUse": "pycontainers.network.network",
+    "NetworkNotFound": "pycontainers.network.network",
+    "NetworkSpec": "pycontainers.network.spec",
+    "PortInUse": "pycontainers.network.ports",
+    "PortMapping": "pycontainers.network.ports",
+    "RegistryError": "pycontainers.images.registry",
+    "login": "pycontainers.images.registry",
+    "logout": "pycontainers.images.registry",
+    "gc": "pycontainers.runtime.gc",
 }
 
 __all__ = [
     "DEVNULL",
     "PIPE",
     "STDOUT",
+    "Bandwidth",
     "CGroup",
     "CgroupError",
     "CompletedContainer",
@@ -75,16 +87,26 @@ __all__ = [
     "NamespaceError",
     "NamespaceKind",
     "NamespaceSet",
+    "Network",
+    "NetworkInUse",
+    "NetworkNotFound",
+    "NetworkSpec",
     "OverlayFS",
     "OverlayRootfs",
+    "PortInUse",
+    "PortMapping",
     "Process",
     "PyContainersError",
     "Reference",
+    "RegistryError",
     "Resources",
     "SecurityOptions",
     "SpecError",
     "User",
     "__version__",
+    "gc",
+    "login",
+    "logout",
     "run",
 ]
 
@@ -102,8 +124,14 @@ if TYPE_CHECKING:
     )
     from pycontainers.fs.overlay import OverlayFS
     from pycontainers.images import Image, ImageStore, Reference
+    from pycontainers.images.registry import RegistryError, login, logout
     from pycontainers.namespaces import Namespace, NamespaceComparison, NamespaceKind, NamespaceSet
+    from pycontainers.network.network import Network, NetworkInUse, NetworkNotFound
+    from pycontainers.network.ports import PortInUse, PortMapping
+    from pycontainers.network.spec import NetworkSpec
+    from pycontainers.network.tc import Bandwidth
     from pycontainers.runtime.container import Container
+    from pycontainers.runtime.gc import gc
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
     from pycontainers.spec import (

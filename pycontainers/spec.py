@@ -10,12 +10,15 @@ import posixpath
 import re
 import resource
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
+
+if TYPE_CHECKING:
+    from pycontainers.network.spec import NetworkSpec
 
 NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
 DEFAULT_NAMESPACES = frozenset({"pid", "net", "ipc", "mnt", "uts", "cgroup"})
@@ -424,6 +427,9 @@ class ContainerSpec:
     netns: str | None = None
     """Join this existing network namespace (a /proc/PID/ns/net or persisted nsfs path)
     instead of making one; ``"net"`` must then not be in ``namespaces``."""
+    network: NetworkSpec | None = None
+    """A place on a bridge network (veth, address, ports, /etc/hosts); needs ``"net"`` in
+    ``namespaces``. None: the new network namespace has only ``lo``."""
     userns_rootfs: str = "auto"
     """With a user namespace (as root), how a directory rootfs is made the container root's
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),
@@ -461,6 +467,13 @@ class ContainerSpec:
                 raise _fail("netns", "joining a network namespace excludes 'net' from namespaces")
             if not self.netns.startswith("/"):
                 raise _fail("netns", f"must be an absolute path, got {self.netns!r}")
+        if self.network is not None:
+            from pycontainers.network.spec import NetworkSpec
+
+            if not isinstance(self.network, NetworkSpec):
+                raise _fail("network", f"expected a NetworkSpec, got {self.network!r}")
+            if "net" not in self.namespaces:
+                raise _fail("network", "a bridge network needs the 'net' namespace")
         if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"

@@ -11,11 +11,29 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["registry_fixtures"]
+
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, the whole session runs in a network namespace of its own (only ``lo``, up):
+    bridges, veths and nftables rules the tests make never touch the machine's network.
+    Done before any thread exists, so every thread and child process inherits it.
+    """
+    if not _is_root() or os.environ.get("PYCONTAINERS_TEST_HOST_NETNS") == "1":
+        return
+    from pycontainers import _sys
+
+    _sys.unshare(_sys.CLONE_NEWNET)
+    from pyroute2 import IPRoute  # type: ignore[import-untyped]
+
+    with IPRoute() as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -147,7 +165,11 @@ def no_leaks() -> Iterator[Leaks]:
 
 def _host_links() -> list[str]:
     """The network links of this (the test session's) network namespace."""
-    return sorted(os.listdir("/sys/class/net"))
+    if not _is_root():
+        return []
+    from pycontainers.network import link_names
+
+    return link_names()
 
 
 def pycontainers_cgroups() -> set[str]:
@@ -173,11 +195,23 @@ def session_leak_check(state_root: Path) -> Iterator[None]:
     links = _host_links()
     netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     yield
+    if _is_root():
+        from pycontainers.network.network import Network
+        from pycontainers.network.nft import Netfilter
+
+        for network in Network.list():  # raises NetworkInUse if a container kept an address
+            network.remove()
+        nft = Netfilter()
+        assert not nft.owners(), f"published-port rules left behind: {nft.owners()}"
+        nft.remove_all()
     before.check()
-    leftovers = [p for p in os.listdir(state_root) if p != ".mnt"]
+    leftovers = [p for p in os.listdir(state_root) if p not in (".mnt", "network")]
     assert not leftovers, f"container state left behind: {leftovers}"
     new_groups = pycontainers_cgroups() - groups
     assert not new_groups, f"cgroups left behind: {sorted(new_groups)[:5]}"
     assert _host_links() == links, "network links of this namespace changed"
     after_netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     assert after_netns <= netns, f"netns files left behind: {after_netns - netns}"
+    endpoints = state_root / "network" / "endpoints"
+    left = sorted(os.listdir(endpoints)) if endpoints.is_dir() else []
+    assert not left, f"network endpoints left behind: {left}"

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     from pycontainers.cli import images
 
     images.add_commands(sub)
+    from pycontainers.cli import registry
+
+    registry.add_commands(sub)
     return parser
 
 
@@ -89,8 +92,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmd = ["/bin/sh"]
     namespaces = set(DEFAULT_NAMESPACES)
     try:
+        image: object = args.image
+        if args.image != "host" and not args.image.startswith("/"):
+            from pycontainers.cli.registry import ensure_image
+            from pycontainers.images import default_store
+
+            image = ensure_image(default_store(args.root), args.image)
         result = pc.run(
-            args.image,
+            image,  # type: ignore[arg-type]
             cmd,
             hostname=args.hostname,
             env=args.env,
@@ -126,16 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pycontainers.check import main as check_main
 
         return check_main()
-    from pycontainers.cli import images
+    from pycontainers.cli import images, registry
 
-    if args.command in images.COMMANDS:
-        import pycontainers as pc
+    for module in (images, registry):
+        if args.command in module.COMMANDS:
+            import pycontainers as pc
 
-        try:
-            return images.run_command(args)
-        except pc.PyContainersError as exc:
-            print(f"pycontainers: {exc}", file=sys.stderr)
-            return EXIT_RUNTIME_ERROR
+            try:
+                return int(module.run_command(args))
+            except pc.PyContainersError as exc:
+                print(f"pycontainers: {exc}", file=sys.stderr)
+                return EXIT_RUNTIME_ERROR
     parser.print_help()
     return 0 if argv is None or not list(argv) else EXIT_RUNTIME_ERROR
 

@@ -7,11 +7,9 @@ file, fsync, rename), so concurrent processes never hand out the same address.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
@@ -19,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from pycontainers._files import locked, write_atomic
 from pycontainers._log import get_logger
 from pycontainers.errors import PyContainersError, SpecError
 
@@ -143,28 +142,6 @@ def _load(path: str, name: str) -> _State:
     return _State(name, subnet, leases)
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 class Ipam:
     """Subnets and address leases of named networks, kept in ``state_dir``.
 
@@ -185,14 +162,8 @@ class Ipam:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        fd = os.open(
-            os.path.join(self._dir, "ipam.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-        )
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with locked(os.path.join(self._dir, "ipam.lock")):
             yield
-        finally:
-            os.close(fd)  # closing the only fd drops the lock
 
     def _names(self) -> list[str]:
         return sorted(
@@ -208,7 +179,7 @@ class Ipam:
         return _load(path, name)
 
     def _save(self, state: _State) -> None:
-        _write_atomic(self._path(state.name), state.dump())
+        write_atomic(self._path(state.name), state.dump())
 
     # -- networks --------------------------------------------------------------------
 

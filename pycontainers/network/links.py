@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 import attrs
@@ -162,6 +162,27 @@ def link_names() -> list[str]:
         return sorted(str(link.get("IFLA_IFNAME")) for link in ipr.get_links())
 
 
+def bridge_ports() -> dict[str, str]:
+    """Links enslaved to a bridge, in the calling thread's namespace: port -> bridge name."""
+    with _ipr() as ipr:
+        links = ipr.get_links()
+    names = {link["index"]: str(link.get("IFLA_IFNAME")) for link in links}
+    return {
+        str(link.get("IFLA_IFNAME")): names[link.get("IFLA_MASTER")]
+        for link in links
+        if link.get("IFLA_MASTER") in names
+    }
+
+
+def host_networks() -> list[IPv4Network]:
+    """The IPv4 networks of every address on the links of the calling thread's namespace."""
+    with _ipr() as ipr:
+        return [
+            IPv4Interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}").network
+            for a in ipr.get_addr(family=2)
+        ]
+
+
 def _target_namespace(target: int | str | os.PathLike[str]) -> Any:
     from pycontainers.namespaces import Namespace
 
@@ -254,10 +275,12 @@ def _configure_peer(
 __all__ = [
     "NetworkError",
     "VethPair",
+    "bridge_ports",
     "check_ifname",
     "create_veth_into",
     "delete_link",
     "ensure_bridge",
+    "host_networks",
     "host_veth_name",
     "link_names",
 ]

@@ -80,6 +80,7 @@ class Container:
         args: list[str] | tuple[str, ...] | None = None,
         *,
         id: str | None = None,
+        name: str | None = None,
         state_root: str | None = None,
         stdin: StdioArg = None,
         stdout: StdioArg = None,
@@ -90,6 +91,7 @@ class Container:
 
         ``rootfs`` is a directory, ``"host"``, or a full :class:`ContainerSpec` (then
         ``args`` and spec keywords are not given). Spec keywords are those of :func:`run`.
+        ``name`` is what other containers on its user network call it.
         """
         from pycontainers.runtime.run import make_spec, needs_mountpoint
 
@@ -115,7 +117,13 @@ class Container:
             stdio = Stdio(stdin, stdout, stderr)
             mnt = st.ensure_dir(os.path.join(root, ".mnt")) if needs_mountpoint(spec) else None
             launch = Launch(
-                spec, stdio, host_mountpoint=mnt, start_fifo=fifo, cgroup_name=container_id
+                spec,
+                stdio,
+                host_mountpoint=mnt,
+                start_fifo=fifo,
+                cgroup_name=container_id,
+                name=name,
+                state_root=root,
             )
         except BaseException:
             if stdio is not None:
@@ -263,6 +271,8 @@ class Container:
         if self.returncode is None and self._pidfd is not None:
             self.returncode = _sys.reap(self._pidfd)
             self._status = "stopped"
+            if self._launch is not None:
+                self._launch.remove_network()  # as Docker: a stopped container holds no port
         return self.returncode if self.returncode is not None else -1
 
     @property
@@ -387,6 +397,9 @@ class Container:
             self._cgroup = None
         if self._launch is not None:
             self._launch.remove_layer()
+            self._launch.remove_network()
+        else:
+            _remove_network(self.id, os.path.dirname(self.state_dir))
         _remove_dir(self.state_dir)
         self._status = "deleted"
         log.info("container.deleted", id=self.id)
@@ -414,6 +427,17 @@ class Container:
 
     def __repr__(self) -> str:
         return f"<Container {self.id[:12]} {self._status} pid={self._pid}>"
+
+
+def _remove_network(owner: str, state_root: str) -> None:
+    from pycontainers.network.endpoint import Endpoints, disconnect
+
+    eps = os.path.join(state_root, "network")
+    if os.path.isdir(eps) and (
+        os.path.exists(Endpoints(state_root).record_path(owner))
+        or os.path.exists(Endpoints(state_root).files(owner))
+    ):
+        disconnect(owner, state_root)
 
 
 def _exited(pidfd: int) -> bool:

@@ -46,6 +46,7 @@ def start_error(
 
 if TYPE_CHECKING:
     from pycontainers.cgroups import CGroup, Resources
+    from pycontainers.network.endpoint import Endpoint
 
 # Docker's device cgroup: every device may be mknod'ed, only these opened.
 DEFAULT_DEVICE_RULES = (
@@ -111,10 +112,15 @@ class Launch:
         host_mountpoint: str | None,
         start_fifo: str | None,
         cgroup_name: str,
+        name: str | None = None,
+        state_root: str | None = None,
     ) -> None:
         from pycontainers import _sys
         from pycontainers.runtime.plan import build_plan
 
+        self.owner = cgroup_name
+        self.state_root = state_root
+        self.endpoint: Endpoint | None = None
         self.cgroup: CGroup | None = None
         self.cgroup_parent = spec.cgroup_parent
         cgroup_fds: list[int] = []
@@ -123,6 +129,8 @@ class Launch:
         net_fd = -1
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         try:
+            if spec.network is not None:
+                spec = self._prepare_network(spec, name)
             if spec.netns is not None:
                 try:
                     net_fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
@@ -156,6 +164,7 @@ class Launch:
         except BaseException:
             self.remove_cgroup()
             self.remove_layer()
+            self.remove_network()
             raise
         finally:
             for fd in [*cgroup_fds, fifo_fd, tree_fd, net_fd]:
@@ -170,6 +179,10 @@ class Launch:
                 report = _sys.recv_report(self.spawned.sock)
             else:
                 self._write_id_maps(spec)
+                if self.endpoint is not None:
+                    from pycontainers.network.endpoint import connect
+
+                    self.endpoint = connect(self.endpoint, self.pid, self.state_root)
                 tree = self._idmapped_rootfs(spec, plan.rootfs)
                 if tree is None:
                     report = _sys.release(self.spawned.sock)
@@ -186,6 +199,31 @@ class Launch:
         elif not report.ready:
             self.abort()
             raise start_error(report, spec.process.args, "user" in spec.namespaces)
+
+    def _prepare_network(self, spec: ContainerSpec, name: str | None) -> ContainerSpec:
+        """Reserve the address, ports and /etc files; the spec gains their bind mounts."""
+        import attrs
+
+        from pycontainers.network.endpoint import mounts, prepare
+
+        assert spec.network is not None
+        hostname = spec.hostname or (self.owner[:12] if "uts" in spec.namespaces else "")
+        self.endpoint = prepare(
+            spec.network, self.owner, name=name, hostname=hostname, state_root=self.state_root
+        )
+        return attrs.evolve(
+            spec,
+            hostname=hostname or None,
+            mounts=(*mounts(self.endpoint, self.state_root), *spec.mounts),
+        )
+
+    def remove_network(self) -> None:
+        """Give back the address, ports, veth and rules of the container (idempotent)."""
+        if self.endpoint is not None:
+            from pycontainers.network.endpoint import disconnect
+
+            disconnect(self.owner, self.state_root)
+            self.endpoint = None
 
     def _write_id_maps(self, spec: ContainerSpec) -> None:
         if "user" not in spec.namespaces:
@@ -264,6 +302,7 @@ class Launch:
         self.pidfd = -1
         self.remove_cgroup()
         self.remove_layer()
+        self.remove_network()
 
     def _overlay(self, rootfs: OverlayRootfs, name: str) -> int:
         """The container's overlay as a detached mount; its own layer made if not given."""

@@ -205,7 +205,7 @@ def build_plan(
         no_new_privs=proc.no_new_privs,
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
-        no_sync="user" not in spec.namespaces,
+        no_sync="user" not in spec.namespaces and spec.network is None,
         capabilities=_capabilities(spec),
         cap_last=cap_last(),
         seccomp_bpf=seccomp[0],

@@ -79,7 +79,12 @@ def make_spec(
     resources: Resources | None = None,
     cgroup_parent: str = "pycontainers",
     userns: str | None = None,
-    network: str = "none",
+    network: str | None = None,
+    ports: Any = None,
+    aliases: Iterable[str] = (),
+    dns: Iterable[str] = (),
+    extra_hosts: Mapping[str, str] | Iterable[str] = (),
+    bandwidth: Any = None,
     **limits: Any,
 ) -> ContainerSpec:
     """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here).
@@ -90,7 +95,16 @@ def make_spec(
     """
     kinds = frozenset([namespaces] if isinstance(namespaces, str) else namespaces)
     netns: str | None = None
-    if network == "host":
+    net_spec = None
+    if network is None:
+        network = "bridge" if ports else "none"
+    if network in ("none", "host") or network.startswith(("container:", "ns:")):
+        for field, value in (("ports", ports), ("aliases", aliases), ("bandwidth", bandwidth)):
+            if value:
+                raise SpecError(field, f"needs a bridge network, not network={network!r}")
+    if network == "none":
+        pass
+    elif network == "host":
         kinds -= {"net"}
     elif network.startswith("container:"):
         from pycontainers.runtime.container import Container
@@ -106,9 +120,16 @@ def make_spec(
     elif network.startswith("ns:"):
         netns = network.partition(":")[2]
         kinds -= {"net"}
-    elif network != "none":
-        raise SpecError(
-            "network", f"expected none, host, container:<id> or ns:<path>, got {network!r}"
+    else:
+        from pycontainers.network.spec import NetworkSpec
+
+        net_spec = NetworkSpec(
+            network=network,
+            ports=ports,
+            aliases=aliases,
+            dns=dns,
+            extra_hosts=extra_hosts,
+            bandwidth=bandwidth,
         )
     if userns == "auto":
         from pycontainers.security.userns import auto_mappings
@@ -179,6 +200,7 @@ def make_spec(
         cgroup_parent=cgroup_parent,
         image=image_ref,
         netns=netns,
+        network=net_spec,
     )
 
 
@@ -248,7 +270,11 @@ def run(
     ``seccomp`` (``"default"``, ``None`` or a Docker-format profile) — or a whole
     ``security=SecurityOptions(...)``; ``network``: ``"none"`` (its own network namespace
     with only ``lo``, the default), ``"host"``, ``"container:<id>"`` (share another
-    container's) or ``"ns:<path>"`` (join a persisted one); resource limits as docker-py
+    container's), ``"ns:<path>"`` (join a persisted one), ``"bridge"`` (the default
+    network) or the name of a :class:`Network` — the default is ``"none"``, or
+    ``"bridge"`` when ``ports`` are published; on a bridge network: ``ports``
+    (``{"80/tcp": 8080}``: container port to host port, or Docker's ``-p`` strings),
+    ``aliases``, ``dns``, ``extra_hosts`` and ``bandwidth`` (``{"egress": "1mbit"}``); resource limits as docker-py
     keywords (``memory``, ``cpus``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``,
     ``device_read_bps``...) or ``resources=Resources(...)``, which put the container in a
     cgroup of its own under
@@ -296,6 +322,7 @@ def run(
         finally:
             launch.remove_cgroup()
             launch.remove_layer()
+            launch.remove_network()
         launch.close()
     finally:
         stdio.close_all()

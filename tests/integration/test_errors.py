@@ -14,7 +14,12 @@ pytestmark = pytest.mark.root
 
 
 def state_entries(state_root: Path) -> list[str]:
-    return sorted(p for p in os.listdir(state_root) if p != ".mnt")
+    """Container directories and network endpoint records (not the shared dirs)."""
+    entries = sorted(p for p in os.listdir(state_root) if p not in (".mnt", "network"))
+    endpoints = state_root / "network" / "endpoints"
+    if endpoints.is_dir():
+        entries += [f"endpoint {p}" for p in sorted(os.listdir(endpoints))]
+    return entries
 
 
 def test_missing_rootfs(tmp_path: Path, no_leaks: object, state_root: Path) -> None:

@@ -102,7 +102,7 @@ def test_cli_image_commands(image: pc.Image, tmp_path: Path, state_root: Path) -
     assert r.stdout.strip().startswith("bye from /"), r.stderr
     assert cli("--root", other_root, "image", "prune").returncode == 0
     r = cli("run", "localhost/missing:image")
-    assert r.returncode == 125 and "pycontainers load" in r.stderr
+    assert r.returncode == 125 and "Unable to find image" in r.stderr, r.stderr
 
 
 def test_cli_commit_of_a_container_made_elsewhere(image: pc.Image) -> None:

@@ -62,8 +62,13 @@ def test_ns_mode_joins_a_persisted_namespace(
 
 def test_bad_network_values(busybox_rootfs: Path, tmp_path: Path, no_leaks: object) -> None:
     with pytest.raises(pc.SpecError) as info:
-        sh(busybox_rootfs, "true", network="bridge-of-dreams")
+        sh(busybox_rootfs, "true", network="bridge of dreams")
     assert info.value.field == "network"
+    with pytest.raises(pc.NetworkNotFound, match="bridge-of-dreams"):
+        sh(busybox_rootfs, "true", network="bridge-of-dreams")
+    with pytest.raises(pc.SpecError) as info:
+        sh(busybox_rootfs, "true", network="host", ports={80: 8080})
+    assert info.value.field == "ports"
     with pytest.raises(pc.ContainerStartError, match="network namespace"):
         sh(busybox_rootfs, "true", network=f"ns:{tmp_path / 'missing'}")
     with pytest.raises(pc.ContainerError, match="no such container"):

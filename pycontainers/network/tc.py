@@ -1,0 +1,423 @@
+"""Per-container bandwidth limits with tc (token bucket filters) over netlink (pyroute2).
+
+A container on a bridge network has a veth pair: the host end (``pc<11 hex>``) in the host's
+network namespace, the peer (``eth0``) in the container's. Both limits are *shaped* by a
+``tbf`` root qdisc (a queue, not a policer that drops, so TCP settles at the rate):
+
+- **ingress** (what the container receives) on the egress side of the host end: outside the
+  container's reach altogether;
+- **egress** (what the container sends) on the container's own ``eth0``, set up from the host
+  by opening a netlink socket inside the container's network namespace. The sending socket
+  feels the queue directly (TCP small queues), so the rate holds closely. Removing it needs
+  CAP_NET_ADMIN in the container's network namespace, which containers do not have by
+  default; a container given NET_ADMIN (or ``privileged``) can lift its own egress limit.
+
+Nothing here runs the ``tc`` binary; pyroute2 is imported lazily.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from pycontainers._log import get_logger
+from pycontainers.errors import SpecError
+from pycontainers.network.links import NetworkError, check_ifname
+
+log = get_logger("pycontainers.network")
+
+QDISC_HANDLE = 0x50430000
+"""The handle (``5043:``, "PC") of the tbf root qdiscs this module installs."""
+
+MIN_RATE = 8_000
+"""The lowest accepted limit, in bits per second (8 kbit/s, 1 kB/s)."""
+
+MAX_RATE = (2**32 - 1) * 8
+"""The highest accepted limit, in bits per second (~34.3 gbit/s: tbf's 32-bit byte rate)."""
+
+DEFAULT_LATENCY = 0.05
+"""Seconds a packet may wait in the tbf queue; the queue holds ``rate * latency + burst``."""
+
+MIN_BURST = 16 * 1024
+"""The smallest automatic burst in bytes: about 11 full-size frames, so TCP keeps flowing."""
+
+_TC_H_ROOT = 0xFFFFFFFF
+_MAX_BUFFER_SECONDS = 250.0  # tbf stores burst/rate in 64 ns ticks in a u32 (~274 s)
+
+_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)\s*$")
+
+# Bits per second per unit, following tc(8) (case-insensitive, like tc): "bit" or a bare
+# number are bits/s; kbit/mbit/gbit/tbit are decimal multiples, kibit... binary ones;
+# "bps" is BYTES per second (kbps, mbps, ... kibps, ...), as in tc. The single letters
+# k/m/g/t (and ki/mi/gi/ti) are bits/s too, like Kubernetes' bandwidth annotations ("1M").
+_RATE_UNITS: dict[str, int] = {"": 1, "bit": 1, "bps": 8}
+for _i, (_d, _b) in enumerate((("k", "ki"), ("m", "mi"), ("g", "gi"), ("t", "ti")), start=1):
+    _RATE_UNITS[_d] = _RATE_UNITS[_d + "bit"] = 1000**_i
+    _RATE_UNITS[_b] = _RATE_UNITS[_b + "bit"] = 1024**_i
+    _RATE_UNITS[_d + "bps"] = 8 * 1000**_i
+    _RATE_UNITS[_b + "bps"] = 8 * 1024**_i
+
+# Bytes per unit, following tc(8)'s sizes: b, k/kb, m/mb, g/gb (binary), kbit/mbit/gbit.
+_SIZE_UNITS: dict[str, float] = {"": 1, "b": 1}
+for _i, _u in enumerate("kmg", start=1):
+    _SIZE_UNITS[_u] = _SIZE_UNITS[_u + "b"] = 1024**_i
+    _SIZE_UNITS[_u + "bit"] = 1024**_i / 8
+
+
+def _number(value: str | int, field: str, what: str) -> tuple[float, str]:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise SpecError(field, f"expected a {what} (int or string), got {value!r}")
+    if isinstance(value, int):
+        return float(value), ""
+    m = _NUMBER.match(value)
+    if m is None:
+        raise SpecError(field, f"{value!r} is not a {what}")
+    return float(m.group(1)), m.group(2).lower()
+
+
+def parse_rate(value: str | int, field: str = "rate") -> int:
+    """Return the rate ``value`` in bits per second (an int is bits/s already).
+
+    Units follow tc(8), case-insensitively: ``bit`` (or none), ``kbit``, ``mbit``, ``gbit``,
+    ``tbit`` (decimal) and ``kibit``... (binary) are bits/s; ``bps``, ``kbps``, ``mbps``...
+    are **bytes**/s, as in tc. ``k``, ``m``, ``g``, ``t`` alone mean kbit, mbit... (bits/s,
+    like Kubernetes' ``1M``). Docker-style ``kb``/``mb``/``gb`` are refused as ambiguous.
+    Raises SpecError naming ``field`` for anything else, zero or a negative value.
+    """
+    number, unit = _number(value, field, "rate")
+    scale = _RATE_UNITS.get(unit)
+    if scale is None:
+        hint = (
+            f"; use {unit[0]}bit (bits/s) or {unit[0]}bps (bytes/s)" if unit[:1] in "kmgt" else ""
+        )
+        raise SpecError(field, f"{value!r}: unknown rate unit {unit!r}{hint}")
+    bits = round(number * scale)
+    if bits <= 0:
+        raise SpecError(field, f"{value!r}: a rate must be positive (use None for no limit)")
+    return bits
+
+
+def parse_size(value: str | int, field: str = "burst") -> int:
+    """Return the size ``value`` in bytes; units as tc(8): b, k/kb, m/mb, g/gb (x1024), kbit..."""
+    number, unit = _number(value, field, "size")
+    scale = _SIZE_UNITS.get(unit)
+    if scale is None:
+        raise SpecError(field, f"{value!r}: unknown size unit {unit!r} (b, kb, mb, gb)")
+    size = round(number * scale)
+    if size <= 0:
+        raise SpecError(field, f"{value!r}: a size must be positive")
+    return size
+
+
+def _format_rate(bits: int) -> str:
+    for unit, scale in (("gbit", 10**9), ("mbit", 10**6), ("kbit", 10**3)):
+        if bits >= scale:
+            return f"{bits / scale:g}{unit}"
+    return f"{bits}bit"
+
+
+def _limit(value: str | int | None, field: str) -> int | None:
+    if value is None:
+        return None
+    bits = parse_rate(value, field)
+    if not MIN_RATE <= bits <= MAX_RATE:
+        raise SpecError(
+            field,
+            f"{value!r} is out of range ({_format_rate(MIN_RATE)} to {_format_rate(MAX_RATE)})",
+        )
+    return bits
+
+
+def _egress(value: str | int | None) -> int | None:
+    return _limit(value, "egress")
+
+
+def _ingress(value: str | int | None) -> int | None:
+    return _limit(value, "ingress")
+
+
+def _burst(value: str | int | None) -> int | None:
+    if value is None:
+        return None
+    size = parse_size(value, "burst")
+    if size < 2048:
+        raise SpecError("burst", f"{value!r} is below 2kb: one full-size frame could never pass")
+    return size
+
+
+@attrs.frozen
+class Bandwidth:
+    """Bandwidth limits of one container, in bits per second (``None``: unlimited).
+
+    ``egress`` limits what the container sends, ``ingress`` what it receives. Both take
+    ints (bits/s) or tc-style strings (``"1mbit"``, ``"500kbit"``, ``"2mbps"`` = 2 MB/s;
+    see :func:`parse_rate`), from 8 kbit/s to ~34 gbit/s. ``burst`` (bytes, or ``"32kb"``)
+    is how much may pass at line rate after idle time; by default
+    ``max(16 KiB, 5 ms of the rate)``, capped at 4 MiB, and never below the link MTU.
+    """
+
+    egress: int | None = attrs.field(default=None, converter=_egress)
+    ingress: int | None = attrs.field(default=None, converter=_ingress)
+    burst: int | None = attrs.field(default=None, converter=_burst)
+
+    def __attrs_post_init__(self) -> None:
+        for rate in (self.egress, self.ingress):
+            if (
+                self.burst is not None
+                and rate is not None
+                and self.burst * 8 / rate > _MAX_BUFFER_SECONDS
+            ):
+                raise SpecError(
+                    "burst",
+                    f"{self.burst} bytes take over {_MAX_BUFFER_SECONDS:g}s at "
+                    f"{_format_rate(rate)}; use a smaller burst",
+                )
+
+    @classmethod
+    def parse(cls, value: Bandwidth | str | int | Mapping[str, str | int | None]) -> Bandwidth:
+        """Make a Bandwidth from a mapping, a rate for both directions, or a spec string.
+
+        Accepted: a Bandwidth (returned as is); ``{"egress": "1mbit", "ingress": ...}``;
+        ``"1mbit"`` or ``1_000_000`` (the same limit both ways); ``"egress=1mbit,ingress=10mbit"``
+        (keys ``egress``, ``ingress``, ``burst``; the CLI form).
+        """
+        if isinstance(value, Bandwidth):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"egress", "ingress", "burst"}
+            if unknown:
+                raise SpecError("bandwidth", f"unknown keys {sorted(unknown)}")
+            return cls(**value)
+        if isinstance(value, str) and "=" in value:
+            fields: dict[str, str] = {}
+            for part in value.split(","):
+                key, sep, item = part.partition("=")
+                key = key.strip().lower()
+                if not sep or key not in ("egress", "ingress", "burst") or key in fields:
+                    raise SpecError(
+                        "bandwidth",
+                        f"{value!r}: expected egress=RATE,ingress=RATE[,burst=SIZE]",
+                    )
+                fields[key] = item.strip()
+            return cls(**fields)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return cls(egress=value, ingress=value)
+        raise SpecError("bandwidth", f"expected a rate, a mapping or a Bandwidth, got {value!r}")
+
+    def __str__(self) -> str:
+        parts = [
+            f"{key}={_format_rate(rate)}"
+            for key, rate in (("egress", self.egress), ("ingress", self.ingress))
+            if rate is not None
+        ]
+        return ",".join(parts) or "unlimited"
+
+
+def tbf_burst(rate: int, burst: int | None = None, mtu: int = 1500) -> int:
+    """The tbf bucket size in bytes used for ``rate`` bits/s (``burst`` if given) on ``mtu``."""
+    if burst is None:
+        burst = min(max(MIN_BURST, rate // 8 // 200), 4 * 1024 * 1024)
+    return max(burst, mtu + 64)  # a frame (L2 header, VLAN tag) larger than the bucket stalls
+
+
+# --- netlink -----------------------------------------------------------------------------
+
+
+def _pyroute2() -> Any:
+    return importlib.import_module("pyroute2")
+
+
+def _netlink_errors() -> tuple[type[BaseException], ...]:
+    return (_pyroute2().NetlinkError, OSError)
+
+
+def _code(exc: BaseException) -> int:
+    return int(getattr(exc, "code", getattr(exc, "errno", 0)) or 0)
+
+
+@contextmanager
+def _netlink(what: str) -> Iterator[None]:
+    try:
+        yield
+    except _netlink_errors() as exc:
+        raise NetworkError(f"{what}: {exc}") from exc
+
+
+def _namespace(target: int | str | os.PathLike[str]) -> Any:
+    from pycontainers.namespaces import Namespace
+
+    if isinstance(target, bool) or not isinstance(target, (int, str, os.PathLike)):
+        raise SpecError("container_netns", f"expected a pid or a netns path, got {target!r}")
+    if isinstance(target, int):
+        return Namespace.of_pid(target, "net")
+    return Namespace.open(target)
+
+
+def _open_ipr(netns: int | str | os.PathLike[str] | None) -> Any:
+    """An IPRoute socket in the calling thread's namespace, or in ``netns``."""
+    if netns is None:
+        return _pyroute2().IPRoute()
+    ns = _namespace(netns)
+    with ns.enter():
+        return _pyroute2().IPRoute()  # the socket stays bound to the namespace it was opened in
+
+
+def _index(ipr: Any, name: str, where: str) -> int:
+    found: list[int] = ipr.link_lookup(ifname=name)
+    if not found:
+        raise NetworkError(f"link {name!r} does not exist {where}")
+    return found[0]
+
+
+def _our_root(ipr: Any, index: int) -> Any:
+    for q in ipr.get_qdiscs(index=index):
+        if q["index"] == index and q["parent"] == _TC_H_ROOT and q["handle"] == QDISC_HANDLE:
+            return q
+    return None
+
+
+def _set_limit(ipr: Any, name: str, index: int, rate: int | None, burst: int | None) -> None:
+    """Install (or replace) our tbf root qdisc on ``index`` at ``rate``; remove it for None."""
+    if rate is None:
+        if _our_root(ipr, index) is not None:
+            try:
+                ipr.tc("del", index=index, handle=QDISC_HANDLE, parent=_TC_H_ROOT)
+            except _netlink_errors() as exc:
+                if _code(exc) != errno.ENOENT:  # gone meanwhile
+                    raise
+        return
+    mtu = int(ipr.get_links(index)[0].get("IFLA_MTU") or 1500)
+    size = tbf_burst(rate, burst, mtu)
+    ipr.tc(
+        "replace",
+        "tbf",
+        index,
+        handle=QDISC_HANDLE,
+        rate=rate // 8,  # bytes per second
+        burst=size,
+        latency=int(DEFAULT_LATENCY * 1_000_000),  # microseconds
+    )
+    log.debug("network.tbf_set", link=name, rate=rate, burst=size)
+
+
+def _read_limit(ipr: Any, index: int) -> int | None:
+    q = _our_root(ipr, index)
+    if q is None or q.get_attr("TCA_KIND") != "tbf":
+        return None
+    parms = q.get_nested("TCA_OPTIONS", "TCA_TBF_PARMS")
+    return int(parms["rate"]) * 8 if parms else None
+
+
+def apply_bandwidth(
+    host_veth: str,
+    bandwidth: Bandwidth,
+    *,
+    container_netns: int | str | os.PathLike[str] | None = None,
+    peer_name: str = "eth0",
+) -> None:
+    """Make the limits of ``host_veth``'s container those of ``bandwidth``.
+
+    ``host_veth`` is the host end (in the calling thread's network namespace). The ingress
+    limit is shaped there; the egress limit on ``peer_name`` inside ``container_netns`` (a
+    pid or a netns path), which is required when ``bandwidth.egress`` is set. A direction
+    that is ``None`` loses its limit (given the namespace, for egress). Calling again
+    replaces the limits in place. If anything fails, neither end keeps a limit of ours.
+    """
+    check_ifname(host_veth, "host_veth")
+    check_ifname(peer_name, "peer_name")
+    if not isinstance(bandwidth, Bandwidth):
+        raise SpecError("bandwidth", f"expected a Bandwidth, got {bandwidth!r}")
+    if bandwidth.egress is not None and container_netns is None:
+        raise SpecError(
+            "container_netns",
+            "an egress limit is shaped on the container's own interface: "
+            "give the pid or netns path of the container",
+        )
+    try:
+        _apply(host_veth, bandwidth, container_netns, peer_name)
+    except BaseException:
+        try:
+            _apply(host_veth, Bandwidth(), container_netns, peer_name)
+        except Exception as exc:  # the link may be what failed; the first error is raised
+            log.warning("network.bandwidth_rollback_failed", link=host_veth, error=str(exc))
+        raise
+    log.info(
+        "network.bandwidth_set",
+        link=host_veth,
+        egress=bandwidth.egress,
+        ingress=bandwidth.ingress,
+    )
+
+
+def _apply(
+    host_veth: str,
+    bandwidth: Bandwidth,
+    container_netns: int | str | os.PathLike[str] | None,
+    peer_name: str,
+) -> None:
+    with _open_ipr(None) as ipr, _netlink(f"ingress limit on {host_veth}"):
+        index = _index(ipr, host_veth, "in this network namespace")
+        _set_limit(ipr, host_veth, index, bandwidth.ingress, bandwidth.burst)
+    if container_netns is not None:
+        with _open_ipr(container_netns) as ipr, _netlink(f"egress limit on {peer_name}"):
+            index = _index(ipr, peer_name, f"in network namespace {container_netns}")
+            _set_limit(ipr, peer_name, index, bandwidth.egress, bandwidth.burst)
+
+
+def clear_bandwidth(
+    host_veth: str,
+    *,
+    container_netns: int | str | os.PathLike[str] | None = None,
+    peer_name: str = "eth0",
+) -> None:
+    """Remove the limits :func:`apply_bandwidth` set: ingress always, egress given the netns.
+
+    Missing limits are fine; a missing link raises NetworkError. Deleting the veth removes
+    both limits with it, so a container going away needs no call.
+    """
+    apply_bandwidth(host_veth, Bandwidth(), container_netns=container_netns, peer_name=peer_name)
+
+
+def get_bandwidth(
+    host_veth: str,
+    *,
+    container_netns: int | str | os.PathLike[str] | None = None,
+    peer_name: str = "eth0",
+) -> Bandwidth:
+    """The limits in force on ``host_veth`` (egress only read when ``container_netns`` is given).
+
+    ``burst`` is not read back (it is ``None`` in the result).
+    """
+    check_ifname(host_veth, "host_veth")
+    check_ifname(peer_name, "peer_name")
+    with _open_ipr(None) as ipr, _netlink(f"limits of {host_veth}"):
+        ingress = _read_limit(ipr, _index(ipr, host_veth, "in this network namespace"))
+    egress = None
+    if container_netns is not None:
+        with _open_ipr(container_netns) as ipr, _netlink(f"limits of {peer_name}"):
+            index = _index(ipr, peer_name, f"in network namespace {container_netns}")
+            egress = _read_limit(ipr, index)
+    return Bandwidth(egress=egress, ingress=ingress)
+
+
+__all__ = [
+    "DEFAULT_LATENCY",
+    "MAX_RATE",
+    "MIN_BURST",
+    "MIN_RATE",
+    "QDISC_HANDLE",
+    "Bandwidth",
+    "apply_bandwidth",
+    "clear_bandwidth",
+    "get_bandwidth",
+    "parse_rate",
+    "parse_size",
+    "tbf_burst",
+]

@@ -1,5 +1,89 @@
-"""Build glue: setuptools reads everything else from pyproject.toml."""
+"""Build glue: setuptools reads everything else from pyproject.toml.
 
-from setuptools import setup
+Besides the cffi shim, the build compiles the per-container monitor, a small C program
+(``_native/monitor*.c``), into ``pycontainers/_bin/pycontainers-monitor``: into the build
+directory for a wheel (``pip install .``), into the source tree for an editable install
+(``pip install -e .``).
+"""
 
-setup(cffi_modules=["_native/build_shim.py:ffibuilder"])
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from setuptools import Command, setup  # type: ignore[import-untyped]
+from setuptools.command.build import build  # type: ignore[import-untyped]
+
+HERE = Path(__file__).resolve().parent
+MONITOR_SOURCES = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").glob("monitor*.c"))
+MONITOR_HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").glob("monitor*.h"))
+MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
+CFLAGS = ["-O2", "-Wall", "-Wextra", "-D_GNU_SOURCE", "-fno-plt", "-s"]
+
+
+class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands in lower case
+    """Compile the monitor program with the system C compiler."""
+
+    description = "compile pycontainers-monitor (C)"
+    user_options: list[tuple[str, str | None, str]] = []  # noqa: RUF012
+
+    def initialize_options(self) -> None:
+        """Set defaults (setuptools Command protocol)."""
+        self.build_lib: str | None = None
+        self.editable_mode = False
+
+    def finalize_options(self) -> None:
+        """Take build_lib from build_py, like the other build steps."""
+        self.set_undefined_options("build_py", ("build_lib", "build_lib"))
+
+    def _target(self) -> Path:
+        if self.editable_mode or self.build_lib is None:
+            return HERE / MONITOR_REL
+        return Path(self.build_lib) / MONITOR_REL
+
+    def run(self) -> None:
+        """Compile; a static binary where libc.a is there (smaller RSS), else dynamic."""
+        target = self._target()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cc = shlex.split(os.environ.get("CC", "cc"))
+        srcs = [str(HERE / s) for s in MONITOR_SOURCES]
+        tmp = target.with_name(target.name + ".new")
+        base = [*cc, *CFLAGS, "-I", str(HERE / "_native"), "-o", str(tmp), *srcs]
+        for extra in (["-static"], []):
+            proc = subprocess.run([*base, *extra], capture_output=True, text=True)
+            if proc.returncode == 0:
+                break
+        else:
+            raise RuntimeError(f"compiling pycontainers-monitor failed:\n{proc.stderr}")
+        tmp.chmod(0o755)
+        tmp.replace(target)
+
+    def get_source_files(self) -> list[str]:
+        """The C sources, so that an sdist carries them."""
+        return [*MONITOR_SOURCES, *MONITOR_HEADERS]
+
+    def get_outputs(self) -> list[str]:
+        """The binary in the build directory (a wheel ships it)."""
+        if self.build_lib is None:
+            return []
+        return [os.path.join(self.build_lib, MONITOR_REL)]
+
+    def get_output_mapping(self) -> dict[str, str]:
+        """Built output -> source-tree file (editable installs build in place)."""
+        if self.build_lib is None:
+            return {}
+        return {os.path.join(self.build_lib, MONITOR_REL): str(HERE / MONITOR_REL)}
+
+
+class build_with_monitor(build):  # type: ignore[misc]
+    """``build`` plus the monitor, after the Python files and the cffi extension."""
+
+    sub_commands = [*build.sub_commands, ("build_monitor", None)]  # noqa: RUF012
+
+
+setup(
+    cffi_modules=["_native/build_shim.py:ffibuilder"],
+    cmdclass={"build": build_with_monitor, "build_monitor": build_monitor},
+)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include "shim.h"
 
+#define PC_PID_PLACEHOLDER "@@@@PID@@@@@@@@"
+
 #define PC_MAX_FDS 256
 #define PC_MAX_JOINS 16
 #define PC_MAX_CGROUPS 32

@@ -129,7 +129,7 @@ struct pc_plan {
                                          start_fifo by path (which a user namespace's root may
                                          not be allowed to reach) */
     int init;                         /* run a tiny init as pid 1 that reaps and forwards */
-    int new_session;                  /* setsid() */
+    int new_session;                  /* setsid(); 2: and fd 0 (a tty) becomes the controlling one */
     int no_new_privs;
     int pdeathsig;                    /* signal the child gets when the spawner dies, 0: none */
     int no_sync;                      /* the parent has nothing to do before release: the child
@@ -170,6 +170,28 @@ struct pc_error {
 
 /* Spawn the child described by plan. Returns 0 and fills res, or -errno. */
 int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res);
+
+/* A detached container: its first process is the child of a monitor program, not of the
+ * caller. pc_spawn_monitored forks an intermediate process that forks again (so the monitor
+ * is nobody's child but init's), starts its own session, clones the container child as
+ * pc_spawn would, hands pid and pidfd back, and execve()s mon->path: parenthood survives
+ * execve, so the monitor can wait for the container. The monitor gets the intermediate's
+ * end of *ctl as fd 3 and mon->fds as 4, 5, ... ; every other fd is closed. */
+/* An argv element "@@@@PID@@@@@@@@" (PC_PID_PLACEHOLDER in internal.h) is replaced by the
+ * container's pid before the monitor's execve. */
+struct pc_monitor {
+    const char *path;
+    char **argv;       /* NULL-terminated */
+    char **envp;       /* NULL-terminated */
+    int *fds;          /* given to the monitor as fd 4, 5, ... in this order */
+    int n_fds;
+};
+/* 0 with res filled, *ctl our end of the monitor's fd 3 and *monitor_pid its pid; -errno
+ * if the fork failed; a positive errno if the intermediate failed (the clone of the
+ * container, say). The monitor writes "1" on fd 3 once ready; if its execve fails, the
+ * container is killed and a struct of three ints {-1, errno, pid} arrives instead. */
+int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
+                       struct pc_spawn_result *res, int *ctl, int *monitor_pid);
 
 /* Thin wrappers: return 0 / a result on success, -errno on failure. */
 int pc_setns(int fd, int nstype);

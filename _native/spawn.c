@@ -294,6 +294,10 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         say(c, "setsid", NULL);
         fail(c, PC_STAGE_SETSID, errno, 125);
     }
+    if (p->new_session == 2 && ioctl(0, TIOCSCTTY, 0) < 0) {
+        say(c, "make the terminal on fd 0 the controlling one", NULL);
+        fail(c, PC_STAGE_SETSID, errno, 125);
+    }
     if (p->start_fifo && c->fifo < 0) {
         c->fifo = open(p->start_fifo, O_RDWR | O_CLOEXEC);
         if (c->fifo < 0) {
@@ -472,5 +476,198 @@ int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     res->pid = (int)pid;
     res->pidfd = pidfd;
     res->sock = sv[0];
+    return 0;
+}
+
+/* -- detached containers: the monitor as the container's parent ------------------------ */
+
+#define PC_MONITOR_MAX_FDS 16
+
+struct monitor_hello {
+    int pid;
+    int err;
+    int monitor_pid;
+};
+
+static void send_hello(int ctl, int pid, int err, int pidfd) {
+    struct monitor_hello h = {pid, err, (int)getpid()};
+    struct iovec iov = {&h, sizeof(h)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (pidfd >= 0) {
+        memset(&u, 0, sizeof(u));
+        m.msg_control = u.buf;
+        m.msg_controllen = sizeof(u.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
+    }
+    (void)sendmsg(ctl, &m, MSG_NOSIGNAL);
+}
+
+/* In the second intermediate (async-signal-safe code only): clone the container child,
+ * report it, arrange the monitor's fds and become the monitor. */
+__attribute__((noreturn)) static void monitor_main(const struct pc_plan *plan, const struct pc_monitor *mon,
+                                                   int ctl, int child_sock, int parent_sock) {
+    close(parent_sock);
+    (void)setsid();
+    struct child c;
+    memset(&c, 0, sizeof(c));
+    c.plan = plan;
+    c.sock = child_sock;
+    c.rootfd = -1;
+    c.fifo = -1;
+    c.maskdir = -1;
+    c.tree_fd = -1;
+    int pidfd = -1;
+    struct clone_args_v0 args;
+    memset(&args, 0, sizeof(args));
+    args.flags = plan->clone_flags | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG))
+        pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, &pidfd, 0, 0);
+    if (pid == 0) {
+        close(ctl);
+        child_main(&c);
+    }
+    if (pid < 0) {
+        send_hello(ctl, 0, errno, -1);
+        _exit(1);
+    }
+    close(child_sock);
+    /* the caller wrote PC_PID_PLACEHOLDER where the monitor's argv needs the container's
+     * pid (unknown until now): fill it in place (no allocation after fork) */
+    for (char **a = mon->argv; a && *a; a++) {
+        if (strcmp(*a, PC_PID_PLACEHOLDER) == 0) {
+            char digits[16];
+            int nd = 0;
+            for (long v = pid; v > 0 && nd < 15; v /= 10)
+                digits[nd++] = (char)('0' + v % 10);
+            for (int k = 0; k < nd; k++)
+                (*a)[k] = digits[nd - 1 - k];
+            (*a)[nd] = '\0';
+        }
+    }
+    send_hello(ctl, (int)pid, 0, pidfd);
+    close(pidfd);
+    /* fds for the monitor: ctl -> 3, mon->fds[i] -> 4 + i. Lift everything above the
+     * targets first so no dup2 overwrites a source still needed. */
+    int lifted[PC_MONITOR_MAX_FDS + 1];
+    int n = mon->n_fds + 1;
+    int ctl_now = ctl;
+    for (int i = 0; i < n; i++) {
+        int src = i == 0 ? ctl : mon->fds[i - 1];
+        lifted[i] = fcntl(src, F_DUPFD_CLOEXEC, 3 + n);
+        if (lifted[i] < 0)
+            goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        if (dup2(lifted[i], 3 + i) < 0)
+            goto fail;
+    }
+    ctl_now = 3;
+    syscall(SYS_close_range, 3 + n, ~0U, 0);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        close(devnull);
+    }
+    reset_signals();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(mon->path, mon->argv, mon->envp);
+fail:;
+    int err = errno;
+    kill((pid_t)pid, SIGKILL);
+    struct monitor_hello h = {-1, err, (int)getpid()};
+    (void)send(ctl_now, &h, sizeof(h), MSG_NOSIGNAL);
+    _exit(127);
+}
+
+int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
+                       struct pc_spawn_result *res, int *ctl_out, int *monitor_pid) {
+    if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS ||
+        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS || mon->n_fds < 0 ||
+        mon->n_fds > PC_MONITOR_MAX_FDS)
+        return -EINVAL;
+    int sv[2], ctl[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        int err = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return -err;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    long first = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, NULL, NULL, 0);
+    if (first == 0) {
+        /* the first intermediate: fork the monitor-to-be and leave, so it is re-parented */
+        close(ctl[0]);
+        long second = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, NULL, NULL, 0);
+        if (second == 0)
+            monitor_main(plan, mon, ctl[1], sv[1], sv[0]);
+        if (second < 0)
+            send_hello(ctl[1], 0, errno, -1);
+        _exit(second < 0);
+    }
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    close(ctl[1]);
+    if (first < 0) {
+        close(sv[0]);
+        close(ctl[0]);
+        return -err;
+    }
+    int status;
+    while (waitpid((pid_t)first, &status, __WALL) < 0 && errno == EINTR)
+        ;
+    struct monitor_hello h = {0, EPIPE, 0};
+    int pidfd = -1;
+    struct iovec iov = {&h, sizeof(h)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof(u.buf);
+    ssize_t got;
+    while ((got = recvmsg(ctl[0], &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+        memcpy(&pidfd, CMSG_DATA(cm), sizeof(int));
+    if (got <= 0 || h.pid <= 0 || pidfd < 0) {
+        if (pidfd >= 0)
+            close(pidfd);
+        close(sv[0]);
+        close(ctl[0]);
+        return h.err ? h.err : EPIPE;
+    }
+    res->pid = h.pid;
+    res->pidfd = pidfd;
+    res->sock = sv[0];
+    *ctl_out = ctl[0];
+    *monitor_pid = h.monitor_pid;
     return 0;
 }

@@ -113,7 +113,8 @@ class Plan:
     start_fifo: str | None = None
     start_fifo_fd: int = -1
     init: bool = False
-    new_session: bool = True
+    new_session: int = 1
+    """1: setsid(); 2: also make the tty on fd 0 the controlling terminal; 0: neither."""
     no_new_privs: bool = False
     pdeathsig: int = 0
     no_sync: bool = False

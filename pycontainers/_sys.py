@@ -319,6 +319,36 @@ def spawn(plan: Plan) -> Spawned:
     return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock)
 
 
+def spawn_monitored(
+    plan: Plan, monitor: str, argv: Sequence[str], env: Sequence[str], fds: Sequence[int]
+) -> tuple[Spawned, int, int]:
+    """Clone the child of ``plan`` as the child of a detached monitor program.
+
+    The monitor (``argv`` run from ``monitor`` with ``env``) gets a control socket as fd 3
+    and ``fds`` as 4, 5, ...; it is re-parented to init (or the nearest subreaper) at once.
+    Returns the child (pid, a pidfd that can poll and signal but not reap, the release
+    socket), our end of the control socket and the monitor's pid.
+    """
+    builder = _Builder()
+    cplan = builder.plan(plan)
+    mon = ffi.new("struct pc_monitor *")
+    mon.path = builder.s(monitor)
+    mon.argv = builder.strv(list(argv))
+    mon.envp = builder.strv(list(env))
+    mon.fds = builder.array("int", len(fds))
+    for i, fd in enumerate(fds):
+        mon.fds[i] = fd
+    mon.n_fds = len(fds)
+    res = ffi.new("struct pc_spawn_result *")
+    ctl = ffi.new("int *")
+    mpid = ffi.new("int *")
+    rc = lib.pc_spawn_monitored(cplan, mon, res, ctl, mpid)
+    if rc > 0:
+        raise SyscallError(rc, f"clone3(container under its monitor): {os.strerror(rc)}")
+    _check(rc, "clone", "monitor")
+    return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock), int(ctl[0]), int(mpid[0])
+
+
 def _report(rc: int, err: Any) -> ChildReport | None:
     _check(rc, "recv", "child error socket")
     if rc == 0:

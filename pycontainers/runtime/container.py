@@ -18,18 +18,20 @@ import attrs
 
 from pycontainers import _log
 from pycontainers.cgroups._resources import Resources
-from pycontainers.errors import ContainerError, ContainerStartError
+from pycontainers.errors import ContainerError, ContainerStartError, SpecError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import Stdio, StdioArg, wait_readable
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from pycontainers.cgroups import CGroup, CgroupStats
     from pycontainers.images import Image
     from pycontainers.images.config import ImageConfig
+    from pycontainers.runtime.detach import DetachOptions, HealthCheck
+    from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer
 
 log = _log.get_logger("pycontainers.runtime")
@@ -70,6 +72,15 @@ class Container:
         self._cgroup: CGroup | None = launch.cgroup if launch else None
         self._image = (spec.image or "") if spec else ""
         self.returncode: int | None = None
+        self._name = ""
+        self._labels: dict[str, str] = {}
+        self._monitored = False
+        self._monitor_pid = 0
+        self._restart_count = 0
+        self._started = 0.0
+        self._created = time.time()
+        self._rootfs = str(spec.rootfs) if spec else ""
+        self._args: tuple[str, ...] = spec.process.args if spec else ()
 
     # -- construction ---------------------------------------------------------------
 
@@ -85,91 +96,205 @@ class Container:
         stdin: StdioArg = None,
         stdout: StdioArg = None,
         stderr: StdioArg = None,
+        detach: bool = False,
+        tty: bool = False,
+        interactive: bool = False,
+        restart: str = "no",
+        healthcheck: HealthCheck | None = None,
+        labels: Mapping[str, str] | None = None,
+        auto_remove: bool = False,
+        log_max_size: int = 0,
+        log_max_files: int = 1,
         **spec_kwargs: Any,
     ) -> Container:
         """Create a container: set up in its namespaces and wait for :meth:`start`.
 
         ``rootfs`` is a directory, ``"host"``, or a full :class:`ContainerSpec` (then
         ``args`` and spec keywords are not given). Spec keywords are those of :func:`run`.
-        ``name`` is what other containers on its user network call it.
-        """
-        from pycontainers.runtime.run import make_spec, needs_mountpoint
+        ``name`` is unique under the state root and what other containers on its user
+        network call it.
 
+        ``detach=True`` makes a container that outlives this process: its monitor keeps
+        the output in a json-file log (:meth:`logs`, :meth:`attach`), records the exit
+        status for any process, enforces ``restart`` (no, always, unless-stopped,
+        on-failure[:N]) and runs the ``healthcheck``. ``tty`` gives it a terminal,
+        ``interactive`` an open stdin; ``auto_remove`` removes it when it exits.
+        Without ``detach`` the creating process is the parent: ``stdin``/``stdout``/
+        ``stderr`` take :mod:`subprocess`-style arguments and only it learns the exit
+        status.
+        """
+        from pycontainers.runtime.detach import DetachOptions
+        from pycontainers.runtime.run import make_spec
+
+        if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
+            raise SpecError("detach", "tty, interactive, restart, healthcheck and auto_remove "
+                            "need detach=True (a monitor keeps them)")  # fmt: skip
+        if detach and (stdin, stdout, stderr) != (None, None, None):
+            raise SpecError("detach", "a detached container's output goes to its log: use "
+                            "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
         spec = (
             rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
         )
         if spec.resources is None and os.geteuid() == 0:
             # a long-lived container gets its own cgroup (rootless: none can be made here)
             spec = attrs.evolve(spec, resources=Resources())
+        options = DetachOptions(
+            tty=tty,
+            interactive=interactive,
+            restart=restart,
+            healthcheck=healthcheck,
+            log_max_size=log_max_size,
+            log_max_files=log_max_files,
+            auto_remove=auto_remove,
+        )
         container_id = st.check_id(id or _new_id())
         root = st.ensure_dir(state_root or st.default_state_root())
         state_dir = os.path.join(root, container_id)
+        with st.names_locked(root):
+            if name is not None:
+                st.check_name_free(root, st.check_name(name))
+            try:
+                os.mkdir(state_dir, 0o700)
+            except FileExistsError:
+                raise ContainerError(
+                    f"a container with id {container_id} already exists in {root}"
+                ) from None
+            self = cls(container_id, state_dir, spec, None, None, "creating", 0)
+            self._name = name or ""
+            self._labels = dict(labels or {})
+            self._save()  # the name is taken from here on
         try:
-            os.mkdir(state_dir, 0o700)
-        except FileExistsError:
-            raise ContainerError(
-                f"a container with id {container_id} already exists in {root}"
-            ) from None
-        stdio: Stdio | None = None
+            self._launch_it(spec, options if detach else None, (stdin, stdout, stderr), True)
+        except BaseException:
+            _remove_dir(state_dir)
+            raise
+        log.info("container.created", id=container_id, pid=self._pid, detach=detach)
+        return self
+
+    def _launch_it(
+        self,
+        spec: ContainerSpec,
+        options: DetachOptions | None,
+        stdio_args: tuple[StdioArg, StdioArg, StdioArg],
+        wait_for_start: bool,
+    ) -> None:
+        """Start the container's process (waiting on its start fifo, or at once)."""
+        from pycontainers.runtime.detach import MonitorStdio, monitor_argv
+        from pycontainers.runtime.run import needs_mountpoint
+
+        root = os.path.dirname(self.state_dir)
+        stdio: Stdio | MonitorStdio | None = None
+        monitor = None
         try:
-            fifo = os.path.join(state_dir, "start.fifo")
-            os.mkfifo(fifo, 0o600)
-            stdio = Stdio(stdin, stdout, stderr)
+            fifo = None
+            if wait_for_start:
+                fifo = os.path.join(self.state_dir, "start.fifo")
+                os.mkfifo(fifo, 0o600)
+            if options is not None:
+                from pycontainers.runtime.specfile import save_spec
+
+                save_spec(self.state_dir, spec, {"name": self._name, "detach": options})
+                stdio = MonitorStdio(options.tty, options.interactive)
+                monitor = monitor_argv(self.state_dir, root, self.id, options, stdio)
+            else:
+                stdio = Stdio(*stdio_args)
             mnt = st.ensure_dir(os.path.join(root, ".mnt")) if needs_mountpoint(spec) else None
             launch = Launch(
                 spec,
-                stdio,
+                stdio,  # type: ignore[arg-type]
                 host_mountpoint=mnt,
                 start_fifo=fifo,
-                cgroup_name=container_id,
-                name=name,
+                cgroup_name=self.id,
+                name=self._name or None,
                 state_root=root,
+                monitor=monitor,
+                console=options is not None and options.tty,
             )
         except BaseException:
             if stdio is not None:
                 stdio.close_all()
-            _remove_dir(state_dir)
             raise
-        self = cls(container_id, state_dir, spec, launch, stdio, "created", launch.pid)
+        self.spec = spec
+        self._rootfs, self._args = str(spec.rootfs), spec.process.args
+        self._launch = launch
+        self._stdio = stdio if isinstance(stdio, Stdio) else None
+        self._pid = launch.pid
+        self._pidfd = launch.pidfd
+        self._cgroup = launch.cgroup
+        self._image = spec.image or ""
+        self._monitored = options is not None
+        self._monitor_pid = launch.monitor_pid
+        self._restart_count = options.restart_count if options is not None else 0
+        self._status = "created" if wait_for_start else "running"
+        self._started = 0.0 if wait_for_start else time.time()
         self._save()
-        log.info("container.created", id=container_id, pid=launch.pid)
-        return self
 
     @classmethod
     def load(cls, container_id: str, *, state_root: str | None = None) -> Container:
-        """Open a container created by any process, by id."""
+        """Open a container created by any process, by id, unique id prefix or name."""
         root = state_root or st.default_state_root()
-        state_dir = os.path.join(root, st.check_id(container_id))
+        container_id = st.resolve(root, container_id)
+        state_dir = os.path.join(root, container_id)
         s = st.read_state(state_dir)
         self = cls(container_id, state_dir, None, None, None, s.status, s.pid)
         self._image = s.image
+        self._name = s.name
+        self._labels = dict(s.labels)
+        self._monitored = s.monitored
+        self._monitor_pid = s.monitor_pid
+        self._restart_count = s.restart_count
+        self._started = s.started
+        self._created = s.created
+        self._rootfs, self._args = s.rootfs, s.args
         if s.cgroup:
-            from pycontainers.cgroups import CGroup
+            from pycontainers.cgroups import CGroup, CgroupError
 
-            self._cgroup = CGroup.open(s.cgroup)
-        if s.status in ("created", "running", "paused") and st.proc_starttime(s.pid) == s.starttime:
+            try:
+                self._cgroup = CGroup.open(s.cgroup)
+            except CgroupError:  # released when it stopped (a detached container's hook)
+                self._cgroup = None
+        if s.status in ("created", "running", "paused") and st.proc_alive(s.pid, s.starttime):
             try:
                 from pycontainers import _sys
 
                 self._pidfd = _sys.pidfd_open(s.pid)
             except OSError:
                 self._status = "stopped"
-        else:
+        elif s.status != "creating":
             self._status = "stopped"
         return self
+
+    @classmethod
+    def list(cls, *, state_root: str | None = None) -> list[Container]:
+        """Every container under the state root (any status), oldest first."""
+        root = state_root or st.default_state_root()
+        out = []
+        for cid in st.container_ids(root):
+            try:
+                out.append(cls.load(cid, state_root=root))
+            except ContainerError as exc:  # removed meanwhile, or a corrupt state file
+                log.warning("container.unreadable", id=cid, error=str(exc))
+        return sorted(out, key=lambda c: c._created)
 
     def _save(self) -> None:
         state = st.State(
             id=self.id,
             pid=self._pid,
-            starttime=st.proc_starttime(self._pid),
+            starttime=st.proc_starttime(self._pid) if self._pid else 0,
             status=self._status,
-            created=time.time(),
-            rootfs=str(self.spec.rootfs) if self.spec else "",
-            args=self.spec.process.args if self.spec else (),
+            created=self._created,
+            rootfs=self._rootfs,
+            args=self._args,
             creator=os.getpid(),
             cgroup=self._cgroup.path if self._cgroup is not None else "",
             image=self._image,
+            name=self._name,
+            monitored=self._monitored,
+            monitor_pid=self._monitor_pid,
+            monitor_start=st.proc_starttime(self._monitor_pid) if self._monitor_pid else 0,
+            started=self._started,
+            labels=self._labels,
+            restart_count=self._restart_count,
         )
         with st.locked(self.state_dir):
             st.write_state(self.state_dir, state)
@@ -194,11 +319,65 @@ class Container:
             and self._pidfd is not None
             and _exited(self._pidfd)
         ):
-            if self._launch is not None:
+            if self._launch is not None and not self._monitored:
                 self._reap()
             else:
                 self._status = "stopped"
+        if self._status == "stopped" and self._monitored and self.returncode is None:
+            from pycontainers.runtime.detach import read_exit
+
+            done = read_exit(self.state_dir)
+            if done is not None and done.get("restart_count", 0) == self._restart_count:
+                self.returncode = int(done["exit_code"])
         return self._status
+
+    @property
+    def name(self) -> str:
+        """The container's name ("" if it has none)."""
+        return self._name
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The container's labels."""
+        return dict(self._labels)
+
+    @property
+    def detached(self) -> bool:
+        """Whether a monitor watches this container (logs, exit status, restarts)."""
+        return self._monitored
+
+    @property
+    def restart_count(self) -> int:
+        """How often the restart policy has started the container again."""
+        return self._restart_count
+
+    @property
+    def health(self) -> str | None:
+        """``starting``, ``healthy`` or ``unhealthy`` (None without a health check)."""
+        from pycontainers.runtime.detach import read_health
+
+        h = read_health(self.state_dir) if self._monitored else None
+        return str(h["status"]) if h else None
+
+    def logs(self, *, follow: bool = False, **options: Any) -> Iterator[LogEntry]:
+        """The detached container's output from its json-file log (``tail``, ``since``,
+        ``until``, ``stdout``, ``stderr``; with ``follow`` until the container stops).
+        """
+        from pycontainers.runtime.logs import read_logs
+
+        if not self._monitored:
+            raise ContainerError(
+                f"container {self.id[:12]} is not detached: its output went to its stdio"
+            )
+        return read_logs(
+            self.state_dir, follow=follow, running=lambda: self.status == "running", **options
+        )
+
+    def inspect(self) -> dict[str, Any]:
+        """A Docker-like description: state, exit code, health, network, labels."""
+        from pycontainers.runtime.monitored import describe
+
+        return describe(self)
 
     @property
     def stdin(self) -> int | None:
@@ -218,7 +397,12 @@ class Container:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Let a created container run its command."""
+        """Let a created container run its command; start a stopped detached one again."""
+        if self.status == "stopped" and self._monitored:
+            from pycontainers.runtime import monitored
+
+            monitored.start_again(self)
+            return
         if self.status != "created":
             raise ContainerError(
                 f"container {self.id[:12]} is {self._status}; only a created one can start"
@@ -239,17 +423,24 @@ class Container:
             try:
                 self._launch.confirm_exec()
             except ContainerStartError:
-                self._reap()
+                if not self._monitored:
+                    self._reap()
                 raise
         self._status = "running"
+        self._started = time.time()
         self._save()
         log.info("container.started", id=self.id, pid=self._pid)
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the main process to exit and return its status (128+N if killed by N).
 
-        Only the creating process can learn the exit status; others get a ContainerError.
+        Any process can wait for a detached container (its monitor records the status);
+        for others only the creating process can, and the rest get a ContainerError.
         """
+        if self._monitored:
+            from pycontainers.runtime import monitored
+
+            return monitored.wait(self, timeout)
         if self._launch is None:
             raise ContainerError(
                 "only the process that created a container can wait for its exit status "
@@ -371,22 +562,51 @@ class Container:
             if exc.errno != errno.ESRCH:
                 raise
 
+    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+        """Docker's stop: ``sig``, then SIGKILL after ``timeout`` seconds; a detached
+        container is not restarted by its policy afterwards.
+        """
+        if self._monitored:
+            open(os.path.join(self.state_dir, "stopped"), "w").close()
+        if self.status == "paused" and self._cgroup is not None:
+            self._cgroup.thaw()
+            self._status = "running"
+        if self._pidfd is None or _exited(self._pidfd):
+            return
+        self.kill(sig)
+        if not wait_readable(self._pidfd, timeout):
+            self.kill(signal.SIGKILL)
+            wait_readable(self._pidfd, 10.0)
+        if self._monitored or self._launch is not None:
+            self.wait(timeout=30)
+        else:
+            self._status = "stopped"
+        log.info("container.stopped", id=self.id)
+
     def delete(self) -> None:
         """Kill the container if needed, reap it, close its fds and remove its state."""
         if self._status == "deleted":
             return
-        if self._cgroup is not None and self._status == "paused":
+        if self._monitored:
+            open(os.path.join(self.state_dir, "stopped"), "w").close()
+        if self._cgroup is not None and self.status == "paused":
             self._cgroup.thaw()  # a frozen process cannot die, so cannot be reaped
         if self._pidfd is not None:
             if not _exited(self._pidfd):
                 self.kill(signal.SIGKILL)
-            if self._launch is not None:
+            if self._launch is not None and not self._monitored:
                 self._reap()
-                self._launch.close()
             else:
                 wait_readable(self._pidfd, 10.0)
+            if self._launch is not None:
+                self._launch.close()
+            else:
                 os.close(self._pidfd)
             self._pidfd = None
+        if self._monitored:
+            from pycontainers.runtime.monitored import wait_monitor_gone
+
+            wait_monitor_gone(self)  # its exit hook included: nothing races with us
         if self._stdio is not None:
             self._stdio.close_all()
         if self._cgroup is not None:
@@ -400,13 +620,19 @@ class Container:
             self._launch.remove_network()
         else:
             _remove_network(self.id, os.path.dirname(self.state_dir))
+            _remove_layer(self.id)
         _remove_dir(self.state_dir)
         self._status = "deleted"
         log.info("container.deleted", id=self.id)
 
     def close(self) -> None:
-        """Release this handle's fds without touching the container (for ``load()``-ed ones)."""
-        if self._launch is None and self._pidfd is not None:
+        """Release this handle's fds without touching the container (a ``load()``-ed or a
+        detached one; the creator of an attached container keeps its pidfd to reap it).
+        """
+        if self._launch is not None and self._monitored:
+            self._launch.close()
+            self._pidfd = None
+        elif self._launch is None and self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
 
@@ -440,6 +666,16 @@ def _remove_network(owner: str, state_root: str) -> None:
         disconnect(owner, state_root)
 
 
+def _remove_layer(container_id: str) -> None:
+    import shutil
+
+    from pycontainers.fs.shift import default_data_root
+
+    layer = os.path.join(default_data_root(), "containers", container_id)
+    if os.path.isdir(layer):
+        shutil.rmtree(layer, ignore_errors=True)
+
+
 def _exited(pidfd: int) -> bool:
     return wait_readable(pidfd, 0)
 
@@ -451,7 +687,10 @@ def _remove_dir(path: str) -> None:
         except FileNotFoundError:
             pass
     for name in os.listdir(path) if os.path.isdir(path) else ():
-        os.unlink(os.path.join(path, name))
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
     try:
         os.rmdir(path)
     except FileNotFoundError:

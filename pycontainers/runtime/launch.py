@@ -114,11 +114,17 @@ class Launch:
         cgroup_name: str,
         name: str | None = None,
         state_root: str | None = None,
+        monitor: list[str] | None = None,
+        console: bool = False,
     ) -> None:
         from pycontainers import _sys
         from pycontainers.runtime.plan import build_plan
 
         self.owner = cgroup_name
+        self.monitored = monitor is not None
+        self.monitor_pid = 0
+        self.monitor_pidfd = -1
+        self._ctl = -1
         self.state_root = state_root
         self.endpoint: Endpoint | None = None
         self.cgroup: CGroup | None = None
@@ -159,8 +165,21 @@ class Launch:
                 netns_fd=net_fd,
                 cgroup_fds=tuple(cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
+                console=console,
+                detached=monitor is not None,
             )
-            self.spawned = _sys.spawn(plan)
+            if monitor is not None:
+                env = [f"{k}={v}" for k, v in os.environ.items()]
+                fds = list(getattr(stdio, "monitor_fds", ()))
+                self.spawned, self._ctl, self.monitor_pid = _sys.spawn_monitored(
+                    plan, monitor[0], monitor, env, fds
+                )
+                try:
+                    self.monitor_pidfd = _sys.pidfd_open(self.monitor_pid)
+                except OSError:  # it died already: the ready wait below says why
+                    self.monitor_pidfd = -1
+            else:
+                self.spawned = _sys.spawn(plan)
         except BaseException:
             self.remove_cgroup()
             self.remove_layer()
@@ -199,6 +218,20 @@ class Launch:
         elif not report.ready:
             self.abort()
             raise start_error(report, spec.process.args, "user" in spec.namespaces)
+        if self.monitored:
+            from pycontainers.runtime.detach import wait_monitor_ready
+
+            try:
+                wait_monitor_ready(self._ctl)
+            except BaseException:
+                self.abort()
+                raise
+            finally:
+                os.close(self._ctl)
+                self._ctl = -1
+            close_monitor_ends = getattr(stdio, "close_monitor_ends", None)
+            if close_monitor_ends is not None:
+                close_monitor_ends()
 
     def _prepare_network(self, spec: ContainerSpec, name: str | None) -> ContainerSpec:
         """Reserve the address, ports and /etc files; the spec gains their bind mounts."""
@@ -282,21 +315,39 @@ class Launch:
             raise start_error(report)
 
     def close(self) -> None:
-        """Close the socket and pidfd (the child must have been reaped or be left alone)."""
+        """Close the socket and pidfds (the child must have been reaped or be left alone)."""
         self._close_sock()
+        if self.monitor_pidfd >= 0:
+            os.close(self.monitor_pidfd)
+            self.monitor_pidfd = -1
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1
 
     def abort(self) -> None:
-        """Kill and reap a child that has not exec'd; close everything."""
+        """Kill and reap a child that has not exec'd (and its monitor); close everything."""
         from pycontainers import _sys
+        from pycontainers.runtime.stdio import wait_readable
 
+        if self.monitor_pidfd >= 0:  # first, so it runs no exit hook for this failure
+            try:
+                _sys.pidfd_send_signal(self.monitor_pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            wait_readable(self.monitor_pidfd, 10.0)
+            os.close(self.monitor_pidfd)
+            self.monitor_pidfd = -1
         try:
             _sys.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         except OSError:
             pass
-        _sys.reap(self.pidfd)
+        if self.monitored:  # not our child: its monitor (or init) reaps it
+            wait_readable(self.pidfd, 10.0)
+        else:
+            _sys.reap(self.pidfd)
+        if self._ctl >= 0:
+            os.close(self._ctl)
+            self._ctl = -1
         self._close_sock()
         os.close(self.pidfd)
         self.pidfd = -1
@@ -316,8 +367,8 @@ class Launch:
                 os.path.join(self.layer_dir, "upper"),
                 os.path.join(self.layer_dir, "work"),
             )
-            os.makedirs(upper, mode=0o755)
-            os.makedirs(work, mode=0o700)
+            os.makedirs(upper, mode=0o755, exist_ok=True)  # kept when started again
+            os.makedirs(work, mode=0o700, exist_ok=True)
         return detached_overlay(rootfs.lowers, upper, work)
 
     @property

@@ -121,6 +121,8 @@ def build_plan(
     cgroup_layout: CgroupLayout | None = None,
     rootfs_tree_fd: int = -1,
     netns_fd: int = -1,
+    console: bool = False,
+    detached: bool = False,
 ) -> Plan:
     """Resolve ``spec`` into a :class:`Plan`.
 
@@ -201,11 +203,11 @@ def build_plan(
         start_fifo=start_fifo,
         start_fifo_fd=start_fifo_fd,
         init=spec.init,
-        new_session=True,
+        new_session=2 if console else 1,
         no_new_privs=proc.no_new_privs,
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
-        no_sync="user" not in spec.namespaces and spec.network is None,
+        no_sync="user" not in spec.namespaces and spec.network is None and not detached,
         capabilities=_capabilities(spec),
         cap_last=cap_last(),
         seccomp_bpf=seccomp[0],

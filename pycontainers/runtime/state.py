@@ -20,6 +20,7 @@ import attrs
 from pycontainers.errors import ContainerError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def default_state_root() -> str:
@@ -62,6 +63,14 @@ class State:
     creator: int
     cgroup: str = ""
     image: str = ""
+    name: str = ""
+    monitored: bool = False
+    """A detached container: its monitor records the exit status and enforces restarts."""
+    monitor_pid: int = 0
+    monitor_start: int = 0
+    started: float = 0.0
+    labels: dict[str, str] = attrs.field(factory=dict)
+    restart_count: int = 0
 
     def to_json(self) -> str:
         """Serialize."""
@@ -83,6 +92,13 @@ class State:
                 creator=int(raw["creator"]),
                 cgroup=str(raw.get("cgroup", "")),
                 image=str(raw.get("image", "")),
+                name=str(raw.get("name", "")),
+                monitored=bool(raw.get("monitored", False)),
+                monitor_pid=int(raw.get("monitor_pid", 0)),
+                monitor_start=int(raw.get("monitor_start", 0)),
+                started=float(raw.get("started", 0.0)),
+                labels={str(k): str(v) for k, v in dict(raw.get("labels", {})).items()},
+                restart_count=int(raw.get("restart_count", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ContainerError(f"corrupt container state file {path}: {exc}") from None
@@ -143,3 +159,69 @@ def proc_alive(pid: int, starttime: int) -> bool:
         return False
     fields = data[data.rindex(b")") + 2 :].split()
     return fields[0] not in (b"Z", b"X") and int(fields[19]) == starttime
+
+
+def check_name(name: str) -> str:
+    """Raise unless ``name`` is a valid container name (Docker's ``[a-zA-Z0-9][a-zA-Z0-9_.-]*``)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        from pycontainers.errors import SpecError
+
+        raise SpecError(
+            "name", f"invalid container name {name!r}: use letters, digits, '_', '.', '-'"
+        )
+    return name
+
+
+@contextlib.contextmanager
+def names_locked(root: str) -> Iterator[None]:
+    """Hold the state root's lock while a name is checked and taken."""
+    from pycontainers._files import locked
+
+    with locked(os.path.join(root, ".names.lock")):
+        yield
+
+
+def container_ids(root: str) -> list[str]:
+    """The ids of every container directory under ``root`` (sorted)."""
+    try:
+        entries = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        e for e in entries
+        if not e.startswith(".") and os.path.isfile(os.path.join(root, e, "state.json"))
+    )  # fmt: skip
+
+
+def _states(root: str) -> Iterator[State]:
+    for cid in container_ids(root):
+        try:
+            yield read_state(os.path.join(root, cid))
+        except ContainerError:
+            continue
+
+
+def check_name_free(root: str, name: str) -> None:
+    """Raise if a container under ``root`` already has ``name``."""
+    for s in _states(root):
+        if s.name == name:
+            raise ContainerError(
+                f'the container name "{name}" is already in use by container {s.id[:12]}; '
+                "remove that container or choose another name"
+            )
+
+
+def resolve(root: str, ref: str) -> str:
+    """The id of the container called ``ref``: a full id, a name, or a unique id prefix."""
+    if os.path.isdir(os.path.join(root, check_id(ref))):
+        return ref
+    states = list(_states(root))
+    for s in states:
+        if s.name == ref:
+            return s.id
+    matches = [s.id for s in states if s.id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ContainerError(f"{ref!r} matches {len(matches)} containers: give more of the id")
+    raise ContainerError(f"no such container: {ref}")

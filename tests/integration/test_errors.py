@@ -15,7 +15,9 @@ pytestmark = pytest.mark.root
 
 def state_entries(state_root: Path) -> list[str]:
     """Container directories and network endpoint records (not the shared dirs)."""
-    entries = sorted(p for p in os.listdir(state_root) if p not in (".mnt", "network"))
+    entries = sorted(
+        p for p in os.listdir(state_root) if p not in (".mnt", "network", ".names.lock")
+    )
     endpoints = state_root / "network" / "endpoints"
     if endpoints.is_dir():
         entries += [f"endpoint {p}" for p in sorted(os.listdir(endpoints))]

@@ -1,0 +1,259 @@
+"""Detached containers: the monitor program as the container's parent.
+
+A detached container's first process is cloned by an intermediate that then becomes the
+monitor (``pycontainers-monitor``, C, about 1 MB RSS): it keeps the output in the
+json-file log, serves the attach socket, runs health checks, records the exit status in
+``exit.json`` and enforces the restart policy — after the Python process that created
+the container is gone. When the container is done, the monitor execs the exit hook
+(``python -m pycontainers.runtime.hooks exit``) that gives back its network and cgroup;
+to restart it execs the restart hook, which starts a new container and monitor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from typing import Any
+
+import attrs
+
+from pycontainers.errors import ContainerError, SpecError
+
+PID_PLACEHOLDER = "@@@@PID@@@@@@@@"
+"""Replaced in the monitor's argv (in place, by the C shim) with the container's pid."""
+
+_RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+
+
+def _duration_ms(value: float | int | str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?", value.strip())
+        if not m:
+            raise SpecError(field, f"expected a duration such as 500ms, 30s or 1m, got {value!r}")
+        scale = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}[m.group(2)]
+        ms = float(m.group(1)) * scale
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        ms = float(value) * 1000  # seconds
+    else:
+        raise SpecError(field, f"expected seconds or a duration string, got {value!r}")
+    if ms <= 0:
+        raise SpecError(field, f"must be positive, got {value!r}")
+    return int(ms)
+
+
+def _test(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return ("/bin/sh", "-c", value) if isinstance(value, str) else tuple(value)
+
+
+def _ms(value: float | str, field: str, zero: int | None = None) -> int:
+    if zero is not None and value in (0, "0"):
+        return zero
+    ms = _duration_ms(value, field)
+    assert ms is not None
+    return ms
+
+
+def _interval(value: float | str) -> int:
+    return _ms(value, "interval")
+
+
+def _timeout(value: float | str) -> int:
+    return _ms(value, "timeout")
+
+
+def _start_period(value: float | str) -> int:
+    return _ms(value, "start_period", 0)
+
+
+@attrs.frozen
+class HealthCheck:
+    """A health check: ``test`` run inside the container every ``interval``.
+
+    ``test`` is an argv, or a string run by ``/bin/sh -c`` (Docker's CMD-SHELL). Durations
+    are in seconds or strings (``"500ms"``, ``"30s"``); kept in milliseconds. The container is ``unhealthy`` after
+    ``retries`` failures in a row; failures within ``start_period`` do not count.
+    """
+
+    test: tuple[str, ...] = attrs.field(converter=_test)
+    interval: int = attrs.field(default=30, converter=_interval)
+    timeout: int = attrs.field(default=30, converter=_timeout)
+    retries: int = 3
+    start_period: int = attrs.field(default=0, converter=_start_period)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.test or not all(isinstance(a, str) and a for a in self.test):
+            raise SpecError("healthcheck", "test must be a non-empty command")
+        if not isinstance(self.retries, int) or self.retries < 1:
+            raise SpecError("retries", f"must be a positive integer, got {self.retries!r}")
+
+
+def check_restart(policy: str) -> str:
+    """Return ``policy`` if it is Docker's: no, always, unless-stopped, on-failure[:N]."""
+    if not isinstance(policy, str) or not _RESTART.match(policy):
+        raise SpecError(
+            "restart", f"expected no, always, unless-stopped or on-failure[:N], got {policy!r}"
+        )
+    return policy
+
+
+@attrs.frozen
+class DetachOptions:
+    """How a detached container is watched: log size, restart policy, health, tty."""
+
+    tty: bool = False
+    interactive: bool = False
+    restart: str = attrs.field(default="no", converter=check_restart)
+    restart_count: int = 0
+    restart_backoff_ms: int = 100
+    healthcheck: HealthCheck | None = None
+    log_max_size: int = 0
+    log_max_files: int = 1
+    auto_remove: bool = False
+
+
+class MonitorStdio:
+    """The container's stdio for a detached start: pipes (or a pty) whose other ends go to
+    the monitor. Same interface as :class:`~pycontainers.runtime.stdio.Stdio` for Launch.
+    """
+
+    def __init__(self, tty: bool, interactive: bool) -> None:
+        self.child_fds: list[int] = []
+        self.monitor_fds: list[int] = []
+        self.args: list[str] = []
+        self.stdin = self.stdout = self.stderr = None
+        if tty:
+            master, slave = os.openpty()
+            os.set_inheritable(master, False)
+            os.set_inheritable(slave, False)
+            self.child_fds = [slave]
+            self._map = ((slave, 0), (slave, 1), (slave, 2))
+            self.monitor_fds = [master]
+            self.args = ["--pty-fd", "4"]
+            return
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        in_r = -1
+        self.monitor_fds = [out_r, err_r]
+        self.child_fds = [out_w, err_w]
+        self.args = ["--stdout-fd", "4", "--stderr-fd", "5"]
+        if interactive:
+            in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            self.monitor_fds.append(in_w)
+            self.child_fds.append(in_r)
+            self.args += ["--stdin-fd", "6"]
+        self._map = ((in_r, 0), (out_w, 1), (err_w, 2))
+
+    def fd_map(self) -> tuple[tuple[int, int], ...]:
+        """(our fd, container fd) pairs for the plan."""
+        return self._map
+
+    def close_child_ends(self) -> None:
+        """Close the container's ends (it has them now)."""
+        for fd in self.child_fds:
+            os.close(fd)
+        self.child_fds = []
+
+    def close_monitor_ends(self) -> None:
+        """Close our copies of the monitor's ends (it has them now)."""
+        for fd in self.monitor_fds:
+            os.close(fd)
+        self.monitor_fds = []
+
+    def close_all(self) -> None:
+        """Close everything still open (a failed start)."""
+        self.close_child_ends()
+        self.close_monitor_ends()
+
+
+def hook_argv(state_root: str, container_id: str, what: str) -> list[str]:
+    """The command the monitor runs for ``what`` (exit, restart, health)."""
+    return [
+        sys.executable, "-m", "pycontainers.runtime.hooks",
+        "--state-root", state_root, "--id", container_id, what,
+    ]  # fmt: skip
+
+
+def monitor_argv(
+    state_dir: str,
+    state_root: str,
+    container_id: str,
+    options: DetachOptions,
+    stdio: MonitorStdio,
+) -> list[str]:
+    """The monitor's argv for a container (its pid filled in by the shim)."""
+    from pycontainers.runtime.monitor_bin import monitor_path
+
+    argv = [monitor_path(), "--state-dir", state_dir, "--adopt", PID_PLACEHOLDER]
+    argv += ["--ready-fd", "3", *stdio.args]
+    if options.log_max_size:
+        argv += ["--log-max-size", str(options.log_max_size)]
+        argv += ["--log-max-files", str(options.log_max_files)]
+    argv += ["--restart", options.restart, "--restart-count", str(options.restart_count)]
+    argv += ["--restart-backoff-ms", str(options.restart_backoff_ms)]
+    if options.restart != "no":
+        argv += ["--restart-cmd", *hook_argv(state_root, container_id, "restart"), "--"]
+    hc = options.healthcheck
+    if hc is not None:
+        argv += ["--health-cmd", *hook_argv(state_root, container_id, "health"), "--"]
+        argv += ["--health-interval", str(hc.interval), "--health-timeout", str(hc.timeout)]
+        argv += ["--health-retries", str(hc.retries)]
+        argv += ["--health-start-period", str(hc.start_period)]
+    argv += ["--exit-cmd", *hook_argv(state_root, container_id, "exit"), "--"]
+    return argv
+
+
+def wait_monitor_ready(ctl: int, timeout: float = 10.0) -> None:
+    """Wait for the monitor's ready byte on the control socket; raise if it failed."""
+    from pycontainers.runtime.stdio import wait_readable
+
+    if not wait_readable(ctl, timeout):
+        raise ContainerError(f"the container's monitor did not get ready within {timeout} s")
+    data = os.read(ctl, 64)
+    if data == b"1":
+        return
+    if len(data) >= 8:
+        err = int.from_bytes(data[4:8], sys.byteorder, signed=True)
+        raise ContainerError(f"cannot start the container's monitor: {os.strerror(err)}")
+    raise ContainerError("the container's monitor exited during its setup")
+
+
+def read_exit(state_dir: str) -> dict[str, Any] | None:
+    """The monitor's ``exit.json`` of the last run, or None."""
+    path = os.path.join(state_dir, "exit.json")
+    try:
+        with open(path) as f:
+            raw: Any = json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise ContainerError(f"corrupt exit file {path}: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("exit_code"), int):
+        raise ContainerError(f"corrupt exit file {path}: no exit_code")
+    return raw
+
+
+def read_health(state_dir: str) -> dict[str, Any] | None:
+    """The monitor's ``health.json``, or None when the container has no health check."""
+    try:
+        with open(os.path.join(state_dir, "health.json")) as f:
+            raw: Any = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+__all__ = [
+    "PID_PLACEHOLDER",
+    "DetachOptions",
+    "HealthCheck",
+    "MonitorStdio",
+    "check_restart",
+    "monitor_argv",
+    "read_exit",
+    "read_health",
+    "wait_monitor_ready",
+]

@@ -20,6 +20,7 @@ from pycontainers import _log
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import ContainerError, ContainerStartError, SpecError
 from pycontainers.runtime import state as st
+from pycontainers.runtime._crash import crashpoint
 from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import Stdio, StdioArg, wait_readable
 from pycontainers.spec import ContainerSpec, OverlayRootfs
@@ -163,6 +164,7 @@ class Container:
             self._name = name or ""
             self._labels = dict(labels or {})
             self._save()  # the name is taken from here on
+        crashpoint("state-dir")
         try:
             self._launch_it(spec, options if detach else None, (stdin, stdout, stderr), True)
         except BaseException:
@@ -225,6 +227,7 @@ class Container:
         self._monitored = options is not None
         self._monitor_pid = launch.monitor_pid
         self._restart_count = options.restart_count if options is not None else 0
+        crashpoint("released")
         self._status = "created" if wait_for_start else "running"
         self._started = 0.0 if wait_for_start else time.time()
         self._save()
@@ -286,6 +289,7 @@ class Container:
             rootfs=self._rootfs,
             args=self._args,
             creator=os.getpid(),
+            creator_start=st.proc_starttime(os.getpid()),
             cgroup=self._cgroup.path if self._cgroup is not None else "",
             image=self._image,
             name=self._name,
@@ -618,9 +622,10 @@ class Container:
         if self._launch is not None:
             self._launch.remove_layer()
             self._launch.remove_network()
-        else:
-            _remove_network(self.id, os.path.dirname(self.state_dir))
-            _remove_layer(self.id)
+        else:  # whatever state it got to (a creator killed mid-create included)
+            from pycontainers.runtime.gc import remove_leftovers
+
+            remove_leftovers(self.id, os.path.dirname(self.state_dir))
         _remove_dir(self.state_dir)
         self._status = "deleted"
         log.info("container.deleted", id=self.id)
@@ -653,27 +658,6 @@ class Container:
 
     def __repr__(self) -> str:
         return f"<Container {self.id[:12]} {self._status} pid={self._pid}>"
-
-
-def _remove_network(owner: str, state_root: str) -> None:
-    from pycontainers.network.endpoint import Endpoints, disconnect
-
-    eps = os.path.join(state_root, "network")
-    if os.path.isdir(eps) and (
-        os.path.exists(Endpoints(state_root).record_path(owner))
-        or os.path.exists(Endpoints(state_root).files(owner))
-    ):
-        disconnect(owner, state_root)
-
-
-def _remove_layer(container_id: str) -> None:
-    import shutil
-
-    from pycontainers.fs.shift import default_data_root
-
-    layer = os.path.join(default_data_root(), "containers", container_id)
-    if os.path.isdir(layer):
-        shutil.rmtree(layer, ignore_errors=True)
 
 
 def _exited(pidfd: int) -> bool:

@@ -1,16 +1,144 @@
-"""``gc()``: remove what killed processes left behind (``pycontainers system prune``)."""
+"""``gc()``: remove what killed processes left behind; ``prune`` also stopped containers
+(``pycontainers system prune``).
+
+A process killed while it created a container leaves a state directory in ``creating``
+(and maybe a cgroup with a child waiting in it, a writable layer, a network endpoint).
+``gc`` removes those once their creator is gone, any ``pycontainers/<id>`` cgroup or
+container layer without a state directory, and the network garbage of
+:func:`pycontainers.network.gc.collect`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+
+import attrs
+
+from pycontainers import _log
 from pycontainers.network.gc import NetworkGarbage, collect
+from pycontainers.runtime import state as st
+
+log = _log.get_logger("pycontainers.runtime")
 
 
-def gc(state_root: str | None = None, data_root: str | None = None) -> NetworkGarbage:
-    """Collect garbage under the state and data roots: network endpoints whose container
-    or creator is gone, and the leases, port leases, nftables rules and veths no live
-    container owns. Returns what was removed.
+@attrs.frozen
+class Garbage:
+    """What :func:`gc` removed."""
+
+    containers: tuple[str, ...] = ()
+    cgroups: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    network: NetworkGarbage = attrs.field(factory=NetworkGarbage)
+
+    def __bool__(self) -> bool:
+        return bool(self.containers or self.cgroups or self.layers or self.network)
+
+
+def _orphaned(state_dir: str) -> bool:
+    """A container whose creation was cut short: still ``creating`` and its creator gone."""
+    try:
+        s = st.read_state(state_dir)
+    except Exception:  # corrupt or truncated: never usable again
+        return True
+    return s.status == "creating" and not st.proc_alive(s.creator, s.creator_start)
+
+
+def remove_leftovers(
+    container_id: str, state_root: str, cgroup_parent: str = "pycontainers"
+) -> None:
+    """Remove everything a container id may hold, whatever state it got to: processes in
+    its cgroup, the cgroup, its network endpoint, its layer, its state directory.
     """
-    return collect(state_root, data_root)
+    from pycontainers.cgroups import CGroup, CgroupError
+    from pycontainers.fs.shift import default_data_root
+    from pycontainers.network.endpoint import disconnect
+    from pycontainers.runtime.launch import drop_cgroup
+
+    try:
+        group = CGroup.open(f"{cgroup_parent}/{container_id}")
+    except CgroupError:
+        group = None
+    if group is not None:
+        drop_cgroup(group, cgroup_parent)
+    with contextlib.suppress(FileNotFoundError):
+        disconnect(container_id, state_root)
+    layer = os.path.join(default_data_root(), "containers", container_id)
+    shutil.rmtree(layer, ignore_errors=True)
+    shutil.rmtree(os.path.join(state_root, container_id), ignore_errors=True)
 
 
-__all__ = ["gc"]
+def gc(
+    state_root: str | None = None, data_root: str | None = None, *, prune: bool = False
+) -> Garbage:
+    """Collect garbage under the state and data roots.
+
+    Removes containers whose creation was cut short (their creator died), cgroups and
+    layers of container ids that have no state, and the network garbage (endpoints,
+    leases, port leases, rules, veths no live container owns). With ``prune``, every
+    stopped container is removed too. Returns what was removed.
+    """
+    from pycontainers.runtime.container import Container
+
+    root = state_root or st.default_state_root()
+    removed = []
+    for cid in st.container_ids(root):
+        state_dir = os.path.join(root, cid)
+        if _orphaned(state_dir):
+            remove_leftovers(cid, root)
+            removed.append(cid)
+        elif prune:
+            c = Container.load(cid, state_root=root)
+            if c.status == "stopped":
+                c.delete()
+                removed.append(cid)
+            else:
+                c.close()
+    known = set(st.container_ids(root))
+    cgroups = _stray_cgroups(known)
+    layers = _stray_layers(known, data_root)
+    found = Garbage(tuple(removed), tuple(cgroups), tuple(layers), collect(root, data_root))
+    if found:
+        log.info("gc.done", containers=removed, cgroups=cgroups, layers=layers)
+    return found
+
+
+def _hex(name: str) -> bool:
+    return all(ch in "0123456789abcdef" for ch in name)
+
+
+def _stray_cgroups(known: set[str]) -> list[str]:
+    """``pycontainers/<64 hex>`` groups of no known container: killed and removed."""
+    from pycontainers.cgroups import CGroup, CgroupError
+    from pycontainers.runtime.launch import drop_cgroup
+
+    try:
+        parent = CGroup.open("pycontainers")
+    except CgroupError:
+        return []
+    stray = []
+    for name in parent.children():
+        if len(name) == 64 and _hex(name) and name not in known:
+            with contextlib.suppress(CgroupError):
+                drop_cgroup(CGroup.open(f"pycontainers/{name}"), "pycontainers")
+                stray.append(name)
+    return stray
+
+
+def _stray_layers(known: set[str], data_root: str | None) -> list[str]:
+    from pycontainers.fs.shift import default_data_root
+
+    base = os.path.join(data_root or default_data_root(), "containers")
+    try:
+        names = os.listdir(base)
+    except FileNotFoundError:
+        return []
+    # only full container ids: run()'s short-lived containers have 16-hex layers
+    stray = [n for n in names if n not in known and len(n) == 64 and _hex(n)]
+    for n in stray:
+        shutil.rmtree(os.path.join(base, n), ignore_errors=True)
+    return stray
+
+
+__all__ = ["Garbage", "gc", "remove_leftovers"]

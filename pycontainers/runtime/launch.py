@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycontainers import _log
 from pycontainers.errors import ContainerStartError
+from pycontainers.runtime._crash import crashpoint
 from pycontainers.runtime.stdio import Stdio
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
@@ -137,6 +138,7 @@ class Launch:
         try:
             if spec.network is not None:
                 spec = self._prepare_network(spec, name)
+                crashpoint("network")
             if spec.netns is not None:
                 try:
                     net_fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
@@ -155,6 +157,7 @@ class Launch:
                 cgroup_fds = [
                     os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.procs_paths()
                 ]
+                crashpoint("cgroup")
             plan = build_plan(
                 spec,
                 fds=stdio.fd_map(),
@@ -191,6 +194,7 @@ class Launch:
                     os.close(fd)
         self.pid = self.spawned.pid
         self.pidfd = self.spawned.pidfd
+        crashpoint("spawned")
         self.sock: int | None = self.spawned.sock
         stdio.close_child_ends()
         try:

@@ -61,6 +61,7 @@ class State:
     rootfs: str
     args: tuple[str, ...]
     creator: int
+    creator_start: int = 0
     cgroup: str = ""
     image: str = ""
     name: str = ""
@@ -90,6 +91,7 @@ class State:
                 rootfs=str(raw["rootfs"]),
                 args=tuple(str(a) for a in raw["args"]),
                 creator=int(raw["creator"]),
+                creator_start=int(raw.get("creator_start", 0)),
                 cgroup=str(raw.get("cgroup", "")),
                 image=str(raw.get("image", "")),
                 name=str(raw.get("name", "")),

@@ -14,13 +14,10 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from pycontainers import _log
 from pycontainers.cgroups._resources import Resources
-from pycontainers.errors import ContainerError, ContainerStartError, SpecError
+from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
-from pycontainers.runtime._crash import crashpoint
 from pycontainers.runtime.launch import Launch
 from pycontainers.runtime.stdio import Stdio, StdioArg, wait_readable
 from pycontainers.spec import ContainerSpec, OverlayRootfs
@@ -124,54 +121,15 @@ class Container:
         ``stderr`` take :mod:`subprocess`-style arguments and only it learns the exit
         status.
         """
-        from pycontainers.runtime.detach import DetachOptions
-        from pycontainers.runtime.run import make_spec
+        from pycontainers.runtime._launching import create
 
-        if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
-            raise SpecError("detach", "tty, interactive, restart, healthcheck and auto_remove "
-                            "need detach=True (a monitor keeps them)")  # fmt: skip
-        if detach and (stdin, stdout, stderr) != (None, None, None):
-            raise SpecError("detach", "a detached container's output goes to its log: use "
-                            "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
-        spec = (
-            rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
-        )
-        if spec.resources is None and os.geteuid() == 0:
-            # a long-lived container gets its own cgroup (rootless: none can be made here)
-            spec = attrs.evolve(spec, resources=Resources())
-        options = DetachOptions(
-            tty=tty,
-            interactive=interactive,
-            restart=restart,
-            healthcheck=healthcheck,
-            log_max_size=log_max_size,
-            log_max_files=log_max_files,
-            auto_remove=auto_remove,
-        )
-        container_id = st.check_id(id or _new_id())
-        root = st.ensure_dir(state_root or st.default_state_root())
-        state_dir = os.path.join(root, container_id)
-        with st.names_locked(root):
-            if name is not None:
-                st.check_name_free(root, st.check_name(name))
-            try:
-                os.mkdir(state_dir, 0o700)
-            except FileExistsError:
-                raise ContainerError(
-                    f"a container with id {container_id} already exists in {root}"
-                ) from None
-            self = cls(container_id, state_dir, spec, None, None, "creating", 0)
-            self._name = name or ""
-            self._labels = dict(labels or {})
-            self._save()  # the name is taken from here on
-        crashpoint("state-dir")
-        try:
-            self._launch_it(spec, options if detach else None, (stdin, stdout, stderr), True)
-        except BaseException:
-            _remove_dir(state_dir)
-            raise
-        log.info("container.created", id=container_id, pid=self._pid, detach=detach)
-        return self
+        return create(
+            cls, rootfs, args, id=id, name=name, state_root=state_root,
+            stdio_args=(stdin, stdout, stderr), detach=detach, tty=tty,
+            interactive=interactive, restart=restart, healthcheck=healthcheck, labels=labels,
+            auto_remove=auto_remove, log_max_size=log_max_size, log_max_files=log_max_files,
+            spec_kwargs=spec_kwargs,
+        )  # fmt: skip
 
     def _launch_it(
         self,
@@ -181,56 +139,9 @@ class Container:
         wait_for_start: bool,
     ) -> None:
         """Start the container's process (waiting on its start fifo, or at once)."""
-        from pycontainers.runtime.detach import MonitorStdio, monitor_argv
-        from pycontainers.runtime.run import needs_mountpoint
+        from pycontainers.runtime._launching import launch_into
 
-        root = os.path.dirname(self.state_dir)
-        stdio: Stdio | MonitorStdio | None = None
-        monitor = None
-        try:
-            fifo = None
-            if wait_for_start:
-                fifo = os.path.join(self.state_dir, "start.fifo")
-                os.mkfifo(fifo, 0o600)
-            if options is not None:
-                from pycontainers.runtime.specfile import save_spec
-
-                save_spec(self.state_dir, spec, {"name": self._name, "detach": options})
-                stdio = MonitorStdio(options.tty, options.interactive)
-                monitor = monitor_argv(self.state_dir, root, self.id, options, stdio)
-            else:
-                stdio = Stdio(*stdio_args)
-            mnt = st.ensure_dir(os.path.join(root, ".mnt")) if needs_mountpoint(spec) else None
-            launch = Launch(
-                spec,
-                stdio,  # type: ignore[arg-type]
-                host_mountpoint=mnt,
-                start_fifo=fifo,
-                cgroup_name=self.id,
-                name=self._name or None,
-                state_root=root,
-                monitor=monitor,
-                console=options is not None and options.tty,
-            )
-        except BaseException:
-            if stdio is not None:
-                stdio.close_all()
-            raise
-        self.spec = spec
-        self._rootfs, self._args = str(spec.rootfs), spec.process.args
-        self._launch = launch
-        self._stdio = stdio if isinstance(stdio, Stdio) else None
-        self._pid = launch.pid
-        self._pidfd = launch.pidfd
-        self._cgroup = launch.cgroup
-        self._image = spec.image or ""
-        self._monitored = options is not None
-        self._monitor_pid = launch.monitor_pid
-        self._restart_count = options.restart_count if options is not None else 0
-        crashpoint("released")
-        self._status = "created" if wait_for_start else "running"
-        self._started = 0.0 if wait_for_start else time.time()
-        self._save()
+        launch_into(self, spec, options, stdio_args, wait_for_start)
 
     @classmethod
     def load(cls, container_id: str, *, state_root: str | None = None) -> Container:

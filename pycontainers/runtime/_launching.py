@@ -1,0 +1,158 @@
+"""Making a container: its state directory, name, spec and first process (attached or
+under a monitor). The body of :meth:`Container.create` and of starting one again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pycontainers import _log
+from pycontainers.cgroups._resources import Resources
+from pycontainers.errors import ContainerError, SpecError
+from pycontainers.runtime import state as st
+from pycontainers.runtime._crash import crashpoint
+from pycontainers.runtime.launch import Launch
+from pycontainers.runtime.stdio import Stdio, StdioArg
+from pycontainers.spec import ContainerSpec, OverlayRootfs
+
+if TYPE_CHECKING:
+    from pycontainers.images import Image
+    from pycontainers.runtime.container import Container
+    from pycontainers.runtime.detach import DetachOptions, HealthCheck
+
+log = _log.get_logger("pycontainers.runtime")
+
+
+def create(
+    cls: type[Container],
+    rootfs: str | OverlayRootfs | Image | ContainerSpec,
+    args: list[str] | tuple[str, ...] | None,
+    *,
+    id: str | None,
+    name: str | None,
+    state_root: str | None,
+    stdio_args: tuple[StdioArg, StdioArg, StdioArg],
+    detach: bool,
+    tty: bool,
+    interactive: bool,
+    restart: str,
+    healthcheck: HealthCheck | None,
+    labels: Mapping[str, str] | None,
+    auto_remove: bool,
+    log_max_size: int,
+    log_max_files: int,
+    spec_kwargs: dict[str, Any],
+) -> Container:
+    """See :meth:`Container.create`."""
+    from pycontainers.runtime.container import _new_id, _remove_dir
+    from pycontainers.runtime.detach import DetachOptions
+    from pycontainers.runtime.run import make_spec
+
+    if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
+        raise SpecError("detach", "tty, interactive, restart, healthcheck and auto_remove "
+                        "need detach=True (a monitor keeps them)")  # fmt: skip
+    if detach and stdio_args != (None, None, None):
+        raise SpecError("detach", "a detached container's output goes to its log: use "
+                        "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
+    spec = rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
+    if spec.resources is None and os.geteuid() == 0:
+        # a long-lived container gets its own cgroup (rootless: none can be made here)
+        spec = attrs.evolve(spec, resources=Resources())
+    options = DetachOptions(
+        tty=tty,
+        interactive=interactive,
+        restart=restart,
+        healthcheck=healthcheck,
+        log_max_size=log_max_size,
+        log_max_files=log_max_files,
+        auto_remove=auto_remove,
+    )
+    container_id = st.check_id(id or _new_id())
+    root = st.ensure_dir(state_root or st.default_state_root())
+    state_dir = os.path.join(root, container_id)
+    with st.names_locked(root):
+        if name is not None:
+            st.check_name_free(root, st.check_name(name))
+        try:
+            os.mkdir(state_dir, 0o700)
+        except FileExistsError:
+            raise ContainerError(
+                f"a container with id {container_id} already exists in {root}"
+            ) from None
+        c = cls(container_id, state_dir, spec, None, None, "creating", 0)
+        c._name = name or ""
+        c._labels = dict(labels or {})
+        c._save()  # the name is taken from here on
+    crashpoint("state-dir")
+    try:
+        c._launch_it(spec, options if detach else None, stdio_args, True)
+    except BaseException:
+        _remove_dir(state_dir)
+        raise
+    log.info("container.created", id=container_id, pid=c._pid, detach=detach)
+    return c
+
+
+def launch_into(
+    c: Container,
+    spec: ContainerSpec,
+    options: DetachOptions | None,
+    stdio_args: tuple[StdioArg, StdioArg, StdioArg],
+    wait_for_start: bool,
+) -> None:
+    """Start the container's process (waiting on its start fifo, or at once)."""
+    from pycontainers.runtime.detach import MonitorStdio, monitor_argv
+    from pycontainers.runtime.run import needs_mountpoint
+
+    root = os.path.dirname(c.state_dir)
+    stdio: Stdio | MonitorStdio | None = None
+    monitor = None
+    try:
+        fifo = None
+        if wait_for_start:
+            fifo = os.path.join(c.state_dir, "start.fifo")
+            os.mkfifo(fifo, 0o600)
+        if options is not None:
+            from pycontainers.runtime.specfile import save_spec
+
+            save_spec(c.state_dir, spec, {"name": c._name, "detach": options})
+            stdio = MonitorStdio(options.tty, options.interactive)
+            monitor = monitor_argv(c.state_dir, root, c.id, options, stdio)
+        else:
+            stdio = Stdio(*stdio_args)
+        mnt = st.ensure_dir(os.path.join(root, ".mnt")) if needs_mountpoint(spec) else None
+        launch = Launch(
+            spec,
+            stdio,  # type: ignore[arg-type]
+            host_mountpoint=mnt,
+            start_fifo=fifo,
+            cgroup_name=c.id,
+            name=c._name or None,
+            state_root=root,
+            monitor=monitor,
+            console=options is not None and options.tty,
+        )
+    except BaseException:
+        if stdio is not None:
+            stdio.close_all()
+        raise
+    c.spec = spec
+    c._rootfs, c._args = str(spec.rootfs), spec.process.args
+    c._launch = launch
+    c._stdio = stdio if isinstance(stdio, Stdio) else None
+    c._pid = launch.pid
+    c._pidfd = launch.pidfd
+    c._cgroup = launch.cgroup
+    c._image = spec.image or ""
+    c._monitored = options is not None
+    c._monitor_pid = launch.monitor_pid
+    c._restart_count = options.restart_count if options is not None else 0
+    crashpoint("released")
+    c._status = "created" if wait_for_start else "running"
+    c._started = 0.0 if wait_for_start else time.time()
+    c._save()

@@ -157,22 +157,49 @@ def show(row: dict[str, Any]) -> None:
     )
 
 
+def measure_detached_containers(count: int, tmp: Path) -> dict[str, Any]:
+    """``count`` real detached containers (``pc.Container.create("host", ["sleep", "300"],
+    detach=True)``): the memory of each one's monitor, as the engine starts them."""
+    os.environ.setdefault("PYCONTAINERS_STATE", str(tmp / "state"))
+    os.environ.setdefault("PYCONTAINERS_ROOT", str(tmp / "data"))
+    import pycontainers as pc
+
+    containers = []
+    try:
+        for _ in range(count):
+            c = pc.Container.create("host", ["sleep", "300"], detach=True)
+            c.start()
+            containers.append(c)
+        time.sleep(0.5)
+        pids = [pc.Container.load(c.id)._monitor_pid for c in containers]
+        return summarize("monitors of detached containers", [memory(p) for p in pids])
+    finally:
+        for c in containers:
+            c.delete()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--no-containers", action="store_true", help="skip the real detached containers (root)"
+    )
     args = parser.parse_args()
     binary = monitor_binary()
     conmon = shutil.which("conmon")
     rows: list[dict[str, Any]] = []
     ours: list[subprocess.Popen[bytes]] = []
     conmons: list[tuple[int, int]] = []
+    containers_row: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="monitor-rss-") as tmpdir:
         tmp = Path(tmpdir)
         try:
             ours = start_ours(binary, tmp, args.count)
             time.sleep(0.5)  # let every monitor settle in its loop
             rows.append(summarize("pycontainers-monitor", [memory(p.pid) for p in ours]))
+            if os.geteuid() == 0 and not args.no_containers:
+                containers_row = measure_detached_containers(args.count, tmp)
             if conmon:
                 start_conmons(conmon, tmp, args.count, conmons)
                 time.sleep(0.5)
@@ -206,6 +233,8 @@ def main() -> int:
     print(f"{args.count} monitors, each around `sleep 300` (VmRSS from /proc/PID/status)")
     for row in rows:
         show(row)
+    if containers_row is not None:
+        show(containers_row)
     ratio = rows[1]["rss_median_kb"] / rows[0]["rss_median_kb"]
     label = "measured" if rows[1]["measured"] else "documented, NOT measured"
     print(f"conmon / pycontainers-monitor median VmRSS: {ratio:.2f}x ({label})")

@@ -300,3 +300,31 @@ def test_many_create_delete_cycles_leave_nothing(busybox_rootfs: Path, user_net:
     assert _snapshot() == before
     assert user_net.containers() == leases
     assert not os.listdir(Endpoints().records)
+
+
+def test_network_api_mtu_inspect_and_random_port(fresh_rootfs: Path, www: Path) -> None:
+    net = Network.create("mtunet", mtu=1400, labels={"team": "a"})
+    try:
+        assert [n.name for n in Network.list()].count("mtunet") == 1
+        info = net.inspect()
+        assert info["Options"]["mtu"] == "1400" and info["Labels"] == {"team": "a"}
+        with pc.Container.create(
+            str(fresh_rootfs),
+            ["httpd", "-f", "-p", "80", "-h", "/www"],
+            mounts=[pc.Mount("/www", str(www), read_only=True)],
+            network="mtunet",
+            ports={80: None},  # a random free host port
+        ) as c:
+            c.start()
+            mtu = c.exec(["cat", "/sys/class/net/eth0/mtu"], capture_output=True).stdout
+            assert mtu == b"1400\n"
+            binding = c.inspect()["NetworkSettings"]["Ports"]["80/tcp"][0]
+            port = int(binding["HostPort"])
+            assert port > 0
+            assert b"hello from the container" in _http_get("127.0.0.1", port)
+            assert c.id in net.inspect()["Containers"]
+    finally:
+        net.remove()
+    with pytest.raises(pc.SpecError, match="mtu"):
+        Network.create("badmtu", mtu=10)
+    assert "badmtu" not in [n.name for n in Network.list()]

@@ -61,6 +61,8 @@ _EXPORTS = {
     "login": "pycontainers.images.registry",
     "logout": "pycontainers.images.registry",
     "gc": "pycontainers.runtime.gc",
+    "HealthCheck": "pycontainers.runtime.detach",
+    "LogEntry": "pycontainers.runtime.logs",
 }
 
 __all__ = [
@@ -77,10 +79,12 @@ __all__ = [
     "ContainerSpec",
     "ContainerStartError",
     "ContainerTimeout",
+    "HealthCheck",
     "IdMapping",
     "Image",
     "ImageNotFound",
     "ImageStore",
+    "LogEntry",
     "Mount",
     "Namespace",
     "NamespaceComparison",
@@ -131,7 +135,9 @@ if TYPE_CHECKING:
     from pycontainers.network.spec import NetworkSpec
     from pycontainers.network.tc import Bandwidth
     from pycontainers.runtime.container import Container
+    from pycontainers.runtime.detach import HealthCheck
     from pycontainers.runtime.gc import gc
+    from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
     from pycontainers.spec import (

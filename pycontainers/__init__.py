@@ -62,6 +62,8 @@ _EXPORTS = {
     "logout": "pycontainers.images.registry",
     "gc": "pycontainers.runtime.gc",
     "HealthCheck": "pycontainers.runtime.detach",
+    "Volume": "pycontainers.runtime.volumes",
+    "VolumeError": "pycontainers.runtime.volumes",
     "LogEntry": "pycontainers.runtime.logs",
 }
 
@@ -107,6 +109,8 @@ __all__ = [
     "SecurityOptions",
     "SpecError",
     "User",
+    "Volume",
+    "VolumeError",
     "__version__",
     "gc",
     "login",
@@ -140,6 +144,7 @@ if TYPE_CHECKING:
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
+    from pycontainers.runtime.volumes import Volume, VolumeError
     from pycontainers.spec import (
         ContainerSpec,
         IdMapping,

@@ -81,7 +81,9 @@ _FLAG_OPTIONS = {
     "noatime",
     "strictatime",
 }
-_FS_TYPES = {"bind", "tmpfs", "proc", "sysfs", "mqueue", "devpts", "overlay", "cgroup", "cgroup2"}
+_FS_TYPES = {
+    "bind", "volume", "tmpfs", "proc", "sysfs", "mqueue", "devpts", "overlay", "cgroup", "cgroup2",
+}  # fmt: skip
 
 
 def _options(value: Iterable[str] | str) -> tuple[str, ...]:
@@ -92,10 +94,15 @@ def _options(value: Iterable[str] | str) -> tuple[str, ...]:
 
 @attrs.frozen
 class Mount:
-    """A mount inside the container: a bind of a host path, or a filesystem such as tmpfs.
+    """A mount inside the container: a bind of a host path, a named volume, or a
+    filesystem such as tmpfs.
 
     ``options`` takes mount(8)-style words (``ro``, ``nosuid``, ``rbind``, ``rslave``...) and
-    filesystem data (``size=64m``, ``mode=1777``).
+    filesystem data (``size=64m``, ``mode=1777``). A bind's missing ``source`` is an error
+    when the spec is built unless ``create`` (then the directory is made). ``type="volume"``
+    mounts the named volume ``source`` (None: a new anonymous one), created on first use
+    and filled with the image's content at ``target`` unless the ``nocopy`` option is given
+    (see :mod:`pycontainers.runtime.volumes`).
     """
 
     target: str = attrs.field()
@@ -103,6 +110,7 @@ class Mount:
     type: str = "bind"
     options: tuple[str, ...] = attrs.field(default=(), converter=_options)
     read_only: bool = False
+    create: bool = False
 
     @target.validator
     def _check_target(self, _: Any, value: str) -> None:
@@ -118,7 +126,15 @@ class Mount:
                 )
             if "\x00" in self.source:
                 raise _fail("Mount.source", "must not contain NUL bytes")
+        elif self.create:
+            raise _fail("Mount.create", "only a bind mount's source can be created")
+        if self.type == "volume" and self.source is not None:
+            from pycontainers.runtime.volumes import check_volume_name
+
+            check_volume_name(self.source, "Mount.source")
         for opt in self.options:
+            if opt == "nocopy" and self.type == "volume":
+                continue
             if opt not in _FLAG_OPTIONS and "=" not in opt:
                 raise _fail("Mount.options", f"unknown option {opt!r}")
             if "," in opt or "\x00" in opt:

@@ -59,7 +59,12 @@ def create(
     if detach and stdio_args != (None, None, None):
         raise SpecError("detach", "a detached container's output goes to its log: use "
                         "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
-    spec = rootfs if isinstance(rootfs, ContainerSpec) else make_spec(rootfs, args, **spec_kwargs)
+    if isinstance(rootfs, ContainerSpec):
+        from pycontainers.runtime.volumes import resolve_mounts
+
+        spec = resolve_mounts(rootfs)  # volumes made, bind sources checked
+    else:
+        spec = make_spec(rootfs, args, **spec_kwargs)
     if spec.resources is None and os.geteuid() == 0:
         # a long-lived container gets its own cgroup (rootless: none can be made here)
         spec = attrs.evolve(spec, resources=Resources())

@@ -184,7 +184,7 @@ def make_spec(
         umask=umask,
         no_new_privs=no_new_privs,
     )
-    return ContainerSpec(
+    spec = ContainerSpec(
         rootfs=rootfs,
         process=process,
         hostname=hostname,
@@ -202,6 +202,9 @@ def make_spec(
         netns=netns,
         network=net_spec,
     )
+    from pycontainers.runtime.volumes import resolve_mounts
+
+    return resolve_mounts(spec)  # bind sources checked, volumes made and bound
 
 
 def _env_pairs(env: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
@@ -287,7 +290,9 @@ def run(
     not executable, 125: any other setup failure) and leaves nothing behind.
     """
     if isinstance(rootfs_or_image, ContainerSpec):
-        spec = rootfs_or_image
+        from pycontainers.runtime.volumes import resolve_mounts
+
+        spec = resolve_mounts(rootfs_or_image)  # volumes made, bind sources checked
     else:
         spec = make_spec(rootfs_or_image, args, **spec_kwargs)
     if capture_output:

@@ -146,9 +146,18 @@ def test_bind_target_through_dotdot_symlink_fails(
 
 
 def test_missing_bind_source(busybox_rootfs: Path, tmp_path: Path, no_leaks: object) -> None:
-    with pytest.raises(pc.ContainerStartError, match="bind source") as info:
+    # checked while the spec is built (or given): nothing is started
+    with pytest.raises(pc.SpecError, match="bind source") as info:
         pc.run(str(busybox_rootfs), ["true"], mounts=[pc.Mount("/x", str(tmp_path / "missing"))])
-    assert info.value.stage == "mount"
+    assert info.value.field == "Mount.source"
+    spec = pc.ContainerSpec(
+        rootfs=str(busybox_rootfs),
+        process=pc.Process(args=("true",)),
+        mounts=(pc.Mount("/x", str(tmp_path / "missing")),),
+    )
+    with pytest.raises(pc.SpecError, match="bind source"):
+        pc.run(spec)
+
 
 
 def test_missing_working_directory(busybox_rootfs: Path, no_leaks: object) -> None:

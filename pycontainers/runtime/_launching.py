@@ -46,6 +46,7 @@ def create(
     auto_remove: bool,
     log_max_size: int,
     log_max_files: int,
+    console_socket: str | None,
     spec_kwargs: dict[str, Any],
 ) -> Container:
     """See :meth:`Container.create`."""
@@ -76,6 +77,7 @@ def create(
         log_max_size=log_max_size,
         log_max_files=log_max_files,
         auto_remove=auto_remove,
+        console_socket=console_socket,
     )
     container_id = st.check_id(id or _new_id())
     root = st.ensure_dir(state_root or st.default_state_root())

@@ -103,6 +103,7 @@ class Container:
         auto_remove: bool = False,
         log_max_size: int = 0,
         log_max_files: int = 1,
+        console_socket: str | None = None,
         **spec_kwargs: Any,
     ) -> Container:
         """Create a container: set up in its namespaces and wait for :meth:`start`.
@@ -116,7 +117,9 @@ class Container:
         the output in a json-file log (:meth:`logs`, :meth:`attach`), records the exit
         status for any process, enforces ``restart`` (no, always, unless-stopped,
         on-failure[:N]) and runs the ``healthcheck``. ``tty`` gives it a terminal,
-        ``interactive`` an open stdin; ``auto_remove`` removes it when it exits.
+        ``interactive`` an open stdin (:meth:`attach`); ``console_socket`` sends the
+        terminal's master to that unix socket instead (OCI); ``auto_remove`` removes it
+        when it exits.
         Without ``detach`` the creating process is the parent: ``stdin``/``stdout``/
         ``stderr`` take :mod:`subprocess`-style arguments and only it learns the exit
         status.
@@ -128,7 +131,7 @@ class Container:
             stdio_args=(stdin, stdout, stderr), detach=detach, tty=tty,
             interactive=interactive, restart=restart, healthcheck=healthcheck, labels=labels,
             auto_remove=auto_remove, log_max_size=log_max_size, log_max_files=log_max_files,
-            spec_kwargs=spec_kwargs,
+            console_socket=console_socket, spec_kwargs=spec_kwargs,
         )  # fmt: skip
 
     def _launch_it(
@@ -287,6 +290,14 @@ class Container:
         return read_logs(
             self.state_dir, follow=follow, running=lambda: self.status == "running", **options
         )
+
+    def attach(self, **options: Any) -> int | None:
+        """Attach this terminal to a detached container (see
+        :func:`pycontainers.runtime.attach.attach`): its exit code, None once detached.
+        """
+        from pycontainers.runtime.attach import attach
+
+        return attach(self, **options)
 
     def inspect(self) -> dict[str, Any]:
         """A Docker-like description: state, exit code, health, network, labels."""
@@ -569,6 +580,12 @@ class Container:
 
     def __repr__(self) -> str:
         return f"<Container {self.id[:12]} {self._status} pid={self._pid}>"
+
+    def _repr_html_(self) -> str:
+        """State, ports, mounts, limits and namespaces shared with the host, as HTML."""
+        from pycontainers.display._views import container_html
+
+        return container_html(self)
 
 
 def _exited(pidfd: int) -> bool:

@@ -100,9 +100,25 @@ def check_restart(policy: str) -> str:
     return policy
 
 
+def _console_socket(value: str | None) -> str | None:
+    """An absolute path short enough for a unix socket address, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise SpecError("console_socket", f"expected a socket path, got {value!r}")
+    path = os.path.abspath(value)
+    if len(os.fsencode(path)) > 107:
+        raise SpecError("console_socket", f"path longer than 107 bytes: {path}")
+    return path
+
+
 @attrs.frozen
 class DetachOptions:
-    """How a detached container is watched: log size, restart policy, health, tty."""
+    """How a detached container is watched: log size, restart policy, health, tty.
+
+    ``console_socket`` (with ``tty``): the monitor sends the pty master over this unix
+    socket (OCI's console socket) instead of keeping it; no log, no attach output.
+    """
 
     tty: bool = False
     interactive: bool = False
@@ -113,6 +129,11 @@ class DetachOptions:
     log_max_size: int = 0
     log_max_files: int = 1
     auto_remove: bool = False
+    console_socket: str | None = attrs.field(default=None, converter=_console_socket)
+
+    def __attrs_post_init__(self) -> None:
+        if self.console_socket is not None and not self.tty:
+            raise SpecError("console_socket", "needs tty=True (it receives the pty master)")
 
 
 class MonitorStdio:
@@ -189,6 +210,9 @@ def monitor_argv(
 
     argv = [monitor_path(), "--state-dir", state_dir, "--adopt", PID_PLACEHOLDER]
     argv += ["--ready-fd", "3", *stdio.args]
+    console = getattr(options, "console_socket", None)  # None in specs saved before it
+    if console is not None:
+        argv += ["--console-socket", console]
     if options.log_max_size:
         argv += ["--log-max-size", str(options.log_max_size)]
         argv += ["--log-max-files", str(options.log_max_files)]

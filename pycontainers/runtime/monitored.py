@@ -102,8 +102,10 @@ def start_again(c: Container, restart_count: int | None = None) -> None:
     detach = options["detach"]
     if restart_count is not None:
         detach = attrs.evolve(detach, restart_count=restart_count)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(c.state_dir, "stopped"))
+    wait_monitor_gone(c)  # the last run's monitor and exit hook are done with it
+    for name in ("stopped", "exit.json", "health.json"):  # never read the last run's status
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(c.state_dir, name))
     release_resources(c)
     if c._pidfd is not None and c._launch is None:
         os.close(c._pidfd)
@@ -144,8 +146,47 @@ def describe(c: Container) -> dict[str, Any]:
     }
     health = read_health(c.state_dir) if c._monitored else None
     if health is not None:
-        out["State"]["Health"] = health
+        out["State"]["Health"] = {
+            "Status": health.get("status", ""),
+            "FailingStreak": health.get("failing_streak", 0),
+            "Log": [
+                {"Start": e.get("start"), "End": e.get("end"), "ExitCode": e.get("exit_code"),
+                 "Output": e.get("output", "")}
+                for e in health.get("log", [])
+            ],
+        }  # fmt: skip
+    out["Config"].update(_config(c))
     return out
+
+
+def _config(c: Container) -> dict[str, Any]:
+    """Env, tty, working dir, user and mounts from the spec (in memory or saved)."""
+    spec, tty = c.spec, False
+    if c._monitored:
+        from pycontainers.runtime.specfile import load_spec
+
+        try:
+            saved, options = load_spec(c.state_dir)
+        except ContainerError:
+            saved, options = None, {}
+        spec = spec or saved
+        detach = options.get("detach")
+        tty = bool(getattr(detach, "tty", False))
+    if spec is None:
+        return {}
+    proc = spec.process
+    return {
+        "Env": [f"{k}={v}" for k, v in proc.env],
+        "Tty": tty,
+        "WorkingDir": proc.cwd,
+        "User": str(proc.user) if proc.user is not None else "",
+        "Hostname": spec.hostname or "",
+        "Mounts": [
+            {"Type": m.type, "Source": m.source or "", "Destination": m.target,
+             "RW": not m.read_only}
+            for m in spec.mounts
+        ],
+    }  # fmt: skip
 
 
 def _docker_status(status: str) -> str:

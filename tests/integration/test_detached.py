@@ -168,7 +168,7 @@ def test_health_turns_unhealthy_and_healthy_again(fresh_rootfs: Path, tmp_path: 
         _until(lambda: c.health == "healthy", 20)
         (flag / "ok").unlink()
         _until(lambda: c.health == "unhealthy", 20)
-        assert c.inspect()["State"]["Health"]["failing_streak"] >= 2
+        assert c.inspect()["State"]["Health"]["FailingStreak"] >= 2
         (flag / "ok").touch()
         _until(lambda: c.health == "healthy", 20)
 

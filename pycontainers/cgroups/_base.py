@@ -7,7 +7,6 @@ everything else (create, add, procs, update, stats, delete, repr) is written onc
 from __future__ import annotations
 
 import abc
-import html
 import os
 import re
 import signal
@@ -365,13 +364,9 @@ class CGroup(abc.ABC):
 
     def _repr_html_(self) -> str:
         """The group's limits and live statistics as an HTML table (for notebooks)."""
-        limits, stats = self._live()
-        rows = [("limit", k, v) for k, v in limits.items()] + [("stat", k, v) for k, v in stats]
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-        )
-        caption = html.escape(f"CGroup {self.kind} {self._path}")
-        return f"<table><caption>{caption}</caption>{cells}</table>"
+        from pycontainers.display._views import cgroup_html
+
+        return cgroup_html(self)
 
 
 def kill_in_rounds(group: CGroup, can_freeze: bool, timeout: float) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import builtins
 import datetime
-import html
 import json
 import os
 import platform as _platform
@@ -175,21 +174,9 @@ class Image:
         )
 
     def _repr_html_(self) -> str:
-        e = html.escape
-        rows = [
-            ("Reference", str(self.reference)),
-            ("Digest", str(self.digest)),
-            ("ID", str(self.id)),
-            ("Platform", f"{self.platform.os}/{self.platform.architecture}"),
-            ("Created", self.created),
-            ("Command", " ".join(self.config.command()) or "—"),
-            ("Env", ", ".join(self.config.env) or "—"),
-            ("Layers", f"{len(self.layers)} ({_human(self.size)})"),
-        ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows
-        )
-        return f"<table><caption>Image {e(self.reference.familiar)}</caption>{body}</table>"
+        from pycontainers.display._views import image_html
+
+        return image_html(self)
 
 
 def _human(n: int) -> str:

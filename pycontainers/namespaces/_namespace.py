@@ -9,7 +9,7 @@ from typing import ParamSpec, TypeVar
 
 from pycontainers._log import get_logger
 from pycontainers.errors import NamespaceError
-from pycontainers.namespaces import _html, _persist, _proc
+from pycontainers.namespaces import _persist, _proc
 from pycontainers.namespaces._enter import NamespaceEntry
 from pycontainers.namespaces._kinds import NamespaceKind
 from pycontainers.namespaces._run import run_joined
@@ -245,17 +245,10 @@ class Namespace:
         return f"<Namespace {self}{where}>"
 
     def _repr_html_(self) -> str:
-        """Render the namespace as an HTML table (for notebooks)."""
-        rows = [
-            ("kind", self._kind.value),
-            ("inode", self._inode),
-            ("device", f"{os.major(self._device)}:{os.minor(self._device)}"),
-        ]
-        if self._pid is not None:
-            rows.append(("pid", self._pid))
-        if self._persisted is not None:
-            rows.append(("persisted at", self._persisted.path))
-        return _html.table(["", ""], rows, caption=f"Namespace {self}", header=False)
+        """Kind, inode, where found and owning user namespace as HTML (for notebooks)."""
+        from pycontainers.display._views import namespace_html
+
+        return namespace_html(self)
 
     def _label(self) -> str:
         return f"the {self._kind.value} namespace {self._inode}"

@@ -10,7 +10,6 @@ from typing import ParamSpec, TypeVar, overload
 import attrs
 
 from pycontainers.errors import NamespaceError
-from pycontainers.namespaces import _html
 from pycontainers.namespaces._kinds import NamespaceKind
 from pycontainers.namespaces._namespace import Namespace
 from pycontainers.namespaces._run import run_joined
@@ -137,9 +136,9 @@ class NamespaceSet(Mapping[NamespaceKind, Namespace]):
 
     def _repr_html_(self) -> str:
         """Render the set as an HTML table of kind and inode (for notebooks)."""
-        caption = "Namespaces" + (f" of pid {self._pid}" if self._pid is not None else "")
-        rows = [(kind.value, ns.inode) for kind, ns in self._by_kind.items()]
-        return _html.table(["kind", "inode"], rows, caption=caption)
+        from pycontainers.display._views import namespace_set_html
+
+        return namespace_set_html(self)
 
     def _label(self) -> str:
         if self._pid is not None:
@@ -191,10 +190,6 @@ class NamespaceComparison:
 
     def _repr_html_(self) -> str:
         """Render the comparison as an HTML table: kind, both inodes, shared or not."""
-        left = f"pid {self.left.pid}" if self.left.pid is not None else "left"
-        right = f"pid {self.right.pid}" if self.right.pid is not None else "right"
-        rows = [
-            (kind.value, self.left[kind].inode, self.right[kind].inode, "yes" if same else "no")
-            for kind, same in self.shared.items()
-        ]
-        return _html.table(["kind", left, right, "shared"], rows, caption="Namespace comparison")
+        from pycontainers.display._views import comparison_html
+
+        return comparison_html(self)

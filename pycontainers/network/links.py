@@ -19,6 +19,7 @@ import attrs
 
 from pycontainers._log import get_logger
 from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.network._loop import off_event_loop
 
 # pyroute2 ships no type information: it is typed as Any here (imported lazily, on first use).
 _IPRoute = Any
@@ -107,6 +108,7 @@ def _ensure_address(ipr: _IPRoute, index: int, address: IPv4Interface) -> None:
             raise
 
 
+@off_event_loop
 def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 1500) -> int:
     """Make bridge ``name`` exist with ``address`` and ``mtu`` and be up; return its index.
 
@@ -139,6 +141,7 @@ def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 15
     return index
 
 
+@off_event_loop
 def delete_link(name: str) -> bool:
     """Delete link ``name`` (a veth takes its peer along); False if it did not exist."""
     check_ifname(name)
@@ -156,12 +159,14 @@ def delete_link(name: str) -> bool:
     return True
 
 
+@off_event_loop
 def link_names() -> list[str]:
     """The names of the links in the calling thread's network namespace."""
     with _ipr() as ipr:
         return sorted(str(link.get("IFLA_IFNAME")) for link in ipr.get_links())
 
 
+@off_event_loop
 def bridge_ports() -> dict[str, str]:
     """Links enslaved to a bridge, in the calling thread's namespace: port -> bridge name."""
     with _ipr() as ipr:
@@ -174,6 +179,7 @@ def bridge_ports() -> dict[str, str]:
     }
 
 
+@off_event_loop
 def host_networks() -> list[IPv4Network]:
     """The IPv4 networks of every address on the links of the calling thread's namespace."""
     with _ipr() as ipr:
@@ -191,6 +197,7 @@ def _target_namespace(target: int | str | os.PathLike[str]) -> Any:
     return Namespace.open(target)
 
 
+@off_event_loop
 def create_veth_into(
     target: int | str | os.PathLike[str],
     host_name: str,

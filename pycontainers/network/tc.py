@@ -29,6 +29,7 @@ import attrs
 
 from pycontainers._log import get_logger
 from pycontainers.errors import SpecError
+from pycontainers.network._loop import off_event_loop
 from pycontainers.network.links import NetworkError, check_ifname
 
 log = get_logger("pycontainers.network")
@@ -315,6 +316,7 @@ def _read_limit(ipr: Any, index: int) -> int | None:
     return int(parms["rate"]) * 8 if parms else None
 
 
+@off_event_loop
 def apply_bandwidth(
     host_veth: str,
     bandwidth: Bandwidth,
@@ -371,6 +373,7 @@ def _apply(
             _set_limit(ipr, peer_name, index, bandwidth.egress, bandwidth.burst)
 
 
+@off_event_loop
 def clear_bandwidth(
     host_veth: str,
     *,
@@ -385,6 +388,7 @@ def clear_bandwidth(
     apply_bandwidth(host_veth, Bandwidth(), container_netns=container_netns, peer_name=peer_name)
 
 
+@off_event_loop
 def get_bandwidth(
     host_veth: str,
     *,

@@ -492,22 +492,9 @@ class Container:
         """Docker's stop: ``sig``, then SIGKILL after ``timeout`` seconds; a detached
         container is not restarted by its policy afterwards.
         """
-        if self._monitored:
-            open(os.path.join(self.state_dir, "stopped"), "w").close()
-        if self.status == "paused" and self._cgroup is not None:
-            self._cgroup.thaw()
-            self._status = "running"
-        if self._pidfd is None or _exited(self._pidfd):
-            return
-        self.kill(sig)
-        if not wait_readable(self._pidfd, timeout):
-            self.kill(signal.SIGKILL)
-            wait_readable(self._pidfd, 10.0)
-        if self._monitored or self._launch is not None:
-            self.wait(timeout=30)
-        else:
-            self._status = "stopped"
-        log.info("container.stopped", id=self.id)
+        from pycontainers.runtime.monitored import stop
+
+        stop(self, timeout, sig)
 
     def delete(self) -> None:
         """Kill the container if needed, reap it, close its fds and remove its state."""

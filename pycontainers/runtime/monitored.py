@@ -217,11 +217,36 @@ def _network(c: Container) -> dict[str, Any]:
     }
 
 
+def stop(c: Container, timeout: float, sig: int) -> None:
+    """See :meth:`Container.stop`."""
+    import signal
+
+    from pycontainers.runtime.container import _exited
+
+    if c._monitored:
+        open(os.path.join(c.state_dir, "stopped"), "w").close()
+    if c.status == "paused" and c._cgroup is not None:
+        c._cgroup.thaw()
+        c._status = "running"
+    if c._pidfd is None or _exited(c._pidfd):
+        return
+    c.kill(sig)
+    if not wait_readable(c._pidfd, timeout):
+        c.kill(signal.SIGKILL)
+        wait_readable(c._pidfd, 10.0)
+    if c._monitored or c._launch is not None:
+        c.wait(timeout=30)
+    else:
+        c._status = "stopped"
+    log.info("container.stopped", id=c.id)
+
+
 __all__ = [
     "describe",
     "monitor_alive",
     "release_resources",
     "start_again",
+    "stop",
     "wait",
     "wait_monitor_gone",
 ]

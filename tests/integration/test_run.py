@@ -67,10 +67,11 @@ def test_mount_table_holds_only_the_containers_mounts(busybox_rootfs: Path) -> N
     assert "/proc/sys" in points and "/proc/keys" in points
 
 
-def test_files_outside_the_rootfs_are_unreachable(busybox_rootfs: Path, tmp_path: Path) -> None:
+def test_files_outside_the_rootfs_are_unreachable(fresh_rootfs: Path, tmp_path: Path) -> None:
+    # a rootfs of its own: tests that mount into the shared one leave their mount points
     secret = tmp_path / "secret"
     secret.write_text("host only")
-    r = sh(busybox_rootfs, f"cat {secret}; ls /; cat /proc/1/root{secret}; cd ..; ls")
+    r = sh(fresh_rootfs, f"cat {secret}; ls /; cat /proc/1/root{secret}; cd ..; ls")
     out = r.stdout.decode()
     assert "host only" not in out
     assert sorted(out.split()) == sorted(["bin", "dev", "etc", "proc", "root", "sys", "tmp"] * 2)

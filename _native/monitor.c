@@ -40,7 +40,7 @@
 #define MON_VERSION "pycontainers-monitor 1"
 #define HELP                                                                                    \
     "usage: pycontainers-monitor --state-dir DIR (--adopt PID | [--tty] [--interactive] -- ARGV...)\n" \
-    "  [--stdin-fd N] [--stdout-fd N] [--stderr-fd N] [--pty-fd N]   (with --adopt)\n"           \
+    "  [--stdin-fd N] [--stdout-fd N] [--stderr-fd N] [--pty-fd N] [--pty-socket N]  (with --adopt)\n" \
     "  [--log-file PATH] [--log-max-size BYTES] [--log-max-files N]\n"                          \
     "  [--exit-file PATH] [--attach-socket PATH] [--console-socket PATH] [--ready-fd N]\n"      \
     "  [--restart no|always|unless-stopped|on-failure[:N]] [--restart-count K]\n"               \
@@ -56,13 +56,14 @@ static struct {
     pid_t adopt;
     char **argv, **restart_cmd, **exit_cmd;
     int tty, interactive;
-    int stdin_fd, stdout_fd, stderr_fd, pty_fd, ready_fd;
+    int stdin_fd, stdout_fd, stderr_fd, pty_fd, ready_fd, pty_socket;
     long long log_max_size;
     int log_max_files;
     int restart, restart_max, restart_count;
     int64_t backoff_ms, backoff_max_ms;
     struct health_opts health;
 } o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .pty_fd = -1, .ready_fd = -1,
+       .pty_socket = -1,
        .log_max_files = 1, .restart_max = -1, .backoff_ms = 100, .backoff_max_ms = 10000,
        .health = {.interval_ms = 30000, .timeout_ms = 30000, .retries = 3}};
 
@@ -194,6 +195,8 @@ static void parse(int argc, char **argv) {
             o.stderr_fd = (int)num(a, v, 0);
         } else if (OPT("--pty-fd")) {
             o.pty_fd = (int)num(a, v, 0);
+        } else if (OPT("--pty-socket")) {
+            o.pty_socket = (int)num(a, v, 0);
         } else if (OPT("--ready-fd")) {
             o.ready_fd = (int)num(a, v, 0);
         } else if (OPT("--log-file")) {
@@ -251,7 +254,7 @@ static void parse(int argc, char **argv) {
         usage("--tty/--interactive are for -- ARGV mode (with --adopt pass --pty-fd)", NULL);
     if (o.pty_fd >= 0 && (o.stdin_fd >= 0 || o.stdout_fd >= 0 || o.stderr_fd >= 0))
         usage("--pty-fd excludes --stdin-fd/--stdout-fd/--stderr-fd", NULL);
-    if (o.console && o.pty_fd < 0 && !o.tty)
+    if (o.console && o.pty_fd < 0 && o.pty_socket < 0 && !o.tty)
         usage("--console-socket needs a pty (--pty-fd or --tty)", NULL);
     if (o.adopt && o.restart != R_NO && !o.restart_cmd)
         usage("--restart with --adopt needs --restart-cmd", NULL);
@@ -270,9 +273,10 @@ static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(co
 
 /* move the named fds above 2, mark them close-on-exec, close every other fd >= 3 */
 static void tidy_fds(void) {
-    int *named[] = {&o.stdin_fd, &o.stdout_fd, &o.stderr_fd, &o.pty_fd, &o.ready_fd};
+    int *named[] = {&o.stdin_fd, &o.stdout_fd, &o.stderr_fd, &o.pty_fd, &o.ready_fd,
+                    &o.pty_socket};
     static const char *const names[] = {"--stdin-fd", "--stdout-fd", "--stderr-fd", "--pty-fd",
-                                        "--ready-fd"};
+                                        "--ready-fd", "--pty-socket"};
     int keep[8], n = 0;
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         int fd = *named[i];
@@ -443,8 +447,35 @@ static void start_child(void) {
     }
 }
 
+/* --pty-socket: the container makes its terminal in its own devpts and sends us the
+ * master; EOF (it failed before that) means there is no terminal to watch */
+static void receive_pty(void) {
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof(u.buf);
+    ssize_t n;
+    while ((n = recvmsg(o.pty_socket, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+        memcpy(&o.pty_fd, CMSG_DATA(cm), sizeof(int));
+    close(o.pty_socket);
+    o.pty_socket = -1;
+}
+
 /* --adopt mode: the fds given on the command line */
 static void adopt_fds(void) {
+    if (o.pty_socket >= 0)
+        receive_pty();
     if (o.pty_fd >= 0) {
         if (o.console) {
             send_console(o.pty_fd);

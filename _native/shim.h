@@ -130,6 +130,9 @@ struct pc_plan {
                                          not be allowed to reach) */
     int init;                         /* run a tiny init as pid 1 that reaps and forwards */
     int new_session;                  /* setsid(); 2: and fd 0 (a tty) becomes the controlling one */
+    int console_sock;                 /* >= 0: after pivot_root, make a pty of the container's
+                                         devpts our stdio and controlling terminal and send its
+                                         master on this fd (a container fd number); -1: none */
     int no_new_privs;
     int pdeathsig;                    /* signal the child gets when the spawner dies, 0: none */
     int no_sync;                      /* the parent has nothing to do before release: the child

@@ -28,6 +28,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -200,6 +203,54 @@ static void loopback_up(struct child *c) {
     close(s);
 }
 
+/* A terminal of the container's own devpts (so tty(1) inside can name it): open its
+ * ptmx, make the peer our stdio and controlling terminal, and hand the master to the
+ * monitor over console_sock (SCM_RIGHTS). */
+static void make_console(struct child *c) {
+    const struct pc_plan *p = c->plan;
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int unlock = 0;
+    if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+        say(c, "open the container's /dev/ptmx", NULL);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
+        say(c, "open the terminal's peer", NULL);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    if (slave > 2)
+        close(slave);
+    if (ioctl(0, TIOCSCTTY, 0) < 0) {
+        say(c, "make the terminal the controlling one", NULL);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    char byte = 't';
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof(u.buf);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    if (sendmsg(p->console_sock, &m, MSG_NOSIGNAL) < 0) {
+        say(c, "hand the terminal to the monitor", NULL);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    close(master);
+    close(p->console_sock);
+}
+
 __attribute__((noreturn)) static void child_main(struct child *c) {
     const struct pc_plan *p = c->plan;
     int joinfds[PC_MAX_JOINS];
@@ -315,6 +366,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         say(c, "setdomainname", p->domainname);
         fail(c, PC_STAGE_HOSTNAME, errno, 125);
     }
+    if (p->console_sock >= 0)
+        make_console(c);
     for (int i = 0; i < p->n_rlimits; i++) {
         struct rlimit rl = {p->rlimits[i].soft, p->rlimits[i].hard};
         if (setrlimit(p->rlimits[i].resource, &rl) < 0) {

@@ -114,6 +114,9 @@ class Plan:
     start_fifo_fd: int = -1
     init: bool = False
     new_session: int = 1
+    console_sock: int = -1
+    """>= 0: the child makes a pty of the container's devpts its terminal and sends the
+    master on this (container) fd number; -1: none."""
     """1: setsid(); 2: also make the tty on fd 0 the controlling terminal; 0: neither."""
     no_new_privs: bool = False
     pdeathsig: int = 0

@@ -287,6 +287,7 @@ class _Builder:
         p.start_fifo_fd = plan.start_fifo_fd
         p.init = int(plan.init)
         p.new_session = int(plan.new_session)
+        p.console_sock = plan.console_sock
         p.no_new_privs = int(plan.no_new_privs)
         p.pdeathsig = plan.pdeathsig
         p.no_sync = int(plan.no_sync)

@@ -147,13 +147,16 @@ class MonitorStdio:
         self.args: list[str] = []
         self.stdin = self.stdout = self.stderr = None
         if tty:
-            master, slave = os.openpty()
-            os.set_inheritable(master, False)
-            os.set_inheritable(slave, False)
-            self.child_fds = [slave]
-            self._map = ((slave, 0), (slave, 1), (slave, 2))
-            self.monitor_fds = [master]
-            self.args = ["--pty-fd", "4"]
+            # the child makes the pty in the container's own devpts (so the container can
+            # name its terminal) and sends the master over this socket to the monitor
+            import socket
+
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            a, b = mine.detach(), theirs.detach()
+            self.child_fds = [b]
+            self._map = ((-1, 0), (-1, 1), (-1, 2), (b, 3))
+            self.monitor_fds = [a]
+            self.args = ["--pty-socket", "4"]
             return
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)

@@ -110,6 +110,10 @@ def _rlimits(spec: ContainerSpec) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
+CONSOLE_FD = 3
+"""The container fd on which a child with a console sends its pty master (then closes it)."""
+
+
 def build_plan(
     spec: ContainerSpec,
     *,
@@ -203,7 +207,8 @@ def build_plan(
         start_fifo=start_fifo,
         start_fifo_fd=start_fifo_fd,
         init=spec.init,
-        new_session=2 if console else 1,
+        new_session=1,
+        console_sock=CONSOLE_FD if console else -1,
         no_new_privs=proc.no_new_privs,
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)

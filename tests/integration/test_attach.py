@@ -188,13 +188,17 @@ def test_resize_at_attach_reaches_stty_and_tty_output_comes_through(
     assert s.exit_code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the pty comes from the host's devpts, not the container's")
 def test_tty_names_a_terminal_inside_the_container(make: Callable[..., pc.Container]) -> None:
-    c = make(["tty"], tty=True)
+    """The pty comes from the container's own devpts: tty(1) names it, it is the
+    controlling terminal, and no other fd (the hand-over socket) is left open."""
+    c = make(["sh", "-c", "tty; ls /proc/self/fd; cat /proc/self/stat | cut -d' ' -f7"], tty=True)
     with connect(c) as s:
         c.start()
         out, _ = s.output(timeout=WAIT)
-    assert out.startswith(b"/dev/")
+    lines = out.decode().split()
+    assert lines[0].startswith("/dev/pts/"), out
+    assert sorted(lines[1:-1]) == ["0", "1", "2", "3"], out  # 3: ls's own directory fd
+    assert lines[-1] != "0", out  # tty_nr: a controlling terminal
 
 
 def test_connect_refuses_clearly(make: Callable[..., pc.Container], fresh_rootfs: Path) -> None:

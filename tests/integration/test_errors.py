@@ -159,7 +159,6 @@ def test_missing_bind_source(busybox_rootfs: Path, tmp_path: Path, no_leaks: obj
         pc.run(spec)
 
 
-
 def test_missing_working_directory(busybox_rootfs: Path, no_leaks: object) -> None:
     with pytest.raises(pc.ContainerStartError, match="working directory /nonexistent") as info:
         pc.run(str(busybox_rootfs), ["true"], cwd="/nonexistent")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["registry_fixtures"]
+pytest_plugins = ["registry_fixtures", "pytester"]
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 

@@ -154,7 +154,7 @@ class MonitorStdio:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             a, b = mine.detach(), theirs.detach()
             self.child_fds = [b]
-            self._map = ((-1, 0), (-1, 1), (-1, 2), (b, 3))
+            self._map: tuple[tuple[int, int], ...] = ((-1, 0), (-1, 1), (-1, 2), (b, 3))
             self.monitor_fds = [a]
             self.args = ["--pty-socket", "4"]
             return

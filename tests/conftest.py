@@ -212,6 +212,9 @@ def session_leak_check(state_root: Path) -> Iterator[None]:
     assert _host_links() == links, "network links of this namespace changed"
     after_netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     assert after_netns <= netns, f"netns files left behind: {after_netns - netns}"
+    layers = os.path.join(os.environ["PYCONTAINERS_ROOT"], "containers")
+    left_layers = os.listdir(layers) if os.path.isdir(layers) else []
+    assert not left_layers, f"container layers left behind: {left_layers}"
     endpoints = state_root / "network" / "endpoints"
     left = sorted(os.listdir(endpoints)) if endpoints.is_dir() else []
     assert not left, f"network endpoints left behind: {left}"

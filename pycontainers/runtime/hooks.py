@@ -39,6 +39,8 @@ def _restart_hook(c: object, count: int) -> int:
     from pycontainers.runtime.container import Container
 
     assert isinstance(c, Container)
+    if os.path.exists(os.path.join(c.state_dir, "stopped")):  # stopped meanwhile: no restart
+        return _exit_hook(c)
     c._restart_count = count
     monitored.start_again(c, restart_count=count)
     c.close()

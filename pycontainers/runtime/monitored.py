@@ -54,13 +54,30 @@ def monitor_alive(c: Container) -> bool:
 
 
 def wait_monitor_gone(c: Container, timeout: float = 15.0) -> None:
-    """Wait for the monitor and the exit hook it became to finish."""
+    """Wait for the monitor and the hook it became to finish. A restart hook that was
+    already past its check of the stop mark has started a new run by then: that run is
+    killed and waited for too, until no monitor of this container is left.
+    """
+    import signal
+
+    seen: set[tuple[int, int]] = set()
+    for _ in range(5):
+        try:
+            s = st.read_state(c.state_dir)
+        except ContainerError:
+            return
+        if (s.monitor_pid, s.monitor_start) in seen:
+            return
+        seen.add((s.monitor_pid, s.monitor_start))
+        if len(seen) > 1 and st.proc_alive(s.pid, s.starttime):
+            with contextlib.suppress(OSError):
+                os.kill(s.pid, signal.SIGKILL)
+        _wait_one_monitor(c, s, timeout)
+
+
+def _wait_one_monitor(c: Container, s: st.State, timeout: float) -> None:
     from pycontainers import _sys
 
-    try:
-        s = st.read_state(c.state_dir)
-    except ContainerError:
-        return
     if not s.monitor_pid or not st.proc_alive(s.monitor_pid, s.monitor_start):
         return
     if s.monitor_pid == os.getpid():  # we are its exit hook

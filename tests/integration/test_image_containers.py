@@ -98,7 +98,7 @@ def test_cli_image_commands(image: pc.Image, tmp_path: Path, state_root: Path) -
     assert r.returncode == 0 and "Loaded image: localhost/bb:test" in r.stdout, r.stderr
     r = cli("--root", other_root, "run", "--rm", "localhost/bb:test")
     assert r.returncode == 0 and r.stdout.startswith("hello from /tmp"), r.stderr
-    r = cli("run", "-e", "GREETING=bye", "-w", "/", "localhost/bb:test")
+    r = cli("run", "--rm", "-e", "GREETING=bye", "-w", "/", "localhost/bb:test")
     assert r.stdout.strip().startswith("bye from /"), r.stderr
     assert cli("--root", other_root, "image", "prune").returncode == 0
     r = cli("run", "localhost/missing:image")

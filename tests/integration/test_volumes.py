@@ -20,11 +20,12 @@ pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> str:
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """An image of two layers: /data holds seed (uid 1000:50, 0640) and, in the lower layer
     only, gone (whited out by the upper one)."""
-    rootfs = tmp_path_factory.mktemp("volimg") / "rootfs"
-    shutil.copytree(busybox_rootfs, rootfs, symlinks=True)
+    from conftest import make_busybox_rootfs  # not the shared one: tests mount into that
+
+    rootfs = make_busybox_rootfs(tmp_path_factory.mktemp("volimg") / "rootfs")
     data = rootfs / "data"
     data.mkdir(mode=0o750)
     (data / "seed").write_text("seed\n")

@@ -406,6 +406,23 @@ class OverlayRootfs:
                 raise _fail(f"OverlayRootfs.{name}", f"must be an absolute path, got {value!r}")
 
 
+def signal_number(value: str | int, field: str = "signal") -> int:
+    """A signal given by number, name or SIG-name (``9``, ``"KILL"``, ``"SIGTERM"``)."""
+    import signal
+
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        number = int(value)
+        if 0 < number < signal.NSIG:
+            return number
+        raise _fail(field, f"no signal number {value!r}")
+    name = str(value).upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise _fail(field, f"unknown signal {value!r}") from None
+
+
 def _mounts(value: Iterable[Mount]) -> tuple[Mount, ...]:
     return tuple(value)
 
@@ -446,6 +463,9 @@ class ContainerSpec:
     network: NetworkSpec | None = None
     """A place on a bridge network (veth, address, ports, /etc/hosts); needs ``"net"`` in
     ``namespaces``. None: the new network namespace has only ``lo``."""
+    stop_signal: str = ""
+    """The signal :meth:`Container.stop` sends first (``"SIGQUIT"``, ``"15"``); empty:
+    SIGTERM. Images set it with ``StopSignal``."""
     userns_rootfs: str = "auto"
     """With a user namespace (as root), how a directory rootfs is made the container root's
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),
@@ -490,6 +510,8 @@ class ContainerSpec:
                 raise _fail("network", f"expected a NetworkSpec, got {self.network!r}")
             if "net" not in self.namespaces:
                 raise _fail("network", "a bridge network needs the 'net' namespace")
+        if self.stop_signal:
+            signal_number(self.stop_signal, "stop_signal")
         if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"

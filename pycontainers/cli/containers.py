@@ -82,7 +82,8 @@ def add_commands(sub: Any) -> None:
         p = _cmd(sub, name, help)
         p.add_argument("-t", "--time", "--timeout", dest="time", type=float, default=10.0,
                        help="seconds to wait before SIGKILL (10)")  # fmt: skip
-        p.add_argument("-s", "--signal", default="TERM", help="the stop signal (TERM)")
+        p.add_argument("-s", "--signal", help="the stop signal (default: the container's "
+                       "stop signal from its image or --stop-signal, else TERM)")  # fmt: skip
         _refs(p)
     p = _cmd(sub, "kill", "send a signal to containers")
     p.add_argument("-s", "--signal", default="KILL", help="the signal (KILL)")
@@ -377,12 +378,12 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _cmd_stop(args: argparse.Namespace) -> int:
-    sig = parse_signal(args.signal)
+    sig = parse_signal(args.signal) if args.signal else None
     return _each(args.containers, lambda c: c.stop(timeout=args.time, sig=sig))
 
 
 def _cmd_restart(args: argparse.Namespace) -> int:
-    sig = parse_signal(args.signal)
+    sig = parse_signal(args.signal) if args.signal else None
 
     def restart(c: Container) -> None:
         c.stop(timeout=args.time, sig=sig)

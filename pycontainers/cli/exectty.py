@@ -28,8 +28,8 @@ def _copy_size(src: int, dst: int) -> None:
 def exec_tty(c: Container, cmd: list[str], *, interactive: bool, **kw: Any) -> int:
     """Run ``cmd`` in ``c`` with a pty as its stdio; relay it until the command exits.
 
-    The pty is not the command's controlling terminal (the exec child does not make one),
-    so job control in a shell is off; line editing and colours work.
+    The pty is the command's controlling terminal (job control works); it comes from the
+    host's devpts, so tty(1) inside cannot name it.
     """
     import termios
     import tty
@@ -42,7 +42,9 @@ def exec_tty(c: Container, cmd: list[str], *, interactive: bool, **kw: Any) -> i
 
     def run() -> None:
         try:
-            result["code"] = c.exec(cmd, stdin=slave, stdout=slave, stderr=slave, **kw).returncode
+            result["code"] = c.exec(
+                cmd, stdin=slave, stdout=slave, stderr=slave, tty=True, **kw
+            ).returncode
         except BaseException as exc:  # handed to the main thread
             result["error"] = exc
         finally:

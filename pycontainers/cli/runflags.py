@@ -62,6 +62,8 @@ def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
     a("--entrypoint", help="override the image's entrypoint")
     a("--read-only", action="store_true", help="mount the rootfs read-only")
     a("--init", action="store_true", help="run a tiny init as PID 1")
+    a("--stop-signal", help="the signal that stops the container first (default: the "
+      "image's StopSignal, else SIGTERM)")  # fmt: skip
     a("--privileged", action="store_true", help="all capabilities, no seccomp, all devices")
     a("--cap-add", action="append", default=[], metavar="CAP", help="add a capability")
     a("--cap-drop", action="append", default=[], metavar="CAP", help="drop a capability")
@@ -322,6 +324,7 @@ def create_kwargs(args: argparse.Namespace, *, foreground: bool = False) -> dict
         "cwd": args.workdir,
         "user": args.user,
         "init": args.init,
+        "stop_signal": args.stop_signal,
         "readonly_rootfs": args.read_only,
         "privileged": args.privileged,
         "cap_add": args.cap_add,

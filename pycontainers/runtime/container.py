@@ -488,9 +488,10 @@ class Container:
             if exc.errno != errno.ESRCH:
                 raise
 
-    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
-        """Docker's stop: ``sig``, then SIGKILL after ``timeout`` seconds; a detached
-        container is not restarted by its policy afterwards.
+    def stop(self, timeout: float = 10.0, sig: int | None = None) -> None:
+        """Docker's stop: ``sig`` (default: the spec's or image's stop signal, else
+        SIGTERM), then SIGKILL after ``timeout`` seconds; a detached container is not
+        restarted by its policy afterwards.
         """
         from pycontainers.runtime.monitored import stop
 

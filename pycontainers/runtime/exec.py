@@ -62,8 +62,13 @@ def exec_in(
     stdout: StdioArg = None,
     stderr: StdioArg = None,
     timeout: float | None = None,
+    tty: bool = False,
 ) -> CompletedContainer:
-    """Run ``args`` inside ``container`` and wait for it (see :meth:`Container.exec`)."""
+    """Run ``args`` inside ``container`` and wait for it (see :meth:`Container.exec`).
+
+    ``tty``: ``stdin`` is a terminal (the slave of a pty the caller relays) that becomes
+    the command's controlling terminal, so a shell has job control.
+    """
     from pycontainers import _sys
     from pycontainers.runtime.launch import start_error
     from pycontainers.runtime.run import CompletedContainer
@@ -112,7 +117,7 @@ def exec_in(
             cwd=proc.cwd,
             umask=proc.umask,
             fds=stdio.fd_map(),
-            new_session=True,
+            new_session=2 if tty else 1,
             no_new_privs=spec.process.no_new_privs if spec else True,
             capabilities=_capabilities(spec) if spec else None,
             cap_last=cap_last(),

@@ -234,12 +234,30 @@ def _network(c: Container) -> dict[str, Any]:
     }
 
 
-def stop(c: Container, timeout: float, sig: int) -> None:
+def stop_signal(c: Container) -> int:
+    """The signal that stops ``c`` first: its spec's (from the image) or SIGTERM."""
+    import signal
+
+    from pycontainers.spec import signal_number
+
+    spec = c.spec
+    if spec is None and c._monitored:
+        from pycontainers.runtime.specfile import load_spec
+
+        with contextlib.suppress(ContainerError):
+            spec = load_spec(c.state_dir)[0]
+    name = getattr(spec, "stop_signal", "") if spec is not None else ""
+    return signal_number(name, "stop_signal") if name else int(signal.SIGTERM)
+
+
+def stop(c: Container, timeout: float, sig: int | None) -> None:
     """See :meth:`Container.stop`."""
     import signal
 
     from pycontainers.runtime.container import _exited
 
+    if sig is None:
+        sig = stop_signal(c)
     if c._monitored:
         open(os.path.join(c.state_dir, "stopped"), "w").close()
     if c.status == "paused" and c._cgroup is not None:

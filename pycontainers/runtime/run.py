@@ -85,6 +85,7 @@ def make_spec(
     dns: Iterable[str] = (),
     extra_hosts: Mapping[str, str] | Iterable[str] = (),
     bandwidth: Any = None,
+    stop_signal: str | None = None,
     **limits: Any,
 ) -> ContainerSpec:
     """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here).
@@ -173,6 +174,8 @@ def make_spec(
         cwd = cwd or image.config.working_dir or None
         if user is None and image.config.user:
             user = image.config.user
+        if stop_signal is None and image.config.stop_signal:
+            stop_signal = image.config.stop_signal
     elif entrypoint is not None:
         args = (*entrypoint, *(args or ()))
     process = Process(
@@ -201,6 +204,7 @@ def make_spec(
         image=image_ref,
         netns=netns,
         network=net_spec,
+        stop_signal=stop_signal or "",
     )
     from pycontainers.runtime.volumes import resolve_mounts
 

@@ -202,3 +202,35 @@ def test_detached_bridge_container_gives_back_its_port_when_it_exits(busybox_roo
         assert c.id in Netfilter().owners()
         c.wait(timeout=10)
         _until(lambda: c.id not in Netfilter().owners(), 10)
+
+
+def test_stop_signal_from_the_spec(fresh_rootfs: Path) -> None:
+    with pc.Container.create(
+        str(fresh_rootfs),
+        ["sh", "-c", "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done"],
+        detach=True,
+        stop_signal="SIGUSR1",
+    ) as c:
+        c.start()
+        _until(lambda: [e.data for e in c.logs()] == [b"ready\n"])
+        c.stop(timeout=10)
+        assert c.wait() == 42  # the trap ran: USR1 came first, not TERM or KILL
+    with pytest.raises(pc.SpecError, match="stop_signal"):
+        pc.Container.create(str(fresh_rootfs), ["true"], stop_signal="SIGNOPE")
+
+
+def test_exec_with_a_controlling_terminal(busybox_rootfs: Path) -> None:
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "30"], detach=True) as c:
+        c.start()
+        master, slave = os.openpty()
+        try:
+            r = c.exec(
+                ["sh", "-c", "cut -d' ' -f7 /proc/self/stat"],
+                stdin=slave, stdout=slave, stderr=slave, tty=True, timeout=20,
+            )  # fmt: skip
+            out = os.read(master, 1000)
+        finally:
+            os.close(master)
+            os.close(slave)
+        assert r.returncode == 0
+        assert int(out.split()[0]) != 0, out  # tty_nr: the pty is its controlling terminal

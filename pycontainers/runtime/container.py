@@ -15,22 +15,23 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pycontainers import _log
-from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
-from pycontainers.runtime.launch import Launch
-from pycontainers.runtime.stdio import Stdio, StdioArg, wait_readable
-from pycontainers.spec import ContainerSpec, OverlayRootfs
+from pycontainers.runtime.stdio import wait_readable
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from collections.abc import Iterator, Mapping, Sequence
 
     from pycontainers.cgroups import CGroup, CgroupStats
+    from pycontainers.cgroups._resources import Resources
     from pycontainers.images import Image
     from pycontainers.images.config import ImageConfig
     from pycontainers.runtime.detach import DetachOptions, HealthCheck
+    from pycontainers.runtime.launch import Launch
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer
+    from pycontainers.runtime.stdio import Stdio, StdioArg
+    from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 log = _log.get_logger("pycontainers.runtime")
 

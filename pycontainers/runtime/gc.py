@@ -3,9 +3,10 @@
 
 A process killed while it created a container leaves a state directory in ``creating``
 (and maybe a cgroup with a child waiting in it, a writable layer, a network endpoint).
-``gc`` removes those once their creator is gone, any ``pycontainers/<id>`` cgroup or
-container layer without a state directory, and the network garbage of
-:func:`pycontainers.network.gc.collect`.
+``gc`` removes those once their creator is gone, any empty ``pycontainers/<id>`` cgroup and
+any container layer without a state directory, and the network garbage of
+:func:`pycontainers.network.gc.collect` (which assumes one state root per network
+namespace: nftables rules and port leases are told apart by container id only).
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def gc(
 ) -> Garbage:
     """Collect garbage under the state and data roots.
 
-    Removes containers whose creation was cut short (their creator died), cgroups and
-    layers of container ids that have no state, and the network garbage (endpoints,
+    Removes containers whose creation was cut short (their creator died), empty cgroups
+    and layers of container ids that have no state, and the network garbage (endpoints,
     leases, port leases, rules, veths no live container owns). With ``prune``, every
     stopped container is removed too. Returns what was removed.
     """
@@ -109,21 +110,46 @@ def _hex(name: str) -> bool:
 
 
 def _stray_cgroups(known: set[str]) -> list[str]:
-    """``pycontainers/<64 hex>`` groups of no known container: killed and removed."""
-    from pycontainers.cgroups import CGroup, CgroupError
-    from pycontainers.runtime.launch import drop_cgroup
+    """Empty ``pycontainers/<64 hex>`` groups of no known container, in any hierarchy (a
+    removal cut short may have left some hierarchies only). Groups with processes are left
+    alone: they may belong to a live container under another state root (the cgroup
+    parent is shared); a container of this root cut short is removed by its id instead.
+    """
+    from pycontainers.cgroups import CgroupError, CgroupNotSupported, detect_layout
+    from pycontainers.cgroups._factory import backend
 
     try:
-        parent = CGroup.open("pycontainers")
-    except CgroupError:
+        layout = detect_layout()
+    except CgroupNotSupported:
         return []
+    parent = backend("pycontainers", layout)
+    names: set[str] = set()
+    for directory in parent.paths.values():
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            names |= {n for n in os.listdir(directory) if len(n) == 64 and _hex(n)}
     stray = []
-    for name in parent.children():
-        if len(name) == 64 and _hex(name) and name not in known:
-            with contextlib.suppress(CgroupError):
-                drop_cgroup(CGroup.open(f"pycontainers/{name}"), "pycontainers")
-                stray.append(name)
+    for name in sorted(names - known):
+        group = backend(f"pycontainers/{name}", layout)
+        if any(_has_processes(d) for d in group.paths.values()):
+            continue
+        with contextlib.suppress(CgroupError):
+            group.delete()
+            stray.append(name)
+    if stray:
+        from pycontainers.cgroups import remove_parent
+
+        with contextlib.suppress(CgroupError):
+            remove_parent("pycontainers", layout=layout)
     return stray
+
+
+def _has_processes(directory: str) -> bool:
+    for root, _, files in os.walk(directory):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError), open(os.path.join(root, "cgroup.procs")) as f:
+                if f.read().strip():
+                    return True
+    return False
 
 
 def _stray_layers(known: set[str], data_root: str | None) -> list[str]:

@@ -90,3 +90,31 @@ def test_creator_killed_then_recovered(
     from pycontainers.fs.shift import default_data_root
 
     assert not os.path.exists(os.path.join(default_data_root(), "containers", cid))
+
+
+def test_gc_removes_empty_stray_groups_but_not_busy_ones() -> None:
+    """A removal cut short can leave a container's group in some hierarchies only: gc takes
+    it away. A group with a process may be a container of another state root: kept."""
+    from pycontainers.cgroups import CGroup, detect_layout
+    from pycontainers.cgroups._factory import backend
+
+    layout = detect_layout()
+    empty, busy = os.urandom(32).hex(), os.urandom(32).hex()
+    some = list(backend(f"pycontainers/{empty}", layout).paths.values())[:2]
+    keeper = CGroup.create(busy, parent="pycontainers")
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        keeper.add(proc.pid)
+        for d in some:
+            os.makedirs(d)
+        found = pc.gc()
+        assert empty in found.cgroups and busy not in found.cgroups
+        assert not any(os.path.isdir(d) for d in some)
+        assert keeper.exists() and keeper.path == f"pycontainers/{busy}"
+    finally:
+        proc.kill()
+        proc.wait()
+        keeper.delete(kill=True)
+        from pycontainers.cgroups import remove_parent
+
+        remove_parent("pycontainers", layout=layout)

@@ -11,6 +11,10 @@
 
 #define PC_PID_PLACEHOLDER "@@@@PID@@@@@@@@"
 
+#include <sys/types.h>
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
+ssize_t recv_with_fd(int sock, void *data, size_t len, int *fd);
+
 #define PC_MAX_FDS 256
 #define PC_MAX_JOINS 16
 #define PC_MAX_CGROUPS 32

@@ -226,24 +226,7 @@ static void make_console(struct child *c) {
         fail(c, PC_STAGE_STDIO, errno, 125);
     }
     char byte = 't';
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr m;
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = u.buf;
-    m.msg_controllen = sizeof(u.buf);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &master, sizeof(int));
-    if (sendmsg(p->console_sock, &m, MSG_NOSIGNAL) < 0) {
+    if (send_with_fd(p->console_sock, &byte, 1, master) < 0) {
         say(c, "hand the terminal to the monitor", NULL);
         fail(c, PC_STAGE_STDIO, errno, 125);
     }
@@ -277,26 +260,11 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     ssize_t n;
     if (!p->no_sync) {
         /* the release byte may carry an fd: the rootfs as an idmapped mount tree */
-        union {
-            struct cmsghdr hdr;
-            char buf[CMSG_SPACE(sizeof(int))];
-        } ctrl;
-        struct iovec iov = {&buf, 1};
-        struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = ctrl.buf;
-        mh.msg_controllen = sizeof(ctrl.buf);
-        do {
-            n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
-        } while (n < 0 && errno == EINTR);
+        int received = -1;
+        n = recv_with_fd(c->sock, &buf, 1, &received);
         if (n != 1)
             _exit(125); /* the parent gave up: nothing to report to */
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int received;
-            memcpy(&received, CMSG_DATA(cm), sizeof(int));
+        if (received >= 0) {
             if (c->tree_fd >= 0)
                 close(c->tree_fd); /* the idmapped copy replaces the plain one */
             c->tree_fd = received;
@@ -544,26 +512,7 @@ struct monitor_hello {
 
 static void send_hello(int ctl, int pid, int err, int pidfd) {
     struct monitor_hello h = {pid, err, (int)getpid()};
-    struct iovec iov = {&h, sizeof(h)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr m;
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (pidfd >= 0) {
-        memset(&u, 0, sizeof(u));
-        m.msg_control = u.buf;
-        m.msg_controllen = sizeof(u.buf);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &pidfd, sizeof(int));
-    }
-    (void)sendmsg(ctl, &m, MSG_NOSIGNAL);
+    (void)send_with_fd(ctl, &h, sizeof(h), pidfd);
 }
 
 /* In the second intermediate (async-signal-safe code only): clone the container child,
@@ -693,23 +642,7 @@ int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
         ;
     struct monitor_hello h = {0, EPIPE, 0};
     int pidfd = -1;
-    struct iovec iov = {&h, sizeof(h)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr m;
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = u.buf;
-    m.msg_controllen = sizeof(u.buf);
-    ssize_t got;
-    while ((got = recvmsg(ctl[0], &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-        ;
-    struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&m) : NULL;
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-        memcpy(&pidfd, CMSG_DATA(cm), sizeof(int));
+    ssize_t got = recv_with_fd(ctl[0], &h, sizeof(h), &pidfd);
     if (got <= 0 || h.pid <= 0 || pidfd < 0) {
         if (pidfd >= 0)
             close(pidfd);

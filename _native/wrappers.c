@@ -96,30 +96,61 @@ int pc_mount_setattr_idmap(int tree_fd, int userns_fd, unsigned int flags) {
     RET(syscall(SYS_mount_setattr, tree_fd, "", flags, &attr, sizeof(attr)));
 }
 
-int pc_release_fd(int sock, int fd, struct pc_error *out) {
-    char go = 'g';
+/* Send len bytes, with fd as SCM_RIGHTS when fd >= 0 (async-signal-safe). */
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd) {
     union {
         struct cmsghdr hdr;
         char buf[CMSG_SPACE(sizeof(int))];
     } ctrl;
-    struct iovec iov = {&go, 1};
+    struct iovec iov = {(void *)data, len};
     struct msghdr mh;
     memset(&mh, 0, sizeof(mh));
     memset(&ctrl, 0, sizeof(ctrl));
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
-    mh.msg_control = ctrl.buf;
-    mh.msg_controllen = sizeof(ctrl.buf);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    if (fd >= 0) {
+        mh.msg_control = ctrl.buf;
+        mh.msg_controllen = sizeof(ctrl.buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
     ssize_t n;
     do {
         n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    if (n < 0)
+    return n;
+}
+
+/* Receive up to len bytes; *fd gets a passed fd (close-on-exec) or -1. */
+ssize_t recv_with_fd(int sock, void *data, size_t len, int *fd) {
+    union {
+        struct cmsghdr hdr;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctrl;
+    struct iovec iov = {data, len};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl.buf;
+    mh.msg_controllen = sizeof(ctrl.buf);
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    *fd = -1;
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+        memcpy(fd, CMSG_DATA(cm), sizeof(int));
+    return n;
+}
+
+int pc_release_fd(int sock, int fd, struct pc_error *out) {
+    char go = 'g';
+    if (send_with_fd(sock, &go, 1, fd) < 0)
         return -errno;
     return pc_recv_error(sock, out);
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -67,7 +66,7 @@ def _match(info: dict[str, Any], filters: dict[str, list[str]]) -> bool:
 def run_command(args: argparse.Namespace) -> int:
     """Execute one ``network`` subcommand; returns the exit status."""
     from pycontainers.cli.containers import CommandError
-    from pycontainers.cli.output import print_formatted, render
+    from pycontainers.cli.output import print_formatted, print_inspected
     from pycontainers.cli.runflags import parse_labels
     from pycontainers.errors import PyContainersError
     from pycontainers.network.network import Network
@@ -95,21 +94,7 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             print_formatted(rows, args.format, ("ID", "Name", "Driver", "Subnet"))
     elif cmd == "inspect":
-        status = 0
-        found = []
-        for name in args.networks:
-            try:
-                found.append(Network.get(name).inspect())
-            except PyContainersError as exc:
-                print(f"pycontainers: {exc}", file=sys.stderr)
-                status = 125
-        if args.format:
-            for info in found:
-                print(render(args.format, info))
-        else:
-            json.dump(found, sys.stdout, indent=4)
-            print()
-        return status
+        return print_inspected(args.networks, lambda n: Network.get(n).inspect(), args.format)
     elif cmd == "rm":
         status = 0
         for name in args.networks:

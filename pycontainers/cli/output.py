@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pycontainers.errors import SpecError
@@ -96,6 +96,33 @@ def print_formatted(
 
 
 _HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "RunningFor": "CREATED"}
+
+
+def print_inspected(
+    names: Sequence[str], lookup: Callable[[str], Mapping[str, Any]], template: str | None
+) -> int:
+    """``X inspect``: each name's document through ``template`` or as one JSON list;
+    names that fail are reported on stderr and make the status 125.
+    """
+    import sys
+
+    from pycontainers.errors import PyContainersError
+
+    status = 0
+    found = []
+    for name in names:
+        try:
+            found.append(lookup(name))
+        except PyContainersError as exc:
+            print(f"pycontainers: {exc}", file=sys.stderr)
+            status = 125
+    if template:
+        for info in found:
+            print(render(template, info))
+    else:
+        json.dump(found, sys.stdout, indent=4)
+        print()
+    return status
 
 
 def _header(path: str) -> str:

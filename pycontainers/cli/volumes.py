@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -59,7 +58,7 @@ def _keep(vol: Any, filters: list[str]) -> bool:
 def run_command(args: argparse.Namespace) -> int:
     """Execute one ``volume`` subcommand; returns the exit status."""
     from pycontainers.cli.containers import CommandError
-    from pycontainers.cli.output import print_formatted, render
+    from pycontainers.cli.output import print_formatted, print_inspected
     from pycontainers.cli.runflags import parse_labels
     from pycontainers.errors import PyContainersError
     from pycontainers.runtime.volumes import Volume
@@ -81,19 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
                      "Labels": ",".join(f"{k}={x}" for k, x in v.labels.items())} for v in vols]  # fmt: skip
             print_formatted(rows, args.format, ("Driver", "Name"))
     elif cmd == "inspect":
-        found = []
-        for name in args.volumes:
-            try:
-                found.append(Volume.get(name).inspect())
-            except PyContainersError as exc:
-                print(f"pycontainers: {exc}", file=sys.stderr)
-                status = 125
-        if args.format:
-            for info in found:
-                print(render(args.format, info))
-        else:
-            json.dump(found, sys.stdout, indent=4)
-            print()
+        status = print_inspected(args.volumes, lambda n: Volume.get(n).inspect(), args.format)
     elif cmd == "rm":
         for name in args.volumes:
             try:

@@ -68,6 +68,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--env-file", action="append", default=[], metavar="FILE")
     p.add_argument("-u", "--user", metavar="UID[:GID]", help="user to run as")
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside")
+    p.add_argument(
+        "--privileged",
+        action="store_true",
+        help="give this command every capability (the container's seccomp stays)",
+    )
+    p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
+                   help="give this command a further capability")  # fmt: skip
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
     p = _cmd(sub, "logs", "show a container's output")
@@ -327,7 +334,8 @@ def _cmd_exec(args: argparse.Namespace) -> int:
         if status != "running":
             raise CommandError(f"container {args.container} is not running")
         kw: dict[str, Any] = {"env": parse_env(args.env, args.env_file), "user": args.user,
-                              "cwd": args.workdir}  # fmt: skip
+                              "cwd": args.workdir, "privileged": args.privileged,
+                              "cap_add": tuple(args.cap_add)}  # fmt: skip
         if args.detach:
             kw.update(stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
             if os.fork() != 0:

@@ -124,10 +124,12 @@ def launch_into(
         if wait_for_start:
             fifo = os.path.join(c.state_dir, "start.fifo")
             os.mkfifo(fifo, 0o600)
-        if options is not None:
-            from pycontainers.runtime.specfile import save_spec
+        from pycontainers.runtime.specfile import save_spec
 
-            save_spec(c.state_dir, spec, {"name": c._name, "detach": options})
+        # every container's spec is stored, attached or not: any process that enters it
+        # later (exec, health checks, restarts) takes its security from this file alone
+        save_spec(c.state_dir, spec, {"name": c._name, "detach": options})
+        if options is not None:
             stdio = MonitorStdio(options.tty, options.interactive)
             monitor = monitor_argv(c.state_dir, root, c.id, options, stdio)
         else:

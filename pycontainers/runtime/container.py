@@ -20,7 +20,7 @@ from pycontainers.runtime import state as st
 from pycontainers.runtime.stdio import wait_readable
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from pycontainers.cgroups import CGroup, CgroupStats
     from pycontainers.cgroups._resources import Resources
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer
     from pycontainers.runtime.stdio import Stdio, StdioArg
-    from pycontainers.spec import ContainerSpec, OverlayRootfs
+    from pycontainers.spec import ContainerSpec, OverlayRootfs, User
 
 log = _log.get_logger("pycontainers.runtime")
 
@@ -461,16 +461,39 @@ class Container:
         """Memory, cpu, pids and io statistics from the container's cgroup."""
         return self.cgroup.stats()
 
-    def exec(self, args: Sequence[str], **kwargs: Any) -> CompletedContainer:
+    def exec(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | Iterable[str] | None = None,
+        user: str | int | User | None = None,
+        cwd: str | None = None,
+        capture_output: bool = False,
+        input: bytes | None = None,
+        stdin: StdioArg = None,
+        stdout: StdioArg = None,
+        stderr: StdioArg = None,
+        timeout: float | None = None,
+        tty: bool = False,
+        privileged: bool = False,
+        cap_add: Iterable[str] = (),
+    ) -> CompletedContainer:
         """Run ``args`` inside this running container and wait, like :func:`run` returns.
 
-        Joins its namespaces and cgroup with its capabilities, seccomp filter and
-        no_new_privs. Keywords: ``env``, ``user``, ``cwd``, ``capture_output``, ``input``,
-        ``stdin``/``stdout``/``stderr``, ``timeout``. A stopped container is a clear error.
+        The process joins the container's namespaces, cgroup and user mapping and gets its
+        capabilities, seccomp filter, no_new_privs and rlimits, all read from the
+        container's stored spec, from any process (a missing or corrupt spec refuses).
+        ``user`` and ``cwd`` default to the container's; ``env`` adds to its environment.
+        ``privileged`` (Docker's ``exec --privileged``) or ``cap_add`` give this process
+        more capabilities; nothing else is widened. A stopped container is a clear error.
         """
         from pycontainers.runtime.exec import exec_in
 
-        return exec_in(self, args, **kwargs)
+        return exec_in(
+            self, args, env=env, user=user, cwd=cwd, capture_output=capture_output,
+            input=input, stdin=stdin, stdout=stdout, stderr=stderr, timeout=timeout, tty=tty,
+            privileged=privileged, cap_add=cap_add,
+        )  # fmt: skip
 
     @property
     def oom_killed(self) -> bool:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import errno
-import functools
 import os
-import resource
 from typing import TYPE_CHECKING
 
 from pycontainers import _plan
 from pycontainers._plan import Op, Plan
-from pycontainers.errors import ContainerStartError, ImageNotFound
+from pycontainers.errors import ImageNotFound
 from pycontainers.fs import rootfs as rootfs_plan
 from pycontainers.fs.users import resolve_user
-from pycontainers.security.capabilities import cap_last, to_mask
+from pycontainers.runtime.confine import confinement
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
@@ -35,7 +32,6 @@ _PROPAGATION = {
     "rslave": _plan.MS_SLAVE | _plan.MS_REC,
     "slave": _plan.MS_SLAVE,
 }
-CAP_SYS_RESOURCE = 24
 
 
 def _etc_from_layers(lowers: tuple[str, ...]) -> dict[str, str]:
@@ -73,41 +69,6 @@ def clone_flags(kinds: frozenset[str]) -> int:
     for kind in kinds:
         flags |= CLONE_FLAGS[kind]
     return flags
-
-
-@functools.cache
-def _held_caps(which: str = "CapPrm") -> int:
-    """Read this process's capability set, once (a runtime does not change its own)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(f"{which}:"):
-                return int(line.split()[1], 16)
-    return 0
-
-
-def _has_cap(cap: int) -> bool:
-    return bool(_held_caps("CapEff") >> cap & 1)
-
-
-def _rlimits(spec: ContainerSpec) -> tuple[tuple[int, int, int], ...]:
-    out = []
-    can_raise: bool | None = None
-    for name, soft, hard in spec.process.rlimits:
-        res = getattr(resource, f"RLIMIT_{name.upper()}")
-        _, cur_hard = resource.getrlimit(res)
-        if cur_hard != resource.RLIM_INFINITY and hard > cur_hard:
-            if can_raise is None:
-                can_raise = _has_cap(CAP_SYS_RESOURCE)
-            if not can_raise:
-                raise ContainerStartError(
-                    "rlimit",
-                    errno.EPERM,
-                    f"rlimits: cannot raise the {name} hard limit to {hard}: the current hard limit "
-                    f"is {cur_hard} and raising it needs CAP_SYS_RESOURCE, which this process lacks; "
-                    f"ask for at most {cur_hard}",
-                )
-        out.append((res, soft, hard))
-    return tuple(out)
 
 
 CONSOLE_FD = 3
@@ -178,7 +139,6 @@ def build_plan(
     env = proc.environ()
     if hostname:
         env.setdefault("HOSTNAME", hostname)
-    seccomp = _seccomp(spec)
     uid, gid, groups = resolve_user(proc.user, rootfs if etc is None else None, etc)
     return Plan(
         argv=proc.args,
@@ -198,9 +158,7 @@ def build_plan(
         ops=tuple(ops),
         hostname=hostname,
         domainname=spec.domainname,
-        rlimits=_rlimits(spec),
         ids=(uid, gid, groups),
-        no_setgroups=_setgroups_denied(spec),
         umask=proc.umask,
         cwd=proc.cwd,
         fds=fds,
@@ -209,55 +167,9 @@ def build_plan(
         init=spec.init,
         new_session=1,
         console_sock=CONSOLE_FD if console else -1,
-        no_new_privs=proc.no_new_privs,
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces and spec.network is None and not detached,
-        capabilities=_capabilities(spec),
-        cap_last=cap_last(),
-        seccomp_bpf=seccomp[0],
-        seccomp_flags=seccomp[1],
+        # capabilities, seccomp, no_new_privs, rlimits: the one function every entry uses
+        **confinement(spec).plan_fields(),
     )
-
-
-def _setgroups_denied(spec: ContainerSpec) -> bool:
-    """Rootless with only our own gid mapped: the kernel made us deny setgroups."""
-    if "user" not in spec.namespaces or os.geteuid() == 0:
-        return False
-    from pycontainers.security.rootless import is_own_single
-
-    return is_own_single(spec.gid_mappings, os.getegid())
-
-
-def _capabilities(spec: ContainerSpec) -> tuple[int, int, int, int, int]:
-    mask = to_mask(spec.security.capabilities())
-    if "user" in spec.namespaces:
-        # the sets are those of the new user namespace, where the child starts with all
-        if spec.security.privileged:
-            mask = to_mask(spec.security.capabilities())
-        return (mask, mask, mask, 0, 0)
-    held = _held_caps()
-    if spec.security.privileged:
-        mask &= held  # everything this runtime itself has
-    elif mask & ~held:
-        from pycontainers.security.capabilities import CAPABILITIES
-
-        missing = [name for i, name in enumerate(CAPABILITIES) if mask & ~held >> i & 1]
-        raise ContainerStartError(
-            "capabilities",
-            errno.EPERM,
-            f"capabilities: this process does not hold {', '.join(missing)}, so it cannot give "
-            "them to a container; drop them (cap_drop) or run pycontainers with them",
-        )
-    # bounding, effective, permitted; inheritable and ambient stay empty (CVE-2022-29162)
-    return (mask, mask, mask, 0, 0)
-
-
-def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
-    sec = spec.security
-    if sec.privileged or sec.seccomp is None:
-        return None, 0
-    from pycontainers.security.seccomp import compile_profile, default_profile
-
-    profile = default_profile() if sec.seccomp == "default" else sec.seccomp
-    return compile_profile(profile, capabilities=sec.capabilities()), profile.filter_flags

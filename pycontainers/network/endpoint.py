@@ -340,6 +340,8 @@ def disconnect(owner: str, state_root: str | None = None, data_root: str | None 
         network = endpoint.network if endpoint is not None else None
         veth = endpoint.host_veth if endpoint is not None else veth_name(owner)
         held = endpoint is not None or os.path.exists(eps.files(owner))
+        if not held and os.geteuid() != 0:
+            return False  # rootless: no bridge, veth or rule can exist, and none is ours to touch
         _undo(eps, owner, network, veth, data_root=data_root)
         if network is not None:
             _refresh_hosts(eps, network)

@@ -20,10 +20,11 @@ from typing import Any
 import attrs
 
 from pycontainers.errors import ContainerStartError
-from pycontainers.security.capabilities import CAPABILITIES, cap_last, normalize, to_mask
+from pycontainers.security.capabilities import CAPABILITIES, normalize, to_mask
 from pycontainers.spec import ContainerSpec
 
 CAP_SYS_RESOURCE = 24
+CAP_BITS = 64
 
 
 @attrs.frozen
@@ -31,7 +32,8 @@ class Confinement:
     """The security part of one process's plan, resolved from a container spec.
 
     ``capabilities`` are the (bounding, effective, permitted, inheritable, ambient) masks;
-    inheritable and ambient are always empty (CVE-2022-29162). ``seccomp_bpf`` is None only
+    inheritable and ambient are always empty (CVE-2022-29162); every bounding bit up to
+    ``cap_last`` that is not in the mask is dropped. ``seccomp_bpf`` is None only
     when the spec itself says no filter (``seccomp=None`` or ``privileged``).
     """
 
@@ -63,7 +65,9 @@ def confinement(
     bpf, flags = _seccomp(spec)
     return Confinement(
         capabilities=_capabilities(spec, privileged, cap_add),
-        cap_last=cap_last(),
+        # drop every bit the bounding set can hold, known to this table or not: a kernel newer
+        # than CAPABILITIES (or an unreadable cap_last_cap) must not leave one behind
+        cap_last=CAP_BITS - 1,
         seccomp_bpf=bpf,
         seccomp_flags=flags,
         no_new_privs=spec.process.no_new_privs,

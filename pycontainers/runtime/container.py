@@ -611,10 +611,15 @@ def _remove_dir(path: str) -> None:
         except FileNotFoundError:
             pass
     for name in os.listdir(path) if os.path.isdir(path) else ():
+        entry = os.path.join(path, name)
         try:
-            os.unlink(os.path.join(path, name))
+            os.unlink(entry)
         except FileNotFoundError:
             pass
+        except IsADirectoryError:  # never ours: whatever was put there goes with the state
+            import shutil
+
+            shutil.rmtree(entry, ignore_errors=True)
     try:
         os.rmdir(path)
     except FileNotFoundError:

@@ -37,6 +37,13 @@ def load_spec(state_dir: str) -> tuple[Any, dict[str, Any]]:
         raise ContainerError(
             f"container {os.path.basename(state_dir)[:12]} has no saved spec"
         ) from None
+    except PermissionError:
+        raise ContainerError(
+            f"container {os.path.basename(state_dir)[:12]}: its spec file {path} is not readable "
+            f"by this user (uid {os.geteuid()}); only the container's owner can use it"
+        ) from None
+    except OSError as exc:
+        raise ContainerError(f"cannot read container spec file {path}: {exc.strerror}") from None
     head = len(_MAGIC) + 65
     if not data.startswith(_MAGIC) or len(data) < head:
         raise ContainerError(f"corrupt container spec file {path}: bad header")

@@ -11,38 +11,28 @@ Rootless is the last column, in ``test_rootless.py`` (it needs an ordinary user'
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from entry_matrix import (
+    DOCKER_CAPS,
+    PROBE,
+    cli,
+    everywhere,
+    mismatches,
+    parse_probe,
+)
 
 import pycontainers as pc
 
 pytestmark = [pytest.mark.root]
-
-STATUS_FIELDS = (
-    "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters",
-)  # fmt: skip
-DOCKER_CAPS = 0xA80425FB
-NS_KINDS = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
-
-PROBE = (
-    "grep -E '^(" + "|".join(STATUS_FIELDS) + "):' /proc/self/status; "
-    'echo "uid_map $(cat /proc/self/uid_map | tr -s " \\n" " ")"; '
-    'echo "gid_map $(cat /proc/self/gid_map | tr -s " \\n" " ")"; '
-    'echo "cgroup $(sort /proc/self/cgroup | tr "\\n" " ")"; '
-    f'for n in {" ".join(NS_KINDS)}; do echo "ns_$n $(readlink /proc/self/ns/$n)"; done'
-)
-"""Shell that prints ``key value`` lines describing the process that runs it."""
 
 CUSTOM_SECCOMP = {
     "defaultAction": "SCMP_ACT_ALLOW",
@@ -59,46 +49,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "custom-seccomp": {"seccomp": CUSTOM_SECCOMP},
     "userns-auto": {"userns": "auto"},
 }
-
-
-def parse_probe(text: str) -> dict[str, str]:
-    """``key value`` lines (a pty's \\r included) -> a dict; fails on an empty probe."""
-    out = {}
-    for line in text.replace("\r", "").splitlines():
-        words = line.split()
-        if words:
-            out[words[0].rstrip(":")] = " ".join(words[1:])
-    assert set(STATUS_FIELDS) <= set(out), f"incomplete probe output: {text!r}"
-    return out
-
-
-def as_user(probe: dict[str, str]) -> dict[str, str]:
-    """What a probe of a non-root user looks like: no permitted or effective capability."""
-    return {**probe, "CapPrm": "0" * 16, "CapEff": "0" * 16}
-
-
-def cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
-    """Run the CLI as a whole process, as a user would."""
-    kw.setdefault("timeout", 60)
-    kw.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([sys.executable, "-m", "pycontainers", *args], capture_output=True, **kw)
-
-
-def wait_for(path: str, timeout: float = 30.0) -> str:
-    """The text of ``path`` once it exists (written with a rename: never half a file)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                return f.read()
-        except FileNotFoundError:
-            time.sleep(0.05)
-    raise AssertionError(f"{path} did not appear in {timeout} s")
-
-
-def written(name: str, script: str) -> str:
-    """Shell that writes the output of ``script`` to /tmp/NAME atomically."""
-    return f"({script}) > /tmp/{name}.tmp 2>&1; mv /tmp/{name}.tmp /tmp/{name}"
 
 
 @pytest.fixture
@@ -120,88 +70,6 @@ def _needs_auto_range(config: dict[str, Any]) -> None:
             auto_mappings()
         except pc.SpecError as exc:
             pytest.skip(f"no subordinate ids for userns='auto' on this host: {exc}")
-
-
-def restart_main(script: str) -> str:
-    """The container's command: run ``script`` into /tmp/main (/tmp/main2 after a restart,
-    told apart by a mark on a bind mount that outlives the run), then sleep."""
-    return (
-        f"if [ -e /marks/once ]; then {written('main2', script)}; "
-        f"else touch /marks/once; {written('main', script)}; fi; exec sleep 300"
-    )
-
-
-def everywhere(
-    make: Callable[..., pc.Container],
-    script: str,
-    marks: Path,
-    **config: Any,
-) -> dict[str, tuple[str, str]]:
-    """Run ``script`` through every entry point of one detached container made by ``make``.
-
-    ``marks`` is bound at /marks (a file there tells a restart from the first run; the
-    monitor's pid is written to /marks/monitor). Returns {entry point: (user, output)},
-    where user is "root" or "1000" (``exec -u``).
-    """
-    name = f"entry-{os.urandom(4).hex()}"
-    out: dict[str, tuple[str, str]] = {}
-    c = make(
-        ["sh", "-c", restart_main(script)],
-        name=name,
-        detach=True,
-        restart="on-failure:2",
-        healthcheck=pc.HealthCheck(written("health", script), interval="500ms"),
-        mounts=[pc.Mount("/marks", str(marks))],
-        **config,
-    )
-    try:
-        (marks / "monitor").write_text(str(monitor_pid(c)))
-        c.start()
-        tmp = f"/proc/{c.pid}/root/tmp"
-        out["first process"] = ("root", wait_for(f"{tmp}/main"))
-        r = c.exec(["sh", "-c", script], capture_output=True, timeout=30)
-        out["exec from the creator"] = ("root", r.stdout.decode())
-        code = (
-            "import sys, pycontainers as pc; c = pc.Container.load(sys.argv[1]); "
-            "sys.stdout.write(c.exec(['sh', '-c', sys.argv[2]], capture_output=True).stdout.decode())"
-        )
-        r = subprocess.run([sys.executable, "-c", code, name, script], capture_output=True,
-                           timeout=60)  # fmt: skip
-        out["exec after load in a fresh interpreter"] = ("root", r.stdout.decode())
-        for label, flags in (("CLI exec", ()), ("CLI exec -t", ("-t",)),
-                             ("CLI exec -u 1000", ("-u", "1000"))):  # fmt: skip
-            r = cli("exec", *flags, name, "sh", "-c", script)
-            assert r.returncode == 0, (label, r.stderr)
-            out[label] = ("1000" if "-u" in flags else "root", r.stdout.decode())
-        r = cli("exec", "-d", name, "sh", "-c", written("detached", script))
-        assert r.returncode == 0, r.stderr
-        out["CLI exec -d"] = ("root", wait_for(f"{tmp}/detached"))
-        out["health check"] = ("root", wait_for(f"{tmp}/health"))
-        # the restart policy starts the same container again
-        os.kill(c.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while pc.Container.load(name).restart_count < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        again = pc.Container.load(name)
-        (marks / "monitor").write_text(str(monitor_pid(again)))
-        try:
-            out["first process after a restart"] = (
-                "root", wait_for(f"/proc/{again.pid}/root/tmp/main2")
-            )  # fmt: skip
-            r = again.exec(["sh", "-c", script], capture_output=True, timeout=30)
-            out["exec after a restart"] = ("root", r.stdout.decode())
-        finally:
-            again.close()
-    finally:
-        pc.Container.load(name).delete()
-        c.close()
-    return out
-
-
-def monitor_pid(c: pc.Container) -> int:
-    """The host pid of a detached container's monitor, from its state file."""
-    with open(os.path.join(c.state_dir, "state.json")) as f:
-        return int(json.load(f)["monitor_pid"])
 
 
 @pytest.fixture
@@ -247,21 +115,7 @@ def test_every_entry_point_matches_the_first_process(
         assert first["uid_map"] == f"{m.container_id} {m.host_id} {m.size}", first
     else:
         assert first["uid_map"] == "0 0 4294967295", first
-    host = {f"ns_{k}": os.readlink(f"/proc/self/ns/{k}") for k in NS_KINDS}
-    restarted = parse_probe(outputs["first process after a restart"][1])
-    for cell, (user, text) in outputs.items():
-        probe = parse_probe(text)
-        if cell.endswith("after a restart"):
-            # new namespaces, each the container's own exactly where the first run's were
-            for key in host:
-                assert (probe[key] == host[key]) == (first[key] == host[key]), (cell, key)
-            want = {k: v for k, v in first.items() if not k.startswith("ns_")}
-            have = {k: v for k, v in probe.items() if not k.startswith("ns_")}
-            assert have == want, f"{config_name} x {cell}"
-            if cell == "exec after a restart":
-                assert probe == restarted, f"{config_name} x {cell}"
-            continue
-        assert probe == (as_user(first) if user == "1000" else first), f"{config_name} x {cell}"
+    assert mismatches(outputs) == [], config_name
 
 
 ATTACK_PROBE = r"""
@@ -347,3 +201,82 @@ def test_the_attack_probe_tells_a_refusal_from_a_call_that_got_through(marks: Pa
     through = {"mount", "unshare-m", "unshare-U", "sethostname", "keyctl", "init_module",
                "finit_module", "open_by_handle_at", "kexec_load"}  # fmt: skip
     assert {k: results[k] for k in through if results[k] in REFUSED} == {}, results
+
+
+def _spec_file(c: pc.Container) -> Path:
+    return Path(c.state_dir) / "spec.bin"
+
+
+def _break_removed(path: Path) -> None:
+    path.unlink()
+
+
+def _break_truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _break_flipped(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _break_not_a_spec(path: Path) -> None:
+    """A well-formed file with a valid checksum that holds something else."""
+    from pycontainers.runtime.specfile import save_spec
+
+    save_spec(str(path.parent), {"capabilities": "ALL"}, {"name": "", "detach": None})
+
+
+def _break_unreadable(path: Path) -> None:
+    path.unlink()
+    path.mkdir()  # reading it fails with EISDIR
+
+
+BREAKS = {
+    "removed": (_break_removed, "no saved spec"),
+    "truncated": (_break_truncated, "corrupt container spec file"),
+    "flipped byte": (_break_flipped, "checksum mismatch"),
+    "not a spec": (_break_not_a_spec, "not a ContainerSpec"),
+    "unreadable": (_break_unreadable, "cannot read container spec file"),
+}
+
+
+@pytest.mark.parametrize("how", list(BREAKS))
+def test_a_missing_or_corrupt_spec_refuses_every_exec(
+    how: str, busybox_rootfs: Path, marks: Path
+) -> None:
+    """Nothing runs, from the creator, a fresh interpreter or the CLI; the error says why."""
+    damage, message = BREAKS[how]
+    name = f"broken-{os.urandom(4).hex()}"
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "60"], name=name,
+                             mounts=[pc.Mount("/marks", str(marks))]) as c:  # fmt: skip
+        c.start()
+        damage(_spec_file(c))
+        with pytest.raises(pc.ContainerError, match=message) as info:
+            c.exec(["touch", "/marks/ran-creator"])
+        assert "refusing" in str(info.value) or how == "not a spec", info.value
+        loaded = pc.Container.load(name)
+        try:
+            with pytest.raises(pc.ContainerError, match=message):
+                loaded.exec(["touch", "/marks/ran-loaded"])
+        finally:
+            loaded.close()
+        r = cli("exec", name, "touch", "/marks/ran-cli")
+        assert r.returncode == 125 and message.encode() in r.stderr, r.stderr
+    assert list(marks.iterdir()) == [], "a command ran without its container's security"
+
+
+def test_exec_refuses_a_container_whose_process_was_replaced(busybox_rootfs: Path) -> None:
+    """A handle whose main process is gone (and whose pid could be reused) enters nothing."""
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "60"]) as c:
+        c.start()
+        loaded = pc.Container.load(c.id)
+        try:
+            os.kill(c.pid, signal.SIGKILL)
+            c.wait(timeout=10)
+            with pytest.raises(pc.ContainerError):
+                loaded.exec(["true"])
+        finally:
+            loaded.close()

@@ -6,22 +6,21 @@ user can read."""
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from entry_matrix import DOCKER_CAPS, parse_probe
+from userenv import SYSTEM_PYTHON, USER, user_env
+
+import pycontainers as pc
 
 pytestmark = [pytest.mark.root, pytest.mark.userns]
-
-SYSTEM_PYTHON = "/usr/bin/python3"
-USER = 65534
-MODULES = ("pycontainers", "attrs", "attr", "structlog", "cffi", "pycparser", "_cffi_backend")
+__all__ = ["user_env"]  # the fixture, imported for the tests below
 
 PROBE = r"""
 import os, sys, pycontainers as pc
@@ -41,41 +40,6 @@ except pc.SpecError as e:
 """
 
 
-@pytest.fixture
-def user_env(rootfs_factory: Callable[[Path], Path]) -> Iterator[tuple[Path, dict[str, str]]]:
-    if not os.path.exists(SYSTEM_PYTHON):
-        pytest.skip(f"{SYSTEM_PYTHON} is missing: no interpreter an ordinary user can run")
-    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    if version != str(sys.version_info[:2]):
-        pytest.skip(
-            f"{SYSTEM_PYTHON} is {version}, the native shim was built for {sys.version_info[:2]}"
-        )
-    base = Path(tempfile.mkdtemp(prefix="pycontainers-rootless-"))
-    try:
-        lib = base / "lib"
-        lib.mkdir()
-        for name in MODULES:
-            mod = importlib.import_module(name)
-            src = Path(mod.__file__ or "")
-            if src.name == "__init__.py":
-                shutil.copytree(
-                    src.parent, lib / name, ignore=shutil.ignore_patterns("__pycache__")
-                )
-            else:
-                shutil.copy2(src, lib / src.name)
-        rootfs = rootfs_factory(base / "rootfs")
-        for path in (base, *base.rglob("*")):
-            os.chown(path, USER, USER, follow_symlinks=False)
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "PYTHONPATH": str(lib),
-               "XDG_RUNTIME_DIR": str(base / "run")}  # fmt: skip
-        (base / "run").mkdir(mode=0o700)
-        os.chown(base / "run", USER, USER)
-        yield rootfs, env
-    finally:
-        shutil.rmtree(base)
-
-
 def test_an_ordinary_user_runs_and_execs_into_containers(
     user_env: tuple[Path, dict[str, str]],
 ) -> None:
@@ -89,3 +53,80 @@ def test_an_ordinary_user_runs_and_execs_into_containers(
     assert lines["run"] == f"0 ['0', '0', '{USER}', '1', 'rootless', 'w'] ", r.stdout + r.stderr
     assert lines.get("exec") == "0 5", r.stdout + r.stderr  # header, sleep, sh, ps, wc
     assert lines["limits"] == "resources"
+
+
+ROOTLESS_MATRIX = r"""
+import json, sys, tempfile
+from pathlib import Path
+import pycontainers as pc
+import entry_matrix as m
+rootfs, marks = sys.argv[1], Path(sys.argv[2])
+def make(args, **kw):
+    kw["mounts"] = [pc.Mount("/tmp", type="tmpfs", options=("mode=1777",)), *kw["mounts"]]
+    return pc.Container.create(rootfs, args, **kw)
+out = m.everywhere(make, m.PROBE, marks, other_user=False)
+with pc.Container.create(rootfs, ["sleep", "30"]) as c:
+    c.start()
+    try:
+        c.exec(["true"], user="1000")
+        other = "ran"
+    except pc.ContainerError as exc:
+        other = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"outputs": out, "mismatches": m.mismatches(out), "other_user": other}))
+"""
+
+
+def test_rootless_every_entry_point_matches_the_first_process(
+    user_env: tuple[Path, dict[str, str]],
+) -> None:
+    """The rootless column of the entry-point matrix (tests/security/test_entry_points.py):
+    an ordinary user's containers, entered every way that user has."""
+    rootfs, env = user_env
+    lib = Path(env["PYTHONPATH"])
+    shutil.copy2(Path(__file__).with_name("entry_matrix.py"), lib / "entry_matrix.py")
+    marks = rootfs.parent / "marks"
+    marks.mkdir()
+    os.chown(marks, USER, USER)
+    r = subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups",
+                        SYSTEM_PYTHON, "-c", ROOTLESS_MATRIX, str(rootfs), str(marks)],
+                       env=env, capture_output=True, text=True, timeout=300, cwd=env["HOME"])  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(r.stdout.splitlines()[-1])
+    outputs = result["outputs"]
+    assert len(outputs) == 9, sorted(outputs)
+    first = parse_probe(outputs["first process"][1])
+    assert (first["uid_map"], first["Seccomp"], first["CapBnd"]) == (
+        f"0 {USER} 1",
+        "2",
+        f"{DOCKER_CAPS:016x}",
+    ), first
+    assert result["mismatches"] == []
+    # uid 1000 is not mapped in a namespace that maps only the user: a clear refusal
+    assert result["other_user"].startswith("ContainerStartError"), result["other_user"]
+
+
+def test_another_users_cli_cannot_enter_roots_container(
+    user_env: tuple[Path, dict[str, str]], busybox_rootfs: Path, state_root: Path
+) -> None:
+    """An ordinary user's CLI pointed at root's containers gets a clear refusal; nothing runs."""
+    _, env = user_env
+    marks = Path(tempfile.mkdtemp(prefix="pycontainers-marks-"))
+    marks.chmod(0o777)
+    try:
+        with pc.Container.create(str(busybox_rootfs), ["sleep", "60"], name="roots",
+                                 mounts=[pc.Mount("/marks", str(marks))]) as c:  # fmt: skip
+            c.start()
+            for root in (state_root, Path(c.state_dir).parent):
+                r = subprocess.run(
+                    ["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups",
+                     SYSTEM_PYTHON, "-m", "pycontainers", "exec", c.id, "touch", "/marks/ran"],
+                    env={**env, "PYCONTAINERS_STATE": str(root)}, capture_output=True,
+                    text=True, timeout=120, cwd=env["HOME"],
+                )  # fmt: skip
+                assert r.returncode == 125, r.stdout + r.stderr
+                assert "Traceback" not in r.stderr and r.stderr.startswith("pycontainers: "), (
+                    r.stderr
+                )
+        assert list(marks.iterdir()) == []
+    finally:
+        shutil.rmtree(marks)

@@ -50,7 +50,7 @@ def create(
     spec_kwargs: dict[str, Any],
 ) -> Container:
     """See :meth:`Container.create`."""
-    from pycontainers.runtime.container import _new_id, _remove_dir
+    from pycontainers.runtime.container import _new_id
     from pycontainers.runtime.detach import DetachOptions
     from pycontainers.runtime.run import make_spec
 
@@ -99,7 +99,7 @@ def create(
     try:
         c._launch_it(spec, options if detach else None, stdio_args, True)
     except BaseException:
-        _remove_dir(state_dir)
+        st.remove_state_dir(state_dir)
         raise
     log.info("container.created", id=container_id, pid=c._pid, detach=detach)
     return c

@@ -560,7 +560,7 @@ class Container:
             from pycontainers.runtime.gc import remove_leftovers
 
             remove_leftovers(self.id, os.path.dirname(self.state_dir))
-        _remove_dir(self.state_dir)
+        st.remove_state_dir(self.state_dir)
         self._status = "deleted"
         log.info("container.deleted", id=self.id)
 
@@ -602,25 +602,3 @@ class Container:
 
 def _exited(pidfd: int) -> bool:
     return wait_readable(pidfd, 0)
-
-
-def _remove_dir(path: str) -> None:
-    for name in ("state.json", "start.fifo", "lock"):
-        try:
-            os.unlink(os.path.join(path, name))
-        except FileNotFoundError:
-            pass
-    for name in os.listdir(path) if os.path.isdir(path) else ():
-        entry = os.path.join(path, name)
-        try:
-            os.unlink(entry)
-        except FileNotFoundError:
-            pass
-        except IsADirectoryError:  # never ours: whatever was put there goes with the state
-            import shutil
-
-            shutil.rmtree(entry, ignore_errors=True)
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,3 +228,24 @@ def resolve(root: str, ref: str) -> str:
     if len(matches) > 1:
         raise ContainerError(f"{ref!r} matches {len(matches)} containers: give more of the id")
     raise ContainerError(f"no such container: {ref}")
+
+
+def remove_state_dir(path: str) -> None:
+    """Remove a container's state directory and whatever it holds (gone already: fine)."""
+    for name in ("state.json", "start.fifo", "lock"):
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    for name in os.listdir(path) if os.path.isdir(path) else ():
+        entry = os.path.join(path, name)
+        try:
+            os.unlink(entry)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:  # never ours: whatever was put there goes with the state
+            shutil.rmtree(entry, ignore_errors=True)
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass

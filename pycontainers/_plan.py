@@ -124,7 +124,12 @@ class Plan:
     cgroup_fds: tuple[int, ...] = ()
     unshare_flags: int = 0
     capabilities: tuple[int, int, int, int, int] | None = None
-    """(bounding, effective, permitted, inheritable, ambient) masks; None: leave as is."""
+    """(bounding, effective, permitted, inheritable, ambient) masks; None: leave as is, which
+    :func:`pycontainers._sys.spawn` allows only for a plan that says ``host_tool``."""
     cap_last: int = 40
     seccomp_bpf: bytes | None = None
     seccomp_flags: int = 0
+    host_tool: bool = False
+    """The host's own helper (a namespace holder, ``Namespace.run``), not a container process:
+    the only plan that may run a program with its capabilities left as they are. Container
+    processes get theirs from :func:`pycontainers.runtime.confine.confinement`."""

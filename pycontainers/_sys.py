@@ -311,8 +311,18 @@ class _Builder:
         return p
 
 
+def _check_confined(plan: Plan) -> None:
+    """Refuse a plan that would run a program with unknown security (fail closed)."""
+    if plan.argv is not None and plan.capabilities is None and not plan.host_tool:
+        raise ValueError(
+            "a plan that runs a program needs its capabilities (from confinement()), or "
+            "host_tool=True for the host's own helpers"
+        )
+
+
 def spawn(plan: Plan) -> Spawned:
     """Clone the child described by ``plan``; it waits until :func:`release`."""
+    _check_confined(plan)
     builder = _Builder()
     cplan = builder.plan(plan)
     res = ffi.new("struct pc_spawn_result *")
@@ -330,6 +340,7 @@ def spawn_monitored(
     Returns the child (pid, a pidfd that can poll and signal but not reap, the release
     socket), our end of the control socket and the monitor's pid.
     """
+    _check_confined(plan)
     builder = _Builder()
     cplan = builder.plan(plan)
     mon = ffi.new("struct pc_monitor *")
@@ -487,6 +498,7 @@ def spawn_joined(
         fds=tuple((src, dst) for dst, src in sorted(fdmap.items())),
         new_session=False,
         cwd="/",
+        host_tool=True,  # Namespace.run: the caller's own program, with the caller's rights
     )
     spawned = spawn(plan)
     report = release(spawned.sock)

@@ -1,0 +1,52 @@
+"""The one function that confines every process entering a container, and the guard that
+keeps any other plan from running a program with its security left unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+import pycontainers as pc
+from pycontainers import _sys
+from pycontainers._plan import Plan
+from pycontainers.runtime.confine import confinement, held_caps
+from pycontainers.security.capabilities import CAP_NUMBERS, DEFAULT_CAPABILITIES, to_mask
+
+DEFAULT = to_mask(DEFAULT_CAPABILITIES)
+
+
+def spec(**kw: object) -> pc.ContainerSpec:
+    return pc.ContainerSpec(rootfs="/", process=pc.Process(args=("true",)), **kw)  # type: ignore[arg-type]
+
+
+def test_default_is_dockers_set_with_its_seccomp_filter() -> None:
+    c = confinement(spec())
+    assert c.capabilities == (DEFAULT, DEFAULT, DEFAULT, 0, 0)
+    assert c.seccomp_bpf and c.no_new_privs and c.rlimits == ()
+    assert c.cap_last == 63  # every bounding bit is dropped unless granted
+
+
+def test_exec_widening_is_explicit_and_keeps_the_filter() -> None:
+    base = confinement(spec())
+    added = confinement(spec(), cap_add=["NET_ADMIN"])
+    assert added.capabilities[0] == DEFAULT | 1 << CAP_NUMBERS["CAP_NET_ADMIN"]
+    assert added.seccomp_bpf == base.seccomp_bpf
+    wide = confinement(spec(), privileged=True)
+    assert wide.capabilities[0] == held_caps()  # everything the runtime holds, no more
+    assert wide.seccomp_bpf == base.seccomp_bpf and wide.no_new_privs  # Docker's exec --privileged
+
+
+def test_the_spec_decides_and_nothing_else() -> None:
+    none = confinement(spec(security=pc.SecurityOptions(cap_drop=["ALL"], seccomp=None)))
+    assert none.capabilities == (0, 0, 0, 0, 0) and none.seccomp_bpf is None
+    maps = [pc.IdMapping(0, 100000, 65536)]
+    userns = confinement(
+        spec(namespaces=["user", "mnt", "pid"], uid_mappings=maps, gid_mappings=maps)
+    )
+    assert userns.capabilities == (DEFAULT, DEFAULT, DEFAULT, 0, 0)
+    with pytest.raises(TypeError):
+        confinement(None)  # type: ignore[arg-type]
+
+
+def test_a_plan_with_unknown_security_never_runs() -> None:
+    with pytest.raises(ValueError, match="needs its capabilities"):
+        _sys.spawn(Plan(argv=("/bin/true",), path="/bin/true"))

@@ -11,6 +11,7 @@ Rootless is the last column, in ``test_rootless.py`` (it needs an ordinary user'
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -204,7 +205,7 @@ def test_the_attack_probe_tells_a_refusal_from_a_call_that_got_through(marks: Pa
 
 
 def _spec_file(c: pc.Container) -> Path:
-    return Path(c.state_dir) / "spec.bin"
+    return Path(c.state_dir) / "config.json"
 
 
 def _break_removed(path: Path) -> None:
@@ -216,17 +217,34 @@ def _break_truncated(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
-def _break_flipped(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[-10] ^= 0xFF
-    path.write_bytes(bytes(data))
+def _add_sys_admin(doc: dict[str, Any]) -> None:
+    for key in ("bounding", "effective", "permitted"):
+        doc["process"]["capabilities"][key].append("CAP_SYS_ADMIN")
 
 
-def _break_not_a_spec(path: Path) -> None:
-    """A well-formed file with a valid checksum that holds something else."""
-    from pycontainers.runtime.specfile import save_spec
+def _break_edited(path: Path) -> None:
+    """A hand edit that widens the capabilities: the digest no longer matches."""
+    doc = json.loads(path.read_text())
+    _add_sys_admin(doc)
+    path.write_text(json.dumps(doc))
 
-    save_spec(str(path.parent), {"capabilities": "ALL"}, {"name": "", "detach": None})
+
+def _break_edited_and_resealed(path: Path) -> None:
+    """The same edit with the digest recomputed: the annotations still say otherwise."""
+    from pycontainers.oci import seal
+
+    doc = json.loads(path.read_text())
+    _add_sys_admin(doc)
+    path.write_text(json.dumps(seal(doc)))
+
+
+def _break_foreign(path: Path) -> None:
+    """A valid, sealed config that we did not write (no io.pycontainers annotations)."""
+    from pycontainers.oci import seal
+
+    doc = json.loads(path.read_text())
+    doc["annotations"] = {}
+    path.write_text(json.dumps(seal(doc)))
 
 
 def _break_unreadable(path: Path) -> None:
@@ -236,9 +254,10 @@ def _break_unreadable(path: Path) -> None:
 
 BREAKS = {
     "removed": (_break_removed, "no saved spec"),
-    "truncated": (_break_truncated, "corrupt container spec file"),
-    "flipped byte": (_break_flipped, "checksum mismatch"),
-    "not a spec": (_break_not_a_spec, "not a ContainerSpec"),
+    "truncated": (_break_truncated, "not valid JSON"),
+    "edited": (_break_edited, "does not match its digest"),
+    "edited and resealed": (_break_edited_and_resealed, "process.capabilities.bounding"),
+    "not ours": (_break_foreign, "not a config we wrote"),
     "unreadable": (_break_unreadable, "cannot read container spec file"),
 }
 
@@ -256,7 +275,7 @@ def test_a_missing_or_corrupt_spec_refuses_every_exec(
         damage(_spec_file(c))
         with pytest.raises(pc.ContainerError, match=message) as info:
             c.exec(["touch", "/marks/ran-creator"])
-        assert "refusing" in str(info.value) or how == "not a spec", info.value
+        assert "refusing" in str(info.value), info.value
         loaded = pc.Container.load(name)
         try:
             with pytest.raises(pc.ContainerError, match=message):

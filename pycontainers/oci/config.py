@@ -1,0 +1,252 @@
+"""``ContainerSpec`` -> runtime-spec ``config.json`` (v1.2): what OCI has a field for goes
+there, our extras go to ``io.pycontainers.*`` annotations (JSON, see :mod:`._codec`).
+
+Fields derived from an annotation (capabilities and seccomp from the security options,
+``linux.resources`` from the limits, ``mounts`` from our mounts) are written so that any OCI
+runtime sees the container as we run it; :func:`pycontainers.oci.load.from_config` checks
+them against the annotations, so a hand edit of one without the other is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from pycontainers.oci._codec import encode
+from pycontainers.spec import ContainerSpec, Mount
+
+OCI_VERSION = "1.2.0"
+PREFIX = "io.pycontainers."
+DIGEST = PREFIX + "digest"
+VERSION = "1"
+NS_TO_OCI = {
+    "pid": "pid",
+    "net": "network",
+    "ipc": "ipc",
+    "mnt": "mount",
+    "uts": "uts",
+    "user": "user",
+    "cgroup": "cgroup",
+    "time": "time",
+}
+ANNOTATED = (
+    "rootfs", "user", "security", "resources", "mounts", "init", "image", "network",
+    "stop_signal", "userns_rootfs", "cgroup_parent",
+)  # fmt: skip
+"""ContainerSpec fields kept in annotations (``io.pycontainers.<field>``)."""
+
+
+def to_config(
+    spec: ContainerSpec,
+    *,
+    name: str = "",
+    detach: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``config.json`` document of ``spec``.
+
+    ``name`` and ``detach`` (:class:`~pycontainers.runtime.detach.DetachOptions`) are the
+    container's launch options, kept as annotations; ``extra`` holds fields we do not model
+    (from :func:`~pycontainers.oci.load.from_config`), merged back so they survive a round
+    trip.
+    """
+    proc = spec.process
+    user = proc.user
+    doc: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "root": {"path": root_path(spec), "readonly": spec.readonly_rootfs},
+        "process": {
+            "terminal": bool(getattr(detach, "tty", False)),
+            "user": _user(spec),
+            "args": list(proc.args),
+            "env": [f"{k}={v}" for k, v in proc.env],
+            "cwd": proc.cwd,
+            "capabilities": capabilities(spec),
+            "rlimits": [
+                {"type": f"RLIMIT_{n.upper()}", "soft": s, "hard": h} for n, s, h in proc.rlimits
+            ],
+            "noNewPrivileges": proc.no_new_privs,
+        },
+        "mounts": [oci_mount(m) for m in spec.mounts],
+        "linux": _linux(spec),
+        "annotations": {},
+    }
+    if spec.hostname is not None:
+        doc["hostname"] = spec.hostname
+    if spec.domainname is not None:
+        doc["domainname"] = spec.domainname
+    notes = doc["annotations"]
+    notes[PREFIX + "version"] = VERSION
+    for field in ANNOTATED:
+        value = user if field == "user" else getattr(spec, field)
+        notes[PREFIX + field] = json.dumps(encode(value), sort_keys=True)
+    notes[PREFIX + "name"] = name
+    notes[PREFIX + "detach"] = json.dumps(encode(detach), sort_keys=True)
+    if spec.image:
+        notes["org.opencontainers.image.ref.name"] = spec.image
+    if spec.stop_signal:
+        notes["org.opencontainers.image.stopSignal"] = spec.stop_signal
+    return merge(doc, extra) if extra else doc
+
+
+def root_path(spec: ContainerSpec) -> str:
+    """``root.path``: the rootfs directory (``"rootfs"`` for the host image or an overlay,
+    which are made at start; the annotations say which).
+    """
+    return spec.rootfs if isinstance(spec.rootfs, str) and spec.rootfs != "host" else "rootfs"
+
+
+def _user(spec: ContainerSpec) -> dict[str, Any]:
+    user = spec.process.user
+    out: dict[str, Any] = {
+        "uid": user.uid if user is not None and user.uid is not None else 0,
+        "gid": user.gid if user is not None and user.gid is not None else 0,
+        "umask": spec.process.umask,
+    }
+    if user is not None and user.additional_gids:
+        out["additionalGids"] = list(user.additional_gids)
+    return out
+
+
+def capabilities(spec: ContainerSpec) -> dict[str, list[str]]:
+    """``process.capabilities`` as the security options give them (ambient and
+    inheritable are always empty).
+    """
+    names = sorted(spec.security.capabilities())
+    return {"bounding": names, "effective": names, "permitted": names, "inheritable": [],
+            "ambient": []}  # fmt: skip
+
+
+def seccomp(spec: ContainerSpec) -> dict[str, Any] | None:
+    """``linux.seccomp``: the profile resolved for this container's capabilities and arch."""
+    sec = spec.security
+    if sec.privileged or sec.seccomp is None:
+        return None
+    from pycontainers.security.seccomp import default_profile
+
+    profile = default_profile() if sec.seccomp == "default" else sec.seccomp
+    out: dict[str, Any] = profile.resolve(sec.capabilities()).to_dict()
+    out.pop("comment", None)
+    return out
+
+
+def oci_mount(m: Mount) -> dict[str, Any]:
+    """One ``mounts`` entry for ``m`` (a volume shows as a bind of its name until resolved)."""
+    options = list(m.options)
+    if m.type in ("bind", "volume") and not {"bind", "rbind"} & set(options):
+        options.insert(0, "rbind")
+    if m.read_only and "ro" not in options:
+        options.append("ro")
+    return {
+        "destination": m.target,
+        "type": "bind" if m.type in ("bind", "volume") else m.type,
+        "source": m.source or m.type,
+        "options": options,
+    }
+
+
+def _linux(spec: ContainerSpec) -> dict[str, Any]:
+    linux: dict[str, Any] = {
+        "namespaces": [{"type": NS_TO_OCI[k]} for k in sorted(spec.namespaces)],
+        "rootfsPropagation": spec.rootfs_propagation,
+    }
+    if spec.netns is not None:
+        linux["namespaces"].append({"type": "network", "path": spec.netns})
+    for key, maps in (("uidMappings", spec.uid_mappings), ("gidMappings", spec.gid_mappings)):
+        if maps:
+            linux[key] = [
+                {"containerID": m.container_id, "hostID": m.host_id, "size": m.size} for m in maps
+            ]
+    if not spec.security.privileged:
+        linux["maskedPaths"] = list(spec.security.masked_paths)
+        linux["readonlyPaths"] = list(spec.security.readonly_paths)
+    filt = seccomp(spec)
+    if filt is not None:
+        linux["seccomp"] = filt
+    if spec.resources is not None:
+        linux["resources"] = resources(spec)
+    return linux
+
+
+def resources(spec: ContainerSpec) -> dict[str, Any]:
+    """``linux.resources`` for runtimes that read only the OCI fields."""
+    res = spec.resources
+    assert res is not None
+    out: dict[str, Any] = {}
+    memory = {"limit": res.memory_max, "reservation": res.memory_low, "swap": res.memory_swap}
+    if any(v is not None for v in memory.values()):
+        out["memory"] = {k: v for k, v in memory.items() if v is not None}
+    quota_period = res.cpu_limit()
+    quota, period = quota_period if quota_period is not None else (None, None)
+    cpu = {"shares": res.cpu_shares, "quota": quota, "period": period,
+           "cpus": res.cpuset_cpus, "mems": res.cpuset_mems}  # fmt: skip
+    if any(v is not None for v in cpu.values()):
+        out["cpu"] = {k: v for k, v in cpu.items() if v is not None}
+    if res.pids_max is not None:
+        out["pids"] = {"limit": res.pids_max}
+    io: dict[str, Any] = {}
+    if res.blkio_weight is not None:
+        io["weight"] = res.blkio_weight
+    for key, limits in (
+        ("throttleReadBpsDevice", res.io_read_bps),
+        ("throttleWriteBpsDevice", res.io_write_bps),
+        ("throttleReadIOPSDevice", res.io_read_iops),
+        ("throttleWriteIOPSDevice", res.io_write_iops),
+    ):
+        if limits:
+            io[key] = [{"major": d.major, "minor": d.minor, "rate": d.rate} for d in limits]
+    if io:
+        out["blockIO"] = io
+    rules = [(False, r) for r in res.devices_deny] + [(True, r) for r in res.devices_allow]
+    if rules:
+        out["devices"] = [
+            {"allow": allow, "type": r.type, "major": r.major, "minor": r.minor, "access": r.access}
+            for allow, r in rules
+        ]
+    return out
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra``'s keys added (recursively into objects both have)."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        elif key not in out:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def digest(doc: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``doc`` without its digest annotation."""
+    body = copy.deepcopy(doc)
+    body.get("annotations", {}).pop(DIGEST, None)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with its digest annotation (a stored config's edits become detectable)."""
+    out = copy.deepcopy(doc)
+    out.setdefault("annotations", {})[DIGEST] = digest(doc)
+    return out
+
+
+__all__ = [
+    "ANNOTATED",
+    "DIGEST",
+    "NS_TO_OCI",
+    "OCI_VERSION",
+    "PREFIX",
+    "capabilities",
+    "digest",
+    "merge",
+    "oci_mount",
+    "resources",
+    "root_path",
+    "seal",
+    "seccomp",
+    "to_config",
+]

@@ -1,0 +1,321 @@
+"""runtime-spec ``config.json`` -> ``ContainerSpec``, validated; errors name the JSON path.
+
+A config we wrote (``io.pycontainers.version``) is read back exactly: OCI fields for what
+OCI models, annotations for our extras, and every field derived from an annotation must
+equal what the annotation gives (else the file was edited by hand: refused). A config any
+other tool wrote (``runc spec``, podman) is mapped field by field; what we do not model is
+kept in :attr:`OciConfig.extra` and written back by :func:`~pycontainers.oci.config.to_config`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import attrs
+
+from pycontainers.errors import SpecError
+from pycontainers.oci._codec import decode
+from pycontainers.oci.config import ANNOTATED, DIGEST, NS_TO_OCI, PREFIX, digest, to_config
+from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, SecurityOptions, User
+
+_OCI_TO_NS = {v: k for k, v in NS_TO_OCI.items()}
+DEFAULT_DESTINATIONS = frozenset(
+    {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"}
+)
+"""Mounts every container of ours gets from the rootfs plan; a foreign config's entries for
+them are kept as extra fields, not added twice."""
+
+
+class OciConfigError(SpecError):
+    """A ``config.json`` is invalid; ``field`` is the JSON path of the problem."""
+
+
+@attrs.frozen
+class OciConfig:
+    """A loaded config: the spec, the launch options we keep, and the fields we do not model."""
+
+    spec: ContainerSpec
+    name: str = ""
+    detach: Any = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+def from_config(doc: Any, *, bundle: str | None = None, require_digest: bool = False) -> OciConfig:
+    """Read a parsed ``config.json``. ``bundle`` resolves a relative ``root.path``;
+    ``require_digest`` (a stored config) refuses a file without a matching digest.
+    """
+    if not isinstance(doc, dict):
+        raise OciConfigError("$", f"expected a JSON object, got {type(doc).__name__}")
+    notes = _get(doc, "annotations", dict, {})
+    for key, value in notes.items():
+        if not isinstance(value, str):
+            raise OciConfigError(f"annotations.{key}", "annotation values are strings")
+    if (require_digest or DIGEST in notes) and notes.get(DIGEST) != digest(doc):
+        raise OciConfigError(
+            f"annotations.{DIGEST}",
+            "the file does not match its digest (truncated, or edited by hand)",
+        )
+    if notes.get(PREFIX + "version") is not None:
+        return _ours(doc, notes)
+    if require_digest:
+        raise OciConfigError(f"annotations.{PREFIX}version", "missing: not a config we wrote")
+    return _foreign(doc, bundle)
+
+
+def read_config(path: str, *, require_digest: bool = False) -> OciConfig:
+    """Load the ``config.json`` at ``path`` (its directory is the bundle)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise OciConfigError("$", f"{path} is not valid JSON: {exc}") from None
+    return from_config(doc, bundle=os.path.dirname(path), require_digest=require_digest)
+
+
+def _get(obj: dict[str, Any], key: str, kind: type, default: Any, path: str = "") -> Any:
+    where = f"{path}.{key}" if path else key
+    if key not in obj or obj[key] is None:
+        return default
+    value = obj[key]
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise OciConfigError(where, f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _annotation(notes: dict[str, str], field: str) -> Any:
+    key = PREFIX + field
+    if key not in notes:
+        raise OciConfigError(f"annotations.{key}", "missing")
+    try:
+        return decode(json.loads(notes[key]), f"annotations.{key}")
+    except ValueError as exc:
+        if isinstance(exc, SpecError):
+            raise OciConfigError(exc.field, str(exc).split(": ", 1)[-1]) from None
+        raise OciConfigError(f"annotations.{key}", f"not valid JSON: {exc}") from None
+
+
+def _process_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    proc = _get(doc, "process", dict, None)
+    if proc is None:
+        raise OciConfigError("process", "missing")
+    user = _get(proc, "user", dict, {}, "process")
+    env = []
+    for i, entry in enumerate(_get(proc, "env", list, [], "process")):
+        if not isinstance(entry, str) or "=" not in entry:
+            raise OciConfigError(f"process.env[{i}]", f"expected NAME=value, got {entry!r}")
+        env.append(entry)
+    rlimits: dict[str, tuple[int, int]] = {}
+    for i, rl in enumerate(_get(proc, "rlimits", list, [], "process")):
+        where = f"process.rlimits[{i}]"
+        if not isinstance(rl, dict):
+            raise OciConfigError(where, "expected an object")
+        kind = _get(rl, "type", str, "", where)
+        rlimits[kind.lower().removeprefix("rlimit_")] = (
+            _get(rl, "soft", int, 0, where),
+            _get(rl, "hard", int, 0, where),
+        )
+    return {
+        "args": _get(proc, "args", list, [], "process"),
+        "env": env,
+        "cwd": _get(proc, "cwd", str, "/", "process"),
+        "umask": _get(user, "umask", int, 0o022, "process.user"),
+        "rlimits": rlimits,
+        "no_new_privs": _get(proc, "noNewPrivileges", bool, False, "process"),
+        "uid": _get(user, "uid", int, 0, "process.user"),
+        "gid": _get(user, "gid", int, 0, "process.user"),
+        "additional_gids": tuple(_get(user, "additionalGids", list, [], "process.user")),
+    }
+
+
+def _namespaces(doc: dict[str, Any]) -> tuple[frozenset[str], str | None]:
+    kinds: set[str] = set()
+    netns = None
+    linux = _get(doc, "linux", dict, {})
+    for i, ns in enumerate(_get(linux, "namespaces", list, [], "linux")):
+        where = f"linux.namespaces[{i}]"
+        if not isinstance(ns, dict):
+            raise OciConfigError(where, "expected an object")
+        oci = _get(ns, "type", str, "", where)
+        if oci not in _OCI_TO_NS:
+            raise OciConfigError(f"{where}.type", f"unknown namespace type {oci!r}")
+        path = _get(ns, "path", str, None, where)
+        if path is None:
+            kinds.add(_OCI_TO_NS[oci])
+        elif oci == "network":
+            netns = path
+        else:
+            raise OciConfigError(f"{where}.path", f"joining a {oci} namespace is not supported")
+    return frozenset(kinds), netns
+
+
+def _mappings(doc: dict[str, Any], key: str) -> tuple[IdMapping, ...]:
+    linux = _get(doc, "linux", dict, {})
+    out = []
+    for i, m in enumerate(_get(linux, key, list, [], "linux")):
+        where = f"linux.{key}[{i}]"
+        if not isinstance(m, dict):
+            raise OciConfigError(where, "expected an object")
+        out.append(
+            IdMapping(
+                _get(m, "containerID", int, 0, where),
+                _get(m, "hostID", int, 0, where),
+                _get(m, "size", int, 0, where),
+            )
+        )
+    return tuple(out)
+
+
+def _build(where: str, make: Any) -> Any:
+    """Run a spec constructor; its SpecError becomes an OciConfigError at ``where``."""
+    try:
+        return make()
+    except SpecError as exc:
+        raise OciConfigError(where, str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise OciConfigError(where, str(exc)) from None
+
+
+def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
+    p = _process_fields(doc)
+    kinds, netns = _namespaces(doc)
+    linux = _get(doc, "linux", dict, {})
+    extras = {field: _annotation(notes, field) for field in ANNOTATED}
+    detach = _annotation(notes, "detach")
+    process = _build("process", lambda: Process(
+        args=p["args"], env=p["env"], cwd=p["cwd"], user=extras.pop("user"),
+        rlimits=p["rlimits"], umask=p["umask"], no_new_privs=p["no_new_privs"],
+    ))  # fmt: skip
+    spec = _build("$", lambda: ContainerSpec(
+        process=process,
+        hostname=_get(doc, "hostname", str, None),
+        domainname=_get(doc, "domainname", str, None),
+        namespaces=kinds, netns=netns,
+        uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
+        readonly_rootfs=_get(_get(doc, "root", dict, {}), "readonly", bool, False, "root"),
+        rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux"),
+        **extras,
+    ))  # fmt: skip
+    name = notes.get(PREFIX + "name", "")
+    # every field we derive must be what the annotations give: else it was edited by hand
+    derived = to_config(spec, name=name, detach=detach)
+    derived["annotations"] = {
+        k: v for k, v in derived["annotations"].items() if k != DIGEST and k in notes
+    }
+    _compare(derived, doc, "")
+    extra = _extra(doc, derived)
+    extra.get("annotations", {}).pop(DIGEST, None)
+    if extra.get("annotations") == {}:
+        del extra["annotations"]
+    return OciConfig(spec, name, detach, extra)
+
+
+def _compare(want: Any, have: Any, path: str) -> None:
+    if isinstance(want, dict) and isinstance(have, dict):
+        for key, value in want.items():
+            where = f"{path}.{key}" if path else key
+            if key not in have:
+                raise OciConfigError(where, "missing (the file was edited by hand?)")
+            _compare(value, have[key], where)
+        return
+    if isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
+        for i, (a, b) in enumerate(zip(want, have, strict=True)):
+            _compare(a, b, f"{path}[{i}]")
+        return
+    if want != have or type(want) is not type(have):
+        raise OciConfigError(
+            path, f"{have!r} does not match the io.pycontainers annotations ({want!r})"
+        )
+
+
+def _extra(doc: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``doc`` that ``known`` does not have (objects compared key by key)."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key not in known:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(known[key], dict):
+            rest = _extra(value, known[key])
+            if rest:
+                out[key] = rest
+    return out
+
+
+def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
+    p = _process_fields(doc)
+    kinds, netns = _namespaces(doc)
+    linux = _get(doc, "linux", dict, {})
+    root = _get(doc, "root", dict, None)
+    if root is None:
+        raise OciConfigError("root", "missing")
+    path = _get(root, "path", str, "", "root")
+    if not path:
+        raise OciConfigError("root.path", "missing")
+    if not os.path.isabs(path):
+        path = os.path.join(bundle or os.getcwd(), path)
+    caps = _get(_get(_get(doc, "process", dict, {}), "capabilities", dict, {}, "process"),
+                "bounding", list, [], "process.capabilities")  # fmt: skip
+    seccomp_doc = _get(linux, "seccomp", dict, None, "linux")
+    security = _build("process.capabilities", lambda: SecurityOptions(
+        cap_drop=("ALL",), cap_add=tuple(caps),
+        seccomp=seccomp_doc if seccomp_doc is not None else None,
+        masked_paths=tuple(_get(linux, "maskedPaths", list, [], "linux")),
+        readonly_paths=tuple(_get(linux, "readonlyPaths", list, [], "linux")),
+    ))  # fmt: skip
+    mounts, kept = [], []
+    for i, m in enumerate(_get(doc, "mounts", list, [], "")):
+        where = f"mounts[{i}]"
+        if not isinstance(m, dict):
+            raise OciConfigError(where, "expected an object")
+        dest = _get(m, "destination", str, "", where)
+        if os.path.normpath(dest) in DEFAULT_DESTINATIONS:
+            kept.append(m)
+            continue
+        mounts.append(_build(where, lambda m=m, dest=dest: _mount(m, dest)))
+    user = User(uid=p["uid"], gid=p["gid"], additional_gids=p["additional_gids"])
+    process = _build("process", lambda: Process(
+        args=p["args"], env=p["env"], cwd=p["cwd"], user=user, rlimits=p["rlimits"],
+        umask=p["umask"], no_new_privs=p["no_new_privs"],
+    ))  # fmt: skip
+    spec = _build("$", lambda: ContainerSpec(
+        rootfs=os.path.realpath(path), process=process,
+        hostname=_get(doc, "hostname", str, None), domainname=_get(doc, "domainname", str, None),
+        namespaces=kinds, netns=netns, mounts=tuple(mounts), security=security,
+        uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
+        readonly_rootfs=_get(root, "readonly", bool, False, "root"),
+        rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux") or "rprivate",
+    ))  # fmt: skip
+    consumed = {
+        "ociVersion": None, "root": {"path": None, "readonly": None}, "hostname": None,
+        "domainname": None, "mounts": None,
+        "process": {"args": None, "env": None, "cwd": None, "user": None, "rlimits": None,
+                    "noNewPrivileges": None, "capabilities": None},
+        "linux": {"namespaces": None, "uidMappings": None, "gidMappings": None,
+                  "rootfsPropagation": None, "maskedPaths": None, "readonlyPaths": None,
+                  "seccomp": None},
+    }  # fmt: skip
+    extra = _extra(doc, consumed)
+    if kept:
+        extra["mounts"] = kept
+    return OciConfig(spec, "", None, extra)
+
+
+def _mount(m: dict[str, Any], dest: str) -> Mount:
+    where = "mount"
+    options = [o for o in _get(m, "options", list, [], where) if isinstance(o, str)]
+    kind = _get(m, "type", str, "", where) or "bind"
+    if {"bind", "rbind"} & set(options):
+        kind = "bind"
+    read_only = "ro" in options
+    return Mount(
+        dest,
+        _get(m, "source", str, None, where),
+        type=kind,
+        options=tuple(o for o in options if o != "ro"),
+        read_only=read_only,
+    )
+
+
+__all__ = ["DEFAULT_DESTINATIONS", "OciConfig", "OciConfigError", "from_config", "read_config"]

@@ -37,6 +37,10 @@ void proc_fd_path(char *buf, int fd);
  * ".." above the root, absolute symlinks and magic links fail with EXDEV/ELOOP; with
  * strict, any symlink fails with ELOOP. Returns an fd or -errno. */
 int open_beneath(int rootfd, const char *path, int flags, int strict);
+/* Like open_beneath; with in_root, resolve as a process chrooted at rootfd would
+ * (RESOLVE_IN_ROOT: ".." stops at the root, absolute symlinks restart there). Without
+ * openat2 both walk component by component and refuse every symlink and "..". */
+int open_resolved(int rootfd, const char *path, int flags, int strict, int in_root);
 
 /* Create the missing components of path beneath rootfd (directories with mode 0755; the
  * last one a directory or, with is_file, an empty file) and return an O_PATH fd to it,

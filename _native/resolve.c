@@ -4,15 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
+#include "sysconsts.h"
 
 void msg_reset(struct pc_msg *m) {
     m->len = 0;
@@ -98,6 +94,10 @@ static int walk_nofollow(int rootfd, const char *rel, int flags) {
 }
 
 int open_beneath(int rootfd, const char *path, int flags, int strict) {
+    return open_resolved(rootfd, path, flags, strict, 0);
+}
+
+int open_resolved(int rootfd, const char *path, int flags, int strict, int in_root) {
     const char *rel = path;
     while (*rel == '/')
         rel++;
@@ -107,7 +107,8 @@ int open_beneath(int rootfd, const char *path, int flags, int strict) {
         struct open_how how;
         memset(&how, 0, sizeof(how));
         how.flags = (unsigned long long)(flags | O_CLOEXEC);
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (strict ? RESOLVE_NO_SYMLINKS : 0);
+        how.resolve = (in_root ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) | RESOLVE_NO_MAGICLINKS |
+                      (strict ? RESOLVE_NO_SYMLINKS : 0);
         long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
         if (fd >= 0) {
             openat2_state = 1;

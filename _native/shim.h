@@ -216,7 +216,25 @@ int pc_release(int sock, struct pc_error *out);
 int pc_recv_error(int sock, struct pc_error *out);
 /* Release the child handing it fd (SCM_RIGHTS) with the byte: same returns as pc_release. */
 int pc_release_fd(int sock, int fd, struct pc_error *out);
+/* fsapi.c: the fd-based mount API, openat2 and syncfs (constants: sysconsts.h, read by
+ * Python through the cffi module). Each returns 0 or an fd, or -errno. */
 /* open_tree(AT_FDCWD, path, flags): a detached copy of the mount at path. */
 int pc_open_tree(const char *path, unsigned int flags);
 /* mount_setattr(tree_fd, "", flags, {MOUNT_ATTR_IDMAP, userns_fd}). */
 int pc_mount_setattr_idmap(int tree_fd, int userns_fd, unsigned int flags);
+int pc_fsopen(const char *fstype, unsigned int flags);
+/* fsconfig(fd, cmd, key, value, aux): aux is the fd of FSCONFIG_SET_FD, else 0. */
+int pc_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux);
+int pc_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
+int pc_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                  unsigned int flags);
+/* openat2(dirfd, path, &{flags, mode, resolve}, sizeof(struct open_how)). */
+int pc_openat2(int dirfd, const char *path, unsigned long long flags, unsigned long long mode,
+               unsigned long long resolve);
+int pc_syncfs(int fd);
+/* mount(2) from a helper thread whose working directory is cwd_fd (-1: ours), so relative
+ * paths in data (overlay's short lowerdir links) resolve there while the process's cwd
+ * stays. detached: mount in a private mount namespace of that thread and return a
+ * detached clone of the new mount (an fd, as fsmount gives), which outlives it. */
+int pc_mount_in(int cwd_fd, const char *source, const char *target, const char *fstype,
+                unsigned long flags, const char *data, int detached);

@@ -1,5 +1,6 @@
-/* Thin wrappers over syscalls that Python's os module lacks (on 3.11). Each returns the
- * result, or -errno; pycontainers._sys turns that into an OSError naming the call. */
+/* Thin wrappers over syscalls that Python's os module lacks (on 3.11); those of the mount
+ * API, openat2 and syncfs are in fsapi.c. Each returns the result, or -errno;
+ * pycontainers._sys turns that into an OSError naming the call. */
 #include "internal.h"
 
 #include <errno.h>
@@ -46,8 +47,7 @@ int pc_close_range(unsigned int first, unsigned int last, unsigned int flags) {
 }
 int pc_sethostname(const char *name, size_t len) { RET(sethostname(name, len)); }
 int pc_openat2_beneath(int dirfd, const char *path, int flags, int in_root) {
-    (void)in_root;
-    return open_beneath(dirfd, path, flags, 0);
+    return open_resolved(dirfd, path, flags, 0, in_root);
 }
 
 int pc_recv_error(int sock, struct pc_error *out) {
@@ -73,27 +73,6 @@ int pc_release(int sock, struct pc_error *out) {
     if (n < 0)
         return -errno;
     return pc_recv_error(sock, out);
-}
-
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-
-int pc_open_tree(const char *path, unsigned int flags) {
-    long fd = syscall(SYS_open_tree, AT_FDCWD, path, flags);
-    return fd < 0 ? -errno : (int)fd;
-}
-
-struct pc_mount_attr {
-    unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
-
-int pc_mount_setattr_idmap(int tree_fd, int userns_fd, unsigned int flags) {
-    struct pc_mount_attr attr = {0x00100000ULL /* MOUNT_ATTR_IDMAP */, 0, 0, (unsigned long long)userns_fd};
-    RET(syscall(SYS_mount_setattr, tree_fd, "", flags, &attr, sizeof(attr)));
 }
 
 /* Send len bytes, with fd as SCM_RIGHTS when fd >= 0 (async-signal-safe). */

@@ -14,46 +14,7 @@ from typing import Any
 
 import attrs
 
-# MS_* are re-exported for callers of _sys.mount
-from pycontainers._plan import (
-    MS_BIND as MS_BIND,
-)
-from pycontainers._plan import (
-    MS_NODEV as MS_NODEV,
-)
-from pycontainers._plan import (
-    MS_NOEXEC as MS_NOEXEC,
-)
-from pycontainers._plan import (
-    MS_NOSUID as MS_NOSUID,
-)
-from pycontainers._plan import (
-    MS_PRIVATE as MS_PRIVATE,
-)
-from pycontainers._plan import (
-    MS_RDONLY as MS_RDONLY,
-)
-from pycontainers._plan import (
-    MS_REC as MS_REC,
-)
-from pycontainers._plan import (
-    MS_RELATIME as MS_RELATIME,
-)
-from pycontainers._plan import (
-    MS_REMOUNT as MS_REMOUNT,
-)
-from pycontainers._plan import (
-    MS_SHARED as MS_SHARED,
-)
-from pycontainers._plan import (
-    MS_SLAVE as MS_SLAVE,
-)
-from pycontainers._plan import (
-    MS_STRICTATIME as MS_STRICTATIME,
-)
-from pycontainers._plan import (
-    MS_UNBINDABLE as MS_UNBINDABLE,
-)
+from pycontainers import _plan
 from pycontainers._plan import (
     STAGE_READY,
     STAGES,
@@ -64,6 +25,21 @@ from pycontainers._plan import (
 _native: Any = importlib.import_module("pycontainers._native")
 ffi: Any = _native.ffi
 lib: Any = _native.lib
+
+# MS_* for callers of _sys.mount
+MS_BIND: int = _plan.MS_BIND
+MS_NODEV: int = _plan.MS_NODEV
+MS_NOEXEC: int = _plan.MS_NOEXEC
+MS_NOSUID: int = _plan.MS_NOSUID
+MS_PRIVATE: int = _plan.MS_PRIVATE
+MS_RDONLY: int = _plan.MS_RDONLY
+MS_REC: int = _plan.MS_REC
+MS_RELATIME: int = _plan.MS_RELATIME
+MS_REMOUNT: int = _plan.MS_REMOUNT
+MS_SHARED: int = _plan.MS_SHARED
+MS_SLAVE: int = _plan.MS_SLAVE
+MS_STRICTATIME: int = _plan.MS_STRICTATIME
+MS_UNBINDABLE: int = _plan.MS_UNBINDABLE
 
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -387,10 +363,117 @@ def release_with_fd(sock: int, fd: int) -> ChildReport | None:
     return _report(lib.pc_release_fd(sock, fd, err), err)
 
 
-OPEN_TREE_CLONE = 1
-OPEN_TREE_CLOEXEC = 0o2000000
-AT_EMPTY_PATH = 0x1000
-AT_RECURSIVE = 0x8000
+# -- the fd-based mount API, openat2, syncfs ---------------------------------------------------
+# The constants come from the kernel headers, compiled into the shim (_native/sysconsts.h).
+
+AT_FDCWD: int = lib.AT_FDCWD
+AT_EMPTY_PATH: int = lib.AT_EMPTY_PATH
+AT_RECURSIVE: int = lib.AT_RECURSIVE
+OPEN_TREE_CLONE: int = lib.OPEN_TREE_CLONE
+OPEN_TREE_CLOEXEC: int = lib.OPEN_TREE_CLOEXEC
+FSOPEN_CLOEXEC: int = lib.FSOPEN_CLOEXEC
+FSMOUNT_CLOEXEC: int = lib.FSMOUNT_CLOEXEC
+FSCONFIG_SET_FLAG: int = lib.FSCONFIG_SET_FLAG
+FSCONFIG_SET_STRING: int = lib.FSCONFIG_SET_STRING
+FSCONFIG_SET_FD: int = lib.FSCONFIG_SET_FD
+FSCONFIG_CMD_CREATE: int = lib.FSCONFIG_CMD_CREATE
+MOUNT_ATTR_RDONLY: int = lib.MOUNT_ATTR_RDONLY
+MOUNT_ATTR_NOSUID: int = lib.MOUNT_ATTR_NOSUID
+MOUNT_ATTR_NODEV: int = lib.MOUNT_ATTR_NODEV
+MOVE_MOUNT_F_EMPTY_PATH: int = lib.MOVE_MOUNT_F_EMPTY_PATH
+RESOLVE_NO_XDEV: int = lib.RESOLVE_NO_XDEV
+RESOLVE_NO_MAGICLINKS: int = lib.RESOLVE_NO_MAGICLINKS
+RESOLVE_NO_SYMLINKS: int = lib.RESOLVE_NO_SYMLINKS
+RESOLVE_BENEATH: int = lib.RESOLVE_BENEATH
+RESOLVE_IN_ROOT: int = lib.RESOLVE_IN_ROOT
+
+
+def _b(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else os.fsencode(value)
+
+
+def fsopen(fstype: str, flags: int = FSOPEN_CLOEXEC) -> int:
+    """A new filesystem context for ``fstype`` (fsopen(2)); returns its fd."""
+    return _check(lib.pc_fsopen(fstype.encode(), flags), "fsopen", fstype)
+
+
+def fsconfig_string(fd: int, key: str, value: str | bytes) -> None:
+    """Set ``key`` to the string ``value`` (at most 255 bytes) in the context ``fd``."""
+    raw = _b(value)
+    what = f"{key}={os.fsdecode(raw)}"
+    _check(lib.pc_fsconfig(fd, FSCONFIG_SET_STRING, key.encode(), raw, 0), "fsconfig", what)
+
+
+def fsconfig_flag(fd: int, key: str) -> None:
+    """Set the flag ``key`` in the filesystem context ``fd``."""
+    _check(lib.pc_fsconfig(fd, FSCONFIG_SET_FLAG, key.encode(), ffi.NULL, 0), "fsconfig", key)
+
+
+def fsconfig_fd(fd: int, key: str, value_fd: int) -> None:
+    """Set ``key`` to the open file ``value_fd`` in the filesystem context ``fd``."""
+    rc = lib.pc_fsconfig(fd, FSCONFIG_SET_FD, key.encode(), ffi.NULL, value_fd)
+    _check(rc, "fsconfig", f"{key}=fd {value_fd}")
+
+
+def fsconfig_create(fd: int) -> None:
+    """Create the superblock of the filesystem context ``fd`` (FSCONFIG_CMD_CREATE)."""
+    _check(lib.pc_fsconfig(fd, FSCONFIG_CMD_CREATE, ffi.NULL, ffi.NULL, 0), "fsconfig", "create")
+
+
+def fsmount(fd: int, attr_flags: int = 0, flags: int = FSMOUNT_CLOEXEC) -> int:
+    """A detached mount of the created context ``fd`` (``MOUNT_ATTR_*``); returns its fd."""
+    return _check(lib.pc_fsmount(fd, flags, attr_flags), "fsmount", f"fd {fd}")
+
+
+def move_mount(tree_fd: int, target: str, flags: int = MOVE_MOUNT_F_EMPTY_PATH) -> None:
+    """Attach the detached mount ``tree_fd`` at ``target`` (move_mount(2))."""
+    rc = lib.pc_move_mount(tree_fd, b"", AT_FDCWD, os.fsencode(target), flags)
+    _check(rc, "move_mount", target)
+
+
+def openat2(dirfd: int, path: str, flags: int, *, mode: int = 0, resolve: int = 0) -> int:
+    """openat2(2) of ``path`` below ``dirfd`` with ``RESOLVE_*`` bits; always close-on-exec."""
+    rc = lib.pc_openat2(dirfd, os.fsencode(path), flags | os.O_CLOEXEC, mode, resolve)
+    return _check(rc, "openat2", path)
+
+
+def open_in_root(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
+    """Open ``path`` as a process chrooted at ``dirfd`` would (``RESOLVE_IN_ROOT``, no magic
+    links): ``..`` stops at the root and absolute symlinks restart there. Without openat2
+    any symlink or ``..`` is refused instead.
+    """
+    rc = lib.pc_openat2_beneath(dirfd, os.fsencode(path), flags, 1)
+    return _check(rc, "openat2", f"{path}, RESOLVE_IN_ROOT")
+
+
+def syncfs(path: str | os.PathLike[str]) -> None:
+    """Flush the filesystem holding ``path`` (syncfs(2))."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(lib.pc_syncfs(fd), "syncfs", os.fspath(path))
+    finally:
+        os.close(fd)
+
+
+def mount_in(
+    cwd_fd: int,
+    source: str,
+    target: str,
+    fstype: str,
+    flags: int = 0,
+    data: str | None = None,
+    *,
+    detached: bool = False,
+) -> int:
+    """mount(2) from a helper thread whose working directory is ``cwd_fd``: relative paths
+    in ``data`` resolve there, and the process's own cwd never changes. With ``detached``
+    the mount is made in a private mount namespace of that thread and a detached clone of
+    it is returned (an fd, as :func:`fsmount` gives; the caller closes it), else 0.
+    """
+    rc = lib.pc_mount_in(
+        cwd_fd, _c(source), target.encode(), _c(fstype), flags, _c(data), int(detached)
+    )
+    return _check(rc, "mount", target)
 
 
 def open_tree(path: str, flags: int = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pycontainers.images import Image
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.detach import DetachOptions, HealthCheck
+    from pycontainers.runtime.options import SpecOptions
 
 log = _log.get_logger("pycontainers.runtime")
 
@@ -47,7 +48,7 @@ def create(
     log_max_size: int,
     log_max_files: int,
     console_socket: str | None,
-    spec_kwargs: dict[str, Any],
+    spec_kwargs: SpecOptions,
 ) -> Container:
     """See :meth:`Container.create`."""
     from pycontainers.runtime.container import _new_id

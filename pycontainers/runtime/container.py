@@ -22,6 +22,8 @@ from pycontainers.runtime.stdio import wait_readable
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+    from typing_extensions import Unpack
+
     from pycontainers.cgroups import CGroup, CgroupStats
     from pycontainers.cgroups._resources import Resources
     from pycontainers.images import Image
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from pycontainers.runtime.detach import DetachOptions, HealthCheck
     from pycontainers.runtime.launch import Launch
     from pycontainers.runtime.logs import LogEntry
+    from pycontainers.runtime.options import SpecOptions
     from pycontainers.runtime.run import CompletedContainer
     from pycontainers.runtime.stdio import Stdio, StdioArg
     from pycontainers.spec import ContainerSpec, OverlayRootfs, User
@@ -105,25 +108,30 @@ class Container:
         log_max_size: int = 0,
         log_max_files: int = 1,
         console_socket: str | None = None,
-        **spec_kwargs: Any,
+        **spec_kwargs: Unpack[SpecOptions],
     ) -> Container:
         """Create a container: set up in its namespaces and wait for :meth:`start`.
 
-        ``rootfs`` is a directory, ``"host"``, or a full :class:`ContainerSpec` (then
-        ``args`` and spec keywords are not given). Spec keywords are those of :func:`run`.
-        ``name`` is unique under the state root and what other containers on its user
-        network call it.
+        ``rootfs`` is an image, a directory, ``"host"``, or a full :class:`ContainerSpec`
+        (then no ``args`` or spec keywords). ``id`` (default random), ``name`` (unique
+        under ``state_root``; its name on a user network), ``labels``. ``detach=True``: a
+        monitor keeps it beyond this process, logs its output (:meth:`logs`,
+        :meth:`attach`; ``log_max_size`` bytes, ``log_max_files``), records the exit for
+        any process, enforces ``restart`` (no, always, unless-stopped, on-failure[:N]),
+        runs the ``healthcheck``; ``tty``, ``interactive`` (open stdin), ``console_socket``
+        (the terminal's master goes there, OCI), ``auto_remove``. Else this process is the
+        parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`.
 
-        ``detach=True`` makes a container that outlives this process: its monitor keeps
-        the output in a json-file log (:meth:`logs`, :meth:`attach`), records the exit
-        status for any process, enforces ``restart`` (no, always, unless-stopped,
-        on-failure[:N]) and runs the ``healthcheck``. ``tty`` gives it a terminal,
-        ``interactive`` an open stdin (:meth:`attach`); ``console_socket`` sends the
-        terminal's master to that unix socket instead (OCI); ``auto_remove`` removes it
-        when it exits.
-        Without ``detach`` the creating process is the parent: ``stdin``/``stdout``/
-        ``stderr`` take :mod:`subprocess`-style arguments and only it learns the exit
-        status.
+        Spec keywords (:class:`~pycontainers.runtime.options.SpecOptions`) are :func:`run`'s:
+        ``hostname``, ``domainname``, ``env``, ``cwd``, ``user``, ``entrypoint``,
+        ``image_root``, ``rlimits``, ``umask``, ``no_new_privs``, ``init``, ``mounts``,
+        ``readonly_rootfs``, ``namespaces``, ``uid_mappings``, ``gid_mappings``, ``userns``,
+        ``cap_add``, ``cap_drop``, ``privileged``, ``seccomp``, ``security``, ``network``,
+        ``ports``, ``aliases``, ``dns``, ``extra_hosts``, ``bandwidth``, ``stop_signal``,
+        ``resources``, ``cgroup_parent`` and the limits of
+        :class:`~pycontainers.runtime.options.LimitOptions` (``memory``, ``cpus``,
+        ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...: all in
+        :func:`run`'s docstring).
         """
         from pycontainers.runtime._launching import create
 

@@ -14,18 +14,18 @@ from pycontainers.errors import ContainerExitError, ContainerTimeout, SpecError
 from pycontainers.runtime import state as st
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
+
     from pycontainers.images.image import Image
 from pycontainers.runtime.launch import Launch
+from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions, check_keywords
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import (
     DEFAULT_NAMESPACES,
     ContainerSpec,
-    IdMapping,
-    Mount,
     OverlayRootfs,
     Process,
     SecurityOptions,
-    User,
 )
 
 
@@ -54,46 +54,24 @@ class CompletedContainer:
 def make_spec(
     rootfs: str | OverlayRootfs | Image,
     args: Sequence[str] | None,
-    *,
-    hostname: str | None = None,
-    domainname: str | None = None,
-    env: Mapping[str, str] | Iterable[str] | None = None,
-    cwd: str | None = None,
-    entrypoint: Sequence[str] | None = None,
-    image_root: str | None = None,
-    user: str | int | User | None = None,
-    mounts: Sequence[Mount] = (),
-    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
-    uid_mappings: Sequence[IdMapping] = (),
-    gid_mappings: Sequence[IdMapping] = (),
-    rlimits: Mapping[str, int | tuple[int, int]] | None = None,
-    readonly_rootfs: bool = False,
-    init: bool = False,
-    umask: int = 0o022,
-    no_new_privs: bool = True,
-    cap_add: Iterable[str] = (),
-    cap_drop: Iterable[str] = (),
-    privileged: bool = False,
-    seccomp: str | dict[str, Any] | None = "default",
-    security: SecurityOptions | None = None,
-    resources: Resources | None = None,
-    cgroup_parent: str = "pycontainers",
-    userns: str | None = None,
-    network: str | None = None,
-    ports: Any = None,
-    aliases: Iterable[str] = (),
-    dns: Iterable[str] = (),
-    extra_hosts: Mapping[str, str] | Iterable[str] = (),
-    bandwidth: Any = None,
-    stop_signal: str | None = None,
-    **limits: Any,
+    **options: Unpack[SpecOptions],
 ) -> ContainerSpec:
-    """Build a :class:`ContainerSpec` from :func:`run`'s keywords (validated here).
+    """Build a :class:`ContainerSpec` from :func:`run`'s spec keywords (validated here).
 
-    Resource limits come as docker-py keywords (``memory="64m"``, ``cpus=0.5``,
-    ``pids_limit=32``, ``cpuset_cpus="0"``, ``blkio_weight=500``,
-    ``device_read_bps={"/dev/vda": "1m"}``...) or a whole ``resources=Resources(...)``.
+    The keywords are :class:`~pycontainers.runtime.options.SpecOptions` (see :func:`run`);
+    an unknown one raises :class:`SpecError` naming it. Resource limits come as docker-py
+    keywords (``memory="64m"``, ``cpus=0.5``, ``pids_limit=32``...) or a whole
+    ``resources=Resources(...)``.
     """
+    check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
+    limits = {k: v for k, v in options.items() if k in LIMIT_KEYWORDS}
+    o = options  # short: read below with each keyword's default
+    env, cwd, user = o.get("env"), o.get("cwd"), o.get("user")
+    entrypoint, stop_signal = o.get("entrypoint"), o.get("stop_signal")
+    uid_mappings, gid_mappings = o.get("uid_mappings", ()), o.get("gid_mappings", ())
+    network, ports, bandwidth = o.get("network"), o.get("ports"), o.get("bandwidth")
+    aliases, userns, resources = o.get("aliases", ()), o.get("userns"), o.get("resources")
+    namespaces = o.get("namespaces", DEFAULT_NAMESPACES)
     kinds = frozenset([namespaces] if isinstance(namespaces, str) else namespaces)
     netns: str | None = None
     net_spec = None
@@ -128,8 +106,8 @@ def make_spec(
             network=network,
             ports=ports,
             aliases=aliases,
-            dns=dns,
-            extra_hosts=extra_hosts,
+            dns=o.get("dns", ()),
+            extra_hosts=o.get("extra_hosts", ()),
             bandwidth=bandwidth,
         )
     if userns == "auto":
@@ -165,7 +143,7 @@ def make_spec(
         # config's defaults (entrypoint + cmd as Docker combines them, env, workdir, user)
         from pycontainers.images import default_store
 
-        store = default_store(image_root)
+        store = default_store(o.get("image_root"))
         image = store.get(rootfs) if isinstance(rootfs, str) else rootfs
         image_ref = str(image.reference)
         rootfs = OverlayRootfs(tuple(store.snapshots_for(image)))
@@ -178,29 +156,35 @@ def make_spec(
             stop_signal = image.config.stop_signal
     elif entrypoint is not None:
         args = (*entrypoint, *(args or ()))
+    security = o.get("security") or _security(
+        tuple(o.get("cap_add", ())),
+        tuple(o.get("cap_drop", ())),
+        o.get("privileged", False),
+        o.get("seccomp", "default"),
+    )
     process = Process(
         args=tuple(args or ()),
         env=env,
         cwd=cwd or "/",
         user=user,
-        rlimits=rlimits,
-        umask=umask,
-        no_new_privs=no_new_privs,
+        rlimits=o.get("rlimits"),
+        umask=o.get("umask", 0o022),
+        no_new_privs=o.get("no_new_privs", True),
     )
     spec = ContainerSpec(
         rootfs=rootfs,
         process=process,
-        hostname=hostname,
-        domainname=domainname,
+        hostname=o.get("hostname"),
+        domainname=o.get("domainname"),
         namespaces=kinds,
-        mounts=tuple(mounts),
+        mounts=tuple(o.get("mounts", ())),
         uid_mappings=tuple(uid_mappings),
         gid_mappings=tuple(gid_mappings),
-        readonly_rootfs=readonly_rootfs,
-        init=init,
-        security=security or _security(tuple(cap_add), tuple(cap_drop), privileged, seccomp),
+        readonly_rootfs=o.get("readonly_rootfs", False),
+        init=o.get("init", False),
+        security=security,
         resources=resources,
-        cgroup_parent=cgroup_parent,
+        cgroup_parent=o.get("cgroup_parent", "pycontainers"),
         image=image_ref,
         netns=netns,
         network=net_spec,
@@ -259,39 +243,71 @@ def run(
     stderr: StdioArg = None,
     timeout: float | None = None,
     check: bool = False,
-    **spec_kwargs: Any,
+    **spec_kwargs: Unpack[SpecOptions],
 ) -> CompletedContainer:
     """Run ``args`` in a new container and wait for it, like :func:`subprocess.run`.
 
     ``rootfs_or_image`` is an image (a reference such as ``"busybox"`` or
     ``"localhost/app:1"`` in the local image store, or an :class:`Image`), a directory,
     ``"host"`` (the host's /usr, /bin, /lib* read-only with a fresh /tmp), an
-    :class:`OverlayRootfs`, or a full :class:`ContainerSpec`. An image supplies the
-    defaults: entrypoint and cmd (``entrypoint=`` overrides, as Docker's), env, working
-    directory and user. Keywords: ``hostname``,
-    ``domainname``, ``env``, ``cwd``, ``user`` (``"uid[:gid]"`` or a name from the rootfs's
-    /etc/passwd), ``mounts``, ``namespaces`` (default pid, net, ipc, mnt, uts, cgroup),
-    ``uid_mappings``/``gid_mappings`` (with ``"user"``), ``rlimits``, ``readonly_rootfs``,
-    ``init`` (a tiny init as PID 1 that reaps zombies and forwards signals), ``umask``,
-    ``no_new_privs``, ``cap_add``/``cap_drop`` (names, or ``"ALL"``), ``privileged`` and
-    ``seccomp`` (``"default"``, ``None`` or a Docker-format profile) — or a whole
-    ``security=SecurityOptions(...)``; ``network``: ``"none"`` (its own network namespace
-    with only ``lo``, the default), ``"host"``, ``"container:<id>"`` (share another
-    container's), ``"ns:<path>"`` (join a persisted one), ``"bridge"`` (the default
-    network) or the name of a :class:`Network` — the default is ``"none"``, or
-    ``"bridge"`` when ``ports`` are published; on a bridge network: ``ports``
-    (``{"80/tcp": 8080}``: container port to host port, or Docker's ``-p`` strings),
-    ``aliases``, ``dns``, ``extra_hosts`` and ``bandwidth`` (``{"egress": "1mbit"}``); resource limits as docker-py
-    keywords (``memory``, ``cpus``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``,
-    ``device_read_bps``...) or ``resources=Resources(...)``, which put the container in a
-    cgroup of its own under
-    ``cgroup_parent``, removed with it; ``userns="auto"`` maps container root to the
-    subordinate ids of the ``pycontainers`` user (see :mod:`pycontainers.security.userns`).
+    :class:`OverlayRootfs`, or a full :class:`ContainerSpec` (then no spec keywords). An
+    image supplies the defaults: entrypoint and cmd, env, working directory and user.
 
-    On ``timeout`` the container is killed and :class:`ContainerTimeout` raised; with
-    ``check`` a non-zero status raises :class:`ContainerExitError`. A container that fails
-    to start raises :class:`ContainerStartError` (``exit_code`` 127: command not found, 126:
-    not executable, 125: any other setup failure) and leaves nothing behind.
+    Keywords of the run: ``capture_output``, ``input`` (bytes for stdin), ``stdin`` /
+    ``stdout`` / ``stderr`` (:mod:`subprocess`-style), ``timeout`` (seconds: the container
+    is killed and :class:`ContainerTimeout` raised), ``check`` (a non-zero status raises
+    :class:`ContainerExitError`).
+
+    Spec keywords (:class:`~pycontainers.runtime.options.SpecOptions`, shared with
+    :meth:`Container.create`; an unknown one is a type error, and a :class:`SpecError`
+    naming it at run time):
+
+    ====================================  =================================================
+    ``hostname``, ``domainname``          names in its UTS namespace
+    ``env``                               mapping or ``"K=V"`` strings (over the image's)
+    ``cwd``, ``user``                     working directory; ``"uid[:gid]"``, a name from
+                                          the rootfs's /etc/passwd, or a :class:`User`
+    ``entrypoint``                        replaces the image's (``args`` follow it)
+    ``image_root``                        the image store's data root
+    ``rlimits``                           ``{"nofile": 1024}`` or ``(soft, hard)`` values
+    ``umask``, ``no_new_privs``           0o022 and True by default
+    ``init``                              a tiny PID 1 that reaps and forwards signals
+    ``mounts``, ``readonly_rootfs``       :class:`Mount` s (bind, tmpfs, volume); a
+                                          read-only /
+    ``namespaces``                        default pid, net, ipc, mnt, uts, cgroup
+    ``uid_mappings``, ``gid_mappings``    :class:`IdMapping` s (with ``"user"``)
+    ``userns``                            ``"auto"``: root maps to the subordinate ids of
+                                          the ``pycontainers`` user; ``"host"``, None
+    ``cap_add``, ``cap_drop``             capability names, or ``"ALL"``
+    ``privileged``, ``seccomp``           all capabilities; ``"default"``, None or a
+                                          Docker-format profile
+    ``security``                          a whole :class:`SecurityOptions` instead
+    ``network``                           ``"none"`` (only ``lo``; the default, or
+                                          ``"bridge"`` with ``ports``), ``"host"``,
+                                          ``"container:<id>"``, ``"ns:<path>"``,
+                                          ``"bridge"`` or a :class:`Network`'s name
+    ``ports``                             ``{"80/tcp": 8080}`` or ``-p`` strings (bridge)
+    ``aliases``, ``dns``, ``extra_hosts``  names on a user network; resolvers; hosts
+    ``bandwidth``                         ``{"egress": "1mbit", "ingress": ...}``
+    ``stop_signal``                       for :meth:`Container.stop` (default: image's)
+    ``resources``, ``cgroup_parent``      a whole :class:`Resources`; the parent cgroup
+                                          (``"pycontainers"``)
+    ====================================  =================================================
+
+    Resource limits (:class:`~pycontainers.runtime.options.LimitOptions`) put the
+    container in a cgroup of its own, removed with it. docker-py's names: ``memory`` /
+    ``mem_limit``, ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``,
+    ``nano_cpus``, ``pids_limit``, ``device_read_bps``, ``device_write_bps``,
+    ``device_read_iops``, ``device_write_iops``, ``device_cgroup_rules``; and
+    :class:`Resources`' own: ``memory_max``, ``memory_low``, ``memory_swap``,
+    ``cpu_shares``, ``cpu_weight``, ``cpu_quota``, ``cpu_period``, ``cpus``,
+    ``cpuset_cpus``, ``cpuset_mems``, ``pids_max``, ``blkio_weight``, ``io_weight``,
+    ``io_read_bps``, ``io_write_bps``, ``io_read_iops``, ``io_write_iops``, ``hugetlb``,
+    ``devices_deny``, ``devices_allow``. Sizes take ``"64m"``-style strings.
+
+    A container that fails to start raises :class:`ContainerStartError` (``exit_code``
+    127: command not found, 126: not executable, 125: any other setup failure) and leaves
+    nothing behind.
     """
     if isinstance(rootfs_or_image, ContainerSpec):
         from pycontainers.runtime.volumes import resolve_mounts

@@ -21,7 +21,7 @@ import platform as _platform
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -44,6 +44,12 @@ from pycontainers.images.digest import Digest, chain_id, new_hasher
 from pycontainers.images.reference import Reference
 from pycontainers.images.snapshots import SnapshotStore
 from pycontainers.images.store import ContentStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from pycontainers.images.registry.pull import PullOptions
+    from pycontainers.images.registry.push import PushOptions, PushResult
 
 __all__ = ["ANNOTATION_REF_NAME", "Image", "ImageStore", "Pruned", "host_platform"]
 
@@ -131,8 +137,13 @@ class Image:
         return (store or default_store()).import_rootfs(directory, name, config=config)
 
     @classmethod
-    def pull(cls, reference: str, *, store: ImageStore | None = None, **options: Any) -> Image:
-        """Pull ``reference`` into ``store`` (default: the data root's); see :meth:`ImageStore.pull`."""
+    def pull(
+        cls, reference: str, *, store: ImageStore | None = None, **options: Unpack[PullOptions]
+    ) -> Image:
+        """Pull ``reference`` into ``store`` (default: the data root's), as :meth:`ImageStore.pull`:
+        ``platform``, ``insecure_registries``, ``docker_config``, ``progress``,
+        ``concurrency``, ``retries``, ``backoff``, ``timeout``, ``client``.
+        """
         from pycontainers.images import default_store
 
         return (store or default_store()).pull(reference, **options)
@@ -526,16 +537,25 @@ class ImageStore:
                 created_by=created_by,
             )
 
-    def pull(self, reference: str | Reference, **options: Any) -> Image:
-        """Pull from a registry; see :func:`pycontainers.images.registry.pull.pull`."""
+    def pull(self, reference: str | Reference, **options: Unpack[PullOptions]) -> Image:
+        """Pull from a registry (:func:`~pycontainers.images.registry.pull.pull`): ``platform``,
+        ``insecure_registries``, ``docker_config``, ``progress``, ``concurrency``,
+        ``retries``, ``backoff``, ``timeout``, ``client``.
+        """
         from pycontainers.images.registry.pull import pull
 
         return pull(self, reference, **options)
 
     def push(
-        self, image: Image | str | Reference, destination: str | None = None, **options: Any
-    ) -> Any:
-        """Push to a registry; see :func:`pycontainers.images.registry.push.push`."""
+        self,
+        image: Image | str | Reference,
+        destination: str | None = None,
+        **options: Unpack[PushOptions],
+    ) -> PushResult:
+        """Push to a registry (:func:`~pycontainers.images.registry.push.push`): ``tags``,
+        ``mount_from``, ``chunk_size``, ``insecure_registries``, ``docker_config``,
+        ``progress``, ``concurrency``, ``retries``, ``backoff``, ``timeout``, ``client``.
+        """
         from pycontainers.images.registry.push import push
 
         return push(self, image, destination, **options)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import attrs
 
@@ -384,6 +384,33 @@ class _Pull:
         raise ImageError(f"pull of {self.ref}: blobs keep disappearing (a concurrent prune?)")
 
 
+class RegistryOptions(TypedDict, total=False):
+    """How :func:`pull` and :func:`~pycontainers.images.registry.push.push` talk to a registry.
+
+    ``insecure_registries`` (plain HTTP besides loopback), ``docker_config`` (the
+    ``config.json`` with credentials), ``progress`` (a :class:`Progress` callback),
+    ``concurrency`` (blobs at once), ``retries``, ``backoff`` (seconds), ``timeout``
+    (seconds per request), ``client`` (a :class:`RegistryClient` to reuse).
+    """
+
+    insecure_registries: Iterable[str]
+    docker_config: str | os.PathLike[str] | None
+    progress: ProgressCallback | None
+    concurrency: int
+    retries: int
+    backoff: float
+    timeout: float
+    client: RegistryClient | None
+
+
+class PullOptions(RegistryOptions, total=False):
+    """The keywords of :func:`pull` (and :meth:`Image.pull`, :meth:`ImageStore.pull`):
+    ``platform`` (``"linux/arm64/v8"`` or a :class:`Platform`) and :class:`RegistryOptions`.
+    """
+
+    platform: str | Platform | None
+
+
 def pull(
     store: ImageStore,
     reference: str | Reference,
@@ -404,7 +431,10 @@ def pull(
     host's (linux/amd64 on x86-64). Up to ``concurrency`` blobs download at once; each is
     checked against its digest and size as it streams (:class:`DigestMismatch`). HTTP
     needs the registry to be insecure: loopback or listed in ``insecure_registries``.
-    ``progress`` receives :class:`Progress` events from the worker threads. Errors:
+    ``progress`` receives :class:`Progress` events from the worker threads; credentials
+    come from ``docker_config`` (default: Docker's ``config.json``); each request has
+    ``timeout`` seconds and ``retries`` with ``backoff``; ``client`` reuses a
+    :class:`RegistryClient`. Errors:
     :class:`Unauthorized` (401), :class:`Forbidden` (403), :class:`ManifestUnknown` and
     :class:`RegistryNotFound` (404), :class:`UnsupportedMediaType`,
     :class:`NoMatchingPlatform`, :class:`RegistryUnavailable` (after the retries).
@@ -430,4 +460,4 @@ def pull(
             reg.close()
 
 
-__all__ = ["pull"]
+__all__ = ["PullOptions", "RegistryOptions", "pull"]

@@ -24,6 +24,7 @@ from pycontainers.images.digest import Digest
 from pycontainers.images.reference import Reference
 from pycontainers.images.registry.client import RegistryClient
 from pycontainers.images.registry.progress import Progress, ProgressCallback
+from pycontainers.images.registry.pull import RegistryOptions
 
 if TYPE_CHECKING:
     from pycontainers.images.image import Image, ImageStore
@@ -104,6 +105,16 @@ class _Push:
         return "uploaded"
 
 
+class PushOptions(RegistryOptions, total=False):
+    """The keywords of :func:`push` (and :meth:`ImageStore.push`): ``tags``,
+    ``mount_from``, ``chunk_size`` and :class:`~pycontainers.images.registry.pull.RegistryOptions`.
+    """
+
+    tags: Iterable[str]
+    mount_from: Iterable[str]
+    chunk_size: int | None
+
+
 def push(
     store: ImageStore,
     image: Image | str | Reference,
@@ -180,4 +191,4 @@ def push(
     )
 
 
-__all__ = ["PushResult", "push"]
+__all__ = ["PushOptions", "PushResult", "push"]

@@ -15,10 +15,12 @@ from pycontainers._lazy import lazy_exports
 _EXPORTS = {
     "CleanupError": "pycontainers.testing.factory",
     "ContainerFactory": "pycontainers.testing.factory",
+    "FactoryOptions": "pycontainers.testing.factory",
     "RemoteTraceback": "pycontainers.testing.sandbox",
     "Sandbox": "pycontainers.testing.sandbox",
     "SandboxError": "pycontainers.testing.sandbox",
     "SandboxMemoryError": "pycontainers.testing.sandbox",
+    "SandboxOptions": "pycontainers.testing.sandbox",
     "SandboxRecord": "pycontainers.testing.sandbox",
     "SandboxResult": "pycontainers.testing.sandbox",
     "SandboxTimeout": "pycontainers.testing.sandbox",
@@ -36,10 +38,12 @@ _EXPORTS = {
 __all__ = [
     "CleanupError",
     "ContainerFactory",
+    "FactoryOptions",
     "RemoteTraceback",
     "Sandbox",
     "SandboxError",
     "SandboxMemoryError",
+    "SandboxOptions",
     "SandboxRecord",
     "SandboxResult",
     "SandboxTimeout",
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
     from pycontainers.testing.factory import (
         CleanupError,
         ContainerFactory,
+        FactoryOptions,
         TestEngine,
         remove_labelled,
     )
@@ -68,6 +73,7 @@ if TYPE_CHECKING:
         Sandbox,
         SandboxError,
         SandboxMemoryError,
+        SandboxOptions,
         SandboxRecord,
         SandboxResult,
         SandboxTimeout,

@@ -13,15 +13,21 @@ import atexit
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from pycontainers._log import get_logger
 from pycontainers.errors import PyContainersError
+from pycontainers.runtime.options import SpecOptions
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from pycontainers.images.image import Image
     from pycontainers.runtime.container import Container
+    from pycontainers.runtime.detach import HealthCheck
+    from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 log = get_logger("pycontainers.testing")
 
@@ -146,11 +152,35 @@ def remove_labelled(
     return removed
 
 
+class FactoryOptions(SpecOptions, total=False):
+    """The keywords of a :class:`ContainerFactory` call: :meth:`Container.create`'s for a
+    detached container — ``id``, ``name``, ``state_root`` (default: the session's),
+    ``labels`` (added to the session's), ``detach`` (only True), ``tty``, ``interactive``,
+    ``restart``, ``healthcheck``, ``auto_remove``, ``log_max_size``, ``log_max_files``,
+    ``console_socket`` — and every spec keyword of
+    :class:`~pycontainers.runtime.options.SpecOptions` (``memory``, ``network``...).
+    """
+
+    id: str | None
+    name: str | None
+    state_root: str | None
+    labels: Mapping[str, str] | None
+    detach: Literal[True]
+    tty: bool
+    interactive: bool
+    restart: str
+    healthcheck: HealthCheck | None
+    auto_remove: bool
+    log_max_size: int
+    log_max_files: int
+    console_socket: str | None
+
+
 class ContainerFactory:
     """Starts detached containers for one test and removes them all afterwards.
 
     Call it like :meth:`Container.create`: ``factory(image, cmd, **create_kwargs)``
-    returns the container, started. :meth:`cleanup` (the fixture calls it at the end of
+    (keywords: :class:`FactoryOptions`) returns the container, started. :meth:`cleanup` (the fixture calls it at the end of
     the test, whatever the outcome) stops and deletes every one: with SIGTERM and
     ``stop_timeout`` seconds of grace if that is > 0, else (the default) SIGKILL at once.
     """
@@ -162,10 +192,14 @@ class ContainerFactory:
         self.containers: list[Container] = []
 
     def __call__(
-        self, image: Any, cmd: Sequence[str] | str | None = None, **create_kwargs: Any
+        self,
+        image: str | OverlayRootfs | Image | ContainerSpec,
+        cmd: Sequence[str] | str | None = None,
+        **create_kwargs: Unpack[FactoryOptions],
     ) -> Container:
         """Create ``image`` running ``cmd`` (a string runs under ``/bin/sh -c``), detached,
-        labelled for cleanup, and start it. Keywords are :meth:`Container.create`'s.
+        labelled for cleanup, and start it. Keywords (:class:`FactoryOptions`) are
+        :meth:`Container.create`'s: ``name``, ``restart``, ``healthcheck``, ``memory``...
         """
         from pycontainers.runtime.container import Container
 
@@ -176,8 +210,8 @@ class ContainerFactory:
         if self.test_id:
             labels[TEST_LABEL] = self.test_id[-200:]
         create_kwargs.setdefault("state_root", self.engine.state_root)
-        c = Container.create(image, list(args) if args else None, detach=True, labels=labels,
-                             **create_kwargs)  # fmt: skip
+        create_kwargs["detach"], create_kwargs["labels"] = True, labels
+        c = Container.create(image, list(args) if args else None, **create_kwargs)
         _track(c.id, os.path.dirname(c.state_dir))
         self.containers.append(c)
         c.start()

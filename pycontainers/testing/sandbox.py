@@ -19,17 +19,22 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, overload
 
 import attrs
 
 from pycontainers.errors import PyContainersError
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from pycontainers.images.image import Image
+    from pycontainers.runtime.options import SpecOptions
     from pycontainers.runtime.run import CompletedContainer
-    from pycontainers.spec import Mount
+    from pycontainers.spec import Mount, OverlayRootfs
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 DEFAULT_MEMORY = "256m"
 DEFAULT_PIDS = 128
@@ -151,9 +156,25 @@ class SandboxRecord:
     stderr: bytes
 
 
+class SandboxOptions(TypedDict, total=False):
+    """The keywords of :class:`Sandbox` that each :meth:`Sandbox.run` may override:
+    ``image``, ``memory``, ``pids``, ``timeout``, ``network``, ``env``, ``mounts``,
+    ``writable_shm`` (see :class:`Sandbox`).
+    """
+
+    image: str | Image | OverlayRootfs
+    memory: str | int | None
+    pids: int | None
+    timeout: float | None
+    network: bool | str
+    env: Mapping[str, str] | None
+    mounts: Sequence[Mount]
+    writable_shm: bool
+
+
 @attrs.frozen
 class _Options:
-    image: Any
+    image: str | Image | OverlayRootfs
     memory: str | int | None
     pids: int | None
     timeout: float | None
@@ -179,7 +200,7 @@ class Sandbox:
     def __init__(
         self,
         *,
-        image: Any = "host",
+        image: str | Image | OverlayRootfs = "host",
         memory: str | int | None = DEFAULT_MEMORY,
         pids: int | None = DEFAULT_PIDS,
         timeout: float | None = DEFAULT_TIMEOUT,
@@ -194,13 +215,19 @@ class Sandbox:
         self.records: list[SandboxRecord] = []
 
     @overload
-    def run(self, target: str | Sequence[str], /, *args: str, **options: Any) -> SandboxResult: ...
+    def run(
+        self, target: str | Sequence[str], /, *args: str, **options: Unpack[SandboxOptions]
+    ) -> SandboxResult: ...
 
     @overload
-    def run(self, target: Callable[..., T], /, *args: Any, **options: Any) -> T: ...
+    def run(
+        self, target: Callable[..., T], /, *args: Any, **options: Unpack[SandboxOptions]
+    ) -> T: ...
 
-    def run(self, target: Any, /, *args: Any, **options: Any) -> Any:
-        """Run ``target`` in a new sandbox; options as for :class:`Sandbox`.
+    def run(self, target: Any, /, *args: Any, **options: Unpack[SandboxOptions]) -> Any:
+        """Run ``target`` in a new sandbox; options (:class:`SandboxOptions`) as for
+        :class:`Sandbox`: ``image``, ``memory``, ``pids``, ``timeout``, ``network``,
+        ``env``, ``mounts``, ``writable_shm``.
 
         A command (an argv, or a string for ``/bin/sh -c``; ``args`` are appended to an
         argv) returns a :class:`SandboxResult` whatever its exit status. A callable is
@@ -225,7 +252,7 @@ class Sandbox:
         self._record(what, f"exit status {result.returncode}", result.stdout, result.stderr)
         return SandboxResult(argv, result.returncode, result.stdout, result.stderr)
 
-    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn(*args, **kwargs)`` in a sandbox with the default options; return its value."""
         return self._call(self._defaults, fn, args, kwargs)
 
@@ -288,24 +315,26 @@ class Sandbox:
         from pycontainers.runtime.run import run
         from pycontainers.spec import Mount, SecurityOptions
 
-        kwargs: dict[str, Any] = {}
+        mounts = list(opts.mounts)
+        ro_dev = ("/dev",) if opts.writable_shm else ("/dev", "/dev/shm", "/dev/mqueue")
+        base = SecurityOptions()
+        kwargs: SpecOptions = {
+            "network": "bridge" if opts.network is True else opts.network or "none",
+            "mounts": mounts,
+            "env": {"PATH": _PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **opts.env},
+            "cwd": "/tmp",
+            "security": SecurityOptions(readonly_paths=(*base.readonly_paths, *ro_dev)),
+        }
         if opts.memory is not None:
             kwargs["memory"] = opts.memory
         if opts.pids is not None:
             kwargs["pids_limit"] = opts.pids
-        mounts = list(opts.mounts)
         if opts.image != "host":  # the host image has its own tmpfs /tmp, and a read-only /
             kwargs["readonly_rootfs"] = True
             mounts.insert(0, Mount("/tmp", type="tmpfs", options=("nosuid", "nodev", "mode=1777")))
-        ro_dev = ("/dev",) if opts.writable_shm else ("/dev", "/dev/shm", "/dev/mqueue")
-        base = SecurityOptions()
-        security = SecurityOptions(readonly_paths=(*base.readonly_paths, *ro_dev))
-        network = "bridge" if opts.network is True else opts.network or "none"
-        env = {"PATH": _PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **opts.env}
         try:
             result = run(
                 opts.image, list(argv), capture_output=True, input=input, timeout=opts.timeout,
-                network=network, mounts=mounts, env=env, cwd="/tmp", security=security,
                 **kwargs,
             )  # fmt: skip
         except ContainerTimeout as exc:

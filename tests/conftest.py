@@ -187,6 +187,41 @@ def pycontainers_cgroups() -> set[str]:
     return found
 
 
+_SPECS: list[object] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def spec_round_trips() -> Iterator[None]:
+    """Every ContainerSpec the session builds must survive config.json and back unchanged
+    (pycontainers.oci): recorded as they are made, checked at the end."""
+    from pycontainers.spec import ContainerSpec
+
+    original = ContainerSpec.__attrs_post_init__
+
+    def recording(self: ContainerSpec) -> None:
+        original(self)
+        _SPECS.append(self)
+
+    ContainerSpec.__attrs_post_init__ = recording  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ContainerSpec.__attrs_post_init__ = original  # type: ignore[method-assign]
+    from pycontainers.oci import from_config, seal, to_config
+
+    failed = []
+    for spec in _SPECS:
+        assert isinstance(spec, ContainerSpec)
+        try:
+            back = from_config(seal(to_config(spec)), require_digest=True).spec
+        except Exception as exc:
+            failed.append(f"{spec!r}: {exc}")
+            continue
+        if back != spec:
+            failed.append(f"{spec!r} came back as {back!r}")
+    assert not failed, f"{len(failed)} of {len(_SPECS)} specs do not round-trip: {failed[:3]}"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def session_leak_check(state_root: Path) -> Iterator[None]:
     """At the end of the session: no mounts, children, cgroups or container state left."""

@@ -61,7 +61,7 @@ def to_config(
             "terminal": bool(getattr(detach, "tty", False)),
             "user": _user(spec),
             "args": list(proc.args),
-            "env": [f"{k}={v}" for k, v in proc.env],
+            "env": [f"{k}={v}" for k, v in proc.environ().items()],
             "cwd": proc.cwd,
             "capabilities": capabilities(spec),
             "rlimits": [
@@ -69,7 +69,7 @@ def to_config(
             ],
             "noNewPrivileges": proc.no_new_privs,
         },
-        "mounts": [oci_mount(m) for m in spec.mounts],
+        "mounts": [*default_mounts(spec), *(oci_mount(m) for m in spec.mounts)],
         "linux": _linux(spec),
         "annotations": {},
     }
@@ -82,12 +82,17 @@ def to_config(
     for field in ANNOTATED:
         value = user if field == "user" else getattr(spec, field)
         notes[PREFIX + field] = json.dumps(encode(value), sort_keys=True)
+    if "PATH" not in dict(proc.env):  # the process gets the default PATH, as in Docker
+        notes[PREFIX + "default_path"] = "true"
     notes[PREFIX + "name"] = name
     notes[PREFIX + "detach"] = json.dumps(encode(detach), sort_keys=True)
     if spec.image:
         notes["org.opencontainers.image.ref.name"] = spec.image
     if spec.stop_signal:
         notes["org.opencontainers.image.stopSignal"] = spec.stop_signal
+    if extra and "mounts" in extra:  # another tool's spelling of the default mounts: kept
+        extra = dict(extra)
+        doc["mounts"] = [*extra.pop("mounts"), *doc["mounts"][len(default_mounts(spec)) :]]
     return merge(doc, extra) if extra else doc
 
 
@@ -129,6 +134,28 @@ def seccomp(spec: ContainerSpec) -> dict[str, Any] | None:
     profile = default_profile() if sec.seccomp == "default" else sec.seccomp
     out: dict[str, Any] = profile.resolve(sec.capabilities()).to_dict()
     out.pop("comment", None)
+    return out
+
+
+def default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
+    """The filesystems every container of ours gets from the rootfs plan (``/proc``,
+    ``/dev``, ``/sys``...), spelled as ``runc spec`` spells them, for other runtimes.
+    """
+    quiet = ["nosuid", "noexec", "nodev"]
+    out: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": [*quiet, "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": quiet},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [*quiet, "ro"]},
+    ]  # fmt: skip
+    if spec.resources is not None:
+        out.append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                    "options": [*quiet, "relatime", "ro"]})  # fmt: skip
     return out
 
 
@@ -241,6 +268,7 @@ __all__ = [
     "OCI_VERSION",
     "PREFIX",
     "capabilities",
+    "default_mounts",
     "digest",
     "merge",
     "oci_mount",

@@ -17,7 +17,15 @@ import attrs
 
 from pycontainers.errors import SpecError
 from pycontainers.oci._codec import decode
-from pycontainers.oci.config import ANNOTATED, DIGEST, NS_TO_OCI, PREFIX, digest, to_config
+from pycontainers.oci.config import (
+    ANNOTATED,
+    DIGEST,
+    NS_TO_OCI,
+    PREFIX,
+    default_mounts,
+    digest,
+    to_config,
+)
 from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, SecurityOptions, User
 
 _OCI_TO_NS = {v: k for k, v in NS_TO_OCI.items()}
@@ -180,6 +188,8 @@ def _build(where: str, make: Any) -> Any:
 
 def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
     p = _process_fields(doc)
+    if notes.get(PREFIX + "default_path") == "true":  # written by environ(), not the spec
+        p["env"] = [e for e in p["env"] if not e.startswith("PATH=")]
     kinds, netns = _namespaces(doc)
     linux = _get(doc, "linux", dict, {})
     extras = {field: _annotation(notes, field) for field in ANNOTATED}
@@ -204,12 +214,24 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
     derived["annotations"] = {
         k: v for k, v in derived["annotations"].items() if k != DIGEST and k in notes
     }
-    _compare(derived, doc, "")
+    # the default filesystems may be spelled by another tool: kept as they are, not checked
+    mounts = _get(doc, "mounts", list, [])
+    head = [m for m in mounts if isinstance(m, dict) and _is_default(m)]
+    ours = dict(doc, mounts=mounts[len(head) :])
+    derived["mounts"] = derived["mounts"][len(default_mounts(spec)) :]
+    _compare(derived, ours, "")
     extra = _extra(doc, derived)
+    if head != default_mounts(spec):
+        extra["mounts"] = head
     extra.get("annotations", {}).pop(DIGEST, None)
     if extra.get("annotations") == {}:
         del extra["annotations"]
     return OciConfig(spec, name, detach, extra)
+
+
+def _is_default(m: dict[str, Any]) -> bool:
+    dest = m.get("destination")
+    return isinstance(dest, str) and os.path.normpath(dest) in DEFAULT_DESTINATIONS
 
 
 def _compare(want: Any, have: Any, path: str) -> None:

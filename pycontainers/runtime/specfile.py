@@ -54,4 +54,26 @@ def load_spec(state_dir: str) -> tuple[Any, dict[str, Any]]:
     return loaded.spec, {"name": loaded.name, "detach": loaded.detach}
 
 
-__all__ = ["SPEC_NAME", "load_spec", "save_spec"]
+def oci_state(container: Any) -> dict[str, Any]:
+    """What the runtime-spec ``state`` operation returns for ``container``: ociVersion, id,
+    status (creating, created, running, paused, stopped), pid, bundle (its state directory,
+    which holds its config.json) and annotations.
+    """
+    from pycontainers.oci.config import OCI_VERSION
+
+    status = container.status
+    with open(os.path.join(container.state_dir, SPEC_NAME), "rb") as f:
+        notes = json.loads(f.read()).get("annotations", {})
+    out: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "id": container.id,
+        "status": status if status != "deleted" else "stopped",
+        "bundle": container.state_dir,
+        "annotations": notes,
+    }
+    if status in ("created", "running", "paused"):
+        out["pid"] = container.pid
+    return out
+
+
+__all__ = ["SPEC_NAME", "load_spec", "oci_state", "save_spec"]

@@ -94,3 +94,26 @@ def test_an_invalid_config_names_the_json_path(tmp_path: Path, edit: object, pat
     with pytest.raises(OciConfigError) as info:
         from_config(doc, bundle=str(tmp_path))
     assert info.value.field == path, info.value
+
+
+def test_the_state_directory_answers_the_runtime_spec_state_operation(
+    busybox_rootfs: Path,
+) -> None:
+    from pycontainers.runtime.specfile import oci_state
+
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "30"], name="stated") as c:
+        created = oci_state(c)
+        assert (created["status"], created["pid"], created["id"]) == ("created", c.pid, c.id)
+        c.start()
+        loaded = pc.Container.load("stated")
+        try:
+            state = oci_state(loaded)
+        finally:
+            loaded.close()
+        assert state["status"] == "running" and state["pid"] == c.pid
+        assert state["annotations"]["io.pycontainers.name"] == "stated"
+        config = read_config(str(Path(state["bundle"]) / "config.json"), require_digest=True)
+        assert config.spec == c.spec and config.name == "stated"
+        c.kill()
+        c.wait(timeout=10)
+        assert "pid" not in oci_state(c) and oci_state(c)["status"] == "stopped"

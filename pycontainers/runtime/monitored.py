@@ -26,7 +26,7 @@ def wait(c: Container, timeout: float | None) -> int:
     deadline = None if timeout is None else time.monotonic() + timeout
     if c.returncode is not None and c._status == "stopped":
         return c.returncode
-    if c._pidfd is not None and not wait_readable(c._pidfd, 1e9 if timeout is None else timeout):
+    if c._pidfd is not None and not wait_readable(c._pidfd, timeout):
         raise TimeoutError(f"container {c.id[:12]} still running after {timeout} s")
     while True:  # the monitor drains the output (up to 2 s) before it writes the file
         done = read_exit(c.state_dir)

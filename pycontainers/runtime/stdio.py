@@ -78,11 +78,18 @@ class Stdio:
                 setattr(self, name, None)
 
 
-def wait_readable(fd: int, timeout: float) -> bool:
-    """Whether ``fd`` (a pidfd: the process exited) becomes readable within ``timeout`` s."""
+_POLL_MAX_MS = 2**31 - 1
+
+
+def wait_readable(fd: int, timeout: float | None) -> bool:
+    """Whether ``fd`` (a pidfd: the process exited) becomes readable within ``timeout`` s
+    (None: wait as long as it takes).
+    """
     p = select.poll()
     p.register(fd, select.POLLIN)
-    return bool(p.poll(timeout * 1000))
+    if timeout is None:
+        return bool(p.poll())
+    return bool(p.poll(min(max(timeout, 0) * 1000, _POLL_MAX_MS)))
 
 
 def communicate(

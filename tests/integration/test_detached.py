@@ -234,3 +234,16 @@ def test_exec_with_a_controlling_terminal(busybox_rootfs: Path) -> None:
             os.close(slave)
         assert r.returncode == 0
         assert int(out.split()[0]) != 0, out  # tty_nr: the pty is its controlling terminal
+
+
+def test_wait_without_a_timeout_returns_the_status(busybox_rootfs: Path) -> None:
+    """No timeout means wait as long as it takes (it once became 1e9 s: OverflowError)."""
+    with pc.Container.create(str(busybox_rootfs), ["sh", "-c", "sleep 0.3; exit 4"],
+                             detach=True) as c:  # fmt: skip
+        c.start()
+        assert c.wait() == 4
+        loaded = pc.Container.load(c.id)
+        try:
+            assert loaded.wait() == 4
+        finally:
+            loaded.close()

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import attrs
 
+from pycontainers import _sys
 from pycontainers._log import get_logger
 from pycontainers.images._compress import (
     Readable,
@@ -181,13 +182,4 @@ def flatten(
 
 def _syncfs(path: Path) -> None:
     """Flush the filesystem holding ``path`` (before a rename publishes a tree)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        if libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"syncfs({path}): {os.strerror(err)}")
-    finally:
-        os.close(fd)
+    _sys.syncfs(path)

@@ -10,21 +10,18 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
 
+from pycontainers import _sys
 from pycontainers._log import get_logger
 from pycontainers.errors import ContainerError
 
 log = get_logger("pycontainers.runtime")
 
-_SYS_OPENAT2 = 437  # the unified syscall number (every architecture but alpha/ia64/mips)
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_IN_ROOT = 0x10
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 
@@ -32,42 +29,14 @@ _CHUNK = 1 << 20
 IdMap = Callable[[int, int], tuple[int, int]]
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = (
-        ("flags", ctypes.c_uint64),
-        ("mode", ctypes.c_uint64),
-        ("resolve", ctypes.c_uint64),
-    )
-
-
-_libc: ctypes.CDLL | None = None
-
-
 def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH) -> int:
     """Open ``path`` as a process chrooted at ``root_fd`` would (``RESOLVE_IN_ROOT``).
 
     Symlinks are followed but stay inside the root, magic links (``/proc/*/fd``) are
-    refused. Add ``os.O_NOFOLLOW`` to get a final symlink itself.
+    refused. Add ``os.O_NOFOLLOW`` to get a final symlink itself. Raises
+    :class:`~pycontainers._sys.SyscallError` naming ``openat2`` and the path.
     """
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.syscall.restype = ctypes.c_long
-    rel = path.lstrip("/") or "."
-    how = _OpenHow(flags | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = int(
-        _libc.syscall(
-            ctypes.c_long(_SYS_OPENAT2),
-            ctypes.c_int(root_fd),
-            ctypes.c_char_p(os.fsencode(rel)),
-            ctypes.byref(how),
-            ctypes.c_size_t(ctypes.sizeof(how)),
-        )
-    )
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"openat2({path}, RESOLVE_IN_ROOT): {os.strerror(err)}", path)
-    return fd
+    return _sys.open_in_root(root_fd, path, flags)
 
 
 def _identity(uid: int, gid: int) -> tuple[int, int]:

@@ -457,11 +457,11 @@ def syncfs(path: str | os.PathLike[str]) -> None:
 
 def mount_in(
     cwd_fd: int,
-    source: str,
+    source: str | None,
     target: str,
     fstype: str,
     flags: int = 0,
-    data: str | None = None,
+    data: str | bytes | None = None,
     *,
     detached: bool = False,
 ) -> int:
@@ -470,8 +470,9 @@ def mount_in(
     the mount is made in a private mount namespace of that thread and a detached clone of
     it is returned (an fd, as :func:`fsmount` gives; the caller closes it), else 0.
     """
+    raw = ffi.NULL if data is None else _b(data)
     rc = lib.pc_mount_in(
-        cwd_fd, _c(source), target.encode(), _c(fstype), flags, _c(data), int(detached)
+        cwd_fd, _c(source), os.fsencode(target), _c(fstype), flags, raw, int(detached)
     )
     return _check(rc, "mount", target)
 

@@ -5,27 +5,37 @@
 >>> layer = b"".join(ov.diff())  # an OCI layer tar of what changed  # doctest: +SKIP
 
 Lower layers are given **topmost first**, as overlayfs' ``lowerdir`` lists them. However many
-there are, the mount works: layers go to the kernel one at a time through the fd-based mount
-API (``fsopen("overlay")`` then ``fsconfig(FSCONFIG_SET_STRING, "lowerdir+", path)`` per layer,
-Linux 6.8+), so no option string hits the page-size limit of ``mount(2)``. On older kernels
-the layers are passed through ``mount(2)`` as short symlinks in a temporary directory.
+there are (up to overlayfs' 500), the mount works:
 
-The new mount API has no wrapper in the C shim yet, so this module calls ``fsopen``,
-``fsconfig``, ``fsmount`` and ``move_mount`` through ``ctypes`` (:class:`_MountAPI`).
+* **lowerdir+** (Linux 6.8+): layers go to the kernel one at a time through the fd-based
+  mount API (``fsopen("overlay")``, then ``fsconfig(FSCONFIG_SET_STRING, "lowerdir+", path)``
+  per layer, ``fsmount``), so no option string hits a size limit.
+* **legacy** (older kernels): one ``lowerdir=`` option string (topmost first, with colons,
+  commas and backslashes escaped) through ``mount(2)``. When the options would not fit its page
+  (4096 bytes), the layers are linked from a temporary directory as short symlinks
+  (``l/0``, ``l/1`` ..., as Docker's overlay2 driver does) and named relative to it: the
+  shim mounts from a helper thread whose working directory is that one, so the process's
+  own cwd never changes. A detached overlay (:func:`detached_overlay`) is mounted in a
+  private mount namespace of that thread and cloned out with ``open_tree``.
+
+Which one is used is decided once per process: the first mount probes whether this kernel's
+overlayfs takes ``lowerdir+`` (:func:`lowerdir_plus_supported`). The environment variable
+``PYCONTAINERS_OVERLAY_LOWERDIR_PLUS`` overrides the probe at every mount: ``0`` forces the
+legacy way (tests use it), ``1`` requires ``lowerdir+`` (an error where it is missing); unset
+or ``auto`` probes. ``OverlayFS.mount(method=...)`` chooses for one mount.
+
+Every kernel call goes through :mod:`pycontainers._sys` (the C shim).
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import platform
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from pycontainers import _sys
 from pycontainers._log import get_logger
@@ -33,26 +43,15 @@ from pycontainers.errors import PyContainersError, SpecError
 
 log = get_logger("pycontainers.fs")
 
-__all__ = ["OverlayError", "OverlayFS", "upper_diff"]
+__all__ = ["OverlayError", "OverlayFS", "lowerdir_plus_supported", "upper_diff"]
 
-# -- the fd-based mount API (include/uapi/linux/mount.h) ---------------------------------------
-
-_SYS_MOVE_MOUNT = 429
-_SYS_FSOPEN = 430
-_SYS_FSCONFIG = 431
-_SYS_FSMOUNT = 432
-FSOPEN_CLOEXEC = 0x1
-FSMOUNT_CLOEXEC = 0x1
-FSCONFIG_SET_FLAG = 0
-FSCONFIG_SET_STRING = 1
-FSCONFIG_CMD_CREATE = 6
-MOVE_MOUNT_F_EMPTY_PATH = 0x4
-MOUNT_ATTR_RDONLY = 0x1
-MOUNT_ATTR_NOSUID = 0x2
-MOUNT_ATTR_NODEV = 0x4
-AT_FDCWD = -100
+#: Environment variable forcing the mount method: "0" legacy, "1" lowerdir+, "auto" probe.
+ENV_LOWERDIR_PLUS = "PYCONTAINERS_OVERLAY_LOWERDIR_PLUS"
+MOUNT_ATTR_RDONLY = _sys.MOUNT_ATTR_RDONLY
+MOUNT_ATTR_NOSUID = _sys.MOUNT_ATTR_NOSUID
+MOUNT_ATTR_NODEV = _sys.MOUNT_ATTR_NODEV
 _FSCONFIG_VALUE_MAX = 255  # fsconfig() copies at most 256 bytes of a string value
-_PAGE = os.sysconf("SC_PAGESIZE")
+_PAGE = os.sysconf("SC_PAGESIZE")  # mount(2) copies at most one page of options
 MAX_LOWERS = 500  # OVL_MAX_STACK
 
 _WHITEOUT_PREFIX = ".wh."
@@ -70,72 +69,56 @@ class OverlayError(PyContainersError):
         self.errno = errno
 
 
-class _MountAPI:
-    """``fsopen``/``fsconfig``/``fsmount``/``move_mount`` through libc's ``syscall()``.
-
-    To move into the C shim (``_sys``) later; the numbers are the unified ones every
-    architecture but alpha, ia64 and mips uses.
-    """
-
-    def __init__(self) -> None:
-        self.libc = ctypes.CDLL(None, use_errno=True)
-        self.libc.syscall.restype = ctypes.c_long
-        machine = platform.machine().lower()
-        self.available = not machine.startswith(("alpha", "ia64", "mips"))
-
-    def _call(self, name: str, number: int, *args: Any) -> int:
-        rc = int(self.libc.syscall(ctypes.c_long(number), *args))
-        if rc < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"{name}: {os.strerror(err)}")
-        return rc
-
-    def fsopen(self, fstype: str) -> int:
-        return self._call(
-            "fsopen", _SYS_FSOPEN, ctypes.c_char_p(fstype.encode()), ctypes.c_uint(FSOPEN_CLOEXEC)
-        )
-
-    def fsconfig(self, fd: int, cmd: int, key: str | None, value: bytes | None) -> None:
-        self._call(
-            "fsconfig",
-            _SYS_FSCONFIG,
-            ctypes.c_int(fd),
-            ctypes.c_uint(cmd),
-            ctypes.c_char_p(key.encode() if key is not None else None),
-            ctypes.c_char_p(value),
-            ctypes.c_int(0),
-        )
-
-    def fsmount(self, fd: int, attr_flags: int) -> int:
-        return self._call(
-            "fsmount",
-            _SYS_FSMOUNT,
-            ctypes.c_int(fd),
-            ctypes.c_uint(FSMOUNT_CLOEXEC),
-            ctypes.c_uint(attr_flags),
-        )
-
-    def move_mount(self, fd: int, target: str) -> None:
-        self._call(
-            "move_mount",
-            _SYS_MOVE_MOUNT,
-            ctypes.c_int(fd),
-            ctypes.c_char_p(b""),
-            ctypes.c_int(AT_FDCWD),
-            ctypes.c_char_p(os.fsencode(target)),
-            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
-        )
-
-
-_api: _MountAPI | None = None
 _lowerdir_plus: bool | None = None  # does the kernel take "lowerdir+"? (None: not probed yet)
 
 
-def _mount_api() -> _MountAPI:
-    global _api
-    if _api is None:
-        _api = _MountAPI()
-    return _api
+def lowerdir_plus_supported() -> bool | None:
+    """Whether this kernel's overlayfs takes ``lowerdir+`` (Linux 6.8+), probed once per
+    process; None if it cannot be told here (no permission to create an fs context).
+    """
+    global _lowerdir_plus
+    if _lowerdir_plus is not None:
+        return _lowerdir_plus
+    try:
+        fd = _sys.fsopen("overlay")
+    except OSError as exc:
+        if exc.errno != errno.ENOSYS:
+            return None
+        _lowerdir_plus = False  # no fd-based mount API at all
+    else:
+        try:
+            # a context of the legacy kind (overlayfs before 6.5) takes any key and fails
+            # only at creation; a native one refuses keys it does not know
+            _sys.fsconfig_string(fd, "pycontainers-probe", "x")
+            _lowerdir_plus = False
+        except OSError:
+            try:
+                _sys.fsconfig_string(fd, "lowerdir+", "/")
+                _lowerdir_plus = True
+            except OSError as exc:
+                _lowerdir_plus = False if exc.errno == errno.EINVAL else None
+        finally:
+            os.close(fd)
+    log.info("overlay.probed", lowerdir_plus=_lowerdir_plus)
+    return _lowerdir_plus
+
+
+def _use_lowerdir_plus(method: str) -> bool:
+    """Whether to mount through ``lowerdir+`` (True) or one ``lowerdir=`` string (False)."""
+    wanted = method
+    if method == "auto":
+        env = os.environ.get(ENV_LOWERDIR_PLUS, "auto").strip().lower()
+        if env in ("0", "no", "false", "off"):
+            return False
+        wanted = "fsconfig" if env in ("1", "yes", "true", "on") else "auto"
+    if wanted == "legacy":
+        return False
+    supported = lowerdir_plus_supported()
+    if wanted == "fsconfig" and supported is False:
+        raise OverlayError(
+            "this kernel's overlayfs has no 'lowerdir+' (Linux 6.8+)", errno=errno.EINVAL
+        )
+    return supported is not False  # unknown: try it, the error says why it failed
 
 
 def _fs_log(fd: int) -> str:
@@ -218,7 +201,7 @@ class OverlayFS:
             | (MOUNT_ATTR_NOSUID if nosuid else 0)
             | (MOUNT_ATTR_NODEV if nodev else 0)
         )
-        used = _mount(tgt, lower_paths, up, wk, options, attrs_, method)
+        used, _ = _mount(tgt, lower_paths, up, wk, options, attrs_, method)
         log.info("overlay.mounted", target=str(tgt), lowers=len(lower_paths), method=used)
         return cls(tgt, lower_paths, up, wk, options, userxattr)
 
@@ -292,35 +275,18 @@ def _options(
 
 
 def _mount(
-    target: Path,
+    target: Path | None,
     lowers: tuple[Path, ...],
     upper: Path | None,
     work: Path | None,
     options: tuple[str, ...],
     attr_flags: int,
     method: str,
-) -> str:
-    global _lowerdir_plus
-    api = _mount_api()
-    if method != "legacy" and api.available and _lowerdir_plus is not False:
-        try:
-            _mount_fsconfig(api, target, lowers, upper, work, options, attr_flags)
-            _lowerdir_plus = True
-            return "fsconfig"
-        except _NoLowerdirPlus:
-            _lowerdir_plus = False
-            if method == "fsconfig":
-                raise OverlayError(
-                    "this kernel's overlayfs has no 'lowerdir+' (Linux 6.8+)", errno=errno.EINVAL
-                ) from None
-    elif method == "fsconfig":
-        raise OverlayError("the fd-based mount API is not available here", errno=errno.ENOSYS)
-    _mount_legacy(target, lowers, upper, work, options, attr_flags)
-    return "legacy"
-
-
-class _NoLowerdirPlus(Exception):
-    pass
+) -> tuple[str, int | None]:
+    """Mount at ``target``, or with no target return a detached mount's fd; and the way."""
+    if _use_lowerdir_plus(method):
+        return "fsconfig", _mount_fsconfig(target, lowers, upper, work, options, attr_flags)
+    return "legacy", _mount_legacy(target, lowers, upper, work, options, attr_flags)
 
 
 def detached_overlay(
@@ -332,38 +298,25 @@ def detached_overlay(
 ) -> int:
     """An overlay mount attached nowhere yet, as an fd (fsmount): a container's child moves
     it onto its root inside its own mount namespace, so the host never sees it and it is
-    gone with the last fd. Needs Linux 6.8+ (``lowerdir+``); the caller closes the fd.
+    gone with the last fd. ``lowerdir+`` or the legacy way, as for :meth:`OverlayFS.mount`;
+    the caller closes the fd.
     """
-    api = _mount_api()
-    if not api.available:
-        raise OverlayError("the fd-based mount API is not available here", errno=errno.ENOSYS)
-    paths = tuple(Path(p) for p in lowers)
-    for p in (*paths, *(Path(x) for x in (upper, work) if x is not None)):
+    paths = tuple(Path(p).absolute() for p in lowers)
+    up = Path(upper).absolute() if upper is not None else None
+    wk = Path(work).absolute() if work is not None else None
+    for p in (*paths, *(x for x in (up, wk) if x is not None)):
         if not p.is_dir():
             raise OverlayError(
                 f"overlay layer {p} is not a directory", path=str(p), errno=errno.ENOENT
             )
-    options = _options(upper is not None, volatile, False, False, False, False)
-    try:
-        fd = _mount_fsconfig(
-            api,
-            None,
-            paths,
-            Path(upper) if upper else None,
-            Path(work) if work else None,
-            options,
-            0,
-        )
-    except _NoLowerdirPlus:
-        raise OverlayError(
-            "this kernel's overlayfs has no 'lowerdir+' (Linux 6.8+)", errno=errno.EINVAL
-        ) from None
+    options = _options(up is not None, volatile, False, False, False, False)
+    used, fd = _mount(None, paths, up, wk, options, 0, "auto")
     assert fd is not None
+    log.debug("overlay.detached", lowers=len(paths), method=used)
     return fd
 
 
 def _mount_fsconfig(
-    api: _MountAPI,
     target: Path | None,
     lowers: tuple[Path, ...],
     upper: Path | None,
@@ -375,55 +328,45 @@ def _mount_fsconfig(
     the detached mount's fd (the caller closes it).
     """
     try:
-        fsfd = api.fsopen("overlay")
+        fsfd = _sys.fsopen("overlay")
     except OSError as exc:
-        if exc.errno == errno.ENOSYS:
-            raise _NoLowerdirPlus from None
         raise OverlayError(f"fsopen(overlay): {exc.strerror}", errno=exc.errno or 0) from None
     held: list[int] = []  # O_PATH fds standing in for paths too long for fsconfig
-    step = "lowerdir+"
-    current = ""
-    detail = ""
+    step, current = "lowerdir+", ""
     try:
-        for i, lower in enumerate(lowers):
+        for lower in lowers:
             current = str(lower)
-            try:
-                api.fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", _short(lower, held))
-            except OSError as exc:
-                detail = _fs_log(fsfd)
-                if i == 0 and exc.errno == errno.EINVAL and "nknown parameter" in detail:
-                    raise _NoLowerdirPlus from None
-                raise
+            _sys.fsconfig_string(fsfd, "lowerdir+", _short(lower, held))
         for key, value in (("upperdir", upper), ("workdir", work)):
             if value is not None:
                 step, current = key, str(value)
-                api.fsconfig(fsfd, FSCONFIG_SET_STRING, key, _short(value, held))
+                _sys.fsconfig_string(fsfd, key, _short(value, held))
         for opt in options:
             step, current = opt, ""
             key, sep, val = opt.partition("=")
             if sep:
-                api.fsconfig(fsfd, FSCONFIG_SET_STRING, key, val.encode())
+                _sys.fsconfig_string(fsfd, key, val)
             else:
-                api.fsconfig(fsfd, FSCONFIG_SET_FLAG, key, None)
+                _sys.fsconfig_flag(fsfd, key)
         step, current = "create", ""
-        api.fsconfig(fsfd, FSCONFIG_CMD_CREATE, None, None)
+        _sys.fsconfig_create(fsfd)
         step = "fsmount"
-        mfd = api.fsmount(fsfd, attr_flags)
+        mfd = _sys.fsmount(fsfd, attr_flags)
         if target is None:
             return mfd
         try:
             step, current = "move_mount", str(target)
-            api.move_mount(mfd, str(target))
+            _sys.move_mount(mfd, str(target))
         finally:
             os.close(mfd)
         return None
     except OSError as exc:
-        detail = "; ".join(d for d in (detail, _fs_log(fsfd)) if d)
+        detail = _fs_log(fsfd)
         where = f" ({current})" if current else ""
         raise OverlayError(
-            f"overlay mount at {target} failed at {step}{where}: {exc.strerror}"
+            f"overlay mount at {target or '(detached)'} failed at {step}{where}: {exc.strerror}"
             + (f" [{detail}]" if detail else " (see dmesg for overlayfs' reason)"),
-            path=current or str(target),
+            path=current or (str(target) if target else None),
             errno=exc.errno or 0,
         ) from None
     finally:
@@ -442,55 +385,76 @@ def _short(path: Path, held: list[int]) -> bytes:
     return f"/proc/self/fd/{fd}".encode()
 
 
+def _escape(path: str) -> str:
+    """``path`` as one item of overlayfs' option string (backslash, colon, comma escaped)."""
+    return path.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+
+
+def _legacy_data(
+    names: list[str], n_lowers: int, has_upper: bool, options: tuple[str, ...]
+) -> bytes:
+    parts = [f"lowerdir={':'.join(_escape(n) for n in names[:n_lowers])}"]
+    if has_upper:
+        parts += [f"upperdir={_escape(names[n_lowers])}", f"workdir={_escape(names[n_lowers + 1])}"]
+    return os.fsencode(",".join([*parts, *options]))
+
+
 def _mount_legacy(
-    target: Path,
+    target: Path | None,
     lowers: tuple[Path, ...],
     upper: Path | None,
     work: Path | None,
     options: tuple[str, ...],
     attr_flags: int,
-) -> None:
-    """``mount(2)`` with one option string; long or odd paths become short symlinks."""
+) -> int | None:
+    """``mount(2)`` with one ``lowerdir=`` option string; short relative symlinks in a
+    temporary directory when the plain paths do not fit a page. Attach at ``target``, or
+    with no target return a detached clone's fd.
+    """
     flags = (
         (_sys.MS_RDONLY if attr_flags & MOUNT_ATTR_RDONLY else 0)
         | (_sys.MS_NOSUID if attr_flags & MOUNT_ATTR_NOSUID else 0)
         | (_sys.MS_NODEV if attr_flags & MOUNT_ATTR_NODEV else 0)
     )
     paths = [*lowers, *(p for p in (upper, work) if p is not None)]
-    tmp: str | None = None
-
-    def data(names: list[str]) -> str:
-        parts = [f"lowerdir={':'.join(names[: len(lowers)])}"]
-        if upper is not None:
-            parts += [f"upperdir={names[len(lowers)]}", f"workdir={names[len(lowers) + 1]}"]
-        return ",".join([*parts, *options])
-
-    names = [str(p) for p in paths]
-    text = data(names)
-    if len(text) >= _PAGE or any(c in n for n in names for c in ",:\\"):
-        tmp = tempfile.mkdtemp(prefix="pco")
-        names = []
-        for i, p in enumerate(paths):
-            link = os.path.join(tmp, _base36(i))
-            os.symlink(p, link)
-            names.append(link)
-        text = data(names)
+    data = _legacy_data([str(p) for p in paths], len(lowers), upper is not None, options)
+    linked = len(data) >= _PAGE
+    tmp = tempfile.mkdtemp(prefix="pco-") if linked or target is None else None
+    cwd_fd = -1
     try:
-        if len(text) >= _PAGE:
+        if tmp is not None:
+            cwd_fd = os.open(tmp, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        if linked:
+            assert tmp is not None
+            os.mkdir(os.path.join(tmp, "l"))
+            names = []
+            for i, p in enumerate(paths):
+                os.symlink(p, os.path.join(tmp, "l", _base36(i)))
+                names.append(f"l/{_base36(i)}")  # relative to tmp, the helper thread's cwd
+            data = _legacy_data(names, len(lowers), upper is not None, options)
+        if len(data) >= _PAGE:
             raise OverlayError(
                 f"{len(lowers)} lower layers do not fit mount(2)'s options on this kernel "
                 "(Linux 6.8+ takes any number through fsconfig)",
                 errno=errno.E2BIG,
             )
+        where = str(target) if target is not None else os.path.join(str(tmp), "m")
+        if target is None:
+            os.mkdir(where)
         try:
-            _sys.mount("overlay", str(target), "overlay", flags, text)
+            fd = _sys.mount_in(cwd_fd, None, where, "overlay", flags, data, detached=target is None)
         except OSError as exc:
             raise OverlayError(
-                f"overlay mount at {target} failed: {exc.strerror} (see dmesg for overlayfs' reason)",
-                path=str(target),
+                f"overlay mount at {target or '(detached)'} failed: {exc.strerror} "
+                f"(see dmesg for overlayfs' reason)",
+                path=str(target) if target is not None else None,
                 errno=exc.errno or 0,
             ) from None
+        log.debug("overlay.legacy_mount", lowers=len(lowers), linked=linked, size=len(data))
+        return fd if target is None else None
     finally:
+        if cwd_fd >= 0:
+            os.close(cwd_fd)
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)  # the mount holds the resolved dirs
 

@@ -1,16 +1,23 @@
-"""Resolve a :class:`~pycontainers.spec.ContainerSpec` into the flat plan the C shim runs."""
+"""Resolve a :class:`~pycontainers.spec.ContainerSpec` into the flat plan the C shim runs.
+
+Two steps: :func:`gather` reads what the plan depends on (host files, the rootfs's users,
+random host names, this process's capabilities), :func:`make_plan` computes the plan from
+the spec and those inputs alone, so it is tested against golden files without root.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
 
+import attrs
+
 from pycontainers import _plan
 from pycontainers._plan import Op, Plan
 from pycontainers.errors import ImageNotFound
 from pycontainers.fs import rootfs as rootfs_plan
 from pycontainers.fs.users import resolve_user
-from pycontainers.runtime.confine import confinement
+from pycontainers.runtime.confine import Confinement, confinement
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
@@ -75,6 +82,51 @@ CONSOLE_FD = 3
 """The container fd on which a child with a console sends its pty master (then closes it)."""
 
 
+@attrs.frozen
+class PlanInputs:
+    """What a plan needs from the world, gathered once by :func:`gather` (the impure step:
+    host files, the rootfs's /etc, random host names, this process's capabilities and
+    rlimits, the seccomp compiler); :func:`make_plan` then only computes.
+
+    ``rootfs`` is the directory the child mounts or pivots into (None: a tmpfs or overlay
+    at the mountpoint), ``host_ops`` the built-in host image's files, ``ids`` the resolved
+    (uid, gid, supplementary gids).
+    """
+
+    hostname: str | None
+    rootfs: str | None
+    host_ops: tuple[Op, ...]
+    ids: tuple[int, int, tuple[int, ...]]
+    security: Confinement
+
+
+def gather(spec: ContainerSpec, host_mountpoint: str | None = None) -> PlanInputs:
+    """Read what :func:`make_plan` needs for ``spec`` (see :class:`PlanInputs`)."""
+    hostname = spec.hostname
+    if hostname is None and "uts" in spec.namespaces:
+        hostname = os.urandom(6).hex()  # Docker names a container's host after its short id
+    etc: dict[str, str] | None = None
+    host_ops: list[Op] = []
+    rootfs: str | None = None
+    if isinstance(spec.rootfs, OverlayRootfs):
+        etc = _etc_from_layers(spec.rootfs.lowers)
+    elif spec.rootfs == "host":
+        host_ops = rootfs_plan.host_image_ops(hostname or "localhost")
+        etc = {op.target: str(op.data) for op in host_ops if op.kind == _plan.OP_WRITE}
+    else:
+        if not os.path.isdir(spec.rootfs):
+            raise ImageNotFound(
+                f"rootfs: {spec.rootfs!r} is not a directory (and not the 'host' image)"
+            )
+        rootfs = os.path.realpath(spec.rootfs)
+        if rootfs_shift(spec) == "copy":
+            from pycontainers.fs.shift import shifted_copy
+
+            rootfs = shifted_copy(rootfs, spec.uid_mappings, spec.gid_mappings)
+    ids = resolve_user(spec.process.user, rootfs if etc is None else None, etc)
+    return PlanInputs(hostname, rootfs, tuple(host_ops), ids, confinement(spec))
+
+
 def build_plan(
     spec: ContainerSpec,
     *,
@@ -89,7 +141,32 @@ def build_plan(
     console: bool = False,
     detached: bool = False,
 ) -> Plan:
-    """Resolve ``spec`` into a :class:`Plan`.
+    """Resolve ``spec`` into a :class:`Plan`: :func:`gather`, then :func:`make_plan`."""
+    return make_plan(
+        spec, gather(spec, host_mountpoint), fds=fds, host_mountpoint=host_mountpoint,
+        start_fifo=start_fifo, start_fifo_fd=start_fifo_fd, cgroup_fds=cgroup_fds,
+        cgroup_layout=cgroup_layout, rootfs_tree_fd=rootfs_tree_fd, netns_fd=netns_fd,
+        console=console, detached=detached,
+    )  # fmt: skip
+
+
+def make_plan(
+    spec: ContainerSpec,
+    inputs: PlanInputs,
+    *,
+    fds: tuple[tuple[int, int], ...],
+    host_mountpoint: str | None = None,
+    start_fifo: str | None = None,
+    start_fifo_fd: int = -1,
+    cgroup_fds: tuple[int, ...] = (),
+    cgroup_layout: CgroupLayout | None = None,
+    rootfs_tree_fd: int = -1,
+    netns_fd: int = -1,
+    console: bool = False,
+    detached: bool = False,
+) -> Plan:
+    """The :class:`Plan` of ``spec`` with ``inputs``: pure (no files, no randomness), so
+    the same arguments always give the same plan.
 
     ``fds`` lists (parent fd, container fd) pairs; ``host_mountpoint`` is an empty
     directory where the built-in host image's tmpfs root is mounted (inside the child's own
@@ -99,31 +176,23 @@ def build_plan(
     cgroup filesystems to mount read-only at /sys/fs/cgroup.
     """
     ops: list[Op] = []
-    etc: dict[str, str] | None = None
-    hostname = spec.hostname
-    if hostname is None and "uts" in spec.namespaces:
-        hostname = os.urandom(6).hex()  # Docker names a container's host after its short id
+    hostname = inputs.hostname
+    rootfs: str
+    fstype: str | None = None
+    data: str | None = None
     if isinstance(spec.rootfs, OverlayRootfs):
         if host_mountpoint is None or rootfs_tree_fd < 0:
             raise ValueError("an overlay rootfs needs a mountpoint and its mount fd")
-        rootfs, fstype, data = host_mountpoint, None, None
-        etc = _etc_from_layers(spec.rootfs.lowers)
+        rootfs = host_mountpoint
     elif spec.rootfs == "host":
         if host_mountpoint is None:
             raise ValueError("the host image needs a mountpoint")
         rootfs, fstype, data = host_mountpoint, "tmpfs", "mode=755,size=16m"
-        ops += rootfs_plan.host_image_ops(hostname or "localhost")
-        etc = {op.target: str(op.data) for op in ops if op.kind == 6}
+        ops += inputs.host_ops
     else:
-        if not os.path.isdir(spec.rootfs):
-            raise ImageNotFound(
-                f"rootfs: {spec.rootfs!r} is not a directory (and not the 'host' image)"
-            )
-        rootfs, fstype, data = os.path.realpath(spec.rootfs), None, None
-        if rootfs_shift(spec) == "copy":
-            from pycontainers.fs.shift import shifted_copy
-
-            rootfs = shifted_copy(rootfs, spec.uid_mappings, spec.gid_mappings)
+        if inputs.rootfs is None:
+            raise ValueError("a directory rootfs needs its resolved path in the inputs")
+        rootfs = inputs.rootfs
     ops += rootfs_plan.default_ops(spec)
     flags = clone_flags(spec.namespaces)
     unshare = 0
@@ -139,7 +208,7 @@ def build_plan(
     env = proc.environ()
     if hostname:
         env.setdefault("HOSTNAME", hostname)
-    uid, gid, groups = resolve_user(proc.user, rootfs if etc is None else None, etc)
+    uid, gid, groups = inputs.ids
     return Plan(
         argv=proc.args,
         env=tuple(f"{k}={v}" for k, v in env.items()),
@@ -171,5 +240,5 @@ def build_plan(
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces and spec.network is None and not detached,
         # capabilities, seccomp, no_new_privs, rlimits: the one function every entry uses
-        **confinement(spec).plan_fields(),
+        **inputs.security.plan_fields(),
     )

@@ -16,20 +16,10 @@ import shutil
 import stat
 
 from pycontainers.errors import ContainerStartError
+from pycontainers.paths import default_data_root as default_data_root  # re-export
 from pycontainers.spec import IdMapping
 
 CACHE_DIR = "shifted"
-
-
-def default_data_root() -> str:
-    """``$PYCONTAINERS_ROOT``, else /var/lib/pycontainers for root, else under $XDG_DATA_HOME."""
-    env = os.environ.get("PYCONTAINERS_ROOT")
-    if env:
-        return env
-    if os.geteuid() == 0:
-        return "/var/lib/pycontainers"
-    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(data, "pycontainers")
 
 
 def _shift(value: int, maps: tuple[IdMapping, ...], what: str, path: str) -> int:

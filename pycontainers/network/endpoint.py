@@ -38,7 +38,7 @@ _FORMAT = 1
 
 def state_dir(state_root: str | None = None) -> str:
     """``<state root>/network``: endpoint records, port leases, per-container files."""
-    from pycontainers.runtime.state import default_state_root
+    from pycontainers.paths import default_state_root
 
     return os.path.join(state_root or default_state_root(), "network")
 
@@ -140,7 +140,7 @@ class Endpoint:
 
     def alive(self) -> bool:
         """Whether the container (or, before it exists, its creator) is still running."""
-        from pycontainers.runtime.state import proc_alive
+        from pycontainers._proc import proc_alive
 
         if self.pid:
             return proc_alive(self.pid, self.starttime)
@@ -239,8 +239,8 @@ def prepare(
     network (and bridge) up, an address, the host ports; write its /etc files. On failure
     nothing stays reserved.
     """
+    from pycontainers._proc import proc_starttime
     from pycontainers.network.network import Network
-    from pycontainers.runtime.state import proc_starttime
 
     _collect_once(state_root, data_root)
     network = Network.get(spec.network, data_root=data_root)
@@ -284,8 +284,8 @@ _collected: set[tuple[str, str]] = set()
 
 def _collect_once(state_root: str | None, data_root: str | None) -> None:
     """The first network use of a process collects what killed processes left behind."""
-    from pycontainers.fs.shift import default_data_root
     from pycontainers.network.gc import collect
+    from pycontainers.paths import default_data_root
 
     key = (state_dir(state_root), data_root or default_data_root())
     if key not in _collected:
@@ -308,8 +308,8 @@ def connect(endpoint: Endpoint, pid: int, state_root: str | None = None) -> Endp
     """Wire ``endpoint`` into the network namespace of ``pid``: veth (eth0 there, address,
     default route), bandwidth limits, published ports. Recorded with the pid.
     """
+    from pycontainers._proc import proc_starttime
     from pycontainers.network.links import create_veth_into
-    from pycontainers.runtime.state import proc_starttime
 
     create_veth_into(
         pid,

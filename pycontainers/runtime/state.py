@@ -18,21 +18,13 @@ from typing import Any
 
 import attrs
 
+from pycontainers._proc import proc_alive as proc_alive  # re-export
+from pycontainers._proc import proc_starttime as proc_starttime  # re-export
 from pycontainers.errors import ContainerError
+from pycontainers.paths import default_state_root as default_state_root  # re-export
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def default_state_root() -> str:
-    """``$PYCONTAINERS_STATE``, else /run/pycontainers for root, else under $XDG_RUNTIME_DIR."""
-    env = os.environ.get("PYCONTAINERS_STATE")
-    if env:
-        return env
-    if os.geteuid() == 0:
-        return "/run/pycontainers"
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/pycontainers-{os.geteuid()}"
-    return os.path.join(runtime, "pycontainers")
 
 
 def check_id(container_id: str) -> str:
@@ -141,27 +133,6 @@ def read_state(state_dir: str) -> State:
         raise ContainerError(
             f"no such container: {os.path.basename(state_dir)} (no {path})"
         ) from None
-
-
-def proc_starttime(pid: int) -> int:
-    """The start time of ``pid`` in clock ticks (field 22 of /proc/PID/stat), 0 if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return 0
-    return int(data[data.rindex(b")") + 2 :].split()[19])
-
-
-def proc_alive(pid: int, starttime: int) -> bool:
-    """Whether ``pid`` is the process that started at ``starttime`` and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    fields = data[data.rindex(b")") + 2 :].split()
-    return fields[0] not in (b"Z", b"X") and int(fields[19]) == starttime
 
 
 def check_name(name: str) -> str:

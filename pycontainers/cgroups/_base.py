@@ -364,9 +364,9 @@ class CGroup(abc.ABC):
 
     def _repr_html_(self) -> str:
         """The group's limits and live statistics as an HTML table (for notebooks)."""
-        from pycontainers.display._views import cgroup_html
+        from pycontainers._views import repr_html
 
-        return cgroup_html(self)
+        return repr_html(self)
 
 
 def kill_in_rounds(group: CGroup, can_freeze: bool, timeout: float) -> None:

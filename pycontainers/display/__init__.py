@@ -13,6 +13,7 @@ from pycontainers.display._live import StatsSample, live_stats, sample, stats_sv
 from pycontainers.display._views import (
     host_namespaces,
     owner_userns,
+    register_views,
     render_html,
     render_text,
     shared_with_host,
@@ -29,3 +30,5 @@ __all__ = [
     "shared_with_host",
     "stats_svg",
 ]
+
+register_views()

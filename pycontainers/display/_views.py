@@ -369,3 +369,21 @@ def render_html(obj: object) -> str:
     if isinstance(obj, Container):
         return container_html(obj)
     raise TypeError(f"no view for {type(obj).__name__}")
+
+
+def register_views() -> None:
+    """Register the HTML views with :func:`pycontainers._views.html_view` (on import of
+    :mod:`pycontainers.display`), so the objects' ``_repr_html_`` finds them.
+    """
+    from pycontainers._views import html_view
+    from pycontainers.cgroups import CGroup
+    from pycontainers.images.image import Image
+    from pycontainers.namespaces import Namespace, NamespaceComparison, NamespaceSet
+    from pycontainers.runtime.container import Container
+
+    html_view.register(Namespace, namespace_html)
+    html_view.register(NamespaceSet, namespace_set_html)
+    html_view.register(NamespaceComparison, comparison_html)
+    html_view.register(CGroup, cgroup_html)
+    html_view.register(Image, image_html)
+    html_view.register(Container, container_html)

@@ -185,9 +185,10 @@ class Image:
         )
 
     def _repr_html_(self) -> str:
-        from pycontainers.display._views import image_html
+        """Reference, config and layers as HTML (for notebooks)."""
+        from pycontainers._views import repr_html
 
-        return image_html(self)
+        return repr_html(self)
 
 
 def _human(n: int) -> str:

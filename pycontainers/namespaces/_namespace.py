@@ -246,9 +246,9 @@ class Namespace:
 
     def _repr_html_(self) -> str:
         """Kind, inode, where found and owning user namespace as HTML (for notebooks)."""
-        from pycontainers.display._views import namespace_html
+        from pycontainers._views import repr_html
 
-        return namespace_html(self)
+        return repr_html(self)
 
     def _label(self) -> str:
         return f"the {self._kind.value} namespace {self._inode}"

@@ -136,9 +136,9 @@ class NamespaceSet(Mapping[NamespaceKind, Namespace]):
 
     def _repr_html_(self) -> str:
         """Render the set as an HTML table of kind and inode (for notebooks)."""
-        from pycontainers.display._views import namespace_set_html
+        from pycontainers._views import repr_html
 
-        return namespace_set_html(self)
+        return repr_html(self)
 
     def _label(self) -> str:
         if self._pid is not None:
@@ -190,6 +190,6 @@ class NamespaceComparison:
 
     def _repr_html_(self) -> str:
         """Render the comparison as an HTML table: kind, both inodes, shared or not."""
-        from pycontainers.display._views import comparison_html
+        from pycontainers._views import repr_html
 
-        return comparison_html(self)
+        return repr_html(self)

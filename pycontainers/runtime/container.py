@@ -603,9 +603,9 @@ class Container:
 
     def _repr_html_(self) -> str:
         """State, ports, mounts, limits and namespaces shared with the host, as HTML."""
-        from pycontainers.display._views import container_html
+        from pycontainers._views import repr_html
 
-        return container_html(self)
+        return repr_html(self)
 
 
 def _exited(pidfd: int) -> bool:

@@ -26,6 +26,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[^=\x00]+$")
+_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 
 def _fail(field: str, message: str) -> SpecError:
@@ -53,6 +54,13 @@ def check_hostname(field: str, name: str | None) -> None:
         raise _fail(field, f"must be 1 to 64 characters, got {name!r}")
     if not all(_HOSTNAME_LABEL.match(label) for label in name.split(".")):
         raise _fail(field, f"{name!r} is not a valid host name (letters, digits, '-' and '.')")
+
+
+def check_volume_name(name: str, field: str = "name") -> str:
+    """Raise :class:`SpecError` unless ``name`` is a valid volume name (Docker's rule)."""
+    if not isinstance(name, str) or not _VOLUME_NAME.match(name):
+        raise _fail(field, f"invalid volume name {name!r}: letters, digits, '_', '.', '-'")
+    return name
 
 
 # -- mounts -----------------------------------------------------------------------------
@@ -129,8 +137,6 @@ class Mount:
         elif self.create:
             raise _fail("Mount.create", "only a bind mount's source can be created")
         if self.type == "volume" and self.source is not None:
-            from pycontainers.runtime.volumes import check_volume_name
-
             check_volume_name(self.source, "Mount.source")
         for opt in self.options:
             if opt == "nocopy" and self.type == "volume":
@@ -318,7 +324,7 @@ def _readonly(value: Iterable[str]) -> tuple[str, ...]:
 def _seccomp_profile(value: Any) -> Any:
     if value is None or value == "default":
         return value
-    from pycontainers.security.seccomp import SeccompProfile
+    from pycontainers.security._seccomp_profile import SeccompProfile
 
     if isinstance(value, SeccompProfile):
         return value

@@ -49,9 +49,8 @@ def serializer() -> tuple[str, Callable[[object], bytes]]:
 
 def _package_root() -> str:
     """Return the directory that holds the ``pycontainers`` package."""
-    import pycontainers
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(pycontainers.__file__)))
+    # this file is <root>/pycontainers/namespaces/_run.py
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _child_sys_path() -> list[str]:

@@ -12,8 +12,8 @@ import attrs
 from pycontainers.errors import SpecError
 
 if TYPE_CHECKING:
-    from pycontainers.network.ports import PortMapping
-    from pycontainers.network.tc import Bandwidth
+    from pycontainers.network._bandwidth import Bandwidth
+    from pycontainers.network._portmap import PortMapping
 
 DEFAULT_NETWORK = "bridge"
 """The name of the default network (bridge ``pc0``), made on first use."""
@@ -37,7 +37,7 @@ def check_host_name(value: str, field: str) -> str:
 
 
 def _ports(value: Any) -> tuple[PortMapping, ...]:
-    from pycontainers.network.ports import parse_ports
+    from pycontainers.network._portmap import parse_ports
 
     if value is None:
         return ()
@@ -45,7 +45,7 @@ def _ports(value: Any) -> tuple[PortMapping, ...]:
 
 
 def _bandwidth(value: Any) -> Bandwidth | None:
-    from pycontainers.network.tc import Bandwidth
+    from pycontainers.network._bandwidth import Bandwidth
 
     if value is None or isinstance(value, Bandwidth):
         return value

@@ -29,8 +29,8 @@ _TYPES = {
     "IoDeviceLimit": "pycontainers.cgroups._devices:IoDeviceLimit",
     "DeviceRule": "pycontainers.cgroups._devices:DeviceRule",
     "NetworkSpec": "pycontainers.network.spec:NetworkSpec",
-    "PortMapping": "pycontainers.network.ports:PortMapping",
-    "Bandwidth": "pycontainers.network.tc:Bandwidth",
+    "PortMapping": "pycontainers.network._portmap:PortMapping",
+    "Bandwidth": "pycontainers.network._bandwidth:Bandwidth",
     "DetachOptions": "pycontainers.runtime.detach:DetachOptions",
     "HealthCheck": "pycontainers.runtime.detach:HealthCheck",
 }

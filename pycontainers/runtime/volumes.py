@@ -22,7 +22,6 @@ import contextlib
 import errno
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator, Mapping
@@ -31,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from pycontainers._files import locked, write_atomic
 from pycontainers._log import get_logger
 from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.spec import check_volume_name
 
 if TYPE_CHECKING:
     from pycontainers.spec import ContainerSpec, Mount
 
 log = get_logger("pycontainers.runtime")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _META = "volume.json"
 _DATA = "_data"
 
@@ -51,13 +50,6 @@ def volumes_root(data_root: str | None = None) -> str:
     from pycontainers.fs.shift import default_data_root
 
     return os.path.join(data_root or default_data_root(), "volumes")
-
-
-def check_volume_name(name: str, field: str = "name") -> str:
-    """Raise :class:`SpecError` unless ``name`` is a valid volume name (Docker's rule)."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise SpecError(field, f"invalid volume name {name!r}: letters, digits, '_', '.', '-'")
-    return name
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from pycontainers.errors import ContainerError, SpecError
 from pycontainers.runtime import state as st
 from pycontainers.runtime._crash import crashpoint
 from pycontainers.runtime.launch import Launch
+from pycontainers.runtime.lifecycle import Status, move
 from pycontainers.runtime.stdio import Stdio, StdioArg
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
@@ -163,6 +164,6 @@ def launch_into(
     c._monitor_pid = launch.monitor_pid
     c._restart_count = options.restart_count if options is not None else 0
     crashpoint("released")
-    c._status = "created" if wait_for_start else "running"
+    c._status = move(c._status, Status.CREATED if wait_for_start else Status.RUNNING, c.id)
     c._started = 0.0 if wait_for_start else time.time()
     c._save()

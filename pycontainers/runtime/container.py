@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pycontainers import _log
 from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
+from pycontainers.runtime.lifecycle import Status, move, require
 from pycontainers.runtime.stdio import wait_readable
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
@@ -68,7 +69,7 @@ class Container:
         self.spec = spec
         self._launch = launch
         self._stdio = stdio
-        self._status = status
+        self._status = Status(status)
         self._pid = pid
         self._pidfd: int | None = launch.pidfd if launch else None
         self._cgroup: CGroup | None = launch.cgroup if launch else None
@@ -185,9 +186,9 @@ class Container:
 
                 self._pidfd = _sys.pidfd_open(s.pid)
             except OSError:
-                self._status = "stopped"
+                self._status = Status.STOPPED
         elif s.status != "creating":
-            self._status = "stopped"
+            self._status = Status.STOPPED
         return self
 
     @classmethod
@@ -239,8 +240,10 @@ class Container:
         return self._pidfd
 
     @property
-    def status(self) -> str:
-        """``created``, ``running``, ``stopped`` or ``deleted``."""
+    def status(self) -> Status:
+        """The :class:`~pycontainers.runtime.lifecycle.Status` (a ``str``): ``created``,
+        ``running``, ``paused``, ``stopped`` or ``deleted``.
+        """
         if (
             self._status in ("created", "running")
             and self._pidfd is not None
@@ -249,7 +252,7 @@ class Container:
             if self._launch is not None and not self._monitored:
                 self._reap()
             else:
-                self._status = "stopped"
+                self._status = move(self._status, Status.STOPPED, self.id)
         if self._status == "stopped" and self._monitored and self.returncode is None:
             from pycontainers.runtime.detach import read_exit
 
@@ -338,10 +341,7 @@ class Container:
 
             monitored.start_again(self)
             return
-        if self.status != "created":
-            raise ContainerError(
-                f"container {self.id[:12]} is {self._status}; only a created one can start"
-            )
+        require("start", self.status, self.id)
         fifo = os.path.join(self.state_dir, "start.fifo")
         try:
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -361,7 +361,7 @@ class Container:
                 if not self._monitored:
                     self._reap()
                 raise
-        self._status = "running"
+        self._status = move(self._status, Status.RUNNING, self.id)
         self._started = time.time()
         self._save()
         log.info("container.started", id=self.id, pid=self._pid)
@@ -396,7 +396,7 @@ class Container:
 
         if self.returncode is None and self._pidfd is not None:
             self.returncode = _sys.reap(self._pidfd)
-            self._status = "stopped"
+            self._status = move(self._status, Status.STOPPED, self.id)
             if self._launch is not None:
                 self._launch.remove_network()  # as Docker: a stopped container holds no port
         return self.returncode if self.returncode is not None else -1
@@ -429,40 +429,27 @@ class Container:
         """Make an image of this container: its image's layers plus its changes as one
         layer, with the image's config (or ``config``), tagged ``reference``.
         """
-        from pycontainers.images import default_store
+        from pycontainers.runtime.files import commit
 
-        upper = self.upper_dir
-        if upper is None:
-            raise ContainerError(
-                f"container {self.id[:12]} has no layer of its own to commit: only a container "
-                "created here from an image (or OverlayRootfs) can be committed"
-            )
-        store = default_store(image_root)
-        base = store.get(self._image) if self._image else None
-        return store.commit_directory(
-            upper, reference, base=base, config=config, created_by=message or "pycontainers commit"
-        )
+        return commit(self, self._image, reference, config, message, image_root)
 
     def pause(self) -> None:
         """Freeze every process of the container (the cgroup freezer)."""
-        if self.status != "running":
-            raise ContainerError(
-                f"container {self.id[:12]} is {self._status}; only a running one can pause"
-            )
+        require("pause", self.status, self.id)
         self.cgroup.freeze()
-        self._status = "paused"
+        self._status = move(self._status, Status.PAUSED, self.id)
         self._save()
 
     def resume(self) -> None:
         """Thaw a paused container."""
-        if self._status != "paused":
-            raise ContainerError(f"container {self.id[:12]} is {self._status}, not paused")
+        require("resume", self.status, self.id)
         self.cgroup.thaw()
-        self._status = "running"
+        self._status = move(self._status, Status.RUNNING, self.id)
         self._save()
 
     def update(self, resources: Resources | None = None, **limits: Any) -> None:
         """Change limits of the live container (``memory="128m"``, ``cpus=1``, ...)."""
+        require("update", self.status, self.id)
         self.cgroup.update(resources, **limits)
 
     def stats(self) -> CgroupStats:
@@ -569,7 +556,7 @@ class Container:
 
             remove_leftovers(self.id, os.path.dirname(self.state_dir))
         st.remove_state_dir(self.state_dir)
-        self._status = "deleted"
+        self._status = move(self._status, Status.DELETED, self.id)
         log.info("container.deleted", id=self.id)
 
     def close(self) -> None:

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from pycontainers._plan import Plan
-from pycontainers.errors import ContainerError, ContainerTimeout
+from pycontainers.errors import ContainerTimeout
 from pycontainers.fs.users import resolve_user
 from pycontainers.runtime.confine import confinement
 from pycontainers.runtime.enter import open_entry
+from pycontainers.runtime.lifecycle import require
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import DEFAULT_PATH, Process, User
 
@@ -59,10 +60,7 @@ def exec_in(
     from pycontainers.runtime.launch import start_error
     from pycontainers.runtime.run import CompletedContainer
 
-    if container.status not in ("running", "paused"):
-        raise ContainerError(
-            f"container {container.id[:12]} is {container.status}; exec needs a running one"
-        )
+    require("exec", container.status, container.id)
     if isinstance(cap_add, str):
         cap_add = (cap_add,)
     if capture_output:

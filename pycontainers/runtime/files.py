@@ -22,6 +22,8 @@ from pycontainers._log import get_logger
 from pycontainers.errors import ContainerError
 
 if TYPE_CHECKING:
+    from pycontainers.images import Image
+    from pycontainers.images.config import ImageConfig
     from pycontainers.runtime._tree import IdMap
     from pycontainers.runtime.container import Container
 
@@ -417,4 +419,37 @@ def export_chunks(c: Container) -> Iterator[bytes]:
     )
 
 
-__all__ = ["container_root", "copy_from", "copy_to", "diff", "export", "export_chunks", "top"]
+def commit(
+    c: Container,
+    image: str,
+    reference: str,
+    config: ImageConfig | None,
+    message: str,
+    image_root: str | None,
+) -> Image:
+    """See :meth:`Container.commit` (``image`` is the container's image reference)."""
+    from pycontainers.images import default_store
+
+    upper = c.upper_dir
+    if upper is None:
+        raise ContainerError(
+            f"container {c.id[:12]} has no layer of its own to commit: only a container "
+            "created here from an image (or OverlayRootfs) can be committed"
+        )
+    store = default_store(image_root)
+    base = store.get(image) if image else None
+    return store.commit_directory(
+        upper, reference, base=base, config=config, created_by=message or "pycontainers commit"
+    )
+
+
+__all__ = [
+    "commit",
+    "container_root",
+    "copy_from",
+    "copy_to",
+    "diff",
+    "export",
+    "export_chunks",
+    "top",
+]

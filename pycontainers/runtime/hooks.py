@@ -22,11 +22,12 @@ import traceback
 def _exit_hook(c: object) -> int:
     from pycontainers.runtime import monitored
     from pycontainers.runtime.container import Container
+    from pycontainers.runtime.lifecycle import Status
     from pycontainers.runtime.specfile import load_spec
 
     assert isinstance(c, Container)
     monitored.release_resources(c)
-    c._status = "stopped"
+    c._status = Status.STOPPED
     c._save()
     _, options = load_spec(c.state_dir)
     if options["detach"].auto_remove:

@@ -13,6 +13,7 @@ from pycontainers import _log
 from pycontainers.errors import ContainerError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.detach import read_exit
+from pycontainers.runtime.lifecycle import Status
 from pycontainers.runtime.stdio import wait_readable
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def wait(c: Container, timeout: float | None) -> int:
         done = read_exit(c.state_dir)
         if done is not None and done.get("restart_count", 0) >= c._restart_count:
             c.returncode = int(done["exit_code"])
-            c._status = "stopped"
+            c._status = Status.STOPPED
             return c.returncode
         if not monitor_alive(c):
             raise ContainerError(
@@ -262,7 +263,7 @@ def stop(c: Container, timeout: float, sig: int | None) -> None:
         open(os.path.join(c.state_dir, "stopped"), "w").close()
     if c.status == "paused" and c._cgroup is not None:
         c._cgroup.thaw()
-        c._status = "running"
+        c._status = Status.RUNNING
     if c._pidfd is None or _exited(c._pidfd):
         return
     c.kill(sig)
@@ -272,7 +273,7 @@ def stop(c: Container, timeout: float, sig: int | None) -> None:
     if c._monitored or c._launch is not None:
         c.wait(timeout=30)
     else:
-        c._status = "stopped"
+        c._status = Status.STOPPED
     log.info("container.stopped", id=c.id)
 
 

@@ -44,11 +44,15 @@ def test_exec_exit_codes_env_user_and_cwd(busybox_rootfs: Path) -> None:
 
 def test_exec_into_a_stopped_or_created_container_is_a_clear_error(busybox_rootfs: Path) -> None:
     with pc.Container.create(str(busybox_rootfs), ["true"]) as c:
-        with pytest.raises(pc.ContainerError, match="is created; exec needs a running one"):
+        with pytest.raises(
+            pc.ContainerError, match="is created; exec needs a running or paused one"
+        ):
             c.exec(["true"])
         c.start()
         c.wait(timeout=10)
-        with pytest.raises(pc.ContainerError, match="is stopped; exec needs a running one"):
+        with pytest.raises(
+            pc.ContainerError, match="is stopped; exec needs a running or paused one"
+        ):
             c.exec(["true"])
 
 

@@ -70,7 +70,7 @@ def test_start_twice_is_a_clear_error(busybox_rootfs: Path) -> None:
     with pc.Container.create(str(busybox_rootfs), ["true"]) as c:
         c.start()
         c.wait(timeout=10)
-        with pytest.raises(pc.ContainerError, match="only a created one can start"):
+        with pytest.raises(pc.ContainerError, match="start needs a created one"):
             c.start()
 
 

@@ -61,7 +61,7 @@ _EXPORTS = {
     "login": "pycontainers.images.registry",
     "logout": "pycontainers.images.registry",
     "gc": "pycontainers.runtime.gc",
-    "HealthCheck": "pycontainers.runtime.detach",
+    "HealthCheck": "pycontainers.supervision",
     "Volume": "pycontainers.runtime.volumes",
     "VolumeError": "pycontainers.runtime.volumes",
     "LogEntry": "pycontainers.runtime.logs",
@@ -139,7 +139,6 @@ if TYPE_CHECKING:
     from pycontainers.network.spec import NetworkSpec
     from pycontainers.network.tc import Bandwidth
     from pycontainers.runtime.container import Container
-    from pycontainers.runtime.detach import HealthCheck
     from pycontainers.runtime.gc import gc
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer, run
@@ -154,6 +153,7 @@ if TYPE_CHECKING:
         SecurityOptions,
         User,
     )
+    from pycontainers.supervision import HealthCheck
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -31,8 +31,8 @@ _TYPES = {
     "NetworkSpec": "pycontainers.network.spec:NetworkSpec",
     "PortMapping": "pycontainers.network._portmap:PortMapping",
     "Bandwidth": "pycontainers.network._bandwidth:Bandwidth",
-    "DetachOptions": "pycontainers.runtime.detach:DetachOptions",
-    "HealthCheck": "pycontainers.runtime.detach:HealthCheck",
+    "DetachOptions": "pycontainers.supervision:DetachOptions",
+    "HealthCheck": "pycontainers.supervision:HealthCheck",
 }
 
 

@@ -47,7 +47,7 @@ def to_config(
 ) -> dict[str, Any]:
     """The ``config.json`` document of ``spec``.
 
-    ``name`` and ``detach`` (:class:`~pycontainers.runtime.detach.DetachOptions`) are the
+    ``name`` and ``detach`` (:class:`~pycontainers.supervision.DetachOptions`) are the
     container's launch options, kept as annotations; ``extra`` holds fields we do not model
     (from :func:`~pycontainers.oci.load.from_config`), merged back so they survive a round
     trip.

@@ -42,7 +42,19 @@ PACKAGE = Path(pycontainers.__file__).resolve().parent
 
 LAYERS: dict[str, int] = {
     **dict.fromkeys(
-        ("errors", "_sys", "_plan", "_log", "_lazy", "_files", "_proc", "_views", "paths"), 0
+        (
+            "errors",
+            "_sys",
+            "_plan",
+            "_log",
+            "_lazy",
+            "_files",
+            "_proc",
+            "_views",
+            "paths",
+            "supervision",
+        ),
+        0,
     ),
     **dict.fromkeys(("spec", "_native"), 0),
     **dict.fromkeys(("fs", "cgroups", "namespaces", "network", "security", "oci"), 1),
@@ -71,10 +83,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pycontainers._views", "pycontainers.display"): (
         "the view registry imports the front end that fills it, by name, on the first"
         " _repr_html_ call (so a notebook needs no extra import)"
-    ),
-    ("pycontainers.oci._codec", "pycontainers.runtime.detach"): (
-        "the codec's allow-list names DetachOptions and HealthCheck, value types still"
-        " defined in runtime.detach (not moved yet; issue 14)"
     ),
 }
 

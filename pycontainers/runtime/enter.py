@@ -89,6 +89,8 @@ def open_entry(container: Container) -> Entry:
     cgroup_fds: list[int] = []
     try:
         for kind in JOIN_ORDER:
+            if kind not in spec.namespaces and not os.path.exists(f"/proc/self/ns/{kind}"):
+                continue  # a kind this kernel lacks (no time namespaces): nobody has one
             fd = _open_ns(pid, kind, short)
             ours = os.stat(f"/proc/self/ns/{kind}").st_ino
             if os.fstat(fd).st_ino == ours:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,45 @@ def test_the_state_directory_answers_the_runtime_spec_state_operation(
         c.kill()
         c.wait(timeout=10)
         assert "pid" not in oci_state(c) and oci_state(c)["status"] == "stopped"
+
+
+PODMAN = shutil.which("podman")
+
+
+@pytest.mark.skipif(PODMAN is None, reason="podman is not installed (apt-get install podman)")
+def test_a_config_podman_writes_loads_and_round_trips(busybox_rootfs: Path) -> None:
+    """podman (with runc, its storage in a short temporary dir: its runroot must be under 50
+    characters) writes the config.json of a container at ``init``; it loads, maps what we
+    model and keeps the rest (sysctl, cgroupsPath...)."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="pcpm-"))
+    podman = [str(PODMAN), "--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"),
+              "--runtime", str(RUNC or "runc"), "--cgroup-manager", "cgroupfs",
+              "--storage-driver", "vfs", "--events-backend", "none"]  # fmt: skip
+    created = subprocess.run(
+        [*podman, "create", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+         "--network", "none", "--cap-add", "NET_ADMIN", "--rootfs", str(busybox_rootfs),
+         "sh", "-c", "echo from-podman"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    cid = created.stdout.strip()
+    try:
+        subprocess.run([*podman, "init", cid], capture_output=True, check=True, timeout=120)
+        path = next((tmp_path / "root").rglob(f"{cid}/userdata/config.json"))
+        doc = json.loads(path.read_text())
+        loaded = from_config(doc, bundle=str(path.parent))
+    finally:
+        subprocess.run([*podman, "rm", "-f", cid], capture_output=True, timeout=120)
+        shutil.rmtree(tmp_path, ignore_errors=True)
+    spec = loaded.spec
+    assert spec.rootfs == str(busybox_rootfs.resolve())
+    assert spec.process.args == ("sh", "-c", "echo from-podman")
+    assert spec.process.rlimits == (("nofile", 1024, 1024), ("nproc", 1024, 1024))
+    assert "CAP_NET_ADMIN" in spec.security.capabilities()
+    assert spec.namespaces >= {"pid", "mnt", "ipc", "uts", "net"}
+    assert "/etc/hostname" in [m.target for m in spec.mounts]
+    back = to_config(spec, extra=loaded.extra)
+    for key in ("sysctl", "cgroupsPath"):
+        if key in doc["linux"]:
+            assert back["linux"][key] == doc["linux"][key], key
+    assert from_config(back).spec == spec

@@ -11,6 +11,8 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from pycontainers import _log
 from pycontainers.errors import ContainerStartError
 from pycontainers.runtime._crash import crashpoint
@@ -46,6 +48,7 @@ def start_error(
 
 
 if TYPE_CHECKING:
+    from pycontainers._plan import Plan
     from pycontainers.cgroups import CGroup, Resources
     from pycontainers.network.endpoint import Endpoint
 
@@ -102,8 +105,34 @@ def _with_default_devices(spec: ContainerSpec) -> Resources:
 log = _log.get_logger("pycontainers.runtime")
 
 
+@attrs.define
+class _Prepared:
+    """What the prepare step made for one start: the spec (with its network mounts) and
+    the fds the child inherits, closed once it is spawned.
+    """
+
+    spec: ContainerSpec
+    fifo_fd: int = -1
+    tree_fd: int = -1
+    net_fd: int = -1
+    cgroup_fds: list[int] = attrs.field(factory=list)
+
+    def close(self) -> None:
+        """Close the fds (idempotent)."""
+        for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd]:
+            if fd >= 0:
+                os.close(fd)
+        self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd = [], -1, -1, -1
+
+
 class Launch:
-    """The parent's handle on one spawned child: pid, pidfd and its error socket."""
+    """The parent's handle on one spawned child: pid, pidfd and its error socket.
+
+    Starting is five steps, each undone in reverse when a later one fails: prepare (network,
+    overlay, start fifo, cgroup), plan (:func:`~pycontainers.runtime.plan.build_plan`),
+    spawn, release (id maps, veth, idmapped rootfs), and for a detached container the
+    monitor's ready signal.
+    """
 
     def __init__(
         self,
@@ -118,7 +147,6 @@ class Launch:
         monitor: list[str] | None = None,
         console: bool = False,
     ) -> None:
-        from pycontainers import _sys
         from pycontainers.runtime.plan import build_plan
 
         self.owner = cgroup_name
@@ -130,18 +158,53 @@ class Launch:
         self.endpoint: Endpoint | None = None
         self.cgroup: CGroup | None = None
         self.cgroup_parent = spec.cgroup_parent
-        cgroup_fds: list[int] = []
-        fifo_fd = -1
-        tree_fd = -1
-        net_fd = -1
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
+        # the steps, each undone in reverse when a later one fails: prepare (network, the
+        # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
+        ready = self._prepare(spec, name, start_fifo, cgroup_name)
+        try:
+            plan = build_plan(
+                ready.spec,
+                fds=stdio.fd_map(),
+                host_mountpoint=host_mountpoint,
+                start_fifo=start_fifo,
+                start_fifo_fd=ready.fifo_fd,
+                rootfs_tree_fd=ready.tree_fd,
+                netns_fd=ready.net_fd,
+                cgroup_fds=tuple(ready.cgroup_fds),
+                cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
+                console=console,
+                detached=monitor is not None,
+            )
+            self._spawn(plan, monitor, stdio)
+        except BaseException:
+            self._undo_prepare()
+            raise
+        finally:
+            ready.close()
+        self.pid = self.spawned.pid
+        self.pidfd = self.spawned.pidfd
+        crashpoint("spawned")
+        self.sock: int | None = self.spawned.sock
+        stdio.close_child_ends()
+        self._release(ready.spec, plan)
+        if self.monitored:
+            self._await_monitor(stdio)
+
+    def _prepare(
+        self, spec: ContainerSpec, name: str | None, start_fifo: str | None, owner: str
+    ) -> _Prepared:
+        """Step 1: the network place, the overlay, the start fifo and the cgroup, with the
+        fds the child inherits. On failure what was made is given back.
+        """
+        ready = _Prepared(spec)
         try:
             if spec.network is not None:
-                spec = self._prepare_network(spec, name)
+                ready.spec = spec = self._prepare_network(spec, name)
                 crashpoint("network")
             if spec.netns is not None:
                 try:
-                    net_fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
+                    ready.net_fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
                 except OSError as exc:
                     raise ContainerStartError(
                         "join",
@@ -149,54 +212,49 @@ class Launch:
                         f"join: network namespace {spec.netns}: {exc.strerror}",
                     ) from None
             if isinstance(spec.rootfs, OverlayRootfs):
-                tree_fd = self._overlay(spec.rootfs, cgroup_name)
+                ready.tree_fd = self._overlay(spec.rootfs, owner)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
-                fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
+                ready.fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if spec.resources is not None:
-                self.cgroup = _create_cgroup(cgroup_name, spec)
-                cgroup_fds = [
-                    os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in self.cgroup.procs_paths()
-                ]
+                self.cgroup = _create_cgroup(owner, spec)
+                for path in self.cgroup.procs_paths():
+                    ready.cgroup_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
                 crashpoint("cgroup")
-            plan = build_plan(
-                spec,
-                fds=stdio.fd_map(),
-                host_mountpoint=host_mountpoint,
-                start_fifo=start_fifo,
-                start_fifo_fd=fifo_fd,
-                rootfs_tree_fd=tree_fd,
-                netns_fd=net_fd,
-                cgroup_fds=tuple(cgroup_fds),
-                cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
-                console=console,
-                detached=monitor is not None,
-            )
-            if monitor is not None:
-                env = [f"{k}={v}" for k, v in os.environ.items()]
-                fds = list(getattr(stdio, "monitor_fds", ()))
-                self.spawned, self._ctl, self.monitor_pid = _sys.spawn_monitored(
-                    plan, monitor[0], monitor, env, fds
-                )
-                try:
-                    self.monitor_pidfd = _sys.pidfd_open(self.monitor_pid)
-                except OSError:  # it died already: the ready wait below says why
-                    self.monitor_pidfd = -1
-            else:
-                self.spawned = _sys.spawn(plan)
         except BaseException:
-            self.remove_cgroup()
-            self.remove_layer()
-            self.remove_network()
+            ready.close()
+            self._undo_prepare()
             raise
-        finally:
-            for fd in [*cgroup_fds, fifo_fd, tree_fd, net_fd]:
-                if fd >= 0:
-                    os.close(fd)
-        self.pid = self.spawned.pid
-        self.pidfd = self.spawned.pidfd
-        crashpoint("spawned")
-        self.sock: int | None = self.spawned.sock
-        stdio.close_child_ends()
+        return ready
+
+    def _undo_prepare(self) -> None:
+        """Give back what :meth:`_prepare` made, in reverse."""
+        self.remove_cgroup()
+        self.remove_layer()
+        self.remove_network()
+
+    def _spawn(self, plan: Plan, monitor: list[str] | None, stdio: Stdio) -> None:
+        """Step 3: clone the child (under its own monitor when detached)."""
+        from pycontainers import _sys
+
+        if monitor is None:
+            self.spawned = _sys.spawn(plan)
+            return
+        env = [f"{k}={v}" for k, v in os.environ.items()]
+        fds = list(getattr(stdio, "monitor_fds", ()))
+        self.spawned, self._ctl, self.monitor_pid = _sys.spawn_monitored(
+            plan, monitor[0], monitor, env, fds
+        )
+        try:
+            self.monitor_pidfd = _sys.pidfd_open(self.monitor_pid)
+        except OSError:  # it died already: the ready wait says why
+            self.monitor_pidfd = -1
+
+    def _release(self, spec: ContainerSpec, plan: Plan) -> None:
+        """Step 4: what the parent does between clone and execve (id maps, the veth, the
+        idmapped rootfs), then let the child go; on failure it is killed and all undone.
+        """
+        from pycontainers import _sys
+
         try:
             if plan.no_sync:
                 report = _sys.recv_report(self.spawned.sock)
@@ -222,20 +280,22 @@ class Launch:
         elif not report.ready:
             self.abort()
             raise start_error(report, spec.process.args, "user" in spec.namespaces)
-        if self.monitored:
-            from pycontainers.runtime.detach import wait_monitor_ready
 
-            try:
-                wait_monitor_ready(self._ctl)
-            except BaseException:
-                self.abort()
-                raise
-            finally:
-                os.close(self._ctl)
-                self._ctl = -1
-            close_monitor_ends = getattr(stdio, "close_monitor_ends", None)
-            if close_monitor_ends is not None:
-                close_monitor_ends()
+    def _await_monitor(self, stdio: Stdio) -> None:
+        """Step 5 (detached): the monitor says it is ready; its ends of the stdio close."""
+        from pycontainers.runtime.detach import wait_monitor_ready
+
+        try:
+            wait_monitor_ready(self._ctl)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            os.close(self._ctl)
+            self._ctl = -1
+        close_monitor_ends = getattr(stdio, "close_monitor_ends", None)
+        if close_monitor_ends is not None:
+            close_monitor_ends()
 
     def _prepare_network(self, spec: ContainerSpec, name: str | None) -> ContainerSpec:
         """Reserve the address, ports and /etc files; the spec gains their bind mounts."""

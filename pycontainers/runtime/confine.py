@@ -118,17 +118,40 @@ def _capabilities(
 
 
 def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
+    """The filter of ``spec`` (None: the spec says none), from the on-disk cache when an
+    entry for exactly this profile, capability set, kernel and libseccomp is there.
+    """
     sec = spec.security
     if sec.privileged or sec.seccomp is None:
         return None, 0
+    from pycontainers.runtime import _bpf_cache
+
+    caps = sec.capabilities()
+    if sec.seccomp == "default":
+        import importlib.resources
+
+        source = (
+            importlib.resources.files("pycontainers.security")
+            .joinpath("seccomp_default.json")
+            .read_bytes()
+        )
+    else:
+        import json
+
+        source = json.dumps(sec.seccomp.to_dict(), sort_keys=True).encode()
+    cache_key = _bpf_cache.key(source, caps)
+    cached = _bpf_cache.load(cache_key)
+    if cached is not None:
+        return cached
     from pycontainers.security.seccomp import compile_profile, default_profile
 
     profile = default_profile() if sec.seccomp == "default" else sec.seccomp
-    bpf = compile_profile(profile, capabilities=sec.capabilities())
+    bpf = compile_profile(profile, capabilities=caps)
     if not bpf:
         raise ContainerStartError(
             "seccomp", errno.EINVAL, "seccomp: the profile compiled to nothing"
         )
+    _bpf_cache.store(cache_key, bpf, profile.filter_flags)
     return bpf, profile.filter_flags
 
 

@@ -3,6 +3,8 @@ keeps any other plan from running a program with its security left unknown."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import pycontainers as pc
@@ -50,3 +52,38 @@ def test_the_spec_decides_and_nothing_else() -> None:
 def test_a_plan_with_unknown_security_never_runs() -> None:
     with pytest.raises(ValueError, match="needs its capabilities"):
         _sys.spawn(Plan(argv=("/bin/true",), path="/bin/true"))
+
+
+def test_filters_come_from_a_verified_disk_cache(tmp_path: Any, monkeypatch: Any) -> None:
+    """The first confinement compiles and stores the filter; the next one reads it back;
+    a corrupt, foreign-owned or group-writable entry is ignored and compiled again."""
+    import os
+
+    from pycontainers.runtime import _bpf_cache, confine
+
+    monkeypatch.setenv("PYCONTAINERS_STATE", str(tmp_path))
+    compiled = confinement(spec()).seccomp_bpf
+    entries = os.listdir(_bpf_cache.cache_dir())
+    assert len(entries) == 1
+    path = os.path.join(_bpf_cache.cache_dir(), entries[0])
+    calls: list[object] = []
+    import pycontainers.security.seccomp as seccomp_mod
+
+    real = seccomp_mod.compile_profile
+
+    def counting(*args: Any, **kw: Any) -> bytes:
+        calls.append(args)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(seccomp_mod, "compile_profile", counting)
+    assert confine.confinement(spec()).seccomp_bpf == compiled and calls == []  # a hit
+    from pathlib import Path
+
+    data = bytearray(Path(path).read_bytes())
+    data[-1] ^= 0xFF
+    Path(path).write_bytes(bytes(data))
+    assert confine.confinement(spec()).seccomp_bpf == compiled and len(calls) == 1
+    os.chmod(path, 0o666)
+    assert confine.confinement(spec()).seccomp_bpf == compiled and len(calls) == 2
+    other = confinement(spec(security=pc.SecurityOptions(cap_add=["SYS_ADMIN"])))
+    assert other.seccomp_bpf != compiled  # the capabilities are part of the key

@@ -1,0 +1,111 @@
+"""Compiled seccomp filters cached on disk, so a CLI process or a health check does not
+parse and compile Docker's profile (and load libseccomp) on every start or exec.
+
+The key hashes everything the BPF depends on: the profile's source, the container's
+capabilities, the machine's architecture and kernel release, the libseccomp library file
+and the compiler's own source files. An entry is ``MAGIC key flags sha256(bpf)`` then the
+bytes, written atomically under ``<state root>/.cache/seccomp`` (0700, the caller's own);
+an entry whose header, digest, owner or mode is wrong is ignored and compiled again, never
+used. The state root is tmpfs for root (/run), so the cache does not outlive a reboot.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Iterable
+
+from pycontainers import _log
+
+log = _log.get_logger("pycontainers.runtime")
+
+_MAGIC = b"pycontainers-bpf-1"
+_LIBSECCOMP_GLOBS = (
+    "/usr/lib/*/libseccomp.so.2*",
+    "/lib/*/libseccomp.so.2*",
+    "/usr/lib64/libseccomp.so.2*",
+    "/usr/lib/libseccomp.so.2*",
+)
+_COMPILER = ("seccomp.py", "_seccomp_bpf.py", "_seccomp_profile.py")
+
+
+def cache_dir() -> str:
+    """Where the entries live: ``<state root>/.cache/seccomp``."""
+    from pycontainers.paths import default_state_root
+
+    return os.path.join(default_state_root(), ".cache", "seccomp")
+
+
+def _identity(paths: Iterable[str]) -> str:
+    out = []
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+    return ";".join(out)
+
+
+def key(source: bytes, capabilities: Iterable[str]) -> str:
+    """The cache key of ``source`` (a profile's JSON) compiled for ``capabilities`` here."""
+    import pycontainers.security as security_pkg
+
+    here = os.path.dirname(security_pkg.__file__ or "")
+    uname = os.uname()
+    parts = [
+        hashlib.sha256(source).hexdigest(),
+        ",".join(sorted(capabilities)),
+        uname.machine,
+        uname.release,
+        _identity(p for pattern in _LIBSECCOMP_GLOBS for p in glob.glob(pattern)),
+        _identity(os.path.join(here, name) for name in _COMPILER),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def load(cache_key: str) -> tuple[bytes, int] | None:
+    """The cached (bpf, flags) of ``cache_key``, or None (missing or not trustworthy)."""
+    path = os.path.join(cache_dir(), cache_key)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            log.warning("seccomp.cache_untrusted", path=path, uid=st.st_uid, mode=oct(st.st_mode))
+            return None
+        data = os.read(fd, st.st_size + 1)
+    finally:
+        os.close(fd)
+    head, sep, bpf = data.partition(b"\n")
+    fields = head.split(b" ")
+    if not sep or len(fields) != 4 or fields[0] != _MAGIC or fields[1] != cache_key.encode():
+        return None
+    if hashlib.sha256(bpf).hexdigest().encode() != fields[3] or not bpf or len(bpf) % 8:
+        log.warning("seccomp.cache_corrupt", path=path)
+        return None
+    return bpf, int(fields[2])
+
+
+def store(cache_key: str, bpf: bytes, flags: int) -> None:
+    """Keep (bpf, flags) for ``cache_key``; a cache that cannot be written is skipped."""
+    from pycontainers._files import write_atomic
+
+    directory = cache_dir()
+    head = b" ".join(
+        [_MAGIC, cache_key.encode(), str(flags).encode(), hashlib.sha256(bpf).hexdigest().encode()]
+    )
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        st = os.stat(directory)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            return  # not a private directory of ours: do not write filters there
+        write_atomic(os.path.join(directory, cache_key), head + b"\n" + bpf)
+    except OSError as exc:
+        log.debug("seccomp.cache_unwritable", path=directory, error=str(exc))
+
+
+__all__ = ["cache_dir", "key", "load", "store"]

@@ -39,7 +39,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 OPERATIONS: dict[str, tuple[Status, ...]] = {
     "start": (_S.CREATED,),
-    "exec": (_S.RUNNING, _S.PAUSED),
+    "exec": (_S.RUNNING,),  # a paused one would freeze the new process (Docker refuses too)
     "pause": (_S.RUNNING,),
     "resume": (_S.PAUSED,),
     "kill": (_S.CREATED, _S.RUNNING, _S.PAUSED),

@@ -44,15 +44,11 @@ def test_exec_exit_codes_env_user_and_cwd(busybox_rootfs: Path) -> None:
 
 def test_exec_into_a_stopped_or_created_container_is_a_clear_error(busybox_rootfs: Path) -> None:
     with pc.Container.create(str(busybox_rootfs), ["true"]) as c:
-        with pytest.raises(
-            pc.ContainerError, match="is created; exec needs a running or paused one"
-        ):
+        with pytest.raises(pc.ContainerError, match="is created; exec needs a running one"):
             c.exec(["true"])
         c.start()
         c.wait(timeout=10)
-        with pytest.raises(
-            pc.ContainerError, match="is stopped; exec needs a running or paused one"
-        ):
+        with pytest.raises(pc.ContainerError, match="is stopped; exec needs a running one"):
             c.exec(["true"])
 
 
@@ -72,3 +68,14 @@ def test_exec_from_another_process(busybox_rootfs: Path, state_root: Path) -> No
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                            env={**os.environ, "PYCONTAINERS_STATE": str(state_root)})  # fmt: skip
         assert r.stdout.split() == ["other", "0"], r.stderr
+
+
+def test_exec_into_a_paused_container_is_refused_not_frozen(busybox_rootfs: Path) -> None:
+    """The new process would join a frozen cgroup and hang: refused, as Docker does."""
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "30"], pids_limit=20) as c:
+        c.start()
+        c.pause()
+        with pytest.raises(pc.ContainerError, match="is paused; exec needs a running one"):
+            c.exec(["true"], timeout=5)
+        c.resume()
+        assert c.exec(["true"], timeout=10).returncode == 0

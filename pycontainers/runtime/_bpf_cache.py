@@ -4,9 +4,9 @@ parse and compile Docker's profile (and load libseccomp) on every start or exec.
 The key hashes everything the BPF depends on: the profile's source, the container's
 capabilities, the machine's architecture and kernel release, the libseccomp library file
 and the compiler's own source files. An entry is ``MAGIC key flags sha256(bpf)`` then the
-bytes, written atomically under ``<state root>/.cache/seccomp`` (0700, the caller's own);
+bytes, written atomically under ``<data root>/cache/seccomp`` (0700, the caller's own);
 an entry whose header, digest, owner or mode is wrong is ignored and compiled again, never
-used. The state root is tmpfs for root (/run), so the cache does not outlive a reboot.
+used. A kernel or libseccomp upgrade changes the key, so old entries are simply not read.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ _COMPILER = ("seccomp.py", "_seccomp_bpf.py", "_seccomp_profile.py")
 
 
 def cache_dir() -> str:
-    """Where the entries live: ``<state root>/.cache/seccomp``."""
-    from pycontainers.paths import default_state_root
+    """Where the entries live: ``<data root>/cache/seccomp``."""
+    from pycontainers.paths import default_data_root
 
-    return os.path.join(default_state_root(), ".cache", "seccomp")
+    return os.path.join(default_data_root(), "cache", "seccomp")
 
 
 def _identity(paths: Iterable[str]) -> str:

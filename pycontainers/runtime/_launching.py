@@ -96,7 +96,7 @@ def create(
         c = cls(container_id, state_dir, spec, None, None, "creating", 0)
         c._name = name or ""
         c._labels = dict(labels or {})
-        c._save()  # the name is taken from here on
+        c._save(create=True)  # the name is taken from here on
     crashpoint("state-dir")
     try:
         c._launch_it(spec, options if detach else None, stdio_args, True)

@@ -203,7 +203,7 @@ class Container:
                 log.warning("container.unreadable", id=cid, error=str(exc))
         return sorted(out, key=lambda c: c._created)
 
-    def _save(self) -> None:
+    def _save(self, *, create: bool = False) -> None:
         state = st.State(
             id=self.id,
             pid=self._pid,
@@ -224,8 +224,13 @@ class Container:
             labels=self._labels,
             restart_count=self._restart_count,
         )
-        with st.locked(self.state_dir):
-            st.write_state(self.state_dir, state)
+        try:
+            with st.locked(self.state_dir, create=create):
+                written = st.write_state(self.state_dir, state, create=create)
+        except FileNotFoundError:
+            written = False
+        if not written:  # removed meanwhile (its exit hook, auto_remove): it stays removed
+            log.debug("container.state_gone", id=self.id, status=str(self._status))
 
     # -- properties -----------------------------------------------------------------
 

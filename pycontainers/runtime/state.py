@@ -100,9 +100,12 @@ class State:
 
 
 @contextlib.contextmanager
-def locked(state_dir: str) -> Iterator[None]:
-    """Hold the container's lock for a state transition."""
-    fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def locked(state_dir: str, *, create: bool = True) -> Iterator[None]:
+    """Hold the container's lock for a state transition. Without ``create`` a container
+    whose state directory was removed meanwhile raises FileNotFoundError.
+    """
+    flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    fd = os.open(os.path.join(state_dir, "lock"), flags, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -110,9 +113,13 @@ def locked(state_dir: str) -> Iterator[None]:
         os.close(fd)
 
 
-def write_state(state_dir: str, state: State) -> None:
-    """Atomically replace the state file."""
+def write_state(state_dir: str, state: State, *, create: bool = False) -> bool:
+    """Atomically replace the state file (the caller holds :func:`locked`). Unless
+    ``create``, a container removed meanwhile (no state file) is left removed: False.
+    """
     path = os.path.join(state_dir, "state.json")
+    if not create and not os.path.exists(path):
+        return False
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
@@ -121,6 +128,7 @@ def write_state(state_dir: str, state: State) -> None:
     finally:
         os.close(fd)
     os.rename(tmp, path)
+    return True
 
 
 def read_state(state_dir: str) -> State:
@@ -202,7 +210,17 @@ def resolve(root: str, ref: str) -> str:
 
 
 def remove_state_dir(path: str) -> None:
-    """Remove a container's state directory and whatever it holds (gone already: fine)."""
+    """Remove a container's state directory and whatever it holds (gone already: fine).
+
+    The state file goes first, under the container's lock: a process that saves the
+    container's state at the same moment (the start of a command that exits at once, while
+    its exit hook removes it) then finds it gone and does not bring it back.
+    """
+    try:
+        with locked(path, create=False), contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(path, "state.json"))
+    except FileNotFoundError:
+        pass
     for name in ("state.json", "start.fifo", "lock"):
         try:
             os.unlink(os.path.join(path, name))

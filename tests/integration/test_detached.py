@@ -247,3 +247,25 @@ def test_wait_without_a_timeout_returns_the_status(busybox_rootfs: Path) -> None
             assert loaded.wait() == 4
         finally:
             loaded.close()
+
+
+def test_a_start_racing_the_auto_remove_never_brings_the_container_back(
+    busybox_rootfs: Path, state_root: Path
+) -> None:
+    """`create --rm` + `start` of a command that exits at once: the starter saves the
+    state ("running") while the exit hook removes the container. Run many times, the
+    container is always gone afterwards (the save once resurrected its state file)."""
+    for _ in range(15):
+        c = pc.Container.create(str(busybox_rootfs), ["true"], detach=True, auto_remove=True)
+        c.close()
+        starter = pc.Container.load(c.id)  # like the CLI's `start`: a handle of its own
+        try:
+            starter.start()
+        finally:
+            starter.close()
+        deadline = time.monotonic() + 30
+        while (state_root / c.id).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.05)
+        assert not (state_root / c.id).exists(), os.listdir(state_root / c.id)
+        assert c.id not in [x.id for x in pc.Container.list()]

@@ -61,7 +61,7 @@ def test_filters_come_from_a_verified_disk_cache(tmp_path: Any, monkeypatch: Any
 
     from pycontainers.runtime import _bpf_cache, confine
 
-    monkeypatch.setenv("PYCONTAINERS_STATE", str(tmp_path))
+    monkeypatch.setenv("PYCONTAINERS_ROOT", str(tmp_path))
     compiled = confinement(spec()).seccomp_bpf
     entries = os.listdir(_bpf_cache.cache_dir())
     assert len(entries) == 1

@@ -5,6 +5,7 @@ filtered (``--filter``) and formatted (``--format``) as Docker does.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,30 @@ def _parse_filters(entries: Iterable[str]) -> dict[str, list[str]]:
     return filters
 
 
+def _row(c: Container, no_trunc: bool) -> dict[str, Any] | None:
+    """``c``'s row; read again once if it changed under us (its exit hook gave back its
+    cgroup, its --rm removed it: then None).
+    """
+    from pycontainers.errors import PyContainersError
+    from pycontainers.runtime.container import Container
+
+    for attempt in (1, 2):
+        try:
+            return ps_row(c, no_trunc)
+        except (PyContainersError, OSError):
+            if not os.path.exists(os.path.join(c.state_dir, "state.json")):
+                return None
+            if attempt == 2:
+                raise
+        finally:
+            c.close()
+        try:
+            c = Container.load(c.id, state_root=os.path.dirname(c.state_dir))
+        except PyContainersError:
+            return None
+    return None
+
+
 def ps(args: argparse.Namespace) -> int:
     """``ps``: list containers (see the CLI help for the flags)."""
     from pycontainers.cli.output import check_template, print_formatted
@@ -138,10 +163,9 @@ def ps(args: argparse.Namespace) -> int:
         check_template(args.format)
     rows = []
     for c in Container.list():
-        try:
-            row = ps_row(c, args.no_trunc)
-        finally:
-            c.close()
+        row = _row(c, args.no_trunc)
+        if row is None:
+            continue  # removed while we read it (its --rm, another rm): not listed
         if not args.all and "status" not in filters and row["State"] not in ("running", "paused"):
             continue
         if _matches(row, filters):

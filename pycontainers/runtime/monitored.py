@@ -154,7 +154,7 @@ def describe(c: Container) -> dict[str, Any]:
             "ExitCode": c.returncode if c.returncode is not None else 0,
             "StartedAt": _iso(c._started) if c._started else "",
             "FinishedAt": done["finished_at"] if done else "",
-            "OOMKilled": c.oom_killed if c._cgroup is not None else False,
+            "OOMKilled": _oom_killed(c),
         },
         "Image": c._image,
         "RestartCount": c._restart_count,
@@ -175,6 +175,16 @@ def describe(c: Container) -> dict[str, Any]:
         }  # fmt: skip
     out["Config"].update(_config(c))
     return out
+
+
+def _oom_killed(c: Container) -> bool:
+    """For inspect: False when the cgroup is gone (released or being removed meanwhile)."""
+    from pycontainers.cgroups import CgroupError
+
+    try:
+        return c.oom_killed
+    except CgroupError:
+        return False
 
 
 def _config(c: Container) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def test_create_then_start_attached(busybox_rootfs: Path) -> None:
     ok("rm", "later")
     cid = ok("create", "--rm", str(busybox_rootfs), "true").strip()
     ok("start", cid)
-    until(lambda: cli("ps", "-aq").stdout == "")  # auto-removed once it exited
+    until(lambda: ok("ps", "-aq") == "")  # auto-removed once it exited (ps must not fail)
 
 
 def test_run_rm_is_removed_after_ctrl_c(busybox_rootfs: Path) -> None:

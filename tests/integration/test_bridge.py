@@ -270,16 +270,24 @@ def test_gc_after_the_owner_is_killed(busybox_rootfs: Path, tmp_path: Path) -> N
         "import os, pycontainers as pc\n"
         f"c = pc.Container.create({str(busybox_rootfs)!r}, ['sleep', '60'], ports=['127.0.0.1:8097:80'])\n"
         "c.start()\n"
-        "print(c.id, flush=True)\n"
+        "print(c.id, c.pid, flush=True)\n"
         "os.kill(c.pid, 9)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
-    cid = proc.stdout.strip()
-    assert cid, proc.stderr
+    assert proc.stdout.strip(), proc.stderr
+    cid, pid = proc.stdout.split()
     assert cid in Endpoints().owners()
+    # SIGKILL takes effect asynchronously: the container's pid 1 tears its namespaces down
+    # before it is a zombie, and until then its endpoint is rightly a live one
+    from pycontainers._proc import proc_alive, proc_starttime
+
+    start = proc_starttime(int(pid))
+    deadline = time.monotonic() + 30
+    while start and proc_alive(int(pid), start) and time.monotonic() < deadline:
+        time.sleep(0.02)
     from pycontainers.network.gc import collect
 
     found = collect()

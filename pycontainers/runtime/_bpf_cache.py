@@ -11,6 +11,7 @@ used. A kernel or libseccomp upgrade changes the key, so old entries are simply 
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import os
@@ -48,20 +49,29 @@ def _identity(paths: Iterable[str]) -> str:
     return ";".join(out)
 
 
-def key(source: bytes, capabilities: Iterable[str]) -> str:
-    """The cache key of ``source`` (a profile's JSON) compiled for ``capabilities`` here."""
+@functools.cache
+def _machine() -> str:
+    """What the BPF depends on besides the profile: arch, kernel release, the libseccomp
+    file and the compiler's sources; read once per process (a search of the library
+    directories costs milliseconds, and the loaded library does not change under us).
+    """
     import pycontainers.security as security_pkg
 
     here = os.path.dirname(security_pkg.__file__ or "")
     uname = os.uname()
-    parts = [
-        hashlib.sha256(source).hexdigest(),
-        ",".join(sorted(capabilities)),
-        uname.machine,
-        uname.release,
-        _identity(p for pattern in _LIBSECCOMP_GLOBS for p in glob.glob(pattern)),
-        _identity(os.path.join(here, name) for name in _COMPILER),
-    ]
+    return "\0".join(
+        [
+            uname.machine,
+            uname.release,
+            _identity(p for pattern in _LIBSECCOMP_GLOBS for p in glob.glob(pattern)),
+            _identity(os.path.join(here, name) for name in _COMPILER),
+        ]
+    )
+
+
+def key(source: bytes, capabilities: Iterable[str]) -> str:
+    """The cache key of ``source`` (a profile's JSON) compiled for ``capabilities`` here."""
+    parts = [hashlib.sha256(source).hexdigest(), ",".join(sorted(capabilities)), _machine()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

@@ -117,6 +117,18 @@ def _capabilities(
     return (mask, mask, mask, 0, 0)
 
 
+@functools.cache
+def _default_source() -> bytes:
+    """The text of Docker's default profile as packaged (read once)."""
+    import importlib.resources
+
+    return (
+        importlib.resources.files("pycontainers.security")
+        .joinpath("seccomp_default.json")
+        .read_bytes()
+    )
+
+
 def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
     """The filter of ``spec`` (None: the spec says none), from the on-disk cache when an
     entry for exactly this profile, capability set, kernel and libseccomp is there.
@@ -128,13 +140,7 @@ def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
 
     caps = sec.capabilities()
     if sec.seccomp == "default":
-        import importlib.resources
-
-        source = (
-            importlib.resources.files("pycontainers.security")
-            .joinpath("seccomp_default.json")
-            .read_bytes()
-        )
+        source = _default_source()
     else:
         import json
 

@@ -129,7 +129,8 @@ class Launch:
     """The parent's handle on one spawned child: pid, pidfd and its error socket.
 
     Starting is five steps, each undone in reverse when a later one fails: prepare (network,
-    overlay, start fifo, cgroup), plan (:func:`~pycontainers.runtime.plan.build_plan`),
+    overlay, start fifo, cgroup), plan (:func:`~pycontainers.runtime.plan.gather` then
+    :func:`~pycontainers.runtime.plan.make_plan`),
     spawn, release (id maps, veth, idmapped rootfs), and for a detached container the
     monitor's ready signal.
     """
@@ -147,7 +148,7 @@ class Launch:
         monitor: list[str] | None = None,
         console: bool = False,
     ) -> None:
-        from pycontainers.runtime.plan import build_plan
+        from pycontainers.runtime.plan import gather, make_plan
 
         self.owner = cgroup_name
         self.monitored = monitor is not None
@@ -163,8 +164,9 @@ class Launch:
         # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
         ready = self._prepare(spec, name, start_fifo, cgroup_name)
         try:
-            plan = build_plan(
+            plan = make_plan(
                 ready.spec,
+                gather(ready.spec),
                 fds=stdio.fd_map(),
                 host_mountpoint=host_mountpoint,
                 start_fifo=start_fifo,

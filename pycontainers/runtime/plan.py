@@ -100,7 +100,7 @@ class PlanInputs:
     security: Confinement
 
 
-def gather(spec: ContainerSpec, host_mountpoint: str | None = None) -> PlanInputs:
+def gather(spec: ContainerSpec) -> PlanInputs:
     """Read what :func:`make_plan` needs for ``spec`` (see :class:`PlanInputs`)."""
     hostname = spec.hostname
     if hostname is None and "uts" in spec.namespaces:
@@ -125,29 +125,6 @@ def gather(spec: ContainerSpec, host_mountpoint: str | None = None) -> PlanInput
             rootfs = shifted_copy(rootfs, spec.uid_mappings, spec.gid_mappings)
     ids = resolve_user(spec.process.user, rootfs if etc is None else None, etc)
     return PlanInputs(hostname, rootfs, tuple(host_ops), ids, confinement(spec))
-
-
-def build_plan(
-    spec: ContainerSpec,
-    *,
-    fds: tuple[tuple[int, int], ...],
-    host_mountpoint: str | None = None,
-    start_fifo: str | None = None,
-    start_fifo_fd: int = -1,
-    cgroup_fds: tuple[int, ...] = (),
-    cgroup_layout: CgroupLayout | None = None,
-    rootfs_tree_fd: int = -1,
-    netns_fd: int = -1,
-    console: bool = False,
-    detached: bool = False,
-) -> Plan:
-    """Resolve ``spec`` into a :class:`Plan`: :func:`gather`, then :func:`make_plan`."""
-    return make_plan(
-        spec, gather(spec, host_mountpoint), fds=fds, host_mountpoint=host_mountpoint,
-        start_fifo=start_fifo, start_fifo_fd=start_fifo_fd, cgroup_fds=cgroup_fds,
-        cgroup_layout=cgroup_layout, rootfs_tree_fd=rootfs_tree_fd, netns_fd=netns_fd,
-        console=console, detached=detached,
-    )  # fmt: skip
 
 
 def make_plan(

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pycontainers._files import write_atomic
 from pycontainers.errors import ContainerError, SpecError
+
+if TYPE_CHECKING:
+    from pycontainers.spec import ContainerSpec
 
 SPEC_NAME = "config.json"
 
@@ -30,7 +33,7 @@ def save_spec(state_dir: str, spec: Any, options: dict[str, Any]) -> None:
     write_atomic(os.path.join(state_dir, SPEC_NAME), text.encode())
 
 
-def load_spec(state_dir: str) -> tuple[Any, dict[str, Any]]:
+def load_spec(state_dir: str) -> tuple[ContainerSpec, dict[str, Any]]:
     """Read back ``(spec, options)``; a missing, unreadable, truncated or corrupt file is a
     ContainerError that names the file and the JSON path of the problem.
     """

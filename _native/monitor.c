@@ -8,13 +8,17 @@
  *       [--restart-cmd PATH ARGS... --] [--restart-backoff-ms MS] [--restart-backoff-max-ms MS]
  *       [--health-cmd PATH ARGS... --] [--health-interval MS] [--health-timeout MS]
  *       [--health-retries N] [--health-start-period MS]
+ *       [--cgroup DIR]... [--claim-file PATH]
  *
  * --adopt PID: the container's first process is already our child (the shim's intermediate
  * process cloned it and then exec'd this program). `-- ARGV`: fork+exec ARGV ourselves, with
  * fresh pipes (stdin only with --interactive) or a fresh pty (--tty) on every (re)start.
  * One epoll loop: signalfd (SIGCHLD, SIGTERM, SIGINT), the output fds, the attach socket and
  * its clients, the health-check timer. Exit: drain output (at most DRAIN_MS), write the exit
- * file atomically, send the exit frame to attach clients, then apply the restart policy. */
+ * file atomically, send the exit frame to attach clients, then apply the restart policy.
+ * Done for good (no restart): record whether the OOM killer struck, remove the --cgroup
+ * directories (monitor_finish.c), and exec --exit-cmd only if given and no live client holds
+ * the --claim-file lock (a foreground `run --rm` cleans up itself). */
 #include "monitor.h"
 
 #include <errno.h>
@@ -47,12 +51,13 @@
     "  [--restart-cmd PATH ARGS... --] [--restart-backoff-ms MS] [--restart-backoff-max-ms MS]\n" \
     "  [--exit-cmd PATH ARGS... --]   (exec'd once the container is done and not restarted)\n" \
     "  [--health-cmd PATH ARGS... --] [--health-interval MS] [--health-timeout MS]\n"          \
-    "  [--health-retries N] [--health-start-period MS]\n"
+    "  [--health-retries N] [--health-start-period MS]\n"                                     \
+    "  [--cgroup DIR]... [--claim-file PATH]  (removed when done; a held claim skips --exit-cmd)\n"
 
 enum { R_NO, R_ALWAYS, R_UNLESS_STOPPED, R_ON_FAILURE };
 
 static struct {
-    char *state_dir, *log_file, *exit_file, *attach, *console, *stopped_file;
+    char *state_dir, *log_file, *exit_file, *attach, *console, *stopped_file, *claim_file;
     pid_t adopt;
     char **argv, **restart_cmd, **exit_cmd;
     int tty, interactive;
@@ -80,7 +85,7 @@ static struct output outs[2] = {{{W_OUTPUT, -1}, STREAM_STDOUT, 0, {0}},
 static pid_t child = -1;
 static enum { RUNNING, DRAINING, BACKOFF, DONE } phase = RUNNING;
 static int64_t deadline;
-static int exit_code, exit_signal, stop_requested;
+static int exit_code, exit_signal, stop_requested, oom_killed;
 
 /* ---------- small helpers ---------- */
 
@@ -209,6 +214,11 @@ static void parse(int argc, char **argv) {
             o.exit_file = absolute(v);
         } else if (OPT("--attach-socket")) {
             o.attach = absolute(v);
+        } else if (OPT("--cgroup")) {
+            if (finish_add_cgroup(v) < 0)
+                usage("--cgroup: not an absolute path, or too many", v);
+        } else if (OPT("--claim-file")) {
+            o.claim_file = absolute(v);
         } else if (OPT("--console-socket")) {
             o.console = absolute(v);
         } else if (OPT("--restart")) {
@@ -530,6 +540,8 @@ static void write_exit_file(void) {
         buf_int(&b, exit_signal);
     else
         buf_str(&b, "null");
+    buf_str(&b, ",\"oom_killed\":");
+    buf_str(&b, oom_killed ? "true" : "false");
     buf_str(&b, ",\"finished_at\":\"");
     buf_time(&b);
     buf_str(&b, "\",\"restart_count\":");
@@ -558,9 +570,13 @@ static int should_restart(void) {
 static void finish_run(void) {
     for (int i = 0; i < 2; i++)
         output_close(&outs[i]);
+    int again = should_restart();
+    oom_killed = finish_oom_killed();
+    if (!again) /* gone before waiters wake: a stopped container holds no cgroup */
+        finish_release_cgroups();
     write_exit_file();
     attach_exit(exit_code);
-    if (!should_restart()) {
+    if (!again) {
         phase = DONE;
         return;
     }
@@ -703,7 +719,8 @@ int main(int argc, char **argv) {
     }
     attach_close_listener();
     (void)unlink(o.attach);
-    if (o.exit_cmd) { /* the caller's clean-up (network, cgroup, auto-remove) replaces us */
+    if (o.exit_cmd && !finish_claimed(o.claim_file)) {
+        /* the caller's clean-up (network, auto-remove) replaces us */
         reset_child_signals();
         prctl(PR_SET_CHILD_SUBREAPER, 0);
         execv(o.exit_cmd[0], o.exit_cmd);

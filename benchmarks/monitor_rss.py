@@ -171,7 +171,7 @@ def measure_detached_containers(count: int, tmp: Path) -> dict[str, Any]:
             c.start()
             containers.append(c)
         time.sleep(0.5)
-        pids = [pc.Container.load(c.id)._monitor_pid for c in containers]
+        pids = [pc.Container.load(c.id).record.monitor_pid for c in containers]
         return summarize("monitors of detached containers", [memory(p) for p in pids])
     finally:
         for c in containers:

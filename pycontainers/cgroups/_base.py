@@ -193,7 +193,12 @@ class CGroup(abc.ABC):
         Deleting a group that does not exist does nothing.
         """
         if kill and any(os.path.isdir(d) for d in self.paths.values()):
-            self.kill(timeout=timeout)
+            try:
+                self.kill(timeout=timeout)
+            except (CgroupError, OSError):
+                # removed meanwhile (a container's monitor removes its group when it exits)
+                if any(os.path.isdir(d) for d in self.paths.values()):
+                    raise
         for directory in self.paths.values():
             _fs.rmdir_tree(directory, timeout)
         log.debug("cgroup.deleted", path=self._path)

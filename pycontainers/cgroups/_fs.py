@@ -140,7 +140,12 @@ def wait_keyed(path: str, key: str, value: int, timeout: float, what: str) -> No
         poller = select.poll()
         poller.register(fd, select.POLLPRI | select.POLLERR)
         while True:
-            text = os.pread(fd, 4096, 0).decode()
+            try:
+                text = os.pread(fd, 4096, 0).decode()
+            except OSError as exc:  # ENODEV: the group was removed meanwhile
+                raise CgroupError(
+                    f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+                ) from exc
             if wanted in text.splitlines():
                 return
             left = deadline - time.monotonic()

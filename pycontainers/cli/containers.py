@@ -229,6 +229,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pycontainers.errors import ContainerStartError
 
     c = _create(args, foreground=not args.detach)
+    if args.rm and not args.detach:
+        c.claim_cleanup()  # we delete it after its exit: its monitor need not clean up
     before = exit_key(c)
     session = None
     try:

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pycontainers import _log
 from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
-from pycontainers.runtime.lifecycle import Status, move, require
-from pycontainers.runtime.stdio import wait_readable
+from pycontainers.runtime.lifecycle import Status, require
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -29,19 +28,16 @@ if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from pycontainers.cgroups._resources import Resources
     from pycontainers.images import Image
     from pycontainers.images.config import ImageConfig
-    from pycontainers.runtime.detach import DetachOptions, HealthCheck
-    from pycontainers.runtime.launch import Launch
+    from pycontainers.runtime.detach import HealthCheck
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.options import SpecOptions
+    from pycontainers.runtime.record import Record
     from pycontainers.runtime.run import CompletedContainer
-    from pycontainers.runtime.stdio import Stdio, StdioArg
+    from pycontainers.runtime.stdio import StdioArg
+    from pycontainers.runtime.supervisor import Supervisor
     from pycontainers.spec import ContainerSpec, OverlayRootfs, User
 
 log = _log.get_logger("pycontainers.runtime")
-
-
-def _new_id() -> str:
-    return os.urandom(32).hex()
 
 
 class Container:
@@ -52,38 +48,27 @@ class Container:
         with Container.create("host", ["sleep", "5"]) as c:
             c.start()
             c.wait()
+
+    Its state is one :class:`~pycontainers.runtime.record.Record` (``record``: status,
+    pids, times, identity, exit status); who watches its process is its ``supervisor``
+    (:class:`~pycontainers.runtime.supervisor.Attached` when this process is the parent,
+    :class:`~pycontainers.runtime.monitored.Monitored` for a detached container).
     """
 
     def __init__(
         self,
-        container_id: str,
         state_dir: str,
-        spec: ContainerSpec | None,
-        launch: Launch | None,
-        stdio: Stdio | None,
-        status: str,
-        pid: int,
+        record: Record,
+        spec: ContainerSpec | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
-        self.id = container_id
+        from pycontainers.runtime.supervisor import Attached
+
+        self.id = record.id
         self.state_dir = state_dir
         self.spec = spec
-        self._launch = launch
-        self._stdio = stdio
-        self._status = Status(status)
-        self._pid = pid
-        self._pidfd: int | None = launch.pidfd if launch else None
-        self._cgroup: CGroup | None = launch.cgroup if launch else None
-        self._image = (spec.image or "") if spec else ""
-        self.returncode: int | None = None
-        self._name = ""
-        self._labels: dict[str, str] = {}
-        self._monitored = False
-        self._monitor_pid = 0
-        self._restart_count = 0
-        self._started = 0.0
-        self._created = time.time()
-        self._rootfs = str(spec.rootfs) if spec else ""
-        self._args: tuple[str, ...] = spec.process.args if spec else ()
+        self.record = record
+        self.supervisor: Supervisor = supervisor or Attached(None, None, None)
 
     # -- construction ---------------------------------------------------------------
 
@@ -134,7 +119,7 @@ class Container:
         ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...: all in
         :func:`run`'s docstring).
         """
-        from pycontainers.runtime._launching import create
+        from pycontainers.runtime.create import create
 
         return create(
             cls, rootfs, args, id=id, name=name, state_root=state_root,
@@ -144,52 +129,34 @@ class Container:
             console_socket=console_socket, spec_kwargs=spec_kwargs,
         )  # fmt: skip
 
-    def _launch_it(
-        self,
-        spec: ContainerSpec,
-        options: DetachOptions | None,
-        stdio_args: tuple[StdioArg, StdioArg, StdioArg],
-        wait_for_start: bool,
-    ) -> None:
-        """Start the container's process (waiting on its start fifo, or at once)."""
-        from pycontainers.runtime._launching import launch_into
-
-        launch_into(self, spec, options, stdio_args, wait_for_start)
-
     @classmethod
     def load(cls, container_id: str, *, state_root: str | None = None) -> Container:
         """Open a container created by any process, by id, unique id prefix or name."""
+        from pycontainers.runtime.record import Record
+
         root = state_root or st.default_state_root()
         container_id = st.resolve(root, container_id)
         state_dir = os.path.join(root, container_id)
         s = st.read_state(state_dir)
-        self = cls(container_id, state_dir, None, None, None, s.status, s.pid)
-        self._image = s.image
-        self._name = s.name
-        self._labels = dict(s.labels)
-        self._monitored = s.monitored
-        self._monitor_pid = s.monitor_pid
-        self._restart_count = s.restart_count
-        self._started = s.started
-        self._created = s.created
-        self._rootfs, self._args = s.rootfs, s.args
+        record = Record.from_state(s)
         if s.cgroup:
             from pycontainers.cgroups import CGroup, CgroupError
 
             try:
-                self._cgroup = CGroup.open(s.cgroup)
-            except CgroupError:  # released when it stopped (a detached container's hook)
-                self._cgroup = None
+                record.cgroup = CGroup.open(s.cgroup)
+            except CgroupError:  # released when it stopped (by its monitor or exit hook)
+                record.cgroup = None
+        pidfd = None
         if s.status in ("created", "running", "paused") and st.proc_alive(s.pid, s.starttime):
             try:
                 from pycontainers import _sys
 
-                self._pidfd = _sys.pidfd_open(s.pid)
+                pidfd = _sys.pidfd_open(s.pid)
             except OSError:
-                self._status = Status.STOPPED
+                record.status = Status.STOPPED
         elif s.status != "creating":
-            self._status = Status.STOPPED
-        return self
+            record.status = Status.STOPPED
+        return cls(state_dir, record, None, _supervisor(s.monitored, pidfd))
 
     @classmethod
     def list(cls, *, state_root: str | None = None) -> list[Container]:
@@ -201,97 +168,72 @@ class Container:
                 out.append(cls.load(cid, state_root=root))
             except ContainerError as exc:  # removed meanwhile, or a corrupt state file
                 log.warning("container.unreadable", id=cid, error=str(exc))
-        return sorted(out, key=lambda c: c._created)
+        return sorted(out, key=lambda c: c.record.created)
 
-    def _save(self, *, create: bool = False) -> None:
-        state = st.State(
-            id=self.id,
-            pid=self._pid,
-            starttime=st.proc_starttime(self._pid) if self._pid else 0,
-            status=self._status,
-            created=self._created,
-            rootfs=self._rootfs,
-            args=self._args,
-            creator=os.getpid(),
-            creator_start=st.proc_starttime(os.getpid()),
-            cgroup=self._cgroup.path if self._cgroup is not None else "",
-            image=self._image,
-            name=self._name,
-            monitored=self._monitored,
-            monitor_pid=self._monitor_pid,
-            monitor_start=st.proc_starttime(self._monitor_pid) if self._monitor_pid else 0,
-            started=self._started,
-            labels=self._labels,
-            restart_count=self._restart_count,
-        )
+    def save_state(self, *, create: bool = False) -> None:
+        """Write :attr:`record` to ``state.json`` for other processes (under its lock; a
+        container removed meanwhile stays removed).
+        """
+        state = self.record.to_state()
         try:
             with st.locked(self.state_dir, create=create):
                 written = st.write_state(self.state_dir, state, create=create)
         except FileNotFoundError:
             written = False
         if not written:  # removed meanwhile (its exit hook, auto_remove): it stays removed
-            log.debug("container.state_gone", id=self.id, status=str(self._status))
+            log.debug("container.state_gone", id=self.id, status=str(self.record.status))
 
     # -- properties -----------------------------------------------------------------
 
     @property
     def pid(self) -> int:
         """The container's main process id, as seen from the host."""
-        return self._pid
+        return self.record.pid
 
     @property
     def pidfd(self) -> int | None:
         """A pidfd on the main process (None once deleted or if it is gone)."""
-        return self._pidfd
+        return self.supervisor.pidfd
 
     @property
     def status(self) -> Status:
         """The :class:`~pycontainers.runtime.lifecycle.Status` (a ``str``): ``created``,
         ``running``, ``paused``, ``stopped`` or ``deleted``.
         """
-        if (
-            self._status in ("created", "running")
-            and self._pidfd is not None
-            and _exited(self._pidfd)
-        ):
-            if self._launch is not None and not self._monitored:
-                self._reap()
-            else:
-                self._status = move(self._status, Status.STOPPED, self.id)
-        if self._status == "stopped" and self._monitored and self.returncode is None:
-            from pycontainers.runtime.detach import read_exit
+        self.supervisor.refresh(self)
+        return self.record.status
 
-            done = read_exit(self.state_dir)
-            if done is not None and done.get("restart_count", 0) == self._restart_count:
-                self.returncode = int(done["exit_code"])
-        return self._status
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once known (128+N if killed by signal N), else None."""
+        return self.record.returncode
 
     @property
     def name(self) -> str:
         """The container's name ("" if it has none)."""
-        return self._name
+        return self.record.name
 
     @property
     def labels(self) -> dict[str, str]:
         """The container's labels."""
-        return dict(self._labels)
+        return dict(self.record.labels)
 
     @property
     def detached(self) -> bool:
         """Whether a monitor watches this container (logs, exit status, restarts)."""
-        return self._monitored
+        return self.supervisor.detached
 
     @property
     def restart_count(self) -> int:
         """How often the restart policy has started the container again."""
-        return self._restart_count
+        return self.record.restart_count
 
     @property
     def health(self) -> str | None:
         """``starting``, ``healthy`` or ``unhealthy`` (None without a health check)."""
         from pycontainers.runtime.detach import read_health
 
-        h = read_health(self.state_dir) if self._monitored else None
+        h = read_health(self.state_dir) if self.detached else None
         return str(h["status"]) if h else None
 
     def logs(self, *, follow: bool = False, **options: Any) -> Iterator[LogEntry]:
@@ -300,7 +242,7 @@ class Container:
         """
         from pycontainers.runtime.logs import read_logs
 
-        if not self._monitored:
+        if not self.detached:
             raise ContainerError(
                 f"container {self.id[:12]} is not detached: its output went to its stdio"
             )
@@ -318,33 +260,31 @@ class Container:
 
     def inspect(self) -> dict[str, Any]:
         """A Docker-like description: state, exit code, health, network, labels."""
-        from pycontainers.runtime.monitored import describe
+        from pycontainers.runtime.describe import describe
 
         return describe(self)
 
     @property
     def stdin(self) -> int | None:
         """Our end of the container's stdin pipe, if ``stdin=PIPE``."""
-        return self._stdio.stdin if self._stdio else None
+        return _stdio(self, "stdin")
 
     @property
     def stdout(self) -> int | None:
         """Our end of the container's stdout pipe, if ``stdout=PIPE``."""
-        return self._stdio.stdout if self._stdio else None
+        return _stdio(self, "stdout")
 
     @property
     def stderr(self) -> int | None:
         """Our end of the container's stderr pipe, if ``stderr=PIPE``."""
-        return self._stdio.stderr if self._stdio else None
+        return _stdio(self, "stderr")
 
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
         """Let a created container run its command; start a stopped detached one again."""
-        if self.status == "stopped" and self._monitored:
-            from pycontainers.runtime import monitored
-
-            monitored.start_again(self)
+        if self.status == "stopped":
+            self.supervisor.start_stopped(self)
             return
         require("start", self.status, self.id)
         fifo = os.path.join(self.state_dir, "start.fifo")
@@ -359,17 +299,17 @@ class Container:
         finally:
             os.close(fd)
         os.unlink(fifo)
-        if self._launch is not None:
+        launch = self.supervisor.launch
+        if launch is not None:
             try:
-                self._launch.confirm_exec()
+                launch.confirm_exec()
             except ContainerStartError:
-                if not self._monitored:
-                    self._reap()
+                self.supervisor.start_failed(self)
                 raise
-        self._status = move(self._status, Status.RUNNING, self.id)
-        self._started = time.time()
-        self._save()
-        log.info("container.started", id=self.id, pid=self._pid)
+        self.record.move(Status.RUNNING)
+        self.record.started = time.time()
+        self.save_state()
+        log.info("container.started", id=self.id, pid=self.pid)
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the main process to exit and return its status (128+N if killed by N).
@@ -377,48 +317,32 @@ class Container:
         Any process can wait for a detached container (its monitor records the status);
         for others only the creating process can, and the rest get a ContainerError.
         """
-        if self._monitored:
-            from pycontainers.runtime import monitored
+        return self.supervisor.wait(self, timeout)
 
-            return monitored.wait(self, timeout)
-        if self._launch is None:
-            raise ContainerError(
-                "only the process that created a container can wait for its exit status "
-                "(the state-keeping monitor comes with the engine)"
-            )
-        if self.returncode is not None:
-            return self.returncode
-        if (
-            timeout is not None
-            and self._pidfd is not None
-            and not wait_readable(self._pidfd, timeout)
-        ):
-            raise TimeoutError(f"container {self.id[:12]} still running after {timeout} s")
-        return self._reap()
+    def claim_cleanup(self) -> None:
+        """Promise that this process deletes the container once it exits (as a foreground
+        ``run --rm`` does): a detached container's monitor then skips its own clean-up hook.
+        The claim ends with :meth:`close` or :meth:`delete`, or when this process dies (then
+        the monitor cleans up as usual).
+        """
+        from pycontainers.runtime.monitored import Monitored
 
-    def _reap(self) -> int:
-        from pycontainers import _sys
-
-        if self.returncode is None and self._pidfd is not None:
-            self.returncode = _sys.reap(self._pidfd)
-            self._status = move(self._status, Status.STOPPED, self.id)
-            if self._launch is not None:
-                self._launch.remove_network()  # as Docker: a stopped container holds no port
-        return self.returncode if self.returncode is not None else -1
+        if isinstance(self.supervisor, Monitored):
+            self.supervisor.claim_cleanup(self)
 
     @property
     def cgroup(self) -> CGroup:
         """The container's own cgroup (limits, stats, freezer)."""
-        if self._cgroup is None:
+        if self.record.cgroup is None:
             raise ContainerError(f"container {self.id[:12]} has no cgroup")
-        return self._cgroup
+        return self.record.cgroup
 
     @property
     def upper_dir(self) -> str | None:
         """The container's writable layer (its changes), for a rootfs of image layers."""
-        if self._launch is not None:
-            return self._launch.upper_dir
-        from pycontainers.fs.shift import default_data_root
+        if self.supervisor.launch is not None:
+            return self.supervisor.launch.upper_dir
+        from pycontainers.paths import default_data_root
 
         upper = os.path.join(default_data_root(), "containers", self.id, "upper")
         return upper if os.path.isdir(upper) else None
@@ -436,21 +360,21 @@ class Container:
         """
         from pycontainers.runtime.files import commit
 
-        return commit(self, self._image, reference, config, message, image_root)
+        return commit(self, self.record.image, reference, config, message, image_root)
 
     def pause(self) -> None:
         """Freeze every process of the container (the cgroup freezer)."""
         require("pause", self.status, self.id)
         self.cgroup.freeze()
-        self._status = move(self._status, Status.PAUSED, self.id)
-        self._save()
+        self.record.move(Status.PAUSED)
+        self.save_state()
 
     def resume(self) -> None:
         """Thaw a paused container."""
         require("resume", self.status, self.id)
         self.cgroup.thaw()
-        self._status = move(self._status, Status.RUNNING, self.id)
-        self._save()
+        self.record.move(Status.RUNNING)
+        self.save_state()
 
     def update(self, resources: Resources | None = None, **limits: Any) -> None:
         """Change limits of the live container (``memory="128m"``, ``cpus=1``, ...)."""
@@ -498,16 +422,17 @@ class Container:
     @property
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer killed a process of this container."""
-        return self._cgroup is not None and self._cgroup.oom_killed()
+        return self.record.cgroup is not None and self.record.cgroup.oom_killed()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the main process (PID 1 of the container)."""
         from pycontainers import _sys
 
-        if self._pidfd is None:
+        pidfd = self.supervisor.pidfd
+        if pidfd is None:
             raise ContainerError(f"container {self.id[:12]} is not running")
         try:
-            _sys.pidfd_send_signal(self._pidfd, sig)
+            _sys.pidfd_send_signal(pidfd, sig)
         except OSError as exc:
             if exc.errno != errno.ESRCH:
                 raise
@@ -517,67 +442,26 @@ class Container:
         SIGTERM), then SIGKILL after ``timeout`` seconds; a detached container is not
         restarted by its policy afterwards.
         """
-        from pycontainers.runtime.monitored import stop
+        from pycontainers.runtime.stop import stop
 
         stop(self, timeout, sig)
 
     def delete(self) -> None:
         """Kill the container if needed, reap it, close its fds and remove its state."""
-        if self._status == "deleted":
-            return
-        if self._monitored:
-            open(os.path.join(self.state_dir, "stopped"), "w").close()
-        if self._cgroup is not None and self.status == "paused":
-            self._cgroup.thaw()  # a frozen process cannot die, so cannot be reaped
-        if self._pidfd is not None:
-            if not _exited(self._pidfd):
-                self.kill(signal.SIGKILL)
-            if self._launch is not None and not self._monitored:
-                self._reap()
-            else:
-                wait_readable(self._pidfd, 10.0)
-            if self._launch is not None:
-                self._launch.close()
-            else:
-                os.close(self._pidfd)
-            self._pidfd = None
-        if self._monitored:
-            from pycontainers.runtime.monitored import wait_monitor_gone
+        from pycontainers.runtime.delete import delete
 
-            wait_monitor_gone(self)  # its exit hook included: nothing races with us
-        if self._stdio is not None:
-            self._stdio.close_all()
-        if self._cgroup is not None:
-            from pycontainers.runtime.launch import drop_cgroup
-
-            parent = self.spec.cgroup_parent if self.spec else os.path.dirname(self._cgroup.path)
-            drop_cgroup(self._cgroup, parent)
-            self._cgroup = None
-        if self._launch is not None:
-            self._launch.remove_layer()
-            self._launch.remove_network()
-        else:  # whatever state it got to (a creator killed mid-create included)
-            from pycontainers.runtime.gc import remove_leftovers
-
-            remove_leftovers(self.id, os.path.dirname(self.state_dir))
-        st.remove_state_dir(self.state_dir)
-        self._status = move(self._status, Status.DELETED, self.id)
-        log.info("container.deleted", id=self.id)
+        delete(self)
 
     def close(self) -> None:
         """Release this handle's fds without touching the container (a ``load()``-ed or a
         detached one; the creator of an attached container keeps its pidfd to reap it).
         """
-        if self._launch is not None and self._monitored:
-            self._launch.close()
-            self._pidfd = None
-        elif self._launch is None and self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
+        self.supervisor.close()
 
     def __del__(self) -> None:
-        if getattr(self, "_launch", None) is None and getattr(self, "_pidfd", None) is not None:
-            self.close()
+        supervisor = getattr(self, "supervisor", None)
+        if supervisor is not None and supervisor.launch is None and supervisor.pidfd is not None:
+            supervisor.close()
 
     def __enter__(self) -> Container:
         return self
@@ -591,7 +475,7 @@ class Container:
         self.delete()
 
     def __repr__(self) -> str:
-        return f"<Container {self.id[:12]} {self._status} pid={self._pid}>"
+        return f"<Container {self.id[:12]} {self.record.status} pid={self.record.pid}>"
 
     def _repr_html_(self) -> str:
         """State, ports, mounts, limits and namespaces shared with the host, as HTML."""
@@ -600,5 +484,19 @@ class Container:
         return repr_html(self)
 
 
-def _exited(pidfd: int) -> bool:
-    return wait_readable(pidfd, 0)
+def _supervisor(detached: bool, pidfd: int | None) -> Supervisor:
+    """The supervisor of a container loaded from its state (no launch handle)."""
+    from pycontainers.runtime.monitored import Monitored
+    from pycontainers.runtime.supervisor import Attached
+
+    return Monitored(None, pidfd) if detached else Attached(None, pidfd, None)
+
+
+def _stdio(c: Container, stream: str) -> int | None:
+    """Our end of one of an attached container's pipes (None if not a pipe)."""
+    from pycontainers.runtime.supervisor import Attached
+
+    sup = c.supervisor
+    stdio = sup.stdio if isinstance(sup, Attached) else None
+    fd: int | None = getattr(stdio, stream) if stdio is not None else None
+    return fd

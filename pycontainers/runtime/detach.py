@@ -3,10 +3,13 @@
 A detached container's first process is cloned by an intermediate that then becomes the
 monitor (``pycontainers-monitor``, C, about 1 MB RSS): it keeps the output in the
 json-file log, serves the attach socket, runs health checks, records the exit status in
-``exit.json`` and enforces the restart policy — after the Python process that created
-the container is gone. When the container is done, the monitor execs the exit hook
-(``python -m pycontainers.runtime.hooks exit``) that gives back its network and cgroup;
-to restart it execs the restart hook, which starts a new container and monitor.
+``exit.json`` (with whether the OOM killer struck) and enforces the restart policy — after
+the Python process that created the container is gone. When the container is done, the
+monitor removes its cgroup itself; only a container with a network endpoint to give back or
+``auto_remove`` also gets the exit hook (``python -m pycontainers.runtime.hooks exit``), and
+not even that while a client that deletes the container itself holds the claim file
+(:meth:`~pycontainers.runtime.container.Container.claim_cleanup`). To restart, the monitor
+execs the restart hook, which starts a new container and monitor.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from typing import Any
 
 from pycontainers.errors import ContainerError
 from pycontainers.supervision import DetachOptions, HealthCheck, check_restart
+
+CLAIM_FILE = "cleanup.claim"
+"""In the state dir: a shared flock on it tells the monitor a live client deletes the
+container after its exit, so the monitor skips its exit hook."""
 
 PID_PLACEHOLDER = "@@@@PID@@@@@@@@"
 """Replaced in the monitor's argv (in place, by the C shim) with the container's pid."""
@@ -94,8 +101,13 @@ def monitor_argv(
     container_id: str,
     options: DetachOptions,
     stdio: MonitorStdio,
+    *,
+    exit_hook: bool = True,
 ) -> list[str]:
-    """The monitor's argv for a container (its pid filled in by the shim)."""
+    """The monitor's argv for a container (its pid filled in by the shim; the cgroup
+    directories appended by the launch). ``exit_hook``: Python has clean-up to do when the
+    container is done (a network endpoint, ``auto_remove``).
+    """
     from pycontainers.runtime.monitor_bin import monitor_path
 
     argv = [monitor_path(), "--state-dir", state_dir, "--adopt", PID_PLACEHOLDER]
@@ -116,7 +128,9 @@ def monitor_argv(
         argv += ["--health-interval", str(hc.interval), "--health-timeout", str(hc.timeout)]
         argv += ["--health-retries", str(hc.retries)]
         argv += ["--health-start-period", str(hc.start_period)]
-    argv += ["--exit-cmd", *hook_argv(state_root, container_id, "exit"), "--"]
+    if exit_hook:
+        argv += ["--claim-file", os.path.join(state_dir, CLAIM_FILE)]
+        argv += ["--exit-cmd", *hook_argv(state_root, container_id, "exit"), "--"]
     return argv
 
 
@@ -161,6 +175,7 @@ def read_health(state_dir: str) -> dict[str, Any] | None:
 
 
 __all__ = [
+    "CLAIM_FILE",
     "PID_PLACEHOLDER",
     "DetachOptions",
     "HealthCheck",

@@ -1,7 +1,9 @@
 """Hooks a detached container's monitor runs (execs) — ``python -m pycontainers.runtime.hooks``.
 
-- ``exit``: the container is done and will not be restarted: give back its network and
-  cgroup, mark it stopped, remove it if it was started with ``auto_remove``.
+- ``exit``: the container is done and will not be restarted: give back its network (and
+  its cgroup, if the monitor could not remove it), mark it stopped, remove it if it was
+  started with ``auto_remove``. The monitor runs it only when there is such work and no
+  live client claimed the clean-up.
 - ``restart --restart-count K``: its policy restarts it: clean up as above, then start it
   again from its saved spec with a new monitor (this process exits after that).
 - ``health``: run the health check inside the container; exit with its status.
@@ -27,8 +29,8 @@ def _exit_hook(c: object) -> int:
 
     assert isinstance(c, Container)
     monitored.release_resources(c)
-    c._status = Status.STOPPED
-    c._save()
+    c.record.status = Status.STOPPED
+    c.save_state()
     _, options = load_spec(c.state_dir)
     if options["detach"].auto_remove:
         c.delete()
@@ -42,7 +44,7 @@ def _restart_hook(c: object, count: int) -> int:
     assert isinstance(c, Container)
     if os.path.exists(os.path.join(c.state_dir, "stopped")):  # stopped meanwhile: no restart
         return _exit_hook(c)
-    c._restart_count = count
+    c.record.restart_count = count
     monitored.start_again(c, restart_count=count)
     c.close()
     return 0

@@ -243,6 +243,9 @@ class Launch:
             return
         env = [f"{k}={v}" for k, v in os.environ.items()]
         fds = list(getattr(stdio, "monitor_fds", ()))
+        if self.cgroup is not None:  # the monitor removes them once the container is done
+            for directory in dict.fromkeys(self.cgroup.paths.values()):
+                monitor = [*monitor, "--cgroup", directory]
         self.spawned, self._ctl, self.monitor_pid = _sys.spawn_monitored(
             plan, monitor[0], monitor, env, fds
         )

@@ -88,8 +88,9 @@ def test_rotation_by_size(tmp_path: Path, max_files: int) -> None:
 
 def test_exit_file_for_an_exit_code(tmp_path: Path) -> None:
     info = run(tmp_path, argv=["sh", "-c", "exit 3"]).exit_info()
-    assert set(info) == {"exit_code", "signal", "finished_at", "restart_count"}
+    assert set(info) == {"exit_code", "signal", "oom_killed", "finished_at", "restart_count"}
     assert info["exit_code"] == 3 and info["signal"] is None and info["restart_count"] == 0
+    assert info["oom_killed"] is False  # no --cgroup given: nothing to read
     assert TIME_RE.match(info["finished_at"])
     assert not list(tmp_path.glob("*.tmp"))
     assert not (tmp_path / "attach.sock").exists()  # removed when the monitor leaves

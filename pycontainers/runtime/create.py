@@ -1,5 +1,5 @@
-"""Making a container: its state directory, name, spec and first process (attached or
-under a monitor). The body of :meth:`Container.create` and of starting one again.
+"""The ``create`` operation: a container's state directory, name, spec and first process
+(attached, or under a monitor). The body of :meth:`Container.create` and of starting one again.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pycontainers.errors import ContainerError, SpecError
 from pycontainers.runtime import state as st
 from pycontainers.runtime._crash import crashpoint
 from pycontainers.runtime.launch import Launch
-from pycontainers.runtime.lifecycle import Status, move
+from pycontainers.runtime.lifecycle import Status
 from pycontainers.runtime.stdio import Stdio, StdioArg
+from pycontainers.runtime.supervisor import Attached
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ def create(
     spec_kwargs: SpecOptions,
 ) -> Container:
     """See :meth:`Container.create`."""
-    from pycontainers.runtime.container import _new_id
     from pycontainers.runtime.detach import DetachOptions
+    from pycontainers.runtime.record import Record
     from pycontainers.runtime.run import make_spec
 
     if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
@@ -81,7 +82,7 @@ def create(
         auto_remove=auto_remove,
         console_socket=console_socket,
     )
-    container_id = st.check_id(id or _new_id())
+    container_id = st.check_id(id or os.urandom(32).hex())
     root = st.ensure_dir(state_root or st.default_state_root())
     state_dir = os.path.join(root, container_id)
     with st.names_locked(root):
@@ -93,17 +94,22 @@ def create(
             raise ContainerError(
                 f"a container with id {container_id} already exists in {root}"
             ) from None
-        c = cls(container_id, state_dir, spec, None, None, "creating", 0)
-        c._name = name or ""
-        c._labels = dict(labels or {})
-        c._save(create=True)  # the name is taken from here on
+        record = Record(
+            id=container_id,
+            status=Status.CREATING,
+            created=time.time(),
+            name=name or "",
+            labels=dict(labels or {}),
+        )
+        c = cls(state_dir, record, spec)
+        c.save_state(create=True)  # the name is taken from here on
     crashpoint("state-dir")
     try:
-        c._launch_it(spec, options if detach else None, stdio_args, True)
+        launch_into(c, spec, options if detach else None, stdio_args, True)
     except BaseException:
         st.remove_state_dir(state_dir)
         raise
-    log.info("container.created", id=container_id, pid=c._pid, detach=detach)
+    log.info("container.created", id=container_id, pid=c.pid, detach=detach)
     return c
 
 
@@ -116,6 +122,7 @@ def launch_into(
 ) -> None:
     """Start the container's process (waiting on its start fifo, or at once)."""
     from pycontainers.runtime.detach import MonitorStdio, monitor_argv
+    from pycontainers.runtime.monitored import Monitored
     from pycontainers.runtime.run import needs_mountpoint
 
     root = os.path.dirname(c.state_dir)
@@ -130,10 +137,12 @@ def launch_into(
 
         # every container's spec is stored, attached or not: any process that enters it
         # later (exec, health checks, restarts) takes its security from this file alone
-        save_spec(c.state_dir, spec, {"name": c._name, "detach": options})
+        r = c.record
+        save_spec(c.state_dir, spec, {"name": r.name, "detach": options})
         if options is not None:
             stdio = MonitorStdio(options.tty, options.interactive)
-            monitor = monitor_argv(c.state_dir, root, c.id, options, stdio)
+            exit_hook = spec.network is not None or options.auto_remove
+            monitor = monitor_argv(c.state_dir, root, c.id, options, stdio, exit_hook=exit_hook)
         else:
             stdio = Stdio(*stdio_args)
         mnt = st.ensure_dir(os.path.join(root, ".mnt")) if needs_mountpoint(spec) else None
@@ -143,7 +152,7 @@ def launch_into(
             host_mountpoint=mnt,
             start_fifo=fifo,
             cgroup_name=c.id,
-            name=c._name or None,
+            name=r.name or None,
             state_root=root,
             monitor=monitor,
             console=options is not None and options.tty,
@@ -153,17 +162,18 @@ def launch_into(
             stdio.close_all()
         raise
     c.spec = spec
-    c._rootfs, c._args = str(spec.rootfs), spec.process.args
-    c._launch = launch
-    c._stdio = stdio if isinstance(stdio, Stdio) else None
-    c._pid = launch.pid
-    c._pidfd = launch.pidfd
-    c._cgroup = launch.cgroup
-    c._image = spec.image or ""
-    c._monitored = options is not None
-    c._monitor_pid = launch.monitor_pid
-    c._restart_count = options.restart_count if options is not None else 0
+    if options is not None:
+        c.supervisor = Monitored(launch, launch.pidfd)
+    else:
+        c.supervisor = Attached(launch, launch.pidfd, stdio if isinstance(stdio, Stdio) else None)
+    r.rootfs, r.args = str(spec.rootfs), spec.process.args
+    r.pid = launch.pid
+    r.cgroup = launch.cgroup
+    r.image = spec.image or ""
+    r.detached = options is not None
+    r.monitor_pid = launch.monitor_pid
+    r.restart_count = options.restart_count if options is not None else 0
     crashpoint("released")
-    c._status = move(c._status, Status.CREATED if wait_for_start else Status.RUNNING, c.id)
-    c._started = 0.0 if wait_for_start else time.time()
-    c._save()
+    r.move(Status.CREATED if wait_for_start else Status.RUNNING)
+    r.started = 0.0 if wait_for_start else time.time()
+    c.save_state()

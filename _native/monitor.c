@@ -8,7 +8,7 @@
  *       [--restart-cmd PATH ARGS... --] [--restart-backoff-ms MS] [--restart-backoff-max-ms MS]
  *       [--health-cmd PATH ARGS... --] [--health-interval MS] [--health-timeout MS]
  *       [--health-retries N] [--health-start-period MS]
- *       [--cgroup DIR]... [--claim-file PATH]
+ *       [--cgroup DIR]... [--cgroup-parent DIR]... [--claim-file PATH]
  *
  * --adopt PID: the container's first process is already our child (the shim's intermediate
  * process cloned it and then exec'd this program). `-- ARGV`: fork+exec ARGV ourselves, with
@@ -52,7 +52,8 @@
     "  [--exit-cmd PATH ARGS... --]   (exec'd once the container is done and not restarted)\n" \
     "  [--health-cmd PATH ARGS... --] [--health-interval MS] [--health-timeout MS]\n"          \
     "  [--health-retries N] [--health-start-period MS]\n"                                     \
-    "  [--cgroup DIR]... [--claim-file PATH]  (removed when done; a held claim skips --exit-cmd)\n"
+    "  [--cgroup DIR]... [--cgroup-parent DIR]... (removed when done; a parent once empty)\n"    \
+    "  [--claim-file PATH]  (a live client's flock on it skips --exit-cmd)\n"
 
 enum { R_NO, R_ALWAYS, R_UNLESS_STOPPED, R_ON_FAILURE };
 
@@ -215,8 +216,11 @@ static void parse(int argc, char **argv) {
         } else if (OPT("--attach-socket")) {
             o.attach = absolute(v);
         } else if (OPT("--cgroup")) {
-            if (finish_add_cgroup(v) < 0)
+            if (finish_add_cgroup(v, 0) < 0)
                 usage("--cgroup: not an absolute path, or too many", v);
+        } else if (OPT("--cgroup-parent")) {
+            if (finish_add_cgroup(v, 1) < 0)
+                usage("--cgroup-parent: not an absolute path, or too many", v);
         } else if (OPT("--claim-file")) {
             o.claim_file = absolute(v);
         } else if (OPT("--console-socket")) {

@@ -89,9 +89,9 @@ void health_out_event(void);
 int health_reaped(pid_t pid, int code); /* 1 if pid was the check */
 
 /* ---- finishing a container without Python (monitor_finish.c) ---- */
-int finish_add_cgroup(const char *dir); /* --cgroup DIR: 0 or -1 (too many, not absolute) */
+int finish_add_cgroup(const char *dir, int parent); /* --cgroup(-parent) DIR: 0 or -1 */
 int finish_oom_killed(void);            /* 1 if the OOM killer struck in one of them */
-void finish_release_cgroups(void);      /* rmdir each (EBUSY retried briefly) */
+void finish_release_cgroups(void); /* rmdir each (EBUSY retried briefly), then the parents */
 int finish_claimed(const char *claim_file); /* 1 if a live client holds the claim */
 
 /* shared by the child-starting code paths */

@@ -20,13 +20,16 @@
 #define MAX_CGROUPS 32
 #define RMDIR_TRIES 50 /* EBUSY right after the last exit: retry for up to 50 ms */
 
-static const char *cgroups[MAX_CGROUPS];
-static int n_cgroups;
+static const char *cgroups[MAX_CGROUPS], *parents[MAX_CGROUPS];
+static int n_cgroups, n_parents;
 
-int finish_add_cgroup(const char *dir) {
-    if (n_cgroups >= MAX_CGROUPS || dir[0] != '/')
+int finish_add_cgroup(const char *dir, int parent) {
+    if ((parent ? n_parents : n_cgroups) >= MAX_CGROUPS || dir[0] != '/')
         return -1;
-    cgroups[n_cgroups++] = dir;
+    if (parent)
+        parents[n_parents++] = dir;
+    else
+        cgroups[n_cgroups++] = dir;
     return 0;
 }
 
@@ -73,6 +76,10 @@ void finish_release_cgroups(void) {
             nanosleep(&ms, NULL);
         }
     }
+    /* the parent group goes once no other container uses it, as Python's clean-up does;
+     * EBUSY/ENOTEMPTY: others still do */
+    for (int i = 0; i < n_parents; i++)
+        (void)rmdir(parents[i]);
 }
 
 int finish_claimed(const char *claim_file) {

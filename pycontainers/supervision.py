@@ -16,6 +16,10 @@ from pycontainers.errors import SpecError
 _RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
 
 
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+"""The keys that detach ``attach`` from a container, leaving it running (Docker's)."""
+
+
 def _duration_ms(value: float | int | str | None, field: str) -> int | None:
     if value is None:
         return None
@@ -125,4 +129,4 @@ class DetachOptions:
             raise SpecError("console_socket", "needs tty=True (it receives the pty master)")
 
 
-__all__ = ["DetachOptions", "HealthCheck", "check_restart"]
+__all__ = ["DEFAULT_DETACH_KEYS", "DetachOptions", "HealthCheck", "check_restart"]

@@ -157,7 +157,10 @@ class CGroup(abc.ABC):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def _create(self, resources: Resources | None) -> None:
+    def materialize(self, resources: Resources | None) -> None:
+        """Make the group's directories where missing and apply ``resources``; on failure
+        remove the directories this call made (used by :func:`CGroup.create` and :meth:`child`).
+        """
         created = self._make_dirs()
         try:
             if resources is not None:
@@ -174,7 +177,7 @@ class CGroup(abc.ABC):
     def child(self, name: str, resources: Resources | None = None, **limits: Any) -> CGroup:
         """Create (or reuse) the group ``name`` below this one, with the same backend."""
         sub = self._sub(f"{self._path}/{check_path('name', name)}")
-        sub._create(resolve_resources(resources, limits))
+        sub.materialize(resolve_resources(resources, limits))
         return sub
 
     def children(self) -> list[str]:

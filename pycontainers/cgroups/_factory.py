@@ -56,7 +56,7 @@ def create_cgroup(
     name = check_path("name", name)
     parent = check_path("parent", parent, allow_empty=True)
     group = backend(f"{parent}/{name}" if parent else name, layout)
-    group._create(res)
+    group.materialize(res)
     return group
 
 

@@ -473,9 +473,9 @@ def _find(ref: str, kind: str | None, root: str | None) -> dict[str, Any]:
     for k in kinds:
         try:
             if k == "container":
-                c = _load(ref)
+                c = _load(ref)  # only "no such container" falls through to the next kind
                 try:
-                    return c.inspect()
+                    return _inspect_container(c)
                 finally:
                     c.close()
             if k == "network":
@@ -495,6 +495,18 @@ def _find(ref: str, kind: str | None, root: str | None) -> dict[str, Any]:
         except (PyContainersError, ImportError):
             continue
     raise CommandError(f"no such object: {ref}")
+
+
+def _inspect_container(c: Container) -> dict[str, Any]:
+    """``c.inspect()``; a failure of a container that exists is its own error, never
+    mistaken for "no such object" (its exit hook may be changing it at this moment).
+    """
+    from pycontainers.errors import PyContainersError
+
+    try:
+        return c.inspect()
+    except PyContainersError as exc:
+        raise CommandError(f"cannot inspect container {c.name or c.id[:12]}: {exc}") from exc
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:

@@ -326,7 +326,7 @@ def load(
                     kind, named = "docker-archive", loader.docker()
                 else:
                     raise ImageError(f"{p}: neither an OCI image layout nor a docker-archive")
-                images = [store._image(ref, desc) for ref, desc in named]  # validates
+                images = [store.image_at(ref, desc) for ref, desc in named]  # validates
             except BaseException:
                 loader.rollback()
                 raise
@@ -418,7 +418,7 @@ def _write_oci(store: ImageStore, images: list[Image], sink: _Sink) -> None:
     written: set[Digest] = set()
     entries = []
     for img in images:
-        desc = store._find(img.reference)
+        desc = store.descriptor(img.reference)
         for digest in sorted(store.content.reachable([desc])):
             if digest in written or not store.content.has(digest):
                 continue

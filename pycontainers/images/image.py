@@ -231,7 +231,10 @@ class ImageStore:
             except SpecError:
                 log.warning("image.bad_ref_name", ref_name=name)
 
-    def _find(self, ref: Reference) -> Descriptor:
+    def descriptor(self, ref: Reference) -> Descriptor:
+        """The descriptor (manifest or index) the store names ``ref``; :class:`ImageNotFound`
+        if none (``repo@digest`` also matches any tag of that repository pinned to it).
+        """
         for r, desc in self._entries():
             if r == ref:
                 return desc
@@ -246,9 +249,12 @@ class ImageStore:
     def get(self, ref: str | Reference) -> Image:
         """The image named ``ref``; :class:`ImageNotFound` if the store has none."""
         r = Reference.parse(ref)
-        return self._image(r, self._find(r))
+        return self.image_at(r, self.descriptor(r))
 
-    def _image(self, ref: Reference, desc: Descriptor) -> Image:
+    def image_at(self, ref: Reference, desc: Descriptor) -> Image:
+        """The image ``desc`` describes (this platform's, for an index), named ``ref``; its
+        manifest and config are read and validated.
+        """
         if desc.media_type in _INDEX_TYPES:
             desc = self._pick_platform(desc)
         raw = self.content.read_bytes(desc)
@@ -310,7 +316,7 @@ class ImageStore:
         out = []
         for ref, desc in self._entries():
             try:
-                out.append(self._image(ref, desc))
+                out.append(self.image_at(ref, desc))
             except (BlobNotFound, ImageNotFound, ImageError) as exc:
                 log.warning("image.unreadable", reference=str(ref), error=str(exc))
         return sorted(out, key=lambda i: str(i.reference))
@@ -343,7 +349,8 @@ class ImageStore:
 
     # -- naming -----------------------------------------------------------------------------
 
-    def _add(self, desc: Descriptor, ref: Reference) -> None:
+    def name_descriptor(self, desc: Descriptor, ref: Reference) -> None:
+        """Name ``desc`` ``ref`` in the store's index (moving that name if it was taken)."""
         named = attrs.evolve(
             desc, annotations={**dict(desc.annotations), ANNOTATION_REF_NAME: str(ref)}
         )
@@ -356,8 +363,8 @@ class ImageStore:
         target = Reference.parse(new_ref)
         with self.content.lock():
             src = image if isinstance(image, Image) else self.get(image)
-            desc = self._find(src.reference)
-            self._add(
+            desc = self.descriptor(src.reference)
+            self.name_descriptor(
                 Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform), target
             )
         log.info("image.tagged", reference=str(target), digest=str(src.digest))
@@ -483,7 +490,7 @@ class ImageStore:
                 ],
             }
             man_desc = self.content.put(_canonical(manifest), media_type=MEDIA_TYPE_MANIFEST)
-            self._add(attrs.evolve(man_desc, platform=plat), ref)
+            self.name_descriptor(attrs.evolve(man_desc, platform=plat), ref)
         log.info("image.committed", reference=str(ref), digest=str(man_desc.digest))
         return self.get(ref)
 

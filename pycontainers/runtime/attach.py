@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 from pycontainers import _log
 from pycontainers.errors import ContainerError, SpecError
 from pycontainers.runtime import _term
+from pycontainers.supervision import DEFAULT_DETACH_KEYS as DEFAULT_DETACH_KEYS  # re-export
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -38,7 +39,6 @@ STDIN, STDOUT, STDERR, RESIZE, CLOSE_STDIN, EXIT = 0, 1, 2, 3, 4, 5
 _HEADER = struct.Struct(">B3xI")
 _CHUNK = 65536
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the NUL
-DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 
 
 class Frame(NamedTuple):

@@ -18,9 +18,12 @@ from pycontainers import _log
 from pycontainers.errors import ContainerError, ContainerStartError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.lifecycle import Status, require
+from pycontainers.supervision import DEFAULT_DETACH_KEYS
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
+    import datetime as dt
     from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from typing import BinaryIO
 
     from typing_extensions import Unpack
 
@@ -30,7 +33,7 @@ if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from pycontainers.images.config import ImageConfig
     from pycontainers.runtime.detach import HealthCheck
     from pycontainers.runtime.logs import LogEntry
-    from pycontainers.runtime.options import SpecOptions
+    from pycontainers.runtime.options import LimitOptions, SpecOptions
     from pycontainers.runtime.record import Record
     from pycontainers.runtime.run import CompletedContainer
     from pycontainers.runtime.stdio import StdioArg
@@ -236,9 +239,20 @@ class Container:
         h = read_health(self.state_dir) if self.detached else None
         return str(h["status"]) if h else None
 
-    def logs(self, *, follow: bool = False, **options: Any) -> Iterator[LogEntry]:
-        """The detached container's output from its json-file log (``tail``, ``since``,
-        ``until``, ``stdout``, ``stderr``; with ``follow`` until the container stops).
+    def logs(
+        self,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | str | dt.datetime | None = None,
+        until: float | str | dt.datetime | None = None,
+        stdout: bool = True,
+        stderr: bool = True,
+    ) -> Iterator[LogEntry]:
+        """The detached container's output from its json-file log, oldest first: the last
+        ``tail`` entries, between ``since`` and ``until`` (Unix times, datetimes or strings
+        as ``docker logs`` takes them), of ``stdout`` and/or ``stderr``; with ``follow``,
+        new entries until the container stops.
         """
         from pycontainers.runtime.logs import read_logs
 
@@ -247,16 +261,32 @@ class Container:
                 f"container {self.id[:12]} is not detached: its output went to its stdio"
             )
         return read_logs(
-            self.state_dir, follow=follow, running=lambda: self.status == "running", **options
-        )
+            self.state_dir, follow=follow, running=lambda: self.status == "running",
+            tail=tail, since=since, until=until, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
 
-    def attach(self, **options: Any) -> int | None:
-        """Attach this terminal to a detached container (see
-        :func:`pycontainers.runtime.attach.attach`): its exit code, None once detached.
+    def attach(
+        self,
+        *,
+        stdin: bool = True,
+        tty: bool | None = None,
+        detach_keys: str | None = DEFAULT_DETACH_KEYS,
+        stdin_fd: int = 0,
+        stdout: BinaryIO | int | None = None,
+        stderr: BinaryIO | int | None = None,
+    ) -> int | None:
+        """Attach this terminal to a detached container, like ``docker attach``: our
+        ``stdin_fd`` goes to it (unless ``stdin`` is false), its output to ``stdout`` /
+        ``stderr`` (default ours); ``tty`` (default: the container's) puts our terminal in
+        raw mode; ``detach_keys`` (default ctrl-p,ctrl-q) leave it running. Returns its exit
+        code, or None once detached (see :func:`pycontainers.runtime.attach.attach`).
         """
         from pycontainers.runtime.attach import attach
 
-        return attach(self, **options)
+        return attach(
+            self, stdin=stdin, tty=tty, detach_keys=detach_keys, stdin_fd=stdin_fd,
+            stdout=stdout, stderr=stderr,
+        )  # fmt: skip
 
     def inspect(self) -> dict[str, Any]:
         """A Docker-like description: state, exit code, health, network, labels."""
@@ -376,8 +406,11 @@ class Container:
         self.record.move(Status.RUNNING)
         self.save_state()
 
-    def update(self, resources: Resources | None = None, **limits: Any) -> None:
-        """Change limits of the live container (``memory="128m"``, ``cpus=1``, ...)."""
+    def update(self, resources: Resources | None = None, **limits: Unpack[LimitOptions]) -> None:
+        """Change limits of the live container: a :class:`Resources` and/or the keywords
+        of :class:`~pycontainers.runtime.options.LimitOptions` (``memory="128m"``,
+        ``cpus=1``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``...).
+        """
         require("update", self.status, self.id)
         self.cgroup.update(resources, **limits)
 

@@ -6,7 +6,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from pycontainers.errors import ContainerError
+from pycontainers.errors import ContainerError, PyContainersError
 from pycontainers.runtime.detach import read_exit, read_health
 
 if TYPE_CHECKING:
@@ -113,7 +113,10 @@ def _network(c: Container) -> dict[str, Any]:
     path = os.path.join(os.path.dirname(c.state_dir), "network", "endpoints", f"{c.id}.json")
     if not os.path.exists(path):
         return {}
-    ep = Endpoints(os.path.dirname(c.state_dir)).load(c.id)
+    try:
+        ep = Endpoints(os.path.dirname(c.state_dir)).load(c.id)
+    except PyContainersError:  # unreadable while its exit hook gives it back: no network
+        ep = None
     if ep is None:
         return {}
     return {

@@ -246,6 +246,8 @@ class Launch:
         if self.cgroup is not None:  # the monitor removes them once the container is done
             for directory in dict.fromkeys(self.cgroup.paths.values()):
                 monitor = [*monitor, "--cgroup", directory]
+                if self.cgroup_parent:  # and the parent group once no container uses it
+                    monitor = [*monitor, "--cgroup-parent", os.path.dirname(directory)]
         self.spawned, self._ctl, self.monitor_pid = _sys.spawn_monitored(
             plan, monitor[0], monitor, env, fds
         )

@@ -71,6 +71,21 @@ def test_run_foreground_exit_codes_and_rm(busybox_rootfs: Path) -> None:
     assert r.returncode == 0 and r.stdout.splitlines()[1] == "42"
 
 
+def test_a_kept_container_is_inspectable_at_once_every_time(busybox_rootfs: Path) -> None:
+    """`run --name X` exits; `inspect X` at once, while the monitor's exit hook gives back
+    its network endpoint, once said "no such object" (issue 15): run the sequence many
+    times, after `run --rm`s like the test above.
+    """
+    bb = str(busybox_rootfs)
+    for i in range(8):
+        assert cli("run", "--rm", bb, "true").returncode == 0
+        r = cli("run", "--name", f"kept{i}", bb, "sh", "-c", "exit 5")
+        assert r.returncode == 5, r.stderr
+        assert inspect(f"kept{i}", "{{.State.Status}} {{.State.ExitCode}}") == "exited 5"
+        assert f"kept{i}" in ok("ps", "-a")
+    ok("rm", *[f"kept{i}" for i in range(8)])
+
+
 def test_run_flags_reach_the_container(busybox_rootfs: Path, tmp_path: Path) -> None:
     env_file = tmp_path / "env"
     env_file.write_text("# comment\nFROM_FILE=yes\n\nOVERRIDDEN=file\n")

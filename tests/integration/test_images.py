@@ -328,7 +328,7 @@ def test_snapshot_refuses_wrong_diff_id(store: ImageStore, busybox_rootfs: Path)
     )
     manifest = dict(img.manifest, config=cfg.to_dict())
     man = store.content.put(json.dumps(manifest).encode(), media_type=img.manifest["mediaType"])
-    store._add(man, Reference.parse("bad"))
+    store.name_descriptor(man, Reference.parse("bad"))
     with pytest.raises(DigestMismatch):
         store.snapshots_for("bad")
     assert list(store.snapshots.snapshots()) == []

@@ -65,6 +65,19 @@ SNIPPETS = {
 
         Sandbox().run("true", memroy="64m")
     """,
+    "bad_update.py": """
+        import pycontainers as pc
+
+        def use(c: pc.Container) -> None:
+            c.update(memroy="64m")
+    """,
+    "bad_logs.py": """
+        import pycontainers as pc
+
+        def use(c: pc.Container) -> None:
+            list(c.logs(tial=5))
+            c.attach(detach_key="ctrl-x")
+    """,
     "good.py": """
         import pycontainers as pc
         from pycontainers.testing import ContainerFactory, Sandbox
@@ -89,6 +102,11 @@ SNIPPETS = {
             sandbox.run("true", memory="64m", pids=8, network=False)
             n: int = sandbox.run(len, "abc", timeout=5.0)
             s: str = sandbox.call(str.upper, "x")
+
+        def live(c: pc.Container) -> None:
+            c.update(memory="128m", cpus=1, pids_limit=20)
+            entries = list(c.logs(tail=5, since="10m", stdout=True, stderr=False))
+            code: int | None = c.attach(stdin=False, detach_keys="ctrl-x")
     """,
 }
 
@@ -100,6 +118,8 @@ EXPECTED = {
     "bad_value.py": 'Argument "pids_limit" to "run" has incompatible type "list[int]"',
     "bad_factory.py": 'Unexpected keyword argument "restrat"',
     "bad_sandbox.py": 'Unexpected keyword argument "memroy" for overloaded function "run"',
+    "bad_update.py": 'Unexpected keyword argument "memroy" for "update" of "Container"',
+    "bad_logs.py": 'Unexpected keyword argument "tial" for "logs" of "Container"',
 }
 
 

@@ -353,9 +353,9 @@ class _Pull:
                 man = content.put(
                     resolved.data, expected_digest=resolved.digest, media_type=resolved.media_type
                 )
-                image = self.store._image(self.ref, man)  # validates config and layers
+                image = self.store.image_at(self.ref, man)  # validates config and layers
                 desc = attrs.evolve(man, platform=resolved.platform or image.platform)
-                self.store._add(desc, self.ref)
+                self.store.name_descriptor(desc, self.ref)
             except BaseException:
                 for d in added:
                     content.delete(d)
@@ -363,7 +363,7 @@ class _Pull:
             finally:
                 for s in staged:
                     s.close()
-        return self.store._image(self.ref, desc)
+        return self.store.image_at(self.ref, desc)
 
     def run(self) -> Image:
         resolved = self.resolve()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-from pycontainers.cgroups._resources import Resources
-from pycontainers.errors import ContainerExitError, ContainerTimeout, SpecError
+from pycontainers.errors import ContainerExitError, ContainerTimeout
 from pycontainers.runtime import state as st
 
 if TYPE_CHECKING:
@@ -18,14 +17,11 @@ if TYPE_CHECKING:
 
     from pycontainers.images.image import Image
 from pycontainers.runtime.launch import Launch
-from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions, check_keywords
+from pycontainers.runtime.options import SPEC_KEYWORDS, SpecOptions, check_keywords
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import (
-    DEFAULT_NAMESPACES,
     ContainerSpec,
     OverlayRootfs,
-    Process,
-    SecurityOptions,
 )
 
 
@@ -61,160 +57,16 @@ def make_spec(
     The keywords are :class:`~pycontainers.runtime.options.SpecOptions` (see :func:`run`);
     an unknown one raises :class:`SpecError` naming it. Resource limits come as docker-py
     keywords (``memory="64m"``, ``cpus=0.5``, ``pids_limit=32``...) or a whole
-    ``resources=Resources(...)``.
+    ``resources=Resources(...)``. The resolve step: :func:`~pycontainers.runtime.resolve.
+    gather_inputs` then the pure :func:`~pycontainers.runtime.resolve.resolve_spec`; then
+    named volumes are made and bind sources checked.
     """
-    check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
-    limits = {k: v for k, v in options.items() if k in LIMIT_KEYWORDS}
-    o = options  # short: read below with each keyword's default
-    env, cwd, user = o.get("env"), o.get("cwd"), o.get("user")
-    entrypoint, stop_signal = o.get("entrypoint"), o.get("stop_signal")
-    uid_mappings, gid_mappings = o.get("uid_mappings", ()), o.get("gid_mappings", ())
-    network, ports, bandwidth = o.get("network"), o.get("ports"), o.get("bandwidth")
-    aliases, userns, resources = o.get("aliases", ()), o.get("userns"), o.get("resources")
-    namespaces = o.get("namespaces", DEFAULT_NAMESPACES)
-    kinds = frozenset([namespaces] if isinstance(namespaces, str) else namespaces)
-    netns: str | None = None
-    net_spec = None
-    if network is None:
-        network = "bridge" if ports else "none"
-    if network in ("none", "host") or network.startswith(("container:", "ns:")):
-        for field, value in (("ports", ports), ("aliases", aliases), ("bandwidth", bandwidth)):
-            if value:
-                raise SpecError(field, f"needs a bridge network, not network={network!r}")
-    if network == "none":
-        pass
-    elif network == "host":
-        kinds -= {"net"}
-    elif network.startswith("container:"):
-        from pycontainers.runtime.container import Container
-
-        other = Container.load(network.partition(":")[2])
-        try:
-            if other.status not in ("running", "paused", "created"):
-                raise SpecError("network", f"container {other.id[:12]} is {other.status}")
-            netns = f"/proc/{other.pid}/ns/net"
-        finally:
-            other.close()
-        kinds -= {"net"}
-    elif network.startswith("ns:"):
-        netns = network.partition(":")[2]
-        kinds -= {"net"}
-    else:
-        from pycontainers.network.spec import NetworkSpec
-
-        net_spec = NetworkSpec(
-            network=network,
-            ports=ports,
-            aliases=aliases,
-            dns=o.get("dns", ()),
-            extra_hosts=o.get("extra_hosts", ()),
-            bandwidth=bandwidth,
-        )
-    if userns == "auto":
-        from pycontainers.security.userns import auto_mappings
-
-        uid_mappings, gid_mappings = auto_mappings()
-        kinds |= {"user"}
-    elif userns not in (None, "host"):
-        raise SpecError("userns", f"expected 'auto', 'host' or None, got {userns!r}")
-    if os.geteuid() != 0:  # rootless: a user namespace of our own is the only way
-        from pycontainers.security.rootless import rootless_mappings
-
-        kinds |= {"user"}
-        if not uid_mappings:
-            uid_mappings, gid_mappings = rootless_mappings()
-    if limits:
-        if resources is not None:
-            raise SpecError(
-                next(iter(limits)), "give limits as keywords or as resources=, not both"
-            )
-        resources = Resources.from_docker(**limits)
-    if resources is not None and os.geteuid() != 0:
-        raise SpecError(
-            "resources",
-            "cgroup limits need root: rootless containers get no cgroup here "
-            "(a delegated cgroup v2 subtree is not supported yet)",
-        )
-    image_ref: str | None = None
-    if not isinstance(rootfs, (str, OverlayRootfs)) or (
-        isinstance(rootfs, str) and rootfs != "host" and not rootfs.startswith("/")
-    ):
-        # an image: its layers under a writable layer of the container's own, and its
-        # config's defaults (entrypoint + cmd as Docker combines them, env, workdir, user)
-        from pycontainers.images import default_store
-
-        store = default_store(o.get("image_root"))
-        image = store.get(rootfs) if isinstance(rootfs, str) else rootfs
-        image_ref = str(image.reference)
-        rootfs = OverlayRootfs(tuple(store.snapshots_for(image)))
-        args = image.config.command(args, entrypoint)
-        env = {**image.config.environ(), **dict(_env_pairs(env))}
-        cwd = cwd or image.config.working_dir or None
-        if user is None and image.config.user:
-            user = image.config.user
-        if stop_signal is None and image.config.stop_signal:
-            stop_signal = image.config.stop_signal
-    elif entrypoint is not None:
-        args = (*entrypoint, *(args or ()))
-    security = o.get("security") or _security(
-        tuple(o.get("cap_add", ())),
-        tuple(o.get("cap_drop", ())),
-        o.get("privileged", False),
-        o.get("seccomp", "default"),
-    )
-    process = Process(
-        args=tuple(args or ()),
-        env=env,
-        cwd=cwd or "/",
-        user=user,
-        rlimits=o.get("rlimits"),
-        umask=o.get("umask", 0o022),
-        no_new_privs=o.get("no_new_privs", True),
-    )
-    spec = ContainerSpec(
-        rootfs=rootfs,
-        process=process,
-        hostname=o.get("hostname"),
-        domainname=o.get("domainname"),
-        namespaces=kinds,
-        mounts=tuple(o.get("mounts", ())),
-        uid_mappings=tuple(uid_mappings),
-        gid_mappings=tuple(gid_mappings),
-        readonly_rootfs=o.get("readonly_rootfs", False),
-        init=o.get("init", False),
-        security=security,
-        resources=resources,
-        cgroup_parent=o.get("cgroup_parent", "pycontainers"),
-        image=image_ref,
-        netns=netns,
-        network=net_spec,
-        stop_signal=stop_signal or "",
-    )
+    from pycontainers.runtime.resolve import gather_inputs, resolve_spec
     from pycontainers.runtime.volumes import resolve_mounts
 
+    check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
+    spec = resolve_spec(rootfs, args, options, gather_inputs(rootfs, options))
     return resolve_mounts(spec)  # bind sources checked, volumes made and bound
-
-
-def _env_pairs(env: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
-    from pycontainers.spec import _env
-
-    return _env(env)
-
-
-_DEFAULT_SECURITY = SecurityOptions()
-
-
-def _security(
-    cap_add: tuple[str, ...],
-    cap_drop: tuple[str, ...],
-    privileged: bool,
-    seccomp: str | dict[str, Any] | None,
-) -> SecurityOptions:
-    if not cap_add and not cap_drop and not privileged and seccomp == "default":
-        return _DEFAULT_SECURITY  # validated once
-    return SecurityOptions(
-        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged, seccomp=seccomp
-    )
 
 
 def needs_mountpoint(spec: ContainerSpec) -> bool:

@@ -1,0 +1,262 @@
+"""The ``resolve`` step of starting a container: user keywords + image config + engine
+defaults → :class:`ContainerSpec`.
+
+Two halves, as for the plan: :func:`gather_inputs` reads what the machine holds (our euid,
+the image's config and layers, another container's network namespace, subordinate id
+ranges); :func:`resolve_spec` is pure — the same keywords and inputs always give the same
+spec, with no filesystem access — so it is tested without root from fixed inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pycontainers.cgroups._resources import Resources
+from pycontainers.errors import SpecError
+from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions, check_keywords
+from pycontainers.spec import (
+    DEFAULT_NAMESPACES,
+    ContainerSpec,
+    IdMapping,
+    OverlayRootfs,
+    Process,
+    SecurityOptions,
+)
+
+if TYPE_CHECKING:
+    from pycontainers.images.config import ImageConfig
+    from pycontainers.images.image import Image
+
+Mappings = tuple[tuple[IdMapping, ...], tuple[IdMapping, ...]]
+
+
+@attrs.frozen
+class ImageInputs:
+    """What a spec takes from an image: its name, its layers (lowest first), its config."""
+
+    reference: str
+    lowers: tuple[str, ...]
+    config: ImageConfig
+
+
+@attrs.frozen
+class SpecInputs:
+    """Everything :func:`resolve_spec` needs from the machine, gathered beforehand."""
+
+    euid: int = 0
+    image: ImageInputs | None = None
+    netns: str | None = None
+    """``/proc/PID/ns/net`` of the container named by ``network="container:NAME"``."""
+    auto_mappings: Mappings | None = None
+    """The ``userns="auto"`` id ranges (from /etc/subuid and /etc/subgid)."""
+    rootless_mappings: Mappings | None = None
+    """A non-root caller's own ids (and subordinate ranges), when ``euid`` is not 0."""
+
+
+def is_image_ref(rootfs: object) -> bool:
+    """Whether ``rootfs`` names an image (not a directory, ``"host"`` or layers)."""
+    if isinstance(rootfs, OverlayRootfs):
+        return False
+    return not isinstance(rootfs, str) or (rootfs != "host" and not rootfs.startswith("/"))
+
+
+def gather_inputs(rootfs: str | OverlayRootfs | Image, options: SpecOptions) -> SpecInputs:
+    """Read what :func:`resolve_spec` needs from this machine for ``rootfs`` and ``options``."""
+    euid = os.geteuid()
+    image = None
+    if is_image_ref(rootfs):
+        from pycontainers.images import default_store
+
+        store = default_store(options.get("image_root"))
+        img = store.get(rootfs) if isinstance(rootfs, str) else rootfs
+        assert not isinstance(img, OverlayRootfs)
+        image = ImageInputs(str(img.reference), tuple(store.snapshots_for(img)), img.config)
+    netns = None
+    network = options.get("network") or ""
+    if network.startswith("container:"):
+        netns = _container_netns(network.partition(":")[2])
+    auto = None
+    if options.get("userns") == "auto":
+        from pycontainers.security.userns import auto_mappings
+
+        auto = auto_mappings()
+    rootless = None
+    if euid != 0 and not options.get("uid_mappings"):
+        from pycontainers.security.rootless import rootless_mappings
+
+        rootless = rootless_mappings()
+    return SpecInputs(
+        euid=euid, image=image, netns=netns, auto_mappings=auto, rootless_mappings=rootless
+    )
+
+
+def _container_netns(ref: str) -> str:
+    from pycontainers.runtime.container import Container
+
+    other = Container.load(ref)
+    try:
+        if other.status not in ("running", "paused", "created"):
+            raise SpecError("network", f"container {other.id[:12]} is {other.status}")
+        return f"/proc/{other.pid}/ns/net"
+    finally:
+        other.close()
+
+
+def resolve_spec(
+    rootfs: str | OverlayRootfs | Image,
+    args: Sequence[str] | None,
+    options: SpecOptions,
+    inputs: SpecInputs,
+) -> ContainerSpec:
+    """The spec of :func:`~pycontainers.runtime.run.run`'s keywords (validated), with the
+    image's defaults (entrypoint + cmd as Docker combines them, env, workdir, user, stop
+    signal) and the engine's. Pure: everything from the machine comes in ``inputs``.
+    """
+    check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
+    limits = {k: v for k, v in options.items() if k in LIMIT_KEYWORDS}
+    o = options  # short: read below with each keyword's default
+    env, cwd, user = o.get("env"), o.get("cwd"), o.get("user")
+    entrypoint, stop_signal = o.get("entrypoint"), o.get("stop_signal")
+    uid_mappings, gid_mappings = o.get("uid_mappings", ()), o.get("gid_mappings", ())
+    network, ports, bandwidth = o.get("network"), o.get("ports"), o.get("bandwidth")
+    aliases, userns, resources = o.get("aliases", ()), o.get("userns"), o.get("resources")
+    namespaces = o.get("namespaces", DEFAULT_NAMESPACES)
+    kinds = frozenset([namespaces] if isinstance(namespaces, str) else namespaces)
+    netns: str | None = None
+    net_spec = None
+    if network is None:
+        network = "bridge" if ports else "none"
+    if network in ("none", "host") or network.startswith(("container:", "ns:")):
+        for field, value in (("ports", ports), ("aliases", aliases), ("bandwidth", bandwidth)):
+            if value:
+                raise SpecError(field, f"needs a bridge network, not network={network!r}")
+    if network == "none":
+        pass
+    elif network == "host":
+        kinds -= {"net"}
+    elif network.startswith("container:"):
+        netns = inputs.netns
+        if netns is None:
+            raise SpecError("network", f"{network}: not gathered")
+        kinds -= {"net"}
+    elif network.startswith("ns:"):
+        netns = network.partition(":")[2]
+        kinds -= {"net"}
+    else:
+        from pycontainers.network.spec import NetworkSpec
+
+        net_spec = NetworkSpec(
+            network=network,
+            ports=ports,
+            aliases=aliases,
+            dns=o.get("dns", ()),
+            extra_hosts=o.get("extra_hosts", ()),
+            bandwidth=bandwidth,
+        )
+    if userns == "auto":
+        if inputs.auto_mappings is None:
+            raise SpecError("userns", "auto: no subordinate id ranges were gathered")
+        uid_mappings, gid_mappings = inputs.auto_mappings
+        kinds |= {"user"}
+    elif userns not in (None, "host"):
+        raise SpecError("userns", f"expected 'auto', 'host' or None, got {userns!r}")
+    if inputs.euid != 0:  # rootless: a user namespace of our own is the only way
+        kinds |= {"user"}
+        if not uid_mappings:
+            if inputs.rootless_mappings is None:
+                raise SpecError("uid_mappings", "rootless: no id mappings were gathered")
+            uid_mappings, gid_mappings = inputs.rootless_mappings
+    if limits:
+        if resources is not None:
+            raise SpecError(
+                next(iter(limits)), "give limits as keywords or as resources=, not both"
+            )
+        resources = Resources.from_docker(**limits)
+    if resources is not None and inputs.euid != 0:
+        raise SpecError(
+            "resources",
+            "cgroup limits need root: rootless containers get no cgroup here "
+            "(a delegated cgroup v2 subtree is not supported yet)",
+        )
+    image_ref: str | None = None
+    if inputs.image is not None and is_image_ref(rootfs):
+        # an image: its layers under a writable layer of the container's own, and its
+        # config's defaults (entrypoint + cmd as Docker combines them, env, workdir, user)
+        image = inputs.image
+        image_ref = image.reference
+        rootfs = OverlayRootfs(image.lowers)
+        args = image.config.command(args, entrypoint)
+        env = {**image.config.environ(), **dict(_env_pairs(env))}
+        cwd = cwd or image.config.working_dir or None
+        if user is None and image.config.user:
+            user = image.config.user
+        if stop_signal is None and image.config.stop_signal:
+            stop_signal = image.config.stop_signal
+    elif is_image_ref(rootfs):
+        raise SpecError("rootfs", f"image {rootfs!r}: not gathered")
+    elif entrypoint is not None:
+        args = (*entrypoint, *(args or ()))
+    assert not is_image_ref(rootfs)
+    security = o.get("security") or _security(
+        tuple(o.get("cap_add", ())),
+        tuple(o.get("cap_drop", ())),
+        o.get("privileged", False),
+        o.get("seccomp", "default"),
+    )
+    process = Process(
+        args=tuple(args or ()),
+        env=env,
+        cwd=cwd or "/",
+        user=user,
+        rlimits=o.get("rlimits"),
+        umask=o.get("umask", 0o022),
+        no_new_privs=o.get("no_new_privs", True),
+    )
+    return ContainerSpec(
+        rootfs=rootfs,  # type: ignore[arg-type]  # not an Image: checked above
+        process=process,
+        hostname=o.get("hostname"),
+        domainname=o.get("domainname"),
+        namespaces=kinds,
+        mounts=tuple(o.get("mounts", ())),
+        uid_mappings=tuple(uid_mappings),
+        gid_mappings=tuple(gid_mappings),
+        readonly_rootfs=o.get("readonly_rootfs", False),
+        init=o.get("init", False),
+        security=security,
+        resources=resources,
+        cgroup_parent=o.get("cgroup_parent", "pycontainers"),
+        image=image_ref,
+        netns=netns,
+        network=net_spec,
+        stop_signal=stop_signal or "",
+    )
+
+
+def _env_pairs(env: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
+    from pycontainers.spec import _env
+
+    return _env(env)
+
+
+_DEFAULT_SECURITY = SecurityOptions()
+
+
+def _security(
+    cap_add: tuple[str, ...],
+    cap_drop: tuple[str, ...],
+    privileged: bool,
+    seccomp: str | dict[str, Any] | None,
+) -> SecurityOptions:
+    if not cap_add and not cap_drop and not privileged and seccomp == "default":
+        return _DEFAULT_SECURITY  # validated once
+    return SecurityOptions(
+        cap_add=cap_add, cap_drop=cap_drop, privileged=privileged, seccomp=seccomp
+    )
+
+
+__all__ = ["ImageInputs", "SpecInputs", "gather_inputs", "is_image_ref", "resolve_spec"]

@@ -199,12 +199,23 @@ class CGroup(abc.ABC):
             try:
                 self.kill(timeout=timeout)
             except (CgroupError, OSError):
-                # removed meanwhile (a container's monitor removes its group when it exits)
-                if any(os.path.isdir(d) for d in self.paths.values()):
+                # being removed meanwhile (a container's monitor removes its group when the
+                # container exits, one hierarchy after the other): fine once nothing is left
+                if self._any_process_left():
                     raise
         for directory in self.paths.values():
             _fs.rmdir_tree(directory, timeout)
         log.debug("cgroup.deleted", path=self._path)
+
+    def _any_process_left(self) -> bool:
+        """Whether a process is still in the group, in any hierarchy that still has it."""
+        for path in self.procs_paths():
+            try:
+                if _fs.read(path).split():
+                    return True
+            except (CgroupError, OSError):  # that hierarchy's group is gone
+                continue
+        return False
 
     def __enter__(self) -> CGroup:
         return self

@@ -62,7 +62,7 @@ class Monitored(Supervisor):
                 r.returncode = int(done["exit_code"])
                 r.status = Status.STOPPED
                 return r.returncode
-            if not monitor_alive(c):
+            if not monitor_alive(c) and not _exit_recorded(c, r.restart_count):
                 raise ContainerError(
                     f"container {c.id[:12]} exited but its monitor recorded no status "
                     "(was the monitor killed?)"
@@ -106,6 +106,14 @@ class Monitored(Supervisor):
         if self._claim >= 0:
             os.close(self._claim)
             self._claim = -1
+
+
+def _exit_recorded(c: Container, restart_count: int) -> bool:
+    """Whether the exit file of this run is there (read again after the monitor is seen
+    gone: it writes the file just before it exits, maybe right after our first read).
+    """
+    done = read_exit(c.state_dir)
+    return done is not None and done.get("restart_count", 0) >= restart_count
 
 
 def monitor_alive(c: Container) -> bool:

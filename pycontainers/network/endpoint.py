@@ -338,11 +338,13 @@ def disconnect(owner: str, state_root: str | None = None, data_root: str | None 
     with eps.locked():
         endpoint = eps.load(owner)
         network = endpoint.network if endpoint is not None else None
-        veth = endpoint.host_veth if endpoint is not None else veth_name(owner)
         held = endpoint is not None or os.path.exists(eps.files(owner))
         if not held and os.geteuid() != 0:
             return False  # rootless: no bridge, veth or rule can exist, and none is ours to touch
-        _undo(eps, owner, network, veth, data_root=data_root)
+        # the record is saved before any veth or rule exists (connect), so without one only
+        # the leases a crash in prepare() may have left can be there: no netlink, no nftables
+        veth = endpoint.host_veth if endpoint is not None else veth_name(owner) if held else None
+        _undo(eps, owner, network, veth, data_root=data_root, rules=held)
         if network is not None:
             _refresh_hosts(eps, network)
     if held:
@@ -356,8 +358,12 @@ def _undo(
     network: str | None,
     veth: str | None,
     data_root: str | None = None,
+    *,
+    rules: bool = True,
 ) -> None:
-    """Release whatever ``owner`` may hold; each step tolerates what is already gone."""
+    """Release whatever ``owner`` may hold; each step tolerates what is already gone
+    (``rules``: its published-port rules may exist).
+    """
     from pycontainers.network.ipam import Ipam
     from pycontainers.network.network import data_dir
 
@@ -371,7 +377,8 @@ def _undo(
         except Exception as exc:
             errors.append(f"{what}: {exc}")
 
-    step("rules", lambda: _netfilter().unpublish(owner))
+    if rules:
+        step("rules", lambda: _netfilter().unpublish(owner))
     step("ports", lambda: eps.ports().release(owner))
     if veth is not None:
         from pycontainers.network.links import delete_link

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import attrs
@@ -280,12 +281,14 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     caps = _get(_get(_get(doc, "process", dict, {}), "capabilities", dict, {}, "process"),
                 "bounding", list, [], "process.capabilities")  # fmt: skip
     seccomp_doc = _get(linux, "seccomp", dict, None, "linux")
+    seccomp = _seccomp(seccomp_doc) if seccomp_doc is not None else None
     security = _build("process.capabilities", lambda: SecurityOptions(
-        cap_drop=("ALL",), cap_add=tuple(caps),
-        seccomp=seccomp_doc if seccomp_doc is not None else None,
+        cap_drop=("ALL",), cap_add=tuple(caps), seccomp=seccomp,
         masked_paths=tuple(_get(linux, "maskedPaths", list, [], "linux")),
         readonly_paths=tuple(_get(linux, "readonlyPaths", list, [], "linux")),
     ))  # fmt: skip
+    if seccomp is not None:
+        _check_seccomp(seccomp, security.capabilities())
     mounts, kept = [], []
     for i, m in enumerate(_get(doc, "mounts", list, [], "")):
         where = f"mounts[{i}]"
@@ -322,6 +325,37 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     if kept:
         extra["mounts"] = kept
     return OciConfig(spec, "", None, extra)
+
+
+def _seccomp(doc: dict[str, Any]) -> Any:
+    """``linux.seccomp`` parsed; errors name the JSON path."""
+    from pycontainers.security.seccomp import SeccompProfile
+
+    try:
+        return SeccompProfile.from_json(doc)
+    except SpecError as exc:
+        raise _seccomp_error(exc) from None
+
+
+def _check_seccomp(profile: Any, capabilities: frozenset[str]) -> None:
+    """Refuse rules that disagree (see ``check_profile``) here, not at the first start."""
+    from pycontainers.security.seccomp import check_profile
+
+    try:
+        check_profile(profile, capabilities)
+    except SpecError as exc:
+        raise _seccomp_error(exc) from None
+
+
+def _seccomp_error(exc: SpecError) -> OciConfigError:
+    detail = str(exc).removeprefix(f"{exc.field}: ")
+    match = _SECCOMP_PATH.match(detail)
+    if match is None:
+        return OciConfigError("linux.seccomp", detail)
+    return OciConfigError(f"linux.seccomp.{match[1]}", match[2])
+
+
+_SECCOMP_PATH = re.compile(r"([A-Za-z]\w*(?:\[\d+\])?(?:\.[A-Za-z]\w*(?:\[\d+\])?)*): (.*)", re.S)
 
 
 def _mount(m: dict[str, Any], dest: str) -> Mount:

@@ -21,14 +21,14 @@ from pycontainers import _log
 
 log = _log.get_logger("pycontainers.runtime")
 
-_MAGIC = b"pycontainers-bpf-1"
+_MAGIC = b"pycontainers-bpf-2"  # 2: rules for one syscall merged as runc does
 _LIBSECCOMP_GLOBS = (
     "/usr/lib/*/libseccomp.so.2*",
     "/lib/*/libseccomp.so.2*",
     "/usr/lib64/libseccomp.so.2*",
     "/usr/lib/libseccomp.so.2*",
 )
-_COMPILER = ("seccomp.py", "_seccomp_bpf.py", "_seccomp_profile.py")
+_COMPILER = ("seccomp.py", "_seccomp_bpf.py", "_seccomp_merge.py", "_seccomp_profile.py")
 
 
 def cache_dir() -> str:

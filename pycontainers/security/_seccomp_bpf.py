@@ -110,9 +110,10 @@ OPTIMIZE_TREE = True
 def compile_bpf(profile: SeccompProfile, arch: str) -> bytes:
     """Compile ``profile``, already resolved for ``arch`` (libseccomp's name), to BPF.
 
-    Syscall names this libseccomp does not know are skipped.
+    Rules are added in order, as runc and crun add them; give a profile from
+    ``merge_rules`` so that no two of them disagree. Syscall names this libseccomp does
+    not know are skipped.
     """
-    _check_conflicts(profile)
     ffi, lib = load()
     default = action_value(profile.default_action, profile.default_errno_ret)
     ctx = lib.seccomp_init(default)
@@ -159,28 +160,9 @@ def _add_arches(lib: Any, ctx: Any, profile: SeccompProfile, arch: str) -> None:
         _check(lib.seccomp_arch_remove(ctx, native), "seccomp_arch_remove(native)")
 
 
-def _check_conflicts(profile: SeccompProfile) -> None:
-    # libseccomp keeps one of two unconditional rules that disagree, depending on their
-    # order, and runc drops a deny that equals the default action: refuse instead.
-    seen: dict[str, tuple[int, str]] = {}
-    for rule in profile.rules:
-        if rule.args:
-            continue
-        value = action_value(rule.action, rule.errno_ret)
-        label = rule.action if rule.errno_ret is None else f"{rule.action}({rule.errno_ret})"
-        for name in rule.names:
-            first_value, first_label = seen.setdefault(name, (value, label))
-            if first_value != value:
-                raise SpecError(
-                    FIELD,
-                    f"syscall {name!r} has two rules without args that disagree: "
-                    f"{first_label} and {label}",
-                )
-
-
 def _add_rule(ffi: Any, lib: Any, ctx: Any, rule: SeccompRule, default: int) -> None:
     action = action_value(rule.action, rule.errno_ret)
-    if action == default:  # libseccomp refuses it, and it would change nothing
+    if action == default:  # libseccomp refuses it; runc and crun skip it too
         return
     for name in rule.names:
         # numbers are the native architecture's; libseccomp translates them for the others

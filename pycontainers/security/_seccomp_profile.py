@@ -442,6 +442,25 @@ class SeccompProfile:
             bits |= FILTER_FLAGS[flag]
         return bits
 
+    def applicable_rules(
+        self,
+        capabilities: Iterable[str] = (),
+        arch: str | None = None,
+        kernel: tuple[int, int] | None = None,
+    ) -> tuple[tuple[int, SeccompRule], ...]:
+        """The rules that apply to one container, as (index in ``rules``, rule without its
+        ``includes`` / ``excludes``), in order; see :meth:`resolve`.
+        """
+        target = arch_name(arch) if arch is not None else native_arch()
+        caps = frozenset(capability_name(c) for c in capabilities)
+        version = kernel if kernel is not None else kernel_version()
+        plain = SeccompCondition()
+        return tuple(
+            (i, attrs.evolve(rule, includes=plain, excludes=plain))
+            for i, rule in enumerate(self.rules)
+            if rule.applies(caps, target, version)
+        )
+
     def resolve(
         self,
         capabilities: Iterable[str] = (),
@@ -455,13 +474,7 @@ class SeccompProfile:
         conditions of the others removed, and ``arch_map`` becomes ``architectures``.
         """
         target = arch_name(arch) if arch is not None else native_arch()
-        caps = frozenset(capability_name(c) for c in capabilities)
-        version = kernel if kernel is not None else kernel_version()
-        rules = tuple(
-            attrs.evolve(rule, includes=SeccompCondition(), excludes=SeccompCondition())
-            for rule in self.rules
-            if rule.applies(caps, target, version)
-        )
+        rules = tuple(rule for _, rule in self.applicable_rules(capabilities, target, kernel))
         architectures = self.architectures
         for main, subs in self.arch_map:
             if arch_name(main) == target:

@@ -15,6 +15,10 @@ unlocked by capabilities (CAP_SYS_ADMIN: mount, unshare, setns...; CAP_SYS_PTRAC
 CAP_SYS_MODULE, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_SYS_NICE, CAP_SYS_RAWIO, CAP_SYSLOG,
 CAP_BPF, CAP_PERFMON...). Syscall names restated from that list; grouping and order ours.
 
+Several rules for one syscall combine as they do under runc and crun (libseccomp's own
+semantics): the first rule without ``args`` decides; without one, the conditional rules
+together. What a profile leaves ambiguous is refused (see :func:`check_profile`).
+
 Compiling needs libseccomp (``libseccomp.so.2``, Debian package ``libseccomp2``), loaded
 with cffi in ABI mode; parsing and :meth:`SeccompProfile.resolve` do not.
 """
@@ -26,6 +30,7 @@ import importlib.resources
 from collections.abc import Iterable
 
 from pycontainers.security._seccomp_bpf import compile_bpf, libseccomp_version
+from pycontainers.security._seccomp_merge import merge_rules
 from pycontainers.security._seccomp_profile import (
     SeccompArg,
     SeccompCondition,
@@ -43,6 +48,7 @@ __all__ = [
     "SeccompError",
     "SeccompProfile",
     "SeccompRule",
+    "check_profile",
     "compile_profile",
     "default_profile",
     "libseccomp_version",
@@ -71,14 +77,33 @@ def compile_profile(
     adds its sub-architectures (x86 and x32 on x86_64). Syscalls unknown to this libseccomp
     are skipped. Results are cached per (profile, capabilities, arch).
 
-    Raises ``SpecError("seccomp", ...)`` if libseccomp refuses a rule, ``SeccompError`` if
-    libseccomp is missing.
+    Several rules for one syscall combine as under runc and crun (see
+    :func:`check_profile`). Raises ``SpecError("seccomp", "syscalls[i]: ...")`` for an
+    ambiguous profile or a rule libseccomp refuses, ``SeccompError`` if libseccomp is
+    missing.
     """
     caps = frozenset(capability_name(c) for c in capabilities)
     target = arch_name(arch) if arch is not None else native_arch()
     return _compile_cached(profile, caps, target)
 
 
+def check_profile(
+    profile: SeccompProfile, capabilities: Iterable[str] = frozenset(), arch: str | None = None
+) -> None:
+    """Refuse ``profile`` if, for a container holding ``capabilities``, two of its rules
+    for one syscall say different things; no libseccomp needed.
+
+    Rules combine as runc and crun (through libseccomp) combine them: a syscall's first
+    rule without ``args`` decides every call of it, the others are ignored; otherwise a call
+    gets the action of the conditional rule it matches, or the default action. Refused,
+    with ``SpecError("seccomp", "syscalls[i]: ...")`` naming the syscall and both rules:
+    a rule with the default action and no ``args`` that would decide a syscall other rules
+    give another action (runc and crun skip it), and two conditional rules with different
+    actions that one call matches (libseccomp refuses it or picks one by its own order).
+    """
+    merge_rules(profile, capabilities, arch)
+
+
 @functools.lru_cache(maxsize=64)
 def _compile_cached(profile: SeccompProfile, caps: frozenset[str], arch: str) -> bytes:
-    return compile_bpf(profile.resolve(caps, arch), arch)
+    return compile_bpf(merge_rules(profile, caps, arch), arch)

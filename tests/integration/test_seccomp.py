@@ -286,3 +286,37 @@ def test_deny_by_default_profile(tmp_path: Path) -> None:
     data["defaultErrnoRet"] = 121  # EREMOTEIO
     got = probe(tmp_path, compiled(data, DEFAULT_CAPS), "keyctl", "getpid", "clone3")
     assert got == {"keyctl": "EREMOTEIO", "getpid": "ok", "clone3": "ENOSYS"}
+
+
+# -- several rules for one syscall: as under runc and crun ----------------------------------
+
+
+@pytest.mark.root
+def test_rules_for_one_syscall_combine_as_under_runc(tmp_path: Path) -> None:
+    """The default profile's allow-list, everything else EREMOTEIO, plus podman-like rules
+    that disagree with it: the first unconditional rule decides; conditional rules that
+    cannot match the same call combine (the clone flags rule)."""
+    data = default_profile().to_dict()
+    data["defaultErrnoRet"] = 121  # EREMOTEIO
+    data["syscalls"] = [
+        {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 77},  # before: wins
+        {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,  # replaced by the
+         "args": [{"index": 0, "value": 11111, "op": "SCMP_CMP_EQ"}]},  # allow-list's rule
+        *data["syscalls"],
+        {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},  # after: dropped
+        {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [  # CLONE_NEWUTS
+            {"index": 0, "value": 0x04000000, "valueTwo": 0x04000000, "op": "SCMP_CMP_MASKED_EQ"}]},
+    ]  # fmt: skip
+    got = probe(
+        tmp_path, compiled(data, DEFAULT_CAPS), "getpid", "getppid", "getpgid_11111",
+        "clone_plain", "clone_newuts", "unshare_uts", "keyctl",
+    )  # fmt: skip
+    assert got == {
+        "getpid": "EBADFD",  # 77
+        "getppid": "ok",
+        "getpgid_11111": "ESRCH",  # the kernel answered
+        "clone_plain": "ok",  # the allow rule: no namespace flags
+        "clone_newuts": "EPERM",  # the added rule
+        "unshare_uts": "EREMOTEIO",  # no rule for unshare without CAP_SYS_ADMIN: the default
+        "keyctl": "EREMOTEIO",
+    }

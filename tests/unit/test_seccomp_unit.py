@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from pycontainers.errors import PyContainersError, SpecError
 from pycontainers.security import _seccomp_bpf
+from pycontainers.security._seccomp_merge import merge_rules
 from pycontainers.security.seccomp import (
     SeccompArg,
     SeccompCondition,
@@ -370,20 +372,188 @@ def test_compile_for_another_architecture() -> None:
     assert 0xC000003E not in arches
 
 
+# -- several rules for one syscall: libseccomp's semantics, as runc and crun use them -----
+
+
+def rule(
+    names: str,
+    action: str = "SCMP_ACT_ALLOW",
+    errno: int | None = None,
+    args: Sequence[tuple[int, str, int, int]] = (),
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"names": names.split(), "action": action}
+    if errno is not None:
+        out["errnoRet"] = errno
+    if args:
+        out["args"] = [
+            {"index": i, "op": f"SCMP_CMP_{op}", "value": v, "valueTwo": v2}
+            for i, op, v, v2 in args
+        ]
+    return out
+
+
+def merged(
+    default: str,
+    *rules: dict[str, Any],
+    errno: int | None = None,
+    arch: str = "x86_64",
+    arches: tuple[str, ...] = (),
+) -> dict[str, list[str]]:
+    """{syscall: ["ACTION(errno) args...", ...]} of the rules that take effect."""
+    data: dict[str, Any] = {"defaultAction": default, "syscalls": list(rules)}
+    if errno is not None:
+        data["defaultErrnoRet"] = errno
+    if arches:
+        data["architectures"] = list(arches)
+    out: dict[str, list[str]] = {}
+    for r in merge_rules(SeccompProfile.from_json(data), arch=arch).rules:
+        text = r.action + ("" if r.errno_ret is None else f"({r.errno_ret})")
+        text += "".join(f" a{a.index}{a.op[9:]}{a.value:#x}" for a in r.args)
+        for name in r.names:
+            out.setdefault(name, []).append(text)
+    return out
+
+
+def refused(default: str, *rules: dict[str, Any], **kw: Any) -> str:
+    with pytest.raises(SpecError) as info:
+        merged(default, *rules, **kw)
+    assert info.value.field == "seccomp"
+    return str(info.value)
+
+
+MASK_NS = 0x7E020000  # the CLONE_NEW* flags Docker's profile tests
+NEWUTS = 0x04000000
+
+
+def test_the_first_unconditional_rule_decides() -> None:
+    # podman's profile: setns in its allow-list, then denied unless CAP_SYS_ADMIN; libseccomp
+    # keeps the first and drops the second (db_rule_add), so runc and crun allow setns
+    got = merged(
+        "SCMP_ACT_ERRNO",
+        rule("setns getpid"),
+        rule("setns kcmp", "SCMP_ACT_ERRNO", 1),
+        rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "MASKED_EQ", NEWUTS, NEWUTS)]),
+        rule("clone"),  # unconditional after conditional: replaces it
+        rule("clone", "SCMP_ACT_ERRNO", 5, [(0, "EQ", 0, 0)]),  # after: dropped
+        errno=38,
+    )
+    assert got == {
+        "setns": ["SCMP_ACT_ALLOW"],
+        "getpid": ["SCMP_ACT_ALLOW"],
+        "kcmp": ["SCMP_ACT_ERRNO(1)"],
+        "clone": ["SCMP_ACT_ALLOW"],
+    }
+
+
+def test_conditional_rules_combine_when_they_cannot_disagree() -> None:
+    # podman's socket rules: EINVAL for (AF_NETLINK, NETLINK_AUDIT), allowed otherwise
+    got = merged(
+        "SCMP_ACT_ERRNO",
+        rule("socket", "SCMP_ACT_ERRNO", 22, [(0, "EQ", 16, 0), (2, "EQ", 9, 0)]),
+        rule("socket", args=[(2, "NE", 9, 0)]),
+        rule("socket", args=[(0, "NE", 16, 0)]),
+        rule("clone", args=[(0, "MASKED_EQ", MASK_NS, 0)]),
+        rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "MASKED_EQ", NEWUTS, NEWUTS)]),
+        rule("personality", args=[(0, "EQ", 0, 0)]),
+        rule("personality", args=[(0, "LE", 8, 0)]),  # overlaps, same action: fine
+        errno=38,
+    )
+    assert got["socket"] == ["SCMP_ACT_ERRNO(22) a0EQ0x10 a2EQ0x9", "SCMP_ACT_ALLOW a2NE0x9",
+                             "SCMP_ACT_ALLOW a0NE0x10"]  # fmt: skip
+    assert got["clone"] == [f"SCMP_ACT_ALLOW a0MASKED_EQ{MASK_NS:#x}",
+                            f"SCMP_ACT_ERRNO(1) a0MASKED_EQ{NEWUTS:#x}"]  # fmt: skip
+    assert len(got["personality"]) == 2
+
+
+def test_rules_with_the_default_action_are_skipped_unless_they_would_decide() -> None:
+    got = merged(
+        "SCMP_ACT_ERRNO",
+        rule("chmod"),
+        rule("chmod", "SCMP_ACT_ERRNO"),  # the default (EPERM): after the allow, no effect
+        rule("mkdir", "SCMP_ACT_ERRNO", 1, [(0, "EQ", 5, 0)]),  # nothing but the default
+        rule("uname", "SCMP_ACT_ERRNO"),
+    )
+    assert got == {"chmod": ["SCMP_ACT_ALLOW"]}
+    # runc and crun skip the deny, so chown would be allowed; in libseccomp's order the deny
+    # comes first: the profile means two things
+    text = refused("SCMP_ACT_ERRNO", rule("chmod"), rule("chown", "SCMP_ACT_ERRNO", 1),
+                   rule("chown"), errno=1)  # fmt: skip
+    assert "syscalls[1]: syscall 'chown' gets the default action (SCMP_ACT_ERRNO(1))" in text
+    assert "syscalls[2] gives it SCMP_ACT_ALLOW" in text
+    text = refused("SCMP_ACT_ERRNO", rule("chown", args=[(0, "EQ", 0, 0)]),
+                   rule("chown", "SCMP_ACT_ERRNO"))  # fmt: skip
+    assert text.startswith("seccomp: syscalls[1]: syscall 'chown'"), text
+
+
+def test_conditional_rules_that_one_call_matches_are_refused() -> None:
+    text = refused(
+        "SCMP_ACT_ALLOW",
+        rule("getpid"),
+        rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "MASKED_EQ", NEWUTS, NEWUTS)]),
+        rule("clone", "SCMP_ACT_TRAP", args=[(0, "GT", 0x100, 0)]),
+    )
+    assert text == (
+        "seccomp: syscalls[2]: syscall 'clone' gets SCMP_ACT_TRAP here and SCMP_ACT_ERRNO(1) "
+        "at syscalls[1] for the same call clone(args[0]=0x4000000); libseccomp refuses such "
+        "rules or picks one by its internal order: make their args exclusive"
+    )
+    # the same conditions twice (libseccomp: EEXIST); args on different indexes
+    assert "clone(args[0]=0x5)" in refused(
+        "SCMP_ACT_ALLOW", rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "EQ", 5, 0)]),
+        rule("clone", "SCMP_ACT_KILL", args=[(0, "EQ", 5, 0)]),
+    )  # fmt: skip
+    assert "clone(args[0]=0x0, args[1]=0x7)" in refused(
+        "SCMP_ACT_ALLOW", rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "LT", 3, 0)]),
+        rule("clone", "SCMP_ACT_KILL", args=[(1, "GE", 7, 0), (0, "NE", 9, 0)]),
+    )  # fmt: skip
+    # a rule with one argument named twice: alternatives, each checked
+    assert "syscalls[1]" in refused(
+        "SCMP_ACT_ALLOW", rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "EQ", 5, 0)]),
+        rule("clone", "SCMP_ACT_KILL", args=[(0, "EQ", 4, 0), (0, "EQ", 5, 0)]),
+    )  # fmt: skip
+
+
+def test_32_bit_architectures_compare_the_low_half() -> None:
+    rules = (rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "EQ", 5, 0)]),
+             rule("clone", "SCMP_ACT_KILL", args=[(0, "EQ", 2**32 + 5, 0)]))  # fmt: skip
+    assert len(merged("SCMP_ACT_ALLOW", *rules, arch="aarch64")["clone"]) == 2
+    assert "clone(args[0]=0x5)" in refused(
+        "SCMP_ACT_ALLOW", *rules, arch="x86_64", arches=("SCMP_ARCH_X86_64", "SCMP_ARCH_X86")
+    )
+
+
+def test_next_masked_value_is_exact() -> None:
+    from pycontainers.security._seccomp_merge import _next_masked
+
+    top = 63
+    for low in range(top + 1):
+        for mask in range(0, top + 1, 3):
+            for datum in range(top + 1):
+                datum &= mask
+                for high in (low, (low + top) // 2, top):
+                    want = next((x for x in range(low, high + 1) if x & mask == datum), None)
+                    assert _next_masked(low, mask, datum, high) == want, (low, mask, datum)
+
+
 @needs_libseccomp
-def test_conflicting_rules_raise_spec_error() -> None:
-    profile = SeccompProfile.from_json({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-        {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5},
-        {"names": ["getpid"], "action": "SCMP_ACT_KILL"}]})  # fmt: skip
-    with pytest.raises(
-        SpecError, match=r"'getpid' has two rules .* SCMP_ACT_ERRNO\(5\) and SCMP_ACT_KILL"
-    ):
-        compile_profile(profile)
-    # runc would silently drop this deny (it equals the default action) and allow chmod
-    copied = default_profile().to_dict()
-    copied["syscalls"].append({"names": ["chmod"], "action": "SCMP_ACT_ERRNO"})
-    with pytest.raises(SpecError, match="'chmod'"):
-        compile_profile(SeccompProfile.from_json(copied))
+def test_the_filter_is_the_one_runc_builds() -> None:
+    """runc and crun add each rule to libseccomp in JSON order, skipping the default action;
+    compile_bpf does the same with what it is given: unmerged, the bytes must not change."""
+    profiles = [
+        default_profile(),
+        SeccompProfile.from_json({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+                                  "syscalls": [
+            rule("setns getpid read write exit_group"), rule("setns", "SCMP_ACT_ERRNO", 1),
+            rule("clone", "SCMP_ACT_ERRNO", 1, [(0, "MASKED_EQ", NEWUTS, NEWUTS)]),
+            rule("clone"), rule("clone", "SCMP_ACT_ERRNO", 5, [(0, "EQ", 0, 0)]),
+            rule("socket", "SCMP_ACT_ERRNO", 22, [(0, "EQ", 16, 0), (2, "EQ", 9, 0)]),
+            rule("socket", args=[(2, "NE", 9, 0)]), rule("socket", args=[(0, "NE", 16, 0)]),
+            rule("socket", args=[(2, "NE", 9, 0)])]}),
+    ]  # fmt: skip
+    for profile in profiles:
+        for caps in (DEFAULT_CAPS, DEFAULT_CAPS | {"CAP_SYS_ADMIN"}):
+            runc = _seccomp_bpf.compile_bpf(profile.resolve(caps, "x86_64"), "x86_64")
+            assert compile_profile(profile, caps, arch="x86_64") == runc
 
 
 def test_missing_libseccomp_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from pycontainers._plan import (
     Op,
     Plan,
 )
+from pycontainers.errors import SyscallError as SyscallError
 
 _native: Any = importlib.import_module("pycontainers._native")
 ffi: Any = _native.ffi
@@ -51,10 +52,6 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
 MNT_DETACH = 0x2
-
-
-class SyscallError(OSError):
-    """A system call failed; the message names the call and its argument."""
 
 
 def _check(rc: int, call: str, path: str | None = None) -> int:

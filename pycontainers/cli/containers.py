@@ -17,15 +17,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pycontainers.cli.runflags import add_run_flags
+from pycontainers.errors import CommandError as CommandError
 
 if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
 
 EXIT_ERROR = 125
-
-
-class CommandError(Exception):
-    """A CLI-level error: printed as ``pycontainers: <message>``, exit 125."""
 
 
 def _cmd(sub: Any, name: str, help: str, **kw: Any) -> argparse.ArgumentParser:

@@ -39,7 +39,8 @@ from types import TracebackType
 
 from pycontainers import _sys
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import OverlayError as OverlayError
+from pycontainers.errors import SpecError
 
 log = get_logger("pycontainers.fs")
 
@@ -58,15 +59,6 @@ _WHITEOUT_PREFIX = ".wh."
 _OPAQUE_MARKER = ".wh..wh..opq"
 _PRIVATE_XATTRS = ("trusted.overlay.", "user.overlay.")
 _CHUNK = 1 << 20
-
-
-class OverlayError(PyContainersError):
-    """An overlay mount could not be made, unmounted or diffed; ``path`` names the culprit."""
-
-    def __init__(self, message: str, *, path: str | None = None, errno: int = 0) -> None:
-        super().__init__(message)
-        self.path = path
-        self.errno = errno
 
 
 _lowerdir_plus: bool | None = None  # does the kernel take "lowerdir+"? (None: not probed yet)

@@ -33,7 +33,8 @@ from typing import Any
 import attrs
 
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import NetfilterError as NetfilterError
+from pycontainers.errors import SpecError
 from pycontainers.network.links import check_ifname
 from pycontainers.network.ports import PortMapping, check_owner
 
@@ -66,10 +67,6 @@ _BASE_RULES = 6
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 # libnftables keeps some global state; one call at a time per process.
 _lock = threading.Lock()
-
-
-class NetfilterError(PyContainersError):
-    """libnftables refused a command; the message carries its error text."""
 
 
 @functools.cache

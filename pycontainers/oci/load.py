@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from pycontainers.errors import OciConfigError as OciConfigError
 from pycontainers.errors import SpecError
 from pycontainers.oci._codec import decode
 from pycontainers.oci.config import (
@@ -34,10 +35,6 @@ DEFAULT_DESTINATIONS = frozenset(
 )
 """Mounts every container of ours gets from the rootfs plan; a foreign config's entries for
 them are kept as extra fields, not added twice."""
-
-
-class OciConfigError(SpecError):
-    """A ``config.json`` is invalid; ``field`` is the JSON path of the problem."""
 
 
 @attrs.frozen

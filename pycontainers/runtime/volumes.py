@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from pycontainers._files import locked, write_atomic
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import SpecError
+from pycontainers.errors import VolumeError as VolumeError
 from pycontainers.spec import check_volume_name
 
 if TYPE_CHECKING:
@@ -39,10 +40,6 @@ log = get_logger("pycontainers.runtime")
 
 _META = "volume.json"
 _DATA = "_data"
-
-
-class VolumeError(PyContainersError):
-    """A volume is missing, in use, or its metadata is unreadable."""
 
 
 def volumes_root(data_root: str | None = None) -> str:

@@ -186,7 +186,9 @@ class CGroup(abc.ABC):
         try:
             return sorted(e.name for e in os.scandir(first) if e.is_dir())
         except OSError as exc:
-            raise CgroupError(f"cannot list {first}: {exc.strerror}", path=first) from exc
+            raise CgroupError(
+                f"cannot list {first}: {exc.strerror}", path=first, errno=exc.errno
+            ) from exc
 
     def delete(self, *, kill: bool = False, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Remove the group (and groups below it) from every hierarchy, deepest first.

@@ -76,7 +76,7 @@ def remove_parent(parent: str = DEFAULT_PARENT, *, layout: CgroupLayout | None =
                 raise CgroupError(
                     f"cannot remove {directory}: {exc.strerror}",
                     path=directory,
-                    errno=exc.errno or 0,
+                    errno=exc.errno,
                 ) from exc
             done = False
     return done

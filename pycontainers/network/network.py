@@ -96,7 +96,9 @@ class NetworkConfig:
                 created=float(raw.get("created", 0.0)),
             )
         except (ValueError, KeyError, TypeError, SpecError) as exc:
-            raise PyContainersError(f"corrupt network definition {path}: {exc}") from None
+            raise PyContainersError(
+                f"corrupt network definition {path}: {exc}", path=path
+            ) from None
 
 
 def _netfilter() -> Any:

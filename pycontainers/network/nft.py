@@ -79,7 +79,9 @@ def _load() -> tuple[Any, Any]:
     except OSError as exc:
         raise NetfilterError(
             f"cannot load {LIBRARY} ({exc}); port publishing and bridge networks need "
-            f"libnftables: install the Debian package {DEBIAN_PACKAGE}"
+            f"libnftables: install the Debian package {DEBIAN_PACKAGE}",
+            errno=exc.errno,
+            path=LIBRARY,
         ) from None
     return ffi, lib
 
@@ -146,7 +148,9 @@ def _sysctl(path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as exc:
-        raise NetfilterError(f"cannot set {path} to {value}: {exc.strerror}") from None
+        raise NetfilterError(
+            f"cannot set {path} to {value}: {exc.strerror}", errno=exc.errno, path=path
+        ) from None
 
 
 class Netfilter:

@@ -76,8 +76,12 @@ def read_config(path: str, *, require_digest: bool = False) -> OciConfig:
     try:
         doc = json.loads(raw)
     except ValueError as exc:
-        raise OciConfigError("$", f"{path} is not valid JSON: {exc}") from None
-    return from_config(doc, bundle=os.path.dirname(path), require_digest=require_digest)
+        raise OciConfigError("$", f"{path} is not valid JSON: {exc}", path=path) from None
+    try:
+        return from_config(doc, bundle=os.path.dirname(path), require_digest=require_digest)
+    except OciConfigError as exc:
+        exc.path = exc.path or path  # from_config knows the JSON path; this is the file
+        raise
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, default: Any, path: str = "") -> Any:

@@ -133,8 +133,8 @@ class Volume:
         try:
             with open(path, "rb") as f:
                 raw = f.read()
-        except FileNotFoundError:
-            raise VolumeError(f"no such volume: {name}") from None
+        except FileNotFoundError as exc:
+            raise VolumeError(f"no such volume: {name}", errno=exc.errno, path=path) from None
         try:
             meta = json.loads(raw)
             if not isinstance(meta, dict) or meta.get("Name") != name:
@@ -144,7 +144,8 @@ class Volume:
         except ValueError as exc:
             raise VolumeError(
                 f"corrupt metadata of volume {name} ({path}): {exc}; "
-                f"remove the directory {os.path.dirname(path)} to drop it"
+                f"remove the directory {os.path.dirname(path)} to drop it",
+                path=path,
             ) from None
         return cls(name, root, meta)
 
@@ -380,6 +381,8 @@ def resolve_mounts(spec: ContainerSpec) -> ContainerSpec:
                     "Mount.source",
                     f"bind source path {m.source} does not exist; create it, or pass "
                     "create=True to have it made",
+                    errno=errno.ENOENT,
+                    path=m.source,
                 )
     out: list[Mount] = []
     propagation = spec.rootfs_propagation

@@ -489,6 +489,8 @@ def _find(ref: str, kind: str | None, root: str | None) -> dict[str, Any]:
 
                 image_info: dict[str, Any] = default_store(root).inspect(ref)
                 return image_info
+        except CommandError:
+            raise  # a container that exists but failed: not "no such object"
         except (PyContainersError, ImportError):
             continue
     raise CommandError(f"no such object: {ref}")

@@ -144,7 +144,7 @@ def wait_keyed(path: str, key: str, value: int, timeout: float, what: str) -> No
                 text = os.pread(fd, 4096, 0).decode()
             except OSError as exc:  # ENODEV: the group was removed meanwhile
                 raise CgroupError(
-                    f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+                    f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno
                 ) from exc
             if wanted in text.splitlines():
                 return

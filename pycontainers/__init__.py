@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "CGroup": "pycontainers.cgroups",
-    "CgroupError": "pycontainers.cgroups",
+    "CgroupError": "pycontainers.errors",
     "Resources": "pycontainers.cgroups",
     "SecurityOptions": "pycontainers.spec",
     "CompletedContainer": "pycontainers.runtime.run",
@@ -52,18 +52,18 @@ _EXPORTS = {
     "run": "pycontainers.runtime.run",
     "Bandwidth": "pycontainers.network.tc",
     "Network": "pycontainers.network.network",
-    "NetworkInUse": "pycontainers.network.network",
-    "NetworkNotFound": "pycontainers.network.network",
+    "NetworkInUse": "pycontainers.errors",
+    "NetworkNotFound": "pycontainers.errors",
     "NetworkSpec": "pycontainers.network.spec",
-    "PortInUse": "pycontainers.network.ports",
+    "PortInUse": "pycontainers.errors",
     "PortMapping": "pycontainers.network.ports",
-    "RegistryError": "pycontainers.images.registry",
+    "RegistryError": "pycontainers.errors",
     "login": "pycontainers.images.registry",
     "logout": "pycontainers.images.registry",
     "gc": "pycontainers.runtime.gc",
     "HealthCheck": "pycontainers.supervision",
     "Volume": "pycontainers.runtime.volumes",
-    "VolumeError": "pycontainers.runtime.volumes",
+    "VolumeError": "pycontainers.errors",
     "LogEntry": "pycontainers.runtime.logs",
 }
 
@@ -119,23 +119,29 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from pycontainers.cgroups import CGroup, CgroupError, Resources
+    from pycontainers.cgroups import CGroup, Resources
     from pycontainers.errors import (
+        CgroupError,
         ContainerError,
         ContainerExitError,
         ContainerStartError,
         ContainerTimeout,
         ImageNotFound,
         NamespaceError,
+        NetworkInUse,
+        NetworkNotFound,
+        PortInUse,
         PyContainersError,
+        RegistryError,
         SpecError,
+        VolumeError,
     )
     from pycontainers.fs.overlay import OverlayFS
     from pycontainers.images import Image, ImageStore, Reference
-    from pycontainers.images.registry import RegistryError, login, logout
+    from pycontainers.images.registry import login, logout
     from pycontainers.namespaces import Namespace, NamespaceComparison, NamespaceKind, NamespaceSet
-    from pycontainers.network.network import Network, NetworkInUse, NetworkNotFound
-    from pycontainers.network.ports import PortInUse, PortMapping
+    from pycontainers.network.network import Network
+    from pycontainers.network.ports import PortMapping
     from pycontainers.network.spec import NetworkSpec
     from pycontainers.network.tc import Bandwidth
     from pycontainers.runtime.container import Container
@@ -143,7 +149,7 @@ if TYPE_CHECKING:
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT
-    from pycontainers.runtime.volumes import Volume, VolumeError
+    from pycontainers.runtime.volumes import Volume
     from pycontainers.spec import (
         ContainerSpec,
         IdMapping,

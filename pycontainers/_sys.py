@@ -21,6 +21,7 @@ from pycontainers._plan import (
     Op,
     Plan,
 )
+from pycontainers.errors import SyscallError as SyscallError
 
 _native: Any = importlib.import_module("pycontainers._native")
 ffi: Any = _native.ffi
@@ -53,15 +54,15 @@ CLONE_NEWNET = 0x40000000
 MNT_DETACH = 0x2
 
 
-class SyscallError(OSError):
-    """A system call failed; the message names the call and its argument."""
-
-
-def _check(rc: int, call: str, path: str | None = None) -> int:
+def _check(rc: int, call: str, arg: str | None = None, *, path: str | None = None) -> int:
+    """``rc``, or raise :class:`SyscallError` naming ``call`` and ``arg`` (default: ``path``,
+    the file argument, which the error carries as its ``path``).
+    """
     if rc < 0:
         code = -rc
-        what = f"{call}({path})" if path is not None else call
-        raise SyscallError(code, f"{what}: {os.strerror(code)}")
+        shown = arg if arg is not None else path
+        what = f"{call}({shown})" if shown is not None else call
+        raise SyscallError(code, f"{what}: {os.strerror(code)}", path=path)
     return rc
 
 
@@ -87,17 +88,19 @@ def mount(
     data: str | None = None,
 ) -> None:
     """mount(2)."""
-    _check(lib.pc_mount(_c(source), target.encode(), _c(fstype), flags, _c(data)), "mount", target)
+    _check(
+        lib.pc_mount(_c(source), target.encode(), _c(fstype), flags, _c(data)), "mount", path=target
+    )
 
 
 def umount2(target: str, flags: int = 0) -> None:
     """umount2(2)."""
-    _check(lib.pc_umount2(target.encode(), flags), "umount2", target)
+    _check(lib.pc_umount2(target.encode(), flags), "umount2", path=target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2)."""
-    _check(lib.pc_pivot_root(new_root.encode(), put_old.encode()), "pivot_root", new_root)
+    _check(lib.pc_pivot_root(new_root.encode(), put_old.encode()), "pivot_root", path=new_root)
 
 
 def pidfd_open(pid: int, flags: int = 0) -> int:
@@ -123,7 +126,7 @@ def sethostname(name: str) -> None:
 
 def open_beneath(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
     """Open ``path`` below ``dirfd`` without leaving it (no ``..`` or symlink escape)."""
-    return _check(lib.pc_openat2_beneath(dirfd, path.encode(), flags, 0), "openat2", path)
+    return _check(lib.pc_openat2_beneath(dirfd, path.encode(), flags, 0), "openat2", path=path)
 
 
 @attrs.frozen
@@ -428,13 +431,13 @@ def fsmount(fd: int, attr_flags: int = 0, flags: int = FSMOUNT_CLOEXEC) -> int:
 def move_mount(tree_fd: int, target: str, flags: int = MOVE_MOUNT_F_EMPTY_PATH) -> None:
     """Attach the detached mount ``tree_fd`` at ``target`` (move_mount(2))."""
     rc = lib.pc_move_mount(tree_fd, b"", AT_FDCWD, os.fsencode(target), flags)
-    _check(rc, "move_mount", target)
+    _check(rc, "move_mount", path=target)
 
 
 def openat2(dirfd: int, path: str, flags: int, *, mode: int = 0, resolve: int = 0) -> int:
     """openat2(2) of ``path`` below ``dirfd`` with ``RESOLVE_*`` bits; always close-on-exec."""
     rc = lib.pc_openat2(dirfd, os.fsencode(path), flags | os.O_CLOEXEC, mode, resolve)
-    return _check(rc, "openat2", path)
+    return _check(rc, "openat2", path=path)
 
 
 def open_in_root(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
@@ -443,14 +446,14 @@ def open_in_root(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
     any symlink or ``..`` is refused instead.
     """
     rc = lib.pc_openat2_beneath(dirfd, os.fsencode(path), flags, 1)
-    return _check(rc, "openat2", f"{path}, RESOLVE_IN_ROOT")
+    return _check(rc, "openat2", f"{path}, RESOLVE_IN_ROOT", path=path)
 
 
 def syncfs(path: str | os.PathLike[str]) -> None:
     """Flush the filesystem holding ``path`` (syncfs(2))."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _check(lib.pc_syncfs(fd), "syncfs", os.fspath(path))
+        _check(lib.pc_syncfs(fd), "syncfs", path=os.fspath(path))
     finally:
         os.close(fd)
 
@@ -474,12 +477,12 @@ def mount_in(
     rc = lib.pc_mount_in(
         cwd_fd, _c(source), os.fsencode(target), _c(fstype), flags, raw, int(detached)
     )
-    return _check(rc, "mount", target)
+    return _check(rc, "mount", path=target)
 
 
 def open_tree(path: str, flags: int = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE) -> int:
     """A detached copy of the mount tree at ``path`` (open_tree(2)); returns its fd."""
-    return _check(lib.pc_open_tree(path.encode(), flags), "open_tree", path)
+    return _check(lib.pc_open_tree(path.encode(), flags), "open_tree", path=path)
 
 
 def idmap_tree(tree_fd: int, userns_fd: int) -> None:

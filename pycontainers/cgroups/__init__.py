@@ -31,6 +31,7 @@ _EXPORTS = {
     "IoDeviceLimit": "pycontainers.cgroups._devices",
     "IoDeviceStats": "pycontainers.cgroups._stats",
     "IoStats": "pycontainers.cgroups._stats",
+    "LimitOptions": "pycontainers.cgroups._limits",
     "MemoryStats": "pycontainers.cgroups._stats",
     "OomWatcher": "pycontainers.cgroups._events",
     "PidsStats": "pycontainers.cgroups._stats",
@@ -65,6 +66,7 @@ __all__ = [
     "IoDeviceLimit",
     "IoDeviceStats",
     "IoStats",
+    "LimitOptions",
     "MemoryStats",
     "OomWatcher",
     "PidsStats",
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
         detect_layout,
         parse_layout,
     )
+    from pycontainers.cgroups._limits import LimitOptions
     from pycontainers.cgroups._resources import Resources
     from pycontainers.cgroups._stats import (
         CgroupStats,

@@ -11,8 +11,9 @@ import os
 import re
 import signal
 import time
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pycontainers._log import get_logger
 from pycontainers.cgroups import _fs
@@ -22,6 +23,11 @@ from pycontainers.cgroups._layout import CgroupLayout
 from pycontainers.cgroups._resources import Resources
 from pycontainers.cgroups._stats import CgroupStats, CpuStats, IoStats, MemoryStats, PidsStats
 from pycontainers.errors import SpecError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
+
+    from pycontainers.cgroups._limits import LimitOptions
 
 log = get_logger("pycontainers.cgroups")
 
@@ -51,7 +57,7 @@ def check_path(field: str, value: str, *, allow_empty: bool = False) -> str:
     return "/".join(parts)
 
 
-def resolve_resources(resources: Resources | None, limits: dict[str, Any]) -> Resources | None:
+def resolve_resources(resources: Resources | None, limits: Mapping[str, Any]) -> Resources | None:
     """One :class:`Resources` from either an object or keywords (:meth:`Resources.from_docker`)."""
     if resources is not None and limits:
         raise SpecError("resources", "give a Resources object or keywords, not both")
@@ -87,13 +93,24 @@ class CGroup(abc.ABC):
         *,
         parent: str = DEFAULT_PARENT,
         layout: CgroupLayout | None = None,
-        **limits: Any,
+        **limits: Unpack[LimitOptions],
     ) -> CGroup:
         """Create (or reuse) the group ``parent/name`` in every hierarchy and apply limits.
 
-        Limits come as a :class:`Resources` or as its keywords (docker-py names work too:
-        ``CGroup.create("web", memory="64m", pids_limit=32)``). If applying them fails, the
-        directories this call made are removed again.
+        ``parent`` defaults to ``"pycontainers"``; ``layout`` picks the backend (default:
+        this host's).
+
+        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`; ``None``
+        leaves a limit unset), not both: docker-py's ``memory`` / ``mem_limit``,
+        ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``, ``nano_cpus``,
+        ``pids_limit``, ``device_read_bps``, ``device_write_bps``, ``device_read_iops``,
+        ``device_write_iops``, ``device_cgroup_rules``, and :class:`Resources`' own
+        ``memory_max``, ``memory_low``, ``memory_swap``, ``cpu_shares``, ``cpu_weight``,
+        ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
+        ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
+        ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
+        ``devices_allow``. For example ``CGroup.create("web", memory="64m", pids_limit=32)``.
+        If applying them fails, the directories this call made are removed again.
         """
         from pycontainers.cgroups._factory import create_cgroup
 
@@ -174,8 +191,22 @@ class CGroup(abc.ABC):
             raise
         log.debug("cgroup.created", path=self._path, kind=self.kind, created=len(created))
 
-    def child(self, name: str, resources: Resources | None = None, **limits: Any) -> CGroup:
-        """Create (or reuse) the group ``name`` below this one, with the same backend."""
+    def child(
+        self, name: str, resources: Resources | None = None, **limits: Unpack[LimitOptions]
+    ) -> CGroup:
+        """Create (or reuse) the group ``name`` below this one, with the same backend.
+
+        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`; ``None``
+        leaves a limit unset), not both: docker-py's ``memory`` / ``mem_limit``,
+        ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``, ``nano_cpus``,
+        ``pids_limit``, ``device_read_bps``, ``device_write_bps``, ``device_read_iops``,
+        ``device_write_iops``, ``device_cgroup_rules``, and :class:`Resources`' own
+        ``memory_max``, ``memory_low``, ``memory_swap``, ``cpu_shares``, ``cpu_weight``,
+        ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
+        ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
+        ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
+        ``devices_allow``.
+        """
         sub = self._sub(f"{self._path}/{check_path('name', name)}")
         sub.materialize(resolve_resources(resources, limits))
         return sub
@@ -186,7 +217,9 @@ class CGroup(abc.ABC):
         try:
             return sorted(e.name for e in os.scandir(first) if e.is_dir())
         except OSError as exc:
-            raise CgroupError(f"cannot list {first}: {exc.strerror}", path=first) from exc
+            raise CgroupError(
+                f"cannot list {first}: {exc.strerror}", path=first, errno=exc.errno
+            ) from exc
 
     def delete(self, *, kill: bool = False, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Remove the group (and groups below it) from every hierarchy, deepest first.
@@ -260,9 +293,20 @@ class CGroup(abc.ABC):
 
     # -- limits and stats ----------------------------------------------------------------------
 
-    def update(self, resources: Resources | None = None, **limits: Any) -> None:
+    def update(self, resources: Resources | None = None, **limits: Unpack[LimitOptions]) -> None:
         """Apply the limits that are set in ``resources`` (or keywords) to the live group;
         fields left ``None`` are not touched.
+
+        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`; ``None``
+        leaves a limit unset), not both: docker-py's ``memory`` / ``mem_limit``,
+        ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``, ``nano_cpus``,
+        ``pids_limit``, ``device_read_bps``, ``device_write_bps``, ``device_read_iops``,
+        ``device_write_iops``, ``device_cgroup_rules``, and :class:`Resources`' own
+        ``memory_max``, ``memory_low``, ``memory_swap``, ``cpu_shares``, ``cpu_weight``,
+        ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
+        ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
+        ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
+        ``devices_allow``.
         """
         res = resolve_resources(resources, limits)
         if res is None:

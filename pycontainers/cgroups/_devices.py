@@ -93,7 +93,12 @@ def _block_device(field: str, path: str) -> tuple[int, int]:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise SpecError(field, f"device {path!r} does not exist ({exc.strerror})") from exc
+        raise SpecError(
+            field,
+            f"device {path!r} does not exist ({exc.strerror})",
+            errno=exc.errno,
+            path=path,
+        ) from exc
     if not stat.S_ISBLK(st.st_mode):
         raise SpecError(field, f"{path!r} is not a block device")
     return os.major(st.st_rdev), os.minor(st.st_rdev)

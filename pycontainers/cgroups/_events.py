@@ -53,10 +53,11 @@ class OomWatcher:
         path = os.path.join(group_dir, "memory.events")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
             raise CgroupNotSupported(
                 f"no memory.events in {group_dir}: the memory controller is not enabled there",
-                path=group_dir,
+                path=path,
+                errno=exc.errno,
             ) from None
         watcher = cls("v2", group_dir, [fd])
         watcher._baseline = watcher._count()

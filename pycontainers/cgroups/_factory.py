@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pycontainers.cgroups._base import (
     DEFAULT_PARENT,
@@ -18,6 +18,11 @@ from pycontainers.cgroups._layout import CgroupLayout, detect_layout
 from pycontainers.cgroups._resources import Resources
 from pycontainers.cgroups._v1 import V1CGroup
 from pycontainers.cgroups._v2 import V2CGroup
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
+
+    from pycontainers.cgroups._limits import LimitOptions
 
 _BACKENDS: dict[str, type[CGroup]] = {"v1": V1CGroup, "v2": V2CGroup, "hybrid": HybridCGroup}
 
@@ -49,9 +54,23 @@ def create_cgroup(
     *,
     parent: str = DEFAULT_PARENT,
     layout: CgroupLayout | None = None,
-    **limits: Any,
+    **limits: Unpack[LimitOptions],
 ) -> CGroup:
-    """Create (or reuse) ``parent/name`` in every hierarchy and apply the limits given."""
+    """Create (or reuse) ``parent/name`` in every hierarchy and apply the limits given.
+
+    The same as :meth:`CGroup.create`: ``parent`` (``"pycontainers"``), ``layout``.
+
+    Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`; ``None``
+    leaves a limit unset), not both: docker-py's ``memory`` / ``mem_limit``,
+    ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``, ``nano_cpus``,
+    ``pids_limit``, ``device_read_bps``, ``device_write_bps``, ``device_read_iops``,
+    ``device_write_iops``, ``device_cgroup_rules``, and :class:`Resources`' own
+    ``memory_max``, ``memory_low``, ``memory_swap``, ``cpu_shares``, ``cpu_weight``,
+    ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
+    ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
+    ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
+    ``devices_allow``.
+    """
     res = resolve_resources(resources, limits)
     name = check_path("name", name)
     parent = check_path("parent", parent, allow_empty=True)
@@ -76,7 +95,7 @@ def remove_parent(parent: str = DEFAULT_PARENT, *, layout: CgroupLayout | None =
                 raise CgroupError(
                     f"cannot remove {directory}: {exc.strerror}",
                     path=directory,
-                    errno=exc.errno or 0,
+                    errno=exc.errno,
                 ) from exc
             done = False
     return done

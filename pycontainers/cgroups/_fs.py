@@ -20,7 +20,7 @@ def read(path: str) -> str:
             return f.read()
     except OSError as exc:
         raise CgroupError(
-            f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+            f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno
         ) from exc
 
 
@@ -33,7 +33,7 @@ def read_optional(path: str) -> str | None:
         return None
     except OSError as exc:
         raise CgroupError(
-            f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+            f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno
         ) from exc
 
 
@@ -50,13 +50,13 @@ def write(path: str, value: str, *, hints: Mapping[int, str] | None = None) -> N
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except OSError as exc:
         raise CgroupError(
-            f"cannot open {path} for writing: {exc.strerror}", path=path, errno=exc.errno or 0
+            f"cannot open {path} for writing: {exc.strerror}", path=path, errno=exc.errno
         ) from exc
     try:
         os.write(fd, data)
     except OSError as exc:
-        code = exc.errno or 0
-        hint = (hints or {}).get(code)
+        code = exc.errno
+        hint = (hints or {}).get(code) if code is not None else None
         extra = f" ({hint})" if hint else ""
         raise CgroupError(
             f"cannot write {value!r} to {path}: {exc.strerror}{extra}", path=path, errno=code
@@ -73,7 +73,7 @@ def mkdir(path: str) -> bool:
         return False
     except OSError as exc:
         raise CgroupError(
-            f"cannot create the cgroup {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+            f"cannot create the cgroup {path}: {exc.strerror}", path=path, errno=exc.errno
         ) from exc
     return True
 
@@ -107,7 +107,7 @@ def rmdir_tree(path: str, timeout: float) -> None:
                 raise CgroupError(
                     f"cannot remove the cgroup {directory}: {exc.strerror}{why}",
                     path=directory,
-                    errno=exc.errno or 0,
+                    errno=exc.errno,
                 ) from exc
 
 
@@ -134,7 +134,7 @@ def wait_keyed(path: str, key: str, value: int, timeout: float, what: str) -> No
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise CgroupError(
-            f"cannot open {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+            f"cannot open {path}: {exc.strerror}", path=path, errno=exc.errno
         ) from exc
     try:
         poller = select.poll()
@@ -144,7 +144,7 @@ def wait_keyed(path: str, key: str, value: int, timeout: float, what: str) -> No
                 text = os.pread(fd, 4096, 0).decode()
             except OSError as exc:  # ENODEV: the group was removed meanwhile
                 raise CgroupError(
-                    f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno or 0
+                    f"cannot read {path}: {exc.strerror}", path=path, errno=exc.errno
                 ) from exc
             if wanted in text.splitlines():
                 return

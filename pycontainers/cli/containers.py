@@ -17,15 +17,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pycontainers.cli.runflags import add_run_flags
+from pycontainers.errors import CommandError as CommandError
 
 if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
 
 EXIT_ERROR = 125
-
-
-class CommandError(Exception):
-    """A CLI-level error: printed as ``pycontainers: <message>``, exit 125."""
 
 
 def _cmd(sub: Any, name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
@@ -492,6 +489,8 @@ def _find(ref: str, kind: str | None, root: str | None) -> dict[str, Any]:
 
                 image_info: dict[str, Any] = default_store(root).inspect(ref)
                 return image_info
+        except CommandError:
+            raise  # a container that exists but failed: not "no such object"
         except (PyContainersError, ImportError):
             continue
     raise CommandError(f"no such object: {ref}")

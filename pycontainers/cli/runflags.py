@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -95,7 +96,9 @@ def _env_file(path: str) -> list[str]:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError as exc:
-        raise SpecError("env-file", f"cannot read {path}: {exc.strerror}") from None
+        raise SpecError(
+            "env-file", f"cannot read {path}: {exc.strerror}", errno=exc.errno, path=path
+        ) from None
     for line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
@@ -194,7 +197,9 @@ def parse_mount(text: str) -> Any:
         if not src or not os.path.isabs(src):
             raise SpecError("mount", f"a bind mount needs an absolute source, got {src!r}")
         if not os.path.exists(src):
-            raise SpecError("mount", f"bind source path does not exist: {src}")
+            raise SpecError(
+                "mount", f"bind source path does not exist: {src}", errno=errno.ENOENT, path=src
+            )
         options = ["rbind"]
         prop = fields.pop("bind-propagation", None)
         if prop:
@@ -246,7 +251,10 @@ def parse_security_opts(opts: Sequence[str]) -> dict[str, Any]:
                         out["seccomp"] = json.load(f)
                 except (OSError, ValueError) as exc:
                     raise SpecError(
-                        "security-opt", f"cannot load seccomp profile {value}: {exc}"
+                        "security-opt",
+                        f"cannot load seccomp profile {value}: {exc}",
+                        errno=exc.errno if isinstance(exc, OSError) else None,
+                        path=value,
                     ) from None
         elif key == "no-new-privileges":
             if value not in ("", "true", "false"):

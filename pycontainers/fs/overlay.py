@@ -39,7 +39,8 @@ from types import TracebackType
 
 from pycontainers import _sys
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import OverlayError as OverlayError
+from pycontainers.errors import SpecError
 
 log = get_logger("pycontainers.fs")
 
@@ -58,15 +59,6 @@ _WHITEOUT_PREFIX = ".wh."
 _OPAQUE_MARKER = ".wh..wh..opq"
 _PRIVATE_XATTRS = ("trusted.overlay.", "user.overlay.")
 _CHUNK = 1 << 20
-
-
-class OverlayError(PyContainersError):
-    """An overlay mount could not be made, unmounted or diffed; ``path`` names the culprit."""
-
-    def __init__(self, message: str, *, path: str | None = None, errno: int = 0) -> None:
-        super().__init__(message)
-        self.path = path
-        self.errno = errno
 
 
 _lowerdir_plus: bool | None = None  # does the kernel take "lowerdir+"? (None: not probed yet)
@@ -215,7 +207,7 @@ class OverlayFS:
             raise OverlayError(
                 f"cannot unmount the overlay at {self.target}: {exc.strerror}",
                 path=str(self.target),
-                errno=exc.errno or 0,
+                errno=exc.errno,
             ) from None
         self.mounted = False
         log.info("overlay.unmounted", target=str(self.target))
@@ -256,8 +248,10 @@ def _validate(
         named += [("upper directory", upper), ("work directory", work)]
     for what, path in named:
         if not path.is_dir():
-            problem = "does not exist" if not path.exists() else "is not a directory"
-            raise OverlayError(f"{what} {path} {problem}", path=str(path), errno=errno.ENOENT)
+            exists = path.exists()
+            problem = "is not a directory" if exists else "does not exist"
+            code = errno.ENOTDIR if exists else errno.ENOENT
+            raise OverlayError(f"{what} {path} {problem}", path=str(path), errno=code)
 
 
 def _options(
@@ -330,7 +324,7 @@ def _mount_fsconfig(
     try:
         fsfd = _sys.fsopen("overlay")
     except OSError as exc:
-        raise OverlayError(f"fsopen(overlay): {exc.strerror}", errno=exc.errno or 0) from None
+        raise OverlayError(f"fsopen(overlay): {exc.strerror}", errno=exc.errno) from None
     held: list[int] = []  # O_PATH fds standing in for paths too long for fsconfig
     step, current = "lowerdir+", ""
     try:
@@ -367,7 +361,7 @@ def _mount_fsconfig(
             f"overlay mount at {target or '(detached)'} failed at {step}{where}: {exc.strerror}"
             + (f" [{detail}]" if detail else " (see dmesg for overlayfs' reason)"),
             path=current or (str(target) if target else None),
-            errno=exc.errno or 0,
+            errno=exc.errno,
         ) from None
     finally:
         os.close(fsfd)
@@ -448,7 +442,7 @@ def _mount_legacy(
                 f"overlay mount at {target or '(detached)'} failed: {exc.strerror} "
                 f"(see dmesg for overlayfs' reason)",
                 path=str(target) if target is not None else None,
-                errno=exc.errno or 0,
+                errno=exc.errno,
             ) from None
         log.debug("overlay.legacy_mount", lowers=len(lowers), linked=linked, size=len(data))
         return fd if target is None else None

@@ -51,10 +51,12 @@ def _clean(name: str, what: str = "entry") -> str:
 
 def _escape_error(exc: OSError, member: str) -> LayerError:
     if exc.errno in (errno.EXDEV, errno.ELOOP):
-        return LayerError("the path leads outside the layer root through a symlink", member=member)
-    if exc.errno == errno.ENOTDIR:
-        return LayerError("a parent of the path is not a directory", member=member)
-    return LayerError(f"cannot resolve the path: {exc.strerror}", member=member)
+        message = "the path leads outside the layer root through a symlink"
+    elif exc.errno == errno.ENOTDIR:
+        message = "a parent of the path is not a directory"
+    else:
+        message = f"cannot resolve the path: {exc.strerror}"
+    return LayerError(message, member=member, errno=exc.errno)
 
 
 class _Applier:
@@ -421,7 +423,9 @@ class _Applier:
                 raise _escape_error(exc, entry.name) from None
             if not self._copy_up(target, entry.name):
                 raise LayerError(
-                    f"hard link target {entry.linkname!r} does not exist", member=entry.name
+                    f"hard link target {entry.linkname!r} does not exist",
+                    member=entry.name,
+                    errno=exc.errno,
                 ) from None
             tfd = _sys.open_beneath(self.root_fd, tparent or ".", _O_PATH_DIR)
         try:
@@ -430,15 +434,19 @@ class _Applier:
             )
             try:
                 self._create(pfd, base, link)
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if not self._copy_up(target, entry.name):
                     raise LayerError(
-                        f"hard link target {entry.linkname!r} does not exist", member=entry.name
+                        f"hard link target {entry.linkname!r} does not exist",
+                        member=entry.name,
+                        errno=exc.errno,
                     ) from None
                 self._create(pfd, base, link)
-        except PermissionError:
+        except PermissionError as exc:
             raise LayerError(
-                f"cannot hard link to {entry.linkname!r} (a directory?)", member=entry.name
+                f"cannot hard link to {entry.linkname!r} (a directory?)",
+                member=entry.name,
+                errno=exc.errno,
             ) from None
         finally:
             os.close(tfd)
@@ -498,7 +506,7 @@ class _Applier:
                     log.warning("layer.xattr_unsupported", member=entry.name, xattr=key)
                     continue
                 raise LayerError(
-                    f"cannot set xattr {key}: {exc.strerror}", member=entry.name
+                    f"cannot set xattr {key}: {exc.strerror}", member=entry.name, errno=exc.errno
                 ) from None
 
     def finish(self) -> None:

@@ -107,8 +107,10 @@ class _DirSource(_Source):
             raise ImageError(f"{name} links outside {self.root}")
         try:
             return open(path, "rb")
-        except FileNotFoundError:
-            raise ImageError(f"{self.root} has no {name}") from None
+        except FileNotFoundError as exc:
+            raise ImageError(
+                f"{self.root} has no {name}", errno=exc.errno, path=str(path)
+            ) from None
 
 
 class _TarSource(_Source):
@@ -117,7 +119,11 @@ class _TarSource(_Source):
             self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
             self.members = {_clean(m.name): m for m in self.tar.getmembers()}
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise ImageError(f"{path}: not a readable tar archive: {exc}") from None
+            raise ImageError(
+                f"{path}: not a readable tar archive: {exc}",
+                errno=exc.errno if isinstance(exc, OSError) else None,
+                path=str(path),
+            ) from None
         self.path = path
 
     def exists(self, name: str) -> bool:

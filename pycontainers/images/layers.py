@@ -119,7 +119,9 @@ def apply_layer(
                         raise
                     except OSError as exc:
                         raise LayerError(
-                            f"{exc.strerror or exc} ({type(exc).__name__})", member=entry.name
+                            f"{exc.strerror or exc} ({type(exc).__name__})",
+                            member=entry.name,
+                            errno=exc.errno,
                         ) from exc
                 applier.finish()
             finally:

@@ -66,8 +66,10 @@ class SnapshotStore:
         d = self._dir(chain)
         try:
             meta = json.loads((d / "snapshot.json").read_bytes())
-        except FileNotFoundError:
-            raise ImageError(f"no snapshot of chain {chain}") from None
+        except FileNotFoundError as exc:
+            raise ImageError(
+                f"no snapshot of chain {chain}", errno=exc.errno, path=str(d / "snapshot.json")
+            ) from None
         parent = meta.get("parent")
         return Snapshot(
             chain_id=Digest.parse(meta["chainID"]),

@@ -108,8 +108,8 @@ class BlobReader(io.RawIOBase):
         super().__init__()
         try:
             self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise BlobNotFound(digest) from None
+        except FileNotFoundError as exc:
+            raise BlobNotFound(digest, errno=exc.errno, path=str(path)) from None
         self.digest = digest
         self.size = size
         self.verified = False
@@ -230,10 +230,11 @@ class ContentStore:
     ) -> Descriptor:
         """A descriptor of a stored blob (its size from the file); :class:`BlobNotFound` if absent."""
         d = Digest.parse(digest)
+        path = self.blob_path(d)
         try:
-            size = self.blob_path(d).stat().st_size
-        except FileNotFoundError:
-            raise BlobNotFound(d) from None
+            size = path.stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobNotFound(d, errno=exc.errno, path=str(path)) from None
         return Descriptor(media_type, d, size)
 
     def put(

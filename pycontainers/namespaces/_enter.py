@@ -93,7 +93,7 @@ class NamespaceEntry(Generic[T]):
                 os.close(old)
                 if cwd is not None:
                     os.close(cwd)
-                raise NamespaceError(f"cannot enter {self._label}: {exc}") from exc
+                raise NamespaceError(f"cannot enter {self._label}: {exc}", errno=exc.errno) from exc
         finally:
             os.close(target)
         self._old_fd, self._cwd_fd = old, cwd

@@ -77,7 +77,11 @@ class Namespace:
         try:
             fd = os.open(where, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
-            raise NamespaceError(f"cannot open the namespace file {where}: {exc.strerror}") from exc
+            raise NamespaceError(
+                f"cannot open the namespace file {where}: {exc.strerror}",
+                errno=exc.errno,
+                path=where,
+            ) from exc
         try:
             st = os.fstat(fd)
             if not _proc.is_nsfs(st):

@@ -72,7 +72,9 @@ def prepare_target(path: str) -> bool:
         )
     except OSError as exc:
         raise NamespaceError(
-            f"cannot create {path} to persist a namespace on: {exc.strerror}"
+            f"cannot create {path} to persist a namespace on: {exc.strerror}",
+            errno=exc.errno,
+            path=path,
         ) from exc
     os.close(fd)
     return True
@@ -130,7 +132,9 @@ def unbind(record: Persisted, kind: NamespaceKind, expected: Identity, *, unlink
             _sys.umount2(path, _sys.MNT_DETACH)
         except OSError as exc:
             raise NamespaceError(
-                f"cannot unmount the {kind.value} namespace at {path}: {exc}"
+                f"cannot unmount the {kind.value} namespace at {path}: {exc}",
+                errno=exc.errno,
+                path=path,
             ) from exc
     if unlink:
         try:
@@ -139,7 +143,9 @@ def unbind(record: Persisted, kind: NamespaceKind, expected: Identity, *, unlink
             pass
         except OSError as exc:
             raise NamespaceError(
-                f"unmounted {path} but cannot remove the file: {exc.strerror}"
+                f"unmounted {path} but cannot remove the file: {exc.strerror}",
+                errno=exc.errno,
+                path=path,
             ) from exc
 
 
@@ -158,7 +164,9 @@ def _mount(source: str, path: str, kind: NamespaceKind) -> None:
                 "private mount, as util-linux's unshare --mount=FILE also requires)"
             )
         raise NamespaceError(
-            f"cannot persist the {kind.value} namespace on {path}: {exc}{hint}"
+            f"cannot persist the {kind.value} namespace on {path}: {exc}{hint}",
+            errno=exc.errno,
+            path=path,
         ) from exc
 
 
@@ -170,7 +178,9 @@ def _bind_from_thread(kind: NamespaceKind, path: str) -> None:
         try:
             _sys.unshare(kind.flag)
         except OSError as exc:
-            raise NamespaceError(f"cannot create a {kind.value} namespace: {exc}") from exc
+            raise NamespaceError(
+                f"cannot create a {kind.value} namespace: {exc}", errno=exc.errno
+            ) from exc
         try:
             _mount(own, path, kind)
         finally:
@@ -187,7 +197,8 @@ def return_thread(old_fd: int, kind: NamespaceKind) -> None:
         log.error("namespace.return_failed", kind=kind.value, error=str(exc))
         raise NamespaceError(
             f"could not return this thread to its previous {kind.value} namespace: {exc}; "
-            "the thread is still inside the other namespace"
+            "the thread is still inside the other namespace",
+            errno=exc.errno,
         ) from exc
 
 
@@ -196,7 +207,9 @@ def _bind_from_holder(kind: NamespaceKind, path: str) -> None:
     try:
         pid, pidfd = _sys.spawn_hold(kind.flag)
     except OSError as exc:
-        raise NamespaceError(f"cannot create a {kind.value} namespace: {exc}") from exc
+        raise NamespaceError(
+            f"cannot create a {kind.value} namespace: {exc}", errno=exc.errno
+        ) from exc
     try:
         _mount(pid_path(pid, kind), path, kind)
     finally:

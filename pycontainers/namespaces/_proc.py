@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import os
@@ -60,16 +61,22 @@ def stat_pid_ns(pid: int, kind: NamespaceKind, path: str | None = None) -> os.st
     where = path or pid_path(pid, kind)
     try:
         return os.stat(where)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         if not os.path.exists(f"/proc/{pid}"):
-            raise NamespaceError(f"no process with pid {pid}") from None
+            raise NamespaceError(
+                f"no process with pid {pid}", errno=errno.ESRCH, path=where
+            ) from None
         raise NamespaceError(
-            f"this kernel has no {kind.value} namespaces ({where} does not exist)"
+            f"this kernel has no {kind.value} namespaces ({where} does not exist)",
+            errno=exc.errno,
+            path=where,
         ) from None
     except PermissionError as exc:
         raise NamespaceError(
             f"not allowed to inspect the {kind.value} namespace of pid {pid}: {exc.strerror} "
-            "(needs ptrace access to the process, e.g. root)"
+            "(needs ptrace access to the process, e.g. root)",
+            errno=exc.errno,
+            path=where,
         ) from exc
 
 
@@ -84,7 +91,9 @@ def open_ns(path: str, kind: NamespaceKind, expected: Identity | None = None) ->
     except OSError as exc:
         raise NamespaceError(
             f"the {kind.value} namespace is no longer reachable at {path}: {exc.strerror} "
-            "(did its process exit or its persisted file get removed?)"
+            "(did its process exit or its persisted file get removed?)",
+            errno=exc.errno,
+            path=path,
         ) from exc
     try:
         st = os.fstat(fd)
@@ -108,7 +117,9 @@ def fd_kind(fd: int) -> NamespaceKind:
     try:
         flag = fcntl.ioctl(fd, NS_GET_NSTYPE)
     except OSError as exc:
-        raise NamespaceError(f"ioctl(NS_GET_NSTYPE) failed on fd {fd}: {exc.strerror}") from exc
+        raise NamespaceError(
+            f"ioctl(NS_GET_NSTYPE) failed on fd {fd}: {exc.strerror}", errno=exc.errno
+        ) from exc
     try:
         return NamespaceKind.from_flag(flag)
     except ValueError:

@@ -126,7 +126,9 @@ def run_joined(
         except (OSError, PyContainersError) as exc:
             raise NamespaceError(
                 f"cannot start {sys.executable} inside {label}: {exc} (for a mount namespace "
-                "the interpreter and pycontainers must be reachable inside it)"
+                "the interpreter and pycontainers must be reachable inside it)",
+                errno=exc.errno,
+                path=sys.executable,
             ) from exc
         finally:
             for fd in theirs:

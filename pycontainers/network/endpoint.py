@@ -136,7 +136,9 @@ class Endpoint:
                 creator_start=int(raw["creator_start"]),
             )
         except (ValueError, KeyError, TypeError, PyContainersError) as exc:
-            raise PyContainersError(f"corrupt network endpoint record {path}: {exc}") from None
+            raise PyContainersError(
+                f"corrupt network endpoint record {path}: {exc}", path=path
+            ) from None
 
     def alive(self) -> bool:
         """Whether the container (or, before it exists, its creator) is still running."""

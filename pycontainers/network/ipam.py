@@ -19,28 +19,15 @@ import attrs
 
 from pycontainers._files import locked, write_atomic
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import AddressExhausted as AddressExhausted
+from pycontainers.errors import IpamCorrupt as IpamCorrupt
+from pycontainers.errors import IpamError as IpamError
+from pycontainers.errors import SpecError
 
 log = get_logger("pycontainers.network")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FORMAT = 1
-
-
-class IpamError(PyContainersError):
-    """An address could not be allocated, released or read back from disk."""
-
-
-class AddressExhausted(IpamError):
-    """Every host address of a network's subnet is leased."""
-
-
-class IpamCorrupt(IpamError):
-    """A network's state file is unreadable or inconsistent; ``path`` names it."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: corrupt IPAM state: {message}")
-        self.path = path
 
 
 def _parse_network(value: IPv4Network | str) -> IPv4Network:

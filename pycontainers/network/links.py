@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import NetworkError as NetworkError
+from pycontainers.errors import SpecError
 from pycontainers.network._loop import off_event_loop
 
 # pyroute2 ships no type information: it is typed as Any here (imported lazily, on first use).
@@ -27,10 +28,6 @@ _IPRoute = Any
 log = get_logger("pycontainers.network")
 
 _HEX = re.compile(r"^[0-9a-f]{11,}$")
-
-
-class NetworkError(PyContainersError):
-    """A netlink operation on a link, address or route failed."""
 
 
 @attrs.frozen

@@ -21,6 +21,8 @@ from typing import Any
 import attrs
 
 from pycontainers._log import get_logger
+from pycontainers.errors import NetworkInUse as NetworkInUse
+from pycontainers.errors import NetworkNotFound as NetworkNotFound
 from pycontainers.errors import PyContainersError, SpecError
 from pycontainers.network.ipam import Ipam, Subnet
 from pycontainers.network.spec import DEFAULT_NETWORK, check_network_name
@@ -31,14 +33,6 @@ DEFAULT_BRIDGE = "pc0"
 DEFAULT_SUBNET = IPv4Network("10.88.0.0/16")
 _POOL = IPv4Network("10.89.0.0/16")  # user networks get a /24 of it unless told otherwise
 _FORMAT = 1
-
-
-class NetworkNotFound(PyContainersError, LookupError):
-    """No network of that name exists."""
-
-
-class NetworkInUse(PyContainersError):
-    """The network still has containers attached."""
 
 
 def data_dir(data_root: str | None = None) -> str:
@@ -102,7 +96,9 @@ class NetworkConfig:
                 created=float(raw.get("created", 0.0)),
             )
         except (ValueError, KeyError, TypeError, SpecError) as exc:
-            raise PyContainersError(f"corrupt network definition {path}: {exc}") from None
+            raise PyContainersError(
+                f"corrupt network definition {path}: {exc}", path=path
+            ) from None
 
 
 def _netfilter() -> Any:

@@ -33,7 +33,8 @@ from typing import Any
 import attrs
 
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import NetfilterError as NetfilterError
+from pycontainers.errors import SpecError
 from pycontainers.network.links import check_ifname
 from pycontainers.network.ports import PortMapping, check_owner
 
@@ -68,10 +69,6 @@ _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _lock = threading.Lock()
 
 
-class NetfilterError(PyContainersError):
-    """libnftables refused a command; the message carries its error text."""
-
-
 @functools.cache
 def _load() -> tuple[Any, Any]:
     cffi: Any = importlib.import_module("cffi")
@@ -82,7 +79,9 @@ def _load() -> tuple[Any, Any]:
     except OSError as exc:
         raise NetfilterError(
             f"cannot load {LIBRARY} ({exc}); port publishing and bridge networks need "
-            f"libnftables: install the Debian package {DEBIAN_PACKAGE}"
+            f"libnftables: install the Debian package {DEBIAN_PACKAGE}",
+            errno=exc.errno,
+            path=LIBRARY,
         ) from None
     return ffi, lib
 
@@ -149,7 +148,9 @@ def _sysctl(path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as exc:
-        raise NetfilterError(f"cannot set {path} to {value}: {exc.strerror}") from None
+        raise NetfilterError(
+            f"cannot set {path} to {value}: {exc.strerror}", errno=exc.errno, path=path
+        ) from None
 
 
 class Netfilter:

@@ -23,39 +23,16 @@ import attrs
 
 from pycontainers._files import locked, write_atomic
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import PortError as PortError
+from pycontainers.errors import PortInUse as PortInUse
+from pycontainers.errors import PortLeasesCorrupt as PortLeasesCorrupt
+from pycontainers.errors import SpecError
 from pycontainers.network._portmap import PortMapping, check_unique, parse_ports
 
 log = get_logger("pycontainers.network")
 
 _FORMAT = 1
 _OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$")
-
-
-class PortError(PyContainersError):
-    """A host port could not be leased, released or read back from disk."""
-
-
-class PortInUse(PortError):
-    """A host port is leased to another owner or bound by a process on the host.
-
-    ``address``, ``port`` and ``protocol`` name the port; ``holder`` says who has it.
-    """
-
-    def __init__(self, address: str, port: int, protocol: str, holder: str) -> None:
-        super().__init__(f"host port {address}:{port}/{protocol} is already in use: {holder}")
-        self.address = address
-        self.port = port
-        self.protocol = protocol
-        self.holder = holder
-
-
-class PortLeasesCorrupt(PortError):
-    """The lease file is unreadable or inconsistent; ``path`` names it. Nothing is changed."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: corrupt port leases: {message}")
-        self.path = path
 
 
 # -- leases ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from pycontainers.errors import CodecError as CodecError
 from pycontainers.errors import SpecError
 
 # NAME -> "module:Class"; nothing outside this list is ever built from a file
@@ -34,10 +35,6 @@ _TYPES = {
     "DetachOptions": "pycontainers.supervision:DetachOptions",
     "HealthCheck": "pycontainers.supervision:HealthCheck",
 }
-
-
-class CodecError(SpecError):
-    """A value in a ``io.pycontainers.*`` annotation cannot be decoded; ``field`` is its path."""
 
 
 def encode(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from pycontainers.errors import OciConfigError as OciConfigError
 from pycontainers.errors import SpecError
 from pycontainers.oci._codec import decode
 from pycontainers.oci.config import (
@@ -35,10 +36,6 @@ DEFAULT_DESTINATIONS = frozenset(
 )
 """Mounts every container of ours gets from the rootfs plan; a foreign config's entries for
 them are kept as extra fields, not added twice."""
-
-
-class OciConfigError(SpecError):
-    """A ``config.json`` is invalid; ``field`` is the JSON path of the problem."""
 
 
 @attrs.frozen
@@ -80,8 +77,12 @@ def read_config(path: str, *, require_digest: bool = False) -> OciConfig:
     try:
         doc = json.loads(raw)
     except ValueError as exc:
-        raise OciConfigError("$", f"{path} is not valid JSON: {exc}") from None
-    return from_config(doc, bundle=os.path.dirname(path), require_digest=require_digest)
+        raise OciConfigError("$", f"{path} is not valid JSON: {exc}", path=path) from None
+    try:
+        return from_config(doc, bundle=os.path.dirname(path), require_digest=require_digest)
+    except OciConfigError as exc:
+        exc.path = exc.path or path  # from_config knows the JSON path; this is the file
+        raise
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, default: Any, path: str = "") -> Any:

@@ -220,8 +220,12 @@ def extract(
         raise ContainerError(f"unsafe or malformed archive: {exc}") from None
     except OSError as exc:
         if exc.errno in (errno.EXDEV, errno.ELOOP):
-            raise ContainerError(f"{name!r} leads out of the destination") from None
-        raise ContainerError(f"cannot extract {name!r}: {exc.strerror or exc}") from None
+            raise ContainerError(
+                f"{name!r} leads out of the destination", errno=exc.errno
+            ) from None
+        raise ContainerError(
+            f"cannot extract {name!r}: {exc.strerror or exc}", errno=exc.errno
+        ) from None
     finally:
         applier.close()
     return applier.entries

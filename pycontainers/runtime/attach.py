@@ -134,7 +134,8 @@ class AttachSession:
                 self._eof = True
                 raise ContainerError(
                     f"lost the attach connection to container {self.container_id[:12]}: "
-                    f"{exc.strerror}"
+                    f"{exc.strerror}",
+                    errno=exc.errno,
                 ) from None
             del self._out[:n]
         return True
@@ -293,10 +294,14 @@ def connect(container: Container, *, timeout: float = 10.0) -> AttachSession:
         raise ContainerError(
             f"cannot attach to container {short}: its monitor's socket {path} is "
             f"{'missing' if isinstance(exc, FileNotFoundError) else 'not accepting'} "
-            "(the container exited or its monitor is gone)"
+            "(the container exited or its monitor is gone)",
+            errno=exc.errno,
+            path=path,
         ) from None
     except OSError as exc:
-        raise ContainerError(f"cannot attach to container {short}: {path}: {exc}") from None
+        raise ContainerError(
+            f"cannot attach to container {short}: {path}: {exc}", errno=exc.errno, path=path
+        ) from None
     tty, console = _terminal(container)
     if console is not None:
         sock.close()

@@ -76,7 +76,11 @@ def open_entry(container: Container) -> Entry:
     try:
         state = st.read_state(container.state_dir)
     except OSError as exc:
-        raise ContainerError(f"container {short}: cannot read its state: {exc}") from None
+        raise ContainerError(
+            f"container {short}: cannot read its state: {exc}",
+            errno=exc.errno,
+            path=exc.filename if isinstance(exc.filename, str) else container.state_dir,
+        ) from None
     pid, pidfd = container.pid, container.pidfd
     if pidfd is None or pid <= 0 or state.pid != pid or wait_readable(pidfd, 0):
         raise ContainerError(f"container {short} has no running main process to enter")
@@ -114,11 +118,14 @@ def open_entry(container: Container) -> Entry:
 
 
 def _open_ns(pid: int, kind: str, short: str) -> int:
+    path = f"/proc/{pid}/ns/{kind}"
     try:
-        return os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise ContainerError(
-            f"container {short}: cannot open its {kind} namespace: {exc.strerror}"
+            f"container {short}: cannot open its {kind} namespace: {exc.strerror}",
+            errno=exc.errno,
+            path=path,
         ) from None
 
 
@@ -162,7 +169,9 @@ def _open_cgroup(spec: ContainerSpec, path: str, short: str) -> list[int]:
             os.close(fd)
         raise ContainerError(
             f"container {short}: cannot join its cgroup {path}: {exc.strerror} "
-            f"({exc.filename}); refusing to enter it outside its limits"
+            f"({exc.filename}); refusing to enter it outside its limits",
+            errno=exc.errno,
+            path=exc.filename if isinstance(exc.filename, str) else path,
         ) from None
     if not out:
         raise ContainerError(f"container {short}: its cgroup {path} has no hierarchy to join")

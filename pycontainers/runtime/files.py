@@ -144,7 +144,7 @@ def _error(c: Container, path: str, exc: OSError) -> ContainerError:
         errno.ELOOP: "too many levels of symbolic links",
         errno.EXDEV: "the path leads out of the container",
     }.get(exc.errno or 0, exc.strerror or str(exc))
-    return ContainerError(f"container {c.id[:12]}: {path}: {what}")
+    return ContainerError(f"container {c.id[:12]}: {path}: {what}", errno=exc.errno, path=path)
 
 
 # -- cp ----------------------------------------------------------------------------------

@@ -212,6 +212,7 @@ class Launch:
                         "join",
                         exc.errno or 0,
                         f"join: network namespace {spec.netns}: {exc.strerror}",
+                        path=spec.netns,
                     ) from None
             if isinstance(spec.rootfs, OverlayRootfs):
                 ready.tree_fd = self._overlay(spec.rootfs, owner)
@@ -364,6 +365,7 @@ class Launch:
                 exc.errno or 0,
                 f"rootfs: cannot make an idmapped mount of {rootfs} ({exc.strerror}); "
                 "use userns_rootfs='copy' (or 'auto')",
+                path=str(rootfs),
             ) from None
         finally:
             os.close(userns)

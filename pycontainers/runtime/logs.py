@@ -64,7 +64,9 @@ def _parse(line: bytes, path: str) -> LogEntry:
             raw["log"].encode("utf-8", "surrogateescape"), str(raw["stream"]), str(raw["time"])
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ContainerError(f"corrupt log line in {path}: {exc}: {line[:80]!r}") from None
+        raise ContainerError(
+            f"corrupt log line in {path}: {exc}: {line[:80]!r}", path=path
+        ) from None
 
 
 def _files(state_dir: str) -> list[str]:

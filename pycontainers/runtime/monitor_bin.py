@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import os
 
-from pycontainers.errors import PyContainersError
+from pycontainers.errors import MonitorMissingError as MonitorMissingError
 
 MONITOR_ENV = "PYCONTAINERS_MONITOR"
-
-
-class MonitorMissingError(PyContainersError):
-    """The monitor program is not built or not executable."""
 
 
 def monitor_path() -> str:

@@ -43,17 +43,23 @@ def load_spec(state_dir: str) -> tuple[ContainerSpec, dict[str, Any]]:
     short = os.path.basename(state_dir)[:12]
     try:
         loaded = read_config(path, require_digest=True)
-    except FileNotFoundError:
-        raise ContainerError(f"container {short} has no saved spec") from None
-    except PermissionError:
+    except FileNotFoundError as exc:
+        raise ContainerError(
+            f"container {short} has no saved spec", errno=exc.errno, path=path
+        ) from None
+    except PermissionError as exc:
         raise ContainerError(
             f"container {short}: its spec file {path} is not readable by this user "
-            f"(uid {os.geteuid()}); only the container's owner can use it"
+            f"(uid {os.geteuid()}); only the container's owner can use it",
+            errno=exc.errno,
+            path=path,
         ) from None
     except OSError as exc:
-        raise ContainerError(f"cannot read container spec file {path}: {exc.strerror}") from None
+        raise ContainerError(
+            f"cannot read container spec file {path}: {exc.strerror}", errno=exc.errno, path=path
+        ) from None
     except SpecError as exc:
-        raise ContainerError(f"corrupt container spec file {path}: {exc}") from None
+        raise ContainerError(f"corrupt container spec file {path}: {exc}", path=path) from None
     return loaded.spec, {"name": loaded.name, "detach": loaded.detach}
 
 

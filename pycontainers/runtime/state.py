@@ -96,7 +96,7 @@ class State:
                 restart_count=int(raw.get("restart_count", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise ContainerError(f"corrupt container state file {path}: {exc}") from None
+            raise ContainerError(f"corrupt container state file {path}: {exc}", path=path) from None
 
 
 @contextlib.contextmanager
@@ -137,9 +137,11 @@ def read_state(state_dir: str) -> State:
     try:
         with open(path, encoding="utf-8") as f:
             return State.from_json(f.read(), path)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise ContainerError(
-            f"no such container: {os.path.basename(state_dir)} (no {path})"
+            f"no such container: {os.path.basename(state_dir)} (no {path})",
+            errno=exc.errno,
+            path=path,
         ) from None
 
 

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from pycontainers._files import locked, write_atomic
 from pycontainers._log import get_logger
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import SpecError
+from pycontainers.errors import VolumeError as VolumeError
 from pycontainers.spec import check_volume_name
 
 if TYPE_CHECKING:
@@ -39,10 +40,6 @@ log = get_logger("pycontainers.runtime")
 
 _META = "volume.json"
 _DATA = "_data"
-
-
-class VolumeError(PyContainersError):
-    """A volume is missing, in use, or its metadata is unreadable."""
 
 
 def volumes_root(data_root: str | None = None) -> str:
@@ -136,8 +133,8 @@ class Volume:
         try:
             with open(path, "rb") as f:
                 raw = f.read()
-        except FileNotFoundError:
-            raise VolumeError(f"no such volume: {name}") from None
+        except FileNotFoundError as exc:
+            raise VolumeError(f"no such volume: {name}", errno=exc.errno, path=path) from None
         try:
             meta = json.loads(raw)
             if not isinstance(meta, dict) or meta.get("Name") != name:
@@ -147,7 +144,8 @@ class Volume:
         except ValueError as exc:
             raise VolumeError(
                 f"corrupt metadata of volume {name} ({path}): {exc}; "
-                f"remove the directory {os.path.dirname(path)} to drop it"
+                f"remove the directory {os.path.dirname(path)} to drop it",
+                path=path,
             ) from None
         return cls(name, root, meta)
 
@@ -383,6 +381,8 @@ def resolve_mounts(spec: ContainerSpec) -> ContainerSpec:
                     "Mount.source",
                     f"bind source path {m.source} does not exist; create it, or pass "
                     "create=True to have it made",
+                    errno=errno.ENOENT,
+                    path=m.source,
                 )
     out: list[Mount] = []
     propagation = spec.rootfs_propagation

@@ -74,7 +74,9 @@ def load() -> tuple[Any, Any]:
     except OSError as exc:
         raise SeccompError(
             f"cannot load {LIBRARY} ({exc}); seccomp filters need libseccomp: install the "
-            f"Debian package {DEBIAN_PACKAGE} (apt-get install {DEBIAN_PACKAGE})"
+            f"Debian package {DEBIAN_PACKAGE} (apt-get install {DEBIAN_PACKAGE})",
+            errno=exc.errno,
+            path=LIBRARY,
         ) from None
     return ffi, lib
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import attrs
 
-from pycontainers.errors import PyContainersError, SpecError
+from pycontainers.errors import SeccompError as SeccompError
+from pycontainers.errors import SpecError
 
 FIELD = "seccomp"
 
@@ -86,10 +87,6 @@ _ARCHES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 _ARCH_ALIASES = {a: name for name, (oci, more) in _ARCHES.items() for a in (name, oci, *more)}
 _CAP = re.compile(r"CAP_[A-Z0-9_]+")
-
-
-class SeccompError(PyContainersError):
-    """libseccomp is missing or failed, or this machine has no known seccomp architecture."""
 
 
 def spec_error(message: str) -> SpecError:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from pycontainers._log import get_logger
+from pycontainers.errors import CleanupError as CleanupError
 from pycontainers.errors import PyContainersError
 from pycontainers.runtime.options import SpecOptions
 
@@ -35,10 +36,6 @@ SESSION_LABEL = "pycontainers.test"
 OWNER_LABEL = "pycontainers.test.owner"
 TEST_LABEL = "pycontainers.test.node"
 ENV_STATE, ENV_ROOT = "PYCONTAINERS_STATE", "PYCONTAINERS_ROOT"
-
-
-class CleanupError(PyContainersError):
-    """Some containers of a test could not be removed; the message names them and why."""
 
 
 @attrs.frozen

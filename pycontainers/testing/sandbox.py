@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, overload
 
 import attrs
 
-from pycontainers.errors import PyContainersError
+from pycontainers.errors import RemoteTraceback as RemoteTraceback
+from pycontainers.errors import SandboxError as SandboxError
+from pycontainers.errors import SandboxMemoryError as SandboxMemoryError
+from pycontainers.errors import SandboxTimeout as SandboxTimeout
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -74,52 +77,6 @@ data = memoryview(blob + b"%016x" % len(blob) + env["marker"])
 while data:
     data = data[os.write(1, data):]
 """
-
-
-class SandboxError(PyContainersError):
-    """A sandboxed command or callable did not run to completion.
-
-    ``stdout`` and ``stderr`` hold what the sandbox printed before it ended.
-    """
-
-    def __init__(self, message: str, stdout: bytes = b"", stderr: bytes = b"") -> None:
-        super().__init__(message)
-        self.stdout = stdout
-        self.stderr = stderr
-
-
-class SandboxMemoryError(SandboxError, MemoryError):
-    """The kernel's OOM killer killed the sandbox at its memory cap (``memory``)."""
-
-    def __init__(self, what: str, memory: str | int, stdout: bytes, stderr: bytes) -> None:
-        super().__init__(
-            f"{what} was killed by the OOM killer at the sandbox's memory cap "
-            f"(memory={memory!r}); give it more with memory=...",
-            stdout,
-            stderr,
-        )
-        self.memory = memory
-
-
-class SandboxTimeout(SandboxError, TimeoutError):
-    """The sandbox ran past its ``timeout`` and was killed."""
-
-    def __init__(self, what: str, timeout: float, stdout: bytes, stderr: bytes) -> None:
-        super().__init__(
-            f"{what} did not finish within timeout={timeout} s and was killed", stdout, stderr
-        )
-        self.timeout = timeout
-
-
-class RemoteTraceback(Exception):
-    """The traceback text of an exception raised inside the sandbox (set as its cause)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f"\n\nTraceback inside the sandbox:\n{self.text.rstrip()}"
 
 
 @attrs.frozen

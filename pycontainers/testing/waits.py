@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from pycontainers.errors import PyContainersError
+from pycontainers.errors import WaitTimeout as WaitTimeout
 
 if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _INTERVAL = 0.1
 _TAIL_LINES = 10
-
-
-class WaitTimeout(PyContainersError, TimeoutError):
-    """What was awaited did not happen in time (or can no longer happen)."""
 
 
 def _describe(c: Container) -> str:

@@ -18,7 +18,9 @@ import attrs
 import pytest
 
 import pycontainers as pc
+from pycontainers.cgroups import CGroup, LimitOptions, create_cgroup
 from pycontainers.cgroups._resources import _DOCKER_NAMES, Resources
+from pycontainers.images.registry import ensure_image
 from pycontainers.images.registry.pull import PullOptions, pull
 from pycontainers.images.registry.push import PushOptions, push
 from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions
@@ -78,6 +80,23 @@ SNIPPETS = {
             list(c.logs(tial=5))
             c.attach(detach_key="ctrl-x")
     """,
+    "bad_cgroup.py": """
+        from pycontainers.cgroups import CGroup
+
+        CGroup.create("web", memroy="1g")
+    """,
+    "bad_cgroup_update.py": """
+        from pycontainers.cgroups import CGroup
+
+        def change(cg: CGroup) -> None:
+            cg.update(pids_max=10, cpu_share=512)
+    """,
+    "bad_ensure.py": """
+        import pycontainers as pc
+        from pycontainers.images.registry import ensure_image
+
+        ensure_image(pc.ImageStore("/tmp/s"), "x", pltform="linux/arm64")
+    """,
     "good.py": """
         import pycontainers as pc
         from pycontainers.testing import ContainerFactory, Sandbox
@@ -107,6 +126,15 @@ SNIPPETS = {
             c.update(memory="128m", cpus=1, pids_limit=20)
             entries = list(c.logs(tail=5, since="10m", stdout=True, stderr=False))
             code: int | None = c.attach(stdin=False, detach_keys="ctrl-x")
+
+        from pycontainers.cgroups import CGroup, Resources
+        from pycontainers.images.registry import ensure_image
+
+        cg = CGroup.create("web", memory="64m", pids_limit=32, cpus=0.5, parent="p")
+        cg.update(memory_max="128m", device_read_bps={"/dev/vda": "1m"})
+        cg.update(Resources(pids_max=10))
+        sub: CGroup = cg.child("a", cpu_weight=100, hugetlb={"2MB": "8m"})
+        img2: pc.Image = ensure_image(store, "x", platform="linux/arm64", retries=2)
     """,
 }
 
@@ -120,6 +148,9 @@ EXPECTED = {
     "bad_sandbox.py": 'Unexpected keyword argument "memroy" for overloaded function "run"',
     "bad_update.py": 'Unexpected keyword argument "memroy" for "update" of "Container"',
     "bad_logs.py": 'Unexpected keyword argument "tial" for "logs" of "Container"',
+    "bad_cgroup.py": 'Unexpected keyword argument "memroy" for "create" of "CGroup"',
+    "bad_cgroup_update.py": 'Unexpected keyword argument "cpu_share" for "update" of "CGroup"',
+    "bad_ensure.py": 'Unexpected keyword argument "pltform" for "ensure_image"',
 }
 
 
@@ -188,6 +219,8 @@ def test_an_unknown_pull_or_sandbox_keyword_is_a_type_error(tmp_path: Path) -> N
     store = pc.ImageStore(tmp_path)
     with pytest.raises(TypeError, match="platfrom"):
         store.pull("localhost:1/x", **untyped(platfrom="linux/arm64"))
+    with pytest.raises(TypeError, match="pltform"):
+        ensure_image(store, "localhost:1/x", **untyped(pltform="linux/arm64"))
     with pytest.raises(TypeError, match="memroy"):
         Sandbox().run("true", **untyped(memroy="64m"))
 
@@ -197,7 +230,7 @@ def test_an_unknown_pull_or_sandbox_keyword_is_a_type_error(tmp_path: Path) -> N
 
 def test_the_limit_keywords_are_those_resources_accepts() -> None:
     fields = {a.name for a in attrs.fields(Resources)}
-    assert fields | set(_DOCKER_NAMES) == LIMIT_KEYWORDS
+    assert fields | set(_DOCKER_NAMES) == LIMIT_KEYWORDS == frozenset(LimitOptions.__annotations__)
     assert LIMIT_KEYWORDS < SPEC_KEYWORDS == frozenset(SpecOptions.__annotations__)
 
 
@@ -229,8 +262,20 @@ def test_docstrings_show_every_keyword() -> None:
     params = inspect.signature(pc.Container.create).parameters.values()
     for name in {p.name for p in params if p.kind is p.KEYWORD_ONLY}:
         assert f"``{name}``" in create_doc or f"``{name}=" in create_doc, name
+    for function in (CGroup.create, CGroup.update, CGroup.child, create_cgroup):
+        for name in LIMIT_KEYWORDS:
+            assert f"``{name}``" in (function.__doc__ or ""), (function, name)
+    for name in PullOptions.__annotations__:
+        assert f"``{name}``" in (ensure_image.__doc__ or ""), name
     store_docs = (pc.ImageStore.pull.__doc__ or "") + (pc.Image.pull.__doc__ or "")
     for name in PullOptions.__annotations__:
         assert store_docs.count(f"``{name}``") >= 2, name
     for name in PushOptions.__annotations__:
         assert f"``{name}``" in (pc.ImageStore.push.__doc__ or ""), name
+
+
+def test_an_unknown_cgroup_limit_names_itself() -> None:
+    with pytest.raises(pc.SpecError) as info:
+        CGroup.create("never-made", **untyped(memroy="1g"))  # refused before any mkdir
+    assert info.value.field == "memroy"
+    assert "unknown resource option" in str(info.value)

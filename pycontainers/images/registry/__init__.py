@@ -11,7 +11,7 @@ Bearer), :mod:`.manifests` (media types, platforms), :mod:`.pull`, :mod:`.push` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pycontainers._lazy import lazy_exports
 from pycontainers.images.registry._errors import (
@@ -36,9 +36,11 @@ from pycontainers.images.registry.progress import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
+
     from pycontainers.images.image import Image, ImageStore
     from pycontainers.images.registry.client import RegistryClient
-    from pycontainers.images.registry.pull import pull
+    from pycontainers.images.registry.pull import PullOptions, pull
     from pycontainers.images.registry.push import PushResult, push
 
 __all__ = [
@@ -80,10 +82,12 @@ __getattr__, __dir__ = lazy_exports(
 )
 
 
-def ensure_image(store: ImageStore, reference: str, **options: Any) -> Image:
+def ensure_image(store: ImageStore, reference: str, **options: Unpack[PullOptions]) -> Image:
     """The image ``reference`` from ``store``, pulled first if the store lacks it.
 
-    ``options`` go to :func:`pull` (``platform``, ``insecure_registries``, ``progress``...).
+    The keywords (:class:`~pycontainers.images.registry.pull.PullOptions`) go to
+    :func:`pull` when it pulls: ``platform``, ``insecure_registries``, ``docker_config``,
+    ``progress``, ``concurrency``, ``retries``, ``backoff``, ``timeout`` and ``client``.
     """
     from pycontainers.errors import ImageNotFound
     from pycontainers.images.registry.pull import pull

@@ -108,9 +108,9 @@ def _read_config(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except ValueError as exc:
-        raise RegistryError(f"{path}: not valid JSON: {exc}") from None
+        raise RegistryError(f"{path}: not valid JSON: {exc}", path=str(path)) from None
     if not isinstance(data, dict):
-        raise RegistryError(f"{path}: not a JSON object")
+        raise RegistryError(f"{path}: not a JSON object", path=str(path))
     return data
 
 
@@ -129,7 +129,7 @@ def load_credentials(
                 user, sep, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 raise RegistryError(
-                    f"{path}: auths[{key!r}].auth is not base64 user:password"
+                    f"{path}: auths[{key!r}].auth is not base64 user:password", path=str(path)
                 ) from None
             if sep:
                 return Credentials(user, password)

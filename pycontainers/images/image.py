@@ -48,8 +48,8 @@ from pycontainers.images.store import ContentStore
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from pycontainers.images.registry.pull import PullOptions
-    from pycontainers.images.registry.push import PushOptions, PushResult
+    from pycontainers.images.registry.pulling import PullOptions
+    from pycontainers.images.registry.pushing import PushOptions, PushResult
 
 __all__ = ["ANNOTATION_REF_NAME", "Image", "ImageStore", "Pruned", "host_platform"]
 
@@ -546,11 +546,11 @@ class ImageStore:
             )
 
     def pull(self, reference: str | Reference, **options: Unpack[PullOptions]) -> Image:
-        """Pull from a registry (:func:`~pycontainers.images.registry.pull.pull`): ``platform``,
+        """Pull from a registry (:func:`~pycontainers.images.registry.pulling.pull`): ``platform``,
         ``insecure_registries``, ``docker_config``, ``progress``, ``concurrency``,
         ``retries``, ``backoff``, ``timeout``, ``client``.
         """
-        from pycontainers.images.registry.pull import pull
+        from pycontainers.images.registry.pulling import pull
 
         return pull(self, reference, **options)
 
@@ -560,11 +560,11 @@ class ImageStore:
         destination: str | None = None,
         **options: Unpack[PushOptions],
     ) -> PushResult:
-        """Push to a registry (:func:`~pycontainers.images.registry.push.push`): ``tags``,
+        """Push to a registry (:func:`~pycontainers.images.registry.pushing.push`): ``tags``,
         ``mount_from``, ``chunk_size``, ``insecure_registries``, ``docker_config``,
         ``progress``, ``concurrency``, ``retries``, ``backoff``, ``timeout``, ``client``.
         """
-        from pycontainers.images.registry.push import push
+        from pycontainers.images.registry.pushing import push
 
         return push(self, image, destination, **options)
 

@@ -21,8 +21,8 @@ import pycontainers as pc
 from pycontainers.cgroups import CGroup, LimitOptions, create_cgroup
 from pycontainers.cgroups._resources import _DOCKER_NAMES, Resources
 from pycontainers.images.registry import ensure_image
-from pycontainers.images.registry.pull import PullOptions, pull
-from pycontainers.images.registry.push import PushOptions, push
+from pycontainers.images.registry.pulling import PullOptions, pull
+from pycontainers.images.registry.pushing import PushOptions, push
 from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions
 from pycontainers.runtime.run import make_spec
 from pycontainers.testing import FactoryOptions, Sandbox, SandboxOptions

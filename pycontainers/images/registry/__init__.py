@@ -5,7 +5,7 @@
 >>> push(store, img, "127.0.0.1:5000/mirror/busybox:1", tags=["latest"])  # doctest: +SKIP
 
 Modules: :mod:`.client` (one registry's API), :mod:`.auth` (``config.json``, Basic and
-Bearer), :mod:`.manifests` (media types, platforms), :mod:`.pull`, :mod:`.push` and
+Bearer), :mod:`.manifests` (media types, platforms), :mod:`.pulling`, :mod:`.pushing` and
 :mod:`.progress`. httpx is imported only when a registry is contacted.
 """
 
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
     from pycontainers.images.image import Image, ImageStore
     from pycontainers.images.registry.client import RegistryClient
-    from pycontainers.images.registry.pull import PullOptions, pull
-    from pycontainers.images.registry.push import PushResult, push
+    from pycontainers.images.registry.pulling import PullOptions, pull
+    from pycontainers.images.registry.pushing import PushResult, push
 
 __all__ = [
     "Credentials",
@@ -75,9 +75,9 @@ __getattr__, __dir__ = lazy_exports(
     globals(),
     {
         "RegistryClient": "pycontainers.images.registry.client",
-        "pull": "pycontainers.images.registry.pull",
-        "push": "pycontainers.images.registry.push",
-        "PushResult": "pycontainers.images.registry.push",
+        "pull": "pycontainers.images.registry.pulling",
+        "push": "pycontainers.images.registry.pushing",
+        "PushResult": "pycontainers.images.registry.pushing",
     },
 )
 
@@ -85,12 +85,12 @@ __getattr__, __dir__ = lazy_exports(
 def ensure_image(store: ImageStore, reference: str, **options: Unpack[PullOptions]) -> Image:
     """The image ``reference`` from ``store``, pulled first if the store lacks it.
 
-    The keywords (:class:`~pycontainers.images.registry.pull.PullOptions`) go to
+    The keywords (:class:`~pycontainers.images.registry.pulling.PullOptions`) go to
     :func:`pull` when it pulls: ``platform``, ``insecure_registries``, ``docker_config``,
     ``progress``, ``concurrency``, ``retries``, ``backoff``, ``timeout`` and ``client``.
     """
     from pycontainers.errors import ImageNotFound
-    from pycontainers.images.registry.pull import pull
+    from pycontainers.images.registry.pulling import pull
 
     try:
         return store.get(reference)

@@ -24,7 +24,7 @@ from pycontainers.images.digest import Digest
 from pycontainers.images.reference import Reference
 from pycontainers.images.registry.client import RegistryClient
 from pycontainers.images.registry.progress import Progress, ProgressCallback
-from pycontainers.images.registry.pull import RegistryOptions
+from pycontainers.images.registry.pulling import RegistryOptions
 
 if TYPE_CHECKING:
     from pycontainers.images.image import Image, ImageStore
@@ -107,7 +107,7 @@ class _Push:
 
 class PushOptions(RegistryOptions, total=False):
     """The keywords of :func:`push` (and :meth:`ImageStore.push`): ``tags``,
-    ``mount_from``, ``chunk_size`` and :class:`~pycontainers.images.registry.pull.RegistryOptions`.
+    ``mount_from``, ``chunk_size`` and :class:`~pycontainers.images.registry.pulling.RegistryOptions`.
     """
 
     tags: Iterable[str]

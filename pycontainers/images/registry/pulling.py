@@ -368,7 +368,7 @@ class _Pull:
     def run(self) -> Image:
         resolved = self.resolve()
         log.info(
-            "registry.pull",
+            "registry.pulling",
             reference=str(self.ref),
             digest=str(resolved.digest),
             blobs=len(resolved.blobs),
@@ -385,7 +385,7 @@ class _Pull:
 
 
 class RegistryOptions(TypedDict, total=False):
-    """How :func:`pull` and :func:`~pycontainers.images.registry.push.push` talk to a registry.
+    """How :func:`pull` and :func:`~pycontainers.images.registry.pushing.push` talk to a registry.
 
     ``insecure_registries`` (plain HTTP besides loopback), ``docker_config`` (the
     ``config.json`` with credentials), ``progress`` (a :class:`Progress` callback),

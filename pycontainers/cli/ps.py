@@ -50,9 +50,10 @@ def ps_row(c: Container, no_trunc: bool = False) -> dict[str, Any]:
     import shlex
 
     from pycontainers.cli.output import ago
+    from pycontainers.runtime.describe import describe
 
     now = time.time()
-    info = c.inspect()
+    info = describe(c, config=False)  # the spec is not needed for a row: not read
     command = shlex.join(info["Config"]["Cmd"])
     if not no_trunc and len(command) > 20:
         command = command[:19] + "…"

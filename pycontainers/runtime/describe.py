@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
 
 
-def describe(c: Container) -> dict[str, Any]:
-    """A Docker-like ``inspect`` document of the container."""
+def describe(c: Container, *, config: bool = True) -> dict[str, Any]:
+    """A Docker-like ``inspect`` document of the container; without ``config`` the spec
+    is not read (no Env, Tty, WorkingDir, User, Hostname or Mounts: what ``ps`` needs).
+    """
     status = c.status
     r = c.record
     done = read_exit(c.state_dir) if r.detached else None
@@ -51,7 +53,8 @@ def describe(c: Container) -> dict[str, Any]:
                 for e in health.get("log", [])
             ],
         }  # fmt: skip
-    out["Config"].update(_config(c))
+    if config:
+        out["Config"].update(_config(c))
     return out
 
 

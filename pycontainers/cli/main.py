@@ -2,8 +2,10 @@
 
 Exit codes: a container's own status; 125 for our errors (printed as ``pycontainers:
 <message>``); 126 / 127 when a container's command cannot be run / is not found. Only
-argparse is imported up front: each command loads what it needs, so ``--version`` and
-``ps`` start fast.
+argparse is imported up front: a command imports only its own CLI module and builds only its
+own subparser (the whole tree is built for the top-level help and for errors before a
+command), and loads the rest of what it needs when it runs, so ``--version`` and ``ps``
+start fast.
 """
 
 from __future__ import annotations
@@ -15,7 +17,20 @@ from typing import Any
 
 EXIT_RUNTIME_ERROR = 125
 
-_MODULES = ("containers", "contents", "volumes", "networks", "system", "images", "registry")
+# Each module of pycontainers.cli and the commands it defines and runs, in the order of the
+# help (a test checks this against the modules' COMMANDS): a command imports only its own.
+_COMMANDS = {
+    "containers": "run create start ps exec logs stop restart kill rm pause unpause wait inspect "
+    "container",
+    "contents": "top stats cp diff export",
+    "volumes": "volume",
+    "networks": "network",
+    "system": "system info version",
+    "images": "load save images tag rmi image commit",
+    "registry": "pull push login logout",
+}
+_MODULES = tuple(_COMMANDS)
+_OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,13 +41,46 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_RUNTIME_ERROR, f"pycontainers: {message}\n")
 
 
-def _modules() -> list[Any]:
+class _Discard:
+    """Stands in for the parsers of the commands not being run: takes any call, keeps none."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kw: self
+
+
+class _OnlySubparsers:
+    """Subparsers that really build only ``command``'s parser (see :func:`_parser`)."""
+
+    def __init__(self, sub: Any, command: str) -> None:
+        self._sub = sub
+        self._command = command
+
+    def add_parser(self, name: str, **kw: Any) -> Any:
+        return self._sub.add_parser(name, **kw) if name == self._command else _Discard()
+
+
+def _module(name: str) -> Any:
     import importlib
 
-    return [importlib.import_module(f"pycontainers.cli.{m}") for m in _MODULES]
+    return importlib.import_module(f"pycontainers.cli.{name}")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs when only ``--root`` comes before it, else None (help,
+    --version, an unknown command, an abbreviated option: those get the whole tree).
+    """
+    i = 0
+    while i < len(argv) and (argv[i] == "--root" or argv[i].startswith("--root=")):
+        i += 2 if argv[i] == "--root" else 1
+    if i < len(argv) and (argv[i] == "check" or argv[i] in _OWNER):
+        return argv[i]
+    return None
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser: every command's, or (``command`` given) one in which only that
+    command's subparser is built, the others never looked at (the cost of a start).
+    """
     from pycontainers import __version__
 
     parser = _Parser(prog="pycontainers", description="Run Linux containers without a daemon.")
@@ -42,9 +90,13 @@ def _parser() -> argparse.ArgumentParser:
         help="data root (images, layers); default $PYCONTAINERS_ROOT or /var/lib/pycontainers",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.add_parser("check", help="diagnose this host: what works here and how to fix the rest")
-    for module in _modules():
-        module.add_commands(sub)
+    if command is None or command == "check":
+        sub.add_parser("check", help="diagnose this host: what works here and how to fix the rest")
+    if command is None:
+        for name in _MODULES:
+            _module(name).add_commands(sub)
+    elif command != "check":
+        _module(_OWNER[command]).add_commands(_OnlySubparsers(sub, command))
     return parser
 
 
@@ -52,20 +104,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     from pycontainers.cli.containers import CommandError
     from pycontainers.errors import ContainerStartError, PyContainersError
 
-    for module in _modules():
-        if args.command in module.COMMANDS:
-            try:
-                return int(module.run_command(args))
-            except ContainerStartError as exc:
-                print(f"pycontainers: {exc}", file=sys.stderr)
-                return exc.exit_code
-            except (PyContainersError, CommandError, TimeoutError) as exc:
-                print(f"pycontainers: {exc}", file=sys.stderr)
-                return EXIT_RUNTIME_ERROR
-            except OSError as exc:
-                print(f"pycontainers: {exc}", file=sys.stderr)
-                return EXIT_RUNTIME_ERROR
-    raise AssertionError(f"no module handles {args.command}")
+    module = _module(_OWNER[args.command])
+    try:
+        return int(module.run_command(args))
+    except ContainerStartError as exc:
+        print(f"pycontainers: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (PyContainersError, CommandError, TimeoutError) as exc:
+        print(f"pycontainers: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+    except OSError as exc:
+        print(f"pycontainers: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"pycontainers {__version__}")
         return 0
-    parser = _parser()
+    parser = _parser(_command_of(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

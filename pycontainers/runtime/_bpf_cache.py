@@ -12,9 +12,9 @@ used. A kernel or libseccomp upgrade changes the key, so old entries are simply 
 from __future__ import annotations
 
 import functools
-import glob
 import hashlib
 import os
+import sys
 from collections.abc import Iterable
 
 from pycontainers import _log
@@ -22,12 +22,16 @@ from pycontainers import _log
 log = _log.get_logger("pycontainers.runtime")
 
 _MAGIC = b"pycontainers-bpf-2"  # 2: rules for one syscall merged as runc does
+_LIBSECCOMP = "libseccomp.so.2"
+# Where the dynamic loader finds it: the multiarch directories first (no search of /usr/lib/*,
+# which lists every directory there: ~10 ms a process), then the plain ones.
 _LIBSECCOMP_GLOBS = (
     "/usr/lib/*/libseccomp.so.2*",
     "/lib/*/libseccomp.so.2*",
     "/usr/lib64/libseccomp.so.2*",
     "/usr/lib/libseccomp.so.2*",
 )
+_LIB_DIRS = ("/usr/lib64", "/lib64", "/usr/lib", "/lib", "/usr/local/lib")
 _COMPILER = ("seccomp.py", "_seccomp_bpf.py", "_seccomp_merge.py", "_seccomp_profile.py")
 
 
@@ -45,8 +49,19 @@ def _identity(paths: Iterable[str]) -> str:
             st = os.stat(path)
         except OSError:
             continue
-        out.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+        out.append(f"{path}:{os.path.realpath(path)}:{st.st_size}:{st.st_mtime_ns}")
     return ";".join(out)
+
+
+def _libseccomp_files() -> list[str]:
+    """The ``libseccomp.so.2`` links the loader may open (their targets are identified)."""
+    multiarch = getattr(sys.implementation, "_multiarch", "")
+    if not multiarch:  # an interpreter that does not know its triplet: search the old way
+        import glob
+
+        return [p for pattern in _LIBSECCOMP_GLOBS for p in glob.glob(pattern)]
+    dirs = (f"/usr/lib/{multiarch}", f"/lib/{multiarch}", *_LIB_DIRS)
+    return [os.path.join(d, _LIBSECCOMP) for d in dirs]
 
 
 @functools.cache
@@ -63,7 +78,7 @@ def _machine() -> str:
         [
             uname.machine,
             uname.release,
-            _identity(p for pattern in _LIBSECCOMP_GLOBS for p in glob.glob(pattern)),
+            _identity(_libseccomp_files()),
             _identity(os.path.join(here, name) for name in _COMPILER),
         ]
     )

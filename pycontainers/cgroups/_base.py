@@ -21,13 +21,13 @@ from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
 from pycontainers.cgroups._layout import CgroupLayout
 from pycontainers.cgroups._resources import Resources
-from pycontainers.cgroups._stats import CgroupStats, CpuStats, IoStats, MemoryStats, PidsStats
 from pycontainers.errors import SpecError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (the stats types are built when stats are read, see _stats)
     from typing_extensions import Unpack  # typing.Unpack from Python 3.12
 
     from pycontainers.cgroups._limits import LimitOptions
+    from pycontainers.cgroups._stats import CgroupStats, CpuStats, IoStats, MemoryStats, PidsStats
 
 log = get_logger("pycontainers.cgroups")
 
@@ -328,6 +328,8 @@ class CGroup(abc.ABC):
 
     def stats(self) -> CgroupStats:
         """A snapshot of memory, CPU, pids and I/O statistics."""
+        from pycontainers.cgroups._stats import CgroupStats
+
         memory, cpu, pids, io = (self._owner(c) for c in ("memory", "cpu", "pids", "io"))
         return CgroupStats(
             memory=memory._memory_stats() if memory else None,

@@ -9,7 +9,7 @@ from types import TracebackType
 
 from pycontainers.cgroups import _fs
 from pycontainers.cgroups._errors import CgroupNotSupported
-from pycontainers.cgroups._stats import flat_keyed
+from pycontainers.cgroups._fs import flat_keyed
 
 
 class OomWatcher:

@@ -12,6 +12,28 @@ from collections.abc import Callable, Mapping
 
 from pycontainers.cgroups._errors import CgroupError
 
+# v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE (9223372036854771712 on 4k pages)
+_V1_UNLIMITED_FROM = 1 << 62
+
+
+def flat_keyed(text: str) -> dict[str, int]:
+    """Parse ``key value`` lines (memory.events, cpu.stat, memory.oom_control...)."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def limit_value(text: str) -> int | None:
+    """Parse a limit file: ``max`` (v2), ``-1`` or a near-2**63 value (v1) mean no limit."""
+    text = text.strip()
+    if text in ("max", "-1", ""):
+        return None
+    value = int(text)
+    return None if value >= _V1_UNLIMITED_FROM else value
+
 
 def read(path: str) -> str:
     """Return the text of a cgroup file."""

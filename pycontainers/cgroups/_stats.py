@@ -1,7 +1,8 @@
 """Statistics of a cgroup as typed values, and parsers of the cgroupfs formats they come from.
 
 Every number is in bytes, nanoseconds or counts whatever the cgroup version; a field the host
-cannot report is ``None``.
+cannot report is ``None``. The backends import this module only when stats are read, so that
+starting a container does not build these classes (the plain parsers live in ``_fs``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from collections.abc import Mapping
 
 import attrs
 
+from pycontainers.cgroups._fs import flat_keyed as flat_keyed  # moved there; still here
+from pycontainers.cgroups._fs import limit_value as limit_value
 from pycontainers.cgroups._units import format_bytes
-
-# v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE (9223372036854771712 on 4k pages)
-_V1_UNLIMITED_FROM = 1 << 62
 
 
 @attrs.frozen
@@ -107,25 +107,6 @@ class CgroupStats:
 
 
 # -- parsers ------------------------------------------------------------------------------------
-
-
-def flat_keyed(text: str) -> dict[str, int]:
-    """Parse ``key value`` lines (memory.events, cpu.stat, memory.oom_control...)."""
-    out: dict[str, int] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-            out[parts[0]] = int(parts[1])
-    return out
-
-
-def limit_value(text: str) -> int | None:
-    """Parse a limit file: ``max`` (v2), ``-1`` or a near-2**63 value (v1) mean no limit."""
-    text = text.strip()
-    if text in ("max", "-1", ""):
-        return None
-    value = int(text)
-    return None if value >= _V1_UNLIMITED_FROM else value
 
 
 def io_stat_v2(text: str) -> IoStats:

@@ -7,23 +7,19 @@ from __future__ import annotations
 import errno
 import os
 import time
+from typing import TYPE_CHECKING
 
 from pycontainers.cgroups import _fs
 from pycontainers.cgroups._base import DEFAULT_TIMEOUT, CGroup, kill_in_rounds
 from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
+from pycontainers.cgroups._fs import flat_keyed, limit_value
 from pycontainers.cgroups._layout import CgroupLayout
 from pycontainers.cgroups._resources import Resources
-from pycontainers.cgroups._stats import (
-    CpuStats,
-    IoStats,
-    MemoryStats,
-    PidsStats,
-    flat_keyed,
-    io_stat_v1,
-    limit_value,
-)
 from pycontainers.cgroups._units import CPU_SHARES_DEFAULT, UNLIMITED, format_bytes
+
+if TYPE_CHECKING:  # built when stats are read (see _stats)
+    from pycontainers.cgroups._stats import CpuStats, IoStats, MemoryStats, PidsStats
 
 # the v1 name of a controller, where it differs from the neutral one
 _V1_NAME = {"io": "blkio"}
@@ -224,6 +220,8 @@ class V1CGroup(CGroup):
     # -- stats ----------------------------------------------------------------------------------
 
     def _memory_stats(self) -> MemoryStats | None:
+        from pycontainers.cgroups._stats import MemoryStats
+
         if "memory" not in self._mounts:
             return None
         d = self._dir("memory")
@@ -238,6 +236,8 @@ class V1CGroup(CGroup):
         )
 
     def _cpu_stats(self) -> CpuStats | None:
+        from pycontainers.cgroups._stats import CpuStats
+
         if "cpuacct" not in self._mounts:
             return None
         d = self._dir("cpuacct")
@@ -263,6 +263,8 @@ class V1CGroup(CGroup):
         )
 
     def _pids_stats(self) -> PidsStats | None:
+        from pycontainers.cgroups._stats import PidsStats
+
         if "pids" not in self._mounts:
             return None
         d = self._dir("pids")
@@ -274,6 +276,8 @@ class V1CGroup(CGroup):
         )
 
     def _io_stats(self) -> IoStats | None:
+        from pycontainers.cgroups._stats import io_stat_v1
+
         if "blkio" not in self._mounts:
             return None
         d = self._dir("blkio")

@@ -5,24 +5,20 @@ ancestor's ``cgroup.subtree_control``.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from pycontainers._log import get_logger
 from pycontainers.cgroups import _fs
 from pycontainers.cgroups._base import DEFAULT_TIMEOUT, CGroup, kill_in_rounds
 from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
+from pycontainers.cgroups._fs import flat_keyed, limit_value
 from pycontainers.cgroups._layout import CgroupLayout
 from pycontainers.cgroups._resources import Resources
-from pycontainers.cgroups._stats import (
-    CpuStats,
-    IoStats,
-    MemoryStats,
-    PidsStats,
-    flat_keyed,
-    io_stat_v2,
-    limit_value,
-)
 from pycontainers.cgroups._units import CPU_WEIGHT_DEFAULT, UNLIMITED, format_bytes
+
+if TYPE_CHECKING:  # built when stats are read (see _stats)
+    from pycontainers.cgroups._stats import CpuStats, IoStats, MemoryStats, PidsStats
 
 log = get_logger("pycontainers.cgroups")
 
@@ -195,6 +191,8 @@ class V2CGroup(CGroup):
     # -- stats ----------------------------------------------------------------------------------
 
     def _memory_stats(self) -> MemoryStats | None:
+        from pycontainers.cgroups._stats import MemoryStats
+
         current = _fs.read_optional(f"{self._d}/memory.current")
         if current is None:
             return None
@@ -210,6 +208,8 @@ class V2CGroup(CGroup):
         )
 
     def _cpu_stats(self) -> CpuStats | None:
+        from pycontainers.cgroups._stats import CpuStats
+
         text = _fs.read_optional(f"{self._d}/cpu.stat")  # a core file: there without cpu too
         if text is None:
             return None
@@ -228,6 +228,8 @@ class V2CGroup(CGroup):
         )
 
     def _pids_stats(self) -> PidsStats | None:
+        from pycontainers.cgroups._stats import PidsStats
+
         current = _fs.read_optional(f"{self._d}/pids.current")
         if current is None:
             return None
@@ -239,6 +241,8 @@ class V2CGroup(CGroup):
         )
 
     def _io_stats(self) -> IoStats | None:
+        from pycontainers.cgroups._stats import io_stat_v2
+
         text = _fs.read_optional(f"{self._d}/io.stat")
         return None if text is None else io_stat_v2(text)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from fractions import Fraction
 
 from pycontainers.errors import SpecError
 
@@ -48,7 +47,12 @@ def parse_bytes(field: str, value: object, *, allow_unlimited: bool = True) -> i
         hint = "a number of bytes, or a number with a unit b, k, m or g (e.g. '64m')"
         raise SpecError(field, f"{value!r} is not a size: use {hint}")
     number, unit, _ = match.groups()
-    return int(Fraction(number) * _MULTIPLIER[unit.lower() if unit else None])
+    multiplier = _MULTIPLIER[unit.lower() if unit else None]
+    if "." not in number:
+        return int(number) * multiplier
+    from fractions import Fraction  # exact "1.5g"; fractions loads decimal: only when needed
+
+    return int(Fraction(number) * multiplier)
 
 
 def format_bytes(value: int | None) -> str:

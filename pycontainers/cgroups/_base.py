@@ -343,8 +343,8 @@ class CGroup(abc.ABC):
         controller).
         """
         owner = self._owner("memory")
-        stats = owner._memory_stats() if owner else None
-        return stats.oom_kill if stats else 0
+        count = owner._oom_kill_count() if owner else None
+        return count or 0
 
     def oom_killed(self) -> bool:
         """True if the OOM killer killed a process of this group."""
@@ -384,6 +384,10 @@ class CGroup(abc.ABC):
         return {}
 
     def _memory_stats(self) -> MemoryStats | None:
+        return None
+
+    def _oom_kill_count(self) -> int | None:
+        """The ``oom_kill`` counter alone (``inspect`` and ``ps`` read it for every container)."""
         return None
 
     def _cpu_stats(self) -> CpuStats | None:

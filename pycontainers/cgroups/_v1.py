@@ -235,6 +235,11 @@ class V1CGroup(CGroup):
             failcnt=int(_fs.read(f"{d}/memory.failcnt")),
         )
 
+    def _oom_kill_count(self) -> int | None:
+        if "memory" not in self._mounts:
+            return None
+        return flat_keyed(_fs.read(f"{self._dir('memory')}/memory.oom_control")).get("oom_kill", 0)
+
     def _cpu_stats(self) -> CpuStats | None:
         from pycontainers.cgroups._stats import CpuStats
 

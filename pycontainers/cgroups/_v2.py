@@ -207,6 +207,9 @@ class V2CGroup(CGroup):
             failcnt=events.get("max", 0),
         )
 
+    def _oom_kill_count(self) -> int | None:
+        return flat_keyed(_fs.read_optional(f"{self._d}/memory.events") or "").get("oom_kill", 0)
+
     def _cpu_stats(self) -> CpuStats | None:
         from pycontainers.cgroups._stats import CpuStats
 

@@ -1,0 +1,81 @@
+"""What the cheap CLI paths import (issue 15), checked by module name, never by time: ``ps``,
+``run --rm --network none`` and ``exec`` load neither the registry client, netlink,
+nftables, the image store, the event-logging stack, nor the other commands' modules.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_util import ok
+
+pytestmark = pytest.mark.root
+
+# (``ps`` still reads a container's endpoint file through pycontainers.network.endpoint.)
+HEAVY = (
+    "asyncio",
+    "httpx",
+    "pyroute2",
+    "structlog",
+    "pycontainers.images",
+    *(f"pycontainers.network.{m}" for m in ("_loop", "links", "nft", "ports", "ipam", "tc")),
+    "pycontainers.cgroups._stats",
+    *(f"pycontainers.cli.{m}" for m in ("contents", "volumes", "networks", "system", "images",
+                                        "registry")),
+)  # fmt: skip
+
+
+def heavy_in(modules: list[str]) -> list[str]:
+    """The modules of ``modules`` that are, or are inside, a HEAVY one."""
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def run_main(*argv: str) -> tuple[int, str, list[str]]:
+    """The CLI's ``main(argv)`` in a fresh interpreter: (status, stdout, modules imported)."""
+    code = (
+        "import sys\n"
+        "from pycontainers.cli.main import main\n"
+        "status = main(sys.argv[1:])\n"
+        "sys.stdout.flush()\n"
+        "print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                       timeout=120)  # fmt: skip
+    lines = [line for line in r.stderr.splitlines() if line.startswith("MODULES ")]
+    assert lines, (argv, r.returncode, r.stderr)
+    return r.returncode, r.stdout, lines[-1].split()[1:]
+
+
+def test_parsing_run_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from pycontainers.cli.main import _command_of, _parser\n"
+        "argv = ['run', '--rm', '--network', 'none', '/rootfs', '/bin/true']\n"
+        "_parser(_command_of(argv)).parse_args(argv)\n"
+        "print(*sorted(sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert heavy_in(r.stdout.split()) == []
+
+
+def test_run_ps_and_exec_import_nothing_heavy(busybox_rootfs: Path) -> None:
+    rootfs = str(busybox_rootfs)
+    for _ in range(2):  # the second run finds the seccomp filter cached, as users' runs do
+        status, out, modules = run_main("run", "--rm", "--network", "none", rootfs, "echo", "hi")
+        assert (status, out) == (0, "hi\n")
+    assert heavy_in(modules) == []
+    assert "cffi.api" not in modules  # no libseccomp: the filter came from the cache
+    cid = ok("run", "-d", "--network", "none", rootfs, "sleep", "100").strip()
+    try:
+        status, out, modules = run_main("ps", "--no-trunc")
+        assert status == 0 and cid in out
+        assert heavy_in(modules) == []
+        status, out, modules = run_main("exec", cid, "echo", "in")
+        assert (status, out) == (0, "in\n")
+        assert heavy_in(modules) == []
+    finally:
+        ok("rm", "-f", cid)

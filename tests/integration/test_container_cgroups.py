@@ -85,7 +85,9 @@ def test_pause_stops_progress_and_resume_continues(
     fresh_rootfs: Path, no_cgroup_leaks: object
 ) -> None:
     counter = fresh_rootfs / "tmp" / "n"
-    script = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done"
+    # written by rename: a freeze between the truncation and the write of `echo > f`
+    # would leave the file empty (the test once read '' and failed on int(''))
+    script = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.01; done"
     with pc.Container.create(str(fresh_rootfs), ["sh", "-c", script]) as c:
         c.start()
         time.sleep(0.3)

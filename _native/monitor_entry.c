@@ -399,7 +399,7 @@ int entry_spawn(struct health_entry *e, pid_t container, const char *state_dir, 
                 struct pc_spawn_result *res, char *why, size_t n) {
     char path[4096];
     if (e->refusal)
-        return refuse(why, n, "refused when the container started: %s", e->refusal);
+        return refuse(why, n, "%s", e->refusal); /* sealed by Python: why it has no entry */
     if (e->pid != (long long)container)
         return refuse(why, n, "the entry is for process %lld, the container's process is %d "
                               "(a stale entry)", e->pid, (int)container);

@@ -126,9 +126,9 @@ def monitor_argv(
         argv += ["--restart-cmd", *hook_argv(state_root, container_id, "restart"), "--"]
     hc = options.healthcheck
     if hc is not None:
-        from pycontainers.runtime.health_entry import entry_path, remove_health_entry
+        from pycontainers.runtime.health_entry import entry_path, seal_pending
 
-        remove_health_entry(state_dir)  # the last run's; sealed again once this one runs
+        seal_pending(state_dir)  # not the last run's: sealed again once this one runs
         argv += ["--health-entry", entry_path(state_dir)]
         argv += ["--health-interval", str(hc.interval), "--health-timeout", str(hc.timeout)]
         argv += ["--health-retries", str(hc.retries)]

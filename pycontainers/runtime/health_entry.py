@@ -1,6 +1,7 @@
 """A detached container's health check, sealed for its monitor: no interpreter per check.
 
-Once per start of the container, :func:`seal_health_entry` computes the process a health
+Once per start of the container (when its process has exec'd its command),
+:func:`seal_health_entry` computes the process a health
 check becomes through exactly what ``exec`` uses — :func:`~pycontainers.runtime.enter.open_entry`
 (stored spec, live process, namespaces, user mapping, cgroup) and
 :func:`~pycontainers.runtime.exec.exec_plan` (confinement, user, environment) — and writes
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from typing import TYPE_CHECKING
 
 import attrs
@@ -141,12 +143,21 @@ def compute(container: Container, check: HealthCheck) -> bytes:
     return seal(records(plan, pid=entry.pid, spec_sha256=digest, ns=ns, cgroups=cgroups))
 
 
-def seal_health_entry(container: Container, check: HealthCheck) -> None:
-    """Write the container's sealed health-check entry; if it cannot be computed, a sealed
-    refusal that makes every check fail with the reason (the container itself runs on).
+def seal_health_entry(container: Container, check: HealthCheck | None = None) -> None:
+    """Write the container's sealed health-check entry, once its process runs its command
+    (``check``: the stored spec's when None; nothing to do without a health check). If it
+    cannot be computed, a sealed refusal makes every check fail with the reason (the
+    container itself runs on).
     """
     path = entry_path(container.state_dir)
     try:
+        if check is None:
+            from pycontainers.runtime.specfile import load_spec
+
+            check = load_spec(container.state_dir)[1]["detach"].healthcheck
+            if check is None:
+                return
+        _wait_past_exec(container.pid)
         data = compute(container, check)
     except Exception as exc:
         log.warning("container.health_entry_refused", id=container.id, error=str(exc))
@@ -154,12 +165,26 @@ def seal_health_entry(container: Container, check: HealthCheck) -> None:
     write_atomic(path, data)
 
 
-def remove_health_entry(state_dir: str) -> None:
-    """Remove the entry of an earlier run (a new one is sealed once the container runs)."""
-    try:
-        os.unlink(entry_path(state_dir))
-    except FileNotFoundError:
-        pass
+def seal_pending(state_dir: str) -> None:
+    """Before a start: a sealed refusal until the new process runs and its entry is sealed."""
+    write_atomic(entry_path(state_dir), seal([("refuse", "the container has not started yet")]))
+
+
+def _wait_past_exec(pid: int, timeout: float = 2.0) -> None:
+    """Until the container's process has exec'd its command: before that it is not dumpable,
+    and a runtime without CAP_SYS_PTRACE (rootless) cannot open its namespaces yet.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.close(os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC))
+            return
+        except PermissionError:
+            if time.monotonic() > deadline:
+                return  # open_entry reports it
+            time.sleep(0.002)
+        except OSError:
+            return  # gone, or no such namespace kind: open_entry reports it
 
 
 __all__ = [
@@ -168,7 +193,7 @@ __all__ = [
     "compute",
     "entry_path",
     "records",
-    "remove_health_entry",
     "seal",
     "seal_health_entry",
+    "seal_pending",
 ]

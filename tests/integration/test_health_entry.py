@@ -250,6 +250,6 @@ def test_checks_of_a_created_container_wait_for_its_start(busybox_rootfs: Path) 
         healthcheck=pc.HealthCheck("true", interval="100ms", retries=1),
     ) as c:  # fmt: skip
         _until(lambda: _health(c).get("status") == "unhealthy", "unhealthy before start")
-        assert "created, not started" in _health(c)["log"][-1]["output"]
+        assert "has not started yet" in _health(c)["log"][-1]["output"]
         c.start()
         _until(lambda: _health(c).get("status") == "healthy", "healthy after start")

@@ -1,9 +1,10 @@
 """Build glue: setuptools reads everything else from pyproject.toml.
 
 Besides the cffi shim, the build compiles the per-container monitor, a small C program
-(``_native/monitor*.c``), into ``pycontainers/_bin/pycontainers-monitor``: into the build
-directory for a wheel (``pip install .``), into the source tree for an editable install
-(``pip install -e .``).
+(``_native/monitor*.c``, linked with the shim's own C sources so that a health check is
+spawned by the same code as every other container process), into
+``pycontainers/_bin/pycontainers-monitor``: into the build directory for a wheel
+(``pip install .``), into the source tree for an editable install (``pip install -e .``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from setuptools.command.build import build  # type: ignore[import-untyped]
 HERE = Path(__file__).resolve().parent
 MONITOR_SOURCES = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").glob("monitor*.c"))
 MONITOR_HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").glob("monitor*.h"))
+# the shim's C files (every other one in _native/; build_shim.py lists the same for cffi)
+SHIM_SOURCES = sorted(
+    str(p.relative_to(HERE))
+    for p in (HERE / "_native").glob("*.c")
+    if not p.name.startswith("monitor")
+)
+SHIM_HEADERS = ["_native/shim.h", "_native/internal.h", "_native/sysconsts.h"]
 MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-D_GNU_SOURCE", "-fno-plt", "-s"]
+CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-pthread"]
+CFLAGS += ["-fno-plt", "-s"]
 
 
 class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands in lower case
@@ -48,7 +57,7 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
         target = self._target()
         target.parent.mkdir(parents=True, exist_ok=True)
         cc = shlex.split(os.environ.get("CC", "cc"))
-        srcs = [str(HERE / s) for s in MONITOR_SOURCES]
+        srcs = [str(HERE / s) for s in (*MONITOR_SOURCES, *SHIM_SOURCES)]
         tmp = target.with_name(target.name + ".new")
         base = [*cc, *CFLAGS, "-I", str(HERE / "_native"), "-o", str(tmp), *srcs]
         for extra in (["-static"], []):
@@ -62,7 +71,7 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
 
     def get_source_files(self) -> list[str]:
         """The C sources, so that an sdist carries them."""
-        return [*MONITOR_SOURCES, *MONITOR_HEADERS]
+        return [*MONITOR_SOURCES, *MONITOR_HEADERS, *SHIM_SOURCES, *SHIM_HEADERS]
 
     def get_outputs(self) -> list[str]:
         """The binary in the build directory (a wheel ships it)."""

@@ -6,8 +6,8 @@
  *       [--exit-file PATH] [--attach-socket PATH] [--console-socket PATH] [--ready-fd N]
  *       [--restart no|always|unless-stopped|on-failure[:N]] [--restart-count K]
  *       [--restart-cmd PATH ARGS... --] [--restart-backoff-ms MS] [--restart-backoff-max-ms MS]
- *       [--health-cmd PATH ARGS... --] [--health-interval MS] [--health-timeout MS]
- *       [--health-retries N] [--health-start-period MS]
+ *       [--health-cmd PATH ARGS... -- | --health-entry FILE] [--health-interval MS]
+ *       [--health-timeout MS] [--health-retries N] [--health-start-period MS]
  *       [--cgroup DIR]... [--cgroup-parent DIR]... [--claim-file PATH]
  *
  * --adopt PID: the container's first process is already our child (the shim's intermediate
@@ -50,8 +50,8 @@
     "  [--restart no|always|unless-stopped|on-failure[:N]] [--restart-count K]\n"               \
     "  [--restart-cmd PATH ARGS... --] [--restart-backoff-ms MS] [--restart-backoff-max-ms MS]\n" \
     "  [--exit-cmd PATH ARGS... --]   (exec'd once the container is done and not restarted)\n" \
-    "  [--health-cmd PATH ARGS... --] [--health-interval MS] [--health-timeout MS]\n"          \
-    "  [--health-retries N] [--health-start-period MS]\n"                                     \
+    "  [--health-cmd PATH ARGS... -- | --health-entry FILE]   (FILE: sealed, run in the container)\n" \
+    "  [--health-interval MS] [--health-timeout MS] [--health-retries N] [--health-start-period MS]\n" \
     "  [--cgroup DIR]... [--cgroup-parent DIR]... (removed when done; a parent once empty)\n"    \
     "  [--claim-file PATH]  (a live client's flock on it skips --exit-cmd)\n"
 
@@ -189,6 +189,8 @@ static void parse(int argc, char **argv) {
             o.exit_cmd = cmd_until_dashes(argv, &i, argc, a);
         } else if (strcmp(a, "--health-cmd") == 0) {
             o.health.cmd = cmd_until_dashes(argv, &i, argc, a);
+        } else if (OPT("--health-entry")) {
+            o.health.entry = absolute(v);
         } else if (OPT("--state-dir")) {
             o.state_dir = absolute(v);
         } else if (OPT("--adopt")) {
@@ -272,6 +274,9 @@ static void parse(int argc, char **argv) {
         usage("--console-socket needs a pty (--pty-fd or --tty)", NULL);
     if (o.adopt && o.restart != R_NO && !o.restart_cmd)
         usage("--restart with --adopt needs --restart-cmd", NULL);
+    if (o.health.entry && (o.health.cmd || !o.adopt))
+        usage("--health-entry needs --adopt and excludes --health-cmd", NULL);
+    o.health.container = o.adopt;
     if (!o.log_file)
         o.log_file = path_join(o.state_dir, "ctr.log");
     if (!o.exit_file)

@@ -77,7 +77,9 @@ int stdin_wants_out(void);
 
 /* ---- health checks (monitor_health.c) ---- */
 struct health_opts {
-    char **cmd; /* NULL: no health check */
+    char **cmd;        /* a host command (NULL: none) ... */
+    const char *entry; /* ... or the sealed entry of a command inside the container */
+    pid_t container;   /* the container process the entry must name (--adopt) */
     int64_t interval_ms, timeout_ms, start_period_ms;
     int retries;
 };

@@ -7,8 +7,15 @@
  * atomically after every check:
  *   {"status":"starting"|"healthy"|"unhealthy","failing_streak":N,
  *    "log":[{"start":"..Z","end":"..Z","exit_code":N,"output":"..."}]}   (last 5 checks)
- * Failures inside the start period do not count; a success ends the start period. */
+ * Failures inside the start period do not count; a success ends the start period.
+ *
+ * With --health-entry the command runs inside the container, confined exactly as `exec`
+ * confines a process: before each check the sealed entry is read and verified and the
+ * child is spawned from it by the shim's own code (monitor_entry.c). A missing, corrupt or
+ * stale entry is a failed check (exit code -1, the reason as its output); the command does
+ * not run. */
 #include "monitor.h"
+#include "monitor_entry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -33,13 +42,14 @@ static struct {
     struct health_opts o;
     char path[PATH_MAX];
     struct watch timer, out;
-    pid_t pid; /* running check, or 0 */
+    pid_t pid;       /* running check, or 0 */
+    int pidfd, sock; /* of a check spawned from the entry (pidfd, error socket), or -1 */
     int timed_out, stopped, in_start_period, streak;
     int64_t started_ms;
     const char *status;
     struct entry log[HEALTH_LOG], cur;
     int nlog;
-} h = {.timer = {W_HEALTH_TIMER, -1}, .out = {W_HEALTH_OUT, -1}};
+} h = {.timer = {W_HEALTH_TIMER, -1}, .out = {W_HEALTH_OUT, -1}, .pidfd = -1, .sock = -1};
 
 static void stamp(char *dst) {
     struct buf b = {0};
@@ -85,10 +95,13 @@ static void write_file(void) {
     buf_free(&b);
 }
 
+static const char *g_state_dir;
+
 int health_init(const struct health_opts *o, const char *state_dir) {
     h.o = *o;
-    if (!o->cmd)
+    if (!o->cmd && !o->entry)
         return 0;
+    g_state_dir = state_dir;
     if (snprintf(h.path, sizeof(h.path), "%s/health.json", state_dir) >= (int)sizeof(h.path))
         return -ENAMETOOLONG;
     h.timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -99,7 +112,7 @@ int health_init(const struct health_opts *o, const char *state_dir) {
 }
 
 void health_start(void) {
-    if (!h.o.cmd)
+    if (!h.o.cmd && !h.o.entry)
         return;
     h.stopped = 0;
     h.status = "starting";
@@ -121,15 +134,67 @@ static void close_out(void) {
     }
 }
 
+/* the check's process group; a check from the entry also by its pidfd (its setsid() may
+ * not have happened yet), and then its payload dies with it (PDEATHSIG) */
+static void kill_check(void) {
+    kill(-h.pid, SIGKILL);
+    if (h.pidfd >= 0)
+        (void)syscall(SYS_pidfd_send_signal, h.pidfd, SIGKILL, NULL, 0);
+}
+
 void health_stop(void) {
-    if (!h.o.cmd)
+    if (!h.o.cmd && !h.o.entry)
         return;
     h.stopped = 1;
     struct itimerspec off = {0};
     (void)timerfd_settime(h.timer.fd, 0, &off, NULL);
     if (h.pid > 0)
-        kill(-h.pid, SIGKILL); /* reaped by the main loop; the result is ignored */
+        kill_check(); /* reaped by the main loop; the result is ignored */
     close_out();
+}
+
+/* the spawned check's setup failure, if it reported one, appended to its output */
+static void take_report(void) {
+    if (h.sock < 0)
+        return;
+    struct pc_error err;
+    ssize_t r = recv(h.sock, &err, sizeof(err), MSG_DONTWAIT);
+    if (r == (ssize_t)sizeof(err) && err.stage != PC_STAGE_READY) {
+        err.message[sizeof(err.message) - 1] = '\0';
+        buf_str(&h.cur.output, "health check: ");
+        buf_str(&h.cur.output, err.message);
+        if (err.err && err.stage != PC_STAGE_EXEC_LOOKUP) {
+            buf_str(&h.cur.output, ": ");
+            buf_str(&h.cur.output, strerror(err.err));
+        }
+        buf_str(&h.cur.output, "\n");
+    }
+    close(h.sock);
+    h.sock = -1;
+}
+
+/* a check that could not start: a failure with the reason as its output */
+static void refused(const char *why) {
+    buf_str(&h.cur.output, "health check refused: ");
+    buf_str(&h.cur.output, why);
+    buf_str(&h.cur.output, "\n");
+    health_reaped(-1, -1);
+}
+
+/* spawn the check from the sealed entry (stdout and stderr: the write end w) */
+static pid_t spawn_from_entry(int w) {
+    char why[1024];
+    struct pc_spawn_result res;
+    struct health_entry *e = entry_load(h.o.entry, why, sizeof(why));
+    int r = e ? entry_spawn(e, h.o.container, g_state_dir, w, &res, why, sizeof(why)) : -1;
+    entry_free(e);
+    if (r < 0) {
+        refused(why);
+        return -1;
+    }
+    h.pidfd = res.pidfd;
+    h.sock = res.sock;
+    return res.pid;
 }
 
 static void run_check(void) {
@@ -138,7 +203,22 @@ static void run_check(void) {
     h.cur.output.len = 0;
     h.timed_out = 0;
     if (pipe2(p, O_CLOEXEC) < 0) {
-        health_reaped(-1, -1);
+        refused(strerror(errno));
+        return;
+    }
+    if (h.o.entry) {
+        pid_t pid = spawn_from_entry(p[1]);
+        close(p[1]);
+        if (pid < 0) {
+            close(p[0]);
+            return;
+        }
+        h.pid = pid;
+        h.out.fd = p[0];
+        (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+        if (ep_add(&h.out, EPOLLIN) < 0)
+            close_out();
+        arm(h.o.timeout_ms);
         return;
     }
     pid_t pid = fork();
@@ -177,7 +257,7 @@ void health_timer_event(void) {
         return;
     if (h.pid > 0) { /* timed out */
         h.timed_out = 1;
-        kill(-h.pid, SIGKILL);
+        kill_check();
         return;
     }
     run_check();
@@ -207,6 +287,11 @@ int health_reaped(pid_t pid, int code) {
     if (h.out.fd >= 0)
         health_out_event(); /* what is left in the pipe; a grandchild may hold it open */
     close_out();
+    take_report();
+    if (h.pidfd >= 0) {
+        close(h.pidfd);
+        h.pidfd = -1;
+    }
     if (h.stopped)
         return 1;
     if (h.timed_out)

@@ -339,6 +339,10 @@ class Container:
         self.record.move(Status.RUNNING)
         self.record.started = time.time()
         self.save_state()
+        if self.detached and os.path.exists(os.path.join(self.state_dir, "health.entry")):
+            from pycontainers.runtime.health_entry import seal_health_entry
+
+            seal_health_entry(self)  # its health check, for the monitor (it runs now)
         log.info("container.started", id=self.id, pid=self.pid)
 
     def wait(self, timeout: float | None = None) -> int:

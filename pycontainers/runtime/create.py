@@ -177,3 +177,7 @@ def launch_into(
     r.move(Status.CREATED if wait_for_start else Status.RUNNING)
     r.started = 0.0 if wait_for_start else time.time()
     c.save_state()
+    if options is not None and options.healthcheck is not None and not wait_for_start:
+        from pycontainers.runtime.health_entry import seal_health_entry
+
+        seal_health_entry(c, options.healthcheck)  # what the monitor runs for each check

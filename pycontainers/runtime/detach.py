@@ -4,7 +4,9 @@ A detached container's first process is cloned by an intermediate that then beco
 monitor (``pycontainers-monitor``, C, about 1 MB RSS): it keeps the output in the
 json-file log, serves the attach socket, runs health checks, records the exit status in
 ``exit.json`` (with whether the OOM killer struck) and enforces the restart policy — after
-the Python process that created the container is gone. When the container is done, the
+the Python process that created the container is gone. Health checks run from the monitor
+itself, from the entry sealed once per start (:mod:`pycontainers.runtime.health_entry`): no
+interpreter per check. When the container is done, the
 monitor removes its cgroup itself; only a container with a network endpoint to give back or
 ``auto_remove`` also gets the exit hook (``python -m pycontainers.runtime.hooks exit``), and
 not even that while a client that deletes the container itself holds the claim file
@@ -88,7 +90,7 @@ class MonitorStdio:
 
 
 def hook_argv(state_root: str, container_id: str, what: str) -> list[str]:
-    """The command the monitor runs for ``what`` (exit, restart, health)."""
+    """The command the monitor runs for ``what`` (exit, restart)."""
     return [
         sys.executable, "-m", "pycontainers.runtime.hooks",
         "--state-root", state_root, "--id", container_id, what,
@@ -124,7 +126,10 @@ def monitor_argv(
         argv += ["--restart-cmd", *hook_argv(state_root, container_id, "restart"), "--"]
     hc = options.healthcheck
     if hc is not None:
-        argv += ["--health-cmd", *hook_argv(state_root, container_id, "health"), "--"]
+        from pycontainers.runtime.health_entry import entry_path, seal_pending
+
+        seal_pending(state_dir)  # not the last run's: sealed again once this one runs
+        argv += ["--health-entry", entry_path(state_dir)]
         argv += ["--health-interval", str(hc.interval), "--health-timeout", str(hc.timeout)]
         argv += ["--health-retries", str(hc.retries)]
         argv += ["--health-start-period", str(hc.start_period)]

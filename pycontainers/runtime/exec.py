@@ -20,7 +20,7 @@ from pycontainers._plan import Plan
 from pycontainers.errors import ContainerTimeout
 from pycontainers.fs.users import resolve_user
 from pycontainers.runtime.confine import confinement
-from pycontainers.runtime.enter import open_entry
+from pycontainers.runtime.enter import Entry, open_entry
 from pycontainers.runtime.lifecycle import require
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import DEFAULT_PATH, Process, User
@@ -70,34 +70,12 @@ def exec_in(
     entry = open_entry(container)
     stdio: Stdio | None = None
     try:
-        spec = entry.spec
-        security = confinement(spec, privileged=privileged, cap_add=cap_add)
-        proc = Process(
-            args=tuple(args),
-            env=env,
-            cwd=cwd or spec.process.cwd,
-            user=user if user is not None else spec.process.user,
-        )
-        base = spec.process.environ()
-        base.update(dict(proc.env))
-        base.setdefault("PATH", DEFAULT_PATH)
-        uid, gid, groups = resolve_user(proc.user, f"/proc/{entry.pid}/root")
         stdio = Stdio(stdin, stdout, stderr)
-        fields = security.plan_fields()
-        fields["no_setgroups"] = fields["no_setgroups"] or entry.setgroups_denied
-        plan = Plan(
-            argv=proc.args,
-            env=tuple(f"{k}={v}" for k, v in base.items()),
-            joins=entry.joins,
-            cgroup_fds=entry.cgroup_fds,
-            ids=(uid, gid, groups),
-            cwd=proc.cwd,
-            umask=proc.umask,
-            fds=stdio.fd_map(),
-            new_session=2 if tty else 1,
-            no_sync=True,
-            **fields,
-        )
+        plan = exec_plan(
+            entry, args, env=env, user=user, cwd=cwd, fds=stdio.fd_map(), tty=tty,
+            privileged=privileged, cap_add=cap_add,
+        )  # fmt: skip
+        assert plan.argv is not None
         deadline = None if timeout is None else time.monotonic() + timeout
         spawned = _sys.spawn(plan)
     except BaseException:
@@ -112,16 +90,63 @@ def exec_in(
         if report is not None:
             _sys.pidfd_send_signal(spawned.pidfd, 9)
             _sys.reap(spawned.pidfd)
-            raise start_error(report, proc.args)
+            raise start_error(report, plan.argv)
         out, err, timed_out = communicate(stdio, spawned.pidfd, input, deadline)
         if timed_out:
             _sys.pidfd_send_signal(spawned.pidfd, 9)
             _sys.reap(spawned.pidfd)
             assert timeout is not None
-            raise ContainerTimeout(list(proc.args), timeout, out, err)
+            raise ContainerTimeout(list(plan.argv), timeout, out, err)
         code = _sys.reap(spawned.pidfd)
     finally:
         os.close(spawned.sock)
         os.close(spawned.pidfd)
         stdio.close_all()
-    return CompletedContainer(proc.args, code, out or b"", err or b"")
+    return CompletedContainer(plan.argv, code, out or b"", err or b"")
+
+
+def exec_plan(
+    entry: Entry,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | Iterable[str] | None = None,
+    user: str | int | User | None = None,
+    cwd: str | None = None,
+    fds: tuple[tuple[int, int], ...] = ((-1, 0), (-1, 1), (-1, 2)),
+    tty: bool = False,
+    privileged: bool = False,
+    cap_add: Iterable[str] = (),
+) -> Plan:
+    """The plan of a process entering the container of ``entry`` (``exec`` and health checks).
+
+    Its security comes from :func:`~pycontainers.runtime.confine.confinement` of the
+    entry's stored spec; user, working directory and environment default to the
+    container's own process's, the user resolved in the container's root.
+    """
+    spec = entry.spec
+    security = confinement(spec, privileged=privileged, cap_add=cap_add)
+    proc = Process(
+        args=tuple(args),
+        env=env,
+        cwd=cwd or spec.process.cwd,
+        user=user if user is not None else spec.process.user,
+    )
+    base = spec.process.environ()
+    base.update(dict(proc.env))
+    base.setdefault("PATH", DEFAULT_PATH)
+    uid, gid, groups = resolve_user(proc.user, f"/proc/{entry.pid}/root")
+    fields = security.plan_fields()
+    fields["no_setgroups"] = fields["no_setgroups"] or entry.setgroups_denied
+    return Plan(
+        argv=proc.args,
+        env=tuple(f"{k}={v}" for k, v in base.items()),
+        joins=entry.joins,
+        cgroup_fds=entry.cgroup_fds,
+        ids=(uid, gid, groups),
+        cwd=proc.cwd,
+        umask=proc.umask,
+        fds=fds,
+        new_session=2 if tty else 1,
+        no_sync=True,
+        **fields,
+    )

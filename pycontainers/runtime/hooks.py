@@ -6,7 +6,6 @@
   live client claimed the clean-up.
 - ``restart --restart-count K``: its policy restarts it: clean up as above, then start it
   again from its saved spec with a new monitor (this process exits after that).
-- ``health``: run the health check inside the container; exit with its status.
 
 Each runs briefly in place of the monitor (same pid), so nothing Python stays resident.
 Failures are appended to ``<state dir>/hooks.log``.
@@ -50,26 +49,12 @@ def _restart_hook(c: object, count: int) -> int:
     return 0
 
 
-def _health_hook(c: object) -> int:
-    from pycontainers.runtime.container import Container
-    from pycontainers.runtime.specfile import load_spec
-
-    assert isinstance(c, Container)
-    _, options = load_spec(c.state_dir)
-    check = options["detach"].healthcheck
-    if check is None:
-        return 1
-    r = c.exec(list(check.test), capture_output=True)
-    sys.stdout.buffer.write(r.stdout + r.stderr)
-    return r.returncode
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the monitor's hooks."""
     parser = argparse.ArgumentParser(prog="pycontainers.runtime.hooks")
     parser.add_argument("--state-root", required=True)
     parser.add_argument("--id", required=True)
-    parser.add_argument("hook", choices=["exit", "restart", "health"])
+    parser.add_argument("hook", choices=["exit", "restart"])
     parser.add_argument("--restart-count", type=int, default=0)
     args = parser.parse_args(argv)
     from pycontainers.runtime.container import Container
@@ -80,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.hook == "exit":
                 return _exit_hook(c)
-            if args.hook == "restart":
-                return _restart_hook(c, args.restart_count)
-            return _health_hook(c)
+            return _restart_hook(c, args.restart_count)
         finally:
             c.close()
     except Exception:

@@ -3,9 +3,10 @@
 A parametrized matrix: configuration {default, cap_add NET_ADMIN, cap_drop ALL, privileged,
 a custom seccomp profile, userns="auto"} x entry point {the first process, exec from the
 creator, exec after ``Container.load`` in a fresh interpreter, CLI ``exec``, ``exec -d``,
-``exec -t``, ``exec -u 1000``, a health-check command, the first process after a
-restart-policy restart}. Each probe reports its own ``/proc/self/status`` security lines,
-uid/gid maps, cgroups and namespace links; they must equal the container's first process's.
+``exec -t``, ``exec -u 1000``, a health-check command (spawned by the monitor from its
+sealed entry), the first process, an exec and a health check after a restart-policy
+restart}. Each probe reports its own ``/proc/self/status`` ids and security lines, uid/gid
+maps, cgroups and namespace links; they must equal the container's first process's.
 Rootless is the last column, in ``test_rootless.py`` (it needs an ordinary user's session).
 """
 
@@ -183,7 +184,7 @@ def test_attacks_are_refused_through_every_entry_point(marks: Path) -> None:
         return pc.Container.create("host", args, **kw)
 
     outputs = everywhere(make, "/usr/bin/python3 /marks/attack.py", marks, pids_limit=100)
-    assert len(outputs) == 10
+    assert len(outputs) == 11
     for cell, (_, text) in outputs.items():
         results = attack_results(text)
         allowed = {k: v for k, v in results.items() if v not in REFUSED}

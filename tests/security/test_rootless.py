@@ -93,7 +93,7 @@ def test_rootless_every_entry_point_matches_the_first_process(
     assert r.returncode == 0, r.stdout + r.stderr
     result = json.loads(r.stdout.splitlines()[-1])
     outputs = result["outputs"]
-    assert len(outputs) == 9, sorted(outputs)
+    assert len(outputs) == 10, sorted(outputs)
     first = parse_probe(outputs["first process"][1])
     assert (first["uid_map"], first["Seccomp"], first["CapBnd"]) == (
         f"0 {USER} 1",

@@ -7,17 +7,15 @@ container's state directory; ``start()`` (from this process, or another one afte
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pycontainers import _log
-from pycontainers.errors import ContainerError, ContainerStartError
+from pycontainers.errors import ContainerError
 from pycontainers.runtime import state as st
-from pycontainers.runtime.lifecycle import Status, require
+from pycontainers.runtime.lifecycle import Status
 from pycontainers.supervision import DEFAULT_DETACH_KEYS
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
@@ -313,37 +311,9 @@ class Container:
 
     def start(self) -> None:
         """Let a created container run its command; start a stopped detached one again."""
-        if self.status == "stopped":
-            self.supervisor.start_stopped(self)
-            return
-        require("start", self.status, self.id)
-        fifo = os.path.join(self.state_dir, "start.fifo")
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            raise ContainerError(
-                f"container {self.id[:12]} is not waiting for a start signal: {exc}"
-            ) from None
-        try:
-            os.write(fd, b"1")
-        finally:
-            os.close(fd)
-        os.unlink(fifo)
-        launch = self.supervisor.launch
-        if launch is not None:
-            try:
-                launch.confirm_exec()
-            except ContainerStartError:
-                self.supervisor.start_failed(self)
-                raise
-        self.record.move(Status.RUNNING)
-        self.record.started = time.time()
-        self.save_state()
-        if self.detached and os.path.exists(os.path.join(self.state_dir, "health.entry")):
-            from pycontainers.runtime.health_entry import seal_health_entry
+        from pycontainers.runtime.start import start
 
-            seal_health_entry(self)  # its health check, for the monitor (it runs now)
-        log.info("container.started", id=self.id, pid=self.pid)
+        start(self)
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the main process to exit and return its status (128+N if killed by N).
@@ -398,25 +368,24 @@ class Container:
 
     def pause(self) -> None:
         """Freeze every process of the container (the cgroup freezer)."""
-        require("pause", self.status, self.id)
-        self.cgroup.freeze()
-        self.record.move(Status.PAUSED)
-        self.save_state()
+        from pycontainers.runtime.pause import pause
+
+        pause(self)
 
     def resume(self) -> None:
         """Thaw a paused container."""
-        require("resume", self.status, self.id)
-        self.cgroup.thaw()
-        self.record.move(Status.RUNNING)
-        self.save_state()
+        from pycontainers.runtime.pause import resume
+
+        resume(self)
 
     def update(self, resources: Resources | None = None, **limits: Unpack[LimitOptions]) -> None:
         """Change limits of the live container: a :class:`Resources` and/or the keywords
         of :class:`~pycontainers.runtime.options.LimitOptions` (``memory="128m"``,
         ``cpus=1``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``...).
         """
-        require("update", self.status, self.id)
-        self.cgroup.update(resources, **limits)
+        from pycontainers.runtime.update import update
+
+        update(self, resources, **limits)
 
     def stats(self) -> CgroupStats:
         """Memory, cpu, pids and io statistics from the container's cgroup."""
@@ -462,17 +431,12 @@ class Container:
         return self.record.cgroup is not None and self.record.cgroup.oom_killed()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the main process (PID 1 of the container)."""
-        from pycontainers import _sys
+        """Send ``sig`` to the main process (PID 1 of the container); one that exited
+        meanwhile is not an error, one that is not running is.
+        """
+        from pycontainers.runtime.kill import kill
 
-        pidfd = self.supervisor.pidfd
-        if pidfd is None:
-            raise ContainerError(f"container {self.id[:12]} is not running")
-        try:
-            _sys.pidfd_send_signal(pidfd, sig)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
+        kill(self, sig)
 
     def stop(self, timeout: float = 10.0, sig: int | None = None) -> None:
         """Docker's stop: ``sig`` (default: the spec's or image's stop signal, else

@@ -468,13 +468,16 @@ def _find(ref: str, kind: str | None, root: str | None) -> dict[str, Any]:
 
     kinds = [kind] if kind else ["container", "network", "volume", "image"]
     for k in kinds:
+        if k == "container":
+            try:
+                c = _load(ref)
+            except PyContainersError:
+                continue  # only "no such container" falls through to the next kind
+            try:
+                return _inspect_container(c)  # its failure is its own error
+            finally:
+                c.close()
         try:
-            if k == "container":
-                c = _load(ref)  # only "no such container" falls through to the next kind
-                try:
-                    return _inspect_container(c)
-                finally:
-                    c.close()
             if k == "network":
                 from pycontainers.network.network import Network
 
@@ -489,8 +492,6 @@ def _find(ref: str, kind: str | None, root: str | None) -> dict[str, Any]:
 
                 image_info: dict[str, Any] = default_store(root).inspect(ref)
                 return image_info
-        except CommandError:
-            raise  # a container that exists but failed: not "no such object"
         except (PyContainersError, ImportError):
             continue
     raise CommandError(f"no such object: {ref}")

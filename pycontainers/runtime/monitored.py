@@ -9,7 +9,7 @@ import contextlib
 import fcntl
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pycontainers import _log
 from pycontainers.errors import ContainerError
@@ -57,12 +57,15 @@ class Monitored(Supervisor):
         if self.pidfd is not None and not wait_readable(self.pidfd, timeout):
             raise TimeoutError(f"container {c.id[:12]} still running after {timeout} s")
         while True:  # the monitor drains the output (up to 2 s) before it writes the file
-            done = read_exit(c.state_dir)
-            if done is not None and done.get("restart_count", 0) >= r.restart_count:
+            done = _this_run_exit(c, r.restart_count)
+            gone = done is None and not monitor_alive(c)
+            if gone:  # it writes the file just before it exits: maybe right after our read
+                done = _this_run_exit(c, r.restart_count)
+            if done is not None:
                 r.returncode = int(done["exit_code"])
                 r.status = Status.STOPPED
                 return r.returncode
-            if not monitor_alive(c) and not _exit_recorded(c, r.restart_count):
+            if gone:
                 raise ContainerError(
                     f"container {c.id[:12]} exited but its monitor recorded no status "
                     "(was the monitor killed?)"
@@ -108,12 +111,10 @@ class Monitored(Supervisor):
             self._claim = -1
 
 
-def _exit_recorded(c: Container, restart_count: int) -> bool:
-    """Whether the exit file of this run is there (read again after the monitor is seen
-    gone: it writes the file just before it exits, maybe right after our first read).
-    """
+def _this_run_exit(c: Container, restart_count: int) -> dict[str, Any] | None:
+    """The exit file if it is of run ``restart_count`` (or a later one), else None."""
     done = read_exit(c.state_dir)
-    return done is not None and done.get("restart_count", 0) >= restart_count
+    return done if done is not None and done.get("restart_count", 0) >= restart_count else None
 
 
 def monitor_alive(c: Container) -> bool:

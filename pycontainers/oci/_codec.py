@@ -11,7 +11,7 @@ an edited value that breaks a rule is refused; every error names where it is.
 from __future__ import annotations
 
 import importlib
-import ipaddress
+import sys
 from typing import Any
 
 import attrs
@@ -39,13 +39,14 @@ _TYPES = {
 
 def encode(value: Any) -> Any:
     """A JSON-ready form of ``value`` (see the module docstring)."""
-    from pycontainers.security.seccomp import SeccompProfile
-
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, SeccompProfile):
+    # A profile or an address can only exist if its module was imported: no import here.
+    profiles = sys.modules.get("pycontainers.security._seccomp_profile")
+    if profiles is not None and isinstance(value, profiles.SeccompProfile):
         return {"@seccomp": value.to_dict()}
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+    addresses = sys.modules.get("ipaddress")
+    if addresses is not None and isinstance(value, (addresses.IPv4Address, addresses.IPv6Address)):
         return {"@ip": str(value)}
     if isinstance(value, (tuple, list)):
         return [encode(v) for v in value]
@@ -71,6 +72,8 @@ def decode(data: Any, path: str) -> Any:
     if not isinstance(data, dict):
         raise CodecError(path, f"unexpected {type(data).__name__}")
     if "@ip" in data:
+        import ipaddress
+
         try:
             return ipaddress.ip_address(data["@ip"])
         except ValueError as exc:

@@ -129,11 +129,24 @@ def seccomp(spec: ContainerSpec) -> dict[str, Any] | None:
     sec = spec.security
     if sec.privileged or sec.seccomp is None:
         return None
+    from pycontainers.security import _seccomp_cache
+
+    caps = sec.capabilities()
+    cache_key = _seccomp_cache.key(_seccomp_cache.profile_source(sec.seccomp), caps)
+    cached = _seccomp_cache.load_resolved(cache_key)
+    if cached is not None:
+        try:
+            loaded = json.loads(cached)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, dict):
+            return loaded
     from pycontainers.security.seccomp import default_profile
 
     profile = default_profile() if sec.seccomp == "default" else sec.seccomp
-    out: dict[str, Any] = profile.resolve(sec.capabilities()).to_dict()
+    out: dict[str, Any] = profile.resolve(caps).to_dict()
     out.pop("comment", None)
+    _seccomp_cache.store_resolved(cache_key, json.dumps(out, sort_keys=True).encode())
     return out
 
 

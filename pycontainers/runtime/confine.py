@@ -117,18 +117,6 @@ def _capabilities(
     return (mask, mask, mask, 0, 0)
 
 
-@functools.cache
-def _default_source() -> bytes:
-    """The text of Docker's default profile as packaged (read once)."""
-    import importlib.resources
-
-    return (
-        importlib.resources.files("pycontainers.security")
-        .joinpath("seccomp_default.json")
-        .read_bytes()
-    )
-
-
 def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
     """The filter of ``spec`` (None: the spec says none), from the on-disk cache when an
     entry for exactly this profile, capability set, kernel and libseccomp is there.
@@ -136,17 +124,11 @@ def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
     sec = spec.security
     if sec.privileged or sec.seccomp is None:
         return None, 0
-    from pycontainers.runtime import _bpf_cache
+    from pycontainers.security import _seccomp_cache
 
     caps = sec.capabilities()
-    if sec.seccomp == "default":
-        source = _default_source()
-    else:
-        import json
-
-        source = json.dumps(sec.seccomp.to_dict(), sort_keys=True).encode()
-    cache_key = _bpf_cache.key(source, caps)
-    cached = _bpf_cache.load(cache_key)
+    cache_key = _seccomp_cache.key(_seccomp_cache.profile_source(sec.seccomp), caps)
+    cached = _seccomp_cache.load(cache_key)
     if cached is not None:
         return cached
     from pycontainers.security.seccomp import compile_profile, default_profile
@@ -157,7 +139,7 @@ def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
         raise ContainerStartError(
             "seccomp", errno.EINVAL, "seccomp: the profile compiled to nothing"
         )
-    _bpf_cache.store(cache_key, bpf, profile.filter_flags)
+    _seccomp_cache.store(cache_key, bpf, profile.filter_flags)
     return bpf, profile.filter_flags
 
 

@@ -7,15 +7,18 @@ Each line of ``ctr.log`` is Docker's ``{"log": "...", "stream": "stdout"|"stderr
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
 from pycontainers.errors import ContainerError
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 LOG_NAME = "ctr.log"
 
@@ -36,6 +39,8 @@ class LogEntry:
 
 def parse_time(value: str) -> dt.datetime:
     """Parse an RFC 3339 time with up to nanosecond precision."""
+    import datetime as dt
+
     text = value.rstrip("Z")
     frac = ""
     if "." in text:
@@ -47,6 +52,8 @@ def parse_time(value: str) -> dt.datetime:
 def _since(value: float | str | dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
+    import datetime as dt
+
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, (int, float)):
@@ -96,7 +103,9 @@ def read_logs(
 
     ``tail`` keeps the last N entries; ``since``/``until`` filter by time (a Unix time, an
     RFC 3339 string or a datetime); with ``follow``, keep yielding new entries while
-    ``running()`` is true (and what is left once it is not).
+    ``running()`` is true (and what is left once it is not). The checks start a millisecond
+    apart and back off to ``poll`` seconds while nothing new arrives, so a short-lived
+    container's end is seen at once and a quiet one costs little.
     """
     start, end = _since(since), _since(until)
     streams = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
@@ -130,6 +139,7 @@ def read_logs(
     yield from entries
     if not follow:
         return
+    delay = min(0.001, poll)
     while True:
         alive = running() if running is not None else True
         try:
@@ -149,7 +159,8 @@ def read_logs(
                 yield e
         if not alive:
             return
-        time.sleep(poll)
+        delay = min(0.001, poll) if complete else min(delay * 2, poll)
+        time.sleep(delay)
 
 
 __all__ = ["LOG_NAME", "LogEntry", "parse_time", "read_logs"]

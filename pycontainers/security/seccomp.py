@@ -26,7 +26,6 @@ with cffi in ABI mode; parsing and :meth:`SeccompProfile.resolve` do not.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 from collections.abc import Iterable
 
 from pycontainers.security._seccomp_bpf import compile_bpf, libseccomp_version
@@ -54,14 +53,13 @@ __all__ = [
     "libseccomp_version",
 ]
 
-_DEFAULT_PROFILE = "seccomp_default.json"
-
 
 @functools.cache
 def default_profile() -> SeccompProfile:
     """Docker's default seccomp profile (parsed once, then the same object every time)."""
-    text = importlib.resources.files(__package__).joinpath(_DEFAULT_PROFILE).read_text()
-    return SeccompProfile.from_json(text)
+    from pycontainers.security._seccomp_source import default_source
+
+    return SeccompProfile.from_json(default_source().decode())
 
 
 def compile_profile(

@@ -59,13 +59,14 @@ def test_filters_come_from_a_verified_disk_cache(tmp_path: Any, monkeypatch: Any
     a corrupt, foreign-owned or group-writable entry is ignored and compiled again."""
     import os
 
-    from pycontainers.runtime import _bpf_cache, confine
+    from pycontainers.runtime import confine
+    from pycontainers.security import _seccomp_cache
 
     monkeypatch.setenv("PYCONTAINERS_ROOT", str(tmp_path))
     compiled = confinement(spec()).seccomp_bpf
-    entries = os.listdir(_bpf_cache.cache_dir())
+    entries = os.listdir(_seccomp_cache.cache_dir())
     assert len(entries) == 1
-    path = os.path.join(_bpf_cache.cache_dir(), entries[0])
+    path = os.path.join(_seccomp_cache.cache_dir(), entries[0])
     calls: list[object] = []
     import pycontainers.security.seccomp as seccomp_mod
 
@@ -87,3 +88,43 @@ def test_filters_come_from_a_verified_disk_cache(tmp_path: Any, monkeypatch: Any
     assert confine.confinement(spec()).seccomp_bpf == compiled and len(calls) == 2
     other = confinement(spec(security=pc.SecurityOptions(cap_add=["SYS_ADMIN"])))
     assert other.seccomp_bpf != compiled  # the capabilities are part of the key
+
+
+def test_configs_take_the_resolved_profile_from_a_verified_disk_cache(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """A stored config.json's ``linux.seccomp`` is the profile resolved for the container's
+    capabilities: computed once, then read from the cache (no parse of the profile); a
+    corrupt or group-writable entry is ignored and the profile resolved again."""
+    import os
+    from pathlib import Path
+
+    import pycontainers.security.seccomp as seccomp_mod
+    from pycontainers.oci import config as oci_config
+    from pycontainers.security import _seccomp_cache
+
+    monkeypatch.setenv("PYCONTAINERS_ROOT", str(tmp_path))
+    expected = seccomp_mod.default_profile().resolve(spec().security.capabilities()).to_dict()
+    expected.pop("comment", None)
+    first = oci_config.seccomp(spec())
+    assert first == expected
+    (entry,) = [n for n in os.listdir(_seccomp_cache.cache_dir()) if n.endswith(".oci")]
+    path = Path(_seccomp_cache.cache_dir(), entry)
+    resolved: list[object] = []
+    real = seccomp_mod.default_profile
+
+    def counting() -> seccomp_mod.SeccompProfile:
+        resolved.append(1)
+        return real()
+
+    monkeypatch.setattr(seccomp_mod, "default_profile", counting)
+    assert oci_config.seccomp(spec()) == expected and resolved == []  # a hit
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x20
+    path.write_bytes(bytes(data))
+    assert oci_config.seccomp(spec()) == expected and len(resolved) == 1
+    os.chmod(path, 0o664)
+    assert oci_config.seccomp(spec()) == expected and len(resolved) == 2
+    other = oci_config.seccomp(spec(security=pc.SecurityOptions(cap_add=["SYS_ADMIN"])))
+    assert other != expected  # the capabilities are part of the key
+    assert oci_config.seccomp(spec(security=pc.SecurityOptions(seccomp=None))) is None

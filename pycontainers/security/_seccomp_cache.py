@@ -7,6 +7,11 @@ and the compiler's own source files. An entry is ``MAGIC key flags sha256(bpf)``
 bytes, written atomically under ``<data root>/cache/seccomp`` (0700, the caller's own);
 an entry whose header, digest, owner or mode is wrong is ignored and compiled again, never
 used. A kernel or libseccomp upgrade changes the key, so old entries are simply not read.
+
+Beside each filter, under the same key, the profile *resolved* for those capabilities (the
+OCI ``linux.seccomp`` object a stored ``config.json`` holds) is kept the same way (entry
+``<key>.oci``, its own magic), so writing a container's config does not parse the profile
+either.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pycontainers import _log
 log = _log.get_logger("pycontainers.runtime")
 
 _MAGIC = b"pycontainers-bpf-2"  # 2: rules for one syscall merged as runc does
+_MAGIC_OCI = b"pycontainers-seccomp-oci-1"
 _LIBSECCOMP = "libseccomp.so.2"
 # Where the dynamic loader finds it: the multiarch directories first (no search of /usr/lib/*,
 # which lists every directory there: ~10 ms a process), then the plain ones.
@@ -32,7 +38,13 @@ _LIBSECCOMP_GLOBS = (
     "/usr/lib/libseccomp.so.2*",
 )
 _LIB_DIRS = ("/usr/lib64", "/lib64", "/usr/lib", "/lib", "/usr/local/lib")
-_COMPILER = ("seccomp.py", "_seccomp_bpf.py", "_seccomp_merge.py", "_seccomp_profile.py")
+_COMPILER = (
+    "seccomp.py",
+    "_seccomp_bpf.py",
+    "_seccomp_merge.py",
+    "_seccomp_profile.py",
+    "_seccomp_cache.py",
+)
 
 
 def cache_dir() -> str:
@@ -70,9 +82,7 @@ def _machine() -> str:
     file and the compiler's sources; read once per process (a search of the library
     directories costs milliseconds, and the loaded library does not change under us).
     """
-    import pycontainers.security as security_pkg
-
-    here = os.path.dirname(security_pkg.__file__ or "")
+    here = os.path.dirname(__file__)
     uname = os.uname()
     return "\0".join(
         [
@@ -90,9 +100,25 @@ def key(source: bytes, capabilities: Iterable[str]) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def load(cache_key: str) -> tuple[bytes, int] | None:
-    """The cached (bpf, flags) of ``cache_key``, or None (missing or not trustworthy)."""
-    path = os.path.join(cache_dir(), cache_key)
+def profile_source(profile: object) -> bytes:
+    """The bytes a key is made from for ``profile``: the packaged text of Docker's profile
+    for ``"default"``, else the canonical JSON of a :class:`SeccompProfile`.
+    """
+    if profile == "default":
+        from pycontainers.security._seccomp_source import default_source
+
+        return default_source()
+    import json
+
+    to_dict = getattr(profile, "to_dict", None)
+    if to_dict is None:
+        raise TypeError(f"not a seccomp profile: {profile!r}")
+    return json.dumps(to_dict(), sort_keys=True).encode()
+
+
+def _read(name: str, magic: bytes, cache_key: str) -> tuple[bytes, bytes] | None:
+    """(flags field, body) of the entry ``name`` if it is ours and intact, else None."""
+    path = os.path.join(cache_dir(), name)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -105,32 +131,65 @@ def load(cache_key: str) -> tuple[bytes, int] | None:
         data = os.read(fd, st.st_size + 1)
     finally:
         os.close(fd)
-    head, sep, bpf = data.partition(b"\n")
+    head, sep, body = data.partition(b"\n")
     fields = head.split(b" ")
-    if not sep or len(fields) != 4 or fields[0] != _MAGIC or fields[1] != cache_key.encode():
+    if not sep or len(fields) != 4 or fields[0] != magic or fields[1] != cache_key.encode():
         return None
-    if hashlib.sha256(bpf).hexdigest().encode() != fields[3] or not bpf or len(bpf) % 8:
+    if hashlib.sha256(body).hexdigest().encode() != fields[3] or not body:
         log.warning("seccomp.cache_corrupt", path=path)
         return None
-    return bpf, int(fields[2])
+    return fields[2], body
 
 
-def store(cache_key: str, bpf: bytes, flags: int) -> None:
-    """Keep (bpf, flags) for ``cache_key``; a cache that cannot be written is skipped."""
+def _write(name: str, magic: bytes, cache_key: str, flags: bytes, body: bytes) -> None:
     from pycontainers._files import write_atomic
 
     directory = cache_dir()
-    head = b" ".join(
-        [_MAGIC, cache_key.encode(), str(flags).encode(), hashlib.sha256(bpf).hexdigest().encode()]
-    )
+    head = b" ".join([magic, cache_key.encode(), flags, hashlib.sha256(body).hexdigest().encode()])
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         st = os.stat(directory)
         if st.st_uid != os.geteuid() or st.st_mode & 0o077:
             return  # not a private directory of ours: do not write filters there
-        write_atomic(os.path.join(directory, cache_key), head + b"\n" + bpf)
+        write_atomic(os.path.join(directory, name), head + b"\n" + body)
     except OSError as exc:
         log.debug("seccomp.cache_unwritable", path=directory, error=str(exc))
 
 
-__all__ = ["cache_dir", "key", "load", "store"]
+def load(cache_key: str) -> tuple[bytes, int] | None:
+    """The cached (bpf, flags) of ``cache_key``, or None (missing or not trustworthy)."""
+    entry = _read(cache_key, _MAGIC, cache_key)
+    if entry is None:
+        return None
+    flags, bpf = entry
+    if len(bpf) % 8 or not flags.isdigit():
+        log.warning("seccomp.cache_corrupt", path=os.path.join(cache_dir(), cache_key))
+        return None
+    return bpf, int(flags)
+
+
+def store(cache_key: str, bpf: bytes, flags: int) -> None:
+    """Keep (bpf, flags) for ``cache_key``; a cache that cannot be written is skipped."""
+    _write(cache_key, _MAGIC, cache_key, str(flags).encode(), bpf)
+
+
+def load_resolved(cache_key: str) -> bytes | None:
+    """The cached resolved profile (OCI ``linux.seccomp`` JSON) of ``cache_key``, or None."""
+    entry = _read(cache_key + ".oci", _MAGIC_OCI, cache_key)
+    return None if entry is None else entry[1]
+
+
+def store_resolved(cache_key: str, text: bytes) -> None:
+    """Keep the resolved profile ``text`` for ``cache_key`` (skipped if unwritable)."""
+    _write(cache_key + ".oci", _MAGIC_OCI, cache_key, b"0", text)
+
+
+__all__ = [
+    "cache_dir",
+    "key",
+    "load",
+    "load_resolved",
+    "profile_source",
+    "store",
+    "store_resolved",
+]

@@ -448,8 +448,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("run as root")
     if importlib.util.find_spec("pycontainers") is None:
         sys.path.insert(0, str(REPO))
-    exe = shutil.which("pycontainers")
-    pc_cli = [exe] if exe else [sys.executable, "-m", "pycontainers"]
+    # The console script pip installed beside this interpreter, as a user runs it: not a
+    # version manager's shim found first on PATH (pyenv's is a shell script that costs more
+    # than our whole start-up), and not ``-m`` when the script exists.
+    script = Path(sys.executable).with_name("pycontainers")
+    pc_cli = [str(script)] if script.exists() else [sys.executable, "-m", "pycontainers"]
     # Short: podman refuses a runroot longer than 50 characters.
     work = Path(tempfile.mkdtemp(prefix="pcb", dir="/tmp"))
     os.environ["PYCONTAINERS_STATE"] = str(work / "state")
@@ -471,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"podman unavailable: {PODMAN} or {RUNC} missing", file=sys.stderr)
     b = Bench(work, work / "rootfs", pc_cli, podman)
     started = time.monotonic()
+    print(f"pycontainers CLI: {' '.join(pc_cli)}")
     print(f"bytecode: compileall of {compiled} into {work / 'pycache'} before the first sample")
     try:
         private_netns()

@@ -16,14 +16,32 @@ if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
 
 
+def _epoch(value: str) -> float:
+    """Seconds since the epoch of an RFC 3339 UTC time as we write them
+    (``2026-12-06T08:23:11.123456789Z``), without strptime; other spellings parsed fully.
+    """
+    import calendar
+
+    try:
+        if len(value) >= 20 and value[4] == "-" and value[10] == "T" and value[-1] == "Z":
+            fields = (value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], value[17:19])
+            whole = calendar.timegm(tuple(int(f) for f in fields) + (0, 0, 0))
+            frac = value[20:-1] if value[19] == "." else ""
+            return whole + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
+    except ValueError:
+        pass
+    from pycontainers.runtime.logs import parse_time
+
+    return parse_time(value).timestamp()
+
+
 def _status_text(info: dict[str, Any], now: float) -> str:
     from pycontainers.cli.output import ago
-    from pycontainers.runtime.logs import parse_time
 
     state = info["State"]
     status = state["Status"]
     if status in ("running", "paused"):
-        started = parse_time(state["StartedAt"]).timestamp() if state["StartedAt"] else now
+        started = _epoch(state["StartedAt"]) if state["StartedAt"] else now
         text = f"Up {ago(started, now)}"
         if status == "paused":
             text += " (Paused)"
@@ -33,7 +51,7 @@ def _status_text(info: dict[str, Any], now: float) -> str:
         return text
     if status == "exited":
         finished = state.get("FinishedAt")
-        when = parse_time(finished).timestamp() if finished else now
+        when = _epoch(finished) if finished else now
         return f"Exited ({state['ExitCode']}) {ago(when, now)} ago"
     return str(status).capitalize()
 
@@ -79,9 +97,7 @@ def ps_row(c: Container, no_trunc: bool = False) -> dict[str, Any]:
 
 
 def _created(info: dict[str, Any]) -> float:
-    from pycontainers.runtime.logs import parse_time
-
-    return parse_time(info["Created"]).timestamp()
+    return _epoch(info["Created"])
 
 
 def _matches(row: dict[str, Any], filters: dict[str, list[str]]) -> bool:

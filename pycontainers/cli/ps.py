@@ -25,7 +25,7 @@ def _epoch(value: str) -> float:
     try:
         if len(value) >= 20 and value[4] == "-" and value[10] == "T" and value[-1] == "Z":
             fields = (value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], value[17:19])
-            whole = calendar.timegm(tuple(int(f) for f in fields) + (0, 0, 0))
+            whole = calendar.timegm((*(int(f) for f in fields), 0, 0, 0))
             frac = value[20:-1] if value[19] == "." else ""
             return whole + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
     except ValueError:

@@ -285,14 +285,16 @@ _collected: set[tuple[str, str]] = set()
 
 
 def _collect_once(state_root: str | None, data_root: str | None) -> None:
-    """The first network use of a process collects what killed processes left behind."""
+    """The first network use of a process collects what killed processes left behind (the
+    cheap pass over files: see :func:`pycontainers.network.gc.collect`).
+    """
     from pycontainers.network.gc import collect
     from pycontainers.paths import default_data_root
 
     key = (state_dir(state_root), data_root or default_data_root())
     if key not in _collected:
         _collected.add(key)
-        collect(state_root, data_root)
+        collect(state_root, data_root, host=False)
 
 
 def mounts(endpoint: Endpoint, state_root: str | None = None) -> tuple[Mount, ...]:
@@ -391,8 +393,9 @@ def _undo(
         step("lease", ipam.release, network, owner)
     else:
         step("lease", ipam.release_owner, owner)
-    step("files", shutil.rmtree, eps.files(owner))
-    step("record", os.unlink, eps.record_path(owner))
+    if not errors:  # else the record stays, so the next collection tries again
+        step("files", shutil.rmtree, eps.files(owner))
+        step("record", os.unlink, eps.record_path(owner))
     if errors:
         raise PyContainersError(f"cleaning up the network of {owner[:12]}: " + "; ".join(errors))
 

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from pycontainers._log import get_logger
+from pycontainers.errors import PyContainersError
 
 log = get_logger("pycontainers.network")
 
@@ -31,9 +32,18 @@ class NetworkGarbage:
         return any(attrs.astuple(self))
 
 
-def collect(state_root: str | None = None, data_root: str | None = None) -> NetworkGarbage:
+def collect(
+    state_root: str | None = None, data_root: str | None = None, *, host: bool = True
+) -> NetworkGarbage:
     """Undo the endpoints whose container (or creator) is gone, then remove leases, port
     leases, nftables rules and ``pc…`` veths that no live endpoint owns.
+
+    ``host=False`` is the cheap pass a process makes before its first network use: only
+    the files (endpoint records, leases, port leases), no netlink and no nftables. That is
+    enough after any crash: an endpoint's record is written before its veth or rules exist
+    and removed only after they are gone (a failed removal keeps it for the next pass), so
+    a rule or veth without a record can only come from outside; :func:`pycontainers.gc`
+    (``pycontainers system prune``) looks for those too.
     """
     from pycontainers.network.endpoint import Endpoints, disconnect
     from pycontainers.network.ipam import Ipam
@@ -41,15 +51,22 @@ def collect(state_root: str | None = None, data_root: str | None = None) -> Netw
 
     eps = Endpoints(state_root)
     dead = []
+
+    def undo(owner: str) -> None:
+        try:
+            disconnect(owner, state_root, data_root)
+        except PyContainersError as exc:  # its record stays: the next pass tries again
+            log.warning("network.gc_failed", owner=owner, error=str(exc))
+        else:
+            dead.append(owner)
+
     for ep in eps.all():
         if not ep.alive():
-            disconnect(ep.owner, state_root, data_root)
-            dead.append(ep.owner)
+            undo(ep.owner)
     # records that could not be read (corrupt or truncated) are dropped with their owner's rest
     readable = {ep.owner for ep in eps.all()}
     for owner in eps.owners() - readable:
-        disconnect(owner, state_root, data_root)
-        dead.append(owner)
+        undo(owner)
     with eps.locked():  # no endpoint is half-prepared while we look
         live = {ep.owner: ep for ep in eps.all()}
         ipam = Ipam(os.path.join(data_dir(data_root), "ipam"))
@@ -63,14 +80,17 @@ def collect(state_root: str | None = None, data_root: str | None = None) -> Netw
         port_leases = [o for o in allocator.owners() if o not in live]
         for owner in port_leases:
             allocator.release(owner)
-        nft = _netfilter()
-        rules = [o for o in nft.owners() if o not in live]
-        for owner in rules:
-            nft.unpublish(owner)
-        from pycontainers.network.network import Network
+        rules: list[str] = []
+        veths: list[str] = []
+        if host:
+            nft = _netfilter()
+            rules = [o for o in nft.owners() if o not in live]
+            for owner in rules:
+                nft.unpublish(owner)
+            from pycontainers.network.network import Network
 
-        bridges = {n.bridge for n in Network.list(data_root=data_root)}
-        veths = _stale_veths({ep.host_veth for ep in live.values()}, bridges)
+            bridges = {n.bridge for n in Network.list(data_root=data_root)}
+            veths = _stale_veths({ep.host_veth for ep in live.values()}, bridges)
     found = NetworkGarbage(
         tuple(dead), tuple(leases), tuple(port_leases), tuple(rules), tuple(veths)
     )

@@ -27,6 +27,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("target", metavar="TARGET")
     p = sub.add_parser("rmi", help="remove image names (blobs go with 'image prune')")
+    p.add_argument("-f", "--force", action="store_true", help="remove every name of an image ID")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p = sub.add_parser("image", help="image management")
     isub = p.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
@@ -58,8 +59,8 @@ def run_command(args: argparse.Namespace) -> int:
         store.tag(args.source, args.target)
     elif args.command == "rmi":
         for ref in args.images:
-            store.remove(ref)
-            print(f"Untagged: {ref}")
+            for name in store.remove(ref, force=args.force):
+                print(f"Untagged: {name.familiar}")
     elif args.command == "image" and args.image_command == "inspect":
         json.dump([store.inspect(ref) for ref in args.images], sys.stdout, indent=2)
         print()

@@ -41,6 +41,7 @@ from pycontainers.images.descriptor import (
     Platform,
 )
 from pycontainers.images.digest import Digest, chain_id, new_hasher
+from pycontainers.images.naming import ANNOTATION_REF_NAME, ID, Naming
 from pycontainers.images.reference import Reference
 from pycontainers.images.snapshots import SnapshotStore
 from pycontainers.images.store import ContentStore
@@ -55,7 +56,6 @@ __all__ = ["ANNOTATION_REF_NAME", "Image", "ImageStore", "Pruned", "host_platfor
 
 log = get_logger("pycontainers.images")
 
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 _INDEX_TYPES = frozenset({MEDIA_TYPE_INDEX, MEDIA_TYPE_DOCKER_MANIFEST_LIST})
 _MANIFEST_TYPES = frozenset({MEDIA_TYPE_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST})
 
@@ -208,7 +208,7 @@ class Pruned:
     snapshots: tuple[Digest, ...]
 
 
-class ImageStore:
+class ImageStore(Naming):
     """Images under ``root``: a content store (``content/``) and snapshots (``snapshots/``)."""
 
     def __init__(self, root: str | os.PathLike[str], *, userxattr: bool = False) -> None:
@@ -247,9 +247,22 @@ class ImageStore:
         )
 
     def get(self, ref: str | Reference) -> Image:
-        """The image named ``ref``; :class:`ImageNotFound` if the store has none."""
-        r = Reference.parse(ref)
-        return self.image_at(r, self.descriptor(r))
+        """The image named ``ref``, or else (as Docker) the one whose ID is ``ref``: a full or
+        short image ID, with or without ``sha256:`` (see :meth:`by_id`); :class:`ImageNotFound`
+        if the store has neither.
+        """
+        try:
+            r = Reference.parse(ref)
+        except SpecError:
+            if isinstance(ref, str) and ID.match(ref):
+                return self.by_id(ref)
+            raise
+        try:
+            return self.image_at(r, self.descriptor(r))
+        except ImageNotFound:
+            if isinstance(ref, str) and ID.match(ref):
+                return self.by_id(ref)
+            raise
 
     def image_at(self, ref: Reference, desc: Descriptor) -> Image:
         """The image ``desc`` describes (this platform's, for an index), named ``ref``; its
@@ -321,11 +334,6 @@ class ImageStore:
                 log.warning("image.unreadable", reference=str(ref), error=str(exc))
         return sorted(out, key=lambda i: str(i.reference))
 
-    def references(self, image: Image | Digest | str) -> builtins.list[Reference]:
-        """Every reference in the store naming the manifest of ``image`` (a digest or image)."""
-        digest = image.digest if isinstance(image, Image) else Digest.parse(image)
-        return sorted((r for r, d in self._entries() if d.digest == digest), key=str)
-
     def inspect(self, ref: str | Reference) -> dict[str, Any]:
         """A ``docker image inspect``-like dict of the image named ``ref``."""
         img = self.get(ref)
@@ -346,68 +354,6 @@ class ImageStore:
             "History": list(img.raw_config.get("history") or []),
             "Size": img.size,
         }
-
-    # -- naming -----------------------------------------------------------------------------
-
-    def name_descriptor(self, desc: Descriptor, ref: Reference) -> None:
-        """Name ``desc`` ``ref`` in the store's index (moving that name if it was taken)."""
-        named = attrs.evolve(
-            desc, annotations={**dict(desc.annotations), ANNOTATION_REF_NAME: str(ref)}
-        )
-        self.content.update_index(
-            lambda index: index.with_manifest(named, replace_annotation=ANNOTATION_REF_NAME)
-        )
-
-    def tag(self, image: Image | str | Reference, new_ref: str | Reference) -> Image:
-        """Name the image ``image`` (or the image named so) also ``new_ref``; moves that tag."""
-        target = Reference.parse(new_ref)
-        with self.content.lock():
-            src = image if isinstance(image, Image) else self.get(image)
-            desc = self.descriptor(src.reference)
-            self.name_descriptor(
-                Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform), target
-            )
-        log.info("image.tagged", reference=str(target), digest=str(src.digest))
-        return self.get(target)
-
-    def untag(self, ref: str | Reference) -> None:
-        """Remove the name ``ref``; :class:`ImageNotFound` if no image has it."""
-        r = Reference.parse(ref)
-
-        def drop(index: Index) -> Index:
-            kept = tuple(m for m in index.manifests if m.annotation(ANNOTATION_REF_NAME) != str(r))
-            if len(kept) == len(index.manifests):
-                raise ImageNotFound(f"no image {r} in {self.root}")
-            return attrs.evolve(index, manifests=kept)
-
-        self.content.update_index(drop)
-        log.info("image.untagged", reference=str(r))
-
-    def remove(self, ref: str | Reference) -> None:
-        """Remove the image named ``ref`` (its name; content stays until :meth:`prune`).
-
-        A ``repo@digest`` reference without a tag removes every name of that repository
-        pinned to the digest.
-        """
-        r = Reference.parse(ref)
-        if r.tag or r.digest is None:
-            self.untag(r)
-            return
-        names = [
-            str(n)
-            for n, d in self._entries()
-            if n.repository == r.repository and d.digest == r.digest
-        ]
-        if not names:
-            raise ImageNotFound(f"no image {r} in {self.root}")
-        self.content.update_index(
-            lambda index: attrs.evolve(
-                index,
-                manifests=tuple(
-                    m for m in index.manifests if m.annotation(ANNOTATION_REF_NAME) not in names
-                ),
-            )
-        )
 
     def prune(self, keep: Iterable[Digest | str] = ()) -> Pruned:
         """Delete blobs no tagged image reaches and snapshots no tagged image uses.

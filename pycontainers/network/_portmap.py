@@ -141,7 +141,8 @@ def _parse_string(text: str) -> list[PortMapping]:
         raise SpecError(_FIELD, f"{text!r}: {_FORMS} (IPv6 host addresses are not supported)")
     if not container:
         raise SpecError(_FIELD, f"{text!r}: the container port is missing; {_FORMS}")
-    host_range = _range(host, "host port", text) if host else None
+    # host port 0 means "any free port", as in Docker (-p 0:80, -p 127.0.0.1:0:80)
+    host_range = _range(host, "host port", text) if host and host.strip() != "0" else None
     try:
         host_ip = _host_ip(ip)
     except SpecError:
@@ -159,7 +160,7 @@ def _host_port(value: object, key: object) -> tuple[int, int] | None:
             return None
         return _range(str(value), "host port", key)
     if isinstance(value, str):
-        return _range(value, "host port", key)
+        return None if value.strip() == "0" else _range(value, "host port", key)
     raise SpecError(_FIELD, f"{key!r}: host port {value!r} is not a port")
 
 

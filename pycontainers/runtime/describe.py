@@ -55,6 +55,10 @@ def describe(c: Container, *, config: bool = True) -> dict[str, Any]:
         }  # fmt: skip
     if config:
         out["Config"].update(_config(c))
+        spec, detach = _stored(c)
+        if spec is not None:
+            out["HostConfig"] = _host_config(spec, detach)
+            out["Mounts"] = [_mount(m) for m in spec.mounts]
     return out
 
 
@@ -72,9 +76,9 @@ def _oom_killed(c: Container, done: dict[str, Any] | None) -> bool:
         return False
 
 
-def _config(c: Container) -> dict[str, Any]:
-    """Env, tty, working dir, user and mounts from the spec (in memory or saved)."""
-    spec, tty = c.spec, False
+def _stored(c: Container) -> tuple[Any, Any]:
+    """(spec, detach options) of ``c``: in memory, else from its sealed config.json."""
+    spec, detach = c.spec, None
     if c.detached:
         from pycontainers.runtime.specfile import load_spec
 
@@ -84,7 +88,13 @@ def _config(c: Container) -> dict[str, Any]:
             saved, options = None, {}
         spec = spec or saved
         detach = options.get("detach")
-        tty = bool(getattr(detach, "tty", False))
+    return spec, detach
+
+
+def _config(c: Container) -> dict[str, Any]:
+    """Env, tty, working dir, user and mounts from the spec (in memory or saved)."""
+    spec, detach = _stored(c)
+    tty = bool(getattr(detach, "tty", False))
     if spec is None:
         return {}
     proc = spec.process
@@ -110,20 +120,36 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
+_NO_NETWORK: dict[str, Any] = {
+    "IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "", "Networks": {},
+    "Ports": {},
+}  # fmt: skip
+
+
 def _network(c: Container) -> dict[str, Any]:
+    """Docker's ``NetworkSettings``: the address on the container's network (also at the top
+    level, as Docker has it for the default network), and the published ports.
+    """
     from pycontainers.network.endpoint import Endpoints
 
     path = os.path.join(os.path.dirname(c.state_dir), "network", "endpoints", f"{c.id}.json")
     if not os.path.exists(path):
-        return {}
+        return dict(_NO_NETWORK)
     try:
         ep = Endpoints(os.path.dirname(c.state_dir)).load(c.id)
     except PyContainersError:  # unreadable while its exit hook gives it back: no network
         ep = None
     if ep is None:
-        return {}
+        return dict(_NO_NETWORK)
+    address = {
+        "IPAddress": str(ep.address.ip),
+        "IPPrefixLen": ep.address.network.prefixlen,
+        "Gateway": str(ep.gateway),
+        "MacAddress": "",
+    }
     return {
-        "Networks": {ep.network: {"IPAddress": str(ep.address.ip), "Gateway": str(ep.gateway)}},
+        **address,
+        "Networks": {ep.network: {**address, "NetworkID": ep.network, "Aliases": list(ep.names)}},
         "Ports": {
             f"{p.container_port}/{p.protocol}": [
                 {"HostIp": p.host_ip, "HostPort": str(p.host_port)}
@@ -131,6 +157,86 @@ def _network(c: Container) -> dict[str, Any]:
             for p in ep.ports
         },
     }
+
+
+def _restart(detach: Any) -> dict[str, Any]:
+    policy = str(getattr(detach, "restart", "no") or "no")
+    name, _, count = policy.partition(":")
+    return {"Name": name, "MaximumRetryCount": int(count) if count.isdigit() else 0}
+
+
+def _host_config(spec: Any, detach: Any) -> dict[str, Any]:
+    """Docker's ``HostConfig`` fields the spec decides (limits, security, network, policy)."""
+    res = spec.resources
+    sec = spec.security
+    net = spec.network
+    if net is not None:
+        mode = net.network
+    elif spec.netns is not None:
+        mode = f"ns:{spec.netns}"
+    else:
+        mode = "none" if "net" in spec.namespaces else "host"
+    cpus = getattr(res, "cpus", None)
+    return {
+        "NetworkMode": mode,
+        "PortBindings": {
+            f"{p.container_port}/{p.protocol}": [
+                {"HostIp": p.host_ip, "HostPort": str(p.host_port) if p.host_port else ""}
+            ]
+            for p in (net.ports if net is not None else ())
+        },
+        "Binds": [
+            f"{m.source}:{m.target}{':ro' if m.read_only else ''}"
+            for m in spec.mounts
+            if m.type in ("bind", "volume") and m.source
+        ],
+        "Dns": [str(d) for d in net.dns] if net is not None else [],
+        "ExtraHosts": [f"{h}:{a}" for h, a in net.extra_hosts] if net is not None else [],
+        "Memory": getattr(res, "memory_max", None) or 0,
+        "MemorySwap": getattr(res, "memory_swap", None) or 0,
+        "MemoryReservation": getattr(res, "memory_low", None) or 0,
+        "NanoCpus": int(cpus * 1e9) if cpus else 0,
+        "CpuShares": getattr(res, "cpu_shares", None) or 0,
+        "CpuQuota": getattr(res, "cpu_quota", None) or 0,
+        "CpuPeriod": getattr(res, "cpu_period", None) or 0,
+        "CpusetCpus": getattr(res, "cpuset_cpus", None) or "",
+        "CpusetMems": getattr(res, "cpuset_mems", None) or "",
+        "PidsLimit": getattr(res, "pids_max", None) or 0,
+        "BlkioWeight": getattr(res, "blkio_weight", None) or 0,
+        "CgroupParent": spec.cgroup_parent,
+        "CapAdd": [c.removeprefix("CAP_") for c in sec.cap_add],  # as Docker spells them
+        "CapDrop": [c.removeprefix("CAP_") for c in sec.cap_drop],
+        "Privileged": sec.privileged,
+        "SecurityOpt": []
+        if sec.seccomp == "default"
+        else ["seccomp=unconfined"]
+        if sec.seccomp is None
+        else ["seccomp=custom"],
+        "ReadonlyRootfs": spec.readonly_rootfs,
+        "Init": spec.init,
+        "RestartPolicy": _restart(detach),
+        "AutoRemove": bool(getattr(detach, "auto_remove", False)),
+        "UsernsMode": "private" if "user" in spec.namespaces else "",
+        "Ulimits": [
+            {"Name": n, "Soft": soft, "Hard": hard} for n, soft, hard in spec.process.rlimits
+        ],
+    }
+
+
+def _mount(m: Any) -> dict[str, Any]:
+    """One entry of Docker's top-level ``Mounts``."""
+    out: dict[str, Any] = {
+        "Type": m.type,
+        "Source": m.source or "",
+        "Destination": m.target,
+        "Mode": "ro" if m.read_only else "",
+        "RW": not m.read_only,
+        "Propagation": "rprivate" if m.type in ("bind", "volume") else "",
+    }
+    if m.type == "volume":
+        out["Name"] = os.path.basename(m.source or "")
+        out["Driver"] = "local"
+    return out
 
 
 __all__ = ["describe"]

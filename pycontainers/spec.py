@@ -210,7 +210,9 @@ _RLIMITS = {
 }
 
 
-def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
+def _env(
+    value: Mapping[str, str] | Iterable[str | tuple[str, str]] | None,
+) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
     items: list[tuple[str, str]] = []
@@ -218,6 +220,13 @@ def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, st
         items = [(str(k), str(v)) for k, v in value.items()]
     else:
         for entry in value:
+            if (  # the converted form itself (attrs.evolve passes it again)
+                isinstance(entry, tuple)
+                and len(entry) == 2
+                and all(isinstance(x, str) for x in entry)
+            ):
+                items.append(entry)
+                continue
             if not isinstance(entry, str) or "=" not in entry:
                 raise _fail("env", f"entries must look like NAME=value, got {entry!r}")
             k, _, v = entry.partition("=")

@@ -238,6 +238,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             from pycontainers.runtime.attach import connect
 
             session = connect(c)  # before the start: no output is missed
+            if args.tty:  # the terminal's size before the first process runs (as docker)
+                from pycontainers.runtime._term import winsize
+
+                size = next((winsize(fd) for fd in (0, 1) if os.isatty(fd)), None)
+                if size is not None and all(size):
+                    session.resize(*size)
         try:
             c.start()
         except ContainerStartError as exc:

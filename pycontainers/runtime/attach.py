@@ -71,6 +71,7 @@ class AttachSession:
         self._out = bytearray()
         self._frames: deque[Frame] = deque()
         self._eof = False
+        self._hung_up = False  # the monitor stopped reading: what we send is dropped
 
     # plumbing
     def fileno(self) -> int:
@@ -114,6 +115,8 @@ class AttachSession:
             raise ContainerError("the attach session is closed")
         if self._eof:
             raise ContainerError(f"container {self.container_id[:12]} is gone: cannot send")
+        if self._hung_up:
+            return
         self._out += _HEADER.pack(kind, len(payload))
         self._out += payload
 
@@ -126,10 +129,19 @@ class AttachSession:
         """Send what the socket takes now; True when nothing is left queued."""
         while self._out:
             try:
-                n = self._sock.send(self._out)
+                # MSG_NOSIGNAL: the CLI restores SIGPIPE's default (for `ps | head`), and a
+                # monitor that closed the connection must be an error here, not our death
+                n = self._sock.send(self._out, socket.MSG_NOSIGNAL)
             except BlockingIOError:
                 return False
-            except OSError as exc:  # EPIPE/ECONNRESET: the monitor dropped us or exited
+            except (BrokenPipeError, ConnectionResetError):
+                # The monitor finished (the container exited) or dropped us: nothing more
+                # can reach it, but what it sent before (output, the exit frame) is still to
+                # be read, so the connection stays open for reading.
+                self._out.clear()
+                self._hung_up = True
+                return True
+            except OSError as exc:
                 self._out.clear()
                 self._eof = True
                 raise ContainerError(

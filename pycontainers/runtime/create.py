@@ -69,6 +69,9 @@ def create(
         spec = resolve_mounts(rootfs)  # volumes made, bind sources checked
     else:
         spec = make_spec(rootfs, args, **spec_kwargs)
+        if tty and "TERM" not in dict(spec.process.env):  # as Docker does for -t
+            process = attrs.evolve(spec.process, env=(*spec.process.env, ("TERM", "xterm")))
+            spec = attrs.evolve(spec, process=process)
     if spec.resources is None and os.geteuid() == 0:
         # a long-lived container gets its own cgroup (rootless: none can be made here)
         spec = attrs.evolve(spec, resources=Resources())

@@ -366,3 +366,44 @@ def test_console_socket_needs_a_tty() -> None:
     assert DetachOptions(tty=True, console_socket="rel.sock").console_socket == os.path.abspath(
         "rel.sock"
     )
+
+
+def _cli_in_pty(argv: list[str], rows: int, cols: int) -> tuple[int, bytes]:
+    """Run the CLI with a fresh pty of ``rows`` x ``cols`` as its terminal (as under
+    ``script``); (exit status, everything it printed)."""
+    import pty as ptymod
+    import select
+    import sys
+
+    pid, fd = ptymod.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execv(sys.executable, [sys.executable, "-m", "pycontainers", *argv])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    out = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the CLI and everything on its terminal are gone
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return status, out
+
+
+def test_cli_run_it_sets_term_and_size_and_loses_no_output(fresh_rootfs: Path) -> None:
+    """``run --rm -it`` of a command that ends at once, in a real terminal: TERM=xterm (as
+    Docker), the terminal's size before the first process runs (stty size), and all of its
+    output, every time — the monitor may be gone before the CLI sends anything."""
+    for _ in range(8):
+        status, out = _cli_in_pty(
+            ["run", "--rm", "-it", "--network", "none", str(fresh_rootfs),
+             "sh", "-c", "echo TERM=$TERM; stty size"],
+            33, 101,
+        )  # fmt: skip
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        assert out.replace(b"\r", b"").splitlines()[-2:] == [b"TERM=xterm", b"33 101"], out

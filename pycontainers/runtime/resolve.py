@@ -22,6 +22,7 @@ from pycontainers.spec import (
     DEFAULT_NAMESPACES,
     ContainerSpec,
     IdMapping,
+    Mount,
     OverlayRootfs,
     Process,
     SecurityOptions,
@@ -183,6 +184,7 @@ def resolve_spec(
             "(a delegated cgroup v2 subtree is not supported yet)",
         )
     image_ref: str | None = None
+    image_volumes: tuple[Mount, ...] = ()
     if inputs.image is not None and is_image_ref(rootfs):
         # an image: its layers under a writable layer of the container's own, and its
         # config's defaults (entrypoint + cmd as Docker combines them, env, workdir, user)
@@ -196,6 +198,7 @@ def resolve_spec(
             user = image.config.user
         if stop_signal is None and image.config.stop_signal:
             stop_signal = image.config.stop_signal
+        image_volumes = _image_volumes(image.config.volumes, o.get("mounts", ()))
     elif is_image_ref(rootfs):
         raise SpecError("rootfs", f"image {rootfs!r}: not gathered")
     elif entrypoint is not None:
@@ -222,7 +225,7 @@ def resolve_spec(
         hostname=o.get("hostname"),
         domainname=o.get("domainname"),
         namespaces=kinds,
-        mounts=tuple(o.get("mounts", ())),
+        mounts=(*o.get("mounts", ()), *image_volumes),
         uid_mappings=tuple(uid_mappings),
         gid_mappings=tuple(gid_mappings),
         readonly_rootfs=o.get("readonly_rootfs", False),
@@ -234,6 +237,16 @@ def resolve_spec(
         netns=netns,
         network=net_spec,
         stop_signal=stop_signal or "",
+    )
+
+
+def _image_volumes(paths: Iterable[str], mounts: Iterable[Mount]) -> tuple[Mount, ...]:
+    """An anonymous volume for each of the image's ``Volumes`` that no mount of the user's
+    covers (as Docker does); populated from the image on first use.
+    """
+    taken = {os.path.normpath(m.target) for m in mounts}
+    return tuple(
+        Mount(target=path, type="volume") for path in paths if os.path.normpath(path) not in taken
     )
 
 

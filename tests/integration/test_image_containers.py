@@ -169,3 +169,33 @@ def test_two_processes_loading_and_removing_in_one_store(image: pc.Image, tmp_pa
         for desc in (img.config_descriptor, *img.layers):
             store.content.verify(desc.digest)
     assert store.snapshots_for(img)  # layers still unpack and verify
+
+
+def test_an_images_volumes_are_anonymous_volumes_populated_from_it(
+    busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """Each of the image's ``Volumes`` gets an anonymous volume (as Docker), filled from the
+    image's files there; a container's writes land in the volume, not in its layer, and
+    ``rm -v`` removes it."""
+    from pycontainers.runtime.volumes import Volume
+
+    rootfs = tmp_path / "rootfs"
+    shutil.copytree(busybox_rootfs, rootfs, symlinks=True)
+    (rootfs / "data").mkdir()
+    (rootfs / "data" / "seed").write_text("from-the-image\n")
+    config = ImageConfig(env=("PATH=/bin",), volumes=("/data",))
+    default_store().import_rootfs(rootfs, "localhost/bb:vol", config=config)
+    before = {v.name for v in Volume.list()}
+    r = cli("run", "-d", "--network", "none", "localhost/bb:vol",
+            "sh", "-c", "cat /data/seed; echo written > /data/new")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert cli("wait", cid).stdout.strip() == "0"
+    assert cli("logs", cid).stdout == "from-the-image\n"
+    (made,) = [v for v in Volume.list() if v.name not in before]
+    assert made.anonymous
+    assert Path(made.mountpoint, "new").read_text() == "written\n"
+    assert Path(made.mountpoint, "seed").read_text() == "from-the-image\n"
+    assert cli("rm", "-v", cid).returncode == 0
+    assert {v.name for v in Volume.list()} == before
+    default_store().remove("localhost/bb:vol")

@@ -82,3 +82,16 @@ def test_missing_inputs_and_bad_keywords_name_the_field(
     with pytest.raises(SpecError) as err:
         resolve_spec(rootfs, ["true"], options, SpecInputs())  # type: ignore[arg-type]
     assert err.value.field == field
+
+
+def test_the_images_volumes_become_anonymous_volumes_unless_mounted() -> None:
+    import attrs
+
+    from pycontainers.spec import Mount
+
+    image = attrs.evolve(IMAGE, config=attrs.evolve(IMAGE.config, volumes=("/cache", "/data")))
+    mine = Mount("/cache/", source="/srv/cache")  # the user's mount covers the image's /cache
+    spec = resolve_spec("web:1", None, {"mounts": [mine]}, SpecInputs(image=image))
+    assert spec.mounts == (mine, Mount("/data", type="volume"))
+    plain = resolve_spec("/rootfs", ["true"], {}, SpecInputs())
+    assert plain.mounts == ()  # a directory rootfs has no image config

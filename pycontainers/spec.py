@@ -446,6 +446,15 @@ def _idmaps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
     return tuple(value)
 
 
+def _shm_size(value: int | str) -> int:
+    from pycontainers.cgroups._units import parse_bytes
+
+    n = parse_bytes("shm_size", value, allow_unlimited=False)
+    if n < 4096:
+        raise _fail("shm_size", f"must be at least 4k, got {value!r}")
+    return n
+
+
 @attrs.frozen
 class ContainerSpec:
     """A whole container: its root filesystem, process, namespaces and mounts.
@@ -481,6 +490,9 @@ class ContainerSpec:
     stop_signal: str = ""
     """The signal :meth:`Container.stop` sends first (``"SIGQUIT"``, ``"15"``); empty:
     SIGTERM. Images set it with ``StopSignal``."""
+    shm_size: int = attrs.field(default=64 * 1024 * 1024, converter=_shm_size)
+    """Bytes of the container's ``/dev/shm`` tmpfs (Docker's ``--shm-size``; 64 MiB); a
+    size string such as ``"128m"`` is accepted."""
     userns_rootfs: str = "auto"
     """With a user namespace (as root), how a directory rootfs is made the container root's
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),

@@ -210,12 +210,24 @@ def _attach(c: Container, stdin: bool, tty: bool, session: Any = None) -> int | 
 
 
 def _create(args: argparse.Namespace, foreground: bool) -> Container:
+    from pycontainers.cli.runextra import exposed_ports, write_cidfile
     from pycontainers.cli.runflags import command_of, create_kwargs, resolve_image
     from pycontainers.runtime.container import Container
 
     kw = create_kwargs(args, foreground=foreground)
-    image = resolve_image(args.image, args.root)
-    return Container.create(image, command_of(args), **kw)
+    image = resolve_image(args.image, args.root, pull=args.pull, platform=args.platform)
+    published = exposed_ports(args, image)
+    if published:
+        kw["ports"] = [*kw.get("ports", ()), *published]
+        if kw.get("network") == "none" and not args.network:
+            kw["network"] = "bridge"
+    c = Container.create(image, command_of(args), **kw)
+    try:
+        write_cidfile(args, c.id)
+    except BaseException:
+        c.delete()
+        raise
+    return c
 
 
 def _cmd_create(args: argparse.Namespace) -> int:

@@ -85,6 +85,9 @@ def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
     a("--no-healthcheck", action="store_true", help="no health check")
     a("--log-opt", action="append", default=[], metavar="max-size=10m|max-file=3",
       help="json-file log rotation")  # fmt: skip
+    from pycontainers.cli.runextra import add_extra_flags
+
+    add_extra_flags(p)
     a("--help", action="help", help="show this help message and exit")
     a("image", metavar="IMAGE", help="an image, a rootfs directory, or 'host'")
     a("cmd", nargs=argparse.REMAINDER, metavar="CMD")
@@ -288,9 +291,12 @@ def _log_opts(opts: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def resolve_image(image: str, data_root: str | None) -> Any:
+def resolve_image(
+    image: str, data_root: str | None, *, pull: str = "missing", platform: str | None = None
+) -> Any:
     """IMAGE as Container.create takes it: 'host', a rootfs directory, or a store image
-    (pulled when missing).
+    (``pull``: ``missing`` pulls it when the store has none, ``always`` first, ``never``
+    not at all).
     """
     if image == "host":
         return image
@@ -299,7 +305,12 @@ def resolve_image(image: str, data_root: str | None) -> Any:
     from pycontainers.cli.registry import ensure_image
     from pycontainers.images import default_store
 
-    return ensure_image(default_store(data_root), image)
+    store = default_store(data_root)
+    if pull == "never":
+        return store.get(image)
+    if pull == "always":
+        return store.pull(image, platform=platform)
+    return ensure_image(store, image, platform=platform)
 
 
 def command_of(args: argparse.Namespace) -> list[str]:
@@ -380,6 +391,9 @@ def create_kwargs(args: argparse.Namespace, *, foreground: bool = False) -> dict
             retries=args.health_retries,
             start_period=args.health_start_period,
         )
+    from pycontainers.cli.runextra import extra_kwargs
+
+    extra_kwargs(args, kw)
     return kw
 
 

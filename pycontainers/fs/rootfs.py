@@ -175,7 +175,7 @@ def default_ops(spec: ContainerSpec) -> list[Op]:
             "/dev/shm",
             "shm",
             "tmpfs",
-            "mode=1777,size=65536k",
+            f"mode=1777,size={spec.shm_size // 1024}k",
             MS_NOSUID | MS_NODEV | MS_NOEXEC,
             options=strict,
         ),

@@ -33,7 +33,7 @@ NS_TO_OCI = {
 }
 ANNOTATED = (
     "rootfs", "user", "security", "resources", "mounts", "init", "image", "network",
-    "stop_signal", "userns_rootfs", "cgroup_parent",
+    "stop_signal", "userns_rootfs", "cgroup_parent", "shm_size",
 )  # fmt: skip
 """ContainerSpec fields kept in annotations (``io.pycontainers.<field>``)."""
 
@@ -162,7 +162,7 @@ def default_mounts(spec: ContainerSpec) -> list[dict[str, Any]]:
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": [*quiet, "mode=1777", "size=65536k"]},
+         "options": [*quiet, "mode=1777", f"size={spec.shm_size // 1024}k"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": quiet},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [*quiet, "ro"]},
     ]  # fmt: skip

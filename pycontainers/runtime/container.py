@@ -115,6 +115,7 @@ class Container:
         ``readonly_rootfs``, ``namespaces``, ``uid_mappings``, ``gid_mappings``, ``userns``,
         ``cap_add``, ``cap_drop``, ``privileged``, ``seccomp``, ``security``, ``network``,
         ``ports``, ``aliases``, ``dns``, ``extra_hosts``, ``bandwidth``, ``stop_signal``,
+        ``shm_size``,
         ``resources``, ``cgroup_parent`` and the limits of
         :class:`~pycontainers.runtime.options.LimitOptions` (``memory``, ``cpus``,
         ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...: all in

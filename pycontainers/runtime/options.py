@@ -40,7 +40,7 @@ class SpecOptions(LimitOptions, total=False):
     (``"auto"``, ``"host"``), ``cap_add``/``cap_drop``, ``privileged``, ``seccomp``
     (``"default"``) or ``security``. Network: ``network``, ``ports``, ``aliases``, ``dns``,
     ``extra_hosts``, ``bandwidth``. Limits: :class:`LimitOptions` or ``resources``, under
-    ``cgroup_parent`` (``"pycontainers"``). ``stop_signal``. :func:`pycontainers.run`
+    ``cgroup_parent`` (``"pycontainers"``). ``stop_signal``, ``shm_size`` (``/dev/shm``). :func:`pycontainers.run`
     documents each one.
     """
 
@@ -75,6 +75,7 @@ class SpecOptions(LimitOptions, total=False):
     extra_hosts: Mapping[str, str] | Iterable[str]
     bandwidth: BandwidthArg | None
     stop_signal: str | None
+    shm_size: int | str
 
 
 SPEC_KEYWORDS = frozenset(SpecOptions.__optional_keys__)

@@ -237,6 +237,7 @@ def resolve_spec(
         netns=netns,
         network=net_spec,
         stop_signal=stop_signal or "",
+        shm_size=o.get("shm_size", 64 * 1024 * 1024),
     )
 
 

@@ -142,6 +142,7 @@ def run(
     ``aliases``, ``dns``, ``extra_hosts``  names on a user network; resolvers; hosts
     ``bandwidth``                         ``{"egress": "1mbit", "ingress": ...}``
     ``stop_signal``                       for :meth:`Container.stop` (default: image's)
+    ``shm_size``                          ``/dev/shm``'s size (``"64m"``)
     ``resources``, ``cgroup_parent``      a whole :class:`Resources`; the parent cgroup
                                           (``"pycontainers"``)
     ====================================  =================================================

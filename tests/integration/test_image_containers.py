@@ -181,7 +181,7 @@ def test_an_images_volumes_are_anonymous_volumes_populated_from_it(
 
     rootfs = tmp_path / "rootfs"
     shutil.copytree(busybox_rootfs, rootfs, symlinks=True)
-    (rootfs / "data").mkdir()
+    (rootfs / "data").mkdir(exist_ok=True)  # the shared rootfs may have one from a test
     (rootfs / "data" / "seed").write_text("from-the-image\n")
     config = ImageConfig(env=("PATH=/bin",), volumes=("/data",))
     default_store().import_rootfs(rootfs, "localhost/bb:vol", config=config)

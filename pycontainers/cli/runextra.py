@@ -1,0 +1,159 @@
+"""More flags of ``run`` and ``create``, as Docker spells them: limits (``--ulimit``,
+``--shm-size``, ``--memory-reservation``, ``--cpu-quota``/``--cpu-period``,
+``--cgroup-parent``), namespaces shared with the host (``--pid``/``--ipc``/``--uts host``),
+``--domainname``, ``--label-file``, ``--cidfile``, ``-P``/``--expose``, ``--pull`` and
+``--platform``; and the flags we refuse with a reason (``--gpus``, ``--device``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from pycontainers.errors import SpecError
+
+_SHARED = ("pid", "ipc", "uts")
+
+
+def add_extra_flags(p: argparse.ArgumentParser) -> None:
+    """Add these flags to a ``run`` or ``create`` parser."""
+    a = p.add_argument
+    a("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]",
+      help="a resource limit (nofile=1024:2048; -1 or unlimited: no limit)")  # fmt: skip
+    a("--shm-size", metavar="BYTES", help="size of /dev/shm (64m)")
+    a("--memory-reservation", metavar="BYTES", help="memory soft limit")
+    a("--cpu-quota", type=int, metavar="US", help="CPU time per period, microseconds")
+    a("--cpu-period", type=int, metavar="US", help="CPU period, microseconds (100000)")
+    a("--cgroup-parent", metavar="PATH", help="parent cgroup of the container's (pycontainers)")
+    for kind in _SHARED:
+        a(f"--{kind}", metavar="MODE", help=f"host: share the host's {kind} namespace")
+    a("--domainname", metavar="NAME", help="container NIS domain name")
+    a("--label-file", action="append", default=[], metavar="FILE", help="read labels from a file")
+    a("--cidfile", metavar="FILE", help="write the container id to FILE (must not exist)")
+    a("-P", "--publish-all", action="store_true",
+      help="publish every exposed port on a random host port")  # fmt: skip
+    a("--expose", action="append", default=[], metavar="PORT[/PROTO]",
+      help="expose a port (published by -P)")  # fmt: skip
+    a("--pull", default="missing", choices=["always", "missing", "never"],
+      help="pull the image before creating (missing)")  # fmt: skip
+    a("--platform", metavar="OS/ARCH", help="the platform of the image to pull")
+    a("--gpus", metavar="GPUS", help=argparse.SUPPRESS)
+    a("--device", action="append", default=[], metavar="HOST[:CTR]", help=argparse.SUPPRESS)
+
+
+def _ulimit(entry: str) -> tuple[str, tuple[int, int]]:
+    import resource
+
+    name, sep, values = entry.partition("=")
+    soft_text, _, hard_text = values.partition(":")
+
+    def number(text: str) -> int:
+        if text in ("-1", "unlimited"):
+            return resource.RLIM_INFINITY
+        try:
+            n = int(text)
+        except ValueError:
+            raise SpecError("ulimit", f"{entry!r}: {text!r} is not a number") from None
+        if n < 0:
+            raise SpecError("ulimit", f"{entry!r}: limits are not negative")
+        return n
+
+    if not sep or not name or not soft_text:
+        raise SpecError("ulimit", f"expected NAME=SOFT[:HARD], got {entry!r}")
+    soft = number(soft_text)
+    hard = number(hard_text) if hard_text else soft
+    return name, (soft, hard)
+
+
+def _label_file(path: str) -> dict[str, str]:
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise SpecError(
+            "label-file", f"cannot read {path}: {exc.strerror}", errno=exc.errno, path=path
+        ) from None
+    out = {}
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def extra_kwargs(args: argparse.Namespace, kw: dict[str, Any]) -> None:
+    """Add these flags' :meth:`Container.create` keywords to ``kw`` (refusing what we
+    cannot do with a clear reason).
+    """
+    from pycontainers.spec import DEFAULT_NAMESPACES
+
+    if args.gpus:
+        raise SpecError("gpus", "GPUs are not supported by pycontainers")
+    if args.device:
+        raise SpecError(
+            "device",
+            "--device is not supported yet; bind-mount the node with -v and use --privileged, "
+            "or run without it",
+        )
+    if args.ulimit:
+        kw["rlimits"] = dict(_ulimit(u) for u in args.ulimit)
+    for key, value in (
+        ("shm_size", args.shm_size),
+        ("memory_reservation", args.memory_reservation),
+        ("cpu_quota", args.cpu_quota),
+        ("cpu_period", args.cpu_period),
+        ("cgroup_parent", args.cgroup_parent),
+        ("domainname", args.domainname),
+    ):
+        if value is not None:
+            kw[key] = value
+    shared = set()
+    for kind in _SHARED:
+        mode = getattr(args, kind)
+        if mode is None or mode == "private":
+            continue
+        if mode != "host":
+            raise SpecError(kind, f"--{kind} {mode!r}: only 'host' or 'private' are supported")
+        shared.add(kind)
+    if shared:
+        kw["namespaces"] = DEFAULT_NAMESPACES - shared
+    if args.label_file:
+        labels: dict[str, str] = {}
+        for path in args.label_file:
+            labels.update(_label_file(path))
+        kw["labels"] = {**labels, **kw.get("labels", {})}  # --label wins
+    if args.cidfile and os.path.exists(args.cidfile):
+        raise SpecError(
+            "cidfile",
+            f"container ID file {args.cidfile} exists: make sure the other container is not "
+            "running, or delete it",
+        )
+
+
+def exposed_ports(args: argparse.Namespace, image: Any) -> list[str]:
+    """``-P``: every port the image exposes and ``--expose`` names, on a random host port."""
+    if not args.publish_all:
+        return []
+    ports = list(getattr(getattr(image, "config", None), "exposed_ports", ()) or ())
+    ports += args.expose
+    return [p if "/" in p else f"{p}/tcp" for p in dict.fromkeys(ports)]
+
+
+def write_cidfile(args: argparse.Namespace, container_id: str) -> None:
+    """``--cidfile``: the new container's id, in a file that did not exist."""
+    if not args.cidfile:
+        return
+    try:
+        fd = os.open(args.cidfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise SpecError(
+            "cidfile", f"cannot create {args.cidfile}: {exc.strerror}", errno=exc.errno,
+            path=args.cidfile,
+        ) from None  # fmt: skip
+    with os.fdopen(fd, "w") as f:
+        f.write(container_id)
+
+
+__all__ = ["add_extra_flags", "exposed_ports", "extra_kwargs", "write_cidfile"]

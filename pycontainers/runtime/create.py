@@ -57,6 +57,13 @@ def create(
     from pycontainers.runtime.record import Record
     from pycontainers.runtime.run import make_spec
 
+    if "restart_policy" in spec_kwargs:  # docker-py's spelling
+        from pycontainers.runtime.options import restart_of
+
+        if restart != "no":
+            raise SpecError("restart_policy", "give restart= or restart_policy=, not both")
+        spec_kwargs = dict(spec_kwargs)  # type: ignore[assignment]
+        restart = restart_of(spec_kwargs.pop("restart_policy"))  # type: ignore[typeddict-item]
     if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
         raise SpecError("detach", "tty, interactive, restart, healthcheck and auto_remove "
                         "need detach=True (a monitor keeps them)")  # fmt: skip

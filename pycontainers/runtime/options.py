@@ -82,6 +82,60 @@ SPEC_KEYWORDS = frozenset(SpecOptions.__optional_keys__)
 """The names of :class:`SpecOptions` (the limits included)."""
 
 
+_DOCKER_PY = {"environment": "env", "working_dir": "cwd", "ulimits": "rlimits"}
+"""docker-py's spellings of our keywords, accepted where they mean the same thing."""
+
+
+def _ulimits(value: Any) -> dict[str, tuple[int, int]]:
+    """docker-py's ``ulimits`` (``[{"Name": "nofile", "Soft": 1024, "Hard": 2048}]`` or
+    ``docker.types.Ulimit`` objects) as our ``rlimits``.
+    """
+    out: dict[str, tuple[int, int]] = {}
+
+    def get(item: Any, key: str) -> Any:
+        if isinstance(item, Mapping):
+            return item.get(key, item.get(key.lower()))
+        return getattr(item, key.lower(), None)
+
+    for item in value or ():
+        name, soft, hard = get(item, "Name"), get(item, "Soft"), get(item, "Hard")
+        if not isinstance(name, str) or not isinstance(soft, int):
+            raise SpecError(
+                "ulimits", f"expected {{'Name': ..., 'Soft': n, 'Hard': n}}, got {item!r}"
+            )
+        out[name] = (soft, hard if isinstance(hard, int) else soft)
+    return out
+
+
+def docker_py_spellings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with docker-py's names (``environment``, ``working_dir``, ``ulimits``)
+    turned into ours; both spellings of one keyword is an error, and so are docker-py
+    keywords we cannot honour (``devices``: not supported yet).
+    """
+    out = dict(options)
+    for theirs, ours in _DOCKER_PY.items():
+        if theirs not in out:
+            continue
+        if ours in out:
+            raise SpecError(theirs, f"give {ours}= or docker-py's {theirs}=, not both")
+        value = out.pop(theirs)
+        out[ours] = _ulimits(value) if theirs == "ulimits" else value
+    if "devices" in out:
+        raise SpecError("devices", "device nodes are not supported yet (docker-py's devices=)")
+    return out
+
+
+def restart_of(policy: Any) -> str:
+    """docker-py's ``restart_policy`` (``{"Name": "on-failure", "MaximumRetryCount": 3}``)
+    as our ``restart`` string (``"on-failure:3"``).
+    """
+    if not isinstance(policy, Mapping) or not isinstance(policy.get("Name", ""), str):
+        raise SpecError("restart_policy", f"expected {{'Name': ..., ...}}, got {policy!r}")
+    name = policy.get("Name") or "no"
+    count = policy.get("MaximumRetryCount") or 0
+    return f"{name}:{count}" if name == "on-failure" and count else name
+
+
 def check_keywords(given: Iterable[str], known: frozenset[str], where: str) -> None:
     """Raise :class:`SpecError` naming the first keyword of ``given`` not in ``known``.
 
@@ -107,4 +161,6 @@ __all__ = [
     "Size",
     "SpecOptions",
     "check_keywords",
+    "docker_py_spellings",
+    "restart_of",
 ]

@@ -61,9 +61,11 @@ def make_spec(
     gather_inputs` then the pure :func:`~pycontainers.runtime.resolve.resolve_spec`; then
     named volumes are made and bind sources checked.
     """
+    from pycontainers.runtime.options import docker_py_spellings
     from pycontainers.runtime.resolve import gather_inputs, resolve_spec
     from pycontainers.runtime.volumes import resolve_mounts
 
+    options = docker_py_spellings(options)  # type: ignore[assignment]
     check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
     spec = resolve_spec(rootfs, args, options, gather_inputs(rootfs, options))
     return resolve_mounts(spec)  # bind sources checked, volumes made and bound

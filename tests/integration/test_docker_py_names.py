@@ -1,0 +1,39 @@
+"""A docker-py user's keywords work on a real container: environment=, working_dir=,
+ulimits=, restart_policy=, shm_size=; a misspelt one names the nearest keyword."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import pycontainers as pc
+from pycontainers.errors import SpecError
+
+pytestmark = pytest.mark.root
+
+
+def test_docker_py_keywords_reach_the_container(busybox_rootfs: Path) -> None:
+    with pc.Container.create(
+        str(busybox_rootfs),
+        ["sh", "-c", "echo $GREETING; pwd; ulimit -n; df -k /dev/shm | tail -1; exit 3"],
+        detach=True,
+        environment={"GREETING": "hi"},
+        working_dir="/tmp",
+        ulimits=[{"Name": "nofile", "Soft": 512, "Hard": 1024}],
+        shm_size="32m",
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 1},
+    ) as c:
+        c.start()
+        assert c.wait(timeout=60) == 3
+        out = b"".join(e.data for e in c.logs()).decode().split()
+        assert out[:3] == ["hi", "/tmp", "512"] and "32768" in out
+        assert c.inspect()["HostConfig"]["RestartPolicy"] == {
+            "Name": "on-failure",
+            "MaximumRetryCount": 1,
+        }
+
+
+def test_a_misspelt_keyword_names_the_nearest(busybox_rootfs: Path) -> None:
+    with pytest.raises(SpecError, match="did you mean 'hostname'"):
+        pc.Container.create(str(busybox_rootfs), ["true"], hostnme="x")  # type: ignore[call-arg]

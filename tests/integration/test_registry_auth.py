@@ -9,6 +9,7 @@ import base64
 import datetime
 import http.server
 import json
+import os
 import secrets
 import threading
 import time
@@ -22,6 +23,7 @@ from registry_fixtures import HTPASSWD_USERS, RegistryNetns, RegistryServer, fre
 
 from pycontainers.images import ImageConfig, ImageStore
 from pycontainers.images.registry import (
+    RegistryError,
     Unauthorized,
     load_credentials,
     login,
@@ -36,6 +38,7 @@ pytestmark = [pytest.mark.root, pytest.mark.usefixtures("in_registry_netns")]
 SERVICE = "pc-test-registry"
 ISSUER = "pc-test-issuer"
 TOKEN_USERS = {"carol": "s3cret"}
+REFRESH_TOKENS = {"carol-refresh-token": "carol"}  # OAuth2 identity tokens the server takes
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +130,9 @@ class TokenServer:
             def do_GET(self) -> None:
                 server.handle(self)
 
+            def do_POST(self) -> None:
+                server.handle(self)
+
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -143,6 +149,19 @@ class TokenServer:
     def handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
         query = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
         user = None
+        if h.command == "POST":  # OAuth2: grant_type=refresh_token, scopes space-separated
+            length = int(h.headers.get("Content-Length") or 0)
+            form = urllib.parse.parse_qs(h.rfile.read(length).decode())
+            user = REFRESH_TOKENS.get(form.get("refresh_token", [""])[0])
+            if form.get("grant_type") != ["refresh_token"] or user is None:
+                h.send_response(401)
+                h.end_headers()
+                return
+            query = {
+                "scope": form.get("scope", [""])[0].split(),
+                "service": form.get("service", []),
+                "oauth": ["1"],
+            }
         authz = h.headers.get("Authorization", "")
         if authz.startswith("Basic "):
             name, _, pw = base64.b64decode(authz[6:]).decode().partition(":")
@@ -152,7 +171,10 @@ class TokenServer:
                 return
             user = name
         scopes = query.get("scope", [])
-        self.requests.append({"user": user, "scopes": scopes, "service": query.get("service")})
+        self.requests.append(
+            {"user": user, "scopes": scopes, "service": query.get("service"),
+             "oauth": "oauth" in query}
+        )  # fmt: skip
         access = []
         for scope in scopes:
             kind, name, actions = scope.split(":")
@@ -176,7 +198,8 @@ class TokenServer:
                 "access": access,
             }
         )
-        body = json.dumps({"token": token, "expires_in": 300}).encode()
+        key = "access_token" if "oauth" in query else "token"
+        body = json.dumps({key: token, "expires_in": 300}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
@@ -269,3 +292,115 @@ def test_token_reuse_across_requests(
         for _ in range(5):
             client.get_manifest("reuse/bb", "1")
         assert client.auth.token_requests == before + 1  # one pull-scoped token, reused
+
+
+# -- credential helpers ------------------------------------------------------------------------
+
+# A docker-credential-<name> program speaking Docker's protocol, keeping its secrets in a JSON
+# file ($HELPER_DB) and logging each call ($HELPER_LOG). A real helper for ECR, ACR or GCR
+# cannot run offline; this one exercises the same protocol end to end.
+FAKE_HELPER = """#!/usr/bin/env python3
+import json, os, sys
+db_path, log_path = os.environ["HELPER_DB"], os.environ["HELPER_LOG"]
+action = sys.argv[1]
+data = sys.stdin.read()
+with open(log_path, "a") as f:
+    f.write(action + "\\n")
+try:
+    db = json.load(open(db_path))
+except FileNotFoundError:
+    db = {}
+if action == "store":
+    entry = json.loads(data)
+    db[entry["ServerURL"]] = {"Username": entry["Username"], "Secret": entry["Secret"]}
+elif action in ("get", "erase"):
+    server = data.strip()
+    if server not in db:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    if action == "get":
+        print(json.dumps({"ServerURL": server, **db[server]}))
+    else:
+        del db[server]
+elif action == "list":
+    print(json.dumps({k: v["Username"] for k, v in db.items()}))
+json.dump(db, open(db_path, "w"))
+"""
+
+
+@pytest.fixture
+def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "docker-credential-test"
+    program.write_text(FAKE_HELPER)
+    program.chmod(0o755)
+    db, log_file = tmp_path / "helper.json", tmp_path / "helper.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("HELPER_DB", str(db))
+    monkeypatch.setenv("HELPER_LOG", str(log_file))
+    return db, log_file
+
+
+def test_creds_store_keeps_the_secret_out_of_config_json(
+    htpasswd_registry: RegistryServer,
+    image_store: ImageStore,
+    docker_config: Path,
+    helper: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    db, log_file = helper
+    host = htpasswd_registry.host
+    docker_config.parent.mkdir(parents=True)
+    docker_config.write_text(json.dumps({"credsStore": "test"}))
+    login(host, "alice", HTPASSWD_USERS["alice"])
+    config = json.loads(docker_config.read_text())
+    assert config["auths"] == {host: {}}  # as Docker leaves it: the secret is the helper's
+    assert "wonderland" not in docker_config.read_text()
+    assert json.loads(db.read_text())[host] == {"Username": "alice", "Secret": "wonderland"}
+    res = push(image_store, "localhost/bb:1", f"{host}/helper/bb:1")
+    assert pull(ImageStore(tmp_path / "p"), f"{host}/helper/bb:1").digest == res.digest
+    assert "get" in log_file.read_text().split()
+    assert logout(host) is True
+    assert json.loads(db.read_text()) == {}
+    with pytest.raises(Unauthorized):
+        pull(ImageStore(tmp_path / "q"), f"{host}/helper/bb:1")
+
+
+def test_cred_helpers_per_registry_and_a_missing_helper(
+    htpasswd_registry: RegistryServer, docker_config: Path, helper: tuple[Path, Path]
+) -> None:
+    db, _ = helper
+    host = htpasswd_registry.host
+    docker_config.parent.mkdir(parents=True)
+    docker_config.write_text(json.dumps({"credHelpers": {host: "test", "other.example": "absent"}}))
+    login(host, "alice", HTPASSWD_USERS["alice"])
+    assert host in json.loads(db.read_text())
+    creds = load_credentials(host)
+    assert creds is not None and creds.username == "alice"
+    with pytest.raises(RegistryError, match=r"docker-credential-absent .* is not on PATH"):
+        load_credentials("other.example")
+    logout(host)
+
+
+def test_an_identity_token_from_a_helper_is_exchanged_by_oauth2(
+    token_registry: tuple[RegistryServer, TokenServer],
+    image_store: ImageStore,
+    docker_config: Path,
+    helper: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    server, tokens = token_registry
+    db, _ = helper
+    docker_config.parent.mkdir(parents=True)
+    docker_config.write_text(json.dumps({"credsStore": "test"}))
+    db.write_text(
+        json.dumps({server.host: {"Username": "<token>", "Secret": "carol-refresh-token"}})
+    )
+    tokens.requests.clear()
+    res = push(image_store, "localhost/bb:1", f"{server.host}/private/idt:1")
+    assert pull(ImageStore(tmp_path / "i"), f"{server.host}/private/idt:1").digest == res.digest
+    assert tokens.requests and all(r["oauth"] and r["user"] == "carol" for r in tokens.requests)
+    db.write_text(json.dumps({server.host: {"Username": "<token>", "Secret": "revoked"}}))
+    with pytest.raises(Unauthorized):
+        pull(ImageStore(tmp_path / "j"), f"{server.host}/private/idt:1")

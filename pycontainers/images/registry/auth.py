@@ -41,10 +41,20 @@ _PARAM = re.compile(r'\s*([a-zA-Z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*)
 
 @attrs.frozen
 class Credentials:
-    """A user name and password (or token) for one registry."""
+    """A user name and password (or token) for one registry. A user name of ``<token>``
+    (what a credential helper answers for an identity token) makes ``password`` a refresh
+    token, exchanged at the registry's token server.
+    """
 
     username: str
     password: str = attrs.field(repr=False)
+
+    @property
+    def identity_token(self) -> bool:
+        """Whether ``password`` is an identity (refresh) token."""
+        from pycontainers.images.registry.helpers import IDENTITY_TOKEN_USER
+
+        return self.username == IDENTITY_TOKEN_USER
 
     def basic(self) -> str:
         """The ``Authorization`` header value for HTTP Basic."""
@@ -97,7 +107,8 @@ def config_key(registry: str) -> str:
     return DOCKER_HUB_KEY if registry in _HUB_NAMES else registry
 
 
-def _normalize_key(key: str) -> str:
+def normalize_key(key: str) -> str:
+    """The host a ``config.json`` key names (``docker.io`` for Docker Hub's spellings)."""
     host = re.sub(r"^[a-z]+://", "", key).split("/", 1)[0]
     return "docker.io" if host in _HUB_NAMES else host
 
@@ -117,12 +128,21 @@ def _read_config(path: Path) -> dict[str, Any]:
 def load_credentials(
     registry: str, config: str | os.PathLike[str] | None = None
 ) -> Credentials | None:
-    """The credentials ``config.json`` holds for ``registry`` (``None`` if none)."""
+    """The credentials for ``registry``: from the credential helper ``config.json`` names
+    for it (``credHelpers``, else ``credsStore``), else its ``auths`` entry; None if none.
+    """
     path = docker_config_path(config)
     data = _read_config(path)
-    want = _normalize_key(registry)
+    want = normalize_key(registry)
+    from pycontainers.images.registry.helpers import helper_for, helper_get
+
+    helper = helper_for(data, want)
+    if helper is not None:
+        found = helper_get(helper, config_key(want))
+        if found is not None:
+            return Credentials(*found)
     for key, entry in (data.get("auths") or {}).items():
-        if _normalize_key(key) != want or not isinstance(entry, dict):
+        if normalize_key(key) != want or not isinstance(entry, dict):
             continue
         if entry.get("auth"):
             try:
@@ -135,16 +155,17 @@ def load_credentials(
                 return Credentials(user, password)
         if entry.get("username") and entry.get("password"):
             return Credentials(str(entry["username"]), str(entry["password"]))
-    helper = (data.get("credHelpers") or {}).get(want) or data.get("credsStore")
-    if helper:
-        log.warning("registry.credential_helper_unsupported", helper=helper, registry=registry)
     return None
 
 
 def store_credentials(
     registry: str, credentials: Credentials, config: str | os.PathLike[str] | None = None
 ) -> Path:
-    """Write ``credentials`` into ``config.json`` (mode 0600, other keys kept); its path."""
+    """Keep ``credentials``: with the credential helper ``config.json`` names for
+    ``registry`` (its ``auths`` entry then stays empty, as Docker leaves it), else in
+    ``config.json`` itself (mode 0600, other keys kept); the path of ``config.json``.
+    """
+    from pycontainers.images.registry.helpers import helper_for, helper_store
     from pycontainers.images.store import write_atomic
 
     path = docker_config_path(config)
@@ -153,25 +174,37 @@ def store_credentials(
     auths = {
         k: v
         for k, v in (data.get("auths") or {}).items()
-        if _normalize_key(k) != _normalize_key(registry)
+        if normalize_key(k) != normalize_key(registry)
     }
-    raw = f"{credentials.username}:{credentials.password}".encode()
-    auths[config_key(registry)] = {"auth": base64.b64encode(raw).decode()}
+    helper = helper_for(data, normalize_key(registry))
+    if helper is not None:
+        helper_store(helper, config_key(registry), credentials.username, credentials.password)
+        auths[config_key(registry)] = {}
+    else:
+        raw = f"{credentials.username}:{credentials.password}".encode()
+        auths[config_key(registry)] = {"auth": base64.b64encode(raw).decode()}
     data["auths"] = auths
     write_atomic(path, json.dumps(data, indent="\t").encode() + b"\n", mode=0o600)
     return path
 
 
 def logout(registry: str = "docker.io", *, config: str | os.PathLike[str] | None = None) -> bool:
-    """Remove the credentials of ``registry`` from ``config.json``; False if there were none."""
+    """Remove the credentials of ``registry`` (from its credential helper too); False if
+    there were none.
+    """
+    from pycontainers.images.registry.helpers import helper_erase, helper_for
     from pycontainers.images.store import write_atomic
 
     path = docker_config_path(config)
     data = _read_config(path)
+    helper = helper_for(data, normalize_key(registry))
+    erased = helper is not None and helper_erase(helper, config_key(registry))
     auths = data.get("auths") or {}
-    kept = {k: v for k, v in auths.items() if _normalize_key(k) != _normalize_key(registry)}
+    kept = {k: v for k, v in auths.items() if normalize_key(k) != normalize_key(registry)}
     if len(kept) == len(auths):
-        return False
+        if erased:
+            log.info("registry.logout", registry=registry)
+        return erased
     data["auths"] = kept
     write_atomic(path, json.dumps(data, indent="\t").encode() + b"\n", mode=0o600)
     log.info("registry.logout", registry=registry)
@@ -290,13 +323,24 @@ class Authenticator:
             params.append(("service", challenge.get("service")))
         params += [("scope", s) for s in scopes]
         headers = {}
-        if self.credentials is not None:
-            params.append(("account", self.credentials.username))
-            headers["Authorization"] = self.credentials.basic()
+        creds = self.credentials
+        if creds is not None and not creds.identity_token:
+            params.append(("account", creds.username))
+            headers["Authorization"] = creds.basic()
         realm = challenge.get("realm")
         client = self._client or httpx.Client(timeout=30.0, follow_redirects=True)
         try:
-            resp = client.get(realm, params=params, headers=headers)
+            if creds is not None and creds.identity_token:  # OAuth2, as Docker does
+                form = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": creds.password,
+                    "service": challenge.get("service"),
+                    "scope": " ".join(scopes),
+                    "client_id": "pycontainers",
+                }
+                resp = client.post(realm, data=form)
+            else:
+                resp = client.get(realm, params=params, headers=headers)
         except httpx.TransportError as exc:
             raise RegistryError(f"token server {realm}: {exc}", url=realm) from exc
         finally:
@@ -335,5 +379,6 @@ __all__ = [
     "load_credentials",
     "login",
     "logout",
+    "normalize_key",
     "store_credentials",
 ]

@@ -7,6 +7,7 @@ container's state directory; ``start()`` (from this process, or another one afte
 
 from __future__ import annotations
 
+import builtins
 import os
 import signal
 from types import TracebackType
@@ -219,6 +220,56 @@ class Container:
     def labels(self) -> dict[str, str]:
         """The container's labels."""
         return dict(self.record.labels)
+
+    @property
+    def short_id(self) -> str:
+        """The first 12 hex digits of the id (as ``ps`` shows it; docker-py's name)."""
+        return self.id[:12]
+
+    @property
+    def image(self) -> str:
+        """The image reference the container was made from ("" for a directory rootfs)."""
+        return self.record.image
+
+    @property
+    def ports(self) -> dict[str, builtins.list[tuple[str, int]]]:
+        """Published ports: ``{"80/tcp": [("0.0.0.0", 32768)]}`` (empty without any)."""
+        from pycontainers.runtime.describe import published_ports
+
+        return published_ports(self)
+
+    def get_host_port(self, port: int | str, protocol: str = "tcp") -> int:
+        """The host port that container ``port`` is published on (testcontainers'
+        ``get_exposed_port``); :class:`ContainerError` if it is not published.
+        """
+        key = str(port) if "/" in str(port) else f"{port}/{protocol}"
+        bindings = self.ports.get(key)
+        if not bindings:
+            raise ContainerError(f"port {key} of container {self.short_id} is not published")
+        return bindings[0][1]
+
+    @property
+    def host_ip(self) -> str:
+        """The address to reach published ports at from this host: the first binding's
+        address, ``127.0.0.1`` for a binding on every address.
+        """
+        for bindings in self.ports.values():
+            for address, _ in bindings:
+                return "127.0.0.1" if address in ("", "0.0.0.0") else address
+        return "127.0.0.1"
+
+    def reload(self) -> None:
+        """Read the container's state again (after another process changed it; docker-py's
+        name): status, pid, exit code, restart count.
+        """
+        fresh = Container.load(self.id, state_root=os.path.dirname(self.state_dir))
+        try:
+            keep = self.record.cgroup
+            self.record = fresh.record
+            if self.record.cgroup is None:
+                self.record.cgroup = keep
+        finally:
+            fresh.close()
 
     @property
     def detached(self) -> bool:

@@ -120,6 +120,15 @@ def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
+def published_ports(c: Container) -> dict[str, list[tuple[str, int]]]:
+    """``c``'s published ports, ``{"80/tcp": [(host_ip, host_port)]}``."""
+    ports: dict[str, list[dict[str, str]]] = _network(c)["Ports"]
+    return {
+        key: [(b["HostIp"] or "0.0.0.0", int(b["HostPort"])) for b in bindings]
+        for key, bindings in ports.items()
+    }
+
+
 _NO_NETWORK: dict[str, Any] = {
     "IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "", "Networks": {},
     "Ports": {},
@@ -239,4 +248,4 @@ def _mount(m: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["describe"]
+__all__ = ["describe", "published_ports"]

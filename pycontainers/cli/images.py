@@ -12,17 +12,28 @@ def add_commands(sub: Any) -> None:
     """Register the image subcommands on the CLI's subparsers."""
     p = sub.add_parser("load", help="load images from an OCI layout, OCI archive or docker-archive")
     p.add_argument(
-        "-i", "--input", required=True, metavar="FILE", help="archive or layout directory"
+        "-i", "--input", metavar="FILE", help="archive or layout directory (default: stdin)"
     )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image names")
     p.add_argument("--repository", help="name for images the archive leaves unnamed")
     p = sub.add_parser("save", help="save images to an archive")
-    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("-o", "--output", metavar="FILE", help="the archive (default: stdout)")
     p.add_argument(
         "--format", default="oci-archive", choices=["oci-archive", "oci-dir", "docker-archive"]
     )
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p = sub.add_parser("images", help="list images")
     p.add_argument("-q", "--quiet", action="store_true", help="only the image ids")
+    p.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="reference=PATTERN, label=K[=V], before=IMAGE, since=IMAGE")  # fmt: skip
+    p.add_argument("--format", default="", help="table, json, or a template ('{{.Repository}}')")
+    p.add_argument("--no-trunc", action="store_true", help="full image ids")
+    p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
+    p = sub.add_parser("history", help="show the history of an image")
+    p.add_argument("-q", "--quiet", action="store_true", help="only the layer ids")
+    p.add_argument("--no-trunc", action="store_true", help="do not shorten the output")
+    p.add_argument("--format", default="", help="table, json, or a template ('{{.CreatedBy}}')")
+    p.add_argument("image", metavar="IMAGE")
     p = sub.add_parser("tag", help="give an image another name")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("target", metavar="TARGET")
@@ -40,7 +51,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-m", "--message", default="", help="commit message (the layer's history)")
 
 
-COMMANDS = ("load", "save", "images", "tag", "rmi", "image", "commit")
+COMMANDS = ("load", "save", "images", "history", "tag", "rmi", "image", "commit")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -49,12 +60,21 @@ def run_command(args: argparse.Namespace) -> int:
 
     store = default_store(args.root)
     if args.command == "load":
-        for image in store.load(args.input, repository=args.repository):
-            print(f"Loaded image: {image.reference.familiar}")
+        from pycontainers.cli.imagelist import load_images
+
+        load_images(store, args)
     elif args.command == "save":
-        store.save(args.images, args.output, format=args.format)
+        from pycontainers.cli.imagelist import save_images
+
+        save_images(store, args)
     elif args.command == "images":
-        _list(store, args.quiet)
+        from pycontainers.cli.imagelist import list_images
+
+        list_images(store, args)
+    elif args.command == "history":
+        from pycontainers.cli.imagelist import history
+
+        history(store, args)
     elif args.command == "tag":
         store.tag(args.source, args.target)
     elif args.command == "rmi":
@@ -77,18 +97,3 @@ def run_command(args: argparse.Namespace) -> int:
             container.close()
         print(image.id)
     return 0
-
-
-def _list(store: Any, quiet: bool) -> None:
-    images = store.list()
-    if quiet:
-        for image in images:
-            print(str(image.id).split(":")[1][:12])
-        return
-    print(f"{'REPOSITORY':<40} {'TAG':<16} {'IMAGE ID':<12} {'SIZE':>10}")
-    for image in images:
-        ref = image.reference
-        size = f"{image.size / 1e6:.1f}MB"
-        print(
-            f"{ref.familiar_repository:<40} {ref.tag or '<none>':<16} {str(image.id).split(':')[1][:12]:<12} {size:>10}"
-        )

@@ -26,7 +26,7 @@ _COMMANDS = {
     "volumes": "volume",
     "networks": "network",
     "system": "system info version",
-    "images": "load save images tag rmi image commit",
+    "images": "load save images history tag rmi image commit",
     "registry": "pull push login logout",
 }
 _MODULES = tuple(_COMMANDS)
@@ -63,6 +63,31 @@ def _module(name: str) -> Any:
     import importlib
 
     return importlib.import_module(f"pycontainers.cli.{name}")
+
+
+# Docker's management-command spellings: ``container ls`` is ``ps``, ``image rm`` is
+# ``rmi``... (``container prune``, ``image inspect`` and ``image prune`` are their own).
+_SAME_CONTAINER_VERBS = (
+    "ps", "create", "run", "start", "stop", "restart", "kill", "rm", "pause", "unpause", "wait",
+    "logs", "exec", "top", "stats", "cp", "diff", "export", "port", "commit", "inspect",
+)  # fmt: skip
+_CONTAINER_VERBS = {"ls": "ps", "list": "ps", **{v: v for v in _SAME_CONTAINER_VERBS}}
+_IMAGE_VERBS = {
+    "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
+    **{v: v for v in ("pull", "push", "tag", "save", "load", "history")},
+}  # fmt: skip
+
+
+def _expand_aliases(argv: list[str]) -> list[str]:
+    """``argv`` with ``container VERB``/``image VERB`` spelled as the plain command."""
+    i = 0
+    while i < len(argv) and (argv[i] == "--root" or argv[i].startswith("--root=")):
+        i += 2 if argv[i] == "--root" else 1
+    if i + 1 < len(argv):
+        verbs = {"container": _CONTAINER_VERBS, "image": _IMAGE_VERBS}.get(argv[i], {})
+        if argv[i + 1] in verbs:
+            return [*argv[:i], verbs[argv[i + 1]], *argv[i + 2 :]]
+    return argv
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -129,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"pycontainers {__version__}")
         return 0
+    argv = _expand_aliases(argv)
     parser = _parser(_command_of(argv))
     args = parser.parse_args(argv)
     if args.command is None:

@@ -104,9 +104,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-f", "--format", default="", help="a template such as '{{.State.Status}}'")
     p.add_argument("--type", choices=["container", "network", "volume", "image"])
     p.add_argument("objects", nargs="+", metavar="NAME")
-    p = _cmd(sub, "port", "list a container's published ports (or one port's host address)")
-    p.add_argument("container", metavar="CONTAINER")
-    p.add_argument("private", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
     p = _cmd(sub, "container", "container management")
     csub = p.add_subparsers(dest="container_command", metavar="COMMAND", required=True)
     q = csub.add_parser("prune", help="remove all stopped containers")
@@ -115,7 +112,7 @@ def add_commands(sub: Any) -> None:
 
 COMMANDS = (
     "run", "create", "start", "ps", "exec", "logs", "stop", "restart", "kill", "rm",
-    "pause", "unpause", "wait", "inspect", "port", "container",
+    "pause", "unpause", "wait", "inspect", "container",
 )  # fmt: skip
 
 
@@ -467,29 +464,6 @@ def _cmd_unpause(args: argparse.Namespace) -> int:
 
 def _cmd_wait(args: argparse.Namespace) -> int:
     return _each(args.containers, lambda c: c.wait())
-
-
-def _cmd_port(args: argparse.Namespace) -> int:
-    from pycontainers.runtime.describe import describe
-
-    c = _load(args.container)
-    try:
-        ports: dict[str, list[dict[str, str]]] = describe(c, config=False)["NetworkSettings"][
-            "Ports"
-        ]
-    finally:
-        c.close()
-    if args.private:
-        key = args.private if "/" in args.private else args.private + "/tcp"
-        if key not in ports:
-            raise CommandError(f"no public port '{key}' published for {args.container}")
-        for b in ports[key]:
-            print(f"{b['HostIp'] or '0.0.0.0'}:{b['HostPort']}")
-        return 0
-    for key in sorted(ports, key=lambda k: (int(k.split("/")[0]), k)):
-        for b in ports[key]:
-            print(f"{key} -> {b['HostIp'] or '0.0.0.0'}:{b['HostPort']}")
-    return 0
 
 
 def _cmd_container(args: argparse.Namespace) -> int:

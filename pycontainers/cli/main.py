@@ -21,7 +21,8 @@ EXIT_RUNTIME_ERROR = 125
 # help (a test checks this against the modules' COMMANDS): a command imports only its own.
 _COMMANDS = {
     "containers": "run create start ps exec logs stop restart kill rm pause unpause wait inspect "
-    "port container",
+    "container",
+    "live": "port attach update",
     "contents": "top stats cp diff export",
     "volumes": "volume",
     "networks": "network",

@@ -81,3 +81,37 @@ def test_pull_never_and_refusals(busybox_rootfs: Path) -> None:
     r = cli("run", "--rm", "--device", "/dev/null", str(busybox_rootfs), "true")
     assert r.returncode == 125 and "--device is not supported" in r.stderr
     assert ok("ps", "-aq") == ""
+
+
+def test_update_and_attach_commands(busybox_rootfs: Path) -> None:
+    import pycontainers as pc
+
+    script = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
+    cid = ok("run", "-d", "--network", "none", "--memory", "64m", str(busybox_rootfs),
+             "sh", "-c", script).strip()  # fmt: skip
+    try:
+        assert ok("update", "--memory", "128m", "--pids-limit", "20", cid).strip() == cid
+        c = pc.Container.load(cid)
+        try:
+            limits = c.cgroup.limits()
+            assert limits["memory_max"] == "128MiB" and limits["pids_max"] == "20"
+        finally:
+            c.close()
+        r = cli("update", cid)
+        assert r.returncode == 125 and "at least one limit" in r.stderr
+        # attach without stdin, in a pipe: follows the output until the container is killed
+        import subprocess
+        import sys
+        import time
+
+        proc = subprocess.Popen([sys.executable, "-m", "pycontainers", "attach", "--no-stdin", cid],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("tick ")  # live output reaches us
+        time.sleep(0.1)
+        ok("kill", cid)
+        assert proc.wait(timeout=30) == 137  # the container's status: SIGKILL
+    finally:
+        ok("rm", "-f", cid)
+    r = cli("attach", cid)
+    assert r.returncode == 125

@@ -17,7 +17,7 @@ COMMANDS = [
     "run", "create", "start", "ps", "exec", "logs", "stop", "restart", "kill", "rm", "pause",
     "unpause", "wait", "inspect", "top", "stats", "cp", "diff", "export", "commit", "volume",
     "network", "system", "info", "version", "images", "pull", "push", "load", "save", "tag",
-    "rmi", "image", "container", "login", "logout", "port", "history",
+    "rmi", "image", "container", "login", "logout", "port", "history", "attach", "update",
 ]  # fmt: skip
 
 

@@ -83,7 +83,9 @@ def api_pages() -> dict[str, str]:
         for name, (kind, doc) in _summaries(package).items():
             page = api_page(package, name)
             title = f"`{package}.{name}`"
-            pages[page] = f"# {title}\n\n::: {package}.{name}\n    options:\n      show_root_heading: false\n"
+            pages[page] = (
+                f"# {title}\n\n::: {package}.{name}\n    options:\n      show_root_heading: false\n"
+            )
             rows.append(f"| [`{name}`]({name}.md) | {kind} | {_cell(rewrite(doc))} |")
         intro = importlib.import_module(package).__doc__ or ""
         first = rewrite(intro.strip().splitlines()[0]) if intro.strip() else ""
@@ -179,7 +181,16 @@ def errors_page() -> str:
 
     doc = inspect.getdoc(errors) or ""
     head, _, tree = doc.partition("::")
-    lines = ["# Errors", "", rewrite(head.strip()), "", "```text", inspect.cleandoc(tree), "```", ""]
+    lines = [
+        "# Errors",
+        "",
+        rewrite(head.strip()),
+        "",
+        "```text",
+        inspect.cleandoc(tree),
+        "```",
+        "",
+    ]
     for name in error_classes():
         lines += [
             f"::: pycontainers.errors.{name}",
@@ -223,7 +234,7 @@ def plugin_markers() -> dict[str, str]:
 
     collector = _Markers()
     plugin.pytest_configure(collector)  # type: ignore[arg-type]
-    return dict(line.split(": ", 1) for line in collector.lines)  # type: ignore[misc]
+    return dict(line.split(": ", 1) for line in collector.lines)
 
 
 def plugin_page() -> str:
@@ -243,7 +254,14 @@ def plugin_page() -> str:
         "",
     ]
     for name, (scope, doc) in plugin_fixtures().items():
-        lines += [f"### `{name}` {{#fixture-{name}}}", "", f"*scope: {scope}*", "", rewrite(doc), ""]
+        lines += [
+            f"### `{name}` {{#fixture-{name}}}",
+            "",
+            f"*scope: {scope}*",
+            "",
+            rewrite(doc),
+            "",
+        ]
     lines += ["## Markers", ""]
     for name, text in plugin_markers().items():
         lines += [f"### `@pytest.mark.{name}` {{#marker-{name}}}", "", text, ""]

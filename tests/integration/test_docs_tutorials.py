@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from registry_fixtures import RegistryNetns, RegistryServer
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -46,7 +45,9 @@ def _run(snippet: Path, tmp_path: Path, **extra: str) -> str:
         argv, cwd=tmp_path, env=_env(tmp_path, **extra), capture_output=True, text=True,
         timeout=TIMEOUT,
     )  # fmt: skip
-    assert proc.returncode == 0, f"{snippet.name} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (
+        f"{snippet.name} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    )
     return proc.stdout
 
 

@@ -22,7 +22,11 @@ from pycontainers import errors
 from pycontainers.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"pycontainers": "api", "pycontainers.oci": "api/oci", "pycontainers.testing": "api/testing"}
+PACKAGES = {
+    "pycontainers": "api",
+    "pycontainers.oci": "api/oci",
+    "pycontainers.testing": "api/testing",
+}
 
 
 @pytest.fixture(scope="module")

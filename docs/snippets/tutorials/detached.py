@@ -1,4 +1,5 @@
 import pycontainers as pc
+from pycontainers.testing import wait_for_health, wait_for_log
 
 # 1. A detached container is the child of its own small monitor (pycontainers-monitor),
 #    not of this process: this script may exit and the container goes on.
@@ -17,8 +18,6 @@ c = pc.Container.load("clock")
 print(c.id[:12], c.status)  # running
 
 # 3. The monitor keeps a json-file log; read it (follow=True streams it).
-from pycontainers.testing import wait_for_health, wait_for_log
-
 wait_for_log(c, "tick")
 for entry in c.logs(tail=2):
     print(entry.time, entry.stream, entry.data)

@@ -10,8 +10,12 @@ print(net.bridge, net.subnet, net.gateway)
 # 2. A web server on it, published on the host's port 8080 (Docker's -p 8080:80).
 web = pc.Container.create(
     "host",
-    ["sh", "-c", "mkdir -p /tmp/www && echo hello from web > /tmp/www/index.html "
-     "&& exec busybox httpd -f -p 80 -h /tmp/www"],
+    [
+        "sh",
+        "-c",
+        "mkdir -p /tmp/www && echo hello from web > /tmp/www/index.html "
+        "&& exec busybox httpd -f -p 80 -h /tmp/www",
+    ],
     detach=True,
     name="web",
     network="tutorial",

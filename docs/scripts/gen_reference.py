@@ -5,8 +5,9 @@ Nothing here is written by hand, so the reference cannot drift from the code:
 - ``reference/api/``: one page per name of ``pycontainers.__all__`` (and of the documented
   subpackages ``pycontainers.oci`` and ``pycontainers.testing``), rendered by mkdocstrings
   from the docstrings and type hints;
-- ``reference/cli.md``: every command of the ``pycontainers`` CLI, from its argparse tree
-  (the whole tree: ``pycontainers.cli.main._parser()``), with each subcommand's help;
+- ``reference/cli/``: every command of every console script of ``[project.scripts]``, from
+  its argparse tree (its module's ``_parser()``: for ``pycontainers`` the whole tree, which
+  the CLI otherwise builds one command at a time), with each subcommand's help;
 - ``reference/errors.md``: the exception tree of ``pycontainers/errors.py``;
 - ``reference/pytest-plugin.md``: the fixtures and markers the pytest plugin registers.
 
@@ -101,6 +102,28 @@ def api_pages() -> dict[str, str]:
 # -- CLI -------------------------------------------------------------------------------------
 
 
+def console_scripts() -> dict[str, str]:
+    """``{script: module}`` of the package's console scripts (``[project.scripts]``)."""
+    import tomllib
+
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        scripts = tomllib.load(f)["project"].get("scripts", {})
+    return {name: target.split(":", 1)[0] for name, target in scripts.items()}
+
+
+def script_parser(script: str) -> argparse.ArgumentParser:
+    """The whole argparse tree of ``script``: its module's ``_parser()`` (the convention of
+    every CLI of the package; ``pycontainers``' builds each command's subparser lazily and
+    builds them all when called without a command).
+    """
+    module = importlib.import_module(console_scripts()[script])
+    build = getattr(module, "_parser", None)
+    if build is None:
+        raise RuntimeError(f"{module.__name__} has no _parser(): cannot document {script}")
+    parser: argparse.ArgumentParser = build()
+    return parser
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -108,10 +131,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
     return {}
 
 
-def cli_commands() -> dict[str, argparse.ArgumentParser]:
-    """``{"run": parser, "volume ls": parser, ...}``: every command of the whole tree."""
-    from pycontainers.cli import main as cli_main
-
+def cli_commands(script: str = "pycontainers") -> dict[str, argparse.ArgumentParser]:
+    """``{"run": parser, "volume ls": parser, ...}``: every command of ``script``'s tree."""
     out: dict[str, argparse.ArgumentParser] = {}
 
     def walk(parser: argparse.ArgumentParser, path: str) -> None:
@@ -120,43 +141,56 @@ def cli_commands() -> dict[str, argparse.ArgumentParser]:
             out[full] = sub
             walk(sub, full)
 
-    walk(cli_main._parser(), "")
+    walk(script_parser(script), "")
     return out
 
 
 def cli_anchor(command: str) -> str:
-    """The anchor of ``command``'s section of reference/cli.md."""
+    """The anchor of ``command``'s section of its script's CLI page."""
     return "cmd-" + command.replace(" ", "-")
 
 
-def cli_page() -> str:
-    """reference/cli.md: the top-level help, then every command's."""
-    from pycontainers.cli import main as cli_main
-
+def cli_page(script: str) -> str:
+    """reference/cli/SCRIPT.md: the top-level help, then every command's."""
     os.environ["COLUMNS"] = CLI_WIDTH  # argparse wraps help to the terminal's width
+    parser = script_parser(script)
     lines = [
-        "# Command line: `pycontainers`",
+        f"# `{script}`",
         "",
-        "Generated from the CLI's argparse tree at build time: every command, with the help",
-        "`pycontainers COMMAND --help` prints. The CLI exits with the container's status, 125",
-        "for its own errors and 126/127 when a container's command cannot run / is not found.",
+        "Generated from the command's argparse tree at build time: every command, with the",
+        f"help `{script} COMMAND --help` prints.",
         "",
         "```text",
-        cli_main._parser().format_help().rstrip(),
+        parser.format_help().rstrip(),
         "```",
         "",
     ]
     seen: dict[int, str] = {}
-    for command, parser in cli_commands().items():
+    for command, sub in cli_commands(script).items():
         depth = "##" if " " not in command else "###"
-        lines += [f"{depth} `pycontainers {command}` {{#{cli_anchor(command)}}}", ""]
-        if id(parser) in seen:  # an alias (``volume list`` of ``volume ls``)
-            first = seen[id(parser)]
-            lines += [f"An alias of [`pycontainers {first}`](#{cli_anchor(first)}).", ""]
+        lines += [f"{depth} `{script} {command}` {{#{cli_anchor(command)}}}", ""]
+        if id(sub) in seen:  # an alias (``volume list`` of ``volume ls``)
+            first = seen[id(sub)]
+            lines += [f"An alias of [`{script} {first}`](#{cli_anchor(first)}).", ""]
             continue
-        seen[id(parser)] = command
-        lines += ["```text", parser.format_help().rstrip(), "```", ""]
+        seen[id(sub)] = command
+        lines += ["```text", sub.format_help().rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def cli_pages() -> dict[str, str]:
+    """A page per console script, and an index."""
+    pages = {f"reference/cli/{script}.md": cli_page(script) for script in console_scripts()}
+    rows = []
+    for script in console_scripts():
+        summary = (script_parser(script).description or "").strip().splitlines()
+        rows.append(f"- [`{script}`]({script}.md): {summary[0] if summary else ''}")
+    pages["reference/cli/index.md"] = (
+        "# Command line\n\nThe package's commands, each generated from its argparse tree. "
+        "`pycontainers` exits with the container's status, 125 for its own errors and "
+        "126/127 when a container's command cannot run / is not found.\n\n" + "\n".join(rows) + "\n"
+    )
+    return pages
 
 
 # -- errors and the pytest plugin ------------------------------------------------------------
@@ -277,7 +311,9 @@ def _nav() -> Iterator[str]:
         yield f"* [`{package}`]({folder}/index.md)"
         for name in public_names(package):
             yield f"    * [{name}]({folder}/{name}.md)"
-    yield "* [Command line](cli.md)"
+    yield "* [Command line](cli/index.md)"
+    for script in console_scripts():
+        yield f"    * [{script}](cli/{script}.md)"
     yield "* [Errors](errors.md)"
     yield "* [pytest plugin](pytest-plugin.md)"
 
@@ -291,14 +327,15 @@ def pages() -> dict[str, str]:
                 f"- [`{package}`]({folder}/index.md): every name of its `__all__`\n"
                 for package, folder in PACKAGES.items()
             )
-            + "- [Command line](cli.md): every `pycontainers` command, from its argparse tree\n"
+            + "- [Command line](cli/index.md): every command of every console script, from "
+            "its argparse tree\n"
             "- [Errors](errors.md): the exception tree\n"
             "- [pytest plugin](pytest-plugin.md): fixtures and markers\n"
         ),
-        "reference/cli.md": cli_page(),
         "reference/errors.md": errors_page(),
         "reference/pytest-plugin.md": plugin_page(),
     }
+    out.update(cli_pages())
     out.update(api_pages())
     out["reference/SUMMARY.md"] = "\n".join(_nav()) + "\n"
     return out

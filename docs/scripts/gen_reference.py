@@ -83,10 +83,7 @@ def api_pages() -> dict[str, str]:
         rows = []
         for name, (kind, doc) in _summaries(package).items():
             page = api_page(package, name)
-            title = f"`{package}.{name}`"
-            pages[page] = (
-                f"# {title}\n\n::: {package}.{name}\n    options:\n      show_root_heading: false\n"
-            )
+            pages[page] = f"::: {package}.{name}\n"  # its heading (h1) is the page's title
             rows.append(f"| [`{name}`]({name}.md) | {kind} | {_cell(rewrite(doc))} |")
         intro = importlib.import_module(package).__doc__ or ""
         first = rewrite(intro.strip().splitlines()[0]) if intro.strip() else ""

@@ -69,6 +69,7 @@ def test_the_strict_build_writes_every_section(site: Path) -> None:
         "reference/errors/index.html",
         "reference/pytest-plugin/index.html",
         "benchmarks/index.html",
+        *(f"notebooks/{nb.stem}/index.html" for nb in (ROOT / "notebooks").glob("*.ipynb")),
     ):
         assert (site / page).is_file(), page
     assert 'class="mermaid"' in (site / "concepts/architecture/index.html").read_text()

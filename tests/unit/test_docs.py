@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import html
 import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -147,3 +148,22 @@ def test_every_fixture_and_marker_of_the_plugin_has_a_reference_entry(
     assert set(plugin.MARKERS) <= registered
     missing = [f"fixture-{n}" for n in fixtures] + [f"marker-{m}" for m in plugin.MARKERS]
     assert not [m for m in missing if m not in ids]
+
+
+def test_rest_markup_in_docstrings_becomes_markdown() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "griffe_roles", ROOT / "docs" / "scripts" / "griffe_roles.py"
+    )
+    assert spec is not None and spec.loader is not None
+    roles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roles)
+    assert roles.rewrite("see :class:`~pycontainers.Image` and :func:`run`") == (
+        "see `Image` and `run`"
+    )
+    table = "keys:\n\n===  =====\na    one\n     more\nbb   two\n===  =====\n\nafter"
+    assert roles.rewrite(table).split("\n") == [
+        "keys:", "", "", "|  |  |", "|---|---|", "| a | one more |", "| bb | two |", "", "",
+        "after",
+    ]  # fmt: skip
+    assert roles.rewrite("Example::\n\n    code()") == "Example:\n\n    code()"
+    assert roles.rewrite(">>> x = 1\n>>> x\n1") == "```pycon\n>>> x = 1\n>>> x\n1\n```"

@@ -17,6 +17,7 @@ Usage (as root; never while the test suite runs)::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--interval", type=int, default=100, help="milliseconds")
+    parser.add_argument("--json", type=Path, help="also write results as JSON")
     args = parser.parse_args()
 
     import pycontainers as pc
@@ -99,6 +101,9 @@ def main() -> None:
             print(
                 f"monitor + children CPU: {after - before:.3f} s -> {per * 1000:.2f} ms per check"
             )
+            if args.json:
+                result = {"checks": n, "interval_ms": args.interval, "cpu_s": after - before}
+                args.json.write_text(json.dumps({**result, "per_check_ms": per * 1000}, indent=2))
         finally:
             c.delete()
     finally:
@@ -106,8 +111,6 @@ def main() -> None:
 
 
 def _monitor_pid(c: object) -> int:
-    import json
-
     with open(os.path.join(c.state_dir, "state.json")) as f:  # type: ignore[attr-defined]
         return int(json.load(f)["monitor_pid"])
 

@@ -141,6 +141,7 @@ def summarize(name: str, samples: list[dict[str, int]]) -> dict[str, Any]:
         "anon_median_kb": statistics.median(s["RssAnon"] for s in samples),
         "file_median_kb": statistics.median(s["RssFile"] for s in samples),
         "pss_sum_kb": sum(s["Pss"] for s in samples),
+        "rss_kb": rss,
         "measured": True,
     }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import statistics
@@ -55,6 +56,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size-mb", type=int, default=200)
     ap.add_argument("--layers", type=int, default=8)
+    ap.add_argument("--json", type=Path, help="also write results as JSON")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root (a private network namespace holds the registry)", file=sys.stderr)
@@ -105,6 +107,13 @@ def main() -> int:
     print(
         f"ratio skopeo/pycontainers: {med['skopeo'] / med['pycontainers']:.2f} (>1: pycontainers faster)"
     )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"size_bytes": size, "layers": args.layers, "samples_s": times, "median_s": med},
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -8,8 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-
-from tests.integration.cli_util import cli, ok
+from cli_util import cli, ok
 
 pytestmark = pytest.mark.root
 

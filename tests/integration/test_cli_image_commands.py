@@ -82,7 +82,7 @@ def test_save_to_stdout_and_load_from_stdin(root: Path, tmp_path: Path) -> None:
 
 
 def test_container_ls_is_ps(busybox_rootfs: Path) -> None:
-    from tests.integration.cli_util import ok as cli_ok
+    from cli_util import ok as cli_ok
 
     cid = cli_ok("create", "--network", "none", str(busybox_rootfs), "true").strip()
     try:

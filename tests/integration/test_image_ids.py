@@ -8,10 +8,10 @@ import datetime
 from pathlib import Path
 
 import pytest
+from cli_util import cli, ok
 
 from pycontainers.errors import ImageNotFound
 from pycontainers.images import ImageConfig, ImageError, ImageStore
-from tests.integration.cli_util import cli, ok
 
 pytestmark = pytest.mark.root
 

@@ -526,6 +526,7 @@ class RemoteTraceback(PyContainersError):
 __all__ = [
     "AddressExhausted",
     "BlobNotFound",
+    "BuildError",
     "CgroupError",
     "CgroupNotSupported",
     "CleanupError",

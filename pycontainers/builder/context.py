@@ -155,9 +155,9 @@ class BuildContext:
         """Whether ``rel`` exists and is not left out by ``.dockerignore``."""
         return (not rel or not self.ignore.ignored(rel)) and os.path.lexists(self.root / rel)
 
-    def glob(self, pattern: str, *, line: int = 0) -> list[str]:
+    def glob(self, pattern: str, *, line: int = 0) -> list[tuple[str, str]]:
         """The context paths ``pattern`` (Go's ``filepath.Match`` per component) matches,
-        sorted; a pattern without wildcards is resolved (symlinks inside) and checked.
+        sorted, as (path as named, path with its symlinks resolved inside the context).
         """
         rel = self.clean(pattern, line=line)
         if not any(c in rel for c in "*?["):
@@ -165,7 +165,7 @@ class BuildContext:
             if not self.visible(real) or (rel and self.ignore.ignored(rel)):
                 raise ContextPathError(f"{pattern}: not found in the build context",
                                        dockerfile=self.dockerfile_name, line=line)  # fmt: skip
-            return [real]
+            return [(rel, real)]
         found: list[str] = []
         self._match(rel.split("/"), "", found)
         found = [f for f in found if not self.ignore.ignored(f)]
@@ -173,7 +173,7 @@ class BuildContext:
             raise ContextPathError(f"{pattern}: no source files were specified (nothing "
                                    "in the context matches)", dockerfile=self.dockerfile_name,
                                    line=line)  # fmt: skip
-        return sorted(found)
+        return [(f, self.resolve(f, line=line)) for f in sorted(found)]
 
     def _match(self, parts: list[str], base: str, found: list[str]) -> None:
         head, rest = parts[0], parts[1:]

@@ -168,7 +168,7 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             parents: bool) -> tuple[SourceTree, list[_Archive], bool]:  # fmt: skip
     tree = SourceTree()
     archives: list[_Archive] = []
-    matches: list[tuple[str, str]] = []  # (source as written, context path)
+    matches: list[tuple[str, str]] = []  # (path as named, with its symlinks resolved)
     for src in sources:
         if src.startswith("<<"):
             name = src[2:].lstrip("-").strip("'\"")
@@ -196,12 +196,12 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
         except ContextPathError as exc:
             where = f"stage {inst.flag('from')}" if inst.flag("from") else "the build context"
             raise fail(b, inst, f"{inst.cmd} {exc.reason}".replace("the build context", where)) from None
-        matches += [(src, f) for f in found if not excludes.ignored(f)]
+        matches += [(named, real) for named, real in found if not excludes.ignored(named)]
     if len(matches) + len(tree.entries) > 1 and not dest_is_dir:
         if len(matches) > 1 or tree.entries:
             raise fail(b, inst, f"When using {inst.cmd} with more than one source file, the "
                        "destination must be a directory and end with a /")  # fmt: skip
-    for _, rel in matches:
+    for named, rel in matches:
         host = ctx.path(rel)
         is_dir = host.is_dir() and not host.is_symlink()
         if inst.cmd == "ADD" and not is_dir and host.is_file() and _is_archive(host):
@@ -213,11 +213,11 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             dest_is_dir = True
             continue
         if is_dir:
-            name = rel if parents else ""
+            name = named if parents else ""
             context_tree(ctx, rel, name, owner=owner, chmod=chmod, tree=tree, contents_only=True)
             dest_is_dir = True
         else:
-            name = rel if parents else posixpath.basename(rel)
+            name = named if parents else posixpath.basename(named)
             if not dest_is_dir:
                 name = posixpath.basename(dest)
             context_tree(ctx, rel, name, owner=owner, chmod=chmod, tree=tree, contents_only=False)

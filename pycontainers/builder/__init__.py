@@ -78,9 +78,9 @@ def build(
     """
     import attrs
 
-    from pycontainers.builder.stages import RESULT, Builder
     from pycontainers.builder.context import BuildContext
     from pycontainers.builder.progress import Progress
+    from pycontainers.builder.stages import RESULT, Builder
     from pycontainers.images import Descriptor, Reference, default_store
     from pycontainers.paths import default_data_root
 
@@ -92,7 +92,9 @@ def build(
     epoch = _epoch(source_date_epoch)
     shown = Progress(progress, progress_stream)
     sources = [image_store.get(ref) for ref in cache_from]
-    with BuildContext.open(context, dockerfile, scratch=os.path.join(data_root, "build", "tmp")) as ctx:
+    with BuildContext.open(
+        context, dockerfile, scratch=os.path.join(data_root, "build", "tmp")
+    ) as ctx:
         builder = Builder(
             image_store, ctx, data_root=data_root, build_args=build_args or {}, target=target,
             no_cache=no_cache, secrets={k: os.fspath(v) for k, v in (secrets or {}).items()},
@@ -124,4 +126,3 @@ def build(
         with open(iidfile, "w") as f:
             f.write(str(image.id))
     return image
-

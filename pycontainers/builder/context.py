@@ -25,6 +25,7 @@ __all__ = ["BuildContext"]
 
 ContextPathError = BuildError  # a source path leads outside the context, or is not in it
 
+
 class BuildContext:
     """A context directory and its ignore rules; a tar context is unpacked first.
 
@@ -238,7 +239,9 @@ def _read_dockerfile(root: Path, dockerfile: str | os.PathLike[str] | None) -> t
     except FileNotFoundError:
         raise BuildError(f"no Dockerfile at {path}", path=os.fspath(path)) from None
     except OSError as exc:
-        raise BuildError(f"cannot read the Dockerfile {path}: {exc}", path=os.fspath(path)) from None
+        raise BuildError(
+            f"cannot read the Dockerfile {path}: {exc}", path=os.fspath(path)
+        ) from None
 
 
 def _unpack_tar(src: str, dest: Path) -> None:

@@ -77,10 +77,9 @@ class SourceTree:
                     mode = chmod
             else:
                 continue  # sockets, fifos and devices are not copied
-            self.entries.append(
-                Entry(name, kind, mode, uid, gid, int(st.st_mtime), size=st.st_size,
-                      host_path=host if kind == "file" else "")  # fmt: skip
-            )
+            source = host if kind == "file" else ""
+            entry = Entry(name, kind, mode, uid, gid, int(st.st_mtime), st.st_size, source)
+            self.entries.append(entry)
 
     def add_data(self, name: str, data: bytes, *, mode: int, owner: tuple[int, int] | None,
                  mtime: int) -> None:  # fmt: skip

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pycontainers.builder.parse import Instruction
-from pycontainers.builder.rootfs import lowers_for, mounted, write_layer
+from pycontainers.builder.rootfs import lowers_for, mounted
 from pycontainers.builder.state import StageState, step_key
 from pycontainers.builder.steps import DEFAULT_SHELL, fail
 from pycontainers.errors import BuildError, ContainerStartError, SpecError
 
 if TYPE_CHECKING:
-    from pycontainers.builder.stages import Builder
     from pycontainers.builder.progress import Step
+    from pycontainers.builder.stages import Builder
     from pycontainers.spec import Mount
 
 __all__ = ["RunMount", "parse_mount", "run_instruction"]
@@ -98,7 +98,7 @@ def _argv(b: Builder, inst: Instruction, state: StageState) -> list[str]:
         return list(inst.args)
     text = " ".join(inst.args)
     docs = inst.heredocs
-    if len(docs) == 1 and text.strip() == f"<<{docs[0].name}" or (
+    if (len(docs) == 1 and text.strip() == f"<<{docs[0].name}") or (
         len(docs) == 1 and text.strip() in (f"<<-{docs[0].name}", f'<<"{docs[0].name}"')
     ):
         body = docs[0].content
@@ -149,7 +149,7 @@ def run_instruction(b: Builder, inst: Instruction, state: StageState, step: Step
         code, tail = _execute(b, inst, layers, upper, work, argv, env, cwd, state, specs,
                               _NETWORKS[network], step)  # fmt: skip
         if code != 0:
-            shown = " ".join(argv[len(DEFAULT_SHELL):] if argv[:2] == DEFAULT_SHELL else argv)
+            shown = " ".join(argv[len(DEFAULT_SHELL) :] if argv[:2] == DEFAULT_SHELL else argv)
             raise fail(b, inst, f"RUN {shown[:200]}: exit code {code}" +
                        ("\n" + "\n".join(tail) if tail else ""))  # fmt: skip
         _prune_mountpoints(upper, layers, [*_ENGINE_MOUNTPOINTS, *extra_targets])

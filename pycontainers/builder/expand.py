@@ -1,7 +1,7 @@
-"""Docker's word expansion for Dockerfile instructions (BuildKit's ``shell.Lex``).
+r"""Docker's word expansion for Dockerfile instructions (BuildKit's ``shell.Lex``).
 
 One word at a time: quotes are removed (``'...'`` literal, ``"..."`` with ``$`` expansion
-and escapes of ``"``, ``$`` and the escape character), the escape character (``\\`` or the
+and escapes of ``"``, ``$`` and the escape character), the escape character (``\`` or the
 ``# escape=`` one) makes the next character literal, and ``$VAR`` / ``${VAR}`` expand with
 the modifiers ``${VAR:-word}``, ``${VAR-word}``, ``${VAR:+word}``, ``${VAR+word}``,
 ``${VAR:?message}``, ``${VAR?message}`` and the patterns ``#``, ``##``, ``%``, ``%%``

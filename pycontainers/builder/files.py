@@ -17,7 +17,7 @@ import attrs
 from pycontainers.builder.context import BuildContext, ContextPathError
 from pycontainers.builder.copying import SourceTree, context_tree, tar_entries
 from pycontainers.builder.ignore import IgnoreMatcher
-from pycontainers.builder.parse import Instruction
+from pycontainers.builder.parse import Heredoc, Instruction
 from pycontainers.builder.rootfs import (
     exists_in_root,
     lowers_for,
@@ -30,8 +30,8 @@ from pycontainers.builder.steps import expand, fail
 from pycontainers.errors import BuildError, ContainerError
 
 if TYPE_CHECKING:
-    from pycontainers.builder.stages import Builder
     from pycontainers.builder.progress import Step
+    from pycontainers.builder.stages import Builder
 
 __all__ = ["copy_instruction", "workdir_instruction"]
 
@@ -163,7 +163,7 @@ def copy_instruction(b: Builder, inst: Instruction, state: StageState, step: Ste
 
 
 def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
-            sources: list[str], docs: dict[str, object], dest: str, dest_is_dir: bool,
+            sources: list[str], docs: dict[str, Heredoc], dest: str, dest_is_dir: bool,
             owner: tuple[int, int] | None, chmod: int | None, excludes: IgnoreMatcher,
             parents: bool) -> tuple[SourceTree, list[_Archive], bool]:  # fmt: skip
     tree = SourceTree()
@@ -175,8 +175,8 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             doc = docs.get(name)
             if doc is None:
                 raise fail(b, inst, f"{inst.cmd}: no heredoc named {name!r}")
-            content = str(getattr(doc, "content", ""))
-            if getattr(doc, "expand", False):
+            content = doc.content
+            if doc.expand:
                 from pycontainers.builder.expand import expand_word
 
                 content = expand_word(content, state.expansion_env(), raw_quotes=True)
@@ -195,12 +195,13 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             found = ctx.glob(src, line=inst.line)
         except ContextPathError as exc:
             where = f"stage {inst.flag('from')}" if inst.flag("from") else "the build context"
-            raise fail(b, inst, f"{inst.cmd} {exc.reason}".replace("the build context", where)) from None
+            raise fail(
+                b, inst, f"{inst.cmd} {exc.reason}".replace("the build context", where)
+            ) from None
         matches += [(named, real) for named, real in found if not excludes.ignored(named)]
-    if len(matches) + len(tree.entries) > 1 and not dest_is_dir:
-        if len(matches) > 1 or tree.entries:
-            raise fail(b, inst, f"When using {inst.cmd} with more than one source file, the "
-                       "destination must be a directory and end with a /")  # fmt: skip
+    if (len(matches) > 1 or (matches and tree.entries)) and not dest_is_dir:
+        raise fail(b, inst, f"When using {inst.cmd} with more than one source file, the "
+                   "destination must be a directory and end with a /")  # fmt: skip
     for named, rel in matches:
         host = ctx.path(rel)
         is_dir = host.is_dir() and not host.is_symlink()
@@ -240,7 +241,7 @@ def _write(b: Builder, inst: Instruction, state: StageState, key: str, created_b
             except (OSError, BuildError) as exc:
                 raise fail(b, inst, f"{inst.cmd}: destination {target}: {exc}") from None
             try:
-                clamp = (lambda t: min(t, b.epoch)) if b.epoch is not None else (lambda t: t)  # noqa: E731
+                clamp = (lambda t: min(t, b.epoch)) if b.epoch is not None else (lambda t: t)
                 extract(dfd, tar_entries(tree.entries, clamp=clamp))
                 for archive in archives:
                     _extract_archive(b, inst, dfd, archive)
@@ -270,13 +271,13 @@ def _decompressed(path: str) -> Iterator[bytes]:
     with open(path, "rb") as raw:
         head = raw.read(6)
         raw.seek(0)
-        stream: IO[bytes]
+        stream: IO[bytes] | gzip.GzipFile
         if head[:2] == b"\x1f\x8b":
             stream = gzip.GzipFile(fileobj=raw)
         elif head[:3] == b"BZh":
             stream = bz2.BZ2File(raw)
         elif head[:6] == b"\xfd7zXZ\x00":
-            stream = lzma.LZMAFile(raw)
+            stream = lzma.LZMAFile(raw)  # noqa: SIM115 (closed with raw)
         else:
             stream = raw
         while chunk := stream.read(1 << 20):

@@ -1,13 +1,13 @@
-"""``.dockerignore``: Docker's pattern matcher (moby's ``patternmatcher``).
+r"""``.dockerignore``: Docker's pattern matcher (moby's ``patternmatcher``).
 
 Patterns are anchored at the context root (a leading ``/`` is dropped, each one is
 cleaned like Go's ``filepath.Clean``); ``*`` and ``?`` stay within one path component,
-``**`` spans any number of them, ``[...]`` is a character class and ``\\`` escapes. A
+``**`` spans any number of them, ``[...]`` is a character class and ``\`` escapes. A
 pattern that matches a directory matches everything below it. Lines starting with ``!``
 re-include what an earlier pattern excluded: the last matching line wins. (``pathspec``'s
 gitignore rules differ: there a pattern without a slash matches at any depth.)
 
->>> m = IgnoreMatcher.from_text("*.log\\n!keep.log\\nbuild/**/tmp")
+>>> m = IgnoreMatcher.from_text("*.log\n!keep.log\nbuild/**/tmp")
 >>> m.ignored("a.log"), m.ignored("keep.log"), m.ignored("build/x/y/tmp/z")
 (True, False, True)
 """

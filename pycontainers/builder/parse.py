@@ -23,9 +23,7 @@ FLAGS: dict[str, frozenset[str]] = {
     "RUN": frozenset({"mount", "network", "security"}),
     "COPY": frozenset({"from", "chown", "chmod", "link", "parents", "exclude"}),
     "ADD": frozenset({"chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"}),
-    "HEALTHCHECK": frozenset(
-        {"interval", "timeout", "start-period", "start-interval", "retries"}
-    ),
+    "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "start-interval", "retries"}),
 }
 INSTRUCTIONS = frozenset(
     {
@@ -212,9 +210,10 @@ def _check_args(path: str, inst: Instruction) -> None:
         fail(f"{cmd} requires at least one argument")
     if cmd in ("ENV", "LABEL", "ARG") and any(a == "" for a in inst.args[::2]) and n:
         fail(f"{cmd} names can not be blank")
-    if cmd in ("ARG", "WORKDIR", "USER", "STOPSIGNAL", "MAINTAINER") and n != 1:
-        if not (cmd == "ARG" and n > 1):
-            fail(f"{cmd} requires exactly one argument")
+    if cmd in ("WORKDIR", "USER", "STOPSIGNAL", "MAINTAINER") and n != 1:
+        fail(f"{cmd} requires exactly one argument")
+    if cmd == "ARG" and n < 1:
+        fail("ARG requires at least one argument")
     if cmd in ("RUN", "EXPOSE", "VOLUME", "HEALTHCHECK") and n < 1:
         fail(f"{cmd} requires at least one argument")
     if cmd == "SHELL" and (not inst.json or n < 1):

@@ -73,7 +73,9 @@ class Progress:
         if mode not in PROGRESS_MODES:
             from pycontainers.errors import SpecError
 
-            raise SpecError("progress", f"expected one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
+            raise SpecError(
+                "progress", f"expected one of {', '.join(PROGRESS_MODES)}, got {mode!r}"
+            )
         self.stream = stream if stream is not None else sys.stderr
         if mode == "auto":
             mode = "tty" if self.stream.isatty() else "plain"

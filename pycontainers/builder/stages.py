@@ -101,7 +101,9 @@ class Builder:
         if entry is None:
             return False
         state.add_layer((entry.layer, entry.diff_id), key)
-        state.add_history(created_by, empty_layer=False, created=entry.created or self.created(state))
+        state.add_history(
+            created_by, empty_layer=False, created=entry.created or self.created(state)
+        )
         if step is not None:
             step.cached()
         return True
@@ -248,7 +250,9 @@ class Builder:
                                  dockerfile=self.dockerfile.path, line=stage.line)  # fmt: skip
         source = self.dockerfile.stage(base)
         if base == "scratch":
-            state = StageState.scratch(self.platform, step_key("", "FROM scratch", str(self.platform)))
+            state = StageState.scratch(
+                self.platform, step_key("", "FROM scratch", str(self.platform))
+            )
         elif source is not None and source.index < stage.index:
             state = copy.deepcopy(self.results[source.index])
             state.args = {}
@@ -298,7 +302,9 @@ class Builder:
 
     def run(self) -> tuple[StageState, Stage]:
         """Build every stage the target needs; the target's state and stage."""
-        self.progress.emit(f"#0 [internal] load build definition from {Path(self.context.dockerfile_name).name}")
+        self.progress.emit(
+            f"#0 [internal] load build definition from {Path(self.context.dockerfile_name).name}"
+        )
         order = self.plan()
         for stage in order:
             self.results[stage.index] = self.build_stage(stage)

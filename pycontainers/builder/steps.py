@@ -57,7 +57,9 @@ def _history(inst: Instruction, text: str) -> str:
     return f"{inst.cmd} {text}".rstrip()
 
 
-def _commit(b: Builder, state: StageState, inst: Instruction, created_by: str, *key: object) -> None:
+def _commit(
+    b: Builder, state: StageState, inst: Instruction, created_by: str, *key: object
+) -> None:
     state.key = step_key(state.key, inst.cmd, *key)
     state.add_history(created_by, empty_layer=True, created=b.created(state))
 

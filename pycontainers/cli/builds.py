@@ -10,7 +10,9 @@ from typing import Any
 def add_commands(sub: Any) -> None:
     """Register ``build`` on the CLI's subparsers."""
     p = sub.add_parser("build", help="build an image from a Dockerfile")
-    p.add_argument("context", metavar="PATH", help="context directory, tar file, or - (tar on stdin)")
+    p.add_argument(
+        "context", metavar="PATH", help="context directory, tar file, or - (tar on stdin)"
+    )
     p.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
     p.add_argument("-f", "--file", help="the Dockerfile (default PATH/Dockerfile)")
     p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE",

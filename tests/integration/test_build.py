@@ -12,11 +12,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_util import cli
 
 import pycontainers as pc
 from pycontainers.images import ImageConfig, default_store
-
-from cli_util import cli
 
 pytestmark = pytest.mark.root
 
@@ -60,7 +59,9 @@ def leftovers(state_root: Path) -> list[str]:
 
 def test_multi_stage_with_target_runs_with_its_config(base: pc.Image, tmp_path: Path,
                                                       no_leaks: object) -> None:  # fmt: skip
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         ARG BASE={BASE}
         FROM ${{BASE}} AS build
         ARG GREETING=hello
@@ -77,12 +78,13 @@ def test_multi_stage_with_target_runs_with_its_config(base: pc.Image, tmp_path: 
         ENTRYPOINT ["/bin/sh", "-c"]
         CMD ["cat /etc/msg; echo $WHO; pwd; id -u"]
         STOPSIGNAL SIGUSR1
-        """)
+        """,
+    )
     image = pc.build(ctx, tag="localhost/built:final", build_args={"GREETING": "hi"})
     assert run_out(image).split("\n")[:4] == ["hi from build", "final", "/work/dir", "1000"]
     assert image.config.stop_signal == "SIGUSR1" and image.config.user == "alice"
     history = image.raw_config["history"]
-    assert history[-1]["created_by"] == 'STOPSIGNAL SIGUSR1' and history[-1]["empty_layer"]
+    assert history[-1]["created_by"] == "STOPSIGNAL SIGUSR1" and history[-1]["empty_layer"]
     assert any(h["created_by"].startswith("COPY --from=build") and not h.get("empty_layer")
                for h in history)  # fmt: skip
     # --target builds that stage and what it needs: the failing 'unused' stage never runs
@@ -95,7 +97,9 @@ def test_multi_stage_with_target_runs_with_its_config(base: pc.Image, tmp_path: 
 
 
 def test_expansion_as_docker_documents_it(base: pc.Image, tmp_path: Path) -> None:
-    ctx = context(tmp_path, rf"""
+    ctx = context(
+        tmp_path,
+        rf"""
         FROM {BASE}
         ENV abc=hello
         ENV abc=bye def=$abc
@@ -107,7 +111,8 @@ def test_expansion_as_docker_documents_it(base: pc.Image, tmp_path: Path) -> Non
         WORKDIR /w/$abc
         LABEL "the label"="$ghi" other=x
         EXPOSE 80 8080/udp
-        """)
+        """,
+    )
     image = pc.build(ctx)
     env = image.config.environ()
     assert (env["abc"], env["def"], env["ghi"]) == ("bye", "hello", "bye")
@@ -120,7 +125,9 @@ def test_expansion_as_docker_documents_it(base: pc.Image, tmp_path: Path) -> Non
 
 
 def test_heredocs(base: pc.Image, tmp_path: Path) -> None:
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         FROM {BASE}
         ARG NAME=world
         RUN <<EOF
@@ -136,7 +143,8 @@ def test_heredocs(base: pc.Image, tmp_path: Path) -> None:
         RUN cat <<EOF > /viashell
         via $NAME
         EOF
-        """)
+        """,
+    )
     image = pc.build(ctx)
     out = run_out(image, ["cat", "/greeting", "/expanded", "/literal", "/viashell"])
     assert out == "hello world\nsecond\nname=world\nname=$NAME\nvia world\n"
@@ -156,13 +164,18 @@ def test_dockerignore_with_exceptions(base: pc.Image, tmp_path: Path) -> None:
 
 
 def test_copy_chown_chmod_and_add_of_a_tar(base: pc.Image, tmp_path: Path) -> None:
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         FROM {BASE}
         COPY --chown=alice:staff --chmod=751 tool /opt/
         COPY --chown=1234 dir /data
         ADD files.tar.gz /unpacked/
         ADD plain.txt /plain/
-        """, tool="#!/bin/sh\n", **{"dir__a": "a", "dir__sub__b": "b", "plain.txt": "p"})
+        """,
+        tool="#!/bin/sh\n",
+        **{"dir__a": "a", "dir__sub__b": "b", "plain.txt": "p"},
+    )
     with tarfile.open(ctx / "files.tar.gz", "w:gz") as tf:
         info = tarfile.TarInfo("inner/file")
         info.size = 5
@@ -175,7 +188,9 @@ def test_copy_chown_chmod_and_add_of_a_tar(base: pc.Image, tmp_path: Path) -> No
 
 
 def test_the_cache(base: pc.Image, tmp_path: Path) -> None:
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         FROM {BASE}
         RUN --mount=type=cache,id=counter,target=/count echo first >> /count/runs
         COPY one /one
@@ -184,7 +199,10 @@ def test_the_cache(base: pc.Image, tmp_path: Path) -> None:
         RUN echo no-arg-use > /x
         COPY two /two
         RUN --mount=type=cache,id=counter,target=/count echo last-$V >> /count/runs
-        """, one="1", two="2")
+        """,
+        one="1",
+        two="2",
+    )
 
     def runs() -> list[str]:
         probe = pc.build(context(tmp_path / "probe", f"""
@@ -213,10 +231,13 @@ def test_a_secret_is_read_and_lands_nowhere(base: pc.Image, tmp_path: Path) -> N
     token = "s3cr3t-" + os.urandom(8).hex()
     secret = tmp_path / "token"
     secret.write_text(token)
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         FROM {BASE}
         RUN --mount=type=secret,id=tok,required=true wc -c < /run/secrets/tok > /length
-        """)
+        """,
+    )
     image = pc.build(ctx, secrets={"tok": str(secret)}, tag="localhost/secret:1")
     assert run_out(image, ["cat", "/length"]).strip() == str(len(token))
     # the mount point (/run/secrets/tok, /run) was made for the step only: not in the layer
@@ -234,11 +255,15 @@ def test_a_secret_is_read_and_lands_nowhere(base: pc.Image, tmp_path: Path) -> N
 
 
 def test_source_date_epoch_gives_identical_images(base: pc.Image, tmp_path: Path) -> None:
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         FROM {BASE}
         COPY file /file
         RUN date > /when && mkdir /d
-        """, file="x")
+        """,
+        file="x",
+    )
     first = pc.build(ctx, no_cache=True, source_date_epoch=1700000000)
     second = pc.build(ctx, no_cache=True, source_date_epoch=1700000000)
     assert first.layers[1:] != () and first.diff_ids[1] == second.diff_ids[1]
@@ -252,7 +277,12 @@ def test_source_date_epoch_gives_identical_images(base: pc.Image, tmp_path: Path
         ("FROM {b}\nRUN true\nRUN <<EOF\necho\n", {}, 3, "syntax error: unterminated heredoc"),
         ("FROM {b}\nCOPY ../x /x\n", {}, 2, "forbidden path outside the build context"),
         ("FROM {b}\nCOPY link /x\n", {"link": "->/etc/passwd"}, 2, "leads outside the build"),
-        ("FROM {b}\nRUN true\nRUN echo out; echo err >&2; exit 7\n", {}, 3, "exit code 7\nout\nerr"),
+        (
+            "FROM {b}\nRUN true\nRUN echo out; echo err >&2; exit 7\n",
+            {},
+            3,
+            "exit code 7\nout\nerr",
+        ),
         ("FROM {b}\nCOPY --from=nowhere /x /x\n", {}, 2, "no stage or local image named 'nowhere'"),
         ("FROM {b}\nADD http://127.0.0.1:9/f /f\n", {}, 2, "cannot download"),
     ],
@@ -274,12 +304,15 @@ def test_bad_input_names_the_line_and_leaves_nothing(
 
 
 def test_cli_build_with_docker_flags(base: pc.Image, tmp_path: Path) -> None:
-    ctx = context(tmp_path, f"""
+    ctx = context(
+        tmp_path,
+        f"""
         FROM {BASE}
         ARG MSG
         RUN echo "$MSG" > /msg
         CMD ["cat", "/msg"]
-        """)
+        """,
+    )
     outside = tmp_path / "elsewhere.Dockerfile"
     outside.write_text((ctx / "Dockerfile").read_text())
     iid, archive = tmp_path / "iid", tmp_path / "image.tar"

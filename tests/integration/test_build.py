@@ -330,3 +330,132 @@ def test_cli_build_with_docker_flags(base: pc.Image, tmp_path: Path) -> None:
     again = cli("build", "-f", str(outside), "--build-arg", "MSG=from cli", "--progress",
                 "plain", str(ctx))  # fmt: skip
     assert "CACHED" in again.stderr
+
+
+def test_healthcheck_and_stopsignal_of_the_image_are_honoured(
+    base: pc.Image, tmp_path: Path
+) -> None:
+    import json
+    import time
+
+    ctx = context(
+        tmp_path,
+        f"""
+        FROM {BASE}
+        HEALTHCHECK --interval=300ms --timeout=5s --retries=2 CMD test -f /tmp/ok
+        STOPSIGNAL SIGUSR1
+        CMD ["sh", "-c", "trap 'echo got-usr1; exit 0' USR1; while :; do sleep 0.1; done"]
+        """,
+    )
+    pc.build(ctx, tag="localhost/health:1")
+    assert cli("run", "-d", "--name", "hc", "localhost/health:1").returncode == 0
+
+    def status() -> str:
+        r = cli("inspect", "--type", "container", "-f", "{{json .State.Health}}", "hc")
+        return str(json.loads(r.stdout or "{}").get("Status", ""))
+
+    try:
+        deadline = time.monotonic() + 30
+        while status() != "unhealthy" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status() == "unhealthy"
+        assert cli("exec", "hc", "touch", "/tmp/ok").returncode == 0
+        while status() != "healthy" and time.monotonic() < deadline + 30:
+            time.sleep(0.2)
+        assert status() == "healthy"
+        assert cli("stop", "hc").returncode == 0  # the image's STOPSIGNAL: the trap runs
+        assert "got-usr1" in cli("logs", "hc").stdout
+    finally:
+        cli("rm", "-f", "hc")
+
+
+def test_onbuild_triggers_run_in_the_child_build(base: pc.Image, tmp_path: Path) -> None:
+    parent = context(
+        tmp_path / "parent",
+        f"""
+        FROM {BASE}
+        ONBUILD COPY marker /from-child
+        ONBUILD RUN echo triggered > /triggered
+        """,
+    )
+    image = pc.build(parent, tag="localhost/onbuild:parent")
+    assert image.raw_config["config"]["OnBuild"] == [
+        "COPY marker /from-child",
+        "RUN echo triggered > /triggered",
+    ]
+    child = context(tmp_path / "child", "FROM localhost/onbuild:parent\n", marker="m\n")
+    built = pc.build(child)
+    assert run_out(built, ["cat", "/from-child", "/triggered"]) == "m\ntriggered\n"
+    assert "OnBuild" not in built.raw_config["config"]  # triggers do not pass to grandchildren
+
+
+def test_add_of_a_url_with_its_checksum(base: pc.Image, tmp_path: Path) -> None:
+    import hashlib
+    import http.server
+    import threading
+
+    payload = b"served over http\n"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/dir/data.txt"
+        good = hashlib.sha256(payload).hexdigest()
+        ctx = context(tmp_path, f"FROM {BASE}\nADD --checksum=sha256:{good} {url} /srv/\n")
+        image = pc.build(ctx)
+        out = run_out(image, ["sh", "-c", "cat /srv/data.txt; stat -c %a /srv/data.txt"])
+        assert out == "served over http\n600\n"
+        bad = context(tmp_path / "bad", f"FROM {BASE}\nADD --checksum=sha256:{'0' * 64} {url} /x\n")
+        with pytest.raises(pc.BuildError, match="checksum mismatch") as info:
+            pc.build(bad)
+        assert info.value.line == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_tar_context_on_stdin_and_cache_from(base: pc.Image, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ctx = context(
+        tmp_path,
+        f"""
+        FROM {BASE}
+        COPY hello /hello
+        RUN cat /hello > /copy
+        """,
+        hello="from a tar\n",
+    )
+    tar = tmp_path / "ctx.tar"
+    with tarfile.open(tar, "w") as tf:
+        tf.add(ctx, arcname=".")
+    r = subprocess.run([sys.executable, "-m", "pycontainers", "build", "-q", "-t",
+                        "localhost/tarctx:1", "-"], stdin=tar.open("rb"), capture_output=True,
+                       timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert run_out("localhost/tarctx:1", ["cat", "/copy"]) == "from a tar\n"
+    # a fresh store reuses the layers of an image it was given (--cache-from)
+    archive = tmp_path / "img.tar"
+    default_store().save(["localhost/tarctx:1"], archive)
+    fresh = pc.ImageStore(tmp_path / "fresh" / "images")
+    fresh.load(archive)
+    default_store().save([BASE], tmp_path / "base.tar")
+    fresh.load(tmp_path / "base.tar")
+    out = io.StringIO()
+    image = pc.build(tar, store=fresh, cache_from=["localhost/tarctx:1"], progress="plain",
+                     progress_stream=out)  # fmt: skip
+    assert out.getvalue().count("CACHED") == 2, out.getvalue()
+    assert image.diff_ids == fresh.get("localhost/tarctx:1").diff_ids

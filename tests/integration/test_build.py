@@ -459,3 +459,30 @@ def test_a_tar_context_on_stdin_and_cache_from(base: pc.Image, tmp_path: Path) -
                      progress_stream=out)  # fmt: skip
     assert out.getvalue().count("CACHED") == 2, out.getvalue()
     assert image.diff_ids == fresh.get("localhost/tarctx:1").diff_ids
+
+
+def test_sigint_mid_run_leaves_nothing(base: pc.Image, tmp_path: Path, state_root: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import mount_lines, pycontainers_cgroups
+
+    ctx = context(
+        tmp_path,
+        f"""
+        FROM {BASE}
+        RUN echo started; sleep 60
+        """,
+    )
+    before = (leftovers(state_root), mount_lines(), pycontainers_cgroups())
+    proc = subprocess.Popen([sys.executable, "-m", "pycontainers", "build", "--no-cache",
+                             "--progress", "plain", str(ctx)], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.rstrip().endswith(" started"):
+            break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    proc.stderr.close()
+    assert (leftovers(state_root), mount_lines(), pycontainers_cgroups()) == before

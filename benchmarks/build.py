@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-BUILDAH = shutil.which("buildah")
+BUILDAH = shutil.which("buildah") or ""
 RUNC = shutil.which("runc") or "/usr/sbin/runc"  # crun refuses hybrid cgroups here
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 TARGETS = {"cold": 1.0, "warm": 0.3, "one COPY changed": 0.5}
@@ -86,7 +86,7 @@ def main() -> int:
     opts = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
-    if BUILDAH is None:
+    if not BUILDAH:
         raise SystemExit("buildah is not installed (apt-get install buildah)")
     work = Path(tempfile.mkdtemp(prefix="pc-bench-build-", dir="/var/tmp"))
     try:
@@ -146,13 +146,13 @@ def bench(work: Path, runs: int, driver: str) -> int:
     print(f"{'case':<18} {'pycontainers':>13} {'buildah':>10} {'ratio':>7} {'target':>7}")
     failed = 0
     for case, _, _, _ in cases:
-        ours = statistics.median(samples[(case, "pycontainers")])
-        theirs = statistics.median(samples[(case, "buildah")])
-        ratio = ours / theirs
+        mine = statistics.median(samples[(case, "pycontainers")])
+        peer = statistics.median(samples[(case, "buildah")])
+        ratio = mine / peer
         target = TARGETS[case]
         mark = "ok" if ratio <= target else "MISS"
         failed += ratio > target
-        print(f"{case:<18} {ours:>12.3f}s {theirs:>9.3f}s {ratio:>6.2f}x {target:>5.1f}x {mark}")
+        print(f"{case:<18} {mine:>12.3f}s {peer:>9.3f}s {ratio:>6.2f}x {target:>5.1f}x {mark}")
     print(f"(medians of {runs} interleaved runs each; buildah {driver} storage)")
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tarfile
 import textwrap
 from pathlib import Path
@@ -486,3 +487,49 @@ def test_sigint_mid_run_leaves_nothing(base: pc.Image, tmp_path: Path, state_roo
     assert proc.wait(timeout=60) == 130
     proc.stderr.close()
     assert (leftovers(state_root), mount_lines(), pycontainers_cgroups()) == before
+
+
+PODMAN = shutil.which("podman")
+UMOCI = shutil.which("umoci")
+RUNC = shutil.which("runc")
+
+
+@pytest.mark.skipif(PODMAN is None or UMOCI is None or RUNC is None,
+                    reason="podman, runc and umoci are installed by .ci/run")  # fmt: skip
+def test_saved_archives_run_under_podman_and_unpack_with_umoci(
+    base: pc.Image, tmp_path: Path
+) -> None:
+    import subprocess
+    import tempfile
+
+    ctx = context(
+        tmp_path,
+        f"""
+        FROM {BASE}
+        RUN echo built-by-pycontainers > /msg
+        CMD ["cat", "/msg"]
+        """,
+    )
+    oci, docker = tmp_path / "oci.tar", tmp_path / "docker.tar"
+    pc.build(ctx, tag="localhost/interop:1", output=f"type=oci,dest={oci}")
+    pc.build(ctx, tag="localhost/interop:1", output=f"type=docker,dest={docker}")
+    short = Path(tempfile.mkdtemp(prefix="pcbd-"))  # podman's runroot must be short
+    try:
+        podman = [str(PODMAN), "--root", str(short / "root"), "--runroot", str(short / "run"),
+                  "--runtime", str(RUNC), "--cgroup-manager", "cgroupfs",
+                  "--storage-driver", "vfs", "--events-backend", "none"]  # fmt: skip
+        for archive in (f"docker-archive:{docker}", f"oci-archive:{oci}"):
+            r = subprocess.run([*podman, "run", "--rm", "--network", "none", "--ulimit",
+                                "nofile=1024:1024", "--ulimit", "nproc=1024:1024", archive],
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+            assert r.returncode == 0 and r.stdout == "built-by-pycontainers\n", (archive, r.stderr)
+        layout = tmp_path / "layout"
+        layout.mkdir()
+        with tarfile.open(oci) as tf:
+            tf.extractall(layout, filter="tar")
+        bundle = tmp_path / "bundle"
+        subprocess.run([str(UMOCI), "unpack", "--image", f"{layout}:1", str(bundle)], check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+        assert (bundle / "rootfs" / "msg").read_text() == "built-by-pycontainers\n"
+    finally:
+        shutil.rmtree(short, ignore_errors=True)

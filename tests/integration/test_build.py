@@ -533,3 +533,22 @@ def test_saved_archives_run_under_podman_and_unpack_with_umoci(
         assert (bundle / "rootfs" / "msg").read_text() == "built-by-pycontainers\n"
     finally:
         shutil.rmtree(short, ignore_errors=True)
+
+
+def test_run_mounts_and_networks(base: pc.Image, tmp_path: Path) -> None:
+    host_net = os.readlink("/proc/self/ns/net")
+    ctx = context(tmp_path, f"""
+        FROM {BASE} AS tools
+        RUN mkdir /tools && echo tool > /tools/t
+        FROM {BASE}
+        RUN --mount=type=bind,source=conf,target=/conf cat /conf/setting > /setting
+        RUN --mount=type=bind,from=tools,source=/tools,target=/mnt/t cat /mnt/t/t > /tool
+        RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && grep -q /scratch /proc/mounts && echo tmpfs > /tmpfs
+        RUN --network=host readlink /proc/self/ns/net > /net-host
+        RUN --network=none readlink /proc/self/ns/net > /net-none
+        """, **{"conf__setting": "on\n"})  # fmt: skip
+    image = pc.build(ctx)
+    script = "cat /setting /tool /tmpfs /net-host /net-none; ls /scratch /mnt /conf 2>&1 | wc -l"
+    lines = run_out(image, ["sh", "-c", script]).splitlines()
+    assert lines[:4] == ["on", "tool", "tmpfs", host_net] and lines[4] != host_net
+    assert lines[5] == "3"  # three "No such file": mount points made for a step are not kept

@@ -467,7 +467,7 @@ def test_sigint_mid_run_leaves_nothing(base: pc.Image, tmp_path: Path, state_roo
     import subprocess
     import sys
 
-    from tests.conftest import mount_lines, pycontainers_cgroups
+    from conftest import mount_lines, pycontainers_cgroups
 
     ctx = context(
         tmp_path,

@@ -1,6 +1,12 @@
 """RUN: the command runs in a container made from the stage's layers through the engine's
 public :func:`pycontainers.run` (so it gets its security from the one fail-closed path),
 with ``--mount`` (cache, bind, tmpfs, secret) and ``--network``; its changes become a layer.
+
+``--network=default`` is the host's network namespace, as ``buildkitd``'s OCI worker without
+CNI has it (the step still gets its own pid, mount, ipc and uts namespaces, the default
+capabilities and seccomp filter); ``none`` gives it a network namespace with only ``lo``.
+Mount points the engine makes for a step (``/proc``, ``/etc/hosts``, mount targets) are
+removed from the layer when no lower layer had them.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import shutil
 import threading
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -98,9 +104,8 @@ def _argv(b: Builder, inst: Instruction, state: StageState) -> list[str]:
         return list(inst.args)
     text = " ".join(inst.args)
     docs = inst.heredocs
-    if (len(docs) == 1 and text.strip() == f"<<{docs[0].name}") or (
-        len(docs) == 1 and text.strip() in (f"<<-{docs[0].name}", f'<<"{docs[0].name}"')
-    ):
+    alone = len(docs) == 1 and text.strip().lstrip("<-").strip("'\"") == docs[0].name
+    if alone:  # RUN <<EOF ... EOF: the body is the script
         body = docs[0].content
         if body.startswith("#!"):
             interp = body.splitlines()[0][2:].split()
@@ -256,7 +261,6 @@ def _execute(b: Builder, inst: Instruction, lowers: list[str], upper: str, work:
 
     reader = threading.Thread(target=pump, name="build-run-output", daemon=True)
     reader.start()
-    options: dict[str, Any] = {}
     user = state.config.get("User") or None
     try:
         result = run(
@@ -270,7 +274,6 @@ def _execute(b: Builder, inst: Instruction, lowers: list[str], upper: str, work:
             hostname="buildkitsandbox",
             stdout=write_fd,
             stderr=write_fd,
-            **options,
         )
     except ContainerStartError as exc:
         raise fail(b, inst, f"RUN: {exc}") from None

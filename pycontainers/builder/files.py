@@ -111,7 +111,7 @@ def _download(b: Builder, inst: Instruction, url: str, checksum: str | None) -> 
     return data
 
 
-def _source_context(b: Builder, inst: Instruction, origin: str, root_fd: int) -> BuildContext:
+def _source_context(b: Builder, root_fd: int) -> BuildContext:
     return BuildContext(Path(f"/proc/self/fd/{root_fd}"), IgnoreMatcher(), "", b.dockerfile.path,
                         rooted=True)  # fmt: skip
 
@@ -140,7 +140,7 @@ def copy_instruction(b: Builder, inst: Instruction, state: StageState, step: Ste
     if origin:
         src_layers = b.source_layers(inst, expand(b, inst, origin, state))
         with mounted(lowers_for(b.store, src_layers, b.workspace)) as src_root:
-            ctx = _source_context(b, inst, origin, src_root)
+            ctx = _source_context(b, src_root)
             tree, archives, dest_is_dir = _gather(b, inst, state, ctx, sources, docs, dest,
                                                   dest_is_dir, owner, chmod, excludes, parents)  # fmt: skip
             digest = tree.digest()

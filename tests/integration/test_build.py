@@ -552,3 +552,17 @@ def test_run_mounts_and_networks(base: pc.Image, tmp_path: Path) -> None:
     lines = run_out(image, ["sh", "-c", script]).splitlines()
     assert lines[:4] == ["on", "tool", "tmpfs", host_net] and lines[4] != host_net
     assert lines[5] == "3"  # three "No such file": mount points made for a step are not kept
+
+
+def test_from_an_image_only_in_a_registry_pulls_it(
+    base: pc.Image, tmp_path: Path, registry: object, in_registry_netns: object
+) -> None:
+    from pycontainers.images.registry.pushing import push
+
+    host = registry.host  # type: ignore[attr-defined]
+    push(default_store(), BASE, f"{host}/build/base:1")
+    fresh = pc.ImageStore(tmp_path / "fresh" / "images")
+    ctx = context(tmp_path, f"FROM {host}/build/base:1\nRUN echo pulled > /p\n")
+    image = pc.build(ctx, store=fresh)
+    assert fresh.get(f"{host}/build/base:1").diff_ids == image.diff_ids[:1]
+    assert run_out(image, ["cat", "/p"], image_root=str(tmp_path / "fresh")) == "pulled\n"

@@ -50,6 +50,8 @@ _EXPORTS = {
     "SpecError": "pycontainers.errors",
     "User": "pycontainers.spec",
     "run": "pycontainers.runtime.run",
+    "build": "pycontainers.builder",
+    "BuildError": "pycontainers.errors",
     "Bandwidth": "pycontainers.network.tc",
     "Network": "pycontainers.network.network",
     "NetworkInUse": "pycontainers.errors",
@@ -72,6 +74,7 @@ __all__ = [
     "PIPE",
     "STDOUT",
     "Bandwidth",
+    "BuildError",
     "CGroup",
     "CgroupError",
     "CompletedContainer",
@@ -112,6 +115,7 @@ __all__ = [
     "Volume",
     "VolumeError",
     "__version__",
+    "build",
     "gc",
     "login",
     "logout",
@@ -119,8 +123,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pycontainers.builder import build
     from pycontainers.cgroups import CGroup, Resources
     from pycontainers.errors import (
+        BuildError,
         CgroupError,
         ContainerError,
         ContainerExitError,

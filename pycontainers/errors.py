@@ -37,6 +37,7 @@ Every constructor takes them as keywords::
     │   ├── RegistryNotFound (LookupError)
     │   │   └── ManifestUnknown
     │   └── NoMatchingPlatform (LookupError)
+    ├── BuildError                            a Dockerfile build: ``dockerfile``, ``line``
     ├── ContainerError
     │   ├── ContainerStartError               ``stage``, ``errno`` (an int), ``exit_code``
     │   ├── ContainerTimeout
@@ -326,6 +327,28 @@ class RegistryUnavailable(RegistryError):
 # -- containers -------------------------------------------------------------------------------
 
 
+class BuildError(PyContainersError):
+    """A Dockerfile build failed; ``dockerfile`` and ``line`` (1-based, 0 if none) name where.
+
+    The message starts with ``Dockerfile:LINE`` when the failure belongs to a line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dockerfile: str = "",
+        line: int = 0,
+        errno: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        where = f"{dockerfile or 'Dockerfile'}:{line}: " if line else ""
+        super().__init__(f"{where}{message}", errno=errno, path=path)
+        self.dockerfile = dockerfile
+        self.line = line
+        self.reason = message
+
+
 class ContainerError(PyContainersError):
     """A container operation failed (wrong state, missing container, ...)."""
 
@@ -503,6 +526,7 @@ class RemoteTraceback(PyContainersError):
 __all__ = [
     "AddressExhausted",
     "BlobNotFound",
+    "BuildError",
     "CgroupError",
     "CgroupNotSupported",
     "CleanupError",

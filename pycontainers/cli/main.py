@@ -28,6 +28,7 @@ _COMMANDS = {
     "networks": "network",
     "system": "system info version",
     "images": "load save images history tag rmi image commit",
+    "builds": "build",
     "registry": "pull push login logout",
 }
 _MODULES = tuple(_COMMANDS)

@@ -466,8 +466,10 @@ def _base36(n: int) -> str:
 # -- diff -------------------------------------------------------------------------------------
 
 
-def upper_diff(upper: str | os.PathLike[str], *, userxattr: bool | None = None) -> Iterator[bytes]:
+def upper_diff(
+    upper: str | os.PathLike[str], *, userxattr: bool | None = None, mtime_max: int | None = None
+) -> Iterator[bytes]:
     """The changes in ``upper`` as an OCI layer tar stream (see :mod:`.overlay_diff`)."""
     from pycontainers.fs.overlay_diff import upper_diff as diff
 
-    return diff(upper, userxattr=userxattr)
+    return diff(upper, userxattr=userxattr, mtime_max=mtime_max)

@@ -28,12 +28,17 @@ def _header(info: tarfile.TarInfo) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def _info(name: str, st: os.stat_result, xattrs: dict[str, bytes] | None = None) -> tarfile.TarInfo:
+def _info(
+    name: str,
+    st: os.stat_result,
+    xattrs: dict[str, bytes] | None = None,
+    mtime_max: int | None = None,
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode = stat.S_IMODE(st.st_mode)
     info.uid = st.st_uid
     info.gid = st.st_gid
-    info.mtime = int(st.st_mtime)
+    info.mtime = int(st.st_mtime) if mtime_max is None else min(int(st.st_mtime), mtime_max)
     info.uname = info.gname = ""
     if xattrs:
         info.pax_headers = {
@@ -56,7 +61,9 @@ def _xattrs(path: str) -> dict[str, bytes]:
     return out
 
 
-def upper_diff(upper: str | os.PathLike[str], *, userxattr: bool | None = None) -> Iterator[bytes]:
+def upper_diff(
+    upper: str | os.PathLike[str], *, userxattr: bool | None = None, mtime_max: int | None = None
+) -> Iterator[bytes]:
     """An overlay upper directory as an OCI layer tar, in chunks of bytes.
 
     Whiteouts (0/0 character devices) become ``.wh.<name>`` entries and opaque directories
@@ -65,18 +72,23 @@ def upper_diff(upper: str | os.PathLike[str], *, userxattr: bool | None = None) 
     own go into PAX ``SCHILY.xattr.*`` records. Entries come in sorted order, so the same
     tree always gives the same tar. An upper made with ``redirect_dir`` or ``metacopy``
     raises :class:`OverlayError`: a tar cannot say "renamed" or "data is below".
+    ``mtime_max`` (``SOURCE_DATE_EPOCH``) clamps every entry's mtime: reproducible layers.
     """
     root = os.fspath(upper)
     keys: tuple[str, ...] = ("trusted.overlay.", "user.overlay.")
     if userxattr is not None:
         keys = ("user.overlay.",) if userxattr else ("trusted.overlay.",)
     links: dict[tuple[int, int], str] = {}
-    yield from _walk(root, "", keys, links)
+    yield from _walk(root, "", keys, links, mtime_max)
     yield bytes(2 * tarfile.BLOCKSIZE)
 
 
 def _walk(
-    root: str, rel: str, keys: tuple[str, ...], links: dict[tuple[int, int], str]
+    root: str,
+    rel: str,
+    keys: tuple[str, ...],
+    links: dict[tuple[int, int], str],
+    mtime_max: int | None = None,
 ) -> Iterator[bytes]:
     with os.scandir(os.path.join(root, rel) if rel else root) as it:
         entries = sorted(it, key=lambda e: e.name)
@@ -99,21 +111,21 @@ def _walk(
         whiteout = whiteout or any(f"{p}whiteout" in private for p in keys)
         if whiteout:
             parent = name[: len(name) - len(entry.name)]
-            info = _info(f"{parent}{_WHITEOUT_PREFIX}{entry.name}", st)
+            info = _info(f"{parent}{_WHITEOUT_PREFIX}{entry.name}", st, None, mtime_max)
             info.mode = 0
             yield _header(info)
             continue
         if stat.S_ISDIR(mode):
-            info = _info(f"{name}/", st, public)
+            info = _info(f"{name}/", st, public, mtime_max)
             info.type = tarfile.DIRTYPE
             yield _header(info)
             if any(private.get(f"{p}opaque") == b"y" for p in keys):
-                marker = _info(f"{name}/{_OPAQUE_MARKER}", st)
+                marker = _info(f"{name}/{_OPAQUE_MARKER}", st, None, mtime_max)
                 marker.mode = 0
                 yield _header(marker)
-            yield from _walk(root, name, keys, links)
+            yield from _walk(root, name, keys, links, mtime_max)
             continue
-        info = _info(name, st, public)
+        info = _info(name, st, public, mtime_max)
         if stat.S_ISLNK(mode):
             info.type = tarfile.SYMTYPE
             info.linkname = os.readlink(path)

@@ -137,6 +137,28 @@ class Image:
         return (store or default_store()).import_rootfs(directory, name, config=config)
 
     @classmethod
+    def build(
+        cls,
+        context: str | os.PathLike[str],
+        *,
+        tag: str | Sequence[str] | None = None,
+        dockerfile: str | os.PathLike[str] | None = None,
+        build_args: Mapping[str, str] | None = None,
+        target: str | None = None,
+        no_cache: bool = False,
+        secrets: Mapping[str, str] | None = None,
+        progress: str = "quiet",
+        store: ImageStore | None = None,
+    ) -> Image:
+        """Build the Dockerfile of ``context`` into ``store`` (see :func:`pycontainers.build`)."""
+        from pycontainers.builder import build
+
+        return build(
+            context, tag=tag, dockerfile=dockerfile, build_args=build_args, target=target,
+            no_cache=no_cache, secrets=secrets, progress=progress, store=store,
+        )  # fmt: skip
+
+    @classmethod
     def pull(
         cls, reference: str, *, store: ImageStore | None = None, **options: Unpack[PullOptions]
     ) -> Image:

@@ -58,7 +58,7 @@ LAYERS: dict[str, int] = {
     ),
     **dict.fromkeys(("spec", "_native"), 0),
     **dict.fromkeys(("fs", "cgroups", "namespaces", "network", "security", "oci"), 1),
-    **dict.fromkeys(("runtime", "images"), 2),
+    **dict.fromkeys(("runtime", "images", "builder"), 2),
     **dict.fromkeys(("cli", "testing", "display", "check", "__main__", "__init__"), 3),
 }
 

@@ -442,6 +442,40 @@ def _mounts(value: Iterable[Mount]) -> tuple[Mount, ...]:
     return tuple(value)
 
 
+_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(?:[./][A-Za-z0-9_:@+-]+)+$")
+_SYSCTL_NS = {
+    "ipc": ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+            "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "fs.mqueue."),
+    "net": ("net.",),
+    "uts": ("kernel.hostname", "kernel.domainname"),
+}  # fmt: skip
+
+
+def _sysctls(value: object) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    if isinstance(items, str) or not isinstance(items, Iterable):
+        raise _fail("sysctls", f"expected a mapping of names to values, got {value!r}")
+    out = []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise _fail("sysctls", f"expected (name, value) pairs, got {item!r}")
+        key, val = item
+        if not isinstance(key, str) or not _SYSCTL_KEY.match(key) or ".." in key:
+            raise _fail(f"sysctls.{key}", "not a sysctl name such as 'net.ipv4.ip_forward'")
+        if not isinstance(val, str) or "\x00" in val:
+            raise _fail(f"sysctls.{key}", f"the value must be a string, got {val!r}")
+        out.append((key, val))
+    return tuple(sorted(out))
+
+
+def sysctl_namespace(key: str) -> str | None:
+    """The namespace a sysctl belongs to (``ipc``, ``net``, ``uts``), None if the host's."""
+    for kind, prefixes in _SYSCTL_NS.items():
+        if any(key == p or (p.endswith(".") and key.startswith(p)) for p in prefixes):
+            return kind
+    return None
+
+
 def _idmaps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
     return tuple(value)
 
@@ -498,6 +532,10 @@ class ContainerSpec:
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),
     ``"copy"`` (a copy with shifted owners, cached per mapping), ``"auto"`` (idmap where it
     works, else the copy) or ``"none"`` (as is: host root's files show as the overflow id)."""
+    sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_sysctls)
+    """Kernel parameters set in the container's own namespaces before its process runs
+    (``{"net.ipv4.ip_forward": "1"}``): only those of an ipc, net or uts namespace the
+    container has (OCI ``linux.sysctl``)."""
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.rootfs, OverlayRootfs):
@@ -539,6 +577,12 @@ class ContainerSpec:
                 raise _fail("network", "a bridge network needs the 'net' namespace")
         if self.stop_signal:
             signal_number(self.stop_signal, "stop_signal")
+        for key, _ in self.sysctls:
+            kind = sysctl_namespace(key)
+            if kind is None:
+                raise _fail(f"sysctls.{key}", "not a namespaced sysctl: it would change the host")
+            if kind not in self.namespaces and not (kind == "net" and self.netns is not None):
+                raise _fail(f"sysctls.{key}", f"needs the container's own {kind!r} namespace")
         if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"

@@ -257,6 +257,18 @@ def host_image_ops(hostname: str) -> list[Op]:
     return ops
 
 
+def sysctl_ops(sysctls: tuple[tuple[str, str], ...]) -> list[Op]:
+    """Writes of the spec's sysctls under the container's /proc/sys (before it is made
+    read-only); they act on the namespaces the child is in by then (its own, or the
+    network namespace it joined).
+    """
+    return [
+        Op(OP_WRITE, "/proc/sys/" + key.replace(".", "/"), data=value, mode=0o644,
+           options=OPT_STRICT | OPT_FILE)
+        for key, value in sysctls
+    ]  # fmt: skip
+
+
 def security_ops(security: SecurityOptions) -> list[Op]:
     """Masked and read-only paths (none for a privileged container)."""
     if security.privileged:

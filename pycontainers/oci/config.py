@@ -207,6 +207,8 @@ def _linux(spec: ContainerSpec) -> dict[str, Any]:
         linux["seccomp"] = filt
     if spec.resources is not None:
         linux["resources"] = resources(spec)
+    if spec.sysctls:
+        linux["sysctl"] = dict(spec.sysctls)
     return linux
 
 

@@ -208,7 +208,7 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(_get(doc, "root", dict, {}), "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux"),
-        **extras,
+        sysctls=_sysctl(linux), **extras,
     ))  # fmt: skip
     name = notes.get(PREFIX + "name", "")
     # every field we derive must be what the annotations give: else it was edited by hand
@@ -312,6 +312,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(root, "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux") or "rprivate",
+        sysctls=_sysctl(linux),
     ))  # fmt: skip
     consumed = {
         "ociVersion": None, "root": {"path": None, "readonly": None}, "hostname": None,
@@ -320,12 +321,21 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
                     "noNewPrivileges": None, "capabilities": None},
         "linux": {"namespaces": None, "uidMappings": None, "gidMappings": None,
                   "rootfsPropagation": None, "maskedPaths": None, "readonlyPaths": None,
-                  "seccomp": None},
+                  "seccomp": None, "sysctl": None},
     }  # fmt: skip
     extra = _extra(doc, consumed)
     if kept:
         extra["mounts"] = kept
     return OciConfig(spec, "", None, extra)
+
+
+def _sysctl(linux: dict[str, Any]) -> dict[str, str]:
+    """``linux.sysctl``: names to string values."""
+    out = _get(linux, "sysctl", dict, {}, "linux")
+    for key, value in out.items():
+        if not isinstance(value, str):
+            raise OciConfigError(f"linux.sysctl.{key}", f"expected a string, got {value!r}")
+    return dict(out)
 
 
 def _seccomp(doc: dict[str, Any]) -> Any:

@@ -180,6 +180,7 @@ def make_plan(
         if cgroup_layout is not None:
             ops += rootfs_plan.cgroupfs_ops(cgroup_layout)
     ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
+    ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)
     proc = spec.process
     env = proc.environ()

@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--ignore-paused", action="store_true")
     e.add_argument("--cgroup", default="")
     e.add_argument("id")
-    e.add_argument("command", nargs=argparse.REMAINDER)
+    e.add_argument("payload", nargs=argparse.REMAINDER, metavar="COMMAND")
 
     u = sub.add_parser("update", help="change a container's resource limits")
     u.add_argument("-r", "--resources", default=None, help="linux.resources JSON ('-': stdin)")

@@ -19,6 +19,8 @@ from pycontainers.errors import OciRuntimeError
 if TYPE_CHECKING:
     import argparse
 
+    from pycontainers.runtime.container import Container
+
     from pycontainers.ociruntime.report import Reporter
 
 
@@ -102,7 +104,7 @@ def delete(root: str, container_id: str, force: bool, reporter: Reporter) -> Non
         )
     hooks = read_oci(c.state_dir).get("hooks", {})
     doc = state_doc(c, "stopped")
-    c.delete()
+    _destroy(c)
     if hooks.get("poststop"):
         from pycontainers.ociruntime.hooks import run_one
 
@@ -111,6 +113,30 @@ def delete(root: str, container_id: str, force: bool, reporter: Reporter) -> Non
             problem = run_one(hook, data)
             if problem is not None:
                 reporter.warning(f"hooks.poststop[{i}] ({hook['path']}): {problem}")
+
+
+def _destroy(c: Container) -> None:
+    """Kill what is left of the container, remove its cgroup and state (no engine
+    network, layer or monitor to give back: the caller made those, if any).
+    """
+    from pycontainers.runtime.launch import drop_cgroup
+    from pycontainers.runtime.state import remove_state_dir
+    from pycontainers.runtime.stdio import wait_readable
+
+    r = c.record
+    pidfd = c.supervisor.pidfd
+    try:
+        if r.cgroup is not None and r.status == "paused":
+            r.cgroup.thaw()  # a frozen process cannot die
+        if pidfd is not None and not wait_readable(pidfd, 0):
+            c.kill(signal.SIGKILL)
+            wait_readable(pidfd, 10.0)
+        if r.cgroup is not None:
+            drop_cgroup(r.cgroup, os.path.dirname(r.cgroup.path))
+            r.cgroup = None
+        remove_state_dir(c.state_dir)
+    finally:
+        c.close()
 
 
 def pause(root: str, container_id: str, thaw: bool) -> None:

@@ -10,10 +10,14 @@ containerd-shim read them); the exit status is then 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 DEFAULT_ROOT = "/run/pycontainers-runtime"
+ROOT_ENV = "PYCONTAINERS_RUNTIME_ROOT"
+"""Overrides the default ``--root`` (for callers that do not pass their runtime flags to
+every command: podman 4's ``delete``)."""
 VERSION = "0.1.0"
 
 
@@ -22,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="pycontainers-runtime",
         description="An OCI runtime (runc's command line) built on pycontainers.",
     )
-    p.add_argument("--root", default=DEFAULT_ROOT, help="state directory of the containers")
+    p.add_argument("--root", default=os.environ.get(ROOT_ENV) or DEFAULT_ROOT,
+                   help=f"state directory of the containers (default: ${ROOT_ENV} or {DEFAULT_ROOT})")  # fmt: skip
     p.add_argument("--log", default="", help="also write errors (and --debug events) here")
     p.add_argument("--log-format", default="text", choices=("text", "json"))
     p.add_argument("--debug", action="store_true", help="log debug events")

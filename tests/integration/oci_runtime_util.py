@@ -37,13 +37,14 @@ open(status_file, "w").write(str(status))
 """
 
 
-def runtime_script(directory: Path) -> Path:
+def runtime_script(directory: Path, root: Path | None = None) -> Path:
     """An executable ``pycontainers-runtime`` running this checkout (what podman and
-    containerd are given as their runtime)."""
+    containerd are given as their runtime), its default ``--root`` being ``root``."""
     path = directory / "pycontainers-runtime"
+    env = f"PYCONTAINERS_RUNTIME_ROOT={root} " if root is not None else ""
     path.write_text(
         "#!/bin/sh\n"
-        f"PYTHONPATH={REPO} exec {sys.executable} -P -m pycontainers.ociruntime.main \"$@\"\n"
+        f"{env}PYTHONPATH={REPO} exec {sys.executable} -P -m pycontainers.ociruntime.main \"$@\"\n"
     )
     path.chmod(0o755)
     return path

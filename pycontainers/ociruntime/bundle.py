@@ -201,6 +201,12 @@ def _hooks(value: Any) -> dict[str, list[dict[str, Any]]]:
             raise OciConfigError(f"hooks.{kind}", f"unknown hook kind (one of {', '.join(HOOK_KINDS)})")
         if not isinstance(hooks, list):
             raise OciConfigError(f"hooks.{kind}", "expected a list")
+        if hooks and kind in ("createContainer", "startContainer"):
+            raise OciConfigError(
+                f"hooks.{kind}",
+                "hooks run inside the container's mount namespace are not supported yet "
+                "(prestart, createRuntime, poststart and poststop are)",
+            )
         for i, hook in enumerate(hooks):
             where = f"hooks.{kind}[{i}]"
             if not isinstance(hook, dict):

@@ -165,7 +165,7 @@ def _after_launch(
             f.write(str(bundle.oom_score_adj))
     # prestart (deprecated) and createRuntime: in the runtime's namespaces, the container's
     # namespaces made; a failing one fails the create (and it is undone)
-    run_hooks(bundle.hooks, ("prestart", "createRuntime"), c, "created", reporter, fatal=True)
+    run_hooks(bundle.hooks, ("prestart", "createRuntime"), c, "creating", reporter, fatal=True)
     r.move(Status.CREATED)
     c.save_state()
     if pid_file:

@@ -73,7 +73,7 @@ def state_doc(c: Container, status: str | None = None) -> dict[str, Any]:
         "ociVersion": OCI_VERSION,
         "id": c.id,
         "status": status,
-        "pid": c.pid if status in ("created", "running", "paused") else 0,
+        "pid": c.pid if status in ("creating", "created", "running", "paused") else 0,
         "bundle": oci.get("bundle", ""),
         "rootfs": c.record.rootfs,
         "created": _rfc3339(c.record.created),

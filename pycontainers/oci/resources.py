@@ -22,7 +22,6 @@ DEFAULT_ALLOWED = (
 tty, console, ptmx, the ptys, tun)."""
 
 
-
 def oci_resources(doc: Any, where: str = "linux.resources") -> Resources:
     """The cgroup limits of a ``linux.resources`` object (None: no limits, a group still)."""
     if doc is None:

@@ -65,11 +65,18 @@ def load_bundle(bundle: str, container_id: str) -> Bundle:
     size = process.get("consoleSize")
     console_size = None
     if size is not None:
-        h, w = _int(size, "height", "process.consoleSize"), _int(size, "width", "process.consoleSize")
+        h, w = (
+            _int(size, "height", "process.consoleSize"),
+            _int(size, "width", "process.consoleSize"),
+        )
         console_size = (h, w)
     oom = process.get("oomScoreAdj")
-    if oom is not None and (isinstance(oom, bool) or not isinstance(oom, int) or not -1000 <= oom <= 1000):
-        raise OciConfigError("process.oomScoreAdj", f"expected an integer in -1000..1000, got {oom!r}")
+    if oom is not None and (
+        isinstance(oom, bool) or not isinstance(oom, int) or not -1000 <= oom <= 1000
+    ):
+        raise OciConfigError(
+            "process.oomScoreAdj", f"expected an integer in -1000..1000, got {oom!r}"
+        )
     notes = doc.get("annotations") or {}
     hooks = _hooks(doc.get("hooks"))
     return Bundle(bundle, spec, name, terminal, console_size, oom, dict(notes), hooks)
@@ -135,7 +142,9 @@ def _refuse_unsupported(
         bounding = set(caps.get("bounding") or [])
         for kind in ("effective", "permitted"):
             if set(caps.get(kind) or []) - bounding:
-                raise OciConfigError(f"process.capabilities.{kind}", "has a capability not in bounding")
+                raise OciConfigError(
+                    f"process.capabilities.{kind}", "has a capability not in bounding"
+                )
         if caps.get("inheritable"):
             raise OciConfigError(
                 "process.capabilities.inheritable",
@@ -154,10 +163,14 @@ def _refuse_unsupported(
     if persona not in (None, {}) and (
         not isinstance(persona, dict) or persona.get("domain") != "LINUX" or persona.get("flags")
     ):
-        raise OciConfigError("linux.personality", "only the LINUX domain without flags is supported")
+        raise OciConfigError(
+            "linux.personality", "only the LINUX domain without flags is supported"
+        )
     for i, ns in enumerate(doc.get("linux", {}).get("namespaces") or []):
         if isinstance(ns, dict) and ns.get("type") == "time" and ns.get("path"):
-            raise OciConfigError(f"linux.namespaces[{i}].path", "joining a time namespace is not supported")
+            raise OciConfigError(
+                f"linux.namespaces[{i}].path", "joining a time namespace is not supported"
+            )
 
 
 def _cgroup_path(value: Any, container_id: str) -> tuple[str, str]:
@@ -198,7 +211,9 @@ def _hooks(value: Any) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for kind, hooks in value.items():
         if kind not in HOOK_KINDS:
-            raise OciConfigError(f"hooks.{kind}", f"unknown hook kind (one of {', '.join(HOOK_KINDS)})")
+            raise OciConfigError(
+                f"hooks.{kind}", f"unknown hook kind (one of {', '.join(HOOK_KINDS)})"
+            )
         if not isinstance(hooks, list):
             raise OciConfigError(f"hooks.{kind}", "expected a list")
         if hooks and kind in ("createContainer", "startContainer"):
@@ -219,8 +234,12 @@ def _hooks(value: Any) -> dict[str, list[dict[str, Any]]]:
                 if not isinstance(items, list) or not all(isinstance(a, str) for a in items):
                     raise OciConfigError(f"{where}.{key}", "expected a list of strings")
             timeout = hook.get("timeout")
-            if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0):
-                raise OciConfigError(f"{where}.timeout", f"expected a positive integer, got {timeout!r}")
+            if timeout is not None and (
+                isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0
+            ):
+                raise OciConfigError(
+                    f"{where}.timeout", f"expected a positive integer, got {timeout!r}"
+                )
         out[kind] = list(hooks)
     return out
 

@@ -19,9 +19,8 @@ from pycontainers.errors import OciRuntimeError
 if TYPE_CHECKING:
     import argparse
 
-    from pycontainers.runtime.container import Container
-
     from pycontainers.ociruntime.report import Reporter
+    from pycontainers.runtime.container import Container
 
 
 def start(root: str, container_id: str, reporter: Reporter) -> None:
@@ -33,7 +32,9 @@ def start(root: str, container_id: str, reporter: Reporter) -> None:
     try:
         status = c.status
         if status != "created":
-            raise OciRuntimeError(f"cannot start container {container_id}: it is {status}, not created")
+            raise OciRuntimeError(
+                f"cannot start container {container_id}: it is {status}, not created"
+            )
         c.start()
         run_hooks(read_oci(c.state_dir).get("hooks", {}), ("poststart",), c, "running",
                   reporter, fatal=False)  # fmt: skip

@@ -66,7 +66,9 @@ def connect_console(path: str) -> int:
     except OSError as exc:
         sock.close()
         raise OciRuntimeError(
-            f"--console-socket: cannot connect to {path}: {exc.strerror}", errno=exc.errno, path=path
+            f"--console-socket: cannot connect to {path}: {exc.strerror}",
+            errno=exc.errno,
+            path=path,
         ) from None
     return sock.detach()
 
@@ -109,7 +111,9 @@ def create(
             os.mkdir(state_dir, 0o700)
         except FileExistsError:
             raise OciRuntimeError(f"container {container_id} already exists") from None
-        c = Container(state_dir, Record(id=container_id, status=Status.CREATING, created=time.time()))
+        c = Container(
+            state_dir, Record(id=container_id, status=Status.CREATING, created=time.time())
+        )
         c.save_state(create=True)
     try:
         launch = _launch(c, bundle, console_socket, preserve_fds)

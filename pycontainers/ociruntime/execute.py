@@ -52,7 +52,9 @@ def read_process(path: str) -> ExecProcess:
     except FileNotFoundError:
         raise OciConfigError("$", f"--process: {path} does not exist", path=path) from None
     except ValueError as exc:
-        raise OciConfigError("$", f"--process: {path} is not valid JSON: {exc}", path=path) from None
+        raise OciConfigError(
+            "$", f"--process: {path} is not valid JSON: {exc}", path=path
+        ) from None
     if not isinstance(doc, dict):
         raise OciConfigError("$", "a process must be a JSON object", path=path)
     for key in ("apparmorProfile", "selinuxLabel"):
@@ -154,7 +156,9 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
     try:
         status = c.status
         if status != "running":
-            raise OciRuntimeError(f"cannot exec in container {args.id}: it is {status}, not running")
+            raise OciRuntimeError(
+                f"cannot exec in container {args.id}: it is {status}, not running"
+            )
         entry = open_entry(c)
         console = None
         try:
@@ -191,7 +195,10 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def _plan(
-    entry: Any, proc: ExecProcess, cap_flags: list[str], fds: tuple[tuple[int, int], ...],
+    entry: Any,
+    proc: ExecProcess,
+    cap_flags: list[str],
+    fds: tuple[tuple[int, int], ...],
     console: bool,
 ) -> Any:
     """The entry plan (:func:`exec_plan`: confinement of the stored spec) with what the

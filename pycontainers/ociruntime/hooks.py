@@ -9,7 +9,6 @@ fails the operation (the container is then destroyed); a failing ``poststart`` o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 

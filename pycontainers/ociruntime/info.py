@@ -37,8 +37,12 @@ def features_doc() -> dict[str, Any]:
                 "enabled": True,
                 "actions": sorted(ACTIONS),
                 "operators": sorted(OPERATORS),
-                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_X32", "SCMP_ARCH_X86",
-                          "SCMP_ARCH_X86_64"],  # fmt: skip
+                "archs": [
+                    "SCMP_ARCH_AARCH64",
+                    "SCMP_ARCH_X32",
+                    "SCMP_ARCH_X86",
+                    "SCMP_ARCH_X86_64",
+                ],
             },
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
@@ -106,8 +110,10 @@ def template(rootless: bool = False) -> dict[str, Any]:
             "terminal": True,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "TERM=xterm"],  # fmt: skip
+            "env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TERM=xterm",
+            ],
             "cwd": "/",
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
@@ -128,7 +134,9 @@ def write_spec(bundle: str, *, rootless: bool) -> None:
     except FileExistsError:
         raise OciRuntimeError(f"{path} exists: remove it first", path=path) from None
     except OSError as exc:
-        raise OciRuntimeError(f"cannot write {path}: {exc.strerror}", errno=exc.errno, path=path) from None
+        raise OciRuntimeError(
+            f"cannot write {path}: {exc.strerror}", errno=exc.errno, path=path
+        ) from None
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(template(rootless), indent="\t"))
 

@@ -1,5 +1,6 @@
 """``ps``, ``update`` and ``events``: a container's processes, limits and statistics, all
-from its cgroup."""
+from its cgroup.
+"""
 
 from __future__ import annotations
 
@@ -119,11 +120,13 @@ def _read(path: str) -> str:
         with open(path) as f:
             return f.read()
     except OSError as exc:
-        raise OciRuntimeError(f"--resources: cannot read {path}: {exc.strerror}", path=path) from None
+        raise OciRuntimeError(
+            f"--resources: cannot read {path}: {exc.strerror}", path=path
+        ) from None
 
 
 def stats_doc(container_id: str, stats: CgroupStats) -> dict[str, Any]:
-    """runc's ``events --stats`` object: ``{"type": "stats", "id", "data": {...}}``."""
+    """Runc's ``events --stats`` object: ``{"type": "stats", "id", "data": {...}}``."""
     data: dict[str, Any] = {}
     if stats.cpu is not None:
         data["cpu"] = {"usage": {"total": stats.cpu.usage, "user": stats.cpu.user or 0,

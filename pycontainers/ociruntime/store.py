@@ -84,8 +84,10 @@ def state_doc(c: Container, status: str | None = None) -> dict[str, Any]:
 
 
 def _rfc3339(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z"
+    return (
+        dt.datetime.fromtimestamp(t, dt.UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
     )
 
 

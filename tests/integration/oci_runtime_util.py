@@ -4,7 +4,6 @@ small subreaper standing in for conmon / containerd-shim."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -44,7 +43,7 @@ def runtime_script(directory: Path, root: Path | None = None) -> Path:
     env = f"PYCONTAINERS_RUNTIME_ROOT={root} " if root is not None else ""
     path.write_text(
         "#!/bin/sh\n"
-        f"{env}PYTHONPATH={REPO} exec {sys.executable} -P -m pycontainers.ociruntime.main \"$@\"\n"
+        f'{env}PYTHONPATH={REPO} exec {sys.executable} -P -m pycontainers.ociruntime.main "$@"\n'
     )
     path.chmod(0o755)
     return path
@@ -75,7 +74,9 @@ class Runtime:
     def argv(self, *args: str) -> list[str]:
         return [str(self.exe), "--root", str(self.root), *args]
 
-    def __call__(self, *args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, check: bool = True, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=60, **kw)
         if check:
             assert r.returncode == 0, (args, r.stdout, r.stderr)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-
-from tests.integration.oci_runtime_util import (
+from oci_runtime_util import (
     Caller,
     Runtime,
     cgroup_exists,
@@ -117,7 +115,9 @@ def test_state_survives_pid_reuse_and_a_created_container_can_be_deleted(
     assert not cgroup_exists("pycontainers-runtime", "reuse")
 
 
-def test_kill_takes_names_and_numbers_and_all(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> None:
+def test_kill_takes_names_and_numbers_and_all(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
     bundle = make_bundle(tmp_path / "b", busybox_rootfs,
                          ["sh", "-c", "trap 'echo got-usr1' USR1; sleep 100 & sleep 100 & "
                           "while :; do sleep 0.1; done"])  # fmt: skip
@@ -129,7 +129,12 @@ def test_kill_takes_names_and_numbers_and_all(rt: Runtime, busybox_rootfs: Path,
         _wait_for(lambda: "got-usr1" in caller.output())
         bad = rt("kill", "sig", "NOPE", check=False)
         assert bad.returncode == 1 and "unknown signal" in bad.stderr
-        procs = [int(p) for p in Path(f"/sys/fs/cgroup/pids/pycontainers-runtime/sig/cgroup.procs").read_text().split()]
+        procs = [
+            int(p)
+            for p in Path("/sys/fs/cgroup/pids/pycontainers-runtime/sig/cgroup.procs")
+            .read_text()
+            .split()
+        ]
         assert len(procs) >= 3
         rt("kill", "--all", "sig", "9")
         status = caller.wait()
@@ -173,7 +178,9 @@ def test_run_detached_then_exec_list_pause_and_force_delete(
     assert not (rt.root / "det").exists()
 
 
-def test_exec_takes_its_security_from_the_stored_spec(rt: Runtime, bundle: Path, tmp_path: Path) -> None:
+def test_exec_takes_its_security_from_the_stored_spec(
+    rt: Runtime, bundle: Path, tmp_path: Path
+) -> None:
     rt.run_detached(bundle, "sec", tmp_path / "sec.out")
     try:
         probe = "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; id -u"

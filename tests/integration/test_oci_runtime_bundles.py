@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.integration.oci_runtime_util import (
+from oci_runtime_util import (
     Caller,
     Runtime,
     cgroup_exists,
@@ -57,7 +56,9 @@ def test_bad_bundles_are_refused_naming_the_json_path(
     config.unlink()
     assert "config.json does not exist" in _refused(rt, bundle, "missing")
     config.write_text(good[:-20])
-    assert "$: " in _refused(rt, bundle, "truncated") and "not valid JSON" in _refused(rt, bundle, "t2")
+    assert "$: " in _refused(rt, bundle, "truncated") and "not valid JSON" in _refused(
+        rt, bundle, "t2"
+    )
     cases: list[tuple[Callable[[dict[str, Any]], object], str]] = [
         (lambda d: d["process"].update(args="sh"), "process.args"),
         (lambda d: d["linux"]["namespaces"].append({"type": "bogus"}), "linux.namespaces[5].type: unknown namespace type 'bogus'"),
@@ -118,7 +119,9 @@ def _runc_spec_bundle(path: Path, rootfs: Path, hooks_dir: Path) -> Path:
     path.mkdir()
     subprocess.run([RUNC or "runc", "spec", "--bundle", str(path)], check=True)
     shutil.copytree(rootfs, path / "rootfs", symlinks=True)
-    hook = lambda kind: {"path": "/bin/sh", "args": ["sh", "-c", HOOK.format(dir=hooks_dir, kind=kind)]}  # noqa: E731
+
+    def hook(kind: str) -> dict[str, Any]:
+        return {"path": "/bin/sh", "args": ["sh", "-c", HOOK.format(dir=hooks_dir, kind=kind)]}
 
     def change(d: dict[str, Any]) -> None:
         d["process"].update(terminal=False, args=["sh", "-c", PROBE])
@@ -146,7 +149,9 @@ def test_a_runc_spec_bundle_runs_the_same_under_runc_and_ours(
                   for k in ("prestart", "createRuntime", "poststart", "poststop")}  # fmt: skip
         results[name] = (r.stdout, (hooks / "order").read_text(), states, bundle)
     assert results["ours"][0] == results["runc"][0]
-    assert results["ours"][1] == results["runc"][1] == "prestart\ncreateRuntime\npoststart\npoststop\n"
+    assert (
+        results["ours"][1] == results["runc"][1] == "prestart\ncreateRuntime\npoststart\npoststop\n"
+    )
     for kind in ("prestart", "createRuntime", "poststart", "poststop"):
         ours, theirs = results["ours"][2][kind], results["runc"][2][kind]
         assert ours["id"] == theirs["id"], kind
@@ -154,7 +159,9 @@ def test_a_runc_spec_bundle_runs_the_same_under_runc_and_ours(
             assert (ours["status"], theirs["status"]) == ("running", "created")
         else:
             assert ours["status"] == theirs["status"], kind
-        assert ours["bundle"] == str(results["ours"][3]) and theirs["bundle"] == str(results["runc"][3])
+        assert ours["bundle"] == str(results["ours"][3]) and theirs["bundle"] == str(
+            results["runc"][3]
+        )
         assert (ours.get("pid", 0) > 0) == (theirs.get("pid", 0) > 0), kind
     assert not (rt.root / "same").exists()
 
@@ -187,16 +194,24 @@ def test_ps_update_events(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> 
         assert table[0].split() == ["UID", "PID", "PPID", "CMD"] and len(table) == 3
         assert {line.split(None, 3)[3] for line in table[1:]} == {"sleep 100", "sleep 101"}
         resources = tmp_path / "res.json"
-        resources.write_text(json.dumps({"memory": {"limit": 96 * 1024 * 1024}, "pids": {"limit": 50}}))
+        resources.write_text(
+            json.dumps({"memory": {"limit": 96 * 1024 * 1024}, "pids": {"limit": 50}})
+        )
         rt("update", "--resources", str(resources), "--pids-limit", "40", "insp")
         group = Path("/sys/fs/cgroup")
-        assert int((group / "memory/pycontainers-runtime/insp/memory.limit_in_bytes").read_text()) == 96 << 20
+        assert (
+            int((group / "memory/pycontainers-runtime/insp/memory.limit_in_bytes").read_text())
+            == 96 << 20
+        )
         assert (group / "pids/pycontainers-runtime/insp/pids.max").read_text().strip() == "40"
         bad = rt("update", "--kernel-memory", "1m", "insp", check=False)
         assert bad.returncode == 1 and "not supported" in bad.stderr
         stats = json.loads(rt("events", "--stats", "insp").stdout)
         assert stats["type"] == "stats" and stats["id"] == "insp"
-        assert stats["data"]["pids"]["current"] == 2 and stats["data"]["memory"]["usage"]["limit"] == 96 << 20
+        assert (
+            stats["data"]["pids"]["current"] == 2
+            and stats["data"]["memory"]["usage"]["limit"] == 96 << 20
+        )
         stream = subprocess.Popen(rt.argv("events", "--interval", "100ms", "insp"),
                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert stream.stdout is not None

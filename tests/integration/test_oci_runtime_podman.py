@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.integration.oci_runtime_util import Runtime, runtime_script
+from oci_runtime_util import Runtime, runtime_script
 
 pytestmark = pytest.mark.root
 
 PODMAN = shutil.which("podman")
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
-
 
 
 class Podman:
@@ -31,7 +29,9 @@ class Podman:
     def __call__(
         self, *args: str, check: bool = True, timeout: float = 120, **kw: Any
     ) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=timeout, **kw)
+        r = subprocess.run(
+            [*self.base, *args], capture_output=True, text=True, timeout=timeout, **kw
+        )
         if check:
             assert r.returncode == 0, (args, r.stdout, r.stderr)
         return r
@@ -60,7 +60,11 @@ def podman(rootfs_factory: Callable[[Path], Path]) -> Iterator[Podman]:
         yield Podman(base, rootfs, Runtime(exe, rt_root))
     finally:
         subprocess.run([*base, "rm", "-f", "--all"], capture_output=True, timeout=120)
-        left = sorted(p.name for p in rt_root.iterdir() if p.name != ".names.lock") if rt_root.is_dir() else []
+        left = (
+            sorted(p.name for p in rt_root.iterdir() if p.name != ".names.lock")
+            if rt_root.is_dir()
+            else []
+        )
         for link in _links() - links:  # podman's default bridge, in the session's netns
             subprocess.run(["ip", "link", "del", link], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -20,7 +20,7 @@ Usage (as root; never while the test suite runs)::
     flock /tmp/pc-tests.lock python3 benchmarks/oci_runtime.py [--runs 20] [--warmup 2]
         [--skip-podman] [--json out.json]
 
-Targets (issue 17): direct ours ≤ 0.3× runc; under podman ours ≤ 1× podman with runc.
+Targets (issue 17): direct ours <= 0.3x runc; under podman ours <= 1x podman with runc.
 """
 
 from __future__ import annotations

@@ -74,6 +74,8 @@ def our_runtime(tmp: Path) -> Path:
     exe = tmp / "pycontainers-runtime"
     exe.write_text(
         "#!/bin/sh\n"
+        # bytecode cached (in the temporary directory), as an installed package has it
+        f"PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX={tmp / 'pycache'} "
         f"PYCONTAINERS_RUNTIME_ROOT={tmp / 'ours-root'} PYTHONPATH={REPO} "
         f'exec {sys.executable} -P -m pycontainers.ociruntime.main "$@"\n'
     )

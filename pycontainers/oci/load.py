@@ -196,6 +196,7 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
     linux = _get(doc, "linux", dict, {})
     extras = {field: _annotation(notes, field) for field in ANNOTATED}
     detach = _annotation(notes, "detach")
+    sysctls = _sysctl(linux)
     process = _build("process", lambda: Process(
         args=p["args"], env=p["env"], cwd=p["cwd"], user=extras.pop("user"),
         rlimits=p["rlimits"], umask=p["umask"], no_new_privs=p["no_new_privs"],
@@ -208,7 +209,7 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(_get(doc, "root", dict, {}), "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux"),
-        sysctls=_sysctl(linux), **extras,
+        sysctls=sysctls, **extras,
     ))  # fmt: skip
     name = notes.get(PREFIX + "name", "")
     # every field we derive must be what the annotations give: else it was edited by hand
@@ -290,6 +291,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     ))  # fmt: skip
     if seccomp is not None:
         _check_seccomp(seccomp, security.capabilities())
+    sysctls = _sysctl(linux)
     mounts, kept = [], []
     for i, m in enumerate(_get(doc, "mounts", list, [], "")):
         where = f"mounts[{i}]"
@@ -312,7 +314,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(root, "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux") or "rprivate",
-        sysctls=_sysctl(linux),
+        sysctls=sysctls,
     ))  # fmt: skip
     consumed = {
         "ociVersion": None, "root": {"path": None, "readonly": None}, "hostname": None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -247,3 +248,41 @@ def test_features_and_spec(rt: Runtime, tmp_path: Path, busybox_rootfs: Path) ->
     rootless = json.loads((tmp_path / "rl" / "config.json").read_text())
     assert {"type": "user"} in rootless["linux"]["namespaces"]
     assert rootless["linux"]["uidMappings"][0]["hostID"] == os.getuid()
+
+
+def test_the_console_socket_receives_the_pty_master(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """As runc: the pty (of the container's own devpts) is the init's controlling terminal
+    and its master arrives over --console-socket with SCM_RIGHTS."""
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs,
+                         ["sh", "-c", "tty; read line; echo typed:$line"])  # fmt: skip
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"]["terminal"] = True
+    (bundle / "config.json").write_text(json.dumps(doc))
+    path = tmp_path / "console.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        refused = rt("create", "--bundle", str(bundle), "noconsole", check=False)
+        assert refused.returncode == 1 and "--console-socket" in refused.stderr
+        caller = Caller(rt, bundle, "tty", tmp_path, "--console-socket", str(path))
+        conn, _ = server.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 64, 1)
+    assert len(fds) == 1
+    master = fds[0]
+    try:
+        rt("start", "tty")
+        os.write(master, b"abc\n")
+        out = b""
+        while b"typed:abc" not in out:
+            chunk = os.read(master, 1024)
+            assert chunk, out
+            out += chunk
+        assert b"/dev/pts/0\r\n" in out
+        assert caller.wait() == 0
+    finally:
+        os.close(master)
+        caller.close()
+        rt("delete", "--force", "tty")

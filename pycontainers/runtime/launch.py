@@ -175,6 +175,7 @@ class Launch:
                 netns_fd=ready.net_fd,
                 cgroup_fds=tuple(ready.cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
+                cgroup_path=self.cgroup.path if self.cgroup is not None else None,
                 console=console,
                 detached=monitor is not None,
             )

@@ -137,6 +137,7 @@ def make_plan(
     start_fifo_fd: int = -1,
     cgroup_fds: tuple[int, ...] = (),
     cgroup_layout: CgroupLayout | None = None,
+    cgroup_path: str | None = None,
     rootfs_tree_fd: int = -1,
     netns_fd: int = -1,
     console: bool = False,
@@ -150,7 +151,8 @@ def make_plan(
     mount namespace); ``start_fifo`` makes the child wait for a start signal before execve.
     ``cgroup_fds`` are open cgroup.procs files the child joins itself; with a cgroup
     namespace it is then unshared, rooted at that group, and ``cgroup_layout`` says which
-    cgroup filesystems to mount read-only at /sys/fs/cgroup.
+    cgroup filesystems to mount read-only at /sys/fs/cgroup; without a cgroup namespace,
+    the container's own groups (``cgroup_path`` in each hierarchy) are bound read-only there.
     """
     ops: list[Op] = []
     hostname = inputs.hostname
@@ -179,6 +181,8 @@ def make_plan(
         unshare = CLONE_FLAGS["cgroup"]
         if cgroup_layout is not None:
             ops += rootfs_plan.cgroupfs_ops(cgroup_layout)
+    elif cgroup_fds and cgroup_layout is not None and cgroup_path is not None:
+        ops += rootfs_plan.cgroup_bind_ops(cgroup_layout, cgroup_path)
     ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
     ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)

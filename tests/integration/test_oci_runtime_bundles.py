@@ -112,7 +112,7 @@ HOOK = "cat > {dir}/{kind}.json; echo {kind} >> {dir}/order"
 PROBE = ("grep -E '^(CapInh|CapPrm|CapEff|CapBnd|NoNewPrivs|Seccomp)' /proc/self/status; "
          "hostname; id; ulimit -n; touch /x 2>&1; cat /proc/1/cmdline | tr '\\0' ' '; echo; "
          "ls /dev | grep -v core | tr '\\n' ' '; echo; cat /proc/self/mountinfo | cut -d' ' -f5 "
-         "| grep -vE '^/(sys/fs/cgroup|dev/(null|zero|full|tty|random|urandom))' | sort | tr '\\n' ' '")  # fmt: skip
+         "| grep -vE '^/(sys/fs/cgroup/unified|dev/(null|zero|full|tty|random|urandom))' | sort | tr '\\n' ' '")  # fmt: skip
 
 
 def _runc_spec_bundle(path: Path, rootfs: Path, hooks_dir: Path) -> Path:

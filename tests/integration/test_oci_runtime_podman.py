@@ -102,8 +102,13 @@ def test_podman_detached_exec_logs_stop_rm_and_its_view(podman: Podman) -> None:
                   if line.split(":")[1] == "memory")  # fmt: skip
     limit = Path(f"/sys/fs/cgroup/memory{memory}/memory.limit_in_bytes").read_text()
     assert int(limit) == 64 * 1024 * 1024
-    r = podman("exec", "pcd", "sh", "-c", "grep CapEff /proc/self/status; exit 4", check=False)
-    assert r.returncode == 4 and r.stdout.split() == ["CapEff:", "0000000000000020"], r
+    r = podman("exec", "pcd", "sh", "-c", "grep CapEff /proc/self/status; "
+               "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; exit 4", check=False)  # fmt: skip
+    assert r.returncode == 4 and r.stdout.split() == [
+        "CapEff:",
+        "0000000000000020",
+        limit.strip(),
+    ], r
     assert podman("exec", "-e", "X=y", "pcd", "sh", "-c", "echo $X").stdout == "y\n"
     assert podman("logs", "pcd").stdout.splitlines() == ["first-line"]
     podman("stop", "-t", "10", "pcd")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from typing import Any
 
 import attrs
 
 from pycontainers.errors import OciConfigError
 from pycontainers.oci.resources import oci_resources
-from pycontainers.spec import ContainerSpec
+from pycontainers.spec import ContainerSpec, Mount
 
 DEFAULT_CGROUP_PARENT = "pycontainers-runtime"
 
@@ -58,7 +59,8 @@ def load_bundle(bundle: str, container_id: str) -> Bundle:
     spec = loaded.spec
     name, parent = _cgroup_path(linux.get("cgroupsPath"), container_id)
     resources = oci_resources(linux.get("resources"), "linux.resources")
-    spec = attrs.evolve(spec, resources=resources, cgroup_parent=parent)
+    spec = attrs.evolve(spec, resources=resources, cgroup_parent=parent,
+                        mounts=(*spec.mounts, *_device_mounts(linux.get("devices"))))  # fmt: skip
     terminal = process.get("terminal", False)
     if not isinstance(terminal, bool):
         raise OciConfigError("process.terminal", "expected a boolean")
@@ -122,7 +124,6 @@ _REFUSED = {
     "linux.mountLabel": "SELinux mount labels are not supported by pycontainers-runtime",
     "linux.intelRdt": "Intel RDT is not supported by pycontainers-runtime",
     "linux.timeOffsets": "time namespace offsets are not supported yet",
-    "linux.devices": "extra device nodes are not supported yet (the default ones are made)",
     "linux.memoryPolicy": "NUMA memory policies are not supported yet",
     "linux.netDevices": "moving network devices is not supported yet",
 }
@@ -171,6 +172,42 @@ def _refuse_unsupported(
             raise OciConfigError(
                 f"linux.namespaces[{i}].path", "joining a time namespace is not supported"
             )
+
+
+def _device_mounts(devices: Any) -> tuple[Mount, ...]:
+    """``linux.devices``: each the host's own node of that type and number, bound at the
+    same path (a bind keeps the host mount's ``dev`` flag; the container's /dev is nodev).
+    Access is the device cgroup's job (``linux.resources.devices``); the node's mode and
+    owner are the host's.
+    """
+    if devices is None:
+        return ()
+    if not isinstance(devices, list):
+        raise OciConfigError("linux.devices", "expected a list")
+    out = []
+    for i, dev in enumerate(devices):
+        where = f"linux.devices[{i}]"
+        if not isinstance(dev, dict):
+            raise OciConfigError(where, "expected an object")
+        path, kind = dev.get("path"), dev.get("type")
+        if not isinstance(path, str) or not path.startswith("/dev/"):
+            raise OciConfigError(f"{where}.path", f"expected a path under /dev, got {path!r}")
+        if kind not in ("c", "b", "u"):
+            raise OciConfigError(f"{where}.type", f"expected c, b or u, got {kind!r}")
+        want = (_int(dev, "major", where), _int(dev, "minor", where))
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise OciConfigError(
+                where, f"the host has no {path} ({exc.strerror}): only host devices can be passed"
+            ) from None
+        is_kind = stat.S_ISBLK(st.st_mode) if kind == "b" else stat.S_ISCHR(st.st_mode)
+        if not is_kind or (os.major(st.st_rdev), os.minor(st.st_rdev)) != want:
+            raise OciConfigError(
+                where, f"the host's {path} is not the {kind} {want[0]}:{want[1]} device asked for"
+            )
+        out.append(Mount(path, path, type="bind", options=("bind",)))
+    return tuple(out)
 
 
 def _cgroup_path(value: Any, container_id: str) -> tuple[str, str]:

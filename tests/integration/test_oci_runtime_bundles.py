@@ -223,3 +223,25 @@ def test_ps_update_events(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> 
     finally:
         rt("delete", "--force", "insp")
     assert os.listdir(rt.root) in ([], [".names.lock"])
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="the host has no /dev/fuse")
+def test_linux_devices_pass_the_hosts_node_under_the_device_cgroup(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    probe = (
+        "ls -l /dev/fuse | cut -c1; (exec 3<>/dev/fuse && echo opened) 2>/dev/null || echo denied"
+    )
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", probe])
+    fuse = {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}
+    _edit(bundle, lambda d: d["linux"].update(devices=[fuse]))
+    denied = rt("run", "--bundle", str(bundle), "dev1", stdin=subprocess.DEVNULL)
+    assert denied.stdout.split() == ["c", "denied"]  # the node, but no device-cgroup rule
+    allow = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}
+    _edit(bundle, lambda d: d["linux"]["resources"]["devices"].append(allow))
+    allowed = rt("run", "--bundle", str(bundle), "dev2", stdin=subprocess.DEVNULL)
+    assert allowed.stdout.split() == ["c", "opened"]
+    _edit(bundle, lambda d: d["linux"].update(devices=[dict(fuse, minor=230)]))
+    assert "linux.devices[0]: the host's /dev/fuse is not the c 10:230 device" in _refused(
+        rt, bundle, "dev3"
+    )

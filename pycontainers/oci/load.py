@@ -140,9 +140,14 @@ def _process_fields(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _namespaces(doc: dict[str, Any]) -> tuple[frozenset[str], str | None]:
+def _namespaces(
+    doc: dict[str, Any],
+) -> tuple[frozenset[str], str | None, tuple[tuple[str, str], ...]]:
+    from pycontainers.spec import JOINABLE
+
     kinds: set[str] = set()
     netns = None
+    joins: list[tuple[str, str]] = []
     linux = _get(doc, "linux", dict, {})
     for i, ns in enumerate(_get(linux, "namespaces", list, [], "linux")):
         where = f"linux.namespaces[{i}]"
@@ -156,9 +161,11 @@ def _namespaces(doc: dict[str, Any]) -> tuple[frozenset[str], str | None]:
             kinds.add(_OCI_TO_NS[oci])
         elif oci == "network":
             netns = path
+        elif _OCI_TO_NS[oci] in JOINABLE:
+            joins.append((_OCI_TO_NS[oci], path))
         else:
             raise OciConfigError(f"{where}.path", f"joining a {oci} namespace is not supported")
-    return frozenset(kinds), netns
+    return frozenset(kinds), netns, tuple(joins)
 
 
 def _mappings(doc: dict[str, Any], key: str) -> tuple[IdMapping, ...]:
@@ -192,7 +199,7 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
     p = _process_fields(doc)
     if notes.get(PREFIX + "default_path") == "true":  # written by environ(), not the spec
         p["env"] = [e for e in p["env"] if not e.startswith("PATH=")]
-    kinds, netns = _namespaces(doc)
+    kinds, netns, joins = _namespaces(doc)
     linux = _get(doc, "linux", dict, {})
     extras = {field: _annotation(notes, field) for field in ANNOTATED}
     detach = _annotation(notes, "detach")
@@ -205,7 +212,7 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
         process=process,
         hostname=_get(doc, "hostname", str, None),
         domainname=_get(doc, "domainname", str, None),
-        namespaces=kinds, netns=netns,
+        namespaces=kinds, netns=netns, join=joins,
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(_get(doc, "root", dict, {}), "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux"),
@@ -270,7 +277,7 @@ def _extra(doc: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
 
 def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     p = _process_fields(doc)
-    kinds, netns = _namespaces(doc)
+    kinds, netns, joins = _namespaces(doc)
     linux = _get(doc, "linux", dict, {})
     root = _get(doc, "root", dict, None)
     if root is None:
@@ -310,7 +317,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     spec = _build("$", lambda: ContainerSpec(
         rootfs=os.path.realpath(path), process=process,
         hostname=_get(doc, "hostname", str, None), domainname=_get(doc, "domainname", str, None),
-        namespaces=kinds, netns=netns, mounts=tuple(mounts), security=security,
+        namespaces=kinds, netns=netns, join=joins, mounts=tuple(mounts), security=security,
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(root, "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux") or "rprivate",

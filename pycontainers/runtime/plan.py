@@ -78,6 +78,17 @@ def clone_flags(kinds: frozenset[str]) -> int:
     return flags
 
 
+_JOIN_ORDER = ("ipc", "uts", "net", "pid")  # setns order (pid last: it binds children only)
+
+
+def _joins(join_fds: tuple[tuple[str, int], ...], netns_fd: int) -> tuple[tuple[int, int], ...]:
+    """(fd, CLONE_NEW*) pairs of the namespaces to join, in setns order."""
+    fds = dict(join_fds)
+    if netns_fd >= 0:
+        fds["net"] = netns_fd
+    return tuple((fds[k], CLONE_FLAGS[k]) for k in _JOIN_ORDER if k in fds)
+
+
 CONSOLE_FD = 3
 """The container fd on which a child with a console sends its pty master (then closes it)."""
 
@@ -140,6 +151,7 @@ def make_plan(
     cgroup_path: str | None = None,
     rootfs_tree_fd: int = -1,
     netns_fd: int = -1,
+    join_fds: tuple[tuple[str, int], ...] = (),
     console: bool = False,
     detached: bool = False,
 ) -> Plan:
@@ -205,7 +217,7 @@ def make_plan(
         readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",  # host: /tmp stays rw
         rootfs_flags=0 if spec.security.privileged else _plan.MS_NODEV,
         rootfs_tree_fd=rootfs_tree_fd,
-        joins=((netns_fd, CLONE_FLAGS["net"]),) if netns_fd >= 0 else (),
+        joins=_joins(join_fds, netns_fd),
         ops=tuple(ops),
         hostname=hostname,
         domainname=spec.domainname,

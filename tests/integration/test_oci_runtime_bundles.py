@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,44 @@ def test_linux_devices_pass_the_hosts_node_under_the_device_cgroup(
     assert "linux.devices[0]: the host's /dev/fuse is not the c 10:230 device" in _refused(
         rt, bundle, "dev3"
     )
+
+
+def test_a_pods_containers_join_its_sandbox_namespaces_by_path(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """As a Kubernetes pod (through containerd): the app container joins the sandbox's
+    network, ipc, uts and pid namespaces by path; exec lands in them too."""
+    sandbox = make_bundle(tmp_path / "sb", busybox_rootfs, ["sh", "-c", "exec sleep 100"])
+    _edit(sandbox, lambda d: d.update(hostname="podhost"))
+    rt.run_detached(sandbox, "sandbox", tmp_path / "sb.out")
+    try:
+        pid = rt.state("sandbox")["pid"]
+        app = make_bundle(tmp_path / "app", busybox_rootfs,
+                          ["sh", "-c", "hostname; ps -o comm | sort | tr '\\n' ' '; exec sleep 100"])  # fmt: skip
+
+        def join(d: dict[str, Any]) -> None:
+            d["linux"]["namespaces"] = [{"type": "mount"}] + [
+                {"type": t, "path": f"/proc/{pid}/ns/{n}"}
+                for t, n in (("network", "net"), ("ipc", "ipc"), ("uts", "uts"), ("pid", "pid"))
+            ]
+            d.pop("hostname")
+
+        _edit(app, join)
+        rt.run_detached(app, "app", tmp_path / "app.out")
+        deadline = time.monotonic() + 20
+        while "sleep" not in (tmp_path / "app.out").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "app.out").read_text()
+            time.sleep(0.05)
+        words = (tmp_path / "app.out").read_text().split()
+        assert words[0] == "podhost" and "sleep" in words and "ps" in words
+        # its /proc is the pod's pid namespace (mounted from inside it), not the host's
+        assert set(words[1:]) <= {"COMMAND", "sh", "sleep", "ps", "sort", "tr"}, words
+        assert os.readlink(f"/proc/{rt.state('app')['pid']}/ns/uts") == os.readlink(
+            f"/proc/{pid}/ns/uts"
+        )
+        seen = rt("exec", "app", "sh", "-c", "hostname; ps -o pid,comm").stdout.split()
+        assert seen[0] == "podhost" and seen[1:3] == ["PID", "COMMAND"]
+        assert seen[3:5] == ["1", "sleep"]  # the sandbox's init, pid 1 of the shared namespace
+    finally:
+        rt("delete", "--force", "app", check=False)
+        rt("delete", "--force", "sandbox")

@@ -241,7 +241,11 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
 
 def _is_default(m: dict[str, Any]) -> bool:
     dest = m.get("destination")
-    return isinstance(dest, str) and os.path.normpath(dest) in DEFAULT_DESTINATIONS
+    return (
+        isinstance(dest, str)
+        and os.path.normpath(dest) in DEFAULT_DESTINATIONS
+        and not _shared_shm(m, dest)
+    )
 
 
 def _compare(want: Any, have: Any, path: str) -> None:
@@ -305,7 +309,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
         if not isinstance(m, dict):
             raise OciConfigError(where, "expected an object")
         dest = _get(m, "destination", str, "", where)
-        if os.path.normpath(dest) in DEFAULT_DESTINATIONS:
+        if os.path.normpath(dest) in DEFAULT_DESTINATIONS and not _shared_shm(m, dest):
             kept.append(m)
             continue
         mounts.append(_build(where, lambda m=m, dest=dest: _mount(m, dest)))
@@ -345,6 +349,14 @@ def _sysctl(linux: dict[str, Any]) -> dict[str, str]:
         if not isinstance(value, str):
             raise OciConfigError(f"linux.sysctl.{key}", f"expected a string, got {value!r}")
     return dict(out)
+
+
+def _shared_shm(m: dict[str, Any], dest: str) -> bool:
+    """A bind at /dev/shm: a shm the caller made (podman's per-container one with its
+    ``--shm-size``, a pod's shared one), mounted over ours, not dropped as a default."""
+    options = m.get("options") if isinstance(m.get("options"), list) else []
+    is_bind = m.get("type") == "bind" or bool({"bind", "rbind"} & set(options or []))
+    return os.path.normpath(dest) == "/dev/shm" and is_bind
 
 
 def _seccomp(doc: dict[str, Any]) -> Any:

@@ -82,6 +82,8 @@ def test_podman_run_rm_passes_output_and_exit_status(podman: Podman) -> None:
                    check=False)  # fmt: skip
     assert r.returncode == 3, r.stderr
     assert r.stdout.split()[0] == "hi"
+    shm = podman.run("--rm", "--network", "none", "--shm-size", "1m", cmd=["df", "-k", "/dev/shm"])
+    assert shm.stdout.splitlines()[1].split()[1] == "1024"  # podman's own shm, bound
     missing = podman.run("--rm", "--network", "none", cmd=["/nonexistent"], check=False)
     assert missing.returncode == 127 and "/nonexistent" in missing.stderr
 

@@ -353,7 +353,8 @@ def _sysctl(linux: dict[str, Any]) -> dict[str, str]:
 
 def _shared_shm(m: dict[str, Any], dest: str) -> bool:
     """A bind at /dev/shm: a shm the caller made (podman's per-container one with its
-    ``--shm-size``, a pod's shared one), mounted over ours, not dropped as a default."""
+    ``--shm-size``, a pod's shared one), mounted over ours, not dropped as a default.
+    """
     options = m.get("options") if isinstance(m.get("options"), list) else []
     is_bind = m.get("type") == "bind" or bool({"bind", "rbind"} & set(options or []))
     return os.path.normpath(dest) == "/dev/shm" and is_bind

@@ -307,6 +307,13 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_JOIN, errno, 125);
         }
     }
+    if (joined_pid && p->rootfs) {
+        /* a container's first process joining a pid namespace: fork into it now, so that
+         * the /proc it mounts is that namespace's, not the host's (the parent stays outside
+         * as the forwarder) */
+        run_init(c, 0);
+        joined_pid = 0;
+    }
     if (p->clone_flags & CLONE_NEWNET)
         loopback_up(c);
     if (p->new_session && setsid() < 0) {

@@ -41,7 +41,8 @@ Every constructor takes them as keywords::
     ├── ContainerError
     │   ├── ContainerStartError               ``stage``, ``errno`` (an int), ``exit_code``
     │   ├── ContainerTimeout
-    │   └── ContainerExitError
+    │   ├── ContainerExitError
+    │   └── OciRuntimeError                   pycontainers-runtime's own
     ├── VolumeError
     ├── MonitorMissingError
     ├── CommandError                          the CLI's own errors
@@ -378,6 +379,12 @@ class ContainerStartError(ContainerError):
         self.exit_code = exit_code
 
 
+class OciRuntimeError(ContainerError):
+    """An OCI runtime command (``pycontainers-runtime``) cannot be carried out: an unknown
+    container, an option it does not support, a container in the wrong state.
+    """
+
+
 class ContainerTimeout(ContainerError):
     """A container ran past its timeout and was killed."""
 
@@ -552,6 +559,7 @@ __all__ = [
     "NetworkNotFound",
     "NoMatchingPlatform",
     "OciConfigError",
+    "OciRuntimeError",
     "OverlayError",
     "PortError",
     "PortInUse",

@@ -442,6 +442,63 @@ def _mounts(value: Iterable[Mount]) -> tuple[Mount, ...]:
     return tuple(value)
 
 
+_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(?:[./][A-Za-z0-9_:@+-]+)+$")
+_SYSCTL_NS = {
+    "ipc": ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+            "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "fs.mqueue."),
+    "net": ("net.",),
+    "uts": ("kernel.hostname", "kernel.domainname"),
+}  # fmt: skip
+
+
+def _sysctls(value: object) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    if isinstance(items, str) or not isinstance(items, Iterable):
+        raise _fail("sysctls", f"expected a mapping of names to values, got {value!r}")
+    out = []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise _fail("sysctls", f"expected (name, value) pairs, got {item!r}")
+        key, val = item
+        if not isinstance(key, str) or not _SYSCTL_KEY.match(key) or ".." in key:
+            raise _fail(f"sysctls.{key}", "not a sysctl name such as 'net.ipv4.ip_forward'")
+        if not isinstance(val, str) or "\x00" in val:
+            raise _fail(f"sysctls.{key}", f"the value must be a string, got {val!r}")
+        out.append((key, val))
+    return tuple(sorted(out))
+
+
+JOINABLE = ("ipc", "uts", "pid")
+"""Namespace kinds :attr:`ContainerSpec.join` can name (``net`` is ``netns``)."""
+
+
+def _joins(value: object) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    if isinstance(items, str) or not isinstance(items, Iterable):
+        raise _fail("join", f"expected (kind, path) pairs, got {value!r}")
+    out: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise _fail("join", f"expected (kind, path) pairs, got {item!r}")
+        kind, path = item
+        if kind not in JOINABLE:
+            raise _fail("join", f"cannot join a {kind!r} namespace (one of {', '.join(JOINABLE)})")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise _fail(f"join.{kind}", f"must be an absolute path, got {path!r}")
+        if kind in out:
+            raise _fail(f"join.{kind}", "given twice")
+        out[kind] = path
+    return tuple(sorted(out.items()))
+
+
+def sysctl_namespace(key: str) -> str | None:
+    """The namespace a sysctl belongs to (``ipc``, ``net``, ``uts``), None if the host's."""
+    for kind, prefixes in _SYSCTL_NS.items():
+        if any(key == p or (p.endswith(".") and key.startswith(p)) for p in prefixes):
+            return kind
+    return None
+
+
 def _idmaps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
     return tuple(value)
 
@@ -498,6 +555,14 @@ class ContainerSpec:
     own: ``"idmap"`` (an idmapped mount; an error where the kernel or filesystem cannot),
     ``"copy"`` (a copy with shifted owners, cached per mapping), ``"auto"`` (idmap where it
     works, else the copy) or ``"none"`` (as is: host root's files show as the overflow id)."""
+    join: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_joins)
+    """Existing namespaces to join instead of making them, as (kind, path) pairs for
+    ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's); the
+    kind must then not be in ``namespaces``. The network namespace is ``netns``."""
+    sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_sysctls)
+    """Kernel parameters set in the container's own namespaces before its process runs
+    (``{"net.ipv4.ip_forward": "1"}``): only those of an ipc, net or uts namespace the
+    container has (OCI ``linux.sysctl``)."""
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.rootfs, OverlayRootfs):
@@ -508,7 +573,10 @@ class ContainerSpec:
             raise _fail("rootfs", f"must be an absolute path (or 'host'), got {self.rootfs!r}")
         check_hostname("hostname", self.hostname)
         check_hostname("domainname", self.domainname)
-        if (self.hostname or self.domainname) and "uts" not in self.namespaces:
+        joined = {kind for kind, _ in self.join}
+        for kind in joined & self.namespaces:
+            raise _fail(f"join.{kind}", f"joining a {kind} namespace excludes it from namespaces")
+        if (self.hostname or self.domainname) and not {"uts"} & (self.namespaces | joined):
             raise _fail("hostname", "setting a hostname needs the 'uts' namespace")
         if "mnt" not in self.namespaces:
             raise _fail("namespaces", "a container needs the 'mnt' namespace for its rootfs")
@@ -539,6 +607,13 @@ class ContainerSpec:
                 raise _fail("network", "a bridge network needs the 'net' namespace")
         if self.stop_signal:
             signal_number(self.stop_signal, "stop_signal")
+        for key, _ in self.sysctls:
+            ns = sysctl_namespace(key)
+            if ns is None:
+                raise _fail(f"sysctls.{key}", "not a namespaced sysctl: it would change the host")
+            own = self.namespaces | joined | ({"net"} if self.netns is not None else set())
+            if ns not in own:
+                raise _fail(f"sysctls.{key}", f"needs the container's own {ns!r} namespace")
         if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"

@@ -257,12 +257,49 @@ def host_image_ops(hostname: str) -> list[Op]:
     return ops
 
 
+def sysctl_ops(sysctls: tuple[tuple[str, str], ...]) -> list[Op]:
+    """Writes of the spec's sysctls under the container's /proc/sys (before it is made
+    read-only); they act on the namespaces the child is in by then (its own, or the
+    network namespace it joined).
+    """
+    return [
+        Op(OP_WRITE, "/proc/sys/" + key.replace(".", "/"), data=value, mode=0o644,
+           options=OPT_STRICT | OPT_FILE)
+        for key, value in sysctls
+    ]  # fmt: skip
+
+
 def security_ops(security: SecurityOptions) -> list[Op]:
     """Masked and read-only paths (none for a privileged container)."""
     if security.privileged:
         return []
     ops = [Op(OP_MASK, path, options=OPT_STRICT) for path in security.masked_paths]
     ops += [Op(OP_READONLY, path, options=OPT_STRICT) for path in security.readonly_paths]
+    return ops
+
+
+def cgroup_bind_ops(layout: CgroupLayout, group: str) -> list[Op]:
+    """/sys/fs/cgroup for a container without a cgroup namespace (as runc makes it): its
+    own group of each hierarchy bound read-only from the host, so it sees its limits and
+    nothing above them.
+    """
+    quiet = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME
+    ro = quiet | MS_RDONLY
+    group = group.strip("/")
+    if layout.kind == "v2":
+        assert layout.unified is not None
+        return [Op(OP_BIND, "/sys/fs/cgroup", os.path.join(layout.unified, group), flags=ro,
+                   options=OPT_STRICT)]  # fmt: skip
+    ops = [Op(OP_MOUNT, "/sys/fs/cgroup", "tmpfs", "tmpfs", "mode=755", quiet, options=OPT_STRICT)]
+    for key, mountpoint in layout.v1_hierarchies:
+        name = os.path.basename(mountpoint.rstrip("/")) or key
+        ops.append(Op(OP_BIND, f"/sys/fs/cgroup/{name}", os.path.join(mountpoint, group),
+                      flags=ro, options=OPT_STRICT))  # fmt: skip
+    if layout.unified:
+        ops.append(Op(OP_BIND, "/sys/fs/cgroup/unified", os.path.join(layout.unified, group),
+                      flags=ro, options=OPT_STRICT | OPT_OPTIONAL))  # fmt: skip
+    # the tmpfs holding them stays writable, as runc leaves it (the container's own memory)
+    ops += [Op(OP_SYMLINK, path, target) for path, target in layout.container_symlinks()]
     return ops
 
 

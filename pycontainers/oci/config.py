@@ -194,6 +194,8 @@ def _linux(spec: ContainerSpec) -> dict[str, Any]:
     }
     if spec.netns is not None:
         linux["namespaces"].append({"type": "network", "path": spec.netns})
+    for kind, path in spec.join:
+        linux["namespaces"].append({"type": NS_TO_OCI[kind], "path": path})
     for key, maps in (("uidMappings", spec.uid_mappings), ("gidMappings", spec.gid_mappings)):
         if maps:
             linux[key] = [
@@ -207,6 +209,8 @@ def _linux(spec: ContainerSpec) -> dict[str, Any]:
         linux["seccomp"] = filt
     if spec.resources is not None:
         linux["resources"] = resources(spec)
+    if spec.sysctls:
+        linux["sysctl"] = dict(spec.sysctls)
     return linux
 
 

@@ -140,9 +140,14 @@ def _process_fields(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _namespaces(doc: dict[str, Any]) -> tuple[frozenset[str], str | None]:
+def _namespaces(
+    doc: dict[str, Any],
+) -> tuple[frozenset[str], str | None, tuple[tuple[str, str], ...]]:
+    from pycontainers.spec import JOINABLE
+
     kinds: set[str] = set()
     netns = None
+    joins: list[tuple[str, str]] = []
     linux = _get(doc, "linux", dict, {})
     for i, ns in enumerate(_get(linux, "namespaces", list, [], "linux")):
         where = f"linux.namespaces[{i}]"
@@ -156,9 +161,11 @@ def _namespaces(doc: dict[str, Any]) -> tuple[frozenset[str], str | None]:
             kinds.add(_OCI_TO_NS[oci])
         elif oci == "network":
             netns = path
+        elif _OCI_TO_NS[oci] in JOINABLE:
+            joins.append((_OCI_TO_NS[oci], path))
         else:
             raise OciConfigError(f"{where}.path", f"joining a {oci} namespace is not supported")
-    return frozenset(kinds), netns
+    return frozenset(kinds), netns, tuple(joins)
 
 
 def _mappings(doc: dict[str, Any], key: str) -> tuple[IdMapping, ...]:
@@ -192,10 +199,11 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
     p = _process_fields(doc)
     if notes.get(PREFIX + "default_path") == "true":  # written by environ(), not the spec
         p["env"] = [e for e in p["env"] if not e.startswith("PATH=")]
-    kinds, netns = _namespaces(doc)
+    kinds, netns, joins = _namespaces(doc)
     linux = _get(doc, "linux", dict, {})
     extras = {field: _annotation(notes, field) for field in ANNOTATED}
     detach = _annotation(notes, "detach")
+    sysctls = _sysctl(linux)
     process = _build("process", lambda: Process(
         args=p["args"], env=p["env"], cwd=p["cwd"], user=extras.pop("user"),
         rlimits=p["rlimits"], umask=p["umask"], no_new_privs=p["no_new_privs"],
@@ -204,11 +212,11 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
         process=process,
         hostname=_get(doc, "hostname", str, None),
         domainname=_get(doc, "domainname", str, None),
-        namespaces=kinds, netns=netns,
+        namespaces=kinds, netns=netns, join=joins,
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(_get(doc, "root", dict, {}), "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux"),
-        **extras,
+        sysctls=sysctls, **extras,
     ))  # fmt: skip
     name = notes.get(PREFIX + "name", "")
     # every field we derive must be what the annotations give: else it was edited by hand
@@ -233,7 +241,11 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
 
 def _is_default(m: dict[str, Any]) -> bool:
     dest = m.get("destination")
-    return isinstance(dest, str) and os.path.normpath(dest) in DEFAULT_DESTINATIONS
+    return (
+        isinstance(dest, str)
+        and os.path.normpath(dest) in DEFAULT_DESTINATIONS
+        and not _shared_shm(m, dest)
+    )
 
 
 def _compare(want: Any, have: Any, path: str) -> None:
@@ -269,7 +281,7 @@ def _extra(doc: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
 
 def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     p = _process_fields(doc)
-    kinds, netns = _namespaces(doc)
+    kinds, netns, joins = _namespaces(doc)
     linux = _get(doc, "linux", dict, {})
     root = _get(doc, "root", dict, None)
     if root is None:
@@ -290,13 +302,14 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     ))  # fmt: skip
     if seccomp is not None:
         _check_seccomp(seccomp, security.capabilities())
+    sysctls = _sysctl(linux)
     mounts, kept = [], []
     for i, m in enumerate(_get(doc, "mounts", list, [], "")):
         where = f"mounts[{i}]"
         if not isinstance(m, dict):
             raise OciConfigError(where, "expected an object")
         dest = _get(m, "destination", str, "", where)
-        if os.path.normpath(dest) in DEFAULT_DESTINATIONS:
+        if os.path.normpath(dest) in DEFAULT_DESTINATIONS and not _shared_shm(m, dest):
             kept.append(m)
             continue
         mounts.append(_build(where, lambda m=m, dest=dest: _mount(m, dest)))
@@ -308,10 +321,11 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     spec = _build("$", lambda: ContainerSpec(
         rootfs=os.path.realpath(path), process=process,
         hostname=_get(doc, "hostname", str, None), domainname=_get(doc, "domainname", str, None),
-        namespaces=kinds, netns=netns, mounts=tuple(mounts), security=security,
+        namespaces=kinds, netns=netns, join=joins, mounts=tuple(mounts), security=security,
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(root, "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux") or "rprivate",
+        sysctls=sysctls,
     ))  # fmt: skip
     consumed = {
         "ociVersion": None, "root": {"path": None, "readonly": None}, "hostname": None,
@@ -320,12 +334,30 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
                     "noNewPrivileges": None, "capabilities": None},
         "linux": {"namespaces": None, "uidMappings": None, "gidMappings": None,
                   "rootfsPropagation": None, "maskedPaths": None, "readonlyPaths": None,
-                  "seccomp": None},
+                  "seccomp": None, "sysctl": None},
     }  # fmt: skip
     extra = _extra(doc, consumed)
     if kept:
         extra["mounts"] = kept
     return OciConfig(spec, "", None, extra)
+
+
+def _sysctl(linux: dict[str, Any]) -> dict[str, str]:
+    """``linux.sysctl``: names to string values."""
+    out = _get(linux, "sysctl", dict, {}, "linux")
+    for key, value in out.items():
+        if not isinstance(value, str):
+            raise OciConfigError(f"linux.sysctl.{key}", f"expected a string, got {value!r}")
+    return dict(out)
+
+
+def _shared_shm(m: dict[str, Any], dest: str) -> bool:
+    """A bind at /dev/shm: a shm the caller made (podman's per-container one with its
+    ``--shm-size``, a pod's shared one), mounted over ours, not dropped as a default.
+    """
+    options = m.get("options") if isinstance(m.get("options"), list) else []
+    is_bind = m.get("type") == "bind" or bool({"bind", "rbind"} & set(options or []))
+    return os.path.normpath(dest) == "/dev/shm" and is_bind
 
 
 def _seccomp(doc: dict[str, Any]) -> Any:

@@ -90,7 +90,10 @@ def open_entry(container: Container) -> Entry:
         for kind in JOIN_ORDER:
             if kind not in spec.namespaces and not os.path.exists(f"/proc/self/ns/{kind}"):
                 continue  # a kind this kernel lacks (no time namespaces): nobody has one
-            fd = _open_ns(pid, kind, short)
+            # a joined pid namespace holds the container's processes, not its first one (a
+            # forwarder that stayed outside to fork into it): its children's is the one
+            joined_pid = kind == "pid" and any(k == "pid" for k, _ in spec.join)
+            fd = _open_ns(pid, "pid_for_children" if joined_pid else kind, short)
             ours = os.stat(f"/proc/self/ns/{kind}").st_ino
             if os.fstat(fd).st_ino == ours:
                 os.close(fd)

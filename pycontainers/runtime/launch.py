@@ -116,13 +116,16 @@ class _Prepared:
     tree_fd: int = -1
     net_fd: int = -1
     cgroup_fds: list[int] = attrs.field(factory=list)
+    join_fds: list[tuple[str, int]] = attrs.field(factory=list)
 
     def close(self) -> None:
         """Close the fds (idempotent)."""
-        for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd]:
+        joined = [fd for _, fd in self.join_fds]
+        for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd, *joined]:
             if fd >= 0:
                 os.close(fd)
         self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd = [], -1, -1, -1
+        self.join_fds = []
 
 
 class Launch:
@@ -173,8 +176,10 @@ class Launch:
                 start_fifo_fd=ready.fifo_fd,
                 rootfs_tree_fd=ready.tree_fd,
                 netns_fd=ready.net_fd,
+                join_fds=tuple(ready.join_fds),
                 cgroup_fds=tuple(ready.cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
+                cgroup_path=self.cgroup.path if self.cgroup is not None else None,
                 console=console,
                 detached=monitor is not None,
             )
@@ -213,6 +218,16 @@ class Launch:
                         exc.errno or 0,
                         f"join: network namespace {spec.netns}: {exc.strerror}",
                         path=spec.netns,
+                    ) from None
+            for kind, path in spec.join:
+                try:
+                    ready.join_fds.append((kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+                except OSError as exc:
+                    raise ContainerStartError(
+                        "join",
+                        exc.errno or 0,
+                        f"join: {kind} namespace {path}: {exc.strerror}",
+                        path=path,
                     ) from None
             if isinstance(spec.rootfs, OverlayRootfs):
                 ready.tree_fd = self._overlay(spec.rootfs, owner)

@@ -78,6 +78,17 @@ def clone_flags(kinds: frozenset[str]) -> int:
     return flags
 
 
+_JOIN_ORDER = ("ipc", "uts", "net", "pid")  # setns order (pid last: it binds children only)
+
+
+def _joins(join_fds: tuple[tuple[str, int], ...], netns_fd: int) -> tuple[tuple[int, int], ...]:
+    """(fd, CLONE_NEW*) pairs of the namespaces to join, in setns order."""
+    fds = dict(join_fds)
+    if netns_fd >= 0:
+        fds["net"] = netns_fd
+    return tuple((fds[k], CLONE_FLAGS[k]) for k in _JOIN_ORDER if k in fds)
+
+
 CONSOLE_FD = 3
 """The container fd on which a child with a console sends its pty master (then closes it)."""
 
@@ -137,8 +148,10 @@ def make_plan(
     start_fifo_fd: int = -1,
     cgroup_fds: tuple[int, ...] = (),
     cgroup_layout: CgroupLayout | None = None,
+    cgroup_path: str | None = None,
     rootfs_tree_fd: int = -1,
     netns_fd: int = -1,
+    join_fds: tuple[tuple[str, int], ...] = (),
     console: bool = False,
     detached: bool = False,
 ) -> Plan:
@@ -150,7 +163,8 @@ def make_plan(
     mount namespace); ``start_fifo`` makes the child wait for a start signal before execve.
     ``cgroup_fds`` are open cgroup.procs files the child joins itself; with a cgroup
     namespace it is then unshared, rooted at that group, and ``cgroup_layout`` says which
-    cgroup filesystems to mount read-only at /sys/fs/cgroup.
+    cgroup filesystems to mount read-only at /sys/fs/cgroup; without a cgroup namespace,
+    the container's own groups (``cgroup_path`` in each hierarchy) are bound read-only there.
     """
     ops: list[Op] = []
     hostname = inputs.hostname
@@ -179,7 +193,10 @@ def make_plan(
         unshare = CLONE_FLAGS["cgroup"]
         if cgroup_layout is not None:
             ops += rootfs_plan.cgroupfs_ops(cgroup_layout)
+    elif cgroup_fds and cgroup_layout is not None and cgroup_path is not None:
+        ops += rootfs_plan.cgroup_bind_ops(cgroup_layout, cgroup_path)
     ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
+    ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)
     proc = spec.process
     env = proc.environ()
@@ -200,7 +217,7 @@ def make_plan(
         readonly_rootfs=spec.readonly_rootfs or spec.rootfs == "host",  # host: /tmp stays rw
         rootfs_flags=0 if spec.security.privileged else _plan.MS_NODEV,
         rootfs_tree_fd=rootfs_tree_fd,
-        joins=((netns_fd, CLONE_FLAGS["net"]),) if netns_fd >= 0 else (),
+        joins=_joins(join_fds, netns_fd),
         ops=tuple(ops),
         hostname=hostname,
         domainname=spec.domainname,

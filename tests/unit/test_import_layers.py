@@ -8,7 +8,7 @@ Layers, low to high, by package path:
 - L1 primitives: ``fs``, ``cgroups``, ``namespaces``, ``network``, ``security``, ``oci`` (the
   config.json model).
 - L2 engine: ``runtime``, ``images``.
-- L3 front ends: ``cli``, ``testing``, ``display``, ``check``, ``__main__`` and the package
+- L3 front ends: ``cli``, ``ociruntime`` (``pycontainers-runtime``), ``testing``, ``display``, ``check``, ``__main__`` and the package
   ``__init__``.
 
 Decisions:
@@ -59,7 +59,9 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("spec", "_native"), 0),
     **dict.fromkeys(("fs", "cgroups", "namespaces", "network", "security", "oci"), 1),
     **dict.fromkeys(("runtime", "images", "builder"), 2),
-    **dict.fromkeys(("cli", "testing", "display", "check", "__main__", "__init__"), 3),
+    **dict.fromkeys(
+        ("cli", "ociruntime", "testing", "display", "check", "__main__", "__init__"), 3
+    ),
 }
 
 VALUE_MODULES = frozenset(

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""OCI runtime latency: pycontainers-runtime vs runc (vs crun where installed).
+
+Two tables, every sample a whole sequence of processes timed with ``time.perf_counter``:
+
+- **direct**: ``create`` + ``start`` + wait for ``/bin/true`` to exit + ``delete`` of the
+  same bundle (a busybox rootfs, ``runc spec``'s config without a terminal), each command a
+  separate process, as a shim drives them. This process is a subreaper, so the container's
+  init is re-parented to it once ``create`` exits and it reaps the init, as conmon and
+  containerd-shim do.
+- **podman**: ``podman run --rm --network none`` of ``/bin/true`` with ``--runtime`` ours,
+  runc (and crun).
+
+Contenders are interleaved round-robin (one sample each per round, the first rotating).
+Everything lives in one temporary directory, removed at exit; the benchmark runs in a
+private network namespace.
+
+Usage (as root; never while the test suite runs)::
+
+    flock /tmp/pc-tests.lock python3 benchmarks/oci_runtime.py [--runs 20] [--warmup 2]
+        [--skip-podman] [--json out.json]
+
+Targets (issue 17): direct ours <= 0.3x runc; under podman ours <= 1x podman with runc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BUSYBOX = Path(shutil.which("busybox") or "/bin/busybox")
+PODMAN_ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNET = 0x40000000
+
+
+def make_rootfs(path: Path) -> Path:
+    for d in ("bin", "proc", "sys", "dev", "tmp", "etc"):
+        (path / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, path / "bin" / "busybox")
+    applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True)
+    for name in applets.stdout.split():
+        if name != "busybox":
+            (path / "bin" / name).symlink_to("busybox")
+    return path
+
+
+def make_bundle(path: Path, rootfs: Path) -> Path:
+    sys.path.insert(0, str(REPO))
+    from pycontainers.ociruntime.info import template
+
+    path.mkdir(parents=True)
+    doc = template()
+    doc["process"].update(terminal=False, args=["/bin/true"])
+    doc["ociVersion"] = "1.0.2"  # what runc spec writes; crun 1.8 refuses newer
+    doc["root"] = {"path": str(rootfs), "readonly": True}
+    (path / "config.json").write_text(json.dumps(doc))
+    return path
+
+
+def our_runtime(tmp: Path) -> Path:
+    exe = tmp / "pycontainers-runtime"
+    exe.write_text(
+        "#!/bin/sh\n"
+        # bytecode cached (in the temporary directory), as an installed package has it
+        f"PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX={tmp / 'pycache'} "
+        f"PYCONTAINERS_RUNTIME_ROOT={tmp / 'ours-root'} PYTHONPATH={REPO} "
+        f'exec {sys.executable} -P -m pycontainers.ociruntime.main "$@"\n'
+    )
+    exe.chmod(0o755)
+    return exe
+
+
+class Unavailable(Exception):
+    """A contender cannot run here; the message says why."""
+
+
+def available(contenders: dict[str, Callable[[int], float]]) -> dict[str, Callable[[int], float]]:
+    """The contenders whose first sample works (the others reported with the reason)."""
+    out = {}
+    for name, once in contenders.items():
+        try:
+            once(0)
+        except (Unavailable, subprocess.CalledProcessError) as exc:
+            print(f"{name}: unavailable here ({exc})")
+            continue
+        out[name] = once
+    return out
+
+
+def direct(exe: str, root: Path, bundle: Path) -> Callable[[int], float]:
+    """create + start + reap + delete, each a process; returns the seconds taken."""
+
+    def once(n: int) -> float:
+        cid = f"bench-{os.getpid()}-{n}"
+        pid_file = root.parent / f"{cid}.pid"
+        base = [exe, "--root", str(root)]
+        t0 = time.perf_counter()
+        with open(root.parent / "create.err", "wb") as err:
+            rc = subprocess.call([*base, "create", "--bundle", str(bundle), "--pid-file",
+                                  str(pid_file), cid], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+        if rc != 0:
+            raise Unavailable((root.parent / "create.err").read_text().strip()[-200:])
+        pid = int(pid_file.read_text())
+        subprocess.run([*base, "start", cid], check=True)
+        _, status = os.waitpid(pid, 0)  # we are the subreaper: the init is ours to reap
+        subprocess.run([*base, "delete", cid], check=True)
+        elapsed = time.perf_counter() - t0
+        if status != 0:
+            raise RuntimeError(f"{exe}: /bin/true exited with wait status {status}")
+        pid_file.unlink()
+        return elapsed
+
+    return once
+
+
+def podman(runtime: str, tmp: Path, rootfs: Path, name: str) -> Callable[[int], float]:
+    base = ["podman", "--root", str(tmp / f"pm-{name}" / "root"), "--runroot",
+            str(tmp / f"pm-{name}" / "run"), "--runtime", runtime, "--cgroup-manager",
+            "cgroupfs", "--storage-driver", "vfs", "--events-backend", "none"]  # fmt: skip
+
+    def once(n: int) -> float:
+        t0 = time.perf_counter()
+        r = subprocess.run([*base, "run", "--rm", *PODMAN_ULIMITS, "--network", "none",
+                            "--rootfs", str(rootfs), "/bin/true"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)  # fmt: skip
+        if r.returncode != 0:
+            raise Unavailable(r.stderr.strip()[-200:])
+        return time.perf_counter() - t0
+
+    return once
+
+
+def measure(
+    contenders: dict[str, Callable[[int], float]], runs: int, warmup: int
+) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {k: [] for k in contenders}
+    names = list(contenders)
+    n = 0
+    for r in range(warmup + runs):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            n += 1
+            took = contenders[name](n)
+            if r >= warmup:
+                samples[name].append(took)
+    return samples
+
+
+def table(title: str, samples: dict[str, list[float]], base: str) -> list[dict[str, object]]:
+    print(f"\n{title}")
+    print(f"{'contender':<34}{'median ms':>10}{'p90 ms':>9}{'vs ' + base:>14}")
+    rows = []
+    ref = statistics.median(samples[base])
+    for name, values in samples.items():
+        med = statistics.median(values)
+        p90 = sorted(values)[int(0.9 * (len(values) - 1))]
+        print(f"{name:<34}{med * 1e3:>10.1f}{p90 * 1e3:>9.1f}{med / ref:>13.2f}x")
+        rows.append({"contender": name, "median_ms": med * 1e3, "p90_ms": p90 * 1e3,
+                     "ratio": med / ref})  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--skip-podman", action="store_true")
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        sys.exit(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    tmp = Path(tempfile.mkdtemp(prefix="pcoci-"))
+    try:
+        rootfs = make_rootfs(tmp / "rootfs")
+        bundle = make_bundle(tmp / "bundle", rootfs)
+        ours = str(our_runtime(tmp))
+        runtimes = {"pycontainers-runtime": ours}
+        for name in ("runc", "crun"):
+            found = shutil.which(name)
+            if found:
+                runtimes[name] = found
+            else:
+                print(f"{name}: unavailable (not installed)")
+        contenders = available(
+            {f"direct {k}": direct(v, tmp / f"{k}-root", bundle) for k, v in runtimes.items()}
+        )
+        results = {"direct": table("create+start+wait+delete of /bin/true (each a process)",
+                                   measure(contenders, args.runs, args.warmup), "direct runc")}  # fmt: skip
+        if not args.skip_podman and shutil.which("podman"):
+            pm = available(
+                {f"podman run --rm ({k})": podman(v, tmp, rootfs, k) for k, v in runtimes.items()}
+            )
+            results["podman"] = table("podman run --rm --network none /bin/true",
+                                      measure(pm, args.runs, args.warmup), "podman run --rm (runc)")  # fmt: skip
+        print("\ntargets: direct pycontainers-runtime <= 0.3x runc; under podman <= 1x runc")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+    finally:
+        for name in ("ours-root", "runc-root", "crun-root", "pycontainers-runtime-root"):
+            root = tmp / name
+            if root.is_dir():
+                for cid in os.listdir(root):
+                    exe = ours if name.startswith(("ours", "pycontainers")) else name.split("-")[0]
+                    subprocess.run(
+                        [exe, "--root", str(root), "delete", "-f", cid], capture_output=True
+                    )
+        for name in ("runc", "crun", "pycontainers-runtime"):
+            pmdir = tmp / f"pm-{name}"
+            if pmdir.is_dir():
+                subprocess.run(["podman", "--root", str(pmdir / "root"), "--runroot", str(pmdir / "run"),
+                                "--storage-driver", "vfs", "rm", "-f", "--all"], capture_output=True)  # fmt: skip
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

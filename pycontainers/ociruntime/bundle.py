@@ -1,0 +1,284 @@
+"""A bundle's ``config.json`` as the runtime runs it: the spec, plus what only the runtime
+uses (terminal, hooks, cgroups path, OOM score, annotations).
+
+:func:`pycontainers.oci.load.read_config` maps what the spec models; here the fields a
+runtime must act on are read from what it keeps aside (``extra``), each either applied or
+refused with an :class:`~pycontainers.errors.OciConfigError` naming its JSON path — never
+silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from typing import Any
+
+import attrs
+
+from pycontainers.errors import OciConfigError
+from pycontainers.oci.resources import oci_resources
+from pycontainers.spec import ContainerSpec, Mount
+
+DEFAULT_CGROUP_PARENT = "pycontainers-runtime"
+
+
+@attrs.frozen
+class Bundle:
+    """What ``create`` needs from a bundle."""
+
+    path: str
+    spec: ContainerSpec
+    cgroup_name: str
+    terminal: bool
+    console_size: tuple[int, int] | None
+    oom_score_adj: int | None
+    annotations: dict[str, str]
+    hooks: dict[str, list[dict[str, Any]]]
+
+
+def load_bundle(bundle: str, container_id: str) -> Bundle:
+    """Read and check ``<bundle>/config.json`` (errors name the JSON path)."""
+    from pycontainers.oci.load import read_config
+
+    bundle = os.path.abspath(bundle)
+    path = os.path.join(bundle, "config.json")
+    try:
+        loaded = read_config(path)
+    except FileNotFoundError:
+        raise OciConfigError("$", f"{path} does not exist", path=path) from None
+    except IsADirectoryError:
+        raise OciConfigError("$", f"{path} is a directory", path=path) from None
+    with open(path, "rb") as f:
+        doc = json.loads(f.read())
+    _check_root(doc, bundle)
+    extra = loaded.extra
+    linux = _obj(extra, "linux", "linux")
+    process = _obj(extra, "process", "process")
+    _refuse_unsupported(doc, process, linux)
+    spec = loaded.spec
+    name, parent = _cgroup_path(linux.get("cgroupsPath"), container_id)
+    resources = oci_resources(linux.get("resources"), "linux.resources")
+    spec = attrs.evolve(spec, resources=resources, cgroup_parent=parent,
+                        mounts=(*spec.mounts, *_device_mounts(linux.get("devices"))))  # fmt: skip
+    terminal = process.get("terminal", False)
+    if not isinstance(terminal, bool):
+        raise OciConfigError("process.terminal", "expected a boolean")
+    size = process.get("consoleSize")
+    console_size = None
+    if size is not None:
+        h, w = (
+            _int(size, "height", "process.consoleSize"),
+            _int(size, "width", "process.consoleSize"),
+        )
+        console_size = (h, w)
+    oom = process.get("oomScoreAdj")
+    if oom is not None and (
+        isinstance(oom, bool) or not isinstance(oom, int) or not -1000 <= oom <= 1000
+    ):
+        raise OciConfigError(
+            "process.oomScoreAdj", f"expected an integer in -1000..1000, got {oom!r}"
+        )
+    notes = doc.get("annotations") or {}
+    hooks = _hooks(doc.get("hooks"))
+    return Bundle(bundle, spec, name, terminal, console_size, oom, dict(notes), hooks)
+
+
+def _obj(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise OciConfigError(where, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _int(doc: Any, key: str, where: str) -> int:
+    value = doc.get(key) if isinstance(doc, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise OciConfigError(f"{where}.{key}", f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _check_root(doc: dict[str, Any], bundle: str) -> None:
+    """A relative ``root.path`` must stay inside the bundle (no symlink out of it)."""
+    root = doc.get("root")
+    path = root.get("path") if isinstance(root, dict) else None
+    if not isinstance(path, str) or os.path.isabs(path):
+        return  # absolute: the caller named the directory itself (podman --rootfs)
+    real = os.path.realpath(os.path.join(bundle, path))
+    if os.path.commonpath([real, os.path.realpath(bundle)]) != os.path.realpath(bundle):
+        raise OciConfigError(
+            "root.path",
+            f"{path!r} resolves to {real}, outside the bundle {bundle} (through a symlink or "
+            "'..'); give an absolute path to use a rootfs elsewhere",
+        )
+    if not os.path.isdir(real):
+        raise OciConfigError("root.path", f"{real} is not a directory")
+
+
+_REFUSED = {
+    "process.apparmorProfile": "AppArmor profiles are not supported by pycontainers-runtime",
+    "process.selinuxLabel": "SELinux labels are not supported by pycontainers-runtime",
+    "process.ioPriority": "I/O priorities are not supported yet",
+    "process.scheduler": "scheduler policies are not supported yet",
+    "process.execCPUAffinity": "exec CPU affinity is not supported yet",
+    "linux.mountLabel": "SELinux mount labels are not supported by pycontainers-runtime",
+    "linux.intelRdt": "Intel RDT is not supported by pycontainers-runtime",
+    "linux.timeOffsets": "time namespace offsets are not supported yet",
+    "linux.memoryPolicy": "NUMA memory policies are not supported yet",
+    "linux.netDevices": "moving network devices is not supported yet",
+}
+
+
+def _refuse_unsupported(
+    doc: dict[str, Any], process: dict[str, Any], linux: dict[str, Any]
+) -> None:
+    """Fields we do not apply: refused when set to anything but their empty value."""
+    for where, why in _REFUSED.items():
+        section, key = where.split(".")
+        value = (process if section == "process" else linux).get(key)
+        if value not in (None, "", [], {}):
+            raise OciConfigError(where, why)
+    caps = process.get("capabilities") or {}
+    if isinstance(caps, dict):
+        bounding = set(caps.get("bounding") or [])
+        for kind in ("effective", "permitted"):
+            if set(caps.get(kind) or []) - bounding:
+                raise OciConfigError(
+                    f"process.capabilities.{kind}", "has a capability not in bounding"
+                )
+        if caps.get("inheritable"):
+            raise OciConfigError(
+                "process.capabilities.inheritable",
+                "the inheritable set is always empty here (CVE-2022-29162)",
+            )
+        user = process.get("user") or {}
+        if caps.get("ambient") and (
+            set(caps["ambient"]) - bounding or not isinstance(user, dict) or user.get("uid", 0) != 0
+        ):
+            # for uid 0 the ambient set adds nothing to what execve gives (all of bounding)
+            raise OciConfigError(
+                "process.capabilities.ambient",
+                "ambient capabilities are only accepted for uid 0 (where they change nothing)",
+            )
+    persona = linux.get("personality")
+    if persona not in (None, {}) and (
+        not isinstance(persona, dict) or persona.get("domain") != "LINUX" or persona.get("flags")
+    ):
+        raise OciConfigError(
+            "linux.personality", "only the LINUX domain without flags is supported"
+        )
+    for i, ns in enumerate(doc.get("linux", {}).get("namespaces") or []):
+        if isinstance(ns, dict) and ns.get("type") == "time" and ns.get("path"):
+            raise OciConfigError(
+                f"linux.namespaces[{i}].path", "joining a time namespace is not supported"
+            )
+
+
+def _device_mounts(devices: Any) -> tuple[Mount, ...]:
+    """``linux.devices``: each the host's own node of that type and number, bound at the
+    same path (a bind keeps the host mount's ``dev`` flag; the container's /dev is nodev).
+    Access is the device cgroup's job (``linux.resources.devices``); the node's mode and
+    owner are the host's.
+    """
+    if devices is None:
+        return ()
+    if not isinstance(devices, list):
+        raise OciConfigError("linux.devices", "expected a list")
+    out = []
+    for i, dev in enumerate(devices):
+        where = f"linux.devices[{i}]"
+        if not isinstance(dev, dict):
+            raise OciConfigError(where, "expected an object")
+        path, kind = dev.get("path"), dev.get("type")
+        if not isinstance(path, str) or not path.startswith("/dev/"):
+            raise OciConfigError(f"{where}.path", f"expected a path under /dev, got {path!r}")
+        if kind not in ("c", "b", "u"):
+            raise OciConfigError(f"{where}.type", f"expected c, b or u, got {kind!r}")
+        want = (_int(dev, "major", where), _int(dev, "minor", where))
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise OciConfigError(
+                where, f"the host has no {path} ({exc.strerror}): only host devices can be passed"
+            ) from None
+        is_kind = stat.S_ISBLK(st.st_mode) if kind == "b" else stat.S_ISCHR(st.st_mode)
+        if not is_kind or (os.major(st.st_rdev), os.minor(st.st_rdev)) != want:
+            raise OciConfigError(
+                where, f"the host's {path} is not the {kind} {want[0]}:{want[1]} device asked for"
+            )
+        out.append(Mount(path, path, type="bind", options=("bind",)))
+    return tuple(out)
+
+
+def _cgroup_path(value: Any, container_id: str) -> tuple[str, str]:
+    """``linux.cgroupsPath`` as (group name, parent path); default: our parent / the id."""
+    if value is None or value == "":
+        return container_id, DEFAULT_CGROUP_PARENT
+    if not isinstance(value, str):
+        raise OciConfigError("linux.cgroupsPath", "expected a string")
+    if ":" in value and not value.startswith("/"):
+        raise OciConfigError(
+            "linux.cgroupsPath",
+            f"{value!r} is a systemd slice path; pycontainers-runtime manages cgroups "
+            "directly (use the cgroupfs driver: podman --cgroup-manager cgroupfs, "
+            "containerd SystemdCgroup = false)",
+        )
+    from pycontainers.cgroups._base import check_path
+    from pycontainers.errors import SpecError
+
+    try:
+        rel = check_path("linux.cgroupsPath", value)
+    except SpecError as exc:
+        raise OciConfigError("linux.cgroupsPath", str(exc).split(": ", 1)[-1]) from None
+    parent, _, name = rel.rpartition("/")
+    return name, parent
+
+
+HOOK_KINDS = (
+    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+)  # fmt: skip
+
+
+def _hooks(value: Any) -> dict[str, list[dict[str, Any]]]:
+    """``hooks``, checked: each a path, args, env, timeout."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise OciConfigError("hooks", "expected an object")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, hooks in value.items():
+        if kind not in HOOK_KINDS:
+            raise OciConfigError(
+                f"hooks.{kind}", f"unknown hook kind (one of {', '.join(HOOK_KINDS)})"
+            )
+        if not isinstance(hooks, list):
+            raise OciConfigError(f"hooks.{kind}", "expected a list")
+        if hooks and kind in ("createContainer", "startContainer"):
+            raise OciConfigError(
+                f"hooks.{kind}",
+                "hooks run inside the container's mount namespace are not supported yet "
+                "(prestart, createRuntime, poststart and poststop are)",
+            )
+        for i, hook in enumerate(hooks):
+            where = f"hooks.{kind}[{i}]"
+            if not isinstance(hook, dict):
+                raise OciConfigError(where, "expected an object")
+            path = hook.get("path")
+            if not isinstance(path, str) or not os.path.isabs(path):
+                raise OciConfigError(f"{where}.path", f"expected an absolute path, got {path!r}")
+            for key in ("args", "env"):
+                items = hook.get(key, [])
+                if not isinstance(items, list) or not all(isinstance(a, str) for a in items):
+                    raise OciConfigError(f"{where}.{key}", "expected a list of strings")
+            timeout = hook.get("timeout")
+            if timeout is not None and (
+                isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0
+            ):
+                raise OciConfigError(
+                    f"{where}.timeout", f"expected a positive integer, got {timeout!r}"
+                )
+        out[kind] = list(hooks)
+    return out
+
+
+__all__ = ["DEFAULT_CGROUP_PARENT", "HOOK_KINDS", "Bundle", "load_bundle"]

@@ -309,6 +309,23 @@ def spawn(plan: Plan) -> Spawned:
     return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock)
 
 
+def enter_sandbox(plan: Plan, report_sock: int) -> None:
+    """Confine the calling process in place as ``plan`` says (a warm sandbox's call).
+
+    For a single-threaded process just forked by its zygote: joins ``plan.cgroup_fds``,
+    unshares ``plan.unshare_flags``, runs ``plan.ops`` beneath /, then takes the plan's
+    hostname, rlimits, ids, capabilities, no_new_privs and seccomp filter. Returns only
+    when all of it is done; on a failure the C side reports ``(stage, errno, message)`` on
+    ``report_sock`` and exits with status 125. A plan without capabilities (not from
+    :func:`~pycontainers.runtime.confine.confinement`) is refused.
+    """
+    if plan.capabilities is None:
+        raise ValueError("a sandbox call needs its capabilities (from confinement())")
+    builder = _Builder()
+    cplan = builder.plan(plan)
+    _check(lib.pc_sandbox_enter(cplan, report_sock), "sandbox_enter")
+
+
 def spawn_monitored(
     plan: Plan, monitor: str, argv: Sequence[str], env: Sequence[str], fds: Sequence[int]
 ) -> tuple[Spawned, int, int]:
@@ -492,6 +509,21 @@ def idmap_tree(tree_fd: int, userns_fd: int) -> None:
         "mount_setattr",
         "MOUNT_ATTR_IDMAP",
     )
+
+
+REPORT_SIZE: int = ffi.sizeof("struct pc_error")
+"""The size of one (stage, errno, message) report a child sends on failure."""
+
+
+def parse_report(data: bytes) -> ChildReport:
+    """The report in ``data``, the :data:`REPORT_SIZE` bytes of one child's message."""
+    if len(data) != REPORT_SIZE:
+        raise ValueError(f"a child report has {REPORT_SIZE} bytes, not {len(data)}")
+    err = ffi.new("struct pc_error *")
+    ffi.memmove(err, data, REPORT_SIZE)
+    report = _report(1, err)
+    assert report is not None
+    return report
 
 
 def recv_report(sock: int) -> ChildReport | None:

@@ -1,0 +1,425 @@
+"""A zygote: a confined Python process that has done its imports and forks each call.
+
+The caller never forks itself. :class:`Zygote` starts a separate, exec'd interpreter (the
+program in :mod:`pycontainers.runtime._zygote_main`) as the first process of a container
+made by the engine (:class:`~pycontainers.runtime.launch.Launch`, so its own
+namespaces, cgroup, capabilities and seccomp filter come from its spec like any
+container's). It preloads modules, then forks each call as pid 1 of a fresh pid namespace;
+the call unshares fresh mnt, uts, ipc, net and cgroup namespaces, mounts its own /proc and
+/tmp, joins the cgroup the caller made for it and takes the capabilities, no_new_privs and
+seccomp filter of :func:`call_plan` — computed here, in the caller, by
+:func:`~pycontainers.runtime.confine.confinement` from the sandbox's spec — before it
+reads anything of the call.
+
+The zygote's container holds two capabilities more than its calls (``SYS_ADMIN`` and
+``NET_ADMIN``: it must make namespaces and mount in them); the calls drop them. Its
+seccomp filter is Docker's default for that set; a call's filter stacks on top of it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import signal
+import socket
+import struct
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from pycontainers import _log, _plan
+from pycontainers._plan import Op, Plan
+from pycontainers.errors import SandboxError
+from pycontainers.spec import ContainerSpec
+
+if TYPE_CHECKING:
+    from pycontainers._sys import ChildReport
+    from pycontainers.runtime.launch import Launch
+
+log = _log.get_logger("pycontainers.runtime")
+
+BOOT = "from pycontainers.runtime._zygote_main import main; main()"
+"""The zygote's program, run as ``python -c BOOT`` (pycontainers on its ``PYTHONPATH``)."""
+ZYGOTE_CAPS = ("SYS_ADMIN", "NET_ADMIN")
+"""What the zygote holds beyond its calls' set: to make namespaces, mount, bring lo up."""
+CALL_NAMESPACES = ("mnt", "uts", "ipc", "net", "cgroup")
+"""What a call unshares itself; its pid namespace the zygote makes before the fork."""
+START_TIMEOUT = 120.0
+KILL_GRACE = 10.0
+_TAIL = 4000
+
+
+def call_plan(spec: ContainerSpec, *, writable_shm: bool = False) -> Plan:
+    """The plan every call of a zygote confines itself with, from the sandbox's ``spec``.
+
+    Capabilities, seccomp filter, no_new_privs, rlimits and user come from
+    :func:`~pycontainers.runtime.plan.gather` (that is, from
+    :func:`~pycontainers.runtime.confine.confinement`), as for a container made from
+    ``spec``; the mounts are a fresh /proc (for the call's own pid namespace), a fresh
+    /tmp (and /dev/shm with ``writable_shm``), then the spec's masked and read-only paths
+    again over them.
+    """
+    from pycontainers.fs.rootfs import security_ops
+    from pycontainers.runtime.plan import CLONE_FLAGS, gather
+
+    inputs = gather(spec)
+    quiet = _plan.MS_NOSUID | _plan.MS_NODEV
+    strict = _plan.OPT_STRICT
+    ops = [
+        Op(_plan.OP_MOUNT, "/proc", "proc", "proc", None, quiet | _plan.MS_NOEXEC, options=strict),
+        Op(_plan.OP_MOUNT, "/tmp", "tmpfs", "tmpfs", "mode=1777", quiet, options=strict),
+    ]
+    if writable_shm:
+        ops.append(
+            Op(_plan.OP_MOUNT, "/dev/shm", "tmpfs", "tmpfs", "mode=1777", quiet, options=strict)
+        )
+    ops += security_ops(spec.security)
+    flags = 0
+    for kind in CALL_NAMESPACES:
+        flags |= CLONE_FLAGS[kind]
+    return Plan(
+        argv=None,
+        unshare_flags=flags,
+        ops=tuple(ops),
+        ids=inputs.ids,
+        umask=spec.process.umask,
+        cwd=spec.process.cwd or "/tmp",
+        new_session=0,
+        **inputs.security.plan_fields(),
+    )
+
+
+def zygote_spec(spec: ContainerSpec, python: str, env: Mapping[str, str]) -> ContainerSpec:
+    """The zygote's own container: ``spec`` running ``python -c BOOT`` with ``env``, with
+    :data:`ZYGOTE_CAPS` added (and Docker's seccomp filter for that set).
+    """
+    security = attrs.evolve(
+        spec.security, cap_add=(*spec.security.cap_add, *ZYGOTE_CAPS)
+    )
+    process = attrs.evolve(
+        spec.process,
+        args=(python, "-c", BOOT),
+        env=tuple(f"{k}={v}" for k, v in env.items()),
+    )
+    return attrs.evolve(spec, security=security, process=process)
+
+
+@attrs.frozen
+class CallOutcome:
+    """How one call ended, as the caller saw it.
+
+    ``returncode``: the exit status of the call's pid 1 (128+N if signal N killed it; -1:
+    unknown, the zygote died). ``answer``: the framed answer the call wrote, None if it
+    wrote none (or only part of one). ``report``: the confinement step that failed, if one
+    did. ``zygote_error``: the zygote could not start the call (its traceback).
+    """
+
+    returncode: int
+    answer: bytes | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    report: ChildReport | None = None
+    zygote_error: str | None = None
+    zygote_died: bool = False
+
+
+class Zygote:
+    """A running zygote (see the module docstring); :meth:`call` is thread-safe."""
+
+    def __init__(
+        self,
+        spec: ContainerSpec,
+        plan: Plan,
+        preload: Sequence[str] = (),
+        *,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        from pycontainers.runtime.launch import Launch
+        from pycontainers.runtime.run import host_mountpoint, needs_mountpoint
+        from pycontainers.runtime.stdio import DEVNULL, Stdio
+
+        self._closed = False
+        self._log = os.memfd_create("pycontainers-zygote", os.MFD_CLOEXEC)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._ctl = ours
+        try:
+            stdio = Stdio(theirs.fileno(), DEVNULL, self._log)
+            mnt = host_mountpoint() if needs_mountpoint(spec) else None
+            self._launch: Launch = Launch(
+                spec, stdio, host_mountpoint=mnt, start_fifo=None, cgroup_name=os.urandom(8).hex()
+            )
+        except BaseException:
+            ours.close()
+            os.close(self._log)
+            raise
+        finally:
+            theirs.close()
+        self.pid = self._launch.pid
+        self.pidfd = self._launch.pidfd
+        try:
+            self._ctl.send(pickle.dumps({"plan": plan, "preload": list(preload)}))
+            self._await_ready(start_timeout)
+        except BaseException:
+            self.close()
+            raise
+        log.debug("zygote.started", pid=self.pid, preload=list(preload))
+
+    def _await_ready(self, timeout: float) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._ctl, selectors.EVENT_READ)
+            if not sel.select(timeout):
+                raise SandboxError(f"the sandbox's zygote did not start within {timeout} s")
+        reply = self._ctl.recv(1 << 20)
+        if reply == b"R":
+            return
+        if reply[:1] == b"E":
+            detail = reply[1:].decode(errors="replace")[-_TAIL:]
+            raise SandboxError(f"the sandbox's zygote failed to preload:\n{detail}")
+        raise SandboxError(
+            f"the sandbox's zygote exited at start; its stderr ends with:\n{self.log_tail()}"
+        )
+
+    def alive(self) -> bool:
+        """Whether the zygote still runs and serves calls."""
+        from pycontainers.runtime.stdio import wait_readable
+
+        return not self._closed and not wait_readable(self.pidfd, 0)
+
+    def log_tail(self) -> str:
+        """The end of what the zygote itself wrote on its stderr."""
+        size = os.fstat(self._log).st_size
+        return os.pread(self._log, _TAIL, max(0, size - _TAIL)).decode(errors="replace")
+
+    def call(
+        self,
+        payload: bytes,
+        *,
+        env: Mapping[str, str],
+        cgroup_fds: Sequence[int],
+        timeout: float | None,
+        modules: Sequence[str] = (),
+    ) -> CallOutcome:
+        """Run one call: ``payload`` is its pickled ``(fn, args, kwargs)``; ``env`` its
+        whole environment; ``cgroup_fds`` the ``cgroup.procs`` files of its cgroup;
+        ``modules`` are imported by the zygote first (kept for the next calls).
+        """
+        call, call_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        request = {"env": dict(env), "modules": list(modules)}
+        try:
+            socket.send_fds(
+                self._ctl,
+                [pickle.dumps(request)],
+                [call_child.fileno(), out_w, err_w, status_child.fileno(), *cgroup_fds],
+            )
+            sent = True
+        except OSError:
+            sent = False  # the zygote is gone
+        finally:
+            call_child.close()
+            status_child.close()
+            os.close(out_w)
+            os.close(err_w)
+        try:
+            if not sent:
+                return CallOutcome(-1, None, b"", b"", zygote_died=True)
+            return _Exchange(call, status, out_r, err_r, payload, timeout).run()
+        finally:
+            call.close()
+            status.close()
+            os.close(out_r)
+            os.close(err_r)
+
+    def close(self) -> None:
+        """Stop the zygote (its running calls die with it) and remove its container."""
+        if self._closed:
+            return
+        self._closed = True
+        from pycontainers import _sys
+        from pycontainers.runtime.stdio import wait_readable
+
+        self._ctl.close()  # the zygote leaves when its control socket closes
+        if not wait_readable(self.pidfd, 5.0):
+            try:
+                _sys.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            _sys.reap(self.pidfd)
+        finally:
+            self._launch.remove_cgroup()
+            self._launch.close()
+            os.close(self._log)
+        log.debug("zygote.stopped", pid=self.pid)
+
+
+class _Exchange:
+    """The caller's side of one call: feed the payload, collect output, answer and status;
+    kill the call at its deadline.
+    """
+
+    def __init__(
+        self,
+        call: socket.socket,
+        status: socket.socket,
+        out: int,
+        err: int,
+        payload: bytes,
+        timeout: float | None,
+    ) -> None:
+        self.call, self.status = call, status
+        self.bufs: dict[int, list[bytes]] = {call.fileno(): [], out: [], err: []}
+        self.out, self.err = out, err
+        self.pending = memoryview(payload)
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.pidfd = -1
+        self.wstatus: int | None = None
+        self.report: ChildReport | None = None
+        self.zygote_error: str | None = None
+        self.status_done = False
+        self.timed_out = False
+        self.kill_deadline: float | None = None
+
+    def run(self) -> CallOutcome:
+        from pycontainers import _sys
+
+        self.call.setblocking(False)
+        sel = selectors.DefaultSelector()
+        try:
+            sel.register(self.call, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            sel.register(self.out, selectors.EVENT_READ)
+            sel.register(self.err, selectors.EVENT_READ)
+            sel.register(self.status, selectors.EVENT_READ)
+            streams = {self.call.fileno(), self.out, self.err}
+            while not self.status_done or streams:
+                if self.kill_deadline is not None and time.monotonic() > self.kill_deadline:
+                    break  # the zygote did not report the killed call: give up on it
+                for key, events in sel.select(self._wait()):
+                    if key.fileobj is self.status:
+                        if self._status():
+                            sel.unregister(self.status)
+                    elif key.fileobj is self.call and events & selectors.EVENT_WRITE:
+                        if self._feed():
+                            sel.modify(self.call, selectors.EVENT_READ)
+                    if key.fileobj is not self.status and events & selectors.EVENT_READ:
+                        fd = key.fd
+                        chunk = _read(fd)
+                        if chunk is None:
+                            continue
+                        if chunk:
+                            self.bufs[fd].append(chunk)
+                        else:
+                            sel.unregister(key.fileobj)
+                            streams.discard(fd)
+                self._check_deadline()
+        finally:
+            sel.close()
+            if self.pidfd >= 0:
+                os.close(self.pidfd)
+        code = -1
+        if self.wstatus is not None:
+            code = os.waitstatus_to_exitcode(self.wstatus)
+            code = 128 - code if code < 0 else code
+        return CallOutcome(
+            code,
+            _unframe(b"".join(self.bufs[self.call.fileno()])),
+            b"".join(self.bufs[self.out]),
+            b"".join(self.bufs[self.err]),
+            timed_out=self.timed_out,
+            report=self.report,
+            zygote_error=self.zygote_error,
+            zygote_died=self.status_done and self.wstatus is None and self.zygote_error is None
+            and self.report is None,
+        )
+
+    def _wait(self) -> float | None:
+        limit = self.kill_deadline if self.timed_out else self.deadline
+        return None if limit is None else max(0.0, limit - time.monotonic())
+
+    def _check_deadline(self) -> None:
+        if self.timed_out or self.deadline is None or time.monotonic() < self.deadline:
+            return
+        self.timed_out = True
+        self.kill_deadline = time.monotonic() + KILL_GRACE
+        self._kill()
+
+    def _kill(self) -> None:
+        from pycontainers import _sys
+
+        if self.pidfd >= 0 and self.wstatus is None:
+            try:  # pid 1 of the call's pid namespace: the kernel kills the rest
+                _sys.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def _status(self) -> bool:
+        """Take one status message; True at its end (EOF)."""
+        from pycontainers import _sys
+
+        try:
+            data, fds, _, _ = socket.recv_fds(self.status, 1 << 16, 1)
+        except OSError:
+            data, fds = b"", []
+        for fd in fds:
+            if self.pidfd < 0:
+                self.pidfd = fd
+                if self.timed_out:
+                    self._kill()
+            else:
+                os.close(fd)
+        if not data:
+            self.status_done = True
+            return True
+        if data[:1] == b"X" and len(data) == 5:
+            (self.wstatus,) = struct.unpack("i", data[1:])
+        elif data[:1] == b"E":
+            self.zygote_error = data[1:].decode(errors="replace")
+        elif len(data) == _sys.REPORT_SIZE:
+            self.report = _sys.parse_report(data)
+        return False
+
+    def _feed(self) -> bool:
+        """Send more of the payload; True once all is sent (or the call stopped reading)."""
+        try:
+            while self.pending:
+                n = self.call.send(self.pending)
+                self.pending = self.pending[n:]
+        except BlockingIOError:
+            return False
+        except OSError:
+            self.pending = memoryview(b"")
+        try:
+            self.call.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        return True
+
+
+def _read(fd: int) -> bytes | None:
+    """A chunk, b"" at EOF, None when nothing is there yet (a spurious wake-up)."""
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def _unframe(data: bytes) -> bytes | None:
+    """The answer in ``<16 hex digits: length><answer>``; None if incomplete."""
+    if len(data) < 16:
+        return None
+    try:
+        size = int(data[:16], 16)
+    except ValueError:
+        return None
+    return data[16:] if len(data) - 16 == size else None
+
+
+__all__ = ["BOOT", "CALL_NAMESPACES", "ZYGOTE_CAPS", "CallOutcome", "Zygote", "call_plan", "zygote_spec"]

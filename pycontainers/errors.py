@@ -49,6 +49,7 @@ Every constructor takes them as keywords::
     ├── WaitTimeout (TimeoutError)
     ├── SandboxError
     │   ├── SandboxMemoryError (MemoryError)
+    │   ├── SandboxResultError (TypeError)        a result that cannot be pickled back
     │   └── SandboxTimeout (TimeoutError)
     └── RemoteTraceback                       a sandbox's traceback (only ever a cause)
 """
@@ -489,6 +490,12 @@ class SandboxMemoryError(SandboxError, MemoryError):
         self.memory = memory
 
 
+class SandboxResultError(SandboxError, TypeError):
+    """The sandboxed callable returned a value that cannot be pickled back to the caller
+    (a generator, a lock, an open file...); its traceback there is the ``__cause__``.
+    """
+
+
 class SandboxTimeout(SandboxError, TimeoutError):
     """The sandbox ran past its ``timeout`` and was killed."""
 
@@ -563,6 +570,7 @@ __all__ = [
     "RemoteTraceback",
     "SandboxError",
     "SandboxMemoryError",
+    "SandboxResultError",
     "SandboxTimeout",
     "SeccompError",
     "SpecError",

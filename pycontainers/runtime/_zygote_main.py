@@ -23,9 +23,15 @@ import socket
 import struct
 import sys
 import traceback
+import fcntl
 from typing import Any
 
 import attrs
+
+try:  # every call answers with it: imported once, here, not in each call
+    import cloudpickle  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - the sandbox's callers have it
+    cloudpickle = None
 
 from pycontainers import _sys
 from pycontainers._plan import Plan
@@ -172,8 +178,6 @@ def _child(fds: list[int], request: dict[str, Any], plan: Plan) -> None:
 
 def _dup_above(fd: int, floor: int) -> int:
     """A duplicate of ``fd`` numbered ``floor`` or above."""
-    import fcntl
-
     return fcntl.fcntl(fd, fcntl.F_DUPFD, floor)
 
 
@@ -189,19 +193,16 @@ def run_call(request: dict[str, Any], call_fd: int) -> int:
         if not chunk:
             break
         chunks.append(chunk)
-    try:
-        import cloudpickle  # type: ignore[import-untyped]
-
-        dumps = cloudpickle.dumps
-    except ImportError:
-        dumps = pickle.dumps
+    dumps = cloudpickle.dumps if cloudpickle is not None else pickle.dumps
     try:
         fn, args, kwargs = pickle.loads(b"".join(chunks))
         value = fn(*args, **kwargs)
         try:
             blob = dumps(("ok", value))
         except Exception as exc:
-            raise TypeError(f"the result of {fn!r} cannot be pickled: {exc!r}") from exc
+            text = "".join(traceback.format_exception(exc))
+            why = f"the result of {fn!r} cannot be pickled: {exc!r}"
+            blob = pickle.dumps(("unpicklable", why, text))
     except BaseException as exc:
         text = "".join(traceback.format_exception(exc))
         raw: bytes | None

@@ -47,6 +47,9 @@ ZYGOTE_CAPS = ("SYS_ADMIN", "NET_ADMIN")
 """What the zygote holds beyond its calls' set: to make namespaces, mount, bring lo up."""
 CALL_NAMESPACES = ("mnt", "uts", "ipc", "net", "cgroup")
 """What a call unshares itself; its pid namespace the zygote makes before the fork."""
+STASH = "/run/pycontainers-sandbox"
+"""Where the zygote's container also shows the spec's binds below /tmp: a call mounts a
+fresh /tmp over them and binds them again from here."""
 START_TIMEOUT = 120.0
 KILL_GRACE = 10.0
 _TAIL = 4000
@@ -62,7 +65,7 @@ def call_plan(spec: ContainerSpec, *, writable_shm: bool = False) -> Plan:
     /tmp (and /dev/shm with ``writable_shm``), then the spec's masked and read-only paths
     again over them.
     """
-    from pycontainers.fs.rootfs import security_ops
+    from pycontainers.fs.rootfs import mount_to_op, security_ops
     from pycontainers.runtime.plan import CLONE_FLAGS, gather
 
     inputs = gather(spec)
@@ -72,6 +75,10 @@ def call_plan(spec: ContainerSpec, *, writable_shm: bool = False) -> Plan:
         Op(_plan.OP_MOUNT, "/proc", "proc", "proc", None, quiet | _plan.MS_NOEXEC, options=strict),
         Op(_plan.OP_MOUNT, "/tmp", "tmpfs", "tmpfs", "mode=1777", quiet, options=strict),
     ]
+    for i, m in enumerate(spec.mounts):  # the spec's mounts below /tmp, again over the new one
+        if m.normalized_target.startswith("/tmp/"):
+            op = mount_to_op(m)
+            ops.append(attrs.evolve(op, source=f"{STASH}/{i}") if op.kind == _plan.OP_BIND else op)
     if writable_shm:
         ops.append(
             Op(_plan.OP_MOUNT, "/dev/shm", "tmpfs", "tmpfs", "mode=1777", quiet, options=strict)
@@ -94,8 +101,11 @@ def call_plan(spec: ContainerSpec, *, writable_shm: bool = False) -> Plan:
 
 def zygote_spec(spec: ContainerSpec, python: str, env: Mapping[str, str]) -> ContainerSpec:
     """The zygote's own container: ``spec`` running ``python -c BOOT`` with ``env``, with
-    :data:`ZYGOTE_CAPS` added (and Docker's seccomp filter for that set).
+    :data:`ZYGOTE_CAPS` added (and Docker's seccomp filter for that set), and the spec's
+    binds below /tmp shown again under :data:`STASH` for :func:`call_plan`.
     """
+    from pycontainers.spec import Mount
+
     security = attrs.evolve(
         spec.security, cap_add=(*spec.security.cap_add, *ZYGOTE_CAPS)
     )
@@ -104,7 +114,14 @@ def zygote_spec(spec: ContainerSpec, python: str, env: Mapping[str, str]) -> Con
         args=(python, "-c", BOOT),
         env=tuple(f"{k}={v}" for k, v in env.items()),
     )
-    return attrs.evolve(spec, security=security, process=process)
+    stash = [
+        Mount(m.source, f"{STASH}/{i}", type="bind", options=("rbind",), read_only=m.read_only)
+        for i, m in enumerate(spec.mounts)
+        if m.type == "bind" and m.source and m.normalized_target.startswith("/tmp/")
+    ]
+    return attrs.evolve(
+        spec, security=security, process=process, mounts=(*spec.mounts, *stash)
+    )
 
 
 @attrs.frozen

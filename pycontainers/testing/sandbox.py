@@ -141,7 +141,9 @@ class Sandbox:
 
     ``warm`` (default) runs callables in forks of a zygote that imported ``preload``
     (module names) once; ``warm=False`` starts a fresh interpreter per call. ``workers``
-    bounds :meth:`map`'s parallel calls (default: the number of CPUs). :meth:`close` (or
+    bounds :meth:`map`'s parallel calls (default: the number of CPUs). ``pool`` shares the
+    zygotes of a :class:`~pycontainers.testing.warm.WarmPool` (its ``preload`` wins) with
+    other sandboxes, as the pytest fixture does for a session. :meth:`close` (or
     leaving a ``with`` block) stops the zygotes and removes their cgroups; an unclosed
     sandbox does so when it is garbage-collected or at exit.
     """
@@ -160,6 +162,7 @@ class Sandbox:
         preload: Sequence[str] = (),
         warm: bool = True,
         workers: int | None = None,
+        pool: WarmPool | None = None,
     ) -> None:
         if isinstance(preload, str):
             raise TypeError("preload: a list of module names, not one string")
@@ -172,7 +175,8 @@ class Sandbox:
         self.warm = warm
         self.workers = workers or os.cpu_count() or 1
         self.records: list[SandboxRecord] = []
-        self._pool: WarmPool | None = None
+        self._pool: WarmPool | None = pool
+        self._own_pool = pool is None
         self._specs: dict[Hashable, ContainerSpec] = {}
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -258,7 +262,8 @@ class Sandbox:
         if self._finalizer is not None:
             self._finalizer()
             self._finalizer = None
-        self._pool = None
+        if self._own_pool:
+            self._pool = None
 
     def __enter__(self) -> Sandbox:
         return self
@@ -324,8 +329,12 @@ class Sandbox:
 
             pool = self._pool = WarmPool(self.preload)
             self._finalizer = weakref.finalize(self, pool.close)
+            self._own_pool = True
         image, kwargs = _spec_options(opts)
-        key: Hashable = (image, opts.memory, opts.pids, opts.mounts, tuple(opts.env.items()))
+        key: Hashable = (
+            image, opts.memory, opts.pids, opts.network, opts.mounts, opts.writable_shm,
+            tuple(opts.env.items()),
+        )  # fmt: skip
         try:
             hash(key)
         except TypeError:  # an unhashable image: no cache

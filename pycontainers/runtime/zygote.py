@@ -115,7 +115,7 @@ def zygote_spec(spec: ContainerSpec, python: str, env: Mapping[str, str]) -> Con
         env=tuple(f"{k}={v}" for k, v in env.items()),
     )
     stash = [
-        Mount(m.source, f"{STASH}/{i}", type="bind", options=("rbind",), read_only=m.read_only)
+        Mount(target=f"{STASH}/{i}", source=m.source, options=("rbind",), read_only=m.read_only)
         for i, m in enumerate(spec.mounts)
         if m.type == "bind" and m.source and m.normalized_target.startswith("/tmp/")
     ]

@@ -184,8 +184,8 @@ if TYPE_CHECKING:
         User,
     )
     from pycontainers.supervision import HealthCheck
-    from pycontainers.testing.sandbox import Sandbox
     from pycontainers.testing.decorator import SandboxedFunction, sandboxed
+    from pycontainers.testing.sandbox import Sandbox
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -15,6 +15,7 @@ reads anything of the call, then unpickles, calls, answers and exits.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import pickle
@@ -23,7 +24,6 @@ import socket
 import struct
 import sys
 import traceback
-import fcntl
 from typing import Any
 
 import attrs
@@ -129,7 +129,7 @@ def _start(
         except OSError:
             pass
         status.close()
-        for fd in (fds[:3] + fds[4:]):
+        for fd in fds[:3] + fds[4:]:
             os.close(fd)
         return
     for fd in fds[:3] + fds[4:]:

@@ -106,9 +106,7 @@ def zygote_spec(spec: ContainerSpec, python: str, env: Mapping[str, str]) -> Con
     """
     from pycontainers.spec import Mount
 
-    security = attrs.evolve(
-        spec.security, cap_add=(*spec.security.cap_add, *ZYGOTE_CAPS)
-    )
+    security = attrs.evolve(spec.security, cap_add=(*spec.security.cap_add, *ZYGOTE_CAPS))
     process = attrs.evolve(
         spec.process,
         args=(python, "-c", BOOT),
@@ -119,9 +117,7 @@ def zygote_spec(spec: ContainerSpec, python: str, env: Mapping[str, str]) -> Con
         for i, m in enumerate(spec.mounts)
         if m.type == "bind" and m.source and m.normalized_target.startswith("/tmp/")
     ]
-    return attrs.evolve(
-        spec, security=security, process=process, mounts=(*spec.mounts, *stash)
-    )
+    return attrs.evolve(spec, security=security, process=process, mounts=(*spec.mounts, *stash))
 
 
 @attrs.frozen
@@ -304,7 +300,6 @@ class _Exchange:
         self.kill_deadline: float | None = None
 
     def run(self) -> CallOutcome:
-        from pycontainers import _sys
 
         self.call.setblocking(False)
         sel = selectors.DefaultSelector()
@@ -321,9 +316,10 @@ class _Exchange:
                     if key.fileobj is self.status:
                         if self._status():
                             sel.unregister(self.status)
-                    elif key.fileobj is self.call and events & selectors.EVENT_WRITE:
-                        if self._feed():
-                            sel.modify(self.call, selectors.EVENT_READ)
+                    elif (
+                        key.fileobj is self.call and events & selectors.EVENT_WRITE and self._feed()
+                    ):
+                        sel.modify(self.call, selectors.EVENT_READ)
                     if key.fileobj is not self.status and events & selectors.EVENT_READ:
                         fd = key.fd
                         chunk = _read(fd)
@@ -351,7 +347,9 @@ class _Exchange:
             timed_out=self.timed_out,
             report=self.report,
             zygote_error=self.zygote_error,
-            zygote_died=self.status_done and self.wstatus is None and self.zygote_error is None
+            zygote_died=self.status_done
+            and self.wstatus is None
+            and self.zygote_error is None
             and self.report is None,
         )
 
@@ -439,4 +437,12 @@ def _unframe(data: bytes) -> bytes | None:
     return data[16:] if len(data) - 16 == size else None
 
 
-__all__ = ["BOOT", "CALL_NAMESPACES", "ZYGOTE_CAPS", "CallOutcome", "Zygote", "call_plan", "zygote_spec"]
+__all__ = [
+    "BOOT",
+    "CALL_NAMESPACES",
+    "ZYGOTE_CAPS",
+    "CallOutcome",
+    "Zygote",
+    "call_plan",
+    "zygote_spec",
+]

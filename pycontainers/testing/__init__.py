@@ -71,6 +71,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:
+    from pycontainers.testing.decorator import SandboxedFunction, sandboxed
     from pycontainers.testing.factory import (
         CleanupError,
         ContainerFactory,
@@ -90,9 +91,7 @@ if TYPE_CHECKING:
         SandboxResultError,
         SandboxTimeout,
     )
-    from pycontainers.testing.decorator import SandboxedFunction, sandboxed
     from pycontainers.testing.support import can_run_containers, unavailable_reason
-    from pycontainers.testing.warm import WarmPool
     from pycontainers.testing.waits import (
         WaitTimeout,
         wait_for_health,
@@ -100,3 +99,4 @@ if TYPE_CHECKING:
         wait_for_log,
         wait_for_port,
     )
+    from pycontainers.testing.warm import WarmPool

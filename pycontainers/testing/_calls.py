@@ -148,7 +148,7 @@ def reference_module(fn: Callable[..., Any]) -> str | None:
 
 
 def sys_path() -> list[str]:
-    """This interpreter's ``sys.path``, every entry absolute."""
+    """The ``sys.path`` of this interpreter, every entry absolute."""
     cwd = os.getcwd()
     return [p if os.path.isabs(p) else os.path.join(cwd, p) for p in sys.path]
 

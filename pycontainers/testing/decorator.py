@@ -25,12 +25,16 @@ class SandboxedFunction(Generic[P, T]):
     its code, since its module's name for it now means this wrapper).
     """
 
+    __name__: str
+    __qualname__: str
+
     def __init__(self, func: Callable[P, T], sandbox: Sandbox) -> None:
         functools.update_wrapper(self, func)
         self.__wrapped__ = func
         self.sandbox = sandbox
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Call the function in :attr:`sandbox` (see :meth:`Sandbox.call`)."""
         return self.sandbox.call(self.__wrapped__, *args, **kwargs)
 
     def __repr__(self) -> str:

@@ -24,7 +24,7 @@ import pickle
 import sys
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypedDict, TypeVar, overload
 
 import attrs
 
@@ -314,7 +314,9 @@ class Sandbox:
             if answer is None:
                 status = _calls.status_text(result.returncode)
                 self._record(what, f"{status}, no result", out, err)
-                raise SandboxError(f"{what} ended ({status}) without a result{_tail(err)}", out, err)
+                raise SandboxError(
+                    f"{what} ended ({status}) without a result{_tail(err)}", out, err
+                )
         try:
             value: T = _calls.decode(answer, what, out, err)
         except BaseException as exc:
@@ -356,7 +358,7 @@ class Sandbox:
             modules=(module,) if module else (),
         )
 
-    def _no_answer(self, opts: _Options, what: str, outcome: WarmOutcome) -> None:
+    def _no_answer(self, opts: _Options, what: str, outcome: WarmOutcome) -> NoReturn:
         """Raise the :class:`SandboxError` that says why a warm call gave no answer."""
         call = outcome.call
         out, err = call.stdout, call.stderr
@@ -384,7 +386,9 @@ class Sandbox:
         else:
             reason = _calls.status_text(call.returncode)
         self._record(what, f"{reason.splitlines()[0]}, no result{capped}", out, err)
-        raise SandboxError(f"{what} ended ({reason}) without a result{capped}{_tail(err)}", out, err)
+        raise SandboxError(
+            f"{what} ended ({reason}) without a result{capped}{_tail(err)}", out, err
+        )
 
     def _container(
         self, opts: _Options, argv: tuple[str, ...], input: bytes | None, what: str

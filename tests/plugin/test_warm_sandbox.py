@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -97,6 +98,7 @@ def test_consecutive_calls_see_nothing_of_each_other(sandbox: Sandbox) -> None:
     second = sandbox.call(leave_traces, "two")
     for seen in (first, second):
         assert seen == {"tmp": [], "env": None, "global": None, "modules": False}
+
     # control: within one call the traces are there
     def both() -> tuple[dict[str, object], dict[str, object]]:
         return leave_traces("a"), leave_traces("b")
@@ -140,6 +142,16 @@ def status_fields() -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def write(path: str, data: str) -> int:
+    with open(path, "w") as f:
+        return f.write(data)
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(1)
+
+
 def try_privileged() -> dict[str, str]:
     import errno
 
@@ -149,9 +161,9 @@ def try_privileged() -> dict[str, str]:
     for name, op in (
         ("unshare", lambda: _sys.unshare(_sys.CLONE_NEWNS)),
         ("mount", lambda: _sys.mount("none", "/mnt", "tmpfs")),
-        ("sysctl", lambda: open("/proc/sys/kernel/hostname", "w").write("x")),
-        ("keys", lambda: open("/proc/keys", "rb").read(1)),
-        ("timer_list", lambda: open("/proc/timer_list", "rb").read(1)),
+        ("sysctl", lambda: write("/proc/sys/kernel/hostname", "x")),
+        ("keys", lambda: read("/proc/keys")),
+        ("timer_list", lambda: read("/proc/timer_list")),
         ("acpi", lambda: os.listdir("/proc/acpi")),
     ):
         try:
@@ -179,7 +191,7 @@ def test_a_call_is_confined_like_a_cold_container(sandbox: Sandbox) -> None:
     # masked on the call's own /proc: /dev/null on files, an empty directory on directories
     assert denied["keys"] == denied["timer_list"] == "ok b''"
     assert denied["acpi"] == "ok []"
-    assert open("/proc/timer_list", "rb").read(1)  # control: the host's is not empty
+    assert read("/proc/timer_list")  # control: the host's is not empty
     assert sandbox.call(os.getuid) == 0
 
 
@@ -227,7 +239,9 @@ def test_failures_are_reported_and_the_zygote_keeps_serving(sandbox: Sandbox) ->
     with pytest.raises(SandboxTimeout, match=r"timeout=2\.0 s") as timeout:
         sandbox.run(fork_bomb, pids=16, timeout=2.0)
     assert "it hit its pids cap (pids=16)" in "".join(timeout.value.__notes__)
-    assert sandbox.records[-1].outcome == "killed after timeout=2.0 s; it hit its pids cap (pids=16)"
+    assert (
+        sandbox.records[-1].outcome == "killed after timeout=2.0 s; it hit its pids cap (pids=16)"
+    )
     with pytest.raises(SandboxTimeout):
         sandbox.run(time.sleep, 30, timeout=0.5)
     with pytest.raises(SandboxResultError, match="cannot be pickled") as result:
@@ -235,7 +249,8 @@ def test_failures_are_reported_and_the_zygote_keeps_serving(sandbox: Sandbox) ->
     assert isinstance(result.value, TypeError)
     assert "Traceback" in str(result.value.__cause__)
     with pytest.raises(KeyError):
-        sandbox.call({}.__getitem__, "missing")
+        empty: dict[str, int] = {}
+        sandbox.call(empty.__getitem__, "missing")
     assert sandbox.call(pow, 2, 10) == 1024
     assert zygote_of(sandbox) == zygote  # the same zygote served all of it
 
@@ -267,7 +282,9 @@ def test_a_dead_zygote_is_replaced(sandbox: Sandbox) -> None:
 
 
 def test_preload_and_sys_path_below_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert str(tmp_path).startswith("/tmp/")  # the binds of sys.path below /tmp survive the call's fresh /tmp
+    assert str(tmp_path).startswith(
+        "/tmp/"
+    )  # the binds of sys.path below /tmp survive the call's fresh /tmp
     (tmp_path / "warm_preloaded.py").write_text("import os\nTOKEN = os.urandom(8).hex()\n")
     (tmp_path / "warm_threaded.py").write_text(
         "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
@@ -285,9 +302,15 @@ def test_preload_and_sys_path_below_tmp(tmp_path: Path, monkeypatch: pytest.Monk
     with Sandbox() as sb:
         tokens = {sb.call(token) for _ in range(3)}
     assert len(tokens) == 3  # control: not preloaded, each call imports it afresh
-    with Sandbox(preload=["warm_threaded"]) as sb, pytest.raises(SandboxError, match="single-threaded"):
+    with (
+        Sandbox(preload=["warm_threaded"]) as sb,
+        pytest.raises(SandboxError, match="single-threaded"),
+    ):
         sb.call(int)
-    with Sandbox(preload=["no_such_module_here"]) as sb, pytest.raises(SandboxError, match="ModuleNotFoundError"):
+    with (
+        Sandbox(preload=["no_such_module_here"]) as sb,
+        pytest.raises(SandboxError, match="ModuleNotFoundError"),
+    ):
         sb.call(int)
 
 
@@ -352,7 +375,9 @@ def test_a_thousand_calls_leak_nothing() -> None:
         assert after_calls["children"] == during["children"]
         assert fds(pool=False) == [f for f in during["fds"] if "/pycontainers/sandbox-" not in f]  # type: ignore[attr-defined]
         assert after_calls["mounts"] == during["mounts"]
-        assert len(after_calls["cgroups"]) <= 8 * 3  # the idle pool, not one per call
+        assert (
+            len(cast(list[str], after_calls["cgroups"])) <= 8 * 3
+        )  # the idle pool, not one per call
         assert zygote_of(sb) == zygote
     assert census() == before  # closed: no zygote, fd, mount or cgroup of ours is left
 

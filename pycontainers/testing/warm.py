@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 log = _log.get_logger("pycontainers.testing")
 
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""The zygote's defaults (the sandbox's env overrides them): a zygote must be
+single-threaded to fork, so preloaded numerical libraries start no thread pools."""
 KEEP_IDLE = 8
 """Empty call cgroups a pool keeps for reuse (per set of limits)."""
 
@@ -192,7 +195,11 @@ class WarmPool:
                 log.info("sandbox.zygote_restarted", pid=zygote.pid)
                 self._zygotes.pop(key)
                 zygote.close()
-            env = {**spec.process.environ(), "PYTHONPATH": os.pathsep.join(_python_path())}
+            env = {
+                **SINGLE_THREADED,
+                **spec.process.environ(),
+                "PYTHONPATH": os.pathsep.join(_python_path()),
+            }
             zygote = Zygote(
                 zygote_spec(spec, sys.executable, env),
                 call_plan(spec, writable_shm=writable_shm),

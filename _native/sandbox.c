@@ -1,11 +1,16 @@
-/* pc_sandbox_enter: a warm sandbox's call confines itself in place (no execve follows).
+/* A warm sandbox's call confines itself in place (no execve follows), in two steps.
  *
- * The zygote (a single-threaded Python process in a container of its own) forks each call
- * as pid 1 of a fresh pid namespace; the child calls this before it unpickles anything.
- * The steps and their order are those of a container's first process in spawn.c, with the
- * same helpers: what it may do comes from the plan, built from the sandbox's spec by
+ * The zygote (a single-threaded Python process in a container of its own) forks a standby
+ * as pid 1 of a fresh pid namespace; the standby runs pc_sandbox_prepare at once (the
+ * cgroup its call will have — joining one can wait for an RCU grace period, so it is done
+ * ahead — then its own cgroup, mnt, uts, ipc and net namespaces, a fresh /proc and /tmp
+ * with the masked and read-only paths over them, a host name) and then waits for a call.
+ * With the call in hand it runs pc_sandbox_confine (rlimits, ids, capabilities,
+ * no_new_privs, seccomp) before it reads anything of the call. The steps
+ * and their order are those of a container's first process in spawn.c, with the same
+ * helpers; what it may do comes from the plan, built from the sandbox's spec by
  * confinement() in the caller's process. Any failure reports (stage, errno, message) on
- * report_sock and exits: the function returns only in a fully confined process. */
+ * report_sock and exits: the functions return only when their step is done. */
 #include "internal.h"
 
 #include <errno.h>
@@ -14,38 +19,40 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
-int pc_sandbox_enter(const struct pc_plan *plan, int report_sock) {
+static void init_child(struct child *c, const struct pc_plan *plan, int report_sock) {
+    memset(c, 0, sizeof(*c));
+    c->plan = plan;
+    c->sock = report_sock;
+    c->rootfd = -1;
+    c->fifo = -1;
+    c->maskdir = -1;
+    c->tree_fd = -1;
+}
+
+int pc_sandbox_prepare(const struct pc_plan *plan, int report_sock) {
     struct child c;
-    memset(&c, 0, sizeof(c));
-    c.plan = plan;
-    c.sock = report_sock;
-    c.rootfd = -1;
-    c.fifo = -1;
-    c.maskdir = -1;
-    c.tree_fd = -1;
+    init_child(&c, plan, report_sock);
     const struct pc_plan *p = plan;
-    if (!p->set_caps) { /* fail closed: never run a call with the zygote's own set */
-        say(&c, "a sandbox call needs its capabilities from confinement()", NULL);
-        fail(&c, PC_STAGE_CAPS, EINVAL, 125);
-    }
     for (int i = 0; i < p->n_cgroup_fds; i++) {
         if (write(p->cgroup_fds[i], "0", 1) != 1) {
             say(&c, "join the call's cgroup", NULL);
             fail(&c, PC_STAGE_CGROUP, errno, 125);
         }
     }
-    if (p->unshare_flags && unshare((int)p->unshare_flags) < 0) {
+    /* after joining: a cgroup namespace is rooted at the call's own group */
+    unsigned long long flags = p->unshare_flags;
+    if (flags && unshare((int)flags) < 0) {
         say(&c, "unshare the call's namespaces", NULL);
         fail(&c, PC_STAGE_JOIN, errno, 125);
     }
-    if (p->unshare_flags & CLONE_NEWNET)
+    if (flags & CLONE_NEWNET)
         loopback_up(&c);
-    if (p->unshare_flags & CLONE_NEWNS) {
+    if (flags & CLONE_NEWNS) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
             say(&c, "make / private", NULL);
             fail(&c, PC_STAGE_PROPAGATION, errno, 125);
@@ -69,6 +76,17 @@ int pc_sandbox_enter(const struct pc_plan *plan, int report_sock) {
     if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0) {
         say(&c, "setdomainname", p->domainname);
         fail(&c, PC_STAGE_HOSTNAME, errno, 125);
+    }
+    return 0;
+}
+
+int pc_sandbox_confine(const struct pc_plan *plan, int report_sock) {
+    struct child c;
+    init_child(&c, plan, report_sock);
+    const struct pc_plan *p = plan;
+    if (!p->set_caps) { /* fail closed: never run a call with the zygote's own set */
+        say(&c, "a sandbox call needs its capabilities from confinement()", NULL);
+        fail(&c, PC_STAGE_CAPS, EINVAL, 125);
     }
     for (int i = 0; i < p->n_rlimits; i++) {
         struct rlimit rl = {p->rlimits[i].soft, p->rlimits[i].hard};

@@ -309,21 +309,30 @@ def spawn(plan: Plan) -> Spawned:
     return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock)
 
 
-def enter_sandbox(plan: Plan, report_sock: int) -> None:
-    """Confine the calling process in place as ``plan`` says (a warm sandbox's call).
+def sandbox_prepare(plan: Plan, report_sock: int) -> None:
+    """A warm sandbox's standby makes its own namespaces and mounts, as ``plan`` says.
 
-    For a single-threaded process just forked by its zygote: joins ``plan.cgroup_fds``,
-    unshares ``plan.unshare_flags``, runs ``plan.ops`` beneath /, then takes the plan's
-    hostname, rlimits, ids, capabilities, no_new_privs and seccomp filter. Returns only
-    when all of it is done; on a failure the C side reports ``(stage, errno, message)`` on
-    ``report_sock`` and exits with status 125. A plan without capabilities (not from
+    For a single-threaded process just forked by its zygote as pid 1 of a new pid
+    namespace: joins ``plan.cgroup_fds``, unshares ``plan.unshare_flags``, brings lo up,
+    runs ``plan.ops`` beneath / and sets the host name. On a failure the C side reports
+    ``(stage, errno, message)`` on ``report_sock`` and exits with status 125.
+    """
+    builder = _Builder()
+    _check(lib.pc_sandbox_prepare(builder.plan(plan), report_sock), "sandbox_prepare")
+
+
+def sandbox_confine(plan: Plan, report_sock: int) -> None:
+    """Confine the calling standby for its call, as ``plan`` says (after
+    :func:`sandbox_prepare`): the plan's rlimits, ids, capabilities, no_new_privs and
+    seccomp filter.
+    Returns only when all of it is done (a failure reports on ``report_sock`` and exits
+    with status 125). A plan without capabilities (not from
     :func:`~pycontainers.runtime.confine.confinement`) is refused.
     """
     if plan.capabilities is None:
         raise ValueError("a sandbox call needs its capabilities (from confinement())")
     builder = _Builder()
-    cplan = builder.plan(plan)
-    _check(lib.pc_sandbox_enter(cplan, report_sock), "sandbox_enter")
+    _check(lib.pc_sandbox_confine(builder.plan(plan), report_sock), "sandbox_confine")
 
 
 def spawn_monitored(

@@ -24,6 +24,7 @@ import selectors
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -37,6 +38,8 @@ from pycontainers.spec import ContainerSpec
 
 if TYPE_CHECKING:
     from pycontainers._sys import ChildReport
+    from pycontainers.cgroups import Resources
+    from pycontainers.runtime.call_cgroups import CallGroup, CallGroups
     from pycontainers.runtime.launch import Launch
 
 log = _log.get_logger("pycontainers.runtime")
@@ -128,6 +131,8 @@ class CallOutcome:
     unknown, the zygote died). ``answer``: the framed answer the call wrote, None if it
     wrote none (or only part of one). ``report``: the confinement step that failed, if one
     did. ``zygote_error``: the zygote could not start the call (its traceback).
+    ``oom_killed``, ``pids_capped``: the OOM killer killed a process of the call's
+    cgroup, its pids cap refused a fork (looked at only when there is no answer).
     """
 
     returncode: int
@@ -138,6 +143,8 @@ class CallOutcome:
     report: ChildReport | None = None
     zygote_error: str | None = None
     zygote_died: bool = False
+    oom_killed: bool = False
+    pids_capped: bool = False
 
 
 class Zygote:
@@ -149,6 +156,7 @@ class Zygote:
         plan: Plan,
         preload: Sequence[str] = (),
         *,
+        groups: CallGroups,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
         from pycontainers.runtime.launch import Launch
@@ -156,6 +164,10 @@ class Zygote:
         from pycontainers.runtime.stdio import DEVNULL, Stdio
 
         self._closed = False
+        self._groups = groups
+        self._send = threading.Lock()
+        self._standby_group: CallGroup | None = None  # joined by the zygote's standby
+        self._unsettled: list[_Unsettled] = []
         self._log = os.memfd_create("pycontainers-zygote", os.MFD_CLOEXEC)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._ctl = ours
@@ -174,7 +186,9 @@ class Zygote:
         self.pid = self._launch.pid
         self.pidfd = self._launch.pidfd
         try:
-            self._ctl.send(pickle.dumps({"plan": plan, "preload": list(preload)}))
+            self._standby_group = groups.take()
+            config = pickle.dumps({"plan": plan, "preload": list(preload)})
+            socket.send_fds(self._ctl, [config], self._standby_group.fds)
             self._await_ready(start_timeout)
         except BaseException:
             self.close()
@@ -212,42 +226,98 @@ class Zygote:
         payload: bytes,
         *,
         env: Mapping[str, str],
-        cgroup_fds: Sequence[int],
+        limits: Resources,
         timeout: float | None,
         modules: Sequence[str] = (),
     ) -> CallOutcome:
         """Run one call: ``payload`` is its pickled ``(fn, args, kwargs)``; ``env`` its
-        whole environment; ``cgroup_fds`` the ``cgroup.procs`` files of its cgroup;
-        ``modules`` are imported by the zygote first (kept for the next calls).
+        whole environment; ``limits`` its cgroup's (see
+        :func:`~pycontainers.runtime.call_cgroups.call_limits`); ``modules`` are imported
+        by the zygote after it (for the next calls).
         """
+        self.settle(0)  # the groups of calls that ended since: back to the pool
         call, call_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         status, status_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        request = {"env": dict(env), "modules": list(modules)}
+        request = pickle.dumps({"env": dict(env), "modules": list(modules)})
+        group: CallGroup | None = None
+        sent = False
         try:
-            socket.send_fds(
-                self._ctl,
-                [pickle.dumps(request)],
-                [call_child.fileno(), out_w, err_w, status_child.fileno(), *cgroup_fds],
-            )
-            sent = True
-        except OSError:
-            sent = False  # the zygote is gone
+            with self._send:  # the zygote takes requests in order: standby k runs call k
+                group, nxt = self._standby_group, self._groups.take()
+                try:
+                    if group is None:
+                        raise SandboxError("the sandbox's zygote has no standby cgroup")
+                    self._groups.limit(group, limits)
+                    fds = [call_child.fileno(), out_w, err_w, status_child.fileno(), *nxt.fds]
+                    socket.send_fds(self._ctl, [request], fds)
+                    sent = True
+                except OSError:
+                    pass  # the zygote is gone
+                finally:
+                    self._standby_group = nxt
         finally:
             call_child.close()
             status_child.close()
             os.close(out_w)
             os.close(err_w)
+        exchange: _Exchange | None = None
         try:
             if not sent:
-                return CallOutcome(-1, None, b"", b"", zygote_died=True)
-            return _Exchange(call, status, out_r, err_r, payload, timeout).run()
+                outcome = CallOutcome(-1, None, b"", b"", zygote_died=True)
+            else:
+                exchange = _Exchange(call, status, out_r, err_r, payload, timeout)
+                outcome = exchange.run()
         finally:
             call.close()
-            status.close()
             os.close(out_r)
             os.close(err_r)
+            if exchange is None or not exchange.unsettled:
+                status.close()
+        assert group is not None
+        if exchange is not None and exchange.unsettled:
+            with self._send:
+                self._unsettled.append(_Unsettled(status, exchange.pidfd, group))
+            return outcome
+        if outcome.answer is None and outcome.returncode >= 0:
+            outcome = attrs.evolve(
+                outcome, oom_killed=group.oom_killed(), pids_capped=group.pids_capped()
+            )
+        self._groups.give_back(group, empty=outcome.returncode >= 0)
+        return outcome
+
+    def settle(self, wait: float) -> None:
+        """Take back the cgroups of answered calls whose pid 1 was reaped since, waiting up
+        to ``wait`` seconds for those still exiting (their cgroups are removed after that).
+        """
+        from pycontainers.runtime.stdio import wait_readable
+
+        with self._send:
+            items, self._unsettled = self._unsettled, []
+        deadline = time.monotonic() + wait
+        keep: list[_Unsettled] = []
+        for item in items:
+            ended = False
+            while wait_readable(item.status.fileno(), max(0.0, deadline - time.monotonic())):
+                try:
+                    data = item.status.recv(1 << 16, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    ended = True
+                    break
+                item.reaped = item.reaped or data[:1] == b"X"
+            if ended or wait > 0:
+                item.status.close()
+                os.close(item.pidfd)
+                self._groups.give_back(item.group, empty=item.reaped)
+            else:
+                keep.append(item)
+        with self._send:
+            self._unsettled[:0] = keep
 
     def close(self) -> None:
         """Stop the zygote (its running calls die with it) and remove its container."""
@@ -256,6 +326,8 @@ class Zygote:
         self._closed = True
         from pycontainers import _sys
         from pycontainers.runtime.stdio import wait_readable
+
+        self.settle(KILL_GRACE)
 
         self._ctl.close()  # the zygote leaves when its control socket closes
         if not wait_readable(self.pidfd, 5.0):
@@ -269,7 +341,21 @@ class Zygote:
             self._launch.remove_cgroup()
             self._launch.close()
             os.close(self._log)
+            if self._standby_group is not None:
+                self._groups.drop(self._standby_group)
+                self._standby_group = None
+            self._groups.close()
         log.debug("zygote.stopped", pid=self.pid)
+
+
+@attrs.define
+class _Unsettled:
+    """An answered call not reaped yet: its status socket, pidfd and cgroup."""
+
+    status: socket.socket
+    pidfd: int
+    group: CallGroup
+    reaped: bool = False
 
 
 class _Exchange:
@@ -298,6 +384,13 @@ class _Exchange:
         self.status_done = False
         self.timed_out = False
         self.kill_deadline: float | None = None
+        self.answer: bytes | None = None
+        self.answered = False
+
+    @property
+    def unsettled(self) -> bool:
+        """It answered before it was reaped: the status socket and pidfd stay open."""
+        return self.answered and not self.status_done
 
     def run(self) -> CallOutcome:
 
@@ -309,7 +402,9 @@ class _Exchange:
             sel.register(self.err, selectors.EVENT_READ)
             sel.register(self.status, selectors.EVENT_READ)
             streams = {self.call.fileno(), self.out, self.err}
-            while not self.status_done or streams:
+            # done when the call's streams ended and, unless it answered, it was reaped: an
+            # answered call's exit (namespaces torn down) is waited for off its path
+            while (not self.status_done and not self.answered) or streams:
                 if self.kill_deadline is not None and time.monotonic() > self.kill_deadline:
                     break  # the zygote did not report the killed call: give up on it
                 for key, events in sel.select(self._wait()):
@@ -330,18 +425,23 @@ class _Exchange:
                         else:
                             sel.unregister(key.fileobj)
                             streams.discard(fd)
+                            if fd == self.call.fileno():
+                                self.answer = _unframe(b"".join(self.bufs[fd]))
+                                self.answered = self.answer is not None and self.pidfd >= 0
                 self._check_deadline()
         finally:
             sel.close()
-            if self.pidfd >= 0:
+            if self.pidfd >= 0 and not self.unsettled:
                 os.close(self.pidfd)
         code = -1
         if self.wstatus is not None:
             code = os.waitstatus_to_exitcode(self.wstatus)
             code = 128 - code if code < 0 else code
+        elif self.unsettled:
+            code = 0  # it answered, and the runner then exits 0
         return CallOutcome(
             code,
-            _unframe(b"".join(self.bufs[self.call.fileno()])),
+            self.answer,
             b"".join(self.bufs[self.out]),
             b"".join(self.bufs[self.err]),
             timed_out=self.timed_out,

@@ -362,7 +362,7 @@ class Sandbox:
         """Raise the :class:`SandboxError` that says why a warm call gave no answer."""
         call = outcome.call
         out, err = call.stdout, call.stderr
-        capped = f"; it hit its pids cap (pids={opts.pids})" if outcome.pids_capped else ""
+        capped = f"; it hit its pids cap (pids={opts.pids})" if call.pids_capped else ""
         if call.timed_out:
             self._record(what, f"killed after timeout={opts.timeout} s{capped}", out, err)
             assert opts.timeout is not None
@@ -370,7 +370,7 @@ class Sandbox:
             if capped:
                 error.add_note(capped[2:])
             raise error
-        if outcome.oom_killed:
+        if call.oom_killed:
             self._record(what, f"OOM-killed at memory={opts.memory!r}", out, err)
             raise SandboxMemoryError(what, opts.memory or "?", out, err)
         if call.report is not None:

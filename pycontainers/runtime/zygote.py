@@ -4,12 +4,13 @@ The caller never forks itself. :class:`Zygote` starts a separate, exec'd interpr
 program in :mod:`pycontainers.runtime._zygote_main`) as the first process of a container
 made by the engine (:class:`~pycontainers.runtime.launch.Launch`, so its own
 namespaces, cgroup, capabilities and seccomp filter come from its spec like any
-container's). It preloads modules, then forks each call as pid 1 of a fresh pid namespace;
-the call unshares fresh mnt, uts, ipc, net and cgroup namespaces, mounts its own /proc and
-/tmp, joins the cgroup the caller made for it and takes the capabilities, no_new_privs and
-seccomp filter of :func:`call_plan` — computed here, in the caller, by
+container's). It preloads modules and keeps a *standby* ready: a fork, pid 1 of a fresh
+pid namespace, that has joined the cgroup the caller gave it and made fresh cgroup, mnt,
+uts, ipc and net namespaces with its own /proc and /tmp. A call takes the standby: the
+caller sets the call's limits on that cgroup, and the standby takes the capabilities,
+no_new_privs and seccomp filter of :func:`call_plan` — computed here, in the caller, by
 :func:`~pycontainers.runtime.confine.confinement` from the sandbox's spec — before it
-reads anything of the call.
+reads anything of the call. Then the zygote forks the next standby.
 
 The zygote's container holds two capabilities more than its calls (``SYS_ADMIN`` and
 ``NET_ADMIN``: it must make namespaces and mount in them); the calls drop them. Its

@@ -107,12 +107,13 @@ class SandboxOptions(TypedDict, total=False):
 
 class SandboxKeywords(SandboxOptions, total=False):
     """Every keyword of :class:`Sandbox`: :class:`SandboxOptions` plus ``preload``,
-    ``warm`` and ``workers``.
+    ``warm``, ``workers`` and ``pool``.
     """
 
     preload: Sequence[str]
     warm: bool
     workers: int | None
+    pool: WarmPool | None
 
 
 @attrs.frozen

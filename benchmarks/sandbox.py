@@ -68,7 +68,7 @@ def _fork_target(fn: Callable[[], int], conn: Any) -> None:
 Sampler = Callable[[], None]
 
 
-def samplers(numpy: bool, tmp: str) -> dict[str, Sampler]:
+def samplers(numpy: bool) -> dict[str, Sampler]:
     import pycontainers as pc
 
     fn = with_numpy if numpy else trivial
@@ -170,7 +170,7 @@ def main() -> int:
     results: dict[str, dict[str, list[float]]] = {}
     ok = True
     try:
-        trivial_samples = measure(samplers(False, tmp), args.runs, args.warmup)
+        trivial_samples = measure(samplers(False), args.runs, args.warmup)
         results["trivial"] = trivial_samples
         m = table("trivial callable", trivial_samples)
         try:
@@ -181,7 +181,7 @@ def main() -> int:
             have_numpy = False
             print("\nnumpy: not importable by this Python; numpy rows skipped")
         if have_numpy:
-            numpy_samples = measure(samplers(True, tmp), args.runs, args.warmup)
+            numpy_samples = measure(samplers(True), args.runs, args.warmup)
             results["numpy"] = numpy_samples
             n = table("numpy (preloaded by warm)", numpy_samples)
         print("\ntargets")

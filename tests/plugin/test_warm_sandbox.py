@@ -216,6 +216,14 @@ def crash(how: str) -> None:
         os._exit(7)
 
 
+def leak_threads() -> int:
+    import threading
+
+    for _ in range(4):  # never joined, never ending: gone with the call
+        threading.Thread(target=time.sleep, args=(3600,)).start()
+    return threading.active_count()
+
+
 def fork_bomb() -> None:
     while True:
         try:
@@ -253,6 +261,7 @@ def test_failures_are_reported_and_the_zygote_keeps_serving(sandbox: Sandbox) ->
     with pytest.raises(KeyError):
         empty: dict[str, int] = {}
         sandbox.call(empty.__getitem__, "missing")
+    assert sandbox.call(leak_threads) == 5
     assert sandbox.call(pow, 2, 10) == 1024
     assert zygote_of(sandbox) == zygote  # the same zygote served all of it
 

@@ -5,7 +5,9 @@ Fixtures: ``sandbox`` (a :class:`~pycontainers.testing.Sandbox`), ``container_fa
 ``pycontainers_engine`` (a :class:`~pycontainers.testing.TestEngine`: private temporary
 state and data roots, unless ``PYCONTAINERS_STATE``/``PYCONTAINERS_ROOT`` are set).
 Markers: ``pycontainers`` and its alias ``requires_containers`` skip a test, with the
-reason, where this host cannot run containers; the fixtures skip the same way.
+reason, where this host cannot run containers; the fixtures skip the same way. The
+``sandbox`` fixture runs callables warm (forks of zygotes the session shares) unless
+``--pycontainers-cold`` is given.
 
 Loading the plugin changes nothing for tests that use none of this: it registers the
 markers, and its hooks only act on marked tests or on tests that used a sandbox; every

@@ -62,6 +62,7 @@ ffibuilder.set_source(
             "init.c",
             "resolve.c",
             "wrappers.c",
+            "sandbox.c",
             "fsapi.c",
         )
     ],

@@ -71,6 +71,10 @@ struct pc_msg *say(struct child *c, const char *what, const char *arg);
 
 /* mounts.c: make / private, mount the rootfs, run the plan's ops, pivot_root. */
 void setup_rootfs(struct child *c);
+/* mounts.c: run the plan's ops, every target resolved beneath c->rootfd. */
+void run_ops(struct child *c);
+/* spawn.c: bring lo up in a new network namespace. */
+void loopback_up(struct child *c);
 
 /* security.c: capabilities (bounding, effective, permitted, inheritable, ambient) around
  * the uid switch, and the seccomp filter as the last step before execve. */

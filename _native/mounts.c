@@ -238,6 +238,16 @@ static void do_op(struct child *c, const struct pc_op *op) {
     }
 }
 
+void run_ops(struct child *c) {
+    const struct pc_plan *p = c->plan;
+    for (int i = 0; i < p->n_ops; i++)
+        do_op(c, &p->ops[i]);
+    if (c->maskdir >= 0) {
+        close(c->maskdir);
+        c->maskdir = -1;
+    }
+}
+
 void setup_rootfs(struct child *c) {
     const struct pc_plan *p = c->plan;
     if (mount(NULL, "/", NULL, p->rootfs_propagation ? p->rootfs_propagation : (MS_REC | MS_PRIVATE),
@@ -278,12 +288,7 @@ void setup_rootfs(struct child *c) {
         say(c, "open rootfs", p->rootfs);
         fail(c, PC_STAGE_ROOTFS, errno, 125);
     }
-    for (int i = 0; i < p->n_ops; i++)
-        do_op(c, &p->ops[i]);
-    if (c->maskdir >= 0) {
-        close(c->maskdir);
-        c->maskdir = -1;
-    }
+    run_ops(c);
     if (fchdir(c->rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
         say(c, "pivot_root to", p->rootfs);
         fail(c, PC_STAGE_PIVOT, errno, 125);

@@ -238,3 +238,15 @@ int pc_syncfs(int fd);
  * detached clone of the new mount (an fd, as fsmount gives), which outlives it. */
 int pc_mount_in(int cwd_fd, const char *source, const char *target, const char *fstype,
                 unsigned long flags, const char *data, int detached);
+/* sandbox.c: a warm sandbox's call confines itself in place, in two steps (forked by its
+ * zygote as pid 1 of a new pid namespace, it never calls execve).
+ * pc_sandbox_prepare: join the plan's cgroup fds, unshare the plan's unshare_flags (new
+ * cgroup, mnt, uts, ipc, net namespaces), bring lo up, make / private and run the plan's
+ * ops beneath / (a fresh /proc and /tmp, masked and read-only paths), set the host name.
+ * Done ahead of the call. pc_sandbox_confine: rlimits, capabilities around the id switch,
+ * umask, cwd, no_new_privs and the seccomp filter, as a container's first process gets
+ * them before execve; refuses a plan without capabilities. Each returns 0 only when its step is done; on any failure it sends a
+ * struct pc_error on report_sock and _exit()s with 125: a half-confined process never
+ * returns to Python. */
+int pc_sandbox_prepare(const struct pc_plan *plan, int report_sock);
+int pc_sandbox_confine(const struct pc_plan *plan, int report_sock);

@@ -185,7 +185,7 @@ static void reset_signals(void) {
 }
 
 /* A new network namespace starts with lo down; containers expect it up (as Docker does). */
-static void loopback_up(struct child *c) {
+void loopback_up(struct child *c) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
         say(c, "socket for bringing lo up", NULL);

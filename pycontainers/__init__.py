@@ -67,6 +67,13 @@ _EXPORTS = {
     "Volume": "pycontainers.runtime.volumes",
     "VolumeError": "pycontainers.errors",
     "LogEntry": "pycontainers.runtime.logs",
+    "Sandbox": "pycontainers.testing.sandbox",
+    "SandboxError": "pycontainers.errors",
+    "SandboxMemoryError": "pycontainers.errors",
+    "SandboxResultError": "pycontainers.errors",
+    "SandboxTimeout": "pycontainers.errors",
+    "SandboxedFunction": "pycontainers.testing.decorator",
+    "sandboxed": "pycontainers.testing.decorator",
 }
 
 __all__ = [
@@ -109,6 +116,12 @@ __all__ = [
     "Reference",
     "RegistryError",
     "Resources",
+    "Sandbox",
+    "SandboxError",
+    "SandboxMemoryError",
+    "SandboxResultError",
+    "SandboxTimeout",
+    "SandboxedFunction",
     "SecurityOptions",
     "SpecError",
     "User",
@@ -120,6 +133,7 @@ __all__ = [
     "login",
     "logout",
     "run",
+    "sandboxed",
 ]
 
 if TYPE_CHECKING:
@@ -139,6 +153,10 @@ if TYPE_CHECKING:
         PortInUse,
         PyContainersError,
         RegistryError,
+        SandboxError,
+        SandboxMemoryError,
+        SandboxResultError,
+        SandboxTimeout,
         SpecError,
         VolumeError,
     )
@@ -166,6 +184,8 @@ if TYPE_CHECKING:
         User,
     )
     from pycontainers.supervision import HealthCheck
+    from pycontainers.testing.decorator import SandboxedFunction, sandboxed
+    from pycontainers.testing.sandbox import Sandbox
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -309,6 +309,32 @@ def spawn(plan: Plan) -> Spawned:
     return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock)
 
 
+def sandbox_prepare(plan: Plan, report_sock: int) -> None:
+    """A warm sandbox's standby makes its own namespaces and mounts, as ``plan`` says.
+
+    For a single-threaded process just forked by its zygote as pid 1 of a new pid
+    namespace: joins ``plan.cgroup_fds``, unshares ``plan.unshare_flags``, brings lo up,
+    runs ``plan.ops`` beneath / and sets the host name. On a failure the C side reports
+    ``(stage, errno, message)`` on ``report_sock`` and exits with status 125.
+    """
+    builder = _Builder()
+    _check(lib.pc_sandbox_prepare(builder.plan(plan), report_sock), "sandbox_prepare")
+
+
+def sandbox_confine(plan: Plan, report_sock: int) -> None:
+    """Confine the calling standby for its call, as ``plan`` says (after
+    :func:`sandbox_prepare`): the plan's rlimits, ids, capabilities, no_new_privs and
+    seccomp filter.
+    Returns only when all of it is done (a failure reports on ``report_sock`` and exits
+    with status 125). A plan without capabilities (not from
+    :func:`~pycontainers.runtime.confine.confinement`) is refused.
+    """
+    if plan.capabilities is None:
+        raise ValueError("a sandbox call needs its capabilities (from confinement())")
+    builder = _Builder()
+    _check(lib.pc_sandbox_confine(builder.plan(plan), report_sock), "sandbox_confine")
+
+
 def spawn_monitored(
     plan: Plan, monitor: str, argv: Sequence[str], env: Sequence[str], fds: Sequence[int]
 ) -> tuple[Spawned, int, int]:
@@ -492,6 +518,21 @@ def idmap_tree(tree_fd: int, userns_fd: int) -> None:
         "mount_setattr",
         "MOUNT_ATTR_IDMAP",
     )
+
+
+REPORT_SIZE: int = ffi.sizeof("struct pc_error")
+"""The size of one (stage, errno, message) report a child sends on failure."""
+
+
+def parse_report(data: bytes) -> ChildReport:
+    """The report in ``data``, the :data:`REPORT_SIZE` bytes of one child's message."""
+    if len(data) != REPORT_SIZE:
+        raise ValueError(f"a child report has {REPORT_SIZE} bytes, not {len(data)}")
+    err = ffi.new("struct pc_error *")
+    ffi.memmove(err, data, REPORT_SIZE)
+    report = _report(1, err)
+    assert report is not None
+    return report
 
 
 def recv_report(sock: int) -> ChildReport | None:

@@ -50,6 +50,7 @@ Every constructor takes them as keywords::
     ├── WaitTimeout (TimeoutError)
     ├── SandboxError
     │   ├── SandboxMemoryError (MemoryError)
+    │   ├── SandboxResultError (TypeError)        a result that cannot be pickled back
     │   └── SandboxTimeout (TimeoutError)
     └── RemoteTraceback                       a sandbox's traceback (only ever a cause)
 """
@@ -496,6 +497,12 @@ class SandboxMemoryError(SandboxError, MemoryError):
         self.memory = memory
 
 
+class SandboxResultError(SandboxError, TypeError):
+    """The sandboxed callable returned a value that cannot be pickled back to the caller
+    (a generator, a lock, an open file...); its traceback there is the ``__cause__``.
+    """
+
+
 class SandboxTimeout(SandboxError, TimeoutError):
     """The sandbox ran past its ``timeout`` and was killed."""
 
@@ -571,6 +578,7 @@ __all__ = [
     "RemoteTraceback",
     "SandboxError",
     "SandboxMemoryError",
+    "SandboxResultError",
     "SandboxTimeout",
     "SeccompError",
     "SpecError",

@@ -62,7 +62,7 @@ DEFAULT_DEVICE_RULES = (
 def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
     from pycontainers.cgroups import CGroup, CgroupError
 
-    resources = _with_default_devices(spec)
+    resources = with_default_devices(spec)
     try:
         return CGroup.create(name, resources, parent=spec.cgroup_parent)
     except CgroupError as exc:
@@ -85,7 +85,7 @@ def drop_cgroup(cgroup: CGroup, parent: str) -> None:
         log.debug("cgroup.parent_kept", parent=parent, error=str(exc))
 
 
-def _with_default_devices(spec: ContainerSpec) -> Resources:
+def with_default_devices(spec: ContainerSpec) -> Resources:
     """The spec's resources, plus Docker's device rules where a v1 devices controller can
     enforce them (pure v2 needs a BPF program; the nodev mounts cover it there).
     """

@@ -79,7 +79,10 @@ def needs_mountpoint(spec: ContainerSpec) -> bool:
 _host_mnt: dict[str, str] = {}
 
 
-def _host_mountpoint() -> str:
+def host_mountpoint() -> str:
+    """The empty directory under the state root where the ``host`` image's root is mounted
+    (inside each container's own mount namespace), made on first use.
+    """
     root = st.default_state_root()
     if root not in _host_mnt or not os.path.isdir(_host_mnt[root]):
         _host_mnt[root] = st.ensure_dir(os.path.join(st.ensure_dir(root), ".mnt"))
@@ -181,7 +184,7 @@ def run(
     deadline = None if timeout is None else time.monotonic() + timeout
     stdio = Stdio(stdin, stdout, stderr)
     try:
-        mnt = _host_mountpoint() if needs_mountpoint(spec) else None
+        mnt = host_mountpoint() if needs_mountpoint(spec) else None
         launch = Launch(
             spec, stdio, host_mountpoint=mnt, start_fifo=None, cgroup_name=os.urandom(8).hex()
         )

@@ -19,15 +19,20 @@ _EXPORTS = {
     "RemoteTraceback": "pycontainers.testing.sandbox",
     "Sandbox": "pycontainers.testing.sandbox",
     "SandboxError": "pycontainers.testing.sandbox",
+    "SandboxKeywords": "pycontainers.testing.sandbox",
     "SandboxMemoryError": "pycontainers.testing.sandbox",
     "SandboxOptions": "pycontainers.testing.sandbox",
     "SandboxRecord": "pycontainers.testing.sandbox",
     "SandboxResult": "pycontainers.testing.sandbox",
+    "SandboxResultError": "pycontainers.testing.sandbox",
     "SandboxTimeout": "pycontainers.testing.sandbox",
+    "SandboxedFunction": "pycontainers.testing.decorator",
     "TestEngine": "pycontainers.testing.factory",
     "WaitTimeout": "pycontainers.testing.waits",
+    "WarmPool": "pycontainers.testing.warm",
     "can_run_containers": "pycontainers.testing.support",
     "remove_labelled": "pycontainers.testing.factory",
+    "sandboxed": "pycontainers.testing.decorator",
     "unavailable_reason": "pycontainers.testing.support",
     "wait_for_health": "pycontainers.testing.waits",
     "wait_for_http": "pycontainers.testing.waits",
@@ -42,15 +47,20 @@ __all__ = [
     "RemoteTraceback",
     "Sandbox",
     "SandboxError",
+    "SandboxKeywords",
     "SandboxMemoryError",
     "SandboxOptions",
     "SandboxRecord",
     "SandboxResult",
+    "SandboxResultError",
     "SandboxTimeout",
+    "SandboxedFunction",
     "TestEngine",
     "WaitTimeout",
+    "WarmPool",
     "can_run_containers",
     "remove_labelled",
+    "sandboxed",
     "unavailable_reason",
     "wait_for_health",
     "wait_for_http",
@@ -61,6 +71,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:
+    from pycontainers.testing.decorator import SandboxedFunction, sandboxed
     from pycontainers.testing.factory import (
         CleanupError,
         ContainerFactory,
@@ -72,10 +83,12 @@ if TYPE_CHECKING:
         RemoteTraceback,
         Sandbox,
         SandboxError,
+        SandboxKeywords,
         SandboxMemoryError,
         SandboxOptions,
         SandboxRecord,
         SandboxResult,
+        SandboxResultError,
         SandboxTimeout,
     )
     from pycontainers.testing.support import can_run_containers, unavailable_reason
@@ -86,3 +99,4 @@ if TYPE_CHECKING:
         wait_for_log,
         wait_for_port,
     )
+    from pycontainers.testing.warm import WarmPool

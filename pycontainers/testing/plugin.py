@@ -5,7 +5,9 @@ Fixtures: ``sandbox`` (a :class:`~pycontainers.testing.Sandbox`), ``container_fa
 ``pycontainers_engine`` (a :class:`~pycontainers.testing.TestEngine`: private temporary
 state and data roots, unless ``PYCONTAINERS_STATE``/``PYCONTAINERS_ROOT`` are set).
 Markers: ``pycontainers`` and its alias ``requires_containers`` skip a test, with the
-reason, where this host cannot run containers; the fixtures skip the same way.
+reason, where this host cannot run containers; the fixtures skip the same way. The
+``sandbox`` fixture runs callables warm (forks of zygotes the session shares) unless
+``--pycontainers-cold`` is given.
 
 Loading the plugin changes nothing for tests that use none of this: it registers the
 markers, and its hooks only act on marked tests or on tests that used a sandbox; every
@@ -24,11 +26,23 @@ import pytest
 if TYPE_CHECKING:
     from pycontainers.testing.factory import ContainerFactory, TestEngine
     from pycontainers.testing.sandbox import Sandbox
+    from pycontainers.testing.warm import WarmPool
 
 MARKERS = ("pycontainers", "requires_containers")
 _SANDBOXES = pytest.StashKey["list[Sandbox]"]()
 _REPORTED = pytest.StashKey[int]()
 _SECTION_LIMIT = 20_000
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--pycontainers-cold``: the ``sandbox`` fixture starts a fresh interpreter per call."""
+    parser.getgroup("pycontainers").addoption(
+        "--pycontainers-cold",
+        action="store_true",
+        default=False,
+        help="run the sandbox fixture's callables cold (a fresh interpreter in a new "
+        "container per call) instead of in forks of a warm zygote",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,17 +137,44 @@ def pycontainers_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Te
                 del os.environ[key]
 
 
+@pytest.fixture(scope="session")
+def _pycontainers_warm_pool(
+    request: pytest.FixtureRequest, pycontainers_engine: TestEngine
+) -> Iterator[WarmPool | None]:
+    """The session's zygotes, shared by every ``sandbox`` (None with --pycontainers-cold)."""
+    if request.config.getoption("pycontainers_cold", False):
+        yield None
+        return
+    from pycontainers.testing.warm import WarmPool
+
+    pool = WarmPool(())
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-def sandbox(request: pytest.FixtureRequest, pycontainers_engine: TestEngine) -> Sandbox:
+def sandbox(
+    request: pytest.FixtureRequest,
+    pycontainers_engine: TestEngine,
+    _pycontainers_warm_pool: WarmPool | None,
+) -> Iterator[Sandbox]:
     """A :class:`~pycontainers.testing.Sandbox`: ``sandbox.run(cmd or callable, ...)`` in a
     throwaway container without network, with memory and pids caps, a read-only host view
-    and a fresh /tmp. Its output is added to the report of a failed test.
+    and a fresh /tmp. Callables run warm (forks of a zygote the session shares; each call
+    in fresh namespaces and its own cgroup) unless ``--pycontainers-cold`` is given. Its
+    output is added to the report of a failed test.
     """
     from pycontainers.testing.sandbox import Sandbox
 
-    sb = Sandbox()
+    pool = _pycontainers_warm_pool
+    sb = Sandbox(warm=pool is not None, pool=pool)
     request.node.stash.setdefault(_SANDBOXES, []).append(sb)
-    return sb
+    try:
+        yield sb
+    finally:
+        sb.close()
 
 
 @pytest.fixture

@@ -1,32 +1,39 @@
-"""``Sandbox``: run a command or a Python callable in a throwaway container, for tests.
+"""``Sandbox``: run a command or a Python callable in a throwaway container.
 
 A sandbox is isolated from the host: its own network namespace with only ``lo`` (no
 network), a memory and a pids cap (its own cgroup), a read-only view of the host (the
 built-in ``host`` image: the host's /usr, /bin, /lib*) or of a given image, and a fresh
 writable ``/tmp`` (a tmpfs) — the only writable place: / and /dev are read-only.
 
-A callable runs in a fresh interpreter inside the sandbox (the host's ``sys.executable``,
-with the directories of ``sys.path`` bound read-only at the same paths). The call travels
-pickled on the container's stdin (cloudpickle, so lambdas and closures work); the answer
-comes back at the end of its stdout, after the callable's own output, framed by a random
-marker: ``<output><pickled answer><length: 16 hex digits><marker>``.
+Callables run **warm** by default: a zygote (a separate interpreter in a confined
+container of its own, see :mod:`pycontainers.runtime.zygote`) has imported ``preload``
+once and forks each call into fresh pid, mnt, uts, ipc, net and cgroup namespaces, a fresh
+/tmp and a cgroup with the call's limits, with the capabilities, no_new_privs and seccomp
+filter a cold sandbox's container gets. ``warm=False`` (or a network other than none)
+runs each call **cold**: a fresh interpreter (the host's ``sys.executable``, with the
+directories of ``sys.path`` bound read-only at the same paths) in a new container. Either
+way the call travels pickled (cloudpickle, so lambdas and closures work) and module
+globals a call changes never reach the next one. Commands always run cold.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import sys
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, overload
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypedDict, TypeVar, overload
 
 import attrs
 
 from pycontainers.errors import RemoteTraceback as RemoteTraceback
 from pycontainers.errors import SandboxError as SandboxError
 from pycontainers.errors import SandboxMemoryError as SandboxMemoryError
+from pycontainers.errors import SandboxResultError as SandboxResultError
 from pycontainers.errors import SandboxTimeout as SandboxTimeout
+from pycontainers.testing import _calls
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -34,7 +41,8 @@ if TYPE_CHECKING:
     from pycontainers.images.image import Image
     from pycontainers.runtime.options import SpecOptions
     from pycontainers.runtime.run import CompletedContainer
-    from pycontainers.spec import Mount, OverlayRootfs
+    from pycontainers.spec import ContainerSpec, Mount, OverlayRootfs
+    from pycontainers.testing.warm import WarmOutcome, WarmPool
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -44,39 +52,7 @@ DEFAULT_PIDS = 128
 DEFAULT_TIMEOUT = 60.0
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _TAIL = 4000
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-
-# The child side of a callable: read the envelope, call, append the framed answer.
-_RUNNER = r"""
-import os, pickle, sys, traceback
-env = pickle.loads(sys.stdin.buffer.read())
-sys.path[:0] = [p for p in env["path"] if p not in sys.path]
-try:
-    import cloudpickle
-    dumps = cloudpickle.dumps
-except ImportError:
-    dumps = pickle.dumps
-try:
-    fn, args, kwargs = pickle.loads(env["call"])
-    value = fn(*args, **kwargs)
-    try:
-        blob = dumps(("ok", value))
-    except Exception as exc:
-        raise TypeError(f"the result of {fn!r} cannot be pickled: {exc!r}") from exc
-except BaseException as exc:
-    text = "".join(traceback.format_exception(exc))
-    try:
-        raw = dumps(exc)
-        pickle.loads(raw)
-    except Exception:
-        raw = None
-    blob = pickle.dumps(("error", raw, repr(exc), text))
-sys.stdout.flush()
-sys.stderr.flush()
-data = memoryview(blob + b"%016x" % len(blob) + env["marker"])
-while data:
-    data = data[os.write(1, data):]
-"""
+_CALL_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 @attrs.frozen
@@ -129,6 +105,17 @@ class SandboxOptions(TypedDict, total=False):
     writable_shm: bool
 
 
+class SandboxKeywords(SandboxOptions, total=False):
+    """Every keyword of :class:`Sandbox`: :class:`SandboxOptions` plus ``preload``,
+    ``warm``, ``workers`` and ``pool``.
+    """
+
+    preload: Sequence[str]
+    warm: bool
+    workers: int | None
+    pool: WarmPool | None
+
+
 @attrs.frozen
 class _Options:
     image: str | Image | OverlayRootfs
@@ -147,11 +134,19 @@ class Sandbox:
     The keywords given here are the defaults of every :meth:`run`; each run may override
     them. ``image`` is ``"host"`` (a read-only view of the host's system directories), an
     image reference, an :class:`~pycontainers.Image` or a rootfs directory (mounted
-    read-only). ``memory`` (``"256m"``) and ``pids`` cap the sandbox (None: no cap),
+    read-only). ``memory`` (``"256m"``) and ``pids`` cap each call (None: no cap),
     ``timeout`` kills it (seconds, None: none), ``network`` is False (``"none"``: only
     ``lo``), True (``"bridge"``) or any :func:`pycontainers.run` network. ``env`` adds
     variables, ``mounts`` adds :class:`~pycontainers.Mount` s, ``writable_shm`` makes
     /dev/shm writable (Python's multiprocessing needs it).
+
+    ``warm`` (default) runs callables in forks of a zygote that imported ``preload``
+    (module names) once; ``warm=False`` starts a fresh interpreter per call. ``workers``
+    bounds :meth:`map`'s parallel calls (default: the number of CPUs). ``pool`` shares the
+    zygotes of a :class:`~pycontainers.testing.warm.WarmPool` (its ``preload`` wins) with
+    other sandboxes, as the pytest fixture does for a session. :meth:`close` (or
+    leaving a ``with`` block) stops the zygotes and removes their cgroups; an unclosed
+    sandbox does so when it is garbage-collected or at exit.
     """
 
     def __init__(
@@ -165,11 +160,28 @@ class Sandbox:
         env: Mapping[str, str] | None = None,
         mounts: Sequence[Mount] = (),
         writable_shm: bool = False,
+        preload: Sequence[str] = (),
+        warm: bool = True,
+        workers: int | None = None,
+        pool: WarmPool | None = None,
     ) -> None:
+        if isinstance(preload, str):
+            raise TypeError("preload: a list of module names, not one string")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers: at least 1, got {workers}")
         self._defaults = _Options(
             image, memory, pids, timeout, network, dict(env or {}), tuple(mounts), writable_shm
         )
+        self.preload = tuple(preload)
+        self.warm = warm
+        self.workers = workers or os.cpu_count() or 1
         self.records: list[SandboxRecord] = []
+        self._pool: WarmPool | None = pool
+        self._own_pool = pool is None
+        self._specs: dict[Hashable, ContainerSpec] = {}
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    # -- front ends ---------------------------------------------------------------------
 
     @overload
     def run(
@@ -191,7 +203,9 @@ class Sandbox:
         called with ``args`` (use :meth:`call` to pass keyword arguments) and its return
         value is returned; an exception it raises is raised here, with the traceback from
         inside the sandbox as its ``__cause__``. Raises :class:`SandboxMemoryError` when
-        the memory cap killed it, :class:`SandboxTimeout` after ``timeout``.
+        the memory cap killed it, :class:`SandboxTimeout` after ``timeout``,
+        :class:`SandboxResultError` for a value that cannot be pickled back and
+        :class:`SandboxError` for any other end without a result (a crash).
         """
         opts = self._options(options)
         if callable(target):
@@ -213,6 +227,51 @@ class Sandbox:
         """Call ``fn(*args, **kwargs)`` in a sandbox with the default options; return its value."""
         return self._call(self._defaults, fn, args, kwargs)
 
+    def map(self, fn: Callable[..., T], /, *iterables: Iterable[Any]) -> list[T]:
+        """``[fn(*a) for a in zip(*iterables)]``, each call in a sandbox of its own, up to
+        ``workers`` at a time; the values in order. The first call that raised (in order)
+        raises here, once every call has ended.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        calls = list(zip(*iterables, strict=False))
+        if not calls:
+            return []
+        with ThreadPoolExecutor(min(self.workers, len(calls))) as pool:
+            futures = [pool.submit(self._call, self._defaults, fn, a, {}) for a in calls]
+        return [f.result() for f in futures]
+
+    async def acall(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`call` for ``asyncio``: the event loop keeps running meanwhile."""
+        return await asyncio.to_thread(self._call, self._defaults, fn, args, kwargs)
+
+    async def amap(self, fn: Callable[..., T], /, *iterables: Iterable[Any]) -> list[T]:
+        """:meth:`map` for ``asyncio``: up to ``workers`` calls at a time; values in order."""
+        limit = asyncio.Semaphore(self.workers)
+
+        async def one(args: tuple[Any, ...]) -> T:
+            async with limit:
+                return await asyncio.to_thread(self._call, self._defaults, fn, args, {})
+
+        calls: list[Awaitable[T]] = [one(a) for a in zip(*iterables, strict=False)]
+        return list(await asyncio.gather(*calls))
+
+    def close(self) -> None:
+        """Stop this sandbox's zygotes (and calls still running) and remove their cgroups.
+        Cold runs still work afterwards; a later warm call starts a new zygote.
+        """
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+        if self._own_pool:
+            self._pool = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- internals --------------------------------------------------------------------
 
     def _options(self, options: Mapping[str, Any]) -> _Options:
@@ -233,65 +292,115 @@ class Sandbox:
         self, opts: _Options, fn: Callable[..., T], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> T:
         what = f"sandboxed callable {getattr(fn, '__qualname__', None) or repr(fn)}"
-        marker = b"\n--pycontainers-sandbox-" + os.urandom(16).hex().encode() + b"--"
-        envelope = {
-            "path": _sys_path(),
-            "call": _dumps_call(fn, args, dict(kwargs)),
-            "marker": marker,
-        }
-        extra = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+        payload = _calls.dumps_call(fn, args, dict(kwargs))
         opts = attrs.evolve(
             opts,
-            env={**extra, **opts.env},
-            mounts=(*_python_mounts(opts.image == "host", opts.mounts), *opts.mounts),
+            env={**_CALL_ENV, **opts.env},
+            mounts=(*_calls.python_mounts(opts.image == "host", opts.mounts), *opts.mounts),
         )
-        argv = (sys.executable, "-c", _RUNNER)
-        data = pickle.dumps(envelope, pickle.HIGHEST_PROTOCOL)
-        result = self._container(opts, argv, data, what)
-        out, answer = _split_answer(result.stdout, marker)
-        if answer is None:
-            status = _status(result.returncode)
-            self._record(what, f"{status}, no result", out, result.stderr)
-            tail = result.stderr.decode(errors="replace")[-_TAIL:].rstrip()
-            detail = f"; its stderr ends with:\n{tail}" if tail else ""
-            raise SandboxError(
-                f"{what} ended ({status}) without a result{detail}", out, result.stderr
-            )
+        if self.warm and opts.network in (False, "none"):
+            outcome = self._warm_call(opts, fn, payload)
+            out, err = outcome.call.stdout, outcome.call.stderr
+            answer = outcome.call.answer
+            if answer is None:
+                self._no_answer(opts, what, outcome)
+        else:
+            marker = b"\n--pycontainers-sandbox-" + os.urandom(16).hex().encode() + b"--"
+            envelope = {"path": _calls.sys_path(), "call": payload, "marker": marker}
+            data = pickle.dumps(envelope, pickle.HIGHEST_PROTOCOL)
+            argv = (sys.executable, "-c", _calls.RUNNER)
+            result = self._container(opts, argv, data, what)
+            out, answer = _calls.split_answer(result.stdout, marker)
+            err = result.stderr
+            if answer is None:
+                status = _calls.status_text(result.returncode)
+                self._record(what, f"{status}, no result", out, err)
+                raise SandboxError(
+                    f"{what} ended ({status}) without a result{_tail(err)}", out, err
+                )
         try:
-            value: T = _decode(answer, what, out, result.stderr)
+            value: T = _calls.decode(answer, what, out, err)
         except BaseException as exc:
-            self._record(what, f"raised {type(exc).__name__}", out, result.stderr)
+            self._record(what, f"raised {type(exc).__name__}", out, err)
             raise
-        self._record(what, "returned", out, result.stderr)
+        self._record(what, "returned", out, err)
         return value
+
+    def _warm_call(self, opts: _Options, fn: Callable[..., Any], payload: bytes) -> WarmOutcome:
+        if self._pool is None:
+            from pycontainers.testing.warm import WarmPool
+
+            pool = self._pool = WarmPool(self.preload)
+            self._finalizer = weakref.finalize(self, pool.close)
+            self._own_pool = True
+        image, kwargs = _spec_options(opts)
+        key: Hashable = (
+            image, opts.memory, opts.pids, opts.network, opts.mounts, opts.writable_shm,
+            tuple(opts.env.items()),
+        )  # fmt: skip
+        try:
+            hash(key)
+        except TypeError:  # an unhashable image: no cache
+            key = None
+        spec = self._specs.get(key) if key is not None else None
+        if spec is None:
+            from pycontainers.runtime.run import make_spec
+
+            spec = make_spec(image, [sys.executable], **kwargs)
+            if key is not None:
+                self._specs[key] = spec
+        module = _calls.reference_module(fn)
+        return self._pool.call(
+            spec,
+            writable_shm=opts.writable_shm,
+            payload=payload,
+            env=spec.process.environ(),
+            timeout=opts.timeout,
+            modules=(module,) if module else (),
+        )
+
+    def _no_answer(self, opts: _Options, what: str, outcome: WarmOutcome) -> NoReturn:
+        """Raise the :class:`SandboxError` that says why a warm call gave no answer."""
+        call = outcome.call
+        out, err = call.stdout, call.stderr
+        capped = f"; it hit its pids cap (pids={opts.pids})" if call.pids_capped else ""
+        if call.timed_out:
+            self._record(what, f"killed after timeout={opts.timeout} s{capped}", out, err)
+            assert opts.timeout is not None
+            error: SandboxError = SandboxTimeout(what, opts.timeout, out, err)
+            if capped:
+                error.add_note(capped[2:])
+            raise error
+        if call.oom_killed:
+            self._record(what, f"OOM-killed at memory={opts.memory!r}", out, err)
+            raise SandboxMemoryError(what, opts.memory or "?", out, err)
+        if call.report is not None:
+            from pycontainers.runtime.launch import start_error
+
+            reason = f"its confinement failed: {start_error(call.report)}"
+        elif call.zygote_error is not None:
+            reason = f"its zygote could not start it:\n{call.zygote_error[-_TAIL:]}"
+        elif call.zygote_died:
+            reason = "its zygote died (it is restarted for the next call)"
+            if outcome.zygote_log:
+                reason += f"; the zygote's stderr ends with:\n{outcome.zygote_log}"
+        else:
+            reason = _calls.status_text(call.returncode)
+        self._record(what, f"{reason.splitlines()[0]}, no result{capped}", out, err)
+        raise SandboxError(
+            f"{what} ended ({reason}) without a result{capped}{_tail(err)}", out, err
+        )
 
     def _container(
         self, opts: _Options, argv: tuple[str, ...], input: bytes | None, what: str
     ) -> CompletedContainer:
         from pycontainers.errors import ContainerTimeout
         from pycontainers.runtime.run import run
-        from pycontainers.spec import Mount, SecurityOptions
 
-        mounts = list(opts.mounts)
-        ro_dev = ("/dev",) if opts.writable_shm else ("/dev", "/dev/shm", "/dev/mqueue")
-        base = SecurityOptions()
-        kwargs: SpecOptions = {
-            "network": "bridge" if opts.network is True else opts.network or "none",
-            "mounts": mounts,
-            "env": {"PATH": _PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **opts.env},
-            "cwd": "/tmp",
-            "security": SecurityOptions(readonly_paths=(*base.readonly_paths, *ro_dev)),
-        }
-        if opts.memory is not None:
-            kwargs["memory"] = opts.memory
-        if opts.pids is not None:
-            kwargs["pids_limit"] = opts.pids
-        if opts.image != "host":  # the host image has its own tmpfs /tmp, and a read-only /
-            kwargs["readonly_rootfs"] = True
-            mounts.insert(0, Mount("/tmp", type="tmpfs", options=("nosuid", "nodev", "mode=1777")))
+        image, kwargs = _spec_options(opts)
         try:
             result = run(
-                opts.image, list(argv), capture_output=True, input=input, timeout=opts.timeout,
+                image, list(argv), capture_output=True, input=input, timeout=opts.timeout,
                 **kwargs,
             )  # fmt: skip
         except ContainerTimeout as exc:
@@ -308,104 +417,37 @@ class Sandbox:
 
     def __repr__(self) -> str:
         d = self._defaults
-        return f"<Sandbox image={d.image!r} memory={d.memory!r} pids={d.pids} runs={len(self.records)}>"
+        mode = "warm" if self.warm else "cold"
+        return (
+            f"<Sandbox {mode} image={d.image!r} memory={d.memory!r} pids={d.pids} "
+            f"runs={len(self.records)}>"
+        )
 
 
-def _status(code: int) -> str:
-    return f"killed by signal {code - 128}" if code > 128 else f"exit status {code}"
+def _spec_options(opts: _Options) -> tuple[str | Image | OverlayRootfs, SpecOptions]:
+    """The image and :func:`pycontainers.run` keywords of a sandbox with ``opts``."""
+    from pycontainers.spec import Mount, SecurityOptions
+
+    mounts = list(opts.mounts)
+    ro_dev = ("/dev",) if opts.writable_shm else ("/dev", "/dev/shm", "/dev/mqueue")
+    base = SecurityOptions()
+    kwargs: SpecOptions = {
+        "network": "bridge" if opts.network is True else opts.network or "none",
+        "mounts": mounts,
+        "env": {"PATH": _PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **opts.env},
+        "cwd": "/tmp",
+        "security": SecurityOptions(readonly_paths=(*base.readonly_paths, *ro_dev)),
+    }
+    if opts.memory is not None:
+        kwargs["memory"] = opts.memory
+    if opts.pids is not None:
+        kwargs["pids_limit"] = opts.pids
+    if opts.image != "host":  # the host image has its own tmpfs /tmp, and a read-only /
+        kwargs["readonly_rootfs"] = True
+        mounts.insert(0, Mount("/tmp", type="tmpfs", options=("nosuid", "nodev", "mode=1777")))
+    return opts.image, kwargs
 
 
-def _split_answer(stdout: bytes, marker: bytes) -> tuple[bytes, bytes | None]:
-    """Split the callable's own output from its framed answer (None: no answer)."""
-    if not stdout.endswith(marker) or len(stdout) < len(marker) + 16:
-        return stdout, None
-    end = len(stdout) - len(marker)
-    try:
-        size = int(stdout[end - 16 : end], 16)
-    except ValueError:
-        return stdout, None
-    start = end - 16 - size
-    if start < 0:
-        return stdout, None
-    return stdout[:start], stdout[start : end - 16]
-
-
-def _decode(answer: bytes, what: str, out: bytes, err: bytes) -> Any:
-    """The callable's value, or its exception raised with the sandbox's traceback."""
-    try:
-        loaded = pickle.loads(answer)
-    except Exception as exc:
-        raise SandboxError(f"{what}: cannot load its answer: {exc!r}", out, err) from exc
-    if loaded[0] == "ok":
-        return loaded[1]
-    _, blob, text, tb = loaded
-    error: BaseException | None = None
-    if blob is not None:
-        try:
-            error = pickle.loads(blob)
-        except Exception:  # an exception class this process cannot rebuild
-            error = None
-    if not isinstance(error, BaseException):
-        raise SandboxError(f"{what} raised {text}{RemoteTraceback(tb)}", out, err)
-    error.__cause__ = RemoteTraceback(tb)
-    error.add_note(f"(raised by the {what}; its traceback there is shown above)")
-    raise error
-
-
-_pickle_lock = threading.Lock()
-
-
-def _dumps_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    """Pickle the call: with cloudpickle, a test module's functions travel by value."""
-    try:
-        import cloudpickle  # type: ignore[import-untyped]
-    except ImportError:
-        return pickle.dumps((fn, args, kwargs), pickle.HIGHEST_PROTOCOL)
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    by_value = module is not None and _user_module(module)
-    with _pickle_lock:
-        if by_value:
-            cloudpickle.register_pickle_by_value(module)
-        try:
-            data: bytes = cloudpickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise SandboxError(f"cannot send {fn!r} to the sandbox: {exc!r}") from exc
-        finally:
-            if by_value:
-                cloudpickle.unregister_pickle_by_value(module)
-    return data
-
-
-def _user_module(module: Any) -> bool:
-    """A module of the user's own (a test module): not installed, not pycontainers, not __main__."""
-    name = getattr(module, "__name__", "")
-    path = getattr(module, "__file__", None)
-    if not path or name == "__main__" or name.split(".")[0] == "pycontainers":
-        return False
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    return not any(os.path.abspath(path).startswith(p.rstrip("/") + "/") for p in prefixes)
-
-
-def _sys_path() -> list[str]:
-    cwd = os.getcwd()
-    return [p if os.path.isabs(p) else os.path.join(cwd, p) for p in sys.path]
-
-
-def _python_mounts(host_image: bool, user: Sequence[Mount]) -> list[Mount]:
-    """Read-only binds that make this interpreter and ``sys.path`` work in the sandbox."""
-    from pycontainers.namespaces._run import _package_root
-    from pycontainers.spec import Mount
-
-    wanted = [sys.base_prefix, sys.prefix, os.path.dirname(sys.executable), _package_root()]
-    wanted += [p for p in _sys_path() if os.path.exists(p)]
-    taken = {m.normalized_target for m in user}
-    out: list[str] = []
-    for path in sorted({os.path.normpath(p) for p in wanted}, key=len):
-        if path == "/" or path.startswith(("/proc", "/sys", "/dev")) or path in taken:
-            continue
-        if host_image and any(path == d or path.startswith(d + "/") for d in _SYSTEM_DIRS):
-            continue
-        if any(path.startswith(p.rstrip("/") + "/") for p in out):
-            continue
-        out.append(path)
-    return [Mount(p, p, read_only=True) for p in out]
+def _tail(err: bytes) -> str:
+    tail = err.decode(errors="replace")[-_TAIL:].rstrip()
+    return f"; its stderr ends with:\n{tail}" if tail else ""

@@ -1,7 +1,7 @@
 """The sandbox's isolation, shown with real containers: a sandboxed Python callable cannot
 reach the network, cannot write outside its /tmp, is killed at its memory cap with a clear
-error, stops at its pids cap and its timeout. Each test has a control that succeeds where
-the isolation is relaxed, so a broken sandbox cannot pass."""
+error, stops at its pids cap and its timeout — warm and cold alike. Each test has a
+control that succeeds where the isolation is relaxed, so a broken sandbox cannot pass."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ from pycontainers.testing import (
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox()
+@pytest.fixture(params=["warm", "cold"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """Every isolation test holds for warm calls (forks of a zygote) and cold ones."""
+    with Sandbox(warm=request.param == "warm") as sb:
+        yield sb
 
 
 @pytest.fixture

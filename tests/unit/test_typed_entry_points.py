@@ -25,7 +25,7 @@ from pycontainers.images.registry.pulling import PullOptions, pull
 from pycontainers.images.registry.pushing import PushOptions, push
 from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions
 from pycontainers.runtime.run import make_spec
-from pycontainers.testing import FactoryOptions, Sandbox, SandboxOptions
+from pycontainers.testing import FactoryOptions, Sandbox, SandboxKeywords, SandboxOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +66,13 @@ SNIPPETS = {
         from pycontainers.testing import Sandbox
 
         Sandbox().run("true", memroy="64m")
+    """,
+    "bad_sandboxed.py": """
+        import pycontainers as pc
+
+        @pc.sandboxed(memroy="64m")
+        def f() -> int:
+            return 1
     """,
     "bad_update.py": """
         import pycontainers as pc
@@ -121,6 +128,14 @@ SNIPPETS = {
             sandbox.run("true", memory="64m", pids=8, network=False)
             n: int = sandbox.run(len, "abc", timeout=5.0)
             s: str = sandbox.call(str.upper, "x")
+            squares: list[int] = sandbox.map(pow, [1, 2], [2, 2])
+
+        @pc.sandboxed(memory="128m", preload=["json"], timeout=5.0)
+        def double(x: int) -> int:
+            return 2 * x
+
+        twice: int = double(21)
+        warm = pc.Sandbox(preload=["json"], workers=2, warm=True)
 
         def live(c: pc.Container) -> None:
             c.update(memory="128m", cpus=1, pids_limit=20)
@@ -247,7 +262,9 @@ def test_factory_and_sandbox_options_match_what_they_forward() -> None:
     own = set(FactoryOptions.__annotations__) - SPEC_KEYWORDS
     assert own == create - {"stdin", "stdout", "stderr"}  # detached: output goes to its log
     sandbox = inspect.signature(Sandbox).parameters
-    assert set(SandboxOptions.__annotations__) == set(sandbox)
+    assert set(SandboxKeywords.__annotations__) == set(sandbox)  # what @sandboxed forwards
+    own = {"preload", "warm", "workers", "pool"}  # not per run: the sandbox's own
+    assert set(SandboxOptions.__annotations__) == set(sandbox) - own
 
 
 def test_docstrings_show_every_keyword() -> None:

@@ -29,6 +29,7 @@ _COMMANDS = {
     "system": "system info version",
     "images": "load save images history tag rmi image commit",
     "registry": "pull push login logout",
+    "serve": "serve",
 }
 _MODULES = tuple(_COMMANDS)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}

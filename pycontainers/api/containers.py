@@ -206,6 +206,8 @@ def _wait(d: Daemon, c: Container, condition: str) -> dict[str, Any]:
         deadline = time.monotonic() + 30
         while os.path.exists(c.state_dir) and time.monotonic() < deadline:
             time.sleep(0.005)
+        if not os.path.exists(c.state_dir):
+            publish(d, c, "destroy")
     return {"StatusCode": code, "Error": None}
 
 

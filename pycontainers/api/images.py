@@ -365,8 +365,14 @@ async def build(request: web.Request) -> web.Response:
                           "(the Dockerfile builder is not on this version)")  # fmt: skip
 
 
+async def build_prune(request: web.Request) -> web.Response:
+    """POST /build/prune: there is no build cache to prune."""
+    return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
+
+
 def add_routes(r: Routes) -> None:
     """Register the image endpoints."""
+    r.add("POST", "/build/prune", build_prune)
     r.add("GET", "/images/json", list_)
     r.add("POST", "/images/create", create)
     r.add("POST", "/images/load", load)

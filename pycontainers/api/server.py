@@ -73,8 +73,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status == 405:
             return _error(405, f"method {request.method} not allowed on {request.path}")
         return _error(exc.status, exc.reason)
-    except (ConnectionResetError, asyncio.CancelledError):
-        status = 499  # the client went away
+    except ConnectionResetError:  # the client went away mid-stream: nobody to answer
+        status = 499
+        return web.Response(status=499)  # aiohttp drops it on the closed connection
+    except asyncio.CancelledError:
+        status = 499
         raise
     except Exception as exc:
         status = status_of(exc)

@@ -53,7 +53,12 @@ def run_command(args: argparse.Namespace) -> int:
         tls = tls_context(cert=args.tlscert, key=args.tlskey, ca=args.tlscacert,
                           verify=args.tlsverify)  # fmt: skip
     import logging
+    import signal
     import sys
+
+    # main() lets SIGPIPE kill a CLI writing to a closed pipe; a daemon must outlive a
+    # client that hangs up (a write to its socket then fails with EPIPE instead)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
     # the daemon is an application: its structlog events (one per request) go to stderr
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")

@@ -67,7 +67,7 @@ async def iterate_in_thread(
         if not stop.is_set():
             asyncio.run_coroutine_threadsafe(queue.put(("end", None)), loop).result()
 
-    future = loop.run_in_executor(d.pool, produce)
+    future = d.start_long(produce)
     try:
         while True:
             kind, item = await queue.get()

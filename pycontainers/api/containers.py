@@ -227,7 +227,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
         await resp.prepare(request)
         await resp.write(b"")
         try:
-            result = await d.call(_wait, d, c, condition)
+            result = await d.call_long(_wait, d, c, condition)
         except Exception as exc:  # the status line is out: the error goes in the body
             message = getattr(exc, "message", None) or str(exc)
             result = {"StatusCode": -1, "Error": {"Message": message}}

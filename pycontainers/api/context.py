@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import functools
 import json
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -45,6 +46,39 @@ class Daemon:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kw))
 
+    def start_long(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run ``fn(*args)`` in a thread of its own, for calls that last as long as a
+        container or a client wants (wait, log follow, exec): a daemon thread, so a shutdown
+        never waits for them (the containers go on without us).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if future.done():
+                return
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+        def run() -> None:
+            try:
+                result: Any = (True, fn(*args))
+            except BaseException as exc:
+                result = (False, exc)
+            try:
+                loop.call_soon_threadsafe(settle, *result)
+            except RuntimeError:  # the loop is closed: the daemon is shutting down
+                pass
+
+        threading.Thread(target=run, daemon=True, name="api-long").start()
+        return future
+
+    async def call_long(self, fn: Callable[..., T], *args: Any) -> T:
+        """Await :meth:`start_long`."""
+        return await self.start_long(fn, *args)
+
     def load(self, ref: str) -> Container:
         """The container ``ref`` (id, id prefix or name); 404 if none (blocking)."""
         from pycontainers.errors import ContainerError
@@ -64,8 +98,8 @@ class Daemon:
         return default_store(self.data_root)
 
     def close(self) -> None:
-        """Stop taking work; running calls finish in their threads."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking work; the calls under way finish first (long ones are abandoned)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 DAEMON = web.AppKey("daemon", Daemon)

@@ -160,7 +160,6 @@ async def _relay(
     d: Daemon, s: ExecSession, conn: Hijacked | None
 ) -> None:
     """Start the command and relay its stdio to ``conn`` (None: detached, no stdio)."""
-    loop = asyncio.get_running_loop()
     mine: list[int] = []  # our ends
     theirs: list[int] = []  # the command's ends (closed once it is done)
     outs: list[tuple[int, int]] = []  # (our read end, stream)
@@ -198,7 +197,7 @@ async def _relay(
         for fd in mine:
             _nonblock(fd)
         s.running = s.started = True
-        job = loop.run_in_executor(d.pool, _run, d, s, fds)
+        job = d.start_long(_run, d, s, fds)
         job.add_done_callback(lambda f: _done(s, f, theirs))
         if conn is None:
             return

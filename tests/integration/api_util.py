@@ -108,3 +108,10 @@ def start_daemon(tmp: Path, name: str = "d") -> Iterator[Daemon]:
         if d.alive():
             remove_everything(d)
         d.stop()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -44,9 +44,7 @@ def has_tty(c: Container) -> bool:
     return bool(c.inspect().get("Config", {}).get("Tty"))
 
 
-async def iterate_in_thread(
-    d: Daemon, make: Callable[[threading.Event], Iterator[Any]]
-) -> Any:
+async def iterate_in_thread(d: Daemon, make: Callable[[threading.Event], Iterator[Any]]) -> Any:
     """Run the blocking iterator ``make(stop)`` in the pool, yielding its items here; when
     the consumer stops early, ``stop`` is set so the iterator can end at its next check.
     """
@@ -81,8 +79,6 @@ async def iterate_in_thread(
         while not queue.empty():  # unblock a producer waiting to put
             queue.get_nowait()
         future.cancel()
-
-
 
 
 def _entry_bytes(entry: Any, tty: bool, timestamps: bool, out: bool, err: bool) -> bytes:
@@ -120,8 +116,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
             def running() -> bool:
                 return not stop.is_set() and c.status == "running"
 
-            return read_logs(c.state_dir, follow=follow, running=running, tail=tail,
-                             since=since, until=until)  # fmt: skip
+            return read_logs(
+                c.state_dir, follow=follow, running=running, tail=tail, since=since, until=until
+            )
 
         async for entry in iterate_in_thread(d, entries):
             data = _entry_bytes(entry, tty, timestamps, out, err)

@@ -156,9 +156,7 @@ async def stop(request: web.Request) -> web.Response:
     """POST /containers/{id}/stop?t=&signal=: 204, or 304 if it is not running."""
     d = daemon(request)
     timeout, sig = _timeout(request), parse_signal(request.query.get("signal"), None)
-    stopped = await d.call(
-        _with, d, request.match_info["id"], lambda c: _stop(d, c, timeout, sig)
-    )
+    stopped = await d.call(_with, d, request.match_info["id"], lambda c: _stop(d, c, timeout, sig))
     return web.Response(status=204 if stopped else 304)
 
 
@@ -248,8 +246,11 @@ def _delete(d: Daemon, c: Container, force: bool, volumes: bool) -> None:
         )
     anonymous = []
     if volumes:
-        anonymous = [v.name for v in Volume.list(data_root=d.data_root)
-                     if v.anonymous and c.id in v.users(state_root=d.state_root)]  # fmt: skip
+        anonymous = [
+            v.name
+            for v in Volume.list(data_root=d.data_root)
+            if v.anonymous and c.id in v.users(state_root=d.state_root)
+        ]
     if status in ("running", "paused"):
         publish(d, c, "kill", signal=str(int(signal.SIGKILL)))
     c.delete()
@@ -262,9 +263,7 @@ async def delete(request: web.Request) -> web.Response:
     """DELETE /containers/{id}?force=&v=: 204."""
     d = daemon(request)
     force, volumes = qbool(request, "force"), qbool(request, "v")
-    await d.call(
-        _with, d, request.match_info["id"], lambda c: _delete(d, c, force, volumes)
-    )
+    await d.call(_with, d, request.match_info["id"], lambda c: _delete(d, c, force, volumes))
     return web.Response(status=204)
 
 
@@ -312,9 +311,14 @@ async def rename(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-_UPDATE_KEYS = {"Memory": "memory", "MemorySwap": "memswap_limit", "CpuShares": "cpu_shares",
-                "PidsLimit": "pids_limit", "CpusetCpus": "cpuset_cpus",
-                "BlkioWeight": "blkio_weight"}  # fmt: skip
+_UPDATE_KEYS = {
+    "Memory": "memory",
+    "MemorySwap": "memswap_limit",
+    "CpuShares": "cpu_shares",
+    "PidsLimit": "pids_limit",
+    "CpusetCpus": "cpuset_cpus",
+    "BlkioWeight": "blkio_weight",
+}
 
 
 async def update(request: web.Request) -> web.Response:

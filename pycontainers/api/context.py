@@ -29,9 +29,7 @@ class Daemon:
     defaults), the pool of worker threads, the events and the exec sessions.
     """
 
-    def __init__(
-        self, *, state_root: str | None, data_root: str | None, workers: int = 64
-    ) -> None:
+    def __init__(self, *, state_root: str | None, data_root: str | None, workers: int = 64) -> None:
         from pycontainers.api.events import EventBus
         from pycontainers.api.execs import ExecRegistry
 

@@ -16,10 +16,40 @@ from typing import Any
 from pycontainers.api.errors import bad_request
 
 _DEFAULT_NETWORKS = ("", "default", "bridge")
-_ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift",
-               "tender", "vivid", "witty", "zen", "bold", "clever", "gentle")  # fmt: skip
-_NOUNS = ("hopper", "turing", "lovelace", "knuth", "ritchie", "thompson", "torvalds",
-          "hamilton", "liskov", "dijkstra", "kay", "curie", "noether", "euler")  # fmt: skip
+_ADJECTIVES = (
+    "brave",
+    "calm",
+    "eager",
+    "fond",
+    "keen",
+    "lucid",
+    "merry",
+    "quiet",
+    "swift",
+    "tender",
+    "vivid",
+    "witty",
+    "zen",
+    "bold",
+    "clever",
+    "gentle",
+)
+_NOUNS = (
+    "hopper",
+    "turing",
+    "lovelace",
+    "knuth",
+    "ritchie",
+    "thompson",
+    "torvalds",
+    "hamilton",
+    "liskov",
+    "dijkstra",
+    "kay",
+    "curie",
+    "noether",
+    "euler",
+)
 
 
 def random_name() -> str:
@@ -31,7 +61,7 @@ def _typed(doc: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wher
     value = doc.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) and kind in (int, float) or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind in (int, float)) or not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise bad_request(
             f"json: cannot unmarshal {type(value).__name__} into {where}.{key} of type {names}"
@@ -209,8 +239,10 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
     kw.update(_security(_strings(host, "SecurityOpt", "HostConfig") or []))
     mounts = [parse_volume(b) for b in _strings(host, "Binds", "HostConfig") or []]
     mounts += [_mount(m) for m in host.get("Mounts") or []]
-    mounts += [parse_tmpfs(f"{k}:{v}" if v else k)
-               for k, v in _str_map(host, "Tmpfs", "HostConfig").items()]  # fmt: skip
+    mounts += [
+        parse_tmpfs(f"{k}:{v}" if v else k)
+        for k, v in _str_map(host, "Tmpfs", "HostConfig").items()
+    ]
     anonymous = body.get("Volumes") or {}
     if not isinstance(anonymous, dict):
         raise bad_request("Config.Volumes must be an object")
@@ -243,8 +275,10 @@ def _network(
     else:
         network = mode
     if len(endpoints) > 1:
-        raise bad_request("a container joins one network at create here "
-                          f"(got {sorted(endpoints)}): connect more later")  # fmt: skip
+        raise bad_request(
+            "a container joins one network at create here "
+            f"(got {sorted(endpoints)}): connect more later"
+        )
     out["network"] = "bridge" if network == "default" else network
     aliases: list[str] = []
     for ep in endpoints.values():
@@ -313,8 +347,12 @@ def shm_mount(size: int) -> Any:
     """A tmpfs at /dev/shm of ``size`` bytes (HostConfig.ShmSize)."""
     from pycontainers.spec import Mount
 
-    return Mount(target="/dev/shm", type="tmpfs", source="shm",
-                 options=("nosuid", "nodev", "noexec", f"size={size}"))  # fmt: skip
+    return Mount(
+        target="/dev/shm",
+        type="tmpfs",
+        source="shm",
+        options=("nosuid", "nodev", "noexec", f"size={size}"),
+    )
 
 
 def finish(kw: dict[str, Any]) -> dict[str, Any]:

@@ -35,16 +35,17 @@ class EventBus:
     ) -> None:
         """Record one event (``kind`` container, image, network, volume) and send it on."""
         now = time.time_ns()
-        event = {
+        attrs = dict(attributes or {})
+        event: dict[str, Any] = {
             "Type": kind,
             "Action": action,
-            "Actor": {"ID": actor_id, "Attributes": dict(attributes or {})},
+            "Actor": {"ID": actor_id, "Attributes": attrs},
             "scope": "local",
             "time": now // 1_000_000_000,
             "timeNano": now,
         }
         if kind == "container":  # the pre-1.22 fields docker-compose v1 still reads
-            event.update(status=action, id=actor_id, **{"from": event["Actor"]["Attributes"].get("image", "")})  # type: ignore[arg-type]
+            event.update({"status": action, "id": actor_id, "from": attrs.get("image", "")})
         with self._lock:
             self._recent.append(event)
             queues = list(self._queues)
@@ -116,9 +117,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         await resp.prepare(request)
         for event in past:
             t = event["timeNano"] / 1e9
-            if since is not None and t >= since and (until is None or t <= until):
-                if _matches(event, filters):
-                    await resp.write(json.dumps(event).encode() + b"\n")
+            in_range = since is not None and t >= since and (until is None or t <= until)
+            if in_range and _matches(event, filters):
+                await resp.write(json.dumps(event).encode() + b"\n")
         while True:
             timeout = None if until is None else until - time.time()
             if timeout is not None and timeout <= 0:

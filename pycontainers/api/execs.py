@@ -55,9 +55,13 @@ class ExecSession:
             "ID": self.id,
             "Running": self.running,
             "ExitCode": self.exit_code,
-            "ProcessConfig": {"tty": self.tty, "entrypoint": self.cmd[0],
-                              "arguments": self.cmd[1:], "privileged": self.privileged,
-                              "user": self.user or ""},  # fmt: skip
+            "ProcessConfig": {
+                "tty": self.tty,
+                "entrypoint": self.cmd[0],
+                "arguments": self.cmd[1:],
+                "privileged": self.privileged,
+                "user": self.user or "",
+            },
             "OpenStdin": self.stdin,
             "OpenStderr": self.stderr,
             "OpenStdout": self.stdout,
@@ -134,8 +138,12 @@ async def create(request: web.Request) -> web.Response:
         privileged=bool(body.get("Privileged")),
     )
     d.execs.add(session)
-    d.events.publish("container", "exec_create: " + " ".join(cmd), cid,
-                     {**labels, "name": name, "execID": session.id})  # fmt: skip
+    d.events.publish(
+        "container",
+        "exec_create: " + " ".join(cmd),
+        cid,
+        {**labels, "name": name, "execID": session.id},
+    )
     return json_response({"Id": session.id}, 201)
 
 
@@ -144,9 +152,17 @@ def _run(d: Daemon, s: ExecSession, fds: tuple[int, int, int]) -> int:
     c = d.load(s.container_id)
     try:
         env = dict(e.partition("=")[::2] for e in s.env)
-        result = c.exec(s.cmd, env=env, user=s.user, cwd=s.workdir, stdin=fds[0],
-                        stdout=fds[1], stderr=fds[2], tty=s.tty,
-                        privileged=s.privileged)  # fmt: skip
+        result = c.exec(
+            s.cmd,
+            env=env,
+            user=s.user,
+            cwd=s.workdir,
+            stdin=fds[0],
+            stdout=fds[1],
+            stderr=fds[2],
+            tty=s.tty,
+            privileged=s.privileged,
+        )
         return result.returncode
     finally:
         c.close()
@@ -156,9 +172,7 @@ def _nonblock(fd: int) -> None:
     os.set_blocking(fd, False)
 
 
-async def _relay(
-    d: Daemon, s: ExecSession, conn: Hijacked | None
-) -> None:
+async def _relay(d: Daemon, s: ExecSession, conn: Hijacked | None) -> None:
     """Start the command and relay its stdio to ``conn`` (None: detached, no stdio)."""
     mine: list[int] = []  # our ends
     theirs: list[int] = []  # the command's ends (closed once it is done)
@@ -255,12 +269,12 @@ async def _pump_exec(
     try:
         # the command's end: its exit; then what it wrote is read to the end (our copies
         # of its ends are closed, so the pipes reach EOF once nobody else holds them)
-        await asyncio.wait({job, lost}, return_when=asyncio.FIRST_COMPLETED)
+        first: list[asyncio.Future[Any]] = [job, lost]
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         if job.done():
             s.exit_code = job.result() if job.exception() is None else 126
             s.running = False
-            await asyncio.wait({*readers, lost}, timeout=2.0,
-                               return_when=asyncio.ALL_COMPLETED)  # fmt: skip
+            await asyncio.wait({*readers, lost}, timeout=2.0, return_when=asyncio.ALL_COMPLETED)
         else:  # the client left: the command keeps its stdio until it ends on its own
             job.add_done_callback(lambda f: setattr(s, "running", False))
     finally:

@@ -11,12 +11,11 @@ import io
 import json
 import os
 import tarfile
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from pycontainers.api.context import Daemon, daemon, json_response, qbool
+from pycontainers.api.context import daemon, json_response, qbool
 from pycontainers.api.errors import bad_request, conflict, not_found
 
 if TYPE_CHECKING:
@@ -58,8 +57,13 @@ def _stat(info: tarfile.TarInfo, path: str) -> str:
     elif info.issym():
         mode |= 1 << 27  # os.ModeSymlink
     mtime = dt.datetime.fromtimestamp(info.mtime, dt.UTC).isoformat().replace("+00:00", "Z")
-    doc = {"name": os.path.basename(path.rstrip("/")) or "/", "size": info.size, "mode": mode,
-           "mtime": mtime, "linkTarget": info.linkname if info.issym() else ""}  # fmt: skip
+    doc = {
+        "name": os.path.basename(path.rstrip("/")) or "/",
+        "size": info.size,
+        "mode": mode,
+        "mtime": mtime,
+        "linkTarget": info.linkname if info.issym() else "",
+    }
     return base64.b64encode(json.dumps(doc).encode()).decode()
 
 
@@ -175,8 +179,9 @@ async def top(request: web.Request) -> web.Response:
         rows = top_of(c)
         return {
             "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
-            "Processes": [[r["user"], str(r["pid"]), str(r["ppid"]), "0", "", "?", "",
-                           r["cmd"]] for r in rows],  # fmt: skip
+            "Processes": [
+                [r["user"], str(r["pid"]), str(r["ppid"]), "0", "", "?", "", r["cmd"]] for r in rows
+            ],
         }
 
     c = await d.call(d.load, request.match_info["id"])
@@ -209,22 +214,27 @@ def stats_doc(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     pids = s.pids if s else None
     io_devs = s.io.devices if s and s.io else {}
     cpu_doc = {
-        "cpu_usage": {"total_usage": cpu.usage if cpu else 0,
-                      "usage_in_kernelmode": (cpu.system or 0) if cpu else 0,
-                      "usage_in_usermode": (cpu.user or 0) if cpu else 0},  # fmt: skip
+        "cpu_usage": {
+            "total_usage": cpu.usage if cpu else 0,
+            "usage_in_kernelmode": (cpu.system or 0) if cpu else 0,
+            "usage_in_usermode": (cpu.user or 0) if cpu else 0,
+        },
         "system_cpu_usage": _system_cpu(),
         "online_cpus": os.cpu_count() or 1,
-        "throttling_data": {"periods": (cpu.nr_periods or 0) if cpu else 0,
-                            "throttled_periods": (cpu.nr_throttled or 0) if cpu else 0,
-                            "throttled_time": (cpu.throttled or 0) if cpu else 0},  # fmt: skip
+        "throttling_data": {
+            "periods": (cpu.nr_periods or 0) if cpu else 0,
+            "throttled_periods": (cpu.nr_throttled or 0) if cpu else 0,
+            "throttled_time": (cpu.throttled or 0) if cpu else 0,
+        },
     }
     host_mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     io_entries = []
     for dev, v in io_devs.items():
         major, _, minor = dev.partition(":")
         for op, value in (("read", v.read_bytes), ("write", v.write_bytes)):
-            io_entries.append({"major": int(major or 0), "minor": int(minor or 0),
-                               "op": op, "value": value})  # fmt: skip
+            io_entries.append(
+                {"major": int(major or 0), "minor": int(minor or 0), "op": op, "value": value}
+            )
     return {
         "read": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
         "preread": previous["read"] if previous else "0001-01-01T00:00:00Z",
@@ -234,10 +244,18 @@ def stats_doc(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
         "blkio_stats": {"io_service_bytes_recursive": io_entries or None},
         "num_procs": 0,
         "cpu_stats": cpu_doc,
-        "precpu_stats": previous["cpu_stats"] if previous else {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-        "memory_stats": {"usage": mem.usage, "limit": mem.limit or host_mem,
-                         "max_usage": mem.peak or 0, "failcnt": mem.failcnt or 0,
-                         "stats": {}} if mem else {},  # fmt: skip
+        "precpu_stats": previous["cpu_stats"]
+        if previous
+        else {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
+        "memory_stats": {
+            "usage": mem.usage,
+            "limit": mem.limit or host_mem,
+            "max_usage": mem.peak or 0,
+            "failcnt": mem.failcnt or 0,
+            "stats": {},
+        }
+        if mem
+        else {},
         "networks": {},
     }
 
@@ -269,7 +287,6 @@ async def stats(request: web.Request) -> web.StreamResponse:
                 return resp
     finally:
         c.close()
-
 
 
 def add_routes(r: Routes) -> None:

@@ -67,7 +67,7 @@ def image_summaries(
 
         for e in by_id.values():
             e["Containers"] = 0
-        refs = {}
+        refs: dict[str, int] = {}
         for c in Container.list(state_root=state_root):
             refs[c.record.image] = refs.get(c.record.image, 0) + 1
             c.close()
@@ -85,9 +85,14 @@ async def list_(request: web.Request) -> web.Response:
     import fnmatch
 
     for want in filters.get("reference", []):
-        rows = [r for r in rows if any(fnmatch.fnmatch(t, want) or
-                                       fnmatch.fnmatch(t.partition(":")[0], want)
-                                       for t in r["RepoTags"])]  # fmt: skip
+        rows = [
+            r
+            for r in rows
+            if any(
+                fnmatch.fnmatch(t, want) or fnmatch.fnmatch(t.partition(":")[0], want)
+                for t in r["RepoTags"]
+            )
+        ]
     for want in filters.get("label", []):
         k, sep, v = want.partition("=")
         rows = [r for r in rows if k in r["Labels"] and (not sep or r["Labels"][k] == v)]
@@ -101,8 +106,15 @@ def _inspect(d: Daemon, name: str) -> dict[str, Any]:
     try:
         doc: dict[str, Any] = store.inspect(name)
     except (ImageNotFound, ValueError):
-        match = [i for i in store.list() if str(i.id).removeprefix("sha256:").startswith(
-            name.removeprefix("sha256:"))] if len(name.removeprefix("sha256:")) >= 4 else []  # fmt: skip
+        match = (
+            [
+                i
+                for i in store.list()
+                if str(i.id).removeprefix("sha256:").startswith(name.removeprefix("sha256:"))
+            ]
+            if len(name.removeprefix("sha256:")) >= 4
+            else []
+        )
         if not match:
             raise not_found(f"No such image: {name}") from None
         doc = store.inspect(str(match[0].reference))
@@ -132,9 +144,16 @@ async def history(request: web.Request) -> web.Response:
     doc = await d.call(_inspect, d, request.match_info["name"])
     rows = []
     for h in reversed(doc.get("History") or []):
-        rows.append({"Id": "<missing>", "Created": _epoch(h.get("created", "")),
-                     "CreatedBy": h.get("created_by", ""), "Tags": None, "Size": 0,
-                     "Comment": h.get("comment", "")})  # fmt: skip
+        rows.append(
+            {
+                "Id": "<missing>",
+                "Created": _epoch(h.get("created", "")),
+                "CreatedBy": h.get("created_by", ""),
+                "Tags": None,
+                "Size": 0,
+                "Comment": h.get("comment", ""),
+            }
+        )
     if rows:
         rows[0]["Id"] = doc["Id"]
         rows[0]["Tags"] = doc.get("RepoTags")
@@ -152,12 +171,22 @@ class _Progress:
         self._loop.call_soon_threadsafe(self._queue.put_nowait, doc)
 
     def __call__(self, p: Any) -> None:
-        status = {"downloading": "Downloading", "uploading": "Pushing", "done": "Pull complete",
-                  "exists": "Already exists", "skipped": "Layer already exists",
-                  "verifying": "Verifying Checksum", "extracting": "Extracting"}.get(
-            p.state, p.state.capitalize())  # fmt: skip
-        self.send({"status": status, "id": p.short_id,
-                   "progressDetail": {"current": p.done, "total": p.total}})  # fmt: skip
+        status = {
+            "downloading": "Downloading",
+            "uploading": "Pushing",
+            "done": "Pull complete",
+            "exists": "Already exists",
+            "skipped": "Layer already exists",
+            "verifying": "Verifying Checksum",
+            "extracting": "Extracting",
+        }.get(p.state, p.state.capitalize())
+        self.send(
+            {
+                "status": status,
+                "id": p.short_id,
+                "progressDetail": {"current": p.done, "total": p.total},
+            }
+        )
 
 
 async def _stream_job(
@@ -181,8 +210,9 @@ async def _stream_job(
             await resp.write(json.dumps(doc).encode() + b"\r\n")
     except Exception as exc:
         message = getattr(exc, "message", None) or str(exc)
-        await resp.write(json.dumps({"errorDetail": {"message": message},
-                                     "error": message}).encode() + b"\r\n")  # fmt: skip
+        await resp.write(
+            json.dumps({"errorDetail": {"message": message}, "error": message}).encode() + b"\r\n"
+        )
     return resp
 
 
@@ -212,8 +242,10 @@ async def create(request: web.Request) -> web.StreamResponse:
             kw["platform"] = platform
         img = d.store().pull(ref, **kw)
         d.events.publish("image", "pull", str(img.reference), {"name": ref.familiar})
-        return [{"status": f"Digest: {img.digest}"},
-                {"status": f"Status: Downloaded newer image for {ref.familiar}"}]  # fmt: skip
+        return [
+            {"status": f"Digest: {img.digest}"},
+            {"status": f"Status: Downloaded newer image for {ref.familiar}"},
+        ]
 
     return await _stream_job(request, job)
 
@@ -235,8 +267,10 @@ async def push(request: web.Request) -> web.StreamResponse:
         progress.send({"status": f"The push refers to repository [{name}]"})
         result = d.store().push(ref, progress=progress)
         d.events.publish("image", "push", ref, {"name": ref})
-        return [{"status": f"{tag or 'latest'}: digest: {result.digest}"},
-                {"aux": {"Tag": tag or "latest", "Digest": str(result.digest)}}]  # fmt: skip
+        return [
+            {"status": f"{tag or 'latest'}: digest: {result.digest}"},
+            {"aux": {"Tag": tag or "latest", "Digest": str(result.digest)}},
+        ]
 
     return await _stream_job(request, job)
 
@@ -269,17 +303,21 @@ def _delete(d: Daemon, name: str, force: bool) -> list[dict[str, str]]:
     by_name = not name.removeprefix("sha256:").startswith(image_id.removeprefix("sha256:")[:4])
     refs = [Reference.parse(name)] if by_name else store.references(image_id)
     if not by_name and len(refs) > 1 and not force:
-        raise conflict(f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
-                       "image is referenced in multiple repositories")  # fmt: skip
+        raise conflict(
+            f"conflict: unable to delete {image_id[7:19]} (must be forced) - "
+            "image is referenced in multiple repositories"
+        )
     if not force:
         for c in Container.list(state_root=d.state_root):
             try:
                 if c.record.image in {str(r) for r in store.references(image_id)} and (
                     len(store.references(image_id)) == len(refs)
                 ):
-                    raise conflict(f"conflict: unable to remove repository reference {name!r} "
-                                   f"(must force) - container {c.id[:12]} is using its "
-                                   f"referenced image {image_id[7:19]}")  # fmt: skip
+                    raise conflict(
+                        f"conflict: unable to remove repository reference {name!r} "
+                        f"(must force) - container {c.id[:12]} is using its "
+                        f"referenced image {image_id[7:19]}"
+                    )
             finally:
                 c.close()
     out = []
@@ -304,8 +342,9 @@ async def prune(request: web.Request) -> web.Response:
     """POST /images/prune: content no tagged image reaches."""
     d = daemon(request)
     pruned = await d.call(lambda: d.store().prune())
-    return json_response({"ImagesDeleted": [{"Deleted": str(b)} for b in pruned.blobs] or None,
-                          "SpaceReclaimed": 0})  # fmt: skip
+    return json_response(
+        {"ImagesDeleted": [{"Deleted": str(b)} for b in pruned.blobs] or None, "SpaceReclaimed": 0}
+    )
 
 
 async def get(request: web.Request) -> web.StreamResponse:
@@ -355,14 +394,19 @@ async def load(request: web.Request) -> web.StreamResponse:
 
 async def search(request: web.Request) -> web.Response:
     """GET /images/search: Docker Hub's search is not reachable from here."""
-    raise ApiError(503, "image search is not available: this daemon has no index to search "
-                   "(it works offline with registries you name; pull a full reference)")  # fmt: skip
+    raise ApiError(
+        503,
+        "image search is not available: this daemon has no index to search "
+        "(it works offline with registries you name; pull a full reference)",
+    )
 
 
 async def build(request: web.Request) -> web.Response:
     """POST /build: the Dockerfile builder is not part of this daemon yet."""
-    raise not_implemented("building images is not supported yet by the pycontainers daemon "
-                          "(the Dockerfile builder is not on this version)")  # fmt: skip
+    raise not_implemented(
+        "building images is not supported yet by the pycontainers daemon "
+        "(the Dockerfile builder is not on this version)"
+    )
 
 
 async def build_prune(request: web.Request) -> web.Response:

@@ -48,6 +48,7 @@ class ImageIds:
         self._ids: dict[str, str] = {}
 
     def __call__(self, ref: str) -> str:
+        """The id of the image ``ref`` names ("" if none)."""
         if ref not in self._ids:
             from pycontainers.errors import PyContainersError
             from pycontainers.images import default_store
@@ -107,14 +108,16 @@ def _mounts(info: dict[str, Any]) -> list[dict[str, Any]]:
         kind = m.get("Type") or "bind"
         if kind in ("proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"):
             continue
-        out.append({
-            "Type": "bind" if kind in ("bind", "none") else kind,
-            "Source": m.get("Source", ""),
-            "Destination": m.get("Destination", ""),
-            "Mode": "",
-            "RW": m.get("RW", True),
-            "Propagation": "rprivate",
-        })  # fmt: skip
+        out.append(
+            {
+                "Type": "bind" if kind in ("bind", "none") else kind,
+                "Source": m.get("Source", ""),
+                "Destination": m.get("Destination", ""),
+                "Mode": "",
+                "RW": m.get("RW", True),
+                "Propagation": "rprivate",
+            }
+        )
     return out
 
 
@@ -143,7 +146,7 @@ def container_inspect(c: Container, data_root: str | None) -> dict[str, Any]:
     host.setdefault("Runtime", "pycontainers")
     image_ref = saved.get("Image") or info["Image"] or cfg.get("Rootfs", "")
     networks = _networks(c, info, saved)
-    first = next(iter(networks.values()), {})
+    first: dict[str, Any] = next(iter(networks.values()), {})
     return {
         "Id": c.id,
         "Created": info["Created"],
@@ -252,8 +255,14 @@ def container_summary(
     for key, bindings in sorted((info.get("NetworkSettings") or {}).get("Ports", {}).items()):
         number, _, proto = key.partition("/")
         for b in bindings:
-            ports.append({"IP": b["HostIp"] or "0.0.0.0", "PrivatePort": int(number),
-                          "PublicPort": int(b["HostPort"]), "Type": proto or "tcp"})  # fmt: skip
+            ports.append(
+                {
+                    "IP": b["HostIp"] or "0.0.0.0",
+                    "PrivatePort": int(number),
+                    "PublicPort": int(b["HostPort"]),
+                    "Type": proto or "tcp",
+                }
+            )
     networks = _networks(c, info, saved)
     return {
         "Id": c.id,
@@ -306,8 +315,9 @@ def matches(summary: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     return True
 
 
-FILTER_KEYS = frozenset(("id", "name", "label", "status", "ancestor", "exited", "health",
-                         "network"))  # fmt: skip
+FILTER_KEYS = frozenset(
+    ("id", "name", "label", "status", "ancestor", "exited", "health", "network")
+)
 
 
 __all__ = [

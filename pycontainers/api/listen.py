@@ -122,9 +122,12 @@ def _tcp(addr: str) -> socket.socket:
 
 
 def open_listener(
-    host: str, *, group: str | None = None, tls: ssl.SSLContext | None = None,
+    host: str,
+    *,
+    group: str | None = None,
+    tls: ssl.SSLContext | None = None,
     plain_tcp: bool = False,
-) -> Listener:  # fmt: skip
+) -> Listener:
     """Bind ``host`` (``unix:///path`` or ``tcp://host:port``). TCP without ``tls`` is
     refused unless ``plain_tcp``: anyone who can reach the port is root on this machine.
     """

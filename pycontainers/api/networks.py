@@ -33,8 +33,13 @@ def _doc(net: Any, d: Daemon) -> dict[str, Any]:
             c.close()
         except Exception:
             pass
-        containers[owner] = {"Name": name, "EndpointID": owner, "MacAddress": "",
-                             "IPv4Address": address["IPv4Address"], "IPv6Address": ""}  # fmt: skip
+        containers[owner] = {
+            "Name": name,
+            "EndpointID": owner,
+            "MacAddress": "",
+            "IPv4Address": address["IPv4Address"],
+            "IPv6Address": "",
+        }
     return {
         "Name": info["Name"],
         "Id": info["Id"],
@@ -55,11 +60,23 @@ def _doc(net: Any, d: Daemon) -> dict[str, Any]:
 
 
 def _builtin(name: str) -> dict[str, Any]:
-    return {"Name": name, "Id": name, "Created": "0001-01-01T00:00:00Z", "Scope": "local",
-            "Driver": _BUILTIN[name], "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": None, "Config": []}, "Internal": False,
-            "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
-            "ConfigOnly": False, "Containers": {}, "Options": {}, "Labels": {}}  # fmt: skip
+    return {
+        "Name": name,
+        "Id": name,
+        "Created": "0001-01-01T00:00:00Z",
+        "Scope": "local",
+        "Driver": _BUILTIN[name],
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None, "Config": []},
+        "Internal": False,
+        "Attachable": False,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": {},
+        "Options": {},
+        "Labels": {},
+    }
 
 
 def _get(d: Daemon, name: str) -> Any:

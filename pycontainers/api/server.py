@@ -57,12 +57,18 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         if match:
             asked = (int(match.group(1)), int(match.group(2)))
             if asked > _version_tuple(API_VERSION):
-                raise ApiError(400, f"client version {asked[0]}.{asked[1]} is too new. "
-                               f"Maximum supported API version is {API_VERSION}")  # fmt: skip
+                raise ApiError(
+                    400,
+                    f"client version {asked[0]}.{asked[1]} is too new. "
+                    f"Maximum supported API version is {API_VERSION}",
+                )
             if asked < _version_tuple(MIN_API_VERSION):
-                raise ApiError(400, f"client version {asked[0]}.{asked[1]} is too old. "
-                               f"Minimum supported API version is {MIN_API_VERSION}, "
-                               "please upgrade your client to a newer version")  # fmt: skip
+                raise ApiError(
+                    400,
+                    f"client version {asked[0]}.{asked[1]} is too old. "
+                    f"Minimum supported API version is {MIN_API_VERSION}, "
+                    "please upgrade your client to a newer version",
+                )
         resp = await handler(request)
         status = resp.status
         return resp
@@ -83,12 +89,22 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         status = status_of(exc)
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if status >= 500 and not isinstance(exc, ApiError):
-            log.warning("api.failed", method=request.method, path=request.path,
-                        error=repr(exc), exc_info=exc)  # fmt: skip
+            log.warning(
+                "api.failed",
+                method=request.method,
+                path=request.path,
+                error=repr(exc),
+                exc_info=exc,
+            )
         return _error(status, message)
     finally:
-        log.info("api.request", method=request.method, path=request.path, status=status,
-                 ms=round((time.monotonic() - t0) * 1000, 1))  # fmt: skip
+        log.info(
+            "api.request",
+            method=request.method,
+            path=request.path,
+            status=status,
+            ms=round((time.monotonic() - t0) * 1000, 1),
+        )
 
 
 def _headers_hook(app: web.Application) -> None:

@@ -41,21 +41,26 @@ class Hijacked(asyncio.Protocol):
 
     # asyncio.Protocol
     def data_received(self, data: bytes) -> None:
+        """Queue what the client sent."""
         self.incoming.put_nowait(data)
 
     def eof_received(self) -> bool:
+        """The client half-closed: its stdin ended, it still reads our output."""
         self.incoming.put_nowait(None)
-        return True  # a half-close: the client still reads our output
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone: readers and writers stop."""
         self.incoming.put_nowait(None)
         self.lost.set()
         self._can_write.set()
 
     def pause_writing(self) -> None:
+        """The transport's buffer is full: writers wait."""
         self._can_write.clear()
 
     def resume_writing(self) -> None:
+        """The transport's buffer drained."""
         self._can_write.set()
 
     # ours
@@ -100,7 +105,7 @@ async def hijack(request: web.Request, *, tty: bool) -> Hijacked:
         )
     else:
         head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nConnection: close\r\n\r\n"
-    protocol = Hijacked(transport)  # type: ignore[arg-type]
+    protocol = Hijacked(transport)
     transport.set_protocol(protocol)
     transport.write(head.encode())
     if request.protocol is not None:
@@ -111,6 +116,11 @@ async def hijack(request: web.Request, *, tty: bool) -> Hijacked:
 def finished() -> web.StreamResponse:
     """What a handler returns after a hijack (aiohttp writes nothing on a closed transport)."""
     return web.Response(status=200)
+
+
+def _settle(done: asyncio.Future[Any]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 async def read_fd(fd: int, size: int = 65536) -> bytes:
@@ -124,7 +134,7 @@ async def read_fd(fd: int, size: int = 65536) -> bytes:
         except OSError:  # EIO: a pty whose every slave holder closed it
             return b""
         done: asyncio.Future[Any] = loop.create_future()
-        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+        loop.add_reader(fd, _settle, done)
         try:
             await done
         finally:
@@ -143,7 +153,7 @@ async def write_fd(fd: int, data: bytes) -> None:
         except BlockingIOError:
             pass
         done: asyncio.Future[Any] = loop.create_future()
-        loop.add_writer(fd, lambda: done.done() or done.set_result(None))
+        loop.add_writer(fd, _settle, done)
         try:
             await done
         finally:

@@ -38,21 +38,28 @@ async def version(request: web.Request) -> web.Response:
 
     uname = os.uname()
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(uname.machine, uname.machine)
-    details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
-               "Os": "linux", "Arch": arch, "KernelVersion": uname.release}  # fmt: skip
-    return json_response({
-        "Platform": {"Name": "pycontainers"},
-        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
-        "Version": __version__,
+    details = {
         "ApiVersion": API_VERSION,
         "MinAPIVersion": MIN_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": f"python{platform.python_version()}",
         "Os": "linux",
         "Arch": arch,
         "KernelVersion": uname.release,
-        "BuildTime": "",
-    })  # fmt: skip
+    }
+    return json_response(
+        {
+            "Platform": {"Name": "pycontainers"},
+            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+            "Version": __version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": f"python{platform.python_version()}",
+            "Os": "linux",
+            "Arch": arch,
+            "KernelVersion": uname.release,
+            "BuildTime": "",
+        }
+    )
 
 
 def _info(state_root: str | None, data_root: str | None) -> dict[str, Any]:
@@ -81,8 +88,11 @@ def _info(state_root: str | None, data_root: str | None) -> dict[str, Any]:
         "Driver": "overlay2",
         "DriverStatus": [],
         "DockerRootDir": data_root or default_data_root(),
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
-                    "Log": ["json-file"]},  # fmt: skip
+        "Plugins": {
+            "Volume": ["local"],
+            "Network": ["bridge", "host", "null"],
+            "Log": ["json-file"],
+        },
         "MemoryLimit": True,
         "SwapLimit": True,
         "CpuCfsPeriod": True,
@@ -114,8 +124,13 @@ def _info(state_root: str | None, data_root: str | None) -> dict[str, Any]:
         "ServerVersion": __version__,
         "Runtimes": {"pycontainers": {"path": "pycontainers"}},
         "DefaultRuntime": "pycontainers",
-        "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "",
-                  "NodeAddr": "", "RemoteManagers": None},  # fmt: skip
+        "Swarm": {
+            "LocalNodeState": "inactive",
+            "ControlAvailable": False,
+            "NodeID": "",
+            "NodeAddr": "",
+            "RemoteManagers": None,
+        },
         "LiveRestoreEnabled": True,
         "Isolation": "",
         "InitBinary": "",
@@ -148,8 +163,10 @@ def _df(state_root: str | None, data_root: str | None) -> dict[str, Any]:
     volumes = []
     for v in Volume.list(data_root=data_root):
         doc = _volume_doc(v)
-        doc["UsageData"] = {"Size": _du(v.mountpoint),
-                            "RefCount": len(v.users(state_root=state_root))}  # fmt: skip
+        doc["UsageData"] = {
+            "Size": _du(v.mountpoint),
+            "RefCount": len(v.users(state_root=state_root)),
+        }
         volumes.append(doc)
     return {
         "LayersSize": sum(i["Size"] for i in images),

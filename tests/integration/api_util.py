@@ -31,8 +31,9 @@ class Daemon:
         self._log = open(log, "ab")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pycontainers", "serve", "-H", self.url, *extra],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -67,8 +68,9 @@ def docker(
         pytest.skip("no docker CLI installed")
     env = {**os.environ, "DOCKER_HOST": d.url}
     env.pop("DOCKER_CONTEXT", None)
-    r = subprocess.run([DOCKER, *args], capture_output=True, text=True, input=input,
-                       timeout=timeout, env=env)  # fmt: skip
+    r = subprocess.run(
+        [DOCKER, *args], capture_output=True, text=True, input=input, timeout=timeout, env=env
+    )
     if check:
         assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr, d.log()[-3000:])
     return r

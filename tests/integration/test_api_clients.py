@@ -25,9 +25,7 @@ pytestmark = [pytest.mark.root, pytest.mark.network]
 
 
 @pytest.fixture(scope="module")
-def daemon(
-    tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path
-) -> Iterator[Daemon]:
+def daemon(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> Iterator[Daemon]:
     ensure_busybox_image(busybox_rootfs)
     yield from start_daemon(tmp_path_factory.mktemp("api-clients"))
 
@@ -49,10 +47,17 @@ def test_docker_py(daemon: Daemon, tmp_path: Path) -> None:
     host_dir.mkdir()
     (host_dir / "f").write_text("from host")
     c = client.containers.run(
-        IMAGE, ["sh", "-c", "echo $FOO; pwd; cat /h/f; echo; echo x > /v/x; sleep 300"], detach=True,
-        environment={"FOO": "bar"}, working_dir="/tmp", ports={"80/tcp": None},
-        volumes={str(host_dir): {"bind": "/h", "mode": "ro"}, "pyvol": {"bind": "/v", "mode": "rw"}},
-    )  # fmt: skip
+        IMAGE,
+        ["sh", "-c", "echo $FOO; pwd; cat /h/f; echo; echo x > /v/x; sleep 300"],
+        detach=True,
+        environment={"FOO": "bar"},
+        working_dir="/tmp",
+        ports={"80/tcp": None},
+        volumes={
+            str(host_dir): {"bind": "/h", "mode": "ro"},
+            "pyvol": {"bind": "/v", "mode": "rw"},
+        },
+    )
     deadline = time.monotonic() + 20
     while b"from host" not in c.logs() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -90,16 +95,21 @@ def test_docker_py(daemon: Daemon, tmp_path: Path) -> None:
     client.close()
 
 
-def test_testcontainers_exposed_port_and_log_wait(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_testcontainers_exposed_port_and_log_wait(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("testcontainers")
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
     monkeypatch.setenv("DOCKER_HOST", daemon.url)
     monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-    container = DockerContainer(IMAGE).with_command(
-        ["sh", "-c", "echo ready; exec httpd -f -p 8080 -h /"]
-    ).with_exposed_ports(8080).waiting_for(LogMessageWaitStrategy("ready"))
+    container = (
+        DockerContainer(IMAGE)
+        .with_command(["sh", "-c", "echo ready; exec httpd -f -p 8080 -h /"])
+        .with_exposed_ports(8080)
+        .waiting_for(LogMessageWaitStrategy("ready"))
+    )
     with container:  # started once "ready" is in its log
         port = int(container.get_exposed_port(8080))
         host = container.get_container_host_ip()
@@ -117,15 +127,22 @@ def _hang_up(d: Daemon, request: bytes) -> bytes:
 
 
 def test_clients_that_hang_up_mid_stream(daemon: Daemon) -> None:
-    cid = docker(daemon, "run", "-d", IMAGE, "sh", "-c",
-                 "while true; do echo tick; sleep 0.1; done").stdout.strip()  # fmt: skip
+    cid = docker(
+        daemon, "run", "-d", IMAGE, "sh", "-c", "while true; do echo tick; sleep 0.1; done"
+    ).stdout.strip()
     for _ in range(3):
-        got = _hang_up(daemon, f"GET /v1.45/containers/{cid}/logs?follow=1&stdout=1 HTTP/1.1\r\n"
-                       "Host: x\r\n\r\n".encode())  # fmt: skip
+        got = _hang_up(
+            daemon,
+            f"GET /v1.45/containers/{cid}/logs?follow=1&stdout=1 HTTP/1.1\r\n"
+            "Host: x\r\n\r\n".encode(),
+        )
         assert b"200 OK" in got
-        got = _hang_up(daemon, f"POST /v1.45/containers/{cid}/attach?stream=1&stdout=1&stdin=1 "
-                       "HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                       "Content-Length: 0\r\n\r\n".encode())  # fmt: skip
+        got = _hang_up(
+            daemon,
+            f"POST /v1.45/containers/{cid}/attach?stream=1&stdout=1&stdin=1 "
+            "HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+            "Content-Length: 0\r\n\r\n".encode(),
+        )
         assert b"101 UPGRADED" in got
     time.sleep(0.5)
     assert daemon.alive()
@@ -136,8 +153,9 @@ def test_clients_that_hang_up_mid_stream(daemon: Daemon) -> None:
 
 def test_fifty_concurrent_run_d(daemon: Daemon) -> None:
     def run(i: int) -> str:
-        return docker(daemon, "run", "-d", "--name", f"c{i}", IMAGE, "sleep", "300",
-                      timeout=300).stdout.strip()  # fmt: skip
+        return docker(
+            daemon, "run", "-d", "--name", f"c{i}", IMAGE, "sleep", "300", timeout=300
+        ).stdout.strip()
 
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
         ids = list(pool.map(run, range(50)))
@@ -176,20 +194,75 @@ def _openssl(*args: str) -> None:
 
 
 def _certs(tmp: Path) -> dict[str, Path]:
-    p = {k: tmp / f"{k}.pem" for k in ("ca", "cakey", "cert", "key", "ccert", "ckey", "rogue", "roguekey")}
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-             "-keyout", str(p["cakey"]), "-out", str(p["ca"]))  # fmt: skip
+    p = {
+        k: tmp / f"{k}.pem"
+        for k in ("ca", "cakey", "cert", "key", "ccert", "ckey", "rogue", "roguekey")
+    }
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        str(p["cakey"]),
+        "-out",
+        str(p["ca"]),
+    )
     ext = tmp / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1\n")
-    for cert, key, cn, extra in (("cert", "key", "server", ["-extfile", str(ext)]),
-                                 ("ccert", "ckey", "client", [])):  # fmt: skip
+    for cert, key, cn, extra in (
+        ("cert", "key", "server", ["-extfile", str(ext)]),
+        ("ccert", "ckey", "client", []),
+    ):
         csr = tmp / f"{cert}.csr"
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
-                 str(p[key]), "-out", str(csr))  # fmt: skip
-        _openssl("x509", "-req", "-in", str(csr), "-CA", str(p["ca"]), "-CAkey", str(p["cakey"]),
-                 "-CAcreateserial", "-days", "1", "-out", str(p[cert]), *extra)  # fmt: skip
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=rogue",
-             "-keyout", str(p["roguekey"]), "-out", str(p["rogue"]))  # fmt: skip
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={cn}",
+            "-keyout",
+            str(p[key]),
+            "-out",
+            str(csr),
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(p["ca"]),
+            "-CAkey",
+            str(p["cakey"]),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            str(p[cert]),
+            *extra,
+        )
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=rogue",
+        "-keyout",
+        str(p["roguekey"]),
+        "-out",
+        str(p["rogue"]),
+    )
     return p
 
 
@@ -199,35 +272,55 @@ def test_tls_needs_a_client_certificate(tmp_path: Path) -> None:
     p = _certs(tmp_path)
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    d = Daemon(tmp_path / "tls.sock", tmp_path / "tls.log",
-               extra=["-H", url, "--tlsverify", "--tlscacert", str(p["ca"]), "--tlscert",
-                      str(p["cert"]), "--tlskey", str(p["key"])])  # fmt: skip
+    d = Daemon(
+        tmp_path / "tls.sock",
+        tmp_path / "tls.log",
+        extra=[
+            "-H",
+            url,
+            "--tlsverify",
+            "--tlscacert",
+            str(p["ca"]),
+            "--tlscert",
+            str(p["cert"]),
+            "--tlskey",
+            str(p["key"]),
+        ],
+    )
     try:
         ctx = ssl.create_default_context(cafile=str(p["ca"]))
         for cert in (None, ("rogue", "roguekey")):  # no certificate, one signed by another CA
             if cert is not None:
                 ctx.load_cert_chain(str(p[cert[0]]), str(p[cert[1]]))
-            with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
-                with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-                    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
-                        s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
-                        if not s.recv(100):
-                            raise ConnectionResetError("closed")
+            with (
+                pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)),
+                socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+            ):
+                s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+                if not s.recv(100):
+                    raise ConnectionResetError("closed")
         env = {**os.environ, "DOCKER_HOST": url, "DOCKER_TLS_VERIFY": "1"}
         certs = tmp_path / "docker-certs"
         certs.mkdir()
         for src, dst in (("ca", "ca.pem"), ("ccert", "cert.pem"), ("ckey", "key.pem")):
             (certs / dst).write_bytes(p[src].read_bytes())
         env["DOCKER_CERT_PATH"] = str(certs)
-        r = subprocess.run(["docker", "version", "--format", "{{.Server.APIVersion}}"],
-                           capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        r = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.APIVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert r.returncode == 0 and r.stdout.strip() == "1.45", r
         only_ca = tmp_path / "only-ca"
         only_ca.mkdir()
         (only_ca / "ca.pem").write_bytes(p["ca"].read_bytes())
         bad = {**env, "DOCKER_CERT_PATH": str(only_ca)}  # no client certificate to present
-        r = subprocess.run(["docker", "version"], capture_output=True, text=True, timeout=60,
-                           env=bad)  # fmt: skip
+        r = subprocess.run(
+            ["docker", "version"], capture_output=True, text=True, timeout=60, env=bad
+        )
         assert r.returncode != 0
         assert d.alive()
     finally:
@@ -237,7 +330,10 @@ def test_tls_needs_a_client_certificate(tmp_path: Path) -> None:
 def test_plain_tcp_is_refused_without_the_loud_flag(tmp_path: Path) -> None:
     from api_util import free_port
 
-    r = subprocess.run(["python3", "-m", "pycontainers", "serve", "-H",
-                        f"tcp://127.0.0.1:{free_port()}"], capture_output=True, text=True,
-                       timeout=60)  # fmt: skip
+    r = subprocess.run(
+        ["python3", "-m", "pycontainers", "serve", "-H", f"tcp://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 125 and "refusing plain TCP" in r.stderr

@@ -23,9 +23,7 @@ pytestmark = [pytest.mark.root, pytest.mark.network]
 
 
 @pytest.fixture(scope="module")
-def daemon(
-    tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path
-) -> Iterator[Daemon]:
+def daemon(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> Iterator[Daemon]:
     ensure_busybox_image(busybox_rootfs)
     yield from start_daemon(tmp_path_factory.mktemp("api"))
 
@@ -38,12 +36,17 @@ def clean(daemon: Daemon) -> Iterator[None]:
     remove_everything(daemon)
 
 
-def raw(d: Daemon, method: str, path: str, body: bytes = b"", headers: str = "") -> tuple[int, bytes]:
+def raw(
+    d: Daemon, method: str, path: str, body: bytes = b"", headers: str = ""
+) -> tuple[int, bytes]:
     """One HTTP/1.0 request on the daemon's socket: (status, body)."""
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(d.socket))
-        s.sendall(f"{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
-                  f"{headers}\r\n".encode() + body)  # fmt: skip
+        s.sendall(
+            f"{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            f"{headers}\r\n".encode()
+            + body
+        )
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -52,8 +55,9 @@ def raw(d: Daemon, method: str, path: str, body: bytes = b"", headers: str = "")
 
 
 def test_run_rm_foreground_output_and_exit_code(daemon: Daemon) -> None:
-    r = docker(daemon, "run", "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3",
-               check=False)  # fmt: skip
+    r = docker(
+        daemon, "run", "--rm", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+    )
     assert r.returncode == 3, r
     assert r.stdout == "out\n"
     assert r.stderr == "err\n"
@@ -61,8 +65,26 @@ def test_run_rm_foreground_output_and_exit_code(daemon: Daemon) -> None:
 
 
 def test_run_d_publish_ps_inspect_logs_follow(daemon: Daemon) -> None:
-    cid = docker(daemon, "run", "-d", "-p", "127.0.0.1::80", "--name", "web", "-e", "A=b",
-                 "-l", "k=v", IMAGE, "httpd", "-f", "-p", "80", "-h", "/").stdout.strip()  # fmt: skip
+    cid = docker(
+        daemon,
+        "run",
+        "-d",
+        "-p",
+        "127.0.0.1::80",
+        "--name",
+        "web",
+        "-e",
+        "A=b",
+        "-l",
+        "k=v",
+        IMAGE,
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/",
+    ).stdout.strip()
     ps = docker(daemon, "ps", "--format", "{{.ID}} {{.Names}} {{.Status}} {{.Ports}}").stdout
     assert cid[:12] in ps and "web" in ps and "Up" in ps and "->80/tcp" in ps
     doc = json.loads(docker(daemon, "inspect", "web").stdout)[0]
@@ -73,8 +95,17 @@ def test_run_d_publish_ps_inspect_logs_follow(daemon: Daemon) -> None:
         s.sendall(b"GET /etc/hostname HTTP/1.0\r\n\r\n")
         assert b"200 OK" in s.recv(4096)
     assert docker(daemon, "port", "web", "80").stdout.strip().endswith(f":{port}")
-    docker(daemon, "run", "-d", "--name", "talker", IMAGE, "sh", "-c",
-           "for i in 1 2 3; do echo line$i; sleep 0.2; done")  # fmt: skip
+    docker(
+        daemon,
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        IMAGE,
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done",
+    )
     r = docker(daemon, "logs", "-f", "talker")
     assert r.stdout == "line1\nline2\nline3\n"
     assert docker(daemon, "logs", "--tail", "1", "talker").stdout == "line3\n"
@@ -87,21 +118,36 @@ def test_exec_exit_codes_stdin_and_tty(daemon: Daemon) -> None:
     assert docker(daemon, "exec", "box", "echo", "hi").stdout == "hi\n"
     assert docker(daemon, "exec", "box", "sh", "-c", "exit 5", check=False).returncode == 5
     assert docker(daemon, "exec", "-i", "box", "cat", input="piped\n").stdout == "piped\n"
-    assert docker(daemon, "exec", "-e", "X=1", "-w", "/tmp", "box", "sh", "-c",
-                  "echo $X $PWD").stdout == "1 /tmp\n"  # fmt: skip
+    assert (
+        docker(daemon, "exec", "-e", "X=1", "-w", "/tmp", "box", "sh", "-c", "echo $X $PWD").stdout
+        == "1 /tmp\n"
+    )
     # -it through a real pty: the command sees a terminal and its exit status comes back
-    r = subprocess.run(["script", "-qec", f"docker exec -it box sh -c '[ -t 0 ] && echo TTY; exit 7'",
-                        "/dev/null"], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "DOCKER_HOST": daemon.url})  # fmt: skip
+    r = subprocess.run(
+        ["script", "-qec", "docker exec -it box sh -c '[ -t 0 ] && echo TTY; exit 7'", "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DOCKER_HOST": daemon.url},
+    )
     assert "TTY" in r.stdout and r.returncode == 7, r
     missing = docker(daemon, "exec", "box", "/no/such", check=False)
     assert missing.returncode != 0
 
 
 def test_run_it_through_a_pty(daemon: Daemon) -> None:
-    r = subprocess.run(["script", "-qec", "docker run --rm -it busybox sh -c '[ -t 1 ] && echo TTY; exit 4'",
-                        "/dev/null"], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "DOCKER_HOST": daemon.url})  # fmt: skip
+    r = subprocess.run(
+        [
+            "script",
+            "-qec",
+            "docker run --rm -it busybox sh -c '[ -t 1 ] && echo TTY; exit 4'",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DOCKER_HOST": daemon.url},
+    )
     assert "TTY" in r.stdout and r.returncode == 4, r
 
 
@@ -113,9 +159,14 @@ def test_cp_both_ways_stats_top(daemon: Daemon, tmp_path: Path) -> None:
     assert docker(daemon, "exec", "files", "cat", "/tmp/in.txt").stdout == "payload\n"
     docker(daemon, "cp", "files:/tmp/in.txt", str(tmp_path / "out.txt"))
     assert (tmp_path / "out.txt").read_text() == "payload\n"
-    tar = subprocess.run(["docker", "cp", "files:/etc", "-"], capture_output=True, timeout=60,
-                         env={**os.environ, "DOCKER_HOST": daemon.url}).stdout  # fmt: skip
-    names = tarfile.open(fileobj=io.BytesIO(tar)).getnames()
+    tar = subprocess.run(
+        ["docker", "cp", "files:/etc", "-"],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "DOCKER_HOST": daemon.url},
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        names = archive.getnames()
     assert "etc/passwd" in names
     assert docker(daemon, "cp", "files:/no/such", str(tmp_path), check=False).returncode != 0
     stats = docker(daemon, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "files")
@@ -152,12 +203,17 @@ def test_lifecycle_stop_start_restart_kill_pause_rename_rm(daemon: Daemon) -> No
 def test_volumes_networks_and_names(daemon: Daemon) -> None:
     docker(daemon, "volume", "create", "data")
     docker(daemon, "run", "--rm", "-v", "data:/data", IMAGE, "sh", "-c", "echo kept > /data/f")
-    assert docker(daemon, "run", "--rm", "-v", "data:/data", IMAGE, "cat", "/data/f").stdout == "kept\n"
+    assert (
+        docker(daemon, "run", "--rm", "-v", "data:/data", IMAGE, "cat", "/data/f").stdout
+        == "kept\n"
+    )
     assert "data" in docker(daemon, "volume", "ls", "-q").stdout.split()
     assert json.loads(docker(daemon, "volume", "inspect", "data").stdout)[0]["Name"] == "data"
     docker(daemon, "network", "create", "appnet")
     docker(daemon, "run", "-d", "--name", "srv", "--network", "appnet", IMAGE, "sleep", "300")
-    r = docker(daemon, "run", "--rm", "--network", "appnet", IMAGE, "ping", "-c", "1", "-W", "5", "srv")
+    r = docker(
+        daemon, "run", "--rm", "--network", "appnet", IMAGE, "ping", "-c", "1", "-W", "5", "srv"
+    )
     assert "1 packets received" in r.stdout
     docker(daemon, "network", "connect", "appnet", "srv")  # already on it: accepted
     docker(daemon, "run", "-d", "--name", "lone", IMAGE, "sleep", "300")
@@ -213,7 +269,9 @@ def test_ping_version_negotiation_and_errors(daemon: Daemon) -> None:
     assert status == 400 and "Env" in json.loads(body)["message"]
     status, body = raw(daemon, "GET", "/v1.45/containers/nosuch/json")
     assert status == 404 and json.loads(body)["message"] == "No such container: nosuch"
-    status, body = raw(daemon, "GET", "/v1.45/containers/json?filters=" + urllib.parse.quote("{bad"))
+    status, body = raw(
+        daemon, "GET", "/v1.45/containers/json?filters=" + urllib.parse.quote("{bad")
+    )
     assert status == 400
     info = json.loads(docker(daemon, "info", "--format", "{{json .}}").stdout)
     assert info["OSType"] == "linux" and info["ServerVersion"]
@@ -223,8 +281,18 @@ def test_ping_version_negotiation_and_errors(daemon: Daemon) -> None:
 def test_events_stream_container_lifecycle(daemon: Daemon) -> None:
     since = str(int(time.time()) - 1)
     docker(daemon, "run", "--rm", "--name", "evt", IMAGE, "true")
-    r = docker(daemon, "events", "--since", since, "--until", str(int(time.time()) + 1),
-               "--filter", "container=evt", "--format", "{{.Action}}")  # fmt: skip
+    r = docker(
+        daemon,
+        "events",
+        "--since",
+        since,
+        "--until",
+        str(int(time.time()) + 1),
+        "--filter",
+        "container=evt",
+        "--format",
+        "{{.Action}}",
+    )
     actions = r.stdout.split()
     assert actions[:2] == ["create", "attach"] or actions[0] == "create", actions
     assert "start" in actions and "destroy" in actions

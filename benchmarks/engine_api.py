@@ -59,7 +59,7 @@ def wait_socket(path: Path, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"daemon exited: {proc.args}")
+            raise SystemExit(f"daemon exited: {proc.args!r}")
         try:
             with socket.socket(socket.AF_UNIX) as s:
                 s.connect(str(path))

@@ -70,7 +70,7 @@ def _with(d: Daemon, ref: str, fn: Any) -> Any:
 
 
 def _create(d: Daemon, body: dict[str, Any], name: str | None) -> Container:
-    from pycontainers.api.create import finish, random_name, translate
+    from pycontainers.api.create import random_name, translate
     from pycontainers.api.inspect import save_request
     from pycontainers.errors import ImageNotFound
     from pycontainers.runtime.container import Container
@@ -85,7 +85,6 @@ def _create(d: Daemon, body: dict[str, Any], name: str | None) -> Container:
     except ValueError as exc:
         raise bad_request(f"invalid reference format: {exc}") from None
     args, kw = translate(body, img.config)
-    kw = finish(kw)
     if d.data_root:
         kw["image_root"] = d.data_root
     c = Container.create(img, args, name=name or random_name(), state_root=d.state_root, **kw)

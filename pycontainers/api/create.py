@@ -8,7 +8,6 @@ too, never silently dropped (security settings least of all).
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -339,34 +338,8 @@ def _limits(host: dict[str, Any]) -> dict[str, Any]:
         out["rlimits"] = _ulimits(ulimits)
     shm = _typed(host, "ShmSize", int, h)
     if shm:
-        out["_shm_size"] = shm
+        out["shm_size"] = shm
     return out
 
 
-def shm_mount(size: int) -> Any:
-    """A tmpfs at /dev/shm of ``size`` bytes (HostConfig.ShmSize)."""
-    from pycontainers.spec import Mount
-
-    return Mount(
-        target="/dev/shm",
-        type="tmpfs",
-        source="shm",
-        options=("nosuid", "nodev", "noexec", f"size={size}"),
-    )
-
-
-def finish(kw: dict[str, Any]) -> dict[str, Any]:
-    """Turn the daemon's own markers (``_shm_size``) into library keywords."""
-    shm = kw.pop("_shm_size", None)
-    if shm:
-        mounts = [m for m in kw.get("mounts", []) if m.target != "/dev/shm"]
-        kw["mounts"] = [*mounts, shm_mount(int(shm))]
-    return kw
-
-
-def host_path_ok(path: str) -> bool:
-    """Whether a bind source exists (Docker creates missing -v sources; so do we)."""
-    return os.path.exists(path)
-
-
-__all__ = ["finish", "random_name", "translate"]
+__all__ = ["random_name", "translate"]

@@ -30,6 +30,7 @@ _COMMANDS = {
     "images": "load save images history tag rmi image commit",
     "builds": "build",
     "registry": "pull push login logout",
+    "serve": "serve",
 }
 _MODULES = tuple(_COMMANDS)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}

@@ -20,6 +20,10 @@ def add_commands(sub: Any) -> None:
     q.add_argument("-f", "--force", action="store_true", help="do not ask")
     q.add_argument("--volumes", action="store_true", help="also remove unused volumes")
     ssub.add_parser("info", help="show system-wide information")
+    q = ssub.add_parser("service", help="run the Docker Engine API daemon (as 'serve')")
+    from pycontainers.cli.serve import add_serve_flags
+
+    add_serve_flags(q)
     p = sub.add_parser("info", help="show system-wide information")
     p.add_argument("-f", "--format", default="", help="a template such as '{{.Containers}}'")
     p = sub.add_parser("version", help="show the version")
@@ -189,6 +193,10 @@ def run_command(args: argparse.Namespace) -> int:
     """Execute ``system``, ``info`` or ``version``; returns the exit status."""
     if args.command == "system" and args.system_command == "prune":
         return _prune(args)
+    if args.command == "system" and args.system_command == "service":
+        from pycontainers.cli.serve import run_command as serve
+
+        return serve(args)
     if args.command in ("info", "system"):
         _print(_info(args.root), getattr(args, "format", ""))
         return 0

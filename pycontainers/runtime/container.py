@@ -418,6 +418,14 @@ class Container:
 
         return commit(self, self.record.image, reference, config, message, image_root)
 
+    def rename(self, new_name: str) -> None:
+        """Give the container another name (unique under its state root; Docker's
+        ``rename``). Its DNS name on a user network stays the old one until it restarts.
+        """
+        from pycontainers.runtime.rename import rename
+
+        rename(self, new_name)
+
     def pause(self) -> None:
         """Freeze every process of the container (the cgroup freezer)."""
         from pycontainers.runtime.pause import pause

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Engine API latency: the docker CLI against ``pycontainers serve`` vs ``podman system
+service``, on the same machine, interleaved round-robin (the starting daemon alternates).
+
+Rows: ``docker run --rm busybox true`` (default network, and ``--network none``) and
+``docker ps``. Both daemons run in a private network namespace with private state in one
+temporary directory (removed at exit); the runs pass podman's ulimits to both (runc cannot
+raise RLIMIT_NOFILE/NPROC to podman's defaults in this VM). Medians and ratios are printed.
+
+Usage (as root; never while the test suite runs)::
+
+    flock /tmp/pc-tests.lock python3 benchmarks/engine_api.py [--runs 20] [--warmup 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BUSYBOX = Path("/bin/busybox")
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+PODMAN = "/usr/bin/podman"
+RUNC = "/usr/sbin/runc"
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+TARGETS = [("run --rm", 0.5), ("run --rm --network none", 0.5), ("ps", 0.5)]
+
+
+def build_image(work: Path) -> None:
+    """busybox:latest in our store, from the host's static busybox."""
+    rootfs = work / "rootfs"
+    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
+        (rootfs / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, rootfs / "bin" / "busybox")
+    out = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True)
+    for applet in out.stdout.split():
+        link = rootfs / "bin" / applet
+        if not link.exists():
+            link.symlink_to("busybox")
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (rootfs / "etc" / "group").write_text("root:x:0:\n")
+    from pycontainers.images import default_store
+
+    default_store().import_rootfs(str(rootfs), "busybox:latest")
+
+
+def wait_socket(path: Path, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"daemon exited: {proc.args!r}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"daemon did not listen on {path}")
+
+
+def docker(host: str, *args: str) -> float:
+    env = {**os.environ, "DOCKER_HOST": host}
+    t0 = time.perf_counter()
+    r = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"docker {' '.join(args)} against {host} failed: {r.stderr.strip()}")
+    return dt
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=2)
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    if importlib.util.find_spec("pycontainers") is None:
+        sys.path.insert(0, str(REPO))
+    work = Path(tempfile.mkdtemp(prefix="pce", dir="/tmp"))  # short: podman's runroot limit
+    os.environ["PYCONTAINERS_STATE"] = str(work / "state")
+    os.environ["PYCONTAINERS_ROOT"] = str(work / "data")
+    procs: list[subprocess.Popen[bytes]] = []
+    hosts = {"pycontainers": f"unix://{work}/pc.sock", "podman": f"unix://{work}/pm.sock"}
+    try:
+        from pycontainers import _sys
+
+        _sys.unshare(_sys.CLONE_NEWNET)  # bridges and rules stay in this namespace
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        build_image(work)
+        log = open(work / "daemons.log", "wb")  # noqa: SIM115 (the daemons write to it)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "pycontainers", "serve", "-H", hosts["pycontainers"]],
+            stdout=log, stderr=subprocess.STDOUT,
+        ))  # fmt: skip
+        wait_socket(work / "pc.sock", procs[-1])
+        podman = [PODMAN, "--root", str(work / "pr"), "--runroot", str(work / "rr"),
+                  "--cgroup-manager", "cgroupfs", "--storage-driver", "vfs",
+                  "--events-backend", "none", "--runtime", RUNC]  # fmt: skip
+        procs.append(subprocess.Popen(
+            [*podman, "system", "service", "--time=0", hosts["podman"]],
+            stdout=log, stderr=subprocess.STDOUT,
+        ))  # fmt: skip
+        wait_socket(work / "pm.sock", procs[-1])
+        tar = str(work / "busybox.tar")
+        docker(hosts["pycontainers"], "save", "-o", tar, "busybox:latest")
+        docker(hosts["podman"], "load", "-i", tar)
+        rows = {
+            "run --rm": ["run", "--rm", *ULIMITS, "busybox", "true"],
+            "run --rm --network none": ["run", "--rm", "--network", "none", *ULIMITS,
+                                        "busybox", "true"],
+            "ps": ["ps"],
+        }  # fmt: skip
+        samples: dict[tuple[str, str], list[float]] = {}
+        names = list(hosts)
+        for i in range(args.warmup + args.runs):
+            order = names if i % 2 == 0 else names[::-1]
+            for row, cmd in rows.items():
+                for name in order:
+                    dt = docker(hosts[name], *cmd)
+                    if i >= args.warmup:
+                        samples.setdefault((row, name), []).append(dt)
+        print(f"docker CLI {DOCKER}; {args.runs} interleaved runs after {args.warmup} warm-up")
+        print(f"{'row':<26}{'pycontainers ms':>16}{'podman ms':>12}{'ratio':>8}{'target':>8}")
+        for row, target in TARGETS:
+            ours = statistics.median(samples[(row, "pycontainers")]) * 1000
+            theirs = statistics.median(samples[(row, "podman")]) * 1000
+            ratio = ours / theirs
+            mark = "ok" if ratio <= target else "MISS"
+            print(
+                f"{row:<26}{ours:>16.1f}{theirs:>12.1f}{ratio:>8.2f}{'≤' + str(target):>6} {mark}"
+            )
+        return 0
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        subprocess.run(["umount", "-R", str(work / "pr")], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

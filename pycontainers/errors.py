@@ -46,6 +46,7 @@ Every constructor takes them as keywords::
     ├── VolumeError
     ├── MonitorMissingError
     ├── CommandError                          the CLI's own errors
+    ├── ApiError                              the API daemon's answers: ``status``
     ├── CleanupError                          the pytest plugin's
     ├── WaitTimeout (TimeoutError)
     ├── SandboxError
@@ -445,6 +446,17 @@ class CommandError(PyContainersError):
     """A CLI-level error: printed as ``pycontainers: <message>``, exit 125."""
 
 
+class ApiError(PyContainersError):
+    """An error answer of the Engine API daemon: HTTP ``status`` and Docker's ``message``."""
+
+    def __init__(
+        self, status: int, message: str, *, errno: int | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message, errno=errno, path=path)
+        self.status = status
+        self.message = message
+
+
 class CleanupError(PyContainersError):
     """Some containers of a test could not be removed; the message names them and why."""
 
@@ -539,6 +551,7 @@ class RemoteTraceback(PyContainersError):
 
 __all__ = [
     "AddressExhausted",
+    "ApiError",
     "BlobNotFound",
     "BuildError",
     "CgroupError",

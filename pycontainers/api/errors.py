@@ -7,6 +7,7 @@ rest 500), so a client never sees a traceback or a dropped connection.
 
 from __future__ import annotations
 
+from pycontainers.errors import ApiError as ApiError
 from pycontainers.errors import (
     CommandError,
     ContainerError,
@@ -19,15 +20,6 @@ from pycontainers.errors import (
     SpecError,
     VolumeError,
 )
-
-
-class ApiError(Exception):
-    """An error answer: HTTP ``status`` and Docker's ``message``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def bad_request(message: str) -> ApiError:

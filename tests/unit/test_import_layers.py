@@ -60,7 +60,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("fs", "cgroups", "namespaces", "network", "security", "oci"), 1),
     **dict.fromkeys(("runtime", "images", "builder"), 2),
     **dict.fromkeys(
-        ("cli", "ociruntime", "testing", "display", "check", "__main__", "__init__"), 3
+        ("cli", "ociruntime", "api", "testing", "display", "check", "__main__", "__init__"), 3
     ),
 }
 

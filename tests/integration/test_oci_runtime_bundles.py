@@ -278,8 +278,11 @@ def test_a_pods_containers_join_its_sandbox_namespaces_by_path(
             time.sleep(0.05)
         words = (tmp_path / "app.out").read_text().split()
         assert words[0] == "podhost" and "sleep" in words and "ps" in words
-        # its /proc is the pod's pid namespace (mounted from inside it), not the host's
-        assert set(words[1:]) <= {"COMMAND", "sh", "sleep", "ps", "sort", "tr"}, words
+        # its /proc is the pod's pid namespace (mounted from inside it), not the host's: a
+        # handful of the pod's processes, none of the host's (this pytest, its python3).
+        # A runtime process in transit may show as "exe" on a loaded machine.
+        assert set(words[1:]) <= {"COMMAND", "sh", "sleep", "ps", "sort", "tr", "exe"}, words
+        assert len(words) < 12, words
         assert os.readlink(f"/proc/{rt.state('app')['pid']}/ns/uts") == os.readlink(
             f"/proc/{pid}/ns/uts"
         )

@@ -3,8 +3,9 @@
 
 A process killed while it created a container leaves a state directory in ``creating``
 (and maybe a cgroup with a child waiting in it, a writable layer, a network endpoint).
-``gc`` removes those once their creator is gone, any empty ``pycontainers/<id>`` cgroup and
-any container layer without a state directory, and the network garbage of
+``gc`` removes those once their creator is gone; any empty ``pycontainers/<id>`` cgroup, and
+a busy one whose monitor serves a state directory that was deleted (a lost container: it
+is killed); any container layer of no state directory and no live group; and the network garbage of
 :func:`pycontainers.network.gc.collect` (which assumes one state root per network
 namespace: nftables rules and port leases are told apart by container id only).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterable
 
 import attrs
 
@@ -97,8 +99,9 @@ def gc(
             else:
                 c.close()
     known = set(st.container_ids(root))
-    cgroups = _stray_cgroups(known)
-    layers = _stray_layers(known, data_root)
+    cgroups, busy = _stray_cgroups(known)
+    # a busy group of no known id is a live container of another state root: its layer stays
+    layers = _stray_layers(known | busy, data_root)
     found = Garbage(tuple(removed), tuple(cgroups), tuple(layers), collect(root, data_root))
     if found:
         log.info("gc.done", containers=removed, cgroups=cgroups, layers=layers)
@@ -109,11 +112,14 @@ def _hex(name: str) -> bool:
     return all(ch in "0123456789abcdef" for ch in name)
 
 
-def _stray_cgroups(known: set[str]) -> list[str]:
-    """Empty ``pycontainers/<64 hex>`` groups of no known container, in any hierarchy (a
-    removal cut short may have left some hierarchies only). Groups with processes are left
-    alone: they may belong to a live container under another state root (the cgroup
-    parent is shared); a container of this root cut short is removed by its id instead.
+def _stray_cgroups(known: set[str]) -> tuple[list[str], set[str]]:
+    """``pycontainers/<64 hex>`` groups of no known container, in any hierarchy (a
+    removal cut short may have left some hierarchies only). An empty group is removed. A
+    group with processes may belong to a live container under another state root (the
+    cgroup parent is shared), so it is removed (its processes killed) only when it is
+    proven lost: its processes' monitor serves a state directory that no longer exists.
+    A container of this root cut short is removed by its id instead. Returns the removed
+    ids and the ids of the busy groups kept.
     """
     from pycontainers.cgroups import CgroupError, CgroupNotSupported, detect_layout
     from pycontainers.cgroups._factory import backend
@@ -121,35 +127,90 @@ def _stray_cgroups(known: set[str]) -> list[str]:
     try:
         layout = detect_layout()
     except CgroupNotSupported:
-        return []
+        return [], set()
     parent = backend("pycontainers", layout)
     names: set[str] = set()
     for directory in parent.paths.values():
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             names |= {n for n in os.listdir(directory) if len(n) == 64 and _hex(n)}
-    stray = []
+    stray, busy = [], set()
     for name in sorted(names - known):
         group = backend(f"pycontainers/{name}", layout)
-        if any(_has_processes(d) for d in group.paths.values()):
+        pids = _processes(group.paths.values())
+        if pids and not _lost(pids, name):
+            busy.add(name)
             continue
         with contextlib.suppress(CgroupError):
-            group.delete()
+            group.delete(kill=bool(pids))
             stray.append(name)
+            if pids:
+                log.warning("gc.lost_container", id=name, pids=sorted(pids))
     if stray:
         from pycontainers.cgroups import remove_parent
 
         with contextlib.suppress(CgroupError):
             remove_parent("pycontainers", layout=layout)
-    return stray
+    return stray, busy
 
 
-def _has_processes(directory: str) -> bool:
-    for root, _, files in os.walk(directory):
-        if "cgroup.procs" in files:
-            with contextlib.suppress(OSError), open(os.path.join(root, "cgroup.procs")) as f:
-                if f.read().strip():
-                    return True
-    return False
+def _processes(directories: Iterable[str]) -> set[int]:
+    """Every pid in the groups under ``directories`` (each hierarchy's copy of one group)."""
+    pids: set[int] = set()
+    for directory in directories:
+        for root, _, files in os.walk(directory):
+            if "cgroup.procs" in files:
+                with contextlib.suppress(OSError), open(os.path.join(root, "cgroup.procs")) as f:
+                    pids |= {int(line) for line in f.read().split()}
+    return pids
+
+
+def _lost(pids: set[int], cid: str) -> bool:
+    """Whether the container ``cid`` whose group holds ``pids`` is proven lost: the
+    ``pycontainers-monitor`` above its processes serves a state directory (seen from the
+    monitor's own root) that is gone. Anything else (no monitor found: an attached
+    container, an OCI runtime's container under conmon; a process that exited meanwhile)
+    is not proof, and the group is kept.
+    """
+    monitors = {_monitor_of(pid, pids) for pid in pids}
+    if len(monitors) != 1 or None in monitors:
+        return False
+    (found,) = monitors
+    assert found is not None
+    monitor, state_dir = found
+    if os.path.basename(state_dir) != cid:
+        return False
+    try:
+        return not os.path.lexists(f"/proc/{monitor}/root{state_dir}")
+    except OSError:
+        return False
+
+
+def _monitor_of(pid: int, inside: set[int]) -> tuple[int, str] | None:
+    """The first ancestor of ``pid`` outside ``inside`` if it is a container monitor, with
+    the ``--state-dir`` it was given; None otherwise.
+    """
+    for _ in range(64):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        if ppid not in inside:
+            break
+        pid = ppid
+    else:
+        return None
+    try:
+        with open(f"/proc/{ppid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    if os.path.basename(argv[0]) != b"pycontainers-monitor" or b"--state-dir" not in argv:
+        return None
+    at = argv.index(b"--state-dir") + 1
+    if at >= len(argv) or not argv[at].startswith(b"/"):
+        return None
+    return ppid, os.fsdecode(argv[at])
 
 
 def _stray_layers(known: set[str], data_root: str | None) -> list[str]:

@@ -118,3 +118,38 @@ def test_gc_removes_empty_stray_groups_but_not_busy_ones() -> None:
         from pycontainers.cgroups import remove_parent
 
         remove_parent("pycontainers", layout=layout)
+
+
+def test_gc_kills_a_container_whose_state_root_is_gone(
+    busybox_rootfs: Path, state_root: Path, tmp_path: Path
+) -> None:
+    """A detached container whose state directory was deleted while it ran cannot be found
+    by id any more; its monitor names the lost directory, so gc (of any root) kills it and
+    removes its groups. A live container of another state root stays untouched."""
+    from pycontainers.images import default_store
+
+    image = "localhost/gc:lost"  # an image: each container gets a writable layer
+    default_store().import_rootfs(busybox_rootfs, image)
+    lost_root, other_root = tmp_path / "lost", tmp_path / "other"
+    lost = pc.Container.create(image, ["sleep", "600"], detach=True, state_root=str(lost_root))
+    lost.start()
+    kept = pc.Container.create(image, ["sleep", "600"], detach=True, state_root=str(other_root))
+    kept.start()
+    moved = tmp_path / "moved"
+    try:
+        assert _cgroups(lost.id) and _processes_in(lost.id)
+        os.rename(lost_root, moved)  # as if someone deleted the state root
+        found = pc.gc()
+        assert lost.id in found.cgroups and kept.id not in found.cgroups
+        deadline = time.monotonic() + 10
+        while (_processes_in(lost.id) or _cgroups(lost.id)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_in(lost.id) == [] and _cgroups(lost.id) == []
+        assert kept.status == "running" and _processes_in(kept.id)
+        assert os.path.isdir(os.path.join(os.environ["PYCONTAINERS_ROOT"], "containers", kept.id))
+        assert pc.gc().cgroups == ()  # nothing more to find
+    finally:
+        kept.delete()
+        if moved.exists():
+            os.rename(moved, lost_root)
+        lost.delete()

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from pycontainers.cli.runflags import add_run_flags
 from pycontainers.errors import CommandError as CommandError
 
 if TYPE_CHECKING:
@@ -41,7 +40,10 @@ def add_commands(sub: Any) -> None:
         ("create", "create a container (start it with 'start')"),
     ):
         p = _cmd(sub, name, help, add_help=False)
-        add_run_flags(p, run=name == "run")
+        if isinstance(p, argparse.ArgumentParser):  # not a discarded one: run's flags cost
+            from pycontainers.cli.runflags import add_run_flags
+
+            add_run_flags(p, run=name == "run")
     p = _cmd(sub, "start", "start created or stopped containers")
     p.add_argument(
         "-a", "--attach", action="store_true", help="follow the output, exit with its status"

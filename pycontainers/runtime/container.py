@@ -141,20 +141,11 @@ class Container:
         container_id = st.resolve(root, container_id)
         state_dir = os.path.join(root, container_id)
         s = st.read_state(state_dir)
-        record = Record.from_state(s)
-        if s.cgroup:
-            from pycontainers.cgroups import CGroup, CgroupError
-
-            try:
-                record.cgroup = CGroup.open(s.cgroup)
-            except CgroupError:  # released when it stopped (by its monitor or exit hook)
-                record.cgroup = None
+        record = Record.from_state(s)  # its cgroup opens on first use
         pidfd = None
         if s.status in ("created", "running", "paused") and st.proc_alive(s.pid, s.starttime):
             try:
-                from pycontainers import _sys
-
-                pidfd = _sys.pidfd_open(s.pid)
+                pidfd = os.pidfd_open(s.pid)
             except OSError:
                 record.status = Status.STOPPED
         elif s.status != "creating":

@@ -34,7 +34,7 @@ def describe(c: Container, *, config: bool = True) -> dict[str, Any]:
             "ExitCode": r.returncode if r.returncode is not None else 0,
             "StartedAt": _iso(r.started) if r.started else "",
             "FinishedAt": done["finished_at"] if done else "",
-            "OOMKilled": _oom_killed(c, done),
+            "OOMKilled": status not in ("running", "paused") and _oom_killed(c, done),
         },
         "Image": r.image,
         "RestartCount": r.restart_count,
@@ -64,7 +64,8 @@ def describe(c: Container, *, config: bool = True) -> dict[str, Any]:
 
 def _oom_killed(c: Container, done: dict[str, Any] | None) -> bool:
     """What the monitor recorded at the exit (it removes the cgroup), else the cgroup's
-    counter; False when the cgroup is gone (released or being removed meanwhile).
+    counter; False when the cgroup is gone (released or being removed meanwhile). Like
+    Docker's, it is known once the container stopped: a running one is not asked.
     """
     from pycontainers.cgroups import CgroupError
 
@@ -139,11 +140,11 @@ def _network(c: Container) -> dict[str, Any]:
     """Docker's ``NetworkSettings``: the address on the container's network (also at the top
     level, as Docker has it for the default network), and the published ports.
     """
-    from pycontainers.network.endpoint import Endpoints
-
     path = os.path.join(os.path.dirname(c.state_dir), "network", "endpoints", f"{c.id}.json")
     if not os.path.exists(path):
         return dict(_NO_NETWORK)
+    from pycontainers.network.endpoint import Endpoints
+
     try:
         ep = Endpoints(os.path.dirname(c.state_dir)).load(c.id)
     except PyContainersError:  # unreadable while its exit hook gives it back: no network

@@ -39,8 +39,28 @@ class Record:
     detached: bool = False
     returncode: int | None = None
     """The main process's exit status once known (128+N if killed by signal N)."""
-    cgroup: CGroup | None = None
-    """The container's own cgroup while it holds one."""
+    _cgroup: CGroup | None = attrs.field(default=None, alias="cgroup")
+    cgroup_path: str = ""
+    """The stored path of a cgroup not opened yet (see :attr:`cgroup`)."""
+
+    @property
+    def cgroup(self) -> CGroup | None:
+        """The container's own cgroup while it holds one: a stored path is opened on first
+        use (None once its group is gone), so listing containers opens no group.
+        """
+        if self._cgroup is None and self.cgroup_path:
+            from pycontainers.cgroups import CGroup, CgroupError
+
+            path, self.cgroup_path = self.cgroup_path, ""
+            try:
+                self._cgroup = CGroup.open(path)
+            except CgroupError:  # released when it stopped (by its monitor or exit hook)
+                self._cgroup = None
+        return self._cgroup
+
+    @cgroup.setter
+    def cgroup(self, value: CGroup | None) -> None:
+        self._cgroup, self.cgroup_path = value, ""
 
     def move(self, to: Status) -> None:
         """Change the status, raising :class:`ContainerError` if the lifecycle forbids it."""
@@ -58,7 +78,7 @@ class Record:
             args=self.args,
             creator=os.getpid(),
             creator_start=st.proc_starttime(os.getpid()),
-            cgroup=self.cgroup.path if self.cgroup is not None else "",
+            cgroup=self._cgroup.path if self._cgroup is not None else self.cgroup_path,
             image=self.image,
             name=self.name,
             monitored=self.detached,
@@ -71,7 +91,9 @@ class Record:
 
     @classmethod
     def from_state(cls, s: st.State) -> Record:
-        """The record a stored state describes (status as stored, no cgroup handle yet)."""
+        """The record a stored state describes (status as stored; its cgroup is opened on
+        first use).
+        """
         return cls(
             id=s.id,
             status=Status(s.status),
@@ -86,6 +108,7 @@ class Record:
             restart_count=s.restart_count,
             monitor_pid=s.monitor_pid,
             detached=s.monitored,
+            cgroup_path=s.cgroup,
         )
 
 

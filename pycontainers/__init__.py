@@ -64,6 +64,7 @@ _EXPORTS = {
     "logout": "pycontainers.images.registry",
     "gc": "pycontainers.runtime.gc",
     "HealthCheck": "pycontainers.supervision",
+    "ExitStatus": "pycontainers.runtime.lifecycle",
     "Volume": "pycontainers.runtime.volumes",
     "VolumeError": "pycontainers.errors",
     "LogEntry": "pycontainers.runtime.logs",
@@ -91,6 +92,7 @@ __all__ = [
     "ContainerSpec",
     "ContainerStartError",
     "ContainerTimeout",
+    "ExitStatus",
     "HealthCheck",
     "IdMapping",
     "Image",
@@ -170,6 +172,7 @@ if TYPE_CHECKING:
     from pycontainers.network.tc import Bandwidth
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.gc import gc
+    from pycontainers.runtime.lifecycle import ExitStatus
     from pycontainers.runtime.logs import LogEntry
     from pycontainers.runtime.run import CompletedContainer, run
     from pycontainers.runtime.stdio import DEVNULL, PIPE, STDOUT

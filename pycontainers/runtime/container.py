@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pycontainers import _log
 from pycontainers.errors import ContainerError
 from pycontainers.runtime import state as st
-from pycontainers.runtime.lifecycle import Status
+from pycontainers.runtime.lifecycle import ExitStatus, Status
 from pycontainers.supervision import DEFAULT_DETACH_KEYS
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
@@ -358,13 +358,14 @@ class Container:
 
         start(self)
 
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait for the main process to exit and return its status (128+N if killed by N).
+    def wait(self, timeout: float | None = None) -> ExitStatus:
+        """Wait for the main process to exit and return its status (128+N if killed by N):
+        an ``int`` that also reads as docker-py's ``{"StatusCode": n, "Error": None}``.
 
         Any process can wait for a detached container (its monitor records the status);
         for others only the creating process can, and the rest get a ContainerError.
         """
-        return self.supervisor.wait(self, timeout)
+        return ExitStatus(self.supervisor.wait(self, timeout))
 
     def claim_cleanup(self) -> None:
         """Promise that this process deletes the container once it exits (as a foreground

@@ -11,6 +11,8 @@ a move the machine does not have is a bug and raises too, never a silent overwri
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pycontainers.errors import ContainerError
 
@@ -24,6 +26,46 @@ class Status(enum.StrEnum):
     PAUSED = "paused"
     STOPPED = "stopped"
     DELETED = "deleted"
+
+
+class ExitStatus(int):
+    """What :meth:`Container.wait` returns: the exit status as an ``int`` (128+N if killed
+    by signal N), which also reads as docker-py's ``{"StatusCode": n, "Error": None}``
+    (``c.wait()["StatusCode"]``, ``dict(c.wait())``); it equals either form.
+    """
+
+    _KEYS = ("StatusCode", "Error")
+
+    def __getitem__(self, key: str) -> int | None:
+        if key == "StatusCode":
+            return int(self)
+        if key == "Error":
+            return None
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """docker-py's ``wait()["StatusCode"]`` spelled ``.get``: ``default`` if unknown."""
+        return self[key] if key in self._KEYS else default
+
+    def keys(self) -> tuple[str, ...]:
+        """``("StatusCode", "Error")``: the keys of docker-py's form."""
+        return self._KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(other) == {"StatusCode": int(self), "Error": None}
+        return int(self) == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = int.__hash__
+
+    def __repr__(self) -> str:
+        return f"ExitStatus({int(self)})"
 
 
 _S = Status

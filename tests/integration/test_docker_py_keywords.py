@@ -43,3 +43,20 @@ def test_docker_py_keywords_reach_the_container(busybox_rootfs: Path) -> None:
 def test_a_misspelt_keyword_names_the_nearest(busybox_rootfs: Path) -> None:
     with pytest.raises(SpecError, match="did you mean 'hostname'"):
         pc.Container.create(str(busybox_rootfs), ["true"], hostnme="x")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["attached", "detached"])
+def test_wait_reads_as_an_int_and_as_docker_py_dict(busybox_rootfs: Path, detach: bool) -> None:
+    """docker-py's ``c.wait()["StatusCode"]`` and our ``c.wait() == 3`` both hold."""
+    with pc.Container.create(
+        str(busybox_rootfs), ["sh", "-c", "exit 3"], detach=detach, network="none"
+    ) as c:
+        c.start()
+        status = c.wait(timeout=30)
+    assert isinstance(status, int) and status == 3 and status + 1 == 4
+    assert status["StatusCode"] == 3 and status.get("Error") is None
+    assert dict(status) == {"StatusCode": 3, "Error": None}
+    assert status == {"StatusCode": 3, "Error": None} and status != {"StatusCode": 0}
+    assert {status: "ok"}[3] == "ok"  # hashes as the int
+    with pytest.raises(KeyError):
+        status["Other"]

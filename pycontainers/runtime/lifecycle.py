@@ -64,9 +64,6 @@ class ExitStatus(int):
 
     __hash__ = int.__hash__
 
-    def __repr__(self) -> str:
-        return f"ExitStatus({int(self)})"
-
 
 _S = Status
 TRANSITIONS: dict[Status, frozenset[Status]] = {

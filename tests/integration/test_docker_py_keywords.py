@@ -57,6 +57,7 @@ def test_wait_reads_as_an_int_and_as_docker_py_dict(busybox_rootfs: Path, detach
     assert status["StatusCode"] == 3 and status.get("Error") is None
     assert dict(status) == {"StatusCode": 3, "Error": None}
     assert status == {"StatusCode": 3, "Error": None} and status != {"StatusCode": 0}
-    assert {status: "ok"}[3] == "ok"  # hashes as the int
+    assert {3: "ok"}[status] == "ok"  # hashes as the int
+    assert str(status) == "3" and f"{status}" == "3" and repr(status) == "3"
     with pytest.raises(KeyError):
         status["Other"]

@@ -84,7 +84,8 @@ struct pc_join {
 struct pc_plan {
     unsigned long long clone_flags;   /* CLONE_NEW* to create */
 
-    /* namespaces to join (setns) before anything else; user first if present */
+    /* namespaces to join (setns), user first if present; then unshare_flags are unshared
+     * (after a joined user namespace, so that it owns them) */
     struct pc_join *joins;
     int n_joins;
 
@@ -140,8 +141,10 @@ struct pc_plan {
     int *cgroup_fds;                  /* open cgroup.procs files: the child writes "0" to each
                                          to join the container's cgroup in every hierarchy */
     int n_cgroup_fds;
-    unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups (a
-                                         cgroup namespace rooted at the container's group) */
+    unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups and
+                                         the joins (a cgroup namespace rooted at the container's
+                                         group; after a joined user namespace, every new one;
+                                         CLONE_NEWPID: the child then forks into it) */
 
     int set_caps;                     /* apply the capability sets below */
     int cap_last;                     /* highest capability number the kernel knows */
@@ -154,6 +157,12 @@ struct pc_plan {
     const unsigned char *seccomp_bpf; /* struct sock_filter[]: loaded last before execve */
     size_t seccomp_len;               /* in bytes (8 per instruction); 0: no filter */
     unsigned int seccomp_flags;       /* SECCOMP_FILTER_FLAG_* */
+
+    unsigned short console_rows;      /* with console_sock: the terminal's size, set before */
+    unsigned short console_cols;      /* the payload runs (0: leave the kernel's 0x0) */
+    const char *timens_offsets;       /* NULL, or the text written to /proc/self/timens_offsets
+                                         right after unshare_flags (with CLONE_NEWTIME) made
+                                         the time namespace the payload enters at execve */
 };
 
 struct pc_spawn_result {

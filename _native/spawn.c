@@ -104,7 +104,7 @@ static void sort_ints(int *a, int n) {
 
 /* Move every fd the child needs above the highest target number, close all others, then
  * place the stdio/passed fds at their numbers (without close-on-exec). */
-static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
+static void setup_fds(struct child *c, int *joinfds, int *cgfds, int *extra) {
     const struct pc_plan *p = c->plan;
     int floor = 3;
     for (int i = 0; i < p->n_fds; i++)
@@ -117,6 +117,14 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
     if (c->sock < 0)
         _exit(125);
     keep[nkeep++] = c->sock;
+    if (*extra >= 0) {
+        int moved = fcntl(*extra, F_DUPFD_CLOEXEC, floor);
+        if (moved < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        close(*extra);
+        *extra = moved;
+        keep[nkeep++] = moved;
+    }
     for (int i = 0; i < p->n_joins; i++) {
         joinfds[i] = fcntl(p->joins[i].fd, F_DUPFD_CLOEXEC, floor);
         if (joinfds[i] < 0)
@@ -203,6 +211,68 @@ void loopback_up(struct child *c) {
     close(s);
 }
 
+/* The time namespace just unshared (it holds our children and, after execve, the payload):
+ * its clock offsets, which only a namespace nobody has entered yet accepts. */
+static int open_timens_offsets(struct child *c) {
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        say(c, "open /proc/self/timens_offsets", NULL);
+        fail(c, PC_STAGE_JOIN, errno, 125);
+    }
+    return fd;
+}
+
+/* fd: opened by open_timens_offsets while /proc/self was still ours to open (before the
+ * child became non-dumpable); the write applies to the namespace our children get now. */
+static void write_timens_offsets(struct child *c, int fd) {
+    const char *text = c->plan->timens_offsets;
+    size_t len = strlen(text);
+    /* the kernel takes one clock per write */
+    for (size_t start = 0; fd >= 0 && start < len;) {
+        size_t end = start;
+        while (end < len && text[end] != '\n')
+            end++;
+        if (end < len)
+            end++;
+        if (write(fd, text + start, end - start) != (ssize_t)(end - start)) {
+            int err = errno;
+            close(fd);
+            say(c, "write the time namespace's offsets", text + start);
+            fail(c, PC_STAGE_JOIN, err, 125);
+        }
+        start = end;
+    }
+    close(fd);
+}
+
+/* The terminal is also the container's /dev/console (as runc makes it): its pts node bound
+ * on a regular file created there (never through a symlink). */
+static void bind_console(struct child *c, int master) {
+    unsigned int n = 0;
+    if (ioctl(master, TIOCGPTN, &n) < 0) {
+        say(c, "find the terminal's number", NULL);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    char src[32] = "/dev/pts/";
+    struct pc_msg num;
+    msg_reset(&num);
+    msg_int(&num, (long long)n);
+    memcpy(src + 9, num.buf, num.len + 1);
+    int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+        say(c, "create /dev/console", NULL);
+        fail(c, PC_STAGE_STDIO, fd < 0 ? errno : EINVAL, 125);
+    }
+    char target[32];
+    proc_fd_path(target, fd);
+    if (mount(src, target, NULL, MS_BIND, NULL) < 0) {
+        say(c, "bind the terminal on /dev/console:", src);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    close(fd);
+}
+
 /* A terminal of the container's own devpts (so tty(1) inside can name it): open its
  * ptmx, make the peer our stdio and controlling terminal, and hand the master to the
  * monitor over console_sock (SCM_RIGHTS). */
@@ -214,6 +284,18 @@ static void make_console(struct child *c) {
         say(c, "open the container's /dev/ptmx", NULL);
         fail(c, PC_STAGE_STDIO, errno, 125);
     }
+    if (p->console_rows || p->console_cols) {
+        struct winsize ws;
+        memset(&ws, 0, sizeof(ws));
+        ws.ws_row = p->console_rows;
+        ws.ws_col = p->console_cols;
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0) {
+            say(c, "set the terminal's size", NULL);
+            fail(c, PC_STAGE_STDIO, errno, 125);
+        }
+    }
+    if (p->rootfs)
+        bind_console(c, master);
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
         say(c, "open the terminal's peer", NULL);
@@ -244,6 +326,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
      * (execve resets this for the payload): at once when joining existing namespaces;
      * for new ones after the sync point, since an unprivileged parent can write the id
      * maps only of a dumpable child, and nothing else is in those namespaces yet */
+    /* opened before anything else: a non-dumpable child (in a user namespace) could not */
+    int timens_fd = p->timens_offsets ? open_timens_offsets(c) : -1;
     if (p->n_joins)
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     reset_signals();
@@ -251,7 +335,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
-    setup_fds(c, joinfds, cgfds);
+    setup_fds(c, joinfds, cgfds, &timens_fd);
     if (p->pdeathsig)
         (void)prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
 
@@ -282,10 +366,6 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         }
         close(cgfds[i]);
     }
-    if (p->unshare_flags && unshare((int)p->unshare_flags) < 0) {
-        say(c, "unshare namespaces after joining the cgroup", NULL);
-        fail(c, PC_STAGE_CGROUP, errno, 125);
-    }
     if (p->clone_flags & CLONE_NEWUSER) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
             say(c, "become root in the new user namespace (are uid_map/gid_map written?)", NULL);
@@ -307,6 +387,16 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_JOIN, errno, 125);
         }
     }
+    /* new namespaces made now are owned by a joined user namespace (its root may then
+     * mount in them); a new pid namespace holds only children: fork into it below */
+    if (p->unshare_flags && unshare((int)p->unshare_flags) < 0) {
+        say(c, "unshare namespaces after joining the cgroup and namespaces", NULL);
+        fail(c, PC_STAGE_CGROUP, errno, 125);
+    }
+    if (p->unshare_flags & CLONE_NEWPID)
+        joined_pid = 1;
+    if (timens_fd >= 0)
+        write_timens_offsets(c, timens_fd);
     if (joined_pid && p->rootfs) {
         /* a container's first process joining a pid namespace: fork into it now, so that
          * the /proc it mounts is that namespace's, not the host's (the parent stays outside
@@ -314,7 +404,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         run_init(c, 0);
         joined_pid = 0;
     }
-    if (p->clone_flags & CLONE_NEWNET)
+    if ((p->clone_flags | p->unshare_flags) & CLONE_NEWNET)
         loopback_up(c);
     if (p->new_session && setsid() < 0) {
         say(c, "setsid", NULL);

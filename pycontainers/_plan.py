@@ -129,6 +129,11 @@ class Plan:
     cap_last: int = 40
     seccomp_bpf: bytes | None = None
     seccomp_flags: int = 0
+    console_size: tuple[int, int] | None = None
+    """With ``console_sock``: the terminal's (rows, columns), set before the payload runs."""
+    timens_offsets: str | None = None
+    """The text for ``/proc/self/timens_offsets`` (``"monotonic S NS\nboottime S NS\n"``),
+    written right after ``unshare_flags`` (which must then have CLONE_NEWTIME) are unshared."""
     host_tool: bool = False
     """The host's own helper (a namespace holder, ``Namespace.run``), not a container process:
     the only plan that may run a program with its capabilities left as they are. Container

@@ -275,6 +275,9 @@ class _Builder:
             p.cgroup_fds[i] = fd
         p.n_cgroup_fds = len(plan.cgroup_fds)
         p.unshare_flags = plan.unshare_flags
+        if plan.console_size is not None:
+            p.console_rows, p.console_cols = plan.console_size
+        p.timens_offsets = self.s(plan.timens_offsets)
         if plan.capabilities is not None:
             p.set_caps = 1
             p.cap_last = plan.cap_last

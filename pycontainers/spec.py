@@ -468,7 +468,7 @@ def _sysctls(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
-JOINABLE = ("ipc", "uts", "pid")
+JOINABLE = ("ipc", "uts", "pid", "user", "mnt", "cgroup", "time")
 """Namespace kinds :attr:`ContainerSpec.join` can name (``net`` is ``netns``)."""
 
 
@@ -557,8 +557,11 @@ class ContainerSpec:
     works, else the copy) or ``"none"`` (as is: host root's files show as the overflow id)."""
     join: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_joins)
     """Existing namespaces to join instead of making them, as (kind, path) pairs for
-    ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's); the
-    kind must then not be in ``namespaces``. The network namespace is ``netns``."""
+    ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's), ``user``
+    (joined first: the new namespaces are then its own), ``cgroup``, ``time`` and ``mnt``
+    (the rootfs, mounts, masked and read-only paths are then the joined namespace's: none are
+    set up); the kind must then not be in ``namespaces``. The network namespace is
+    ``netns``."""
     sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_sysctls)
     """Kernel parameters set in the container's own namespaces before its process runs
     (``{"net.ipv4.ip_forward": "1"}``): only those of an ipc, net or uts namespace the
@@ -578,7 +581,7 @@ class ContainerSpec:
             raise _fail(f"join.{kind}", f"joining a {kind} namespace excludes it from namespaces")
         if (self.hostname or self.domainname) and not {"uts"} & (self.namespaces | joined):
             raise _fail("hostname", "setting a hostname needs the 'uts' namespace")
-        if "mnt" not in self.namespaces:
+        if "mnt" not in self.namespaces | joined:
             raise _fail("namespaces", "a container needs the 'mnt' namespace for its rootfs")
         for m in self.mounts:
             if not isinstance(m, Mount):

@@ -145,7 +145,8 @@ def _launch(c: Container, bundle: Bundle, console_socket: str | None, preserve_f
     try:
         return Launch(bundle.spec, stdio, host_mountpoint=None, start_fifo=fifo,
                       cgroup_name=bundle.cgroup_name, state_root=root,
-                      console=console is not None)  # fmt: skip
+                      console=console is not None, console_size=bundle.console_size,
+                      timens_offsets=bundle.timens_offsets)  # fmt: skip
     finally:
         stdio.close_all()
 

@@ -150,6 +150,8 @@ class Launch:
         state_root: str | None = None,
         monitor: list[str] | None = None,
         console: bool = False,
+        console_size: tuple[int, int] | None = None,
+        timens_offsets: str | None = None,
     ) -> None:
         from pycontainers.runtime.plan import gather, make_plan
 
@@ -181,6 +183,8 @@ class Launch:
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
                 cgroup_path=self.cgroup.path if self.cgroup is not None else None,
                 console=console,
+                console_size=console_size,
+                timens_offsets=timens_offsets,
                 detached=monitor is not None,
             )
             self._spawn(plan, monitor, stdio)

@@ -65,6 +65,7 @@ struct child {
 
 /* Report (stage, errno, message) to the parent; fail() then exits with exit_code. */
 void send_msg(struct child *c, int stage, int err, int exit_code);
+void send_msg_fd(struct child *c, int stage, int err, int exit_code, int fd);
 __attribute__((noreturn)) void fail(struct child *c, int stage, int err, int exit_code);
 /* Start a message: "what arg". */
 struct pc_msg *say(struct child *c, const char *what, const char *arg);
@@ -80,7 +81,7 @@ void loopback_up(struct child *c);
  * the uid switch, and the seccomp filter as the last step before execve. */
 void caps_before_ids(struct child *c);
 void caps_after_ids(struct child *c);
-void load_seccomp(struct child *c);
+int load_seccomp(struct child *c);
 
 /* exec.c: resolve the payload (plan path or PATH search) into c->exe, or fail 126/127. */
 void lookup_exe(struct child *c);

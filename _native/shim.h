@@ -160,6 +160,10 @@ struct pc_plan {
 
     unsigned short console_rows;      /* with console_sock: the terminal's size, set before */
     unsigned short console_cols;      /* the payload runs (0: leave the kernel's 0x0) */
+    int seccomp_listener;             /* with start_fifo and seccomp_flags having
+                                         SECCOMP_FILTER_FLAG_NEW_LISTENER: load the filter
+                                         before the start wait and send its notify fd with
+                                         the ready message (the runtime hands it on) */
     const char *timens_offsets;       /* NULL, or the text written to /proc/self/timens_offsets
                                          right after unshare_flags (with CLONE_NEWTIME) made
                                          the time namespace the payload enters at execve */
@@ -178,6 +182,8 @@ struct pc_error {
     int err;
     int exit_code;
     char message[500];
+    int fd;          /* set by the receiver: an fd passed with the message (the seccomp
+                        notify fd with PC_STAGE_READY), or -1 */
 };
 
 /* Spawn the child described by plan. Returns 0 and fills res, or -errno. */

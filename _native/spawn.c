@@ -44,15 +44,21 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-void send_msg(struct child *c, int stage, int err, int exit_code) {
+/* The message, with fd (>= 0) passed along it. */
+void send_msg_fd(struct child *c, int stage, int err, int exit_code, int fd) {
     struct pc_error e;
     memset(&e, 0, sizeof(e));
     e.stage = stage;
     e.err = err;
     e.exit_code = exit_code;
+    e.fd = -1;
     memcpy(e.message, c->msg.buf, c->msg.len + 1);
     if (c->sock >= 0)
-        (void)send(c->sock, &e, sizeof(e), MSG_NOSIGNAL);
+        (void)send_with_fd(c->sock, &e, sizeof(e), fd);
+}
+
+void send_msg(struct child *c, int stage, int err, int exit_code) {
+    send_msg_fd(c, stage, err, exit_code, -1);
 }
 
 __attribute__((noreturn)) void fail(struct child *c, int stage, int err, int exit_code) {
@@ -441,8 +447,11 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_RLIMIT, errno, 125);
         }
     }
-    if (!p->no_new_privs)
-        load_seccomp(c); /* without no_new_privs, only CAP_SYS_ADMIN may load it: do it now */
+    int listener = -1, seccomp_done = 0;
+    if (!p->no_new_privs) { /* without no_new_privs, only CAP_SYS_ADMIN may load it: now */
+        listener = load_seccomp(c);
+        seccomp_done = 1;
+    }
     caps_before_ids(c);
     if (p->set_ids) {
         /* n_groups < 0: setgroups is denied in this user namespace (rootless): leave them */
@@ -486,8 +495,16 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     lookup_exe(c);
     if (c->fifo >= 0) {
+        if (p->seccomp_listener && !seccomp_done) {
+            /* the notify fd must reach the runtime before it exits: load the filter now
+             * (it then also covers the start wait and execve) */
+            listener = load_seccomp(c);
+            seccomp_done = 1;
+        }
         say(c, "created", NULL);
-        send_msg(c, PC_STAGE_READY, 0, 0);
+        send_msg_fd(c, PC_STAGE_READY, 0, 0, listener);
+        if (listener >= 0)
+            close(listener);
         do {
             n = read(c->fifo, &buf, 1);
         } while (n < 0 && errno == EINTR);
@@ -500,8 +517,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     if (p->init || joined_pid)
         run_init(c, p->init && !(p->clone_flags & CLONE_NEWPID));
-    if (p->no_new_privs)
-        load_seccomp(c);
+    if (!seccomp_done)
+        (void)load_seccomp(c);
     execve(c->exe, p->argv, p->envp);
     say(c, "exec", c->exe);
     fail(c, PC_STAGE_EXEC, errno, errno == ENOENT ? 127 : 126);

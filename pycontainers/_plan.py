@@ -131,6 +131,9 @@ class Plan:
     seccomp_flags: int = 0
     console_size: tuple[int, int] | None = None
     """With ``console_sock``: the terminal's (rows, columns), set before the payload runs."""
+    seccomp_listener: bool = False
+    """With ``start_fifo``: load the filter (its flags asking for a listener) before the
+    start wait and send the notify fd with the ready report."""
     timens_offsets: str | None = None
     """The text for ``/proc/self/timens_offsets`` (``"monotonic S NS\nboottime S NS\n"``),
     written right after ``unshare_flags`` (which must then have CLONE_NEWTIME) are unshared."""

@@ -364,6 +364,8 @@ def _seccomp(doc: dict[str, Any]) -> Any:
     """``linux.seccomp`` parsed; errors name the JSON path."""
     from pycontainers.security.seccomp import SeccompProfile
 
+    # where the notify fd goes is the runtime's business (ociruntime.bundle), not the filter's
+    doc = {k: v for k, v in doc.items() if k not in ("listenerPath", "listenerMetadata")}
     try:
         return SeccompProfile.from_json(doc)
     except SpecError as exc:

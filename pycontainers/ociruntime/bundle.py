@@ -37,6 +37,8 @@ class Bundle:
     hooks: dict[str, list[dict[str, Any]]]
     timens_offsets: str | None = None
     """``linux.timeOffsets`` as the text of ``/proc/PID/timens_offsets``."""
+    seccomp_listener: tuple[str, str] | None = None
+    """``linux.seccomp.listenerPath`` and ``listenerMetadata``: where the notify fd goes."""
 
 
 def load_bundle(bundle: str, container_id: str) -> Bundle:
@@ -86,7 +88,40 @@ def load_bundle(bundle: str, container_id: str) -> Bundle:
     notes = doc.get("annotations") or {}
     hooks = _hooks(doc.get("hooks"))
     offsets = _time_offsets(linux.get("timeOffsets"), spec)
-    return Bundle(bundle, spec, name, terminal, console_size, oom, dict(notes), hooks, offsets)
+    listener = _listener((doc.get("linux") or {}).get("seccomp"), spec)
+    return Bundle(bundle, spec, name, terminal, console_size, oom, dict(notes), hooks, offsets,
+                  listener)  # fmt: skip
+
+
+def _listener(seccomp: Any, spec: ContainerSpec) -> tuple[str, str] | None:
+    """``linux.seccomp.listenerPath`` (an absolute unix socket path) and its metadata;
+    SCMP_ACT_NOTIFY without a listener is refused (its calls could only fail).
+    """
+    if not isinstance(seccomp, dict):
+        return None
+    path, meta = seccomp.get("listenerPath"), seccomp.get("listenerMetadata", "")
+    notify = seccomp.get("defaultAction") == "SCMP_ACT_NOTIFY" or any(
+        isinstance(rule, dict) and rule.get("action") == "SCMP_ACT_NOTIFY"
+        for rule in seccomp.get("syscalls") or []
+    )
+    if path in (None, ""):
+        if notify:
+            raise OciConfigError(
+                "linux.seccomp.listenerPath",
+                "SCMP_ACT_NOTIFY needs a listener (the unix socket the notify fd is sent to)",
+            )
+        if meta:
+            raise OciConfigError("linux.seccomp.listenerMetadata", "given without listenerPath")
+        return None
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise OciConfigError(
+            "linux.seccomp.listenerPath", f"expected an absolute path, got {path!r}"
+        )
+    if not isinstance(meta, str):
+        raise OciConfigError("linux.seccomp.listenerMetadata", "expected a string")
+    if spec.security.privileged or spec.security.seccomp is None:
+        raise OciConfigError("linux.seccomp.listenerPath", "there is no seccomp filter to notify")
+    return path, meta
 
 
 _CLOCKS = ("monotonic", "boottime")

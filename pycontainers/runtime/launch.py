@@ -152,6 +152,7 @@ class Launch:
         console: bool = False,
         console_size: tuple[int, int] | None = None,
         timens_offsets: str | None = None,
+        seccomp_listener: bool = False,
     ) -> None:
         from pycontainers.runtime.plan import gather, make_plan
 
@@ -165,6 +166,7 @@ class Launch:
         self.cgroup: CGroup | None = None
         self.cgroup_parent = spec.cgroup_parent
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
+        self.seccomp_fd = -1  # the notify fd the ready child sent (seccomp_listener); ours
         # the steps, each undone in reverse when a later one fails: prepare (network, the
         # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
         ready = self._prepare(spec, name, start_fifo, cgroup_name)
@@ -185,6 +187,7 @@ class Launch:
                 console=console,
                 console_size=console_size,
                 timens_offsets=timens_offsets,
+                seccomp_listener=seccomp_listener,
                 detached=monitor is not None,
             )
             self._spawn(plan, monitor, stdio)
@@ -307,6 +310,15 @@ class Launch:
         elif not report.ready:
             self.abort()
             raise start_error(report, spec.process.args, "user" in spec.namespaces)
+        elif report.fd >= 0 and not plan.seccomp_listener:
+            os.close(report.fd)
+        elif plan.seccomp_listener:
+            if report.fd < 0:
+                self.abort()
+                raise ContainerStartError(
+                    "seccomp", 0, "seccomp: the child sent no notify fd for the listener"
+                )
+            self.seccomp_fd = report.fd
 
     def _await_monitor(self, stdio: Stdio) -> None:
         """Step 5 (detached): the monitor says it is ready; its ends of the stdio close."""
@@ -409,6 +421,9 @@ class Launch:
     def close(self) -> None:
         """Close the socket and pidfds (the child must have been reaped or be left alone)."""
         self._close_sock()
+        if self.seccomp_fd >= 0:
+            os.close(self.seccomp_fd)
+            self.seccomp_fd = -1
         if self.monitor_pidfd >= 0:
             os.close(self.monitor_pidfd)
             self.monitor_pidfd = -1
@@ -441,6 +456,9 @@ class Launch:
             os.close(self._ctl)
             self._ctl = -1
         self._close_sock()
+        if self.seccomp_fd >= 0:
+            os.close(self.seccomp_fd)
+            self.seccomp_fd = -1
         os.close(self.pidfd)
         self.pidfd = -1
         self.remove_cgroup()

@@ -91,6 +91,8 @@ def _joins(join_fds: tuple[tuple[str, int], ...], netns_fd: int) -> tuple[tuple[
     return tuple((fds[k], CLONE_FLAGS[k]) for k in _JOIN_ORDER if k in fds)
 
 
+SECCOMP_NEW_LISTENER = 8  # SECCOMP_FILTER_FLAG_NEW_LISTENER
+
 CONSOLE_FD = 3
 """The container fd on which a child with a console sends its pty master (then closes it)."""
 
@@ -157,6 +159,7 @@ def make_plan(
     console: bool = False,
     console_size: tuple[int, int] | None = None,
     timens_offsets: str | None = None,
+    seccomp_listener: bool = False,
     detached: bool = False,
 ) -> Plan:
     """The :class:`Plan` of ``spec`` with ``inputs``: pure (no files, no randomness), so
@@ -172,7 +175,9 @@ def make_plan(
     With a joined mount namespace nothing of the rootfs is set up (it is that namespace's);
     with a joined user namespace every new namespace is made after joining it (owned by it).
     ``console_size`` is the terminal's (rows, columns); ``timens_offsets`` the new time
-    namespace's clock offsets (the text of ``/proc/PID/timens_offsets``).
+    namespace's clock offsets (the text of ``/proc/PID/timens_offsets``). With
+    ``seccomp_listener`` the ready report (of a plan with ``start_fifo``) brings the seccomp
+    notify fd.
     """
     ops: list[Op] = []
     hostname = inputs.hostname
@@ -227,6 +232,11 @@ def make_plan(
     if hostname:
         env.setdefault("HOSTNAME", hostname)
     uid, gid, groups = inputs.ids
+    security = inputs.security.plan_fields()
+    if seccomp_listener:
+        if start_fifo is None or not security.get("seccomp_bpf"):
+            raise ValueError("a seccomp listener needs a start fifo and a seccomp filter")
+        security["seccomp_flags"] = security.get("seccomp_flags", 0) | SECCOMP_NEW_LISTENER
     return Plan(
         argv=proc.args,
         env=tuple(f"{k}={v}" for k, v in env.items()),
@@ -256,9 +266,10 @@ def make_plan(
         console_sock=CONSOLE_FD if console else -1,
         console_size=console_size,
         timens_offsets=timens_offsets,
+        seccomp_listener=seccomp_listener,
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces and spec.network is None and not detached,
         # capabilities, seccomp, no_new_privs, rlimits: the one function every entry uses
-        **inputs.security.plan_fields(),
+        **security,
     )

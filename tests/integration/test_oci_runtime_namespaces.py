@@ -6,7 +6,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import socket
+import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +189,99 @@ def test_time_offsets_need_a_new_time_namespace(
     r = rt("create", "--bundle", str(bundle), "t2", check=False)
     assert r.returncode == 1 and "linux.timeOffsets.realtime" in r.stderr
     assert not (rt.root / "t1").exists() and not (rt.root / "t2").exists()
+
+
+# struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes); _IOWR('!', 0/1, ...)
+NOTIF_RECV, NOTIF_SEND = 0xC0502100, 0xC0182101
+
+
+def _listen(sock: socket.socket, got: dict[str, Any]) -> None:
+    """A seccomp agent: take the notify fd and the state from the runtime, then answer
+    every notification with success (0) without running the call, recording what came."""
+    conn, _ = sock.accept()
+    with conn:
+        msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+    got["calls"] = []
+    got["state"], got["fds"] = json.loads(msg), len(fds)
+    got["received"].set()
+    fd = fds[0]
+    try:
+        while True:
+            events = select.poll()
+            events.register(fd, select.POLLIN)
+            ready = events.poll(30000)
+            if not ready or ready[0][1] & select.POLLHUP:
+                return
+            notif = bytearray(80)
+            try:
+                fcntl.ioctl(fd, NOTIF_RECV, notif)
+            except OSError:
+                return  # the caller died meanwhile
+            cid, pid, _, nr = struct.unpack_from("=QIIi", notif)
+            got["calls"].append((pid, nr))
+            try:
+                fcntl.ioctl(fd, NOTIF_SEND, struct.pack("=QqiI", cid, 0, 0, 0))
+            except OSError:
+                pass  # ENOENT: the caller was killed while we answered
+    finally:
+        os.close(fd)
+
+
+def test_seccomp_notify_fd_goes_to_the_listener(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """linux.seccomp.listenerPath: create sends the notify fd with the state JSON (fds,
+    pid, metadata, state) as runc does; the agent answers mkdir, which then 'succeeds'
+    without a directory being made."""
+    script = "mkdir /tmp/made; echo rc=$?; [ -d /tmp/made ] && echo exists || echo absent"
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", script])
+    path = tmp_path / "agent.sock"
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"]["noNewPrivileges"] = True
+    doc["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(path),
+        "listenerMetadata": "agent-meta",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    }  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(doc))
+    got: dict[str, Any] = {"received": threading.Event()}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        agent = threading.Thread(target=_listen, args=(server, got), daemon=True)
+        agent.start()
+        caller = Caller(rt, bundle, "notified", tmp_path)
+        try:
+            assert got["received"].wait(30)  # sent before create returned: at most in flight
+            assert got["fds"] == 1
+            state = got["state"]
+            assert state["fds"] == ["seccompFd"] and state["metadata"] == "agent-meta"
+            assert state["pid"] == caller.pid and state["state"]["pid"] == caller.pid
+            assert state["state"]["id"] == "notified" and state["state"]["bundle"] == str(bundle)
+            rt("start", "notified")
+            assert caller.wait() == 0
+            agent.join(30)
+        finally:
+            caller.close()
+            rt("delete", "--force", "notified")
+    out = caller.output().split()
+    assert out == ["rc=0", "absent"], out
+    assert got["calls"] and {nr for _, nr in got["calls"]} <= {83, 258}  # mkdir, mkdirat
+
+
+def test_notify_without_a_listener_is_refused(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(doc))
+    r = rt("create", "--bundle", str(bundle), "nolistener", check=False)
+    assert r.returncode == 1 and "linux.seccomp.listenerPath" in r.stderr
+    doc["linux"]["seccomp"]["listenerPath"] = str(tmp_path / "nobody.sock")
+    (bundle / "config.json").write_text(json.dumps(doc))
+    r = rt("create", "--bundle", str(bundle), "nolistener", check=False)
+    assert r.returncode == 1 and "cannot send the notify fd" in r.stderr, r.stderr
+    assert not (rt.root / "nolistener").exists()
+    assert rt("list", "-q").stdout == ""

@@ -15,6 +15,11 @@
 ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
 ssize_t recv_with_fd(int sock, void *data, size_t len, int *fd);
 
+/* struct mount_attr of mount_setattr(2) */
+struct pc_mount_attr {
+    unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
 #define PC_MAX_FDS 256
 #define PC_MAX_JOINS 16
 #define PC_MAX_CGROUPS 32

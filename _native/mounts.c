@@ -2,6 +2,7 @@
  * resolved beneath the rootfs), masked and read-only paths, and pivot_root. Runs in the
  * child between clone() and execve(): async-signal-safe code only. */
 #include "internal.h"
+#include "sysconsts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,7 +151,8 @@ static void do_op(struct child *c, const struct pc_op *op) {
             fail(c, PC_STAGE_MOUNT, err, 125);
         }
         unsigned long remount = op->kind == PC_OP_MOUNT ? 0 : (op->flags & ~(MS_BIND | MS_REC));
-        if (remount || op->propagation) {
+        int rro = (op->options & PC_OPT_RRO) != 0;
+        if (remount || op->propagation || rro) {
             /* reopen: the fd above still points at the covered directory */
             fd = open_beneath(c->rootfd, op->target, O_PATH, strict);
             if (fd < 0) {
@@ -167,6 +169,16 @@ static void do_op(struct child *c, const struct pc_op *op) {
                     err = errno;
                     close(fd);
                     say(c, "remount", op->target);
+                    fail(c, PC_STAGE_MOUNT, err, 125);
+                }
+            }
+            if (rro) {
+                struct pc_mount_attr attr = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+                if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                            sizeof(attr)) < 0) {
+                    err = errno;
+                    close(fd);
+                    say(c, "make read-only recursively (rro)", op->target);
                     fail(c, PC_STAGE_MOUNT, err, 125);
                 }
             }

@@ -25,6 +25,8 @@
 #define PC_OPT_STRICT 2    /* no symlink anywhere in the target path (proc, sys, dev) */
 #define PC_OPT_RECURSIVE 4 /* recursive bind (MS_REC) */
 #define PC_OPT_OPTIONAL 8  /* skip silently if the source does not exist */
+#define PC_OPT_RRO 16      /* then read-only recursively: mount_setattr(AT_RECURSIVE,
+                              MOUNT_ATTR_RDONLY) on the new mount and every one under it */
 
 /* Stages reported by the child on failure (pc_error.stage). */
 #define PC_STAGE_READY 0

@@ -39,6 +39,7 @@ OPT_FILE = 1
 OPT_STRICT = 2
 OPT_RECURSIVE = 4
 OPT_OPTIONAL = 8
+OPT_RRO = 16
 
 STAGES = {
     0: "ready",

@@ -67,6 +67,7 @@ def check_volume_name(name: str, field: str = "name") -> str:
 
 _FLAG_OPTIONS = {
     "ro",
+    "rro",
     "rw",
     "nosuid",
     "suid",

@@ -69,7 +69,7 @@ def test_bad_bundles_are_refused_naming_the_json_path(
         (lambda d: d["process"].update(apparmorProfile="x"), "process.apparmorProfile"),
         (lambda d: d.update(hooks={"prestart": [{"path": "relative"}]}), "hooks.prestart[0].path"),
         (lambda d: d["linux"].update(cgroupsPath="system.slice:x:y"), "linux.cgroupsPath: 'system.slice:x:y' is a systemd slice path"),
-        (lambda d: d["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind", "rro"]}), "mounts[7]: Mount.options: unknown option 'rro'"),
+        (lambda d: d["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind", "rbogus"]}), "mounts[7]: Mount.options: unknown option 'rbogus'"),
         (lambda d: d["linux"]["namespaces"].append({"type": "mount", "path": "/proc/1/ns/mnt"}), "join.mnt: joining a mnt namespace excludes it from namespaces"),
     ]  # fmt: skip
     for i, (change, expected) in enumerate(cases):

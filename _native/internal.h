@@ -23,6 +23,7 @@ struct pc_mount_attr {
 #define PC_MAX_FDS 256
 #define PC_MAX_JOINS 16
 #define PC_MAX_CGROUPS 32
+#define PC_MAX_TREES 32
 #define PC_PATH_MAX 4096
 
 /* A fixed-size message buffer (no allocation). */
@@ -62,7 +63,8 @@ struct child {
     int rootfd;
     int fifo;
     int maskdir;
-    int tree_fd;   /* a detached (idmapped) mount of the rootfs sent by the parent, or -1 */   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
+    int tree_fd;   /* a detached (idmapped) mount of the rootfs sent by the parent, or -1 */
+    int trees[PC_MAX_TREES]; /* plan->mount_trees, moved above the container's fd numbers */   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
     int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
     struct pc_msg msg;
     char exe[PC_PATH_MAX];

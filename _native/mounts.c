@@ -20,6 +20,9 @@
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
 
 /* Mount helpers operate on "/proc/self/fd/N" of an fd resolved beneath the rootfs. */
 static int mount_on_fd(const char *src, int fd, const char *fstype, unsigned long flags,
@@ -113,7 +116,21 @@ static void do_op(struct child *c, const struct pc_op *op) {
     case PC_OP_BIND:
     case PC_OP_BIND_DEV: {
         int srcfd = -1;
-        if (op->kind != PC_OP_MOUNT) {
+        int tree = (op->options & PC_OPT_TREE) && op->kind == PC_OP_BIND;
+        if (tree) {
+            if (op->mode >= (unsigned int)c->plan->n_mount_trees) {
+                say(c, "no detached mount for", op->target);
+                fail(c, PC_STAGE_MOUNT, EINVAL, 125);
+            }
+            srcfd = dup(c->trees[op->mode]);
+            if (srcfd < 0) {
+                say(c, "bind source", op->source);
+                fail(c, PC_STAGE_MOUNT, errno, 125);
+            }
+            struct stat st;
+            if (fstat(srcfd, &st) == 0 && !S_ISDIR(st.st_mode))
+                is_file = 1;
+        } else if (op->kind != PC_OP_MOUNT) {
             srcfd = open(op->source, O_PATH | O_CLOEXEC);
             if (srcfd < 0) {
                 if (errno == ENOENT && (op->options & PC_OPT_OPTIONAL))
@@ -134,6 +151,9 @@ static void do_op(struct child *c, const struct pc_op *op) {
         if (op->kind == PC_OP_MOUNT) {
             rc = mount_on_fd(op->source ? op->source : op->fstype, fd, op->fstype, op->flags,
                              op->data);
+        } else if (tree) {
+            rc = (int)syscall(SYS_move_mount, srcfd, "", fd, "",
+                              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
         } else {
             char src[32];
             proc_fd_path(src, srcfd);

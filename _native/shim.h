@@ -25,6 +25,8 @@
 #define PC_OPT_STRICT 2    /* no symlink anywhere in the target path (proc, sys, dev) */
 #define PC_OPT_RECURSIVE 4 /* recursive bind (MS_REC) */
 #define PC_OPT_OPTIONAL 8  /* skip silently if the source does not exist */
+#define PC_OPT_TREE 32     /* a bind whose source is the detached mount plan->mount_trees[mode]
+                              (an idmapped copy made by the parent): moved into place */
 #define PC_OPT_RRO 16      /* then read-only recursively: mount_setattr(AT_RECURSIVE,
                               MOUNT_ATTR_RDONLY) on the new mount and every one under it */
 
@@ -162,6 +164,8 @@ struct pc_plan {
 
     unsigned short console_rows;      /* with console_sock: the terminal's size, set before */
     unsigned short console_cols;      /* the payload runs (0: leave the kernel's 0x0) */
+    int *mount_trees;                 /* detached mounts (idmapped binds) for PC_OPT_TREE ops */
+    int n_mount_trees;
     int seccomp_listener;             /* with start_fifo and seccomp_flags having
                                          SECCOMP_FILTER_FLAG_NEW_LISTENER: load the filter
                                          before the start wait and send its notify fd with

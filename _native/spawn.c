@@ -116,7 +116,7 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds, int *extra) {
     for (int i = 0; i < p->n_fds; i++)
         if (p->fds[i].dst + 1 > floor)
             floor = p->fds[i].dst + 1;
-    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + 4];
+    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + PC_MAX_TREES + 4];
     int nkeep = 0;
     int srcs[PC_MAX_FDS];
     c->sock = fcntl(c->sock, F_DUPFD_CLOEXEC, floor);
@@ -148,6 +148,12 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds, int *extra) {
         if (c->fifo < 0)
             fail(c, PC_STAGE_FDS, errno, 125);
         keep[nkeep++] = c->fifo;
+    }
+    for (int i = 0; i < p->n_mount_trees; i++) {
+        c->trees[i] = fcntl(p->mount_trees[i], F_DUPFD_CLOEXEC, floor);
+        if (c->trees[i] < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        keep[nkeep++] = c->trees[i];
     }
     for (int i = 0; i < p->n_cgroup_fds; i++) {
         cgfds[i] = fcntl(p->cgroup_fds[i], F_DUPFD_CLOEXEC, floor);
@@ -564,7 +570,8 @@ static int can_vfork(const struct pc_plan *plan) {
 
 int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS ||
-        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS)
+        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS ||
+        plan->n_mount_trees < 0 || plan->n_mount_trees > PC_MAX_TREES)
         return -EINVAL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -716,7 +723,8 @@ fail:;
 int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
                        struct pc_spawn_result *res, int *ctl_out, int *monitor_pid) {
     if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS ||
-        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS || mon->n_fds < 0 ||
+        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS ||
+        plan->n_mount_trees < 0 || plan->n_mount_trees > PC_MAX_TREES || mon->n_fds < 0 ||
         mon->n_fds > PC_MONITOR_MAX_FDS)
         return -EINVAL;
     int sv[2], ctl[2];

@@ -40,6 +40,7 @@ OPT_STRICT = 2
 OPT_RECURSIVE = 4
 OPT_OPTIONAL = 8
 OPT_RRO = 16
+OPT_TREE = 32
 
 STAGES = {
     0: "ready",
@@ -132,6 +133,9 @@ class Plan:
     seccomp_flags: int = 0
     console_size: tuple[int, int] | None = None
     """With ``console_sock``: the terminal's (rows, columns), set before the payload runs."""
+    mount_trees: tuple[int, ...] = ()
+    """Detached mounts (idmapped binds) that ops with ``OPT_TREE`` move into place: the
+    op's ``mode`` is the index here."""
     seccomp_listener: bool = False
     """With ``start_fifo``: load the filter (its flags asking for a listener) before the
     start wait and send the notify fd with the ready report."""

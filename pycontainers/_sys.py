@@ -282,6 +282,10 @@ class _Builder:
             p.console_rows, p.console_cols = plan.console_size
         p.timens_offsets = self.s(plan.timens_offsets)
         p.seccomp_listener = int(plan.seccomp_listener)
+        p.mount_trees = self.array("int", len(plan.mount_trees))
+        for i, fd in enumerate(plan.mount_trees):
+            p.mount_trees[i] = fd
+        p.n_mount_trees = len(plan.mount_trees)
         if plan.capabilities is not None:
             p.set_caps = 1
             p.cap_last = plan.cap_last

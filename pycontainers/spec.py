@@ -101,6 +101,10 @@ def _options(value: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _mount_maps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Mount:
     """A mount inside the container: a bind of a host path, a named volume, or a
@@ -120,6 +124,10 @@ class Mount:
     options: tuple[str, ...] = attrs.field(default=(), converter=_options)
     read_only: bool = False
     create: bool = False
+    uid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=_mount_maps)
+    """With ``gid_mappings``: an idmapped bind (files of host id H show as the container id
+    that maps to H, and are created with H), through a user namespace of these mappings."""
+    gid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=_mount_maps)
 
     @target.validator
     def _check_target(self, _: Any, value: str) -> None:
@@ -146,6 +154,14 @@ class Mount:
                 raise _fail("Mount.options", f"unknown option {opt!r}")
             if "," in opt or "\x00" in opt:
                 raise _fail("Mount.options", f"invalid option {opt!r}")
+        if self.uid_mappings or self.gid_mappings:
+            if self.type != "bind":
+                raise _fail("Mount.uid_mappings", "only a bind mount can be idmapped")
+            if not (self.uid_mappings and self.gid_mappings):
+                raise _fail("Mount.uid_mappings", "give both uid_mappings and gid_mappings")
+            for m in (*self.uid_mappings, *self.gid_mappings):
+                if not isinstance(m, IdMapping):
+                    raise _fail("Mount.uid_mappings", f"expected IdMapping objects, got {m!r}")
 
     @property
     def normalized_target(self) -> str:

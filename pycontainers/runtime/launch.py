@@ -117,10 +117,12 @@ class _Prepared:
     net_fd: int = -1
     cgroup_fds: list[int] = attrs.field(factory=list)
     join_fds: list[tuple[str, int]] = attrs.field(factory=list)
+    mount_trees: list[tuple[int, int]] = attrs.field(factory=list)
 
     def close(self) -> None:
         """Close the fds (idempotent)."""
-        joined = [fd for _, fd in self.join_fds]
+        joined = [fd for _, fd in self.join_fds] + [fd for _, fd in self.mount_trees]
+        self.mount_trees = []
         for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd, *joined]:
             if fd >= 0:
                 os.close(fd)
@@ -181,6 +183,7 @@ class Launch:
                 rootfs_tree_fd=ready.tree_fd,
                 netns_fd=ready.net_fd,
                 join_fds=tuple(ready.join_fds),
+                mount_trees=tuple(ready.mount_trees),
                 cgroup_fds=tuple(ready.cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
                 cgroup_path=self.cgroup.path if self.cgroup is not None else None,
@@ -236,6 +239,7 @@ class Launch:
                         f"join: {kind} namespace {path}: {exc.strerror}",
                         path=path,
                     ) from None
+            self._idmapped_mounts(spec, ready)
             if isinstance(spec.rootfs, OverlayRootfs):
                 ready.tree_fd = self._overlay(spec.rootfs, owner)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
@@ -250,6 +254,27 @@ class Launch:
             self._undo_prepare()
             raise
         return ready
+
+    @staticmethod
+    def _idmapped_mounts(spec: ContainerSpec, ready: _Prepared) -> None:
+        """The idmapped binds' detached mounts, made here (a user namespace each)."""
+        from pycontainers.fs.shift import idmapped_tree
+
+        for index, m in enumerate(spec.mounts):
+            if not m.uid_mappings or m.source is None:
+                continue
+            try:
+                fd = idmapped_tree(m.source, m.uid_mappings, m.gid_mappings,
+                                   recursive="bind" not in m.options)  # fmt: skip
+            except OSError as exc:
+                raise ContainerStartError(
+                    "mount",
+                    exc.errno or 0,
+                    f"mount: cannot make an idmapped mount of {m.source} for {m.target} "
+                    f"({exc.strerror})",
+                    path=m.source,
+                ) from None
+            ready.mount_trees.append((index, fd))
 
     def _undo_prepare(self) -> None:
         """Give back what :meth:`_prepare` made, in reverse."""

@@ -160,6 +160,7 @@ def make_plan(
     console_size: tuple[int, int] | None = None,
     timens_offsets: str | None = None,
     seccomp_listener: bool = False,
+    mount_trees: tuple[tuple[int, int], ...] = (),
     detached: bool = False,
 ) -> Plan:
     """The :class:`Plan` of ``spec`` with ``inputs``: pure (no files, no randomness), so
@@ -177,7 +178,8 @@ def make_plan(
     ``console_size`` is the terminal's (rows, columns); ``timens_offsets`` the new time
     namespace's clock offsets (the text of ``/proc/PID/timens_offsets``). With
     ``seccomp_listener`` the ready report (of a plan with ``start_fifo``) brings the seccomp
-    notify fd.
+    notify fd. ``mount_trees`` are (index in ``spec.mounts``, fd) of the idmapped binds'
+    detached mounts, which the child moves into place.
     """
     ops: list[Op] = []
     hostname = inputs.hostname
@@ -219,7 +221,14 @@ def make_plan(
             ops += rootfs_plan.cgroupfs_ops(cgroup_layout)
     elif cgroup_fds and cgroup_layout is not None and cgroup_path is not None:
         ops += rootfs_plan.cgroup_bind_ops(cgroup_layout, cgroup_path)
-    ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
+    trees = {index: k for k, (index, _) in enumerate(mount_trees)}
+    for index, m in enumerate(spec.mounts):
+        op = rootfs_plan.mount_to_op(m)
+        if index in trees:
+            op = attrs.evolve(op, options=op.options | _plan.OPT_TREE, mode=trees[index])
+        elif m.uid_mappings:
+            raise ValueError(f"the idmapped mount on {m.target} needs its detached mount")
+        ops.append(op)
     ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)
     if "mnt" in joined:
@@ -267,6 +276,7 @@ def make_plan(
         console_size=console_size,
         timens_offsets=timens_offsets,
         seccomp_listener=seccomp_listener,
+        mount_trees=tuple(fd for _, fd in mount_trees),
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces and spec.network is None and not detached,

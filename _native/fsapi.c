@@ -40,10 +40,6 @@ int pc_open_tree(const char *path, unsigned int flags) {
     RETFD(syscall(SYS_open_tree, AT_FDCWD, path, flags));
 }
 
-struct pc_mount_attr {
-    unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
-
 int pc_mount_setattr_idmap(int tree_fd, int userns_fd, unsigned int flags) {
     struct pc_mount_attr attr = {MOUNT_ATTR_IDMAP, 0, 0, (unsigned long long)userns_fd};
     RET(syscall(SYS_mount_setattr, tree_fd, "", flags, &attr, sizeof(attr)));

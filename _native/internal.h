@@ -15,9 +15,15 @@
 ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
 ssize_t recv_with_fd(int sock, void *data, size_t len, int *fd);
 
+/* struct mount_attr of mount_setattr(2) */
+struct pc_mount_attr {
+    unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
 #define PC_MAX_FDS 256
 #define PC_MAX_JOINS 16
 #define PC_MAX_CGROUPS 32
+#define PC_MAX_TREES 32
 #define PC_PATH_MAX 4096
 
 /* A fixed-size message buffer (no allocation). */
@@ -57,7 +63,8 @@ struct child {
     int rootfd;
     int fifo;
     int maskdir;
-    int tree_fd;   /* a detached (idmapped) mount of the rootfs sent by the parent, or -1 */   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
+    int tree_fd;   /* a detached (idmapped) mount of the rootfs sent by the parent, or -1 */
+    int trees[PC_MAX_TREES]; /* plan->mount_trees, moved above the container's fd numbers */   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
     int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
     struct pc_msg msg;
     char exe[PC_PATH_MAX];
@@ -65,6 +72,7 @@ struct child {
 
 /* Report (stage, errno, message) to the parent; fail() then exits with exit_code. */
 void send_msg(struct child *c, int stage, int err, int exit_code);
+void send_msg_fd(struct child *c, int stage, int err, int exit_code, int fd);
 __attribute__((noreturn)) void fail(struct child *c, int stage, int err, int exit_code);
 /* Start a message: "what arg". */
 struct pc_msg *say(struct child *c, const char *what, const char *arg);
@@ -80,7 +88,7 @@ void loopback_up(struct child *c);
  * the uid switch, and the seccomp filter as the last step before execve. */
 void caps_before_ids(struct child *c);
 void caps_after_ids(struct child *c);
-void load_seccomp(struct child *c);
+int load_seccomp(struct child *c);
 
 /* exec.c: resolve the payload (plan path or PATH search) into c->exe, or fail 126/127. */
 void lookup_exe(struct child *c);

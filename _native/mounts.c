@@ -2,6 +2,7 @@
  * resolved beneath the rootfs), masked and read-only paths, and pivot_root. Runs in the
  * child between clone() and execve(): async-signal-safe code only. */
 #include "internal.h"
+#include "sysconsts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #endif
 
 /* Mount helpers operate on "/proc/self/fd/N" of an fd resolved beneath the rootfs. */
@@ -112,7 +116,21 @@ static void do_op(struct child *c, const struct pc_op *op) {
     case PC_OP_BIND:
     case PC_OP_BIND_DEV: {
         int srcfd = -1;
-        if (op->kind != PC_OP_MOUNT) {
+        int tree = (op->options & PC_OPT_TREE) && op->kind == PC_OP_BIND;
+        if (tree) {
+            if (op->mode >= (unsigned int)c->plan->n_mount_trees) {
+                say(c, "no detached mount for", op->target);
+                fail(c, PC_STAGE_MOUNT, EINVAL, 125);
+            }
+            srcfd = dup(c->trees[op->mode]);
+            if (srcfd < 0) {
+                say(c, "bind source", op->source);
+                fail(c, PC_STAGE_MOUNT, errno, 125);
+            }
+            struct stat st;
+            if (fstat(srcfd, &st) == 0 && !S_ISDIR(st.st_mode))
+                is_file = 1;
+        } else if (op->kind != PC_OP_MOUNT) {
             srcfd = open(op->source, O_PATH | O_CLOEXEC);
             if (srcfd < 0) {
                 if (errno == ENOENT && (op->options & PC_OPT_OPTIONAL))
@@ -133,6 +151,9 @@ static void do_op(struct child *c, const struct pc_op *op) {
         if (op->kind == PC_OP_MOUNT) {
             rc = mount_on_fd(op->source ? op->source : op->fstype, fd, op->fstype, op->flags,
                              op->data);
+        } else if (tree) {
+            rc = (int)syscall(SYS_move_mount, srcfd, "", fd, "",
+                              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
         } else {
             char src[32];
             proc_fd_path(src, srcfd);
@@ -150,7 +171,8 @@ static void do_op(struct child *c, const struct pc_op *op) {
             fail(c, PC_STAGE_MOUNT, err, 125);
         }
         unsigned long remount = op->kind == PC_OP_MOUNT ? 0 : (op->flags & ~(MS_BIND | MS_REC));
-        if (remount || op->propagation) {
+        int rro = (op->options & PC_OPT_RRO) != 0;
+        if (remount || op->propagation || rro) {
             /* reopen: the fd above still points at the covered directory */
             fd = open_beneath(c->rootfd, op->target, O_PATH, strict);
             if (fd < 0) {
@@ -167,6 +189,16 @@ static void do_op(struct child *c, const struct pc_op *op) {
                     err = errno;
                     close(fd);
                     say(c, "remount", op->target);
+                    fail(c, PC_STAGE_MOUNT, err, 125);
+                }
+            }
+            if (rro) {
+                struct pc_mount_attr attr = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+                if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                            sizeof(attr)) < 0) {
+                    err = errno;
+                    close(fd);
+                    say(c, "make read-only recursively (rro)", op->target);
                     fail(c, PC_STAGE_MOUNT, err, 125);
                 }
             }

@@ -75,16 +75,19 @@ void caps_after_ids(struct child *c) {
     (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 }
 
-/* The filter was compiled (by libseccomp, in the parent) before the clone. */
-void load_seccomp(struct child *c) {
+/* The filter was compiled (by libseccomp, in the parent) before the clone. Returns the
+ * notify fd when the flags ask for a listener, else -1. */
+int load_seccomp(struct child *c) {
     const struct pc_plan *p = c->plan;
     if (p->seccomp_bpf == NULL || p->seccomp_len == 0)
-        return;
+        return -1;
     struct sock_fprog prog;
     prog.len = (unsigned short)(p->seccomp_len / sizeof(struct sock_filter));
     prog.filter = (struct sock_filter *)p->seccomp_bpf;
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0) {
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog);
+    if (rc < 0) {
         say(c, "load the seccomp filter", NULL);
         fail(c, PC_STAGE_SECCOMP, errno, 125);
     }
+    return p->seccomp_listener ? (int)rc : -1;
 }

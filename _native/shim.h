@@ -25,6 +25,10 @@
 #define PC_OPT_STRICT 2    /* no symlink anywhere in the target path (proc, sys, dev) */
 #define PC_OPT_RECURSIVE 4 /* recursive bind (MS_REC) */
 #define PC_OPT_OPTIONAL 8  /* skip silently if the source does not exist */
+#define PC_OPT_TREE 32     /* a bind whose source is the detached mount plan->mount_trees[mode]
+                              (an idmapped copy made by the parent): moved into place */
+#define PC_OPT_RRO 16      /* then read-only recursively: mount_setattr(AT_RECURSIVE,
+                              MOUNT_ATTR_RDONLY) on the new mount and every one under it */
 
 /* Stages reported by the child on failure (pc_error.stage). */
 #define PC_STAGE_READY 0
@@ -84,7 +88,8 @@ struct pc_join {
 struct pc_plan {
     unsigned long long clone_flags;   /* CLONE_NEW* to create */
 
-    /* namespaces to join (setns) before anything else; user first if present */
+    /* namespaces to join (setns), user first if present; then unshare_flags are unshared
+     * (after a joined user namespace, so that it owns them) */
     struct pc_join *joins;
     int n_joins;
 
@@ -140,8 +145,10 @@ struct pc_plan {
     int *cgroup_fds;                  /* open cgroup.procs files: the child writes "0" to each
                                          to join the container's cgroup in every hierarchy */
     int n_cgroup_fds;
-    unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups (a
-                                         cgroup namespace rooted at the container's group) */
+    unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups and
+                                         the joins (a cgroup namespace rooted at the container's
+                                         group; after a joined user namespace, every new one;
+                                         CLONE_NEWPID: the child then forks into it) */
 
     int set_caps;                     /* apply the capability sets below */
     int cap_last;                     /* highest capability number the kernel knows */
@@ -154,6 +161,18 @@ struct pc_plan {
     const unsigned char *seccomp_bpf; /* struct sock_filter[]: loaded last before execve */
     size_t seccomp_len;               /* in bytes (8 per instruction); 0: no filter */
     unsigned int seccomp_flags;       /* SECCOMP_FILTER_FLAG_* */
+
+    unsigned short console_rows;      /* with console_sock: the terminal's size, set before */
+    unsigned short console_cols;      /* the payload runs (0: leave the kernel's 0x0) */
+    int *mount_trees;                 /* detached mounts (idmapped binds) for PC_OPT_TREE ops */
+    int n_mount_trees;
+    int seccomp_listener;             /* with start_fifo and seccomp_flags having
+                                         SECCOMP_FILTER_FLAG_NEW_LISTENER: load the filter
+                                         before the start wait and send its notify fd with
+                                         the ready message (the runtime hands it on) */
+    const char *timens_offsets;       /* NULL, or the text written to /proc/self/timens_offsets
+                                         right after unshare_flags (with CLONE_NEWTIME) made
+                                         the time namespace the payload enters at execve */
 };
 
 struct pc_spawn_result {
@@ -169,6 +188,8 @@ struct pc_error {
     int err;
     int exit_code;
     char message[500];
+    int fd;          /* set by the receiver: an fd passed with the message (the seccomp
+                        notify fd with PC_STAGE_READY), or -1 */
 };
 
 /* Spawn the child described by plan. Returns 0 and fills res, or -errno. */

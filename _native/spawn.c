@@ -44,15 +44,21 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-void send_msg(struct child *c, int stage, int err, int exit_code) {
+/* The message, with fd (>= 0) passed along it. */
+void send_msg_fd(struct child *c, int stage, int err, int exit_code, int fd) {
     struct pc_error e;
     memset(&e, 0, sizeof(e));
     e.stage = stage;
     e.err = err;
     e.exit_code = exit_code;
+    e.fd = -1;
     memcpy(e.message, c->msg.buf, c->msg.len + 1);
     if (c->sock >= 0)
-        (void)send(c->sock, &e, sizeof(e), MSG_NOSIGNAL);
+        (void)send_with_fd(c->sock, &e, sizeof(e), fd);
+}
+
+void send_msg(struct child *c, int stage, int err, int exit_code) {
+    send_msg_fd(c, stage, err, exit_code, -1);
 }
 
 __attribute__((noreturn)) void fail(struct child *c, int stage, int err, int exit_code) {
@@ -104,19 +110,27 @@ static void sort_ints(int *a, int n) {
 
 /* Move every fd the child needs above the highest target number, close all others, then
  * place the stdio/passed fds at their numbers (without close-on-exec). */
-static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
+static void setup_fds(struct child *c, int *joinfds, int *cgfds, int *extra) {
     const struct pc_plan *p = c->plan;
     int floor = 3;
     for (int i = 0; i < p->n_fds; i++)
         if (p->fds[i].dst + 1 > floor)
             floor = p->fds[i].dst + 1;
-    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + 4];
+    int keep[PC_MAX_FDS + PC_MAX_JOINS + PC_MAX_CGROUPS + PC_MAX_TREES + 4];
     int nkeep = 0;
     int srcs[PC_MAX_FDS];
     c->sock = fcntl(c->sock, F_DUPFD_CLOEXEC, floor);
     if (c->sock < 0)
         _exit(125);
     keep[nkeep++] = c->sock;
+    if (*extra >= 0) {
+        int moved = fcntl(*extra, F_DUPFD_CLOEXEC, floor);
+        if (moved < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        close(*extra);
+        *extra = moved;
+        keep[nkeep++] = moved;
+    }
     for (int i = 0; i < p->n_joins; i++) {
         joinfds[i] = fcntl(p->joins[i].fd, F_DUPFD_CLOEXEC, floor);
         if (joinfds[i] < 0)
@@ -134,6 +148,12 @@ static void setup_fds(struct child *c, int *joinfds, int *cgfds) {
         if (c->fifo < 0)
             fail(c, PC_STAGE_FDS, errno, 125);
         keep[nkeep++] = c->fifo;
+    }
+    for (int i = 0; i < p->n_mount_trees; i++) {
+        c->trees[i] = fcntl(p->mount_trees[i], F_DUPFD_CLOEXEC, floor);
+        if (c->trees[i] < 0)
+            fail(c, PC_STAGE_FDS, errno, 125);
+        keep[nkeep++] = c->trees[i];
     }
     for (int i = 0; i < p->n_cgroup_fds; i++) {
         cgfds[i] = fcntl(p->cgroup_fds[i], F_DUPFD_CLOEXEC, floor);
@@ -203,6 +223,68 @@ void loopback_up(struct child *c) {
     close(s);
 }
 
+/* The time namespace just unshared (it holds our children and, after execve, the payload):
+ * its clock offsets, which only a namespace nobody has entered yet accepts. */
+static int open_timens_offsets(struct child *c) {
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        say(c, "open /proc/self/timens_offsets", NULL);
+        fail(c, PC_STAGE_JOIN, errno, 125);
+    }
+    return fd;
+}
+
+/* fd: opened by open_timens_offsets while /proc/self was still ours to open (before the
+ * child became non-dumpable); the write applies to the namespace our children get now. */
+static void write_timens_offsets(struct child *c, int fd) {
+    const char *text = c->plan->timens_offsets;
+    size_t len = strlen(text);
+    /* the kernel takes one clock per write */
+    for (size_t start = 0; fd >= 0 && start < len;) {
+        size_t end = start;
+        while (end < len && text[end] != '\n')
+            end++;
+        if (end < len)
+            end++;
+        if (write(fd, text + start, end - start) != (ssize_t)(end - start)) {
+            int err = errno;
+            close(fd);
+            say(c, "write the time namespace's offsets", text + start);
+            fail(c, PC_STAGE_JOIN, err, 125);
+        }
+        start = end;
+    }
+    close(fd);
+}
+
+/* The terminal is also the container's /dev/console (as runc makes it): its pts node bound
+ * on a regular file created there (never through a symlink). */
+static void bind_console(struct child *c, int master) {
+    unsigned int n = 0;
+    if (ioctl(master, TIOCGPTN, &n) < 0) {
+        say(c, "find the terminal's number", NULL);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    char src[32] = "/dev/pts/";
+    struct pc_msg num;
+    msg_reset(&num);
+    msg_int(&num, (long long)n);
+    memcpy(src + 9, num.buf, num.len + 1);
+    int fd = open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+        say(c, "create /dev/console", NULL);
+        fail(c, PC_STAGE_STDIO, fd < 0 ? errno : EINVAL, 125);
+    }
+    char target[32];
+    proc_fd_path(target, fd);
+    if (mount(src, target, NULL, MS_BIND, NULL) < 0) {
+        say(c, "bind the terminal on /dev/console:", src);
+        fail(c, PC_STAGE_STDIO, errno, 125);
+    }
+    close(fd);
+}
+
 /* A terminal of the container's own devpts (so tty(1) inside can name it): open its
  * ptmx, make the peer our stdio and controlling terminal, and hand the master to the
  * monitor over console_sock (SCM_RIGHTS). */
@@ -214,6 +296,18 @@ static void make_console(struct child *c) {
         say(c, "open the container's /dev/ptmx", NULL);
         fail(c, PC_STAGE_STDIO, errno, 125);
     }
+    if (p->console_rows || p->console_cols) {
+        struct winsize ws;
+        memset(&ws, 0, sizeof(ws));
+        ws.ws_row = p->console_rows;
+        ws.ws_col = p->console_cols;
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0) {
+            say(c, "set the terminal's size", NULL);
+            fail(c, PC_STAGE_STDIO, errno, 125);
+        }
+    }
+    if (p->rootfs)
+        bind_console(c, master);
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
         say(c, "open the terminal's peer", NULL);
@@ -244,6 +338,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
      * (execve resets this for the payload): at once when joining existing namespaces;
      * for new ones after the sync point, since an unprivileged parent can write the id
      * maps only of a dumpable child, and nothing else is in those namespaces yet */
+    /* opened before anything else: a non-dumpable child (in a user namespace) could not */
+    int timens_fd = p->timens_offsets ? open_timens_offsets(c) : -1;
     if (p->n_joins)
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     reset_signals();
@@ -251,7 +347,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     umask(0);
-    setup_fds(c, joinfds, cgfds);
+    setup_fds(c, joinfds, cgfds, &timens_fd);
     if (p->pdeathsig)
         (void)prctl(PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0);
 
@@ -282,10 +378,6 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         }
         close(cgfds[i]);
     }
-    if (p->unshare_flags && unshare((int)p->unshare_flags) < 0) {
-        say(c, "unshare namespaces after joining the cgroup", NULL);
-        fail(c, PC_STAGE_CGROUP, errno, 125);
-    }
     if (p->clone_flags & CLONE_NEWUSER) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
             say(c, "become root in the new user namespace (are uid_map/gid_map written?)", NULL);
@@ -307,6 +399,16 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_JOIN, errno, 125);
         }
     }
+    /* new namespaces made now are owned by a joined user namespace (its root may then
+     * mount in them); a new pid namespace holds only children: fork into it below */
+    if (p->unshare_flags && unshare((int)p->unshare_flags) < 0) {
+        say(c, "unshare namespaces after joining the cgroup and namespaces", NULL);
+        fail(c, PC_STAGE_CGROUP, errno, 125);
+    }
+    if (p->unshare_flags & CLONE_NEWPID)
+        joined_pid = 1;
+    if (timens_fd >= 0)
+        write_timens_offsets(c, timens_fd);
     if (joined_pid && p->rootfs) {
         /* a container's first process joining a pid namespace: fork into it now, so that
          * the /proc it mounts is that namespace's, not the host's (the parent stays outside
@@ -314,7 +416,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         run_init(c, 0);
         joined_pid = 0;
     }
-    if (p->clone_flags & CLONE_NEWNET)
+    if ((p->clone_flags | p->unshare_flags) & CLONE_NEWNET)
         loopback_up(c);
     if (p->new_session && setsid() < 0) {
         say(c, "setsid", NULL);
@@ -351,8 +453,11 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
             fail(c, PC_STAGE_RLIMIT, errno, 125);
         }
     }
-    if (!p->no_new_privs)
-        load_seccomp(c); /* without no_new_privs, only CAP_SYS_ADMIN may load it: do it now */
+    int listener = -1, seccomp_done = 0;
+    if (!p->no_new_privs) { /* without no_new_privs, only CAP_SYS_ADMIN may load it: now */
+        listener = load_seccomp(c);
+        seccomp_done = 1;
+    }
     caps_before_ids(c);
     if (p->set_ids) {
         /* n_groups < 0: setgroups is denied in this user namespace (rootless): leave them */
@@ -396,8 +501,16 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     lookup_exe(c);
     if (c->fifo >= 0) {
+        if (p->seccomp_listener && !seccomp_done) {
+            /* the notify fd must reach the runtime before it exits: load the filter now
+             * (it then also covers the start wait and execve) */
+            listener = load_seccomp(c);
+            seccomp_done = 1;
+        }
         say(c, "created", NULL);
-        send_msg(c, PC_STAGE_READY, 0, 0);
+        send_msg_fd(c, PC_STAGE_READY, 0, 0, listener);
+        if (listener >= 0)
+            close(listener);
         do {
             n = read(c->fifo, &buf, 1);
         } while (n < 0 && errno == EINTR);
@@ -410,8 +523,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     if (p->init || joined_pid)
         run_init(c, p->init && !(p->clone_flags & CLONE_NEWPID));
-    if (p->no_new_privs)
-        load_seccomp(c);
+    if (!seccomp_done)
+        (void)load_seccomp(c);
     execve(c->exe, p->argv, p->envp);
     say(c, "exec", c->exe);
     fail(c, PC_STAGE_EXEC, errno, errno == ENOENT ? 127 : 126);
@@ -457,7 +570,8 @@ static int can_vfork(const struct pc_plan *plan) {
 
 int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS ||
-        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS)
+        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS ||
+        plan->n_mount_trees < 0 || plan->n_mount_trees > PC_MAX_TREES)
         return -EINVAL;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -609,7 +723,8 @@ fail:;
 int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
                        struct pc_spawn_result *res, int *ctl_out, int *monitor_pid) {
     if (plan->n_fds < 0 || plan->n_fds > PC_MAX_FDS || plan->n_joins < 0 || plan->n_joins > PC_MAX_JOINS ||
-        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS || mon->n_fds < 0 ||
+        plan->n_cgroup_fds < 0 || plan->n_cgroup_fds > PC_MAX_CGROUPS ||
+        plan->n_mount_trees < 0 || plan->n_mount_trees > PC_MAX_TREES || mon->n_fds < 0 ||
         mon->n_fds > PC_MONITOR_MAX_FDS)
         return -EINVAL;
     int sv[2], ctl[2];

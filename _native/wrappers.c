@@ -52,10 +52,10 @@ int pc_openat2_beneath(int dirfd, const char *path, int flags, int in_root) {
 
 int pc_recv_error(int sock, struct pc_error *out) {
     ssize_t n;
+    int fd = -1;
     memset(out, 0, sizeof(*out));
-    do {
-        n = recv(sock, out, sizeof(*out), 0);
-    } while (n < 0 && errno == EINTR);
+    n = recv_with_fd(sock, out, sizeof(*out), &fd);
+    out->fd = fd;
     if (n < 0)
         return -errno;
     if (n == 0)

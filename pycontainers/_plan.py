@@ -39,6 +39,8 @@ OPT_FILE = 1
 OPT_STRICT = 2
 OPT_RECURSIVE = 4
 OPT_OPTIONAL = 8
+OPT_RRO = 16
+OPT_TREE = 32
 
 STAGES = {
     0: "ready",
@@ -129,6 +131,17 @@ class Plan:
     cap_last: int = 40
     seccomp_bpf: bytes | None = None
     seccomp_flags: int = 0
+    console_size: tuple[int, int] | None = None
+    """With ``console_sock``: the terminal's (rows, columns), set before the payload runs."""
+    mount_trees: tuple[int, ...] = ()
+    """Detached mounts (idmapped binds) that ops with ``OPT_TREE`` move into place: the
+    op's ``mode`` is the index here."""
+    seccomp_listener: bool = False
+    """With ``start_fifo``: load the filter (its flags asking for a listener) before the
+    start wait and send the notify fd with the ready report."""
+    timens_offsets: str | None = None
+    """The text for ``/proc/self/timens_offsets`` (``"monotonic S NS\nboottime S NS\n"``),
+    written right after ``unshare_flags`` (which must then have CLONE_NEWTIME) are unshared."""
     host_tool: bool = False
     """The host's own helper (a namespace holder, ``Namespace.run``), not a container process:
     the only plan that may run a program with its capabilities left as they are. Container

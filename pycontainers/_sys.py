@@ -147,6 +147,9 @@ class ChildReport:
     exit_code: int
     message: str
     ready: bool
+    fd: int = -1
+    """An fd that came with the report (the seccomp notify fd with ``ready``), or -1: the
+    caller owns it."""
 
 
 _OP_CACHE: dict[Op, tuple[Any, list[Any]]] = {}
@@ -275,6 +278,14 @@ class _Builder:
             p.cgroup_fds[i] = fd
         p.n_cgroup_fds = len(plan.cgroup_fds)
         p.unshare_flags = plan.unshare_flags
+        if plan.console_size is not None:
+            p.console_rows, p.console_cols = plan.console_size
+        p.timens_offsets = self.s(plan.timens_offsets)
+        p.seccomp_listener = int(plan.seccomp_listener)
+        p.mount_trees = self.array("int", len(plan.mount_trees))
+        for i, fd in enumerate(plan.mount_trees):
+            p.mount_trees[i] = fd
+        p.n_mount_trees = len(plan.mount_trees)
         if plan.capabilities is not None:
             p.set_caps = 1
             p.cap_last = plan.cap_last
@@ -367,6 +378,8 @@ def spawn_monitored(
 
 
 def _report(rc: int, err: Any) -> ChildReport | None:
+    if rc <= 0 and err.fd >= 0:
+        os.close(err.fd)
     _check(rc, "recv", "child error socket")
     if rc == 0:
         return None
@@ -377,6 +390,7 @@ def _report(rc: int, err: Any) -> ChildReport | None:
         exit_code=int(err.exit_code),
         message=ffi.string(err.message).decode(errors="replace"),
         ready=stage == STAGE_READY,
+        fd=int(err.fd),
     )
 
 

@@ -67,6 +67,7 @@ def check_volume_name(name: str, field: str = "name") -> str:
 
 _FLAG_OPTIONS = {
     "ro",
+    "rro",
     "rw",
     "nosuid",
     "suid",
@@ -100,6 +101,10 @@ def _options(value: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _mount_maps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Mount:
     """A mount inside the container: a bind of a host path, a named volume, or a
@@ -119,6 +124,10 @@ class Mount:
     options: tuple[str, ...] = attrs.field(default=(), converter=_options)
     read_only: bool = False
     create: bool = False
+    uid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=_mount_maps)
+    """With ``gid_mappings``: an idmapped bind (files of host id H show as the container id
+    that maps to H, and are created with H), through a user namespace of these mappings."""
+    gid_mappings: tuple[IdMapping, ...] = attrs.field(default=(), converter=_mount_maps)
 
     @target.validator
     def _check_target(self, _: Any, value: str) -> None:
@@ -145,6 +154,14 @@ class Mount:
                 raise _fail("Mount.options", f"unknown option {opt!r}")
             if "," in opt or "\x00" in opt:
                 raise _fail("Mount.options", f"invalid option {opt!r}")
+        if self.uid_mappings or self.gid_mappings:
+            if self.type != "bind":
+                raise _fail("Mount.uid_mappings", "only a bind mount can be idmapped")
+            if not (self.uid_mappings and self.gid_mappings):
+                raise _fail("Mount.uid_mappings", "give both uid_mappings and gid_mappings")
+            for m in (*self.uid_mappings, *self.gid_mappings):
+                if not isinstance(m, IdMapping):
+                    raise _fail("Mount.uid_mappings", f"expected IdMapping objects, got {m!r}")
 
     @property
     def normalized_target(self) -> str:
@@ -468,7 +485,7 @@ def _sysctls(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
-JOINABLE = ("ipc", "uts", "pid")
+JOINABLE = ("ipc", "uts", "pid", "user", "mnt", "cgroup", "time")
 """Namespace kinds :attr:`ContainerSpec.join` can name (``net`` is ``netns``)."""
 
 
@@ -557,8 +574,11 @@ class ContainerSpec:
     works, else the copy) or ``"none"`` (as is: host root's files show as the overflow id)."""
     join: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_joins)
     """Existing namespaces to join instead of making them, as (kind, path) pairs for
-    ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's); the
-    kind must then not be in ``namespaces``. The network namespace is ``netns``."""
+    ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's), ``user``
+    (joined first: the new namespaces are then its own), ``cgroup``, ``time`` and ``mnt``
+    (the rootfs, mounts, masked and read-only paths are then the joined namespace's: none are
+    set up); the kind must then not be in ``namespaces``. The network namespace is
+    ``netns``."""
     sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_sysctls)
     """Kernel parameters set in the container's own namespaces before its process runs
     (``{"net.ipv4.ip_forward": "1"}``): only those of an ipc, net or uts namespace the
@@ -578,7 +598,7 @@ class ContainerSpec:
             raise _fail(f"join.{kind}", f"joining a {kind} namespace excludes it from namespaces")
         if (self.hostname or self.domainname) and not {"uts"} & (self.namespaces | joined):
             raise _fail("hostname", "setting a hostname needs the 'uts' namespace")
-        if "mnt" not in self.namespaces:
+        if "mnt" not in self.namespaces | joined:
             raise _fail("namespaces", "a container needs the 'mnt' namespace for its rootfs")
         for m in self.mounts:
             if not isinstance(m, Mount):

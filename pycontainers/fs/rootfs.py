@@ -34,6 +34,7 @@ from pycontainers._plan import (
     OPT_FILE,
     OPT_OPTIONAL,
     OPT_RECURSIVE,
+    OPT_RRO,
     OPT_STRICT,
     Op,
 )
@@ -91,6 +92,7 @@ def mount_to_op(m: Mount) -> Op:
     flags = 0
     propagation = 0
     recursive = m.type == "bind"  # Docker binds are recursive unless told "bind"
+    rro = False
     data = []
     for opt in m.options:
         if opt in _SET_FLAGS:
@@ -103,6 +105,9 @@ def mount_to_op(m: Mount) -> Op:
             recursive = False
         elif opt == "rbind":
             recursive = True
+        elif opt == "rro":  # read-only, and so is every mount under it (mount_setattr)
+            flags |= MS_RDONLY
+            rro = True
         else:
             data.append(opt)
     if m.read_only:
@@ -115,7 +120,7 @@ def mount_to_op(m: Mount) -> Op:
             source=m.source,
             flags=flags,
             propagation=propagation,
-            options=OPT_RECURSIVE if recursive else 0,
+            options=(OPT_RECURSIVE if recursive else 0) | (OPT_RRO if rro else 0),
         )
     return Op(
         kind=OP_MOUNT,
@@ -125,6 +130,7 @@ def mount_to_op(m: Mount) -> Op:
         data=",".join(data) or None,
         flags=flags,
         propagation=propagation,
+        options=OPT_RRO if rro else 0,
     )
 
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 
 from pycontainers.errors import ContainerStartError
 from pycontainers.paths import default_data_root as default_data_root  # re-export
@@ -112,6 +113,47 @@ def _idmap_supported_on(device: int, path: str) -> bool:
         _sys.pidfd_send_signal(pidfd, 9)
         _sys.reap(pidfd)
         os.close(pidfd)
+
+
+def idmapped_tree(
+    path: str,
+    uid_mappings: Sequence[IdMapping],
+    gid_mappings: Sequence[IdMapping],
+    recursive: bool,
+) -> int:
+    """A detached copy of the mount at ``path`` (and those under it when ``recursive``),
+    idmapped through a user namespace of the given mappings (made for it, and gone once
+    the mount holds it); returns the mount's fd. OSError if the kernel or filesystem
+    cannot.
+    """
+    from pycontainers import _plan, _sys
+
+    # a child that only makes the namespace: it waits for a release it never gets (its
+    # root need not be mapped), and is killed once the namespace is open
+    child = _sys.spawn(_plan.Plan(argv=None, clone_flags=_sys.CLONE_NEWUSER,
+                                  fds=((-1, 0), (-1, 1), (-1, 2))))  # fmt: skip
+    tree = -1
+    try:
+        for name, side in (("uid_map", uid_mappings), ("gid_map", gid_mappings)):
+            with open(f"/proc/{child.pid}/{name}", "w") as f:
+                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in side))
+        userns = os.open(f"/proc/{child.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            flags = _sys.OPEN_TREE_CLONE | _sys.OPEN_TREE_CLOEXEC
+            tree = _sys.open_tree(path, flags | (_sys.AT_RECURSIVE if recursive else 0))
+            _sys.idmap_tree(tree, userns)
+        finally:
+            os.close(userns)
+    except BaseException:
+        if tree >= 0:
+            os.close(tree)
+        raise
+    finally:
+        _sys.pidfd_send_signal(child.pidfd, 9)
+        _sys.reap(child.pidfd)
+        os.close(child.pidfd)
+        os.close(child.sock)
+    return tree
 
 
 def idmap_supported(path: str) -> bool:

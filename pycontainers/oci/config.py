@@ -179,12 +179,17 @@ def oci_mount(m: Mount) -> dict[str, Any]:
         options.insert(0, "rbind")
     if m.read_only and "ro" not in options:
         options.append("ro")
-    return {
+    out: dict[str, Any] = {
         "destination": m.target,
         "type": "bind" if m.type in ("bind", "volume") else m.type,
         "source": m.source or m.type,
         "options": options,
     }
+    for key, maps in (("uidMappings", m.uid_mappings), ("gidMappings", m.gid_mappings)):
+        if maps:
+            out[key] = [{"containerID": i.container_id, "hostID": i.host_id, "size": i.size}
+                        for i in maps]  # fmt: skip
+    return out
 
 
 def _linux(spec: ContainerSpec) -> dict[str, Any]:

@@ -168,11 +168,11 @@ def _namespaces(
     return frozenset(kinds), netns, tuple(joins)
 
 
-def _mappings(doc: dict[str, Any], key: str) -> tuple[IdMapping, ...]:
-    linux = _get(doc, "linux", dict, {})
+def _mappings(doc: dict[str, Any], key: str, base: str = "linux") -> tuple[IdMapping, ...]:
+    linux = _get(doc, "linux", dict, {}) if base == "linux" else doc
     out = []
-    for i, m in enumerate(_get(linux, key, list, [], "linux")):
-        where = f"linux.{key}[{i}]"
+    for i, m in enumerate(_get(linux, key, list, [], base)):
+        where = f"{base}.{key}[{i}]"
         if not isinstance(m, dict):
             raise OciConfigError(where, "expected an object")
         out.append(
@@ -364,6 +364,8 @@ def _seccomp(doc: dict[str, Any]) -> Any:
     """``linux.seccomp`` parsed; errors name the JSON path."""
     from pycontainers.security.seccomp import SeccompProfile
 
+    # where the notify fd goes is the runtime's business (ociruntime.bundle), not the filter's
+    doc = {k: v for k, v in doc.items() if k not in ("listenerPath", "listenerMetadata")}
     try:
         return SeccompProfile.from_json(doc)
     except SpecError as exc:
@@ -404,6 +406,8 @@ def _mount(m: dict[str, Any], dest: str) -> Mount:
         type=kind,
         options=tuple(o for o in options if o != "ro"),
         read_only=read_only,
+        uid_mappings=_mappings(m, "uidMappings", where),
+        gid_mappings=_mappings(m, "gidMappings", where),
     )
 
 

@@ -35,6 +35,10 @@ class Bundle:
     oom_score_adj: int | None
     annotations: dict[str, str]
     hooks: dict[str, list[dict[str, Any]]]
+    timens_offsets: str | None = None
+    """``linux.timeOffsets`` as the text of ``/proc/PID/timens_offsets``."""
+    seccomp_listener: tuple[str, str] | None = None
+    """``linux.seccomp.listenerPath`` and ``listenerMetadata``: where the notify fd goes."""
 
 
 def load_bundle(bundle: str, container_id: str) -> Bundle:
@@ -71,6 +75,8 @@ def load_bundle(bundle: str, container_id: str) -> Bundle:
             _int(size, "height", "process.consoleSize"),
             _int(size, "width", "process.consoleSize"),
         )
+        if h > 0xFFFF or w > 0xFFFF:
+            raise OciConfigError("process.consoleSize", f"{h}x{w} is larger than 65535x65535")
         console_size = (h, w)
     oom = process.get("oomScoreAdj")
     if oom is not None and (
@@ -81,7 +87,73 @@ def load_bundle(bundle: str, container_id: str) -> Bundle:
         )
     notes = doc.get("annotations") or {}
     hooks = _hooks(doc.get("hooks"))
-    return Bundle(bundle, spec, name, terminal, console_size, oom, dict(notes), hooks)
+    offsets = _time_offsets(linux.get("timeOffsets"), spec)
+    listener = _listener((doc.get("linux") or {}).get("seccomp"), spec)
+    return Bundle(bundle, spec, name, terminal, console_size, oom, dict(notes), hooks, offsets,
+                  listener)  # fmt: skip
+
+
+def _listener(seccomp: Any, spec: ContainerSpec) -> tuple[str, str] | None:
+    """``linux.seccomp.listenerPath`` (an absolute unix socket path) and its metadata;
+    SCMP_ACT_NOTIFY without a listener is refused (its calls could only fail).
+    """
+    if not isinstance(seccomp, dict):
+        return None
+    path, meta = seccomp.get("listenerPath"), seccomp.get("listenerMetadata", "")
+    notify = seccomp.get("defaultAction") == "SCMP_ACT_NOTIFY" or any(
+        isinstance(rule, dict) and rule.get("action") == "SCMP_ACT_NOTIFY"
+        for rule in seccomp.get("syscalls") or []
+    )
+    if path in (None, ""):
+        if notify:
+            raise OciConfigError(
+                "linux.seccomp.listenerPath",
+                "SCMP_ACT_NOTIFY needs a listener (the unix socket the notify fd is sent to)",
+            )
+        if meta:
+            raise OciConfigError("linux.seccomp.listenerMetadata", "given without listenerPath")
+        return None
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise OciConfigError(
+            "linux.seccomp.listenerPath", f"expected an absolute path, got {path!r}"
+        )
+    if not isinstance(meta, str):
+        raise OciConfigError("linux.seccomp.listenerMetadata", "expected a string")
+    if spec.security.privileged or spec.security.seccomp is None:
+        raise OciConfigError("linux.seccomp.listenerPath", "there is no seccomp filter to notify")
+    return path, meta
+
+
+_CLOCKS = ("monotonic", "boottime")
+
+
+def _time_offsets(value: Any, spec: ContainerSpec) -> str | None:
+    """``linux.timeOffsets``: per clock ``secs`` and ``nanosecs``, for a new time namespace."""
+    if value in (None, {}):
+        return None
+    if not isinstance(value, dict):
+        raise OciConfigError("linux.timeOffsets", "expected an object")
+    if "time" not in spec.namespaces:
+        raise OciConfigError(
+            "linux.timeOffsets",
+            "offsets need a new time namespace (a 'time' entry without a path)",
+        )
+    lines = []
+    for clock, offset in value.items():
+        where = f"linux.timeOffsets.{clock}"
+        if clock not in _CLOCKS:
+            raise OciConfigError(where, f"unknown clock (one of {', '.join(_CLOCKS)})")
+        if not isinstance(offset, dict) or set(offset) - {"secs", "nanosecs"}:
+            raise OciConfigError(where, "expected an object with secs and nanosecs")
+        secs, nanos = offset.get("secs", 0), offset.get("nanosecs", 0)
+        if isinstance(secs, bool) or not isinstance(secs, int):
+            raise OciConfigError(f"{where}.secs", f"expected an integer, got {secs!r}")
+        if isinstance(nanos, bool) or not isinstance(nanos, int) or not 0 <= nanos < 10**9:
+            raise OciConfigError(
+                f"{where}.nanosecs", f"expected an integer in 0..999999999, got {nanos!r}"
+            )
+        lines.append(f"{clock} {secs} {nanos}\n")
+    return "".join(lines) or None
 
 
 def _obj(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -123,7 +195,6 @@ _REFUSED = {
     "process.execCPUAffinity": "exec CPU affinity is not supported yet",
     "linux.mountLabel": "SELinux mount labels are not supported by pycontainers-runtime",
     "linux.intelRdt": "Intel RDT is not supported by pycontainers-runtime",
-    "linux.timeOffsets": "time namespace offsets are not supported yet",
     "linux.memoryPolicy": "NUMA memory policies are not supported yet",
     "linux.netDevices": "moving network devices is not supported yet",
 }
@@ -167,11 +238,6 @@ def _refuse_unsupported(
         raise OciConfigError(
             "linux.personality", "only the LINUX domain without flags is supported"
         )
-    for i, ns in enumerate(doc.get("linux", {}).get("namespaces") or []):
-        if isinstance(ns, dict) and ns.get("type") == "time" and ns.get("path"):
-            raise OciConfigError(
-                f"linux.namespaces[{i}].path", "joining a time namespace is not supported"
-            )
 
 
 def _device_mounts(devices: Any) -> tuple[Mount, ...]:

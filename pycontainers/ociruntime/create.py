@@ -10,6 +10,7 @@ reaps it and reads its exit status, as with runc. Its pid goes to ``--pid-file``
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -145,7 +146,9 @@ def _launch(c: Container, bundle: Bundle, console_socket: str | None, preserve_f
     try:
         return Launch(bundle.spec, stdio, host_mountpoint=None, start_fifo=fifo,
                       cgroup_name=bundle.cgroup_name, state_root=root,
-                      console=console is not None)  # fmt: skip
+                      console=console is not None, console_size=bundle.console_size,
+                      timens_offsets=bundle.timens_offsets,
+                      seccomp_listener=bundle.seccomp_listener is not None)  # fmt: skip
     finally:
         stdio.close_all()
 
@@ -164,6 +167,8 @@ def _after_launch(
     r.rootfs, r.args = str(bundle.spec.rootfs), bundle.spec.process.args
     r.pid = launch.pid
     r.cgroup = launch.cgroup
+    if bundle.seccomp_listener is not None:
+        send_seccomp_fd(c, launch, *bundle.seccomp_listener)
     if bundle.oom_score_adj is not None:
         with open(f"/proc/{launch.pid}/oom_score_adj", "w") as f:
             f.write(str(bundle.oom_score_adj))
@@ -176,4 +181,32 @@ def _after_launch(
         write_atomic(os.path.abspath(pid_file), str(launch.pid).encode(), 0o644)
 
 
-__all__ = ["START_FIFO", "OciStdio", "connect_console", "create"]
+def send_seccomp_fd(c: Container, launch: Launch, path: str, metadata: str) -> None:
+    """Hand the container's seccomp notify fd to the listener at ``path``, as runc does:
+    one message, the process state JSON (``fds: ["seccompFd"]``, pid, metadata and the
+    container's state) with the fd as SCM_RIGHTS. The fd is closed here either way.
+    """
+    from pycontainers.oci.config import OCI_VERSION
+    from pycontainers.ociruntime.store import state_doc
+
+    fd, launch.seccomp_fd = launch.seccomp_fd, -1
+    try:
+        doc = {"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": launch.pid,
+               "metadata": metadata, "state": state_doc(c, "creating")}  # fmt: skip
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            socket.send_fds(sock, [json.dumps(doc).encode()], [fd])
+        except OSError as exc:
+            raise OciRuntimeError(
+                f"linux.seccomp.listenerPath: cannot send the notify fd to {path}: {exc.strerror}",
+                errno=exc.errno,
+                path=path,
+            ) from None
+        finally:
+            sock.close()
+    finally:
+        os.close(fd)
+
+
+__all__ = ["START_FIFO", "OciStdio", "connect_console", "create", "send_seccomp_fd"]

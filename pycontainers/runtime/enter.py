@@ -90,10 +90,16 @@ def open_entry(container: Container) -> Entry:
         for kind in JOIN_ORDER:
             if kind not in spec.namespaces and not os.path.exists(f"/proc/self/ns/{kind}"):
                 continue  # a kind this kernel lacks (no time namespaces): nobody has one
-            # a joined pid namespace holds the container's processes, not its first one (a
-            # forwarder that stayed outside to fork into it): its children's is the one
-            joined_pid = kind == "pid" and any(k == "pid" for k, _ in spec.join)
-            fd = _open_ns(pid, "pid_for_children" if joined_pid else kind, short)
+            # a joined pid namespace (or one made after joining a user namespace) holds the
+            # container's processes, not its first one (a forwarder that stayed outside to
+            # fork into it): its children's is the one; so is a time namespace (made after
+            # the clone when it has offsets: the payload entered it at execve)
+            joined = {k for k, _ in spec.join}
+            forwarder = "pid" in joined or ("user" in joined and "pid" in spec.namespaces)
+            if (kind == "pid" and forwarder) or kind == "time":
+                fd = _open_ns(pid, f"{kind}_for_children", short)
+            else:
+                fd = _open_ns(pid, kind, short)
             ours = os.stat(f"/proc/self/ns/{kind}").st_ino
             if os.fstat(fd).st_ino == ours:
                 os.close(fd)

@@ -117,10 +117,12 @@ class _Prepared:
     net_fd: int = -1
     cgroup_fds: list[int] = attrs.field(factory=list)
     join_fds: list[tuple[str, int]] = attrs.field(factory=list)
+    mount_trees: list[tuple[int, int]] = attrs.field(factory=list)
 
     def close(self) -> None:
         """Close the fds (idempotent)."""
-        joined = [fd for _, fd in self.join_fds]
+        joined = [fd for _, fd in self.join_fds] + [fd for _, fd in self.mount_trees]
+        self.mount_trees = []
         for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd, *joined]:
             if fd >= 0:
                 os.close(fd)
@@ -150,6 +152,9 @@ class Launch:
         state_root: str | None = None,
         monitor: list[str] | None = None,
         console: bool = False,
+        console_size: tuple[int, int] | None = None,
+        timens_offsets: str | None = None,
+        seccomp_listener: bool = False,
     ) -> None:
         from pycontainers.runtime.plan import gather, make_plan
 
@@ -163,6 +168,7 @@ class Launch:
         self.cgroup: CGroup | None = None
         self.cgroup_parent = spec.cgroup_parent
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
+        self.seccomp_fd = -1  # the notify fd the ready child sent (seccomp_listener); ours
         # the steps, each undone in reverse when a later one fails: prepare (network, the
         # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
         ready = self._prepare(spec, name, start_fifo, cgroup_name)
@@ -177,10 +183,14 @@ class Launch:
                 rootfs_tree_fd=ready.tree_fd,
                 netns_fd=ready.net_fd,
                 join_fds=tuple(ready.join_fds),
+                mount_trees=tuple(ready.mount_trees),
                 cgroup_fds=tuple(ready.cgroup_fds),
                 cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
                 cgroup_path=self.cgroup.path if self.cgroup is not None else None,
                 console=console,
+                console_size=console_size,
+                timens_offsets=timens_offsets,
+                seccomp_listener=seccomp_listener,
                 detached=monitor is not None,
             )
             self._spawn(plan, monitor, stdio)
@@ -229,6 +239,7 @@ class Launch:
                         f"join: {kind} namespace {path}: {exc.strerror}",
                         path=path,
                     ) from None
+            self._idmapped_mounts(spec, ready)
             if isinstance(spec.rootfs, OverlayRootfs):
                 ready.tree_fd = self._overlay(spec.rootfs, owner)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
@@ -243,6 +254,27 @@ class Launch:
             self._undo_prepare()
             raise
         return ready
+
+    @staticmethod
+    def _idmapped_mounts(spec: ContainerSpec, ready: _Prepared) -> None:
+        """The idmapped binds' detached mounts, made here (a user namespace each)."""
+        from pycontainers.fs.shift import idmapped_tree
+
+        for index, m in enumerate(spec.mounts):
+            if not m.uid_mappings or m.source is None:
+                continue
+            try:
+                fd = idmapped_tree(m.source, m.uid_mappings, m.gid_mappings,
+                                   recursive="bind" not in m.options)  # fmt: skip
+            except OSError as exc:
+                raise ContainerStartError(
+                    "mount",
+                    exc.errno or 0,
+                    f"mount: cannot make an idmapped mount of {m.source} for {m.target} "
+                    f"({exc.strerror})",
+                    path=m.source,
+                ) from None
+            ready.mount_trees.append((index, fd))
 
     def _undo_prepare(self) -> None:
         """Give back what :meth:`_prepare` made, in reverse."""
@@ -303,6 +335,15 @@ class Launch:
         elif not report.ready:
             self.abort()
             raise start_error(report, spec.process.args, "user" in spec.namespaces)
+        elif report.fd >= 0 and not plan.seccomp_listener:
+            os.close(report.fd)
+        elif plan.seccomp_listener:
+            if report.fd < 0:
+                self.abort()
+                raise ContainerStartError(
+                    "seccomp", 0, "seccomp: the child sent no notify fd for the listener"
+                )
+            self.seccomp_fd = report.fd
 
     def _await_monitor(self, stdio: Stdio) -> None:
         """Step 5 (detached): the monitor says it is ready; its ends of the stdio close."""
@@ -405,6 +446,9 @@ class Launch:
     def close(self) -> None:
         """Close the socket and pidfds (the child must have been reaped or be left alone)."""
         self._close_sock()
+        if self.seccomp_fd >= 0:
+            os.close(self.seccomp_fd)
+            self.seccomp_fd = -1
         if self.monitor_pidfd >= 0:
             os.close(self.monitor_pidfd)
             self.monitor_pidfd = -1
@@ -437,6 +481,9 @@ class Launch:
             os.close(self._ctl)
             self._ctl = -1
         self._close_sock()
+        if self.seccomp_fd >= 0:
+            os.close(self.seccomp_fd)
+            self.seccomp_fd = -1
         os.close(self.pidfd)
         self.pidfd = -1
         self.remove_cgroup()

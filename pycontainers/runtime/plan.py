@@ -78,7 +78,9 @@ def clone_flags(kinds: frozenset[str]) -> int:
     return flags
 
 
-_JOIN_ORDER = ("ipc", "uts", "net", "pid")  # setns order (pid last: it binds children only)
+# setns order: user first (the rights to join the others are its root's), mnt last (the
+# other paths were opened before it); pid binds children only
+_JOIN_ORDER = ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt")
 
 
 def _joins(join_fds: tuple[tuple[str, int], ...], netns_fd: int) -> tuple[tuple[int, int], ...]:
@@ -88,6 +90,8 @@ def _joins(join_fds: tuple[tuple[str, int], ...], netns_fd: int) -> tuple[tuple[
         fds["net"] = netns_fd
     return tuple((fds[k], CLONE_FLAGS[k]) for k in _JOIN_ORDER if k in fds)
 
+
+SECCOMP_NEW_LISTENER = 8  # SECCOMP_FILTER_FLAG_NEW_LISTENER
 
 CONSOLE_FD = 3
 """The container fd on which a child with a console sends its pty master (then closes it)."""
@@ -153,6 +157,10 @@ def make_plan(
     netns_fd: int = -1,
     join_fds: tuple[tuple[str, int], ...] = (),
     console: bool = False,
+    console_size: tuple[int, int] | None = None,
+    timens_offsets: str | None = None,
+    seccomp_listener: bool = False,
+    mount_trees: tuple[tuple[int, int], ...] = (),
     detached: bool = False,
 ) -> Plan:
     """The :class:`Plan` of ``spec`` with ``inputs``: pure (no files, no randomness), so
@@ -165,6 +173,13 @@ def make_plan(
     namespace it is then unshared, rooted at that group, and ``cgroup_layout`` says which
     cgroup filesystems to mount read-only at /sys/fs/cgroup; without a cgroup namespace,
     the container's own groups (``cgroup_path`` in each hierarchy) are bound read-only there.
+    With a joined mount namespace nothing of the rootfs is set up (it is that namespace's);
+    with a joined user namespace every new namespace is made after joining it (owned by it).
+    ``console_size`` is the terminal's (rows, columns); ``timens_offsets`` the new time
+    namespace's clock offsets (the text of ``/proc/PID/timens_offsets``). With
+    ``seccomp_listener`` the ready report (of a plan with ``start_fifo``) brings the seccomp
+    notify fd. ``mount_trees`` are (index in ``spec.mounts``, fd) of the idmapped binds'
+    detached mounts, which the child moves into place.
     """
     ops: list[Op] = []
     hostname = inputs.hostname
@@ -184,32 +199,60 @@ def make_plan(
         if inputs.rootfs is None:
             raise ValueError("a directory rootfs needs its resolved path in the inputs")
         rootfs = inputs.rootfs
+    joined = {kind for kind, _ in spec.join}
     ops += rootfs_plan.default_ops(spec)
     flags = clone_flags(spec.namespaces)
     unshare = 0
+    if timens_offsets is not None:
+        if "time" not in spec.namespaces:
+            raise ValueError("time offsets need a new time namespace")
+        # made by the child after the clone: offsets are accepted only until a process
+        # enters it, and a cloned child is in it at once
+        flags &= ~CLONE_FLAGS["time"]
+        unshare |= CLONE_FLAGS["time"]
+    if "user" in joined:
+        unshare |= flags  # after the setns into the user namespace: owned by it
+        flags = 0
     if cgroup_fds and "cgroup" in spec.namespaces:
         # join the group first, then make the namespace: its root is the container's group
         flags &= ~CLONE_FLAGS["cgroup"]
-        unshare = CLONE_FLAGS["cgroup"]
+        unshare |= CLONE_FLAGS["cgroup"]
         if cgroup_layout is not None:
             ops += rootfs_plan.cgroupfs_ops(cgroup_layout)
     elif cgroup_fds and cgroup_layout is not None and cgroup_path is not None:
         ops += rootfs_plan.cgroup_bind_ops(cgroup_layout, cgroup_path)
-    ops += [rootfs_plan.mount_to_op(m) for m in spec.mounts]
+    trees = {index: k for k, (index, _) in enumerate(mount_trees)}
+    for index, m in enumerate(spec.mounts):
+        op = rootfs_plan.mount_to_op(m)
+        if index in trees:
+            op = attrs.evolve(op, options=op.options | _plan.OPT_TREE, mode=trees[index])
+        elif m.uid_mappings:
+            raise ValueError(f"the idmapped mount on {m.target} needs its detached mount")
+        ops.append(op)
     ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)
+    if "mnt" in joined:
+        rootfs_root: str | None = None  # the joined namespace's root and mounts, as they are
+        ops = []
+    else:
+        rootfs_root = rootfs
     proc = spec.process
     env = proc.environ()
     if hostname:
         env.setdefault("HOSTNAME", hostname)
     uid, gid, groups = inputs.ids
+    security = inputs.security.plan_fields()
+    if seccomp_listener:
+        if start_fifo is None or not security.get("seccomp_bpf"):
+            raise ValueError("a seccomp listener needs a start fifo and a seccomp filter")
+        security["seccomp_flags"] = security.get("seccomp_flags", 0) | SECCOMP_NEW_LISTENER
     return Plan(
         argv=proc.args,
         env=tuple(f"{k}={v}" for k, v in env.items()),
         clone_flags=flags,
         cgroup_fds=cgroup_fds,
         unshare_flags=unshare,
-        rootfs=rootfs,
+        rootfs=rootfs_root,
         rootfs_fstype=fstype,
         rootfs_source="rootfs" if fstype else None,
         rootfs_data=data,
@@ -230,9 +273,13 @@ def make_plan(
         init=spec.init,
         new_session=1,
         console_sock=CONSOLE_FD if console else -1,
+        console_size=console_size,
+        timens_offsets=timens_offsets,
+        seccomp_listener=seccomp_listener,
+        mount_trees=tuple(fd for _, fd in mount_trees),
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces and spec.network is None and not detached,
         # capabilities, seccomp, no_new_privs, rlimits: the one function every entry uses
-        **inputs.security.plan_fields(),
+        **security,
     )

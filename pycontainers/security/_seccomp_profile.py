@@ -27,7 +27,8 @@ from pycontainers.errors import SpecError
 FIELD = "seccomp"
 
 #: Actions of Docker's (and the OCI runtime-spec's) seccomp format. ``SCMP_ACT_KILL`` is
-#: ``SCMP_ACT_KILL_THREAD``, as in runc. ``SCMP_ACT_NOTIFY`` is refused: it needs a listener.
+#: ``SCMP_ACT_KILL_THREAD``, as in runc. ``SCMP_ACT_NOTIFY`` hands the call to a listener
+#: (pycontainers-runtime's ``listenerPath``); with none, the kernel fails it with ENOSYS.
 ACTIONS = (
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",
@@ -35,6 +36,7 @@ ACTIONS = (
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 )
@@ -202,8 +204,6 @@ def _oci_arches(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_action(key: str, action: object, errno_key: str, errno_ret: int | None) -> None:
-    if action == "SCMP_ACT_NOTIFY":
-        raise spec_error(f"{key}: SCMP_ACT_NOTIFY is not supported (it needs a seccomp listener)")
     if action not in ACTIONS:
         raise spec_error(f"{key}: unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     if errno_ret is None:

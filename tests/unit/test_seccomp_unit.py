@@ -244,7 +244,6 @@ def test_python_construction_validates() -> None:
         ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock"}, "listenerPath: seccomp notify"),
         (custom(names=["getpid"], action="SCMP_ACT_FOO"), "syscalls[0].action: unknown action 'SCMP_ACT_FOO'"),
         (custom(names=["getpid"]), "syscalls[0].action: missing"),
-        (custom(names=["getpid"], action="SCMP_ACT_NOTIFY"), "SCMP_ACT_NOTIFY is not supported"),
         (custom(action="SCMP_ACT_ERRNO"), "syscalls[0].names: missing or empty"),
         (custom(names=[], action="SCMP_ACT_ERRNO"), "syscalls[0].names: missing or empty"),
         (custom(names=["getpid", 3], action="SCMP_ACT_ERRNO"), "syscalls[0].names[1]: expected a string"),
@@ -566,3 +565,13 @@ def test_missing_libseccomp_names_the_debian_package(monkeypatch: pytest.MonkeyP
         assert isinstance(info.value, PyContainersError)
     finally:
         _seccomp_bpf.load.cache_clear()
+
+
+def test_notify_is_an_action_whose_listener_is_the_runtimes_business() -> None:
+    """SCMP_ACT_NOTIFY compiles to SECCOMP_RET_USER_NOTIF; where its fd goes (OCI
+    listenerPath) is not part of a profile (without a listener the kernel says ENOSYS)."""
+    from pycontainers.security._seccomp_bpf import action_value
+
+    profile = SeccompProfile.from_json(custom(names=["getpid"], action="SCMP_ACT_NOTIFY"))
+    assert profile.rules[0].action == "SCMP_ACT_NOTIFY"
+    assert action_value("SCMP_ACT_NOTIFY", None) == 0x7FC00000

@@ -1,0 +1,287 @@
+"""pycontainers-runtime: the terminal's size and /dev/console, and a second container joining
+the first's user, mount, cgroup and time namespaces by path (as a pod's containers do)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oci_runtime_util import Caller, Runtime, make_bundle, runtime_script
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Runtime:
+    return Runtime(runtime_script(tmp_path), tmp_path / "root")
+
+
+def _edit(bundle: Path, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((bundle / "config.json").read_text())
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            doc.setdefault(section, {})[field] = value
+        else:
+            doc[section] = value
+    (bundle / "config.json").write_text(json.dumps(doc))
+    return doc
+
+
+def _read_until(fd: int, marker: bytes) -> bytes:
+    out = b""
+    while marker not in out:
+        chunk = os.read(fd, 1024)
+        assert chunk, out
+        out += chunk
+    return out
+
+
+def test_console_size_and_dev_console(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> None:
+    """process.consoleSize is the pty's size before the payload runs, and the pty is bound
+    on /dev/console (the same device as the payload's tty), as runc does."""
+    script = "stty size; stat -c 'dev=%t:%T' /dev/console $(tty); echo done"
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", script])
+    _edit(bundle, process__terminal=True, process__consoleSize={"height": 33, "width": 101})
+    path = tmp_path / "console.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        caller = Caller(rt, bundle, "sized", tmp_path, "--console-socket", str(path))
+        conn, _ = server.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 64, 1)
+    master = fds[0]
+    try:
+        rt("start", "sized")
+        out = _read_until(master, b"done").decode()
+        assert "33 101\r\n" in out
+        devs = [line for line in out.splitlines() if line.startswith("dev=")]
+        assert len(devs) == 2 and devs[0] == devs[1], out
+        assert devs[0] != "dev=5:1"  # not the host's console: the container's pty (136:N)
+        assert caller.wait() == 0
+    finally:
+        os.close(master)
+        caller.close()
+        rt("delete", "--force", "sized")
+
+
+def test_oversized_console_is_refused(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    _edit(bundle, process__terminal=True, process__consoleSize={"height": 70000, "width": 80})
+    r = rt("create", "--bundle", str(bundle), "--console-socket", "/nonexistent", "big",
+           check=False)  # fmt: skip
+    assert r.returncode == 1 and "process.consoleSize" in r.stderr
+    assert not (rt.root / "big").exists()
+
+
+def _owner(ns_path: str) -> str:
+    """The user namespace owning a namespace (ioctl NS_GET_USERNS), as readlink shows it."""
+    fd = os.open(ns_path, os.O_RDONLY)
+    try:
+        owner = fcntl.ioctl(fd, 0xB701)  # NS_GET_USERNS
+    finally:
+        os.close(fd)
+    try:
+        return os.readlink(f"/proc/self/fd/{owner}")
+    finally:
+        os.close(owner)
+
+
+def _first(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> tuple[Caller, dict[str, Any]]:
+    """A container with its own user namespace (uid 1 is host 100001), a tmpfs
+    of its own at /mnt/marker and a time namespace whose clocks are 1000 days on."""
+    bundle = make_bundle(tmp_path / "first", busybox_rootfs,
+                         ["sh", "-c", "echo here > /mnt/marker/file; exec sleep 60"])  # fmt: skip
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["namespaces"] += [{"type": "user"}, {"type": "time"}, {"type": "cgroup"}]
+    # root stays root (the bundle under the 0700 tmp_path must stay reachable), the rest
+    # is shifted: a mapping of its own, not the host's
+    ids = [{"containerID": 0, "hostID": 0, "size": 1},
+           {"containerID": 1, "hostID": 100001, "size": 65535}]  # fmt: skip
+    doc["linux"]["uidMappings"] = doc["linux"]["gidMappings"] = ids
+    doc["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400000, "nanosecs": 0},
+                                   "boottime": {"secs": 86400000, "nanosecs": 5}}  # fmt: skip
+    doc["mounts"].append({"destination": "/mnt/marker", "type": "tmpfs", "source": "tmpfs",
+                          "options": ["nosuid", "nodev", "mode=755"]})  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(doc))
+    caller = Caller(rt, bundle, "first", tmp_path)
+    rt("start", "first")
+    return caller, doc
+
+
+def test_a_second_container_joins_the_first_ones_namespaces(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """user is joined first (so the second's own uts/ipc/pid/net are owned by it), the
+    joined mount namespace is used as it is (its tmpfs visible, no rootfs set up), and the
+    joined time namespace has the first one's offsets."""
+    first, _ = _first(rt, busybox_rootfs, tmp_path)
+    second = None
+    try:
+        pid = first.pid
+        for _ in range(200):  # the marker file is written once the payload runs
+            if os.path.exists(f"/proc/{pid}/root/mnt/marker/file"):
+                break
+            import time
+
+            time.sleep(0.02)
+        # the /proc it sees is the first one's (of the joined mount namespace): its own
+        # processes, in a pid namespace of its own, are not in it
+        script = "cat /mnt/marker/file /proc/uptime; echo pid=$$"
+        bundle = make_bundle(tmp_path / "second", busybox_rootfs, ["sh", "-c", script])
+        doc = json.loads((bundle / "config.json").read_text())
+        doc["linux"]["namespaces"] = [
+            {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"},
+            *({"type": kind, "path": f"/proc/{pid}/ns/{ns}"}
+              for kind, ns in (("user", "user"), ("mount", "mnt"), ("cgroup", "cgroup"),
+                               ("time", "time"))),
+        ]  # fmt: skip
+        (bundle / "config.json").write_text(json.dumps(doc))
+        second = Caller(rt, bundle, "second", tmp_path)
+        for kind in ("user", "mnt", "cgroup", "time"):
+            assert os.readlink(f"/proc/{second.pid}/ns/{kind}") == os.readlink(
+                f"/proc/{pid}/ns/{kind}"
+            ), kind
+        assert os.readlink(f"/proc/{second.pid}/ns/uts") != os.readlink(f"/proc/{pid}/ns/uts")
+        assert _owner(f"/proc/{second.pid}/ns/uts") == os.readlink(f"/proc/{pid}/ns/user")
+        uid_map = Path(f"/proc/{second.pid}/uid_map").read_text().split()
+        assert uid_map == ["0", "0", "1", "1", "100001", "65535"]
+        offsets = " ".join(Path(f"/proc/{second.pid}/timens_offsets").read_text().split())
+        assert "monotonic 86400000 0" in offsets and "boottime 86400000 5" in offsets
+        rt("start", "second")
+        assert second.wait() == 0
+        out = second.output()
+        assert out.split()[0] == "here", out  # the first one's tmpfs: no rootfs set up
+        uptime = float(out.split()[1])
+        assert uptime > 86400000  # /proc/uptime is the boot time clock of its time namespace
+        assert "pid=1" in out.split()  # its own pid namespace, made after joining the user one
+    finally:
+        if second is not None:
+            second.close()
+            rt("delete", "--force", "second")
+        rt("kill", "first", "KILL", check=False)
+        first.wait()
+        first.close()
+        rt("delete", "--force", "first")
+
+
+def test_time_offsets_need_a_new_time_namespace(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["timeOffsets"] = {"monotonic": {"secs": 5, "nanosecs": 0}}
+    (bundle / "config.json").write_text(json.dumps(doc))
+    r = rt("create", "--bundle", str(bundle), "t1", check=False)
+    assert r.returncode == 1 and "linux.timeOffsets" in r.stderr and "time namespace" in r.stderr
+    doc["linux"]["namespaces"].append({"type": "time"})
+    doc["linux"]["timeOffsets"] = {"realtime": {"secs": 5}}
+    (bundle / "config.json").write_text(json.dumps(doc))
+    r = rt("create", "--bundle", str(bundle), "t2", check=False)
+    assert r.returncode == 1 and "linux.timeOffsets.realtime" in r.stderr
+    assert not (rt.root / "t1").exists() and not (rt.root / "t2").exists()
+
+
+# struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes); _IOWR('!', 0/1, ...)
+NOTIF_RECV, NOTIF_SEND = 0xC0502100, 0xC0182101
+
+
+def _listen(sock: socket.socket, got: dict[str, Any]) -> None:
+    """A seccomp agent: take the notify fd and the state from the runtime, then answer
+    every notification with success (0) without running the call, recording what came."""
+    conn, _ = sock.accept()
+    with conn:
+        msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+    got["calls"] = []
+    got["state"], got["fds"] = json.loads(msg), len(fds)
+    got["received"].set()
+    fd = fds[0]
+    try:
+        while True:
+            events = select.poll()
+            events.register(fd, select.POLLIN)
+            ready = events.poll(30000)
+            if not ready or ready[0][1] & select.POLLHUP:
+                return
+            notif = bytearray(80)
+            try:
+                fcntl.ioctl(fd, NOTIF_RECV, notif)
+            except OSError:
+                return  # the caller died meanwhile
+            cid, pid, _, nr = struct.unpack_from("=QIIi", notif)
+            got["calls"].append((pid, nr))
+            try:
+                fcntl.ioctl(fd, NOTIF_SEND, struct.pack("=QqiI", cid, 0, 0, 0))
+            except OSError:
+                pass  # ENOENT: the caller was killed while we answered
+    finally:
+        os.close(fd)
+
+
+def test_seccomp_notify_fd_goes_to_the_listener(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """linux.seccomp.listenerPath: create sends the notify fd with the state JSON (fds,
+    pid, metadata, state) as runc does; the agent answers mkdir, which then 'succeeds'
+    without a directory being made."""
+    script = "mkdir /tmp/made; echo rc=$?; [ -d /tmp/made ] && echo exists || echo absent"
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", script])
+    path = tmp_path / "agent.sock"
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"]["noNewPrivileges"] = True
+    doc["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": str(path),
+        "listenerMetadata": "agent-meta",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+    }  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(doc))
+    got: dict[str, Any] = {"received": threading.Event()}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        agent = threading.Thread(target=_listen, args=(server, got), daemon=True)
+        agent.start()
+        caller = Caller(rt, bundle, "notified", tmp_path)
+        try:
+            assert got["received"].wait(30)  # sent before create returned: at most in flight
+            assert got["fds"] == 1
+            state = got["state"]
+            assert state["fds"] == ["seccompFd"] and state["metadata"] == "agent-meta"
+            assert state["pid"] == caller.pid and state["state"]["pid"] == caller.pid
+            assert state["state"]["id"] == "notified" and state["state"]["bundle"] == str(bundle)
+            rt("start", "notified")
+            assert caller.wait() == 0
+            agent.join(30)
+        finally:
+            caller.close()
+            rt("delete", "--force", "notified")
+    out = caller.output().split()
+    assert out == ["rc=0", "absent"], out
+    assert got["calls"] and {nr for _, nr in got["calls"]} <= {83, 258}  # mkdir, mkdirat
+
+
+def test_notify_without_a_listener_is_refused(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(doc))
+    r = rt("create", "--bundle", str(bundle), "nolistener", check=False)
+    assert r.returncode == 1 and "linux.seccomp.listenerPath" in r.stderr
+    doc["linux"]["seccomp"]["listenerPath"] = str(tmp_path / "nobody.sock")
+    (bundle / "config.json").write_text(json.dumps(doc))
+    r = rt("create", "--bundle", str(bundle), "nolistener", check=False)
+    assert r.returncode == 1 and "cannot send the notify fd" in r.stderr, r.stderr
+    assert not (rt.root / "nolistener").exists()
+    assert rt("list", "-q").stdout == ""

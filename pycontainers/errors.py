@@ -352,6 +352,13 @@ class BuildError(PyContainersError):
         self.reason = message
 
 
+class BuildCancelled(BuildError):
+    """A build step stopped because another stage of the same build failed (or SIGINT)."""
+
+    def __init__(self) -> None:
+        super().__init__("cancelled: another stage of the build failed")
+
+
 class ContainerError(PyContainersError):
     """A container operation failed (wrong state, missing container, ...)."""
 
@@ -553,6 +560,7 @@ __all__ = [
     "AddressExhausted",
     "ApiError",
     "BlobNotFound",
+    "BuildCancelled",
     "BuildError",
     "CgroupError",
     "CgroupNotSupported",

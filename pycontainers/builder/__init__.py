@@ -120,6 +120,7 @@ def build(
             step.done()
         finally:
             builder.close()
+            shown.close()
     if out is not None:
         image_store.save([image], out[1], format=out[0])
     if iidfile is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import shutil
 import threading
 from collections import deque
@@ -25,12 +26,12 @@ from pycontainers.builder.parse import Instruction
 from pycontainers.builder.rootfs import lowers_for, mounted
 from pycontainers.builder.state import StageState, step_key
 from pycontainers.builder.steps import DEFAULT_SHELL, fail
-from pycontainers.errors import BuildError, ContainerStartError, SpecError
+from pycontainers.errors import BuildCancelled, BuildError, ContainerStartError, SpecError
 
 if TYPE_CHECKING:
     from pycontainers.builder.progress import Step
     from pycontainers.builder.stages import Builder
-    from pycontainers.spec import Mount
+    from pycontainers.spec import Mount, OverlayRootfs
 
 __all__ = ["RunMount", "parse_mount", "run_instruction"]
 
@@ -243,7 +244,6 @@ def _bind_source(b: Builder, inst: Instruction, state: StageState, m: RunMount) 
 def _execute(b: Builder, inst: Instruction, lowers: list[str], upper: str, work: str,
              argv: list[str], env: dict[str, str], cwd: str, state: StageState,
              mounts: list[Mount], network: str, step: Step) -> tuple[int, list[str]]:  # fmt: skip
-    from pycontainers.runtime.run import run
     from pycontainers.spec import OverlayRootfs
 
     tail: deque[str] = deque(maxlen=20)
@@ -263,18 +263,8 @@ def _execute(b: Builder, inst: Instruction, lowers: list[str], upper: str, work:
     reader.start()
     user = state.config.get("User") or None
     try:
-        result = run(
-            OverlayRootfs(tuple(lowers), upper, work),
-            argv,
-            env=env,
-            cwd=cwd,
-            user=user,
-            mounts=mounts,
-            network=network,
-            hostname="buildkitsandbox",
-            stdout=write_fd,
-            stderr=write_fd,
-        )
+        code = _run_step(b, OverlayRootfs(tuple(lowers), upper, work), argv, env=env, cwd=cwd,
+                         user=user, mounts=mounts, network=network, output=write_fd)  # fmt: skip
     except ContainerStartError as exc:
         raise fail(b, inst, f"RUN: {exc}") from None
     except SpecError as exc:
@@ -284,7 +274,51 @@ def _execute(b: Builder, inst: Instruction, lowers: list[str], upper: str, work:
         reader.join()
         os.close(read_fd)
         step.flush()
-    return result.returncode, list(tail)
+    return code, list(tail)
+
+
+def _run_step(b: Builder, rootfs: OverlayRootfs, argv: list[str], *, env: dict[str, str],
+              cwd: str, user: str | None, mounts: list[Mount], network: str,
+              output: int) -> int:  # fmt: skip
+    """What :func:`pycontainers.run` does for one container (the same spec, the same
+    :class:`~pycontainers.runtime.launch.Launch`), except that the wait also ends when the
+    build is cancelled (another stage failed, or SIGINT): then the container is killed,
+    its cgroup removed, and :class:`BuildCancelled` raised.
+    """
+    from pycontainers import _sys
+    from pycontainers.runtime.launch import Launch
+    from pycontainers.runtime.run import host_mountpoint, make_spec, needs_mountpoint
+    from pycontainers.runtime.stdio import DEVNULL, Stdio
+
+    spec = make_spec(rootfs, argv, env=env, cwd=cwd, user=user, mounts=mounts,
+                     network=network, hostname="buildkitsandbox")  # fmt: skip
+    b.check_cancelled()
+    stdio = Stdio(DEVNULL, output, output)
+    try:
+        mnt = host_mountpoint() if needs_mountpoint(spec) else None
+        launch = Launch(
+            spec, stdio, host_mountpoint=mnt, start_fifo=None, cgroup_name=os.urandom(8).hex()
+        )
+        try:
+            poller = select.poll()
+            poller.register(launch.pidfd, select.POLLIN)
+            poller.register(b.cancel_fd, select.POLLIN)
+            while not any(fd == launch.pidfd for fd, _ in poller.poll()):
+                if b.cancelled:
+                    raise BuildCancelled()
+            code = _sys.reap(launch.pidfd)
+        except BaseException:
+            if launch.pidfd >= 0:
+                launch.abort()
+            raise
+        finally:
+            launch.remove_cgroup()
+            launch.remove_layer()
+            launch.remove_network()
+        launch.close()
+    finally:
+        stdio.close_all()
+    return code
 
 
 def _prune_mountpoints(upper: str, lowers: list[str], targets: list[str]) -> None:

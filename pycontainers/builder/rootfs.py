@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import shutil
 import tempfile
@@ -33,13 +34,12 @@ class Workspace:
     def __init__(self, base: str | os.PathLike[str]) -> None:
         Path(base).mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="build-", dir=base))
-        self._n = 0
+        self._n = itertools.count(1)  # steps of concurrent stages share the workspace
         self._empty: Path | None = None
 
     def layer_dirs(self) -> tuple[str, str]:
         """A fresh (upper, work) pair on one filesystem."""
-        self._n += 1
-        step = self.dir / f"step-{self._n}"
+        step = self.dir / f"step-{next(self._n)}"
         (step / "upper").mkdir(parents=True)
         (step / "work").mkdir()
         return str(step / "upper"), str(step / "work")
@@ -51,8 +51,9 @@ class Workspace:
     def empty_lower(self) -> str:
         """An empty directory, the lower of a rootfs without layers (``FROM scratch``)."""
         if self._empty is None:
-            self._empty = self.dir / "empty"
-            self._empty.mkdir(mode=0o755)
+            empty = self.dir / "empty"
+            empty.mkdir(mode=0o755, exist_ok=True)
+            self._empty = empty
         return str(self._empty)
 
     def close(self) -> None:

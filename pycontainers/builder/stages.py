@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +20,7 @@ from pycontainers.builder.parse import Dockerfile, Instruction, Stage, parse_doc
 from pycontainers.builder.rootfs import Workspace, write_layer
 from pycontainers.builder.state import CacheIndex, StageState, now_stamp, step_key
 from pycontainers.builder.steps import METADATA
-from pycontainers.errors import BuildError, ImageNotFound, PyContainersError
+from pycontainers.errors import BuildCancelled, BuildError, ImageNotFound, PyContainersError
 from pycontainers.images import Image, ImageStore, host_platform
 from pycontainers.images.descriptor import Descriptor, Platform
 from pycontainers.images.digest import Digest
@@ -46,6 +48,20 @@ def platform_args(platform: Platform) -> dict[str, str]:
         out[f"{prefix}ARCH"] = platform.architecture
         out[f"{prefix}VARIANT"] = platform.variant
     return out
+
+
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
+                 "i386": "386", "i686": "386"}  # fmt: skip
+_DEFAULT_VARIANT = {"arm64": "v8", "amd64": "v1"}
+
+
+def _normal_platform(text: str) -> tuple[str, str, str]:
+    """``os/arch[/variant]`` with Go's names and default variants, for comparing."""
+    parts = text.strip().lower().split("/")
+    os_name = parts[0]
+    arch = _ARCH_ALIASES.get(parts[1], parts[1]) if len(parts) > 1 else ""
+    variant = parts[2] if len(parts) > 2 else _DEFAULT_VARIANT.get(arch, "")
+    return os_name, arch, variant or _DEFAULT_VARIANT.get(arch, "")
 
 
 class Builder:
@@ -84,6 +100,33 @@ class Builder:
         self.results: dict[int, StageState] = {}
         self.global_args = self._global_args()
         self.workspace = Workspace(os.path.join(data_root, "build", "tmp"))
+        self.deps: dict[int, set[int]] = {}
+        self._cancel = threading.Event()
+        self._cancel_r, self._cancel_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+
+    # -- cancellation ---------------------------------------------------------------------
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the build was cancelled (a stage failed, or SIGINT)."""
+        return self._cancel.is_set()
+
+    @property
+    def cancel_fd(self) -> int:
+        """An fd that becomes readable when the build is cancelled (for poll)."""
+        return self._cancel_r
+
+    def cancel(self) -> None:
+        """Stop every stage: running RUN steps are killed, no new step starts."""
+        if not self._cancel.is_set():
+            self._cancel.set()
+            with contextlib.suppress(OSError):
+                os.write(self._cancel_w, b"x")
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`BuildCancelled` once the build is cancelled."""
+        if self._cancel.is_set():
+            raise BuildCancelled()
 
     # -- helpers the steps use ------------------------------------------------------------
 
@@ -158,6 +201,17 @@ class Builder:
     def _base(self, stage: Stage) -> str:
         return self._expand(stage.base, self.global_args, stage.line)
 
+    def _check_platform(self, stage: Stage) -> None:
+        """``FROM --platform=P`` (``$BUILDPLATFORM``... expanded): only this host's."""
+        if not stage.platform:
+            return
+        wanted = self._expand(stage.platform, self.global_args, stage.line)
+        here = self.global_args["TARGETPLATFORM"]
+        if _normal_platform(wanted) != _normal_platform(here):
+            raise BuildError(f"FROM --platform={wanted}: this host builds only {here} (there "
+                             "is no emulation of other platforms here)",
+                             dockerfile=self.dockerfile.path, line=stage.line)  # fmt: skip
+
     def _deps(self, stage: Stage) -> set[int]:
         from pycontainers.builder.execute import check_run, parse_mount
 
@@ -209,7 +263,9 @@ class Builder:
                 raise BuildError(f"stage {s.label} depends on itself",
                                  dockerfile=self.dockerfile.path, line=s.line)  # fmt: skip
             visiting.add(s.index)
-            for d in sorted(self._deps(s)):
+            self._check_platform(s)
+            self.deps[s.index] = self._deps(s)
+            for d in sorted(self.deps[s.index]):
                 visit(stages[d])
             visiting.discard(s.index)
             order.append(s)
@@ -242,12 +298,6 @@ class Builder:
         total = len(steps) + 1
         label = f"{stage.name} " if stage.name else ""
         step = self.progress.step(f"[{label}1/{total}] FROM {base}")
-        if stage.platform:
-            wanted = self._expand(stage.platform, self.global_args, stage.line)
-            if wanted != self.global_args["TARGETPLATFORM"]:
-                raise BuildError(f"FROM --platform={wanted}: only this host's platform "
-                                 f"({self.global_args['TARGETPLATFORM']}) can be built here",
-                                 dockerfile=self.dockerfile.path, line=stage.line)  # fmt: skip
         source = self.dockerfile.stage(base)
         if base == "scratch":
             state = StageState.scratch(
@@ -265,12 +315,16 @@ class Builder:
         instructions = [*self._triggers(triggers, stage.line), *stage.instructions]
         n = 1
         for inst in instructions:
+            self.check_cancelled()
             if inst.cmd in _LAYER_STEPS:
                 n += 1
                 title = " ".join(inst.original.split("\n", 1)[0].split())
                 step = self.progress.step(f"[{label}{n}/{total}] {title}")
                 try:
                     self._dispatch(inst, state, step)
+                except BuildCancelled:
+                    step.canceled()
+                    raise
                 except BuildError as exc:
                     step.error(exc.reason.splitlines()[0])
                     raise
@@ -306,13 +360,53 @@ class Builder:
             f"#0 [internal] load build definition from {Path(self.context.dockerfile_name).name}"
         )
         order = self.plan()
-        for stage in order:
-            self.results[stage.index] = self.build_stage(stage)
+        if len(order) == 1:
+            self.results[order[0].index] = self.build_stage(order[0])
+        else:
+            self._build_concurrently(order)
         unused = sorted(set(self.build_args) - self.declared_args)
         if unused:
             self.progress.emit(f"[Warning] One or more build-args {unused} were not consumed")
         return self.results[order[-1].index], order[-1]
 
+    def _build_concurrently(self, order: list[Stage]) -> None:
+        """Build the stages on a thread pool, each once the stages it uses are built; the
+        first failure cancels the others (their RUN containers are killed) and is raised
+        after every stage has stopped.
+        """
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        pending = {s.index: s for s in order}
+        running: dict[Future[StageState], Stage] = {}
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(len(order), thread_name_prefix="build-stage") as pool:
+            try:
+                while pending or running:
+                    for index, stage in list(pending.items()):
+                        if self.deps[index] <= self.results.keys():
+                            running[pool.submit(self.build_stage, stage)] = stage
+                            del pending[index]
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        stage = running.pop(future)
+                        exc = future.exception()
+                        if exc is None:
+                            self.results[stage.index] = future.result()
+                        else:  # the first real error wins over the cancellations it caused
+                            if failure is None or (isinstance(failure, BuildCancelled)
+                                                   and not isinstance(exc, BuildCancelled)):  # fmt: skip
+                                failure = exc
+                            self.cancel()
+                            pending.clear()
+            except BaseException:  # SIGINT while waiting: stop the stages, then re-raise
+                self.cancel()
+                wait(running)
+                raise
+        if failure is not None:
+            raise failure
+
     def close(self) -> None:
         """Remove the build's scratch directories."""
+        os.close(self._cancel_r)
+        os.close(self._cancel_w)
         self.workspace.close()

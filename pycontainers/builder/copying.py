@@ -53,13 +53,17 @@ class SourceTree:
         base: str,
         owner: tuple[int, int] | None,
         chmod: int | None,
+        exclude: Callable[[str], bool] | None = None,
     ) -> None:
         """Add what ``walk`` yields (context paths below ``base``) as ``rel_name`` and
-        below; ``root_path`` is the host directory the paths are relative to.
+        below; ``root_path`` is the host directory the paths are relative to; entries whose
+        name ``exclude`` matches are left out.
         """
         for path, st in walk:
             sub = path[len(base) :].lstrip("/") if base else path
             name = f"{rel_name}/{sub}" if sub and rel_name else (sub or rel_name)
+            if exclude is not None and name and exclude(name):
+                continue
             uid, gid = owner if owner is not None else (0, 0)
             mode = stat.S_IMODE(st.st_mode)
             host = os.path.join(root_path, path) if path else root_path
@@ -159,11 +163,14 @@ def _read(path: str, size: int, name: str) -> Iterator[bytes]:
 
 
 def context_tree(ctx: BuildContext, rel: str, dest_name: str, *, owner: tuple[int, int] | None,
-                 chmod: int | None, tree: SourceTree, contents_only: bool) -> None:  # fmt: skip
+                 chmod: int | None, tree: SourceTree, contents_only: bool,
+                 exclude: Callable[[str], bool] | None = None) -> None:  # fmt: skip
     """Add the context path ``rel``: a directory's content (``contents_only``) or the
-    path itself, named ``dest_name`` below the destination.
+    path itself, named ``dest_name`` below the destination; ``exclude`` (``--exclude``)
+    leaves out the entries whose name below the destination it matches.
     """
     walk = ctx.walk(rel)
     if contents_only:
         next(walk)  # the directory itself: its content goes into the destination
-    tree.add_path(str(ctx.root), dest_name, walk, base=rel, owner=owner, chmod=chmod)
+    tree.add_path(str(ctx.root), dest_name, walk, base=rel, owner=owner, chmod=chmod,
+                  exclude=exclude)  # fmt: skip

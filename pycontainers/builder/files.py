@@ -5,6 +5,7 @@ the changes become a layer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -137,6 +138,7 @@ def copy_instruction(b: Builder, inst: Instruction, state: StageState, step: Ste
     if len(sources) > 1 and not dest_is_dir:
         raise fail(b, inst, f"When using {inst.cmd} with more than one source file, the "
                    "destination must be a directory and end with a /")  # fmt: skip
+    link = (inst.flag("link") or "false").lower() in ("true", "1", "")
     if origin:
         src_layers = b.source_layers(inst, expand(b, inst, origin, state))
         with mounted(lowers_for(b.store, src_layers, b.workspace)) as src_root:
@@ -144,22 +146,36 @@ def copy_instruction(b: Builder, inst: Instruction, state: StageState, step: Ste
             tree, archives, dest_is_dir = _gather(b, inst, state, ctx, sources, docs, dest,
                                                   dest_is_dir, owner, chmod, excludes, parents)  # fmt: skip
             digest = tree.digest()
-            key = step_key(state.key, inst.cmd, dest_path, dest_is_dir, chown, chmod, digest)
-            state.key = key
             created_by = f"{inst.cmd} --from={origin} {' '.join(sources)} {dest} # buildkit"
-            if b.reuse(state, key, created_by, step):
-                return
-            _write(b, inst, state, key, created_by, tree, archives, dest_path, dest_is_dir, owner)
+            _layer(b, inst, state, step, created_by, link, digest, tree, archives, dest_path,
+                   dest_is_dir, chown, owner, chmod)  # fmt: skip
         return
     tree, archives, dest_is_dir = _gather(b, inst, state, b.context, sources, docs, dest,
                                           dest_is_dir, owner, chmod, excludes, parents)  # fmt: skip
     digest = tree.digest() + "".join(a.digest for a in archives)
-    key = step_key(state.key, inst.cmd, dest_path, dest_is_dir, chown, chmod, digest)
-    state.key = key
     created_by = f"{inst.cmd} {' '.join(sources)} {dest} # buildkit"
+    _layer(b, inst, state, step, created_by, link, digest, tree, archives, dest_path,
+           dest_is_dir, chown, owner, chmod)  # fmt: skip
+
+
+def _layer(b: Builder, inst: Instruction, state: StageState, step: Step, created_by: str,
+           link: bool, digest: str, tree: SourceTree, archives: list[_Archive],
+           dest_path: str, dest_is_dir: bool, chown: str | None,
+           owner: tuple[int, int] | None, chmod: int | None) -> None:  # fmt: skip
+    """The step's layer from the cache, else written. A ``--link`` layer holds only the
+    copied files, written on an empty root: its key leaves out the parent's (so the layer
+    is reused when the base changes), while later steps still key on the whole stack.
+    """
+    if link:
+        key = step_key("", f"{inst.cmd} --link", dest_path, dest_is_dir, owner, chmod, digest)
+        state.key = step_key(state.key, "link", key)
+    else:
+        key = step_key(state.key, inst.cmd, dest_path, dest_is_dir, chown, chmod, digest)
+        state.key = key
     if b.reuse(state, key, created_by, step):
         return
-    _write(b, inst, state, key, created_by, tree, archives, dest_path, dest_is_dir, owner)
+    _write(b, inst, state, key, created_by, tree, archives, dest_path, dest_is_dir, owner,
+           link=link)  # fmt: skip
 
 
 def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
@@ -168,7 +184,8 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             parents: bool) -> tuple[SourceTree, list[_Archive], bool]:  # fmt: skip
     tree = SourceTree()
     archives: list[_Archive] = []
-    matches: list[tuple[str, str]] = []  # (path as named, with its symlinks resolved)
+    # (path as named — below the pivot with --parents —, with its symlinks resolved, pivot)
+    matches: list[tuple[str, str, str]] = []
     for src in sources:
         if src.startswith("<<"):
             name = src[2:].lstrip("-").strip("'\"")
@@ -191,20 +208,30 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             tree.add_data(target, data, mode=chmod if chmod is not None else 0o600, owner=owner,
                           mtime=b.epoch or 0)  # fmt: skip
             continue
+        pivot, pattern = _pivot(src) if parents else ("", src)
         try:
-            found = ctx.glob(src, line=inst.line)
+            found = ctx.glob(pattern, line=inst.line)
         except ContextPathError as exc:
             where = f"stage {inst.flag('from')}" if inst.flag("from") else "the build context"
             raise fail(
                 b, inst, f"{inst.cmd} {exc.reason}".replace("the build context", where)
             ) from None
-        matches += [(named, real) for named, real in found if not excludes.ignored(named)]
+        for named, real in found:
+            below = named[len(pivot) :].lstrip("/") if parents else posixpath.basename(named)
+            # a directory's own name is not copied (without --parents): not matched
+            if (parents or not ctx.path(real).is_dir()) and excludes.ignored(below):
+                continue
+            matches.append((below if parents else named, real, pivot))
     if (len(matches) > 1 or (matches and tree.entries)) and not dest_is_dir:
         raise fail(b, inst, f"When using {inst.cmd} with more than one source file, the "
                    "destination must be a directory and end with a /")  # fmt: skip
-    for named, rel in matches:
+    excluded = excludes.ignored if excludes.patterns else None
+    made: set[str] = set()
+    for named, rel, pivot in matches:
         host = ctx.path(rel)
         is_dir = host.is_dir() and not host.is_symlink()
+        if parents:
+            _parent_dirs(b, inst, ctx, tree, pivot, named, made, owner=owner, chmod=chmod)
         if inst.cmd == "ADD" and not is_dir and host.is_file() and _is_archive(host):
             h = hashlib.sha256()
             with open(host, "rb") as f:
@@ -215,7 +242,8 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
             continue
         if is_dir:
             name = named if parents else ""
-            context_tree(ctx, rel, name, owner=owner, chmod=chmod, tree=tree, contents_only=True)
+            context_tree(ctx, rel, name, owner=owner, chmod=chmod, tree=tree,
+                         contents_only=not parents, exclude=excluded)  # fmt: skip
             dest_is_dir = True
         else:
             name = named if parents else posixpath.basename(named)
@@ -225,15 +253,43 @@ def _gather(b: Builder, inst: Instruction, state: StageState, ctx: BuildContext,
     return tree, archives, dest_is_dir
 
 
+def _pivot(src: str) -> tuple[str, str]:
+    """``COPY --parents``' pivot: in ``a/./b/c`` the parents kept start after ``a`` — the
+    (context path dropped, glob pattern) of a source.
+    """
+    path = src
+    while path.startswith("./"):
+        path = path[2:]
+    head, sep, tail = path.partition("/./")
+    if not sep:
+        return "", path
+    return posixpath.normpath(head), f"{head}/{tail}"
+
+
+def _parent_dirs(b: Builder, inst: Instruction, ctx: BuildContext, tree: SourceTree,
+                 pivot: str, named: str, made: set[str], *, owner: tuple[int, int] | None,
+                 chmod: int | None) -> None:  # fmt: skip
+    """The directories above ``named`` (kept by ``--parents``), as they are in the context."""
+    parts = named.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        below = "/".join(parts[:i])
+        if below in made:
+            continue
+        made.add(below)
+        rel = ctx.resolve(posixpath.join(pivot, below) if pivot else below, line=inst.line)
+        tree.add_path(str(ctx.root), below, [(rel, os.lstat(ctx.path(rel)))], base=rel,
+                      owner=owner, chmod=None)  # fmt: skip
+
+
 def _write(b: Builder, inst: Instruction, state: StageState, key: str, created_by: str,
            tree: SourceTree, archives: list[_Archive], dest_path: str, dest_is_dir: bool,
-           owner: tuple[int, int] | None) -> None:  # fmt: skip
+           owner: tuple[int, int] | None, *, link: bool = False) -> None:  # fmt: skip
     from pycontainers.runtime._tree import extract
 
-    layers = lowers_for(b.store, state.layers, b.workspace)
     upper, work = b.workspace.layer_dirs()
+    layers = [] if link else lowers_for(b.store, state.layers, b.workspace)
     try:
-        with mounted(layers, upper, work) as root:
+        with mounted(layers, upper, work) if layers else _directory(upper) as root:
             target = dest_path if dest_is_dir else posixpath.dirname(dest_path)
             uid, gid = owner if owner is not None and dest_is_dir else (0, 0)
             try:
@@ -252,6 +308,15 @@ def _write(b: Builder, inst: Instruction, state: StageState, key: str, created_b
         b.commit_layer(state, key, created_by, upper)
     finally:
         b.workspace.release(upper)
+
+
+@contextlib.contextmanager
+def _directory(path: str) -> Iterator[int]:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _extract_archive(b: Builder, inst: Instruction, dfd: int, archive: _Archive) -> None:

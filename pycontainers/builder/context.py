@@ -204,10 +204,10 @@ class BuildContext:
             yield from self._walk_dir(rel)
 
     def _walk_dir(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
-        directory = self.root / rel if rel else self.root
+        directory = os.path.join(self.root, rel) if rel else os.fspath(self.root)
         for name in sorted(os.listdir(directory)):
             path = f"{rel}/{name}" if rel else name
-            st = os.lstat(directory / name)
+            st = os.lstat(f"{directory}/{name}")
             if self.ignore.ignored(path):
                 if stat.S_ISDIR(st.st_mode) and self.ignore.has_exclusions:
                     kept = list(self._walk_dir(path))

@@ -106,11 +106,8 @@ class SourceTree:
 def _file_digest(e: Entry) -> str:
     if e.data is not None:
         return hashlib.sha256(e.data).hexdigest()
-    h = hashlib.sha256()
     with open(e.host_path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _header(info: tarfile.TarInfo) -> bytes:

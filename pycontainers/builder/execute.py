@@ -31,6 +31,8 @@ from pycontainers.errors import BuildCancelled, BuildError, ContainerStartError,
 if TYPE_CHECKING:
     from pycontainers.builder.progress import Step
     from pycontainers.builder.stages import Builder
+    from pycontainers.images.descriptor import Descriptor
+    from pycontainers.images.digest import Digest
     from pycontainers.spec import Mount, OverlayRootfs
 
 __all__ = ["RunMount", "parse_mount", "run_instruction"]
@@ -213,7 +215,7 @@ def _bind_source(b: Builder, inst: Instruction, state: StageState, m: RunMount) 
         if not os.path.exists(path):
             raise fail(b, inst, f"RUN --mount: {src}: not found in the build context")
         if m.flag("rw"):  # writes go to a copy, never to the context
-            copy = b.workspace.dir / f"bind-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+            copy = b.workspace.dir / f"bind-{os.urandom(8).hex()}"  # this step's own
             if os.path.isdir(path):
                 shutil.copytree(path, copy, symlinks=True, dirs_exist_ok=True)
             else:
@@ -222,23 +224,29 @@ def _bind_source(b: Builder, inst: Instruction, state: StageState, m: RunMount) 
         return path
     layers = b.source_layers(inst, origin)
     copy = b.workspace.dir / f"from-{hashlib.sha256((origin + src).encode()).hexdigest()[:12]}"
-    if not copy.exists():
-        from pycontainers import _sys
-
-        with mounted(lowers_for(b.store, layers, b.workspace)) as root:
-            try:
-                fd = _sys.open_in_root(root, src, os.O_PATH | os.O_CLOEXEC)
-            except OSError as exc:
-                raise fail(b, inst, f"RUN --mount from={origin}: {src}: {exc.strerror}") from None
-            try:
-                where = f"/proc/self/fd/{fd}"
-                if os.path.isdir(where):
-                    shutil.copytree(where, copy, symlinks=True)
-                else:
-                    shutil.copy2(where, copy)
-            finally:
-                os.close(fd)
+    with b.lock:  # one copy, made once, for steps of concurrent stages
+        if not copy.exists():
+            _copy_from(b, inst, layers, origin, src, copy)
     return str(copy)
+
+
+def _copy_from(b: Builder, inst: Instruction, layers: list[tuple[Descriptor, Digest]],
+               origin: str, src: str, copy: Path) -> None:  # fmt: skip
+    from pycontainers import _sys
+
+    with mounted(lowers_for(b.store, layers, b.workspace)) as root:
+        try:
+            fd = _sys.open_in_root(root, src, os.O_PATH | os.O_CLOEXEC)
+        except OSError as exc:
+            raise fail(b, inst, f"RUN --mount from={origin}: {src}: {exc.strerror}") from None
+        try:
+            where = f"/proc/self/fd/{fd}"
+            if os.path.isdir(where):
+                shutil.copytree(where, copy, symlinks=True)
+            else:
+                shutil.copy2(where, copy)
+        finally:
+            os.close(fd)
 
 
 def _execute(b: Builder, inst: Instruction, lowers: list[str], upper: str, work: str,

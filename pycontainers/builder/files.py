@@ -358,13 +358,15 @@ def workdir_instruction(b: Builder, inst: Instruction, state: StageState, step: 
     key = step_key(state.key, "WORKDIR", full)
     state.key = key
     created_by = f"WORKDIR {full}"
+    # a layer cached under this key means the same parent lacked the directory: no need
+    # to mount the rootfs to look
+    if b.reuse(state, key, created_by, step):
+        return
     layers = lowers_for(b.store, state.layers, b.workspace)
     with mounted(layers) as root:
         present = exists_in_root(root, full)
     if present:
         state.add_history(created_by, empty_layer=True, created=b.created(state))
-        return
-    if b.reuse(state, key, created_by, step):
         return
     upper, work = b.workspace.layer_dirs()
     try:

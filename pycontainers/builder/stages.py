@@ -101,6 +101,7 @@ class Builder:
         self.global_args = self._global_args()
         self.workspace = Workspace(os.path.join(data_root, "build", "tmp"))
         self.deps: dict[int, set[int]] = {}
+        self.lock = threading.Lock()  # for what steps of concurrent stages share
         self._cancel = threading.Event()
         self._cancel_r, self._cancel_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
 

@@ -180,39 +180,53 @@ class CacheEntry:
 
 
 class CacheIndex:
-    """The layer steps cached in a store (and in ``--cache-from`` images), by key."""
+    """The layer steps cached in a store (and in ``--cache-from`` images), by key.
 
-    def __init__(self, store: ImageStore, entries: dict[str, CacheEntry]) -> None:
+    Only the store's index is read up front; an entry's manifest is read when its key is
+    looked up (a warm build reads as many as it has layer steps, however big the cache).
+    """
+
+    def __init__(self, store: ImageStore, entries: dict[str, CacheEntry],
+                 keyed: dict[str, Descriptor] | None = None) -> None:  # fmt: skip
         self.store = store
         self.entries = entries
+        self._keyed = keyed or {}
 
     @classmethod
     def load(cls, store: ImageStore, cache_from: Iterable[Image] = ()) -> CacheIndex:
         """The cache of ``store``: its keyed entries, then those of ``cache_from`` images."""
-        entries: dict[str, CacheEntry] = {}
+        keyed: dict[str, Descriptor] = {}
         for desc in store.content.read_index().manifests:
             key = desc.annotation(CACHE_KEY)
-            if not key or desc.annotation("org.opencontainers.image.ref.name"):
-                continue
-            try:
-                manifest = json.loads(store.content.read_bytes(desc))
-                layer = Descriptor.from_dict(manifest["layers"][0])
-                notes = manifest.get("annotations") or {}
-                diff = Digest.parse(notes["io.pycontainers.build.diff-id"])
-            except Exception:  # a broken entry is a miss, never an error
-                continue
-            entries[key] = CacheEntry(layer, diff, str(notes.get(_CREATED, "")))
+            if key and not desc.annotation("org.opencontainers.image.ref.name"):
+                keyed[key] = desc
+        entries: dict[str, CacheEntry] = {}
         for image in cache_from:
             history = [h for h in image.raw_config.get("history") or [] if not h.get("empty_layer")]
             for key, index in _image_keys(image):
-                if key not in entries and index < len(image.layers):
+                if key not in keyed and key not in entries and index < len(image.layers):
                     when = str(history[index].get("created", "")) if index < len(history) else ""
                     entries[key] = CacheEntry(image.layers[index], image.diff_ids[index], when)
-        return cls(store, entries)
+        return cls(store, entries, keyed)
+
+    def _read(self, desc: Descriptor) -> CacheEntry | None:
+        try:
+            manifest = json.loads(self.store.content.read_bytes(desc))
+            layer = Descriptor.from_dict(manifest["layers"][0])
+            notes = manifest.get("annotations") or {}
+            diff = Digest.parse(notes["io.pycontainers.build.diff-id"])
+        except Exception:  # a broken entry is a miss, never an error
+            return None
+        return CacheEntry(layer, diff, str(notes.get(_CREATED, "")))
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry of ``key`` whose layer blob is still stored, or None."""
         entry = self.entries.get(key)
+        if entry is None:
+            desc = self._keyed.get(key)
+            entry = self._read(desc) if desc is not None else None
+            if entry is not None:
+                self.entries[key] = entry
         if entry is None or not self.store.content.has(entry.layer.digest):
             return None
         return entry

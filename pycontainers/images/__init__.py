@@ -74,6 +74,6 @@ def default_store(root: str | None = None) -> ImageStore:
     """
     import os
 
-    from pycontainers.fs.shift import default_data_root
+    from pycontainers.paths import default_data_root
 
     return ImageStore(os.path.join(root or default_data_root(), "images"))

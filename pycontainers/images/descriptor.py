@@ -248,6 +248,11 @@ class Index:
         a tag moves to a new image.
         """
         key = descriptor.annotation(replace_annotation) if replace_annotation else None
+        same = [
+            m for m in self.manifests if key is not None and m.annotation(replace_annotation) == key
+        ]
+        if descriptor in self.manifests and all(m == descriptor for m in same):
+            return self  # already there: the index (and its order) stays as it is
         kept = [
             m
             for m in self.manifests

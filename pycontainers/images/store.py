@@ -280,9 +280,13 @@ class ContentStore:
             digest = Digest.from_hasher(hasher)
             if expected is not None and digest != expected:
                 raise DigestMismatch("digest", expected, digest)
+            target = self.blob_path(digest)
+            if target.exists():  # content-addressed: the stored blob is these bytes
+                os.unlink(tmp)
+                log.debug("blob.put", digest=str(digest), size=size, existed=True)
+                return Descriptor(media_type, digest, size, annotations=annotations)
             os.fchmod(fd, 0o644)
             os.fsync(fd)
-            target = self.blob_path(digest)
             with self.lock():
                 target.parent.mkdir(exist_ok=True)
                 os.rename(tmp, target)
@@ -360,8 +364,18 @@ class ContentStore:
     def update_index(self, change: Callable[[Index], Index]) -> Index:
         """Read, change and write the index under the lock, so concurrent updates all land."""
         with self.lock():
-            index = change(self.read_index())
-            write_atomic(self.root / "index.json", index.to_json())
+            try:
+                data = (self.root / "index.json").read_bytes()
+            except FileNotFoundError:
+                data = b""
+            try:
+                current = Index.from_json(data) if data else Index()
+            except SpecError as exc:
+                raise ImageError(f"{self.root / 'index.json'}: {exc}") from None
+            index = change(current)
+            new = index.to_json()
+            if new != data:  # an update that changes nothing writes nothing
+                write_atomic(self.root / "index.json", new)
             return index
 
     # -- garbage collection -------------------------------------------------------------

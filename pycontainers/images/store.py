@@ -58,6 +58,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _holds(path: Path, size: int, digest: Digest) -> bool:
+    """Whether the blob at ``path`` exists with exactly this size and digest (reading it
+    is cheaper than writing and syncing it again; a corrupted one is rewritten).
+    """
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != size:
+                return False
+            h = new_hasher(digest.algorithm)
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+    except OSError:
+        return False
+    return Digest.from_hasher(h) == digest
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old or the new file, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -281,7 +297,7 @@ class ContentStore:
             if expected is not None and digest != expected:
                 raise DigestMismatch("digest", expected, digest)
             target = self.blob_path(digest)
-            if target.exists():  # content-addressed: the stored blob is these bytes
+            if _holds(target, size, digest):  # stored and intact: nothing to write
                 os.unlink(tmp)
                 log.debug("blob.put", digest=str(digest), size=size, existed=True)
                 return Descriptor(media_type, digest, size, annotations=annotations)

@@ -26,6 +26,10 @@ def test_put_of_a_stored_blob_does_not_rewrite_it(tmp_path: Path) -> None:
     assert again == first and _ident(path) == before
     assert store.read_bytes(again) == b"same bytes"
     assert os.listdir(tmp_path / "store" / "ingest") == []  # no temporary file left
+    with open(path, "r+b") as f:  # a corrupted copy is rewritten, not trusted
+        f.write(b"SAME")
+    store.put(b"same bytes")
+    assert store.read_bytes(first) == b"same bytes"
     other = store.put(b"other bytes")
     assert other.digest != first.digest and store.read_bytes(other) == b"other bytes"
 

@@ -291,3 +291,40 @@ def test_tty_progress_through_a_real_pty(base: pc.Image, tmp_path: Path) -> None
     r = subprocess.run([sys.executable, "-m", "pycontainers", "build", str(ctx)],
                        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)  # fmt: skip
     assert r.returncode == 0 and "\x1b" not in r.stderr and "#2 CACHED\n" in r.stderr, r.stderr
+
+
+def test_sigint_while_stages_run_concurrently_leaves_nothing(
+    base: pc.Image, tmp_path: Path, state_root: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    ctx = context(
+        tmp_path,
+        f"""
+        FROM {BASE} AS one
+        RUN echo one started; sleep 120
+        FROM {BASE} AS two
+        RUN echo two started; sleep 120
+        FROM {BASE}
+        COPY --from=one /etc/passwd /a
+        COPY --from=two /etc/passwd /b
+        """,
+    )
+    before = (leftovers(state_root), mount_lines(), pycontainers_cgroups())
+    proc = subprocess.Popen([sys.executable, "-m", "pycontainers", "build", "--no-cache",
+                             "--progress", "plain", str(ctx)], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stderr is not None
+    started = set()
+    for line in proc.stderr:
+        if line.rstrip().endswith(" started"):
+            started.add(line.split()[-2])
+            if started == {"one", "two"}:
+                break
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    rest = proc.stderr.read()
+    proc.stderr.close()
+    assert len(re.findall(r"^#\d+ CANCELED$", rest, re.M)) == 2, rest
+    assert (leftovers(state_root), mount_lines(), pycontainers_cgroups()) == before

@@ -122,7 +122,7 @@ def _healthcheck(hc: Any) -> Any:
 
 def _mount(m: Any) -> Any:
     """One HostConfig.Mounts entry (Docker's mount.Mount) as the CLI's --mount text."""
-    from pycontainers.cli.runflags import parse_mount
+    from pycontainers.runtime.flagparse import parse_mount
 
     if not isinstance(m, dict):
         raise bad_request("HostConfig.Mounts entries must be objects")
@@ -152,7 +152,7 @@ def _security(opts: list[str]) -> dict[str, Any]:
     """
     import json
 
-    from pycontainers.cli.runflags import parse_security_opts
+    from pycontainers.runtime.flagparse import parse_security_opts
 
     out: dict[str, Any] = {}
     rest = []
@@ -201,7 +201,7 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
     """``(args, Container.create keywords)`` for a create request's body; ``image_config``
     is the image's (for ExposedPorts with PublishAllPorts), or None.
     """
-    from pycontainers.cli.runflags import parse_tmpfs, parse_volume
+    from pycontainers.runtime.flagparse import parse_tmpfs, parse_volume
 
     host = body.get("HostConfig") or {}
     if not isinstance(host, dict):
@@ -253,10 +253,10 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
     kw.update(_limits(host))
     log_config = host.get("LogConfig") or {}
     if isinstance(log_config, dict) and log_config.get("Config"):
-        from pycontainers.cli.runflags import _log_opts  # the CLI's --log-opt parser
+        from pycontainers.runtime.flagparse import parse_log_opts
 
         opts = log_config["Config"]
-        kw.update(_log_opts([f"{k}={v}" for k, v in opts.items()]))
+        kw.update(parse_log_opts([f"{k}={v}" for k, v in opts.items()]))
     return args, {k: v for k, v in kw.items() if v is not None}
 
 

@@ -250,6 +250,7 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
     if mounts:
         kw["mounts"] = mounts
     kw.update(_network(body, host, netcfg, image_config))
+    kw.update(_run_extras(body, host, netcfg))
     kw.update(_limits(host))
     log_config = host.get("LogConfig") or {}
     if isinstance(log_config, dict) and log_config.get("Config"):
@@ -258,6 +259,39 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
         opts = log_config["Config"]
         kw.update(parse_log_opts([f"{k}={v}" for k, v in opts.items()]))
     return args, {k: v for k, v in kw.items() if v is not None}
+
+
+def _run_extras(
+    body: dict[str, Any], host: dict[str, Any], netcfg: dict[str, Any]
+) -> dict[str, Any]:
+    """GroupAdd, Sysctls, DnsSearch, DnsOptions, VolumesFrom, OomScoreAdj, LogConfig.Type,
+    Config.StopTimeout and an endpoint's IPAMConfig.IPv4Address (``--ip``).
+    """
+    h = "HostConfig"
+    out: dict[str, Any] = {}
+    for key, field in (("GroupAdd", "group_add"), ("DnsSearch", "dns_search"),
+                       ("DnsOptions", "dns_options"), ("VolumesFrom", "volumes_from")):  # fmt: skip
+        values = _strings(host, key, h)
+        if values:
+            out[field] = values
+    sysctls = _str_map(host, "Sysctls", h)
+    if sysctls:
+        out["sysctls"] = sysctls
+    oom = _typed(host, "OomScoreAdj", int, h)
+    if oom:
+        out["oom_score_adj"] = oom
+    stop_timeout = _typed(body, "StopTimeout", int, "Config")
+    if stop_timeout is not None:
+        out["stop_timeout"] = stop_timeout
+    log_config = host.get("LogConfig") or {}
+    driver = log_config.get("Type") if isinstance(log_config, dict) else None
+    if driver:
+        out["log_driver"] = "json-file" if driver == "local" else driver
+    for ep in (netcfg.get("EndpointsConfig") or {}).values():
+        ipam = ep.get("IPAMConfig") if isinstance(ep, dict) else None
+        if isinstance(ipam, dict) and ipam.get("IPv4Address"):
+            out["ip"] = str(ipam["IPv4Address"])
+    return out
 
 
 def _network(

@@ -17,7 +17,7 @@ from pycontainers import _log
 from pycontainers.errors import ContainerError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.lifecycle import ExitStatus, Status
-from pycontainers.supervision import DEFAULT_DETACH_KEYS
+from pycontainers.supervision import DEFAULT_DETACH_KEYS, DetachOptions
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     import datetime as dt
@@ -96,6 +96,9 @@ class Container:
         log_max_size: int = 0,
         log_max_files: int = 1,
         console_socket: str | None = None,
+        stop_timeout: int | None = None,
+        oom_score_adj: int | None = None,
+        log_driver: str = "json-file",
         **spec_kwargs: Unpack[SpecOptions],
     ) -> Container:
         """Create a container: set up in its namespaces and wait for :meth:`start`.
@@ -108,7 +111,9 @@ class Container:
         any process, enforces ``restart`` (no, always, unless-stopped, on-failure[:N]),
         runs the ``healthcheck``; ``tty``, ``interactive`` (open stdin), ``console_socket``
         (the terminal's master goes there, OCI), ``auto_remove``. Else this process is the
-        parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`.
+        parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`. Also detached:
+        ``stop_timeout`` (seconds :meth:`stop` waits by default), ``oom_score_adj``,
+        ``log_driver`` (``json-file``, ``local``: the same here, ``none``: no log kept).
 
         Spec keywords (:class:`~pycontainers.runtime.options.SpecOptions`) are :func:`run`'s:
         ``hostname``, ``domainname``, ``env``, ``cwd``, ``user``, ``entrypoint``,
@@ -130,6 +135,8 @@ class Container:
             interactive=interactive, restart=restart, healthcheck=healthcheck, labels=labels,
             auto_remove=auto_remove, log_max_size=log_max_size, log_max_files=log_max_files,
             console_socket=console_socket, spec_kwargs=spec_kwargs,
+            extra_options={"stop_timeout": stop_timeout, "oom_score_adj": oom_score_adj,
+                           "log_driver": log_driver},
         )  # fmt: skip
 
     @classmethod
@@ -301,6 +308,8 @@ class Container:
             raise ContainerError(
                 f"container {self.id[:12]} is not detached: its output went to its stdio"
             )
+        if getattr(self.detach_options(), "log_driver", "json-file") == "none":
+            raise ContainerError("configured logging driver does not support reading")
         return read_logs(
             self.state_dir, follow=follow, running=lambda: self.status == "running",
             tail=tail, since=since, until=until, stdout=stdout, stderr=stderr,
@@ -490,14 +499,30 @@ class Container:
 
         kill(self, sig)
 
-    def stop(self, timeout: float = 10.0, sig: int | None = None) -> None:
+    def stop(self, timeout: float | None = None, sig: int | None = None) -> None:
         """Docker's stop: ``sig`` (default: the spec's or image's stop signal, else
-        SIGTERM), then SIGKILL after ``timeout`` seconds; a detached container is not
+        SIGTERM), then SIGKILL after ``timeout`` seconds (default: the container's
+        ``stop_timeout``, else 10; -1 waits forever); a detached container is not
         restarted by its policy afterwards.
         """
         from pycontainers.runtime.stop import stop
 
-        stop(self, timeout, sig)
+        if timeout is None:
+            stored = getattr(self.detach_options(), "stop_timeout", None)
+            timeout = 10.0 if stored is None else float(stored)
+        stop(self, None if timeout < 0 else timeout, sig)
+
+    def detach_options(self) -> DetachOptions | None:
+        """How the monitor watches this container (from its stored spec); None if it is
+        not detached or its spec is gone.
+        """
+        from pycontainers.runtime.specfile import load_spec
+
+        try:
+            options = load_spec(self.state_dir)[1].get("detach")
+        except ContainerError:
+            return None
+        return options if isinstance(options, DetachOptions) else None
 
     def delete(self) -> None:
         """Kill the container if needed, reap it, close its fds and remove its state."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -51,6 +51,7 @@ def create(
     log_max_files: int,
     console_socket: str | None,
     spec_kwargs: SpecOptions,
+    extra_options: Mapping[str, Any] | None = None,
 ) -> Container:
     """See :meth:`Container.create`."""
     from pycontainers.runtime.detach import DetachOptions
@@ -64,9 +65,12 @@ def create(
             raise SpecError("restart_policy", "give restart= or restart_policy=, not both")
         spec_kwargs = dict(spec_kwargs)  # type: ignore[assignment]
         restart = restart_of(spec_kwargs.pop("restart_policy"))  # type: ignore[typeddict-item]
-    if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
-        raise SpecError("detach", "tty, interactive, restart, healthcheck and auto_remove "
-                        "need detach=True (a monitor keeps them)")  # fmt: skip
+    extra = {k: v for k, v in (extra_options or {}).items() if v not in (None, "json-file")}
+    if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove
+                       or extra):  # fmt: skip
+        raise SpecError("detach", "tty, interactive, restart, healthcheck, auto_remove, "
+                        "stop_timeout, oom_score_adj and log_driver need detach=True (a "
+                        "monitor keeps them)")  # fmt: skip
     if detach and stdio_args != (None, None, None):
         raise SpecError("detach", "a detached container's output goes to its log: use "
                         "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
@@ -91,6 +95,7 @@ def create(
         log_max_files=log_max_files,
         auto_remove=auto_remove,
         console_socket=console_socket,
+        **extra,
     )
     container_id = st.check_id(id or os.urandom(32).hex())
     root = st.ensure_dir(state_root or st.default_state_root())
@@ -177,6 +182,8 @@ def launch_into(
     else:
         c.supervisor = Attached(launch, launch.pidfd, stdio if isinstance(stdio, Stdio) else None)
     r.rootfs, r.args = str(spec.rootfs), spec.process.args
+    if options is not None and options.oom_score_adj is not None:
+        _set_oom_score_adj(launch, options.oom_score_adj)
     r.pid = launch.pid
     r.cgroup = launch.cgroup
     r.image = spec.image or ""
@@ -191,3 +198,18 @@ def launch_into(
         from pycontainers.runtime.health_entry import seal_health_entry
 
         seal_health_entry(c, options.healthcheck)  # what the monitor runs for each check
+
+
+def _set_oom_score_adj(launch: Launch, value: int) -> None:
+    """Docker's ``--oom-score-adj`` on the container's first process (before it runs when
+    it waits for its start; its children inherit it).
+    """
+    try:
+        with open(f"/proc/{launch.pid}/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as exc:
+        launch.abort()
+        hint = " (lowering it needs CAP_SYS_RESOURCE)" if exc.errno == 13 else ""
+        raise SpecError(
+            "oom_score_adj", f"cannot set {value}: {exc.strerror}{hint}", errno=exc.errno
+        ) from None

@@ -117,7 +117,9 @@ def monitor_argv(
     console = getattr(options, "console_socket", None)  # None in specs saved before it
     if console is not None:
         argv += ["--console-socket", console]
-    if options.log_max_size:
+    if getattr(options, "log_driver", "json-file") == "none":  # no log kept (Docker's none)
+        argv += ["--log-file", os.devnull]
+    elif options.log_max_size:
         argv += ["--log-max-size", str(options.log_max_size)]
         argv += ["--log-max-files", str(options.log_max_files)]
     argv += ["--restart", options.restart, "--restart-count", str(options.restart_count)]

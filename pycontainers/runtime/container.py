@@ -121,8 +121,8 @@ class Container:
         ``readonly_rootfs``, ``namespaces``, ``uid_mappings``, ``gid_mappings``, ``userns``,
         ``cap_add``, ``cap_drop``, ``privileged``, ``seccomp``, ``security``, ``network``,
         ``ports``, ``aliases``, ``dns``, ``extra_hosts``, ``bandwidth``, ``stop_signal``,
-        ``shm_size``,
-        ``resources``, ``cgroup_parent`` and the limits of
+        ``shm_size``, ``sysctls``, ``group_add``, ``dns_search``, ``dns_options``, ``ip``,
+        ``volumes_from``, ``resources``, ``cgroup_parent`` and the limits of
         :class:`~pycontainers.runtime.options.LimitOptions` (``memory``, ``cpus``,
         ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...: all in
         :func:`run`'s docstring).
@@ -411,13 +411,25 @@ class Container:
         config: ImageConfig | None = None,
         message: str = "",
         image_root: str | None = None,
+        changes: Sequence[str] = (),
+        author: str = "",
+        pause: bool = True,
     ) -> Image:
         """Make an image of this container: its image's layers plus its changes as one
         layer, with the image's config (or ``config``), tagged ``reference``.
+
+        ``changes``: Dockerfile instructions applied to the config (Docker's ``--change``:
+        ``CMD``, ``ENTRYPOINT``, ``ENV``, ``EXPOSE``, ``WORKDIR``, ``USER``, ``LABEL``,
+        ``VOLUME``, ``STOPSIGNAL``, ``ONBUILD``, ``HEALTHCHECK``); ``message`` and
+        ``author`` are recorded; ``pause`` (default, as Docker's) freezes a running
+        container while its layer is read.
         """
         from pycontainers.runtime.files import commit
 
-        return commit(self, self.record.image, reference, config, message, image_root)
+        return commit(
+            self, self.record.image, reference, config, message, image_root,
+            changes=changes, author=author, pause=pause,
+        )  # fmt: skip
 
     def rename(self, new_name: str) -> None:
         """Give the container another name (unique under its state root; Docker's

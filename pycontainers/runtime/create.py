@@ -125,6 +125,9 @@ def create(
         st.remove_state_dir(state_dir)
         raise
     log.info("container.created", id=container_id, pid=c.pid, detach=detach)
+    from pycontainers.events import container_event
+
+    container_event(c, "create")
     return c
 
 

@@ -52,6 +52,9 @@ def stop(c: Container, timeout: float | None, sig: int | None) -> None:
     else:
         c.record.move(Status.STOPPED)
     log.info("container.stopped", id=c.id)
+    from pycontainers.events import container_event
+
+    container_event(c, "stop")
 
 
 __all__ = ["stop", "stop_signal"]

@@ -53,6 +53,7 @@ LAYERS: dict[str, int] = {
             "_views",
             "paths",
             "supervision",
+            "events",  # the event journal: a file under the state root, written by all layers
         ),
         0,
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import attrs
 
@@ -82,6 +83,29 @@ class HealthCheck:
             raise SpecError("healthcheck", "test must be a non-empty command")
         if not isinstance(self.retries, int) or self.retries < 1:
             raise SpecError("retries", f"must be a positive integer, got {self.retries!r}")
+
+    @classmethod
+    def from_image(cls, config: Any) -> HealthCheck | None:
+        """The check of an image config's ``Healthcheck`` (a Dockerfile's ``HEALTHCHECK``;
+        ``config`` is the image configuration's ``config`` object), or None (none set, or
+        ``NONE``). Its nanosecond durations keep millisecond precision.
+        """
+        check = (config or {}).get("Healthcheck") if isinstance(config, dict) else None
+        test = list((check or {}).get("Test") or [])
+        if not test or test[0] == "NONE":
+            return None
+
+        def ms(key: str, default: int) -> str | int:
+            ns = (check or {}).get(key) or 0
+            return f"{max(1, int(ns) // 1_000_000)}ms" if ns else default
+
+        return cls(
+            test=test[1] if test[0] == "CMD-SHELL" else tuple(test[1:]),
+            interval=ms("Interval", 30),
+            timeout=ms("Timeout", 30),
+            retries=int((check or {}).get("Retries") or 3),
+            start_period=ms("StartPeriod", 0),
+        )
 
 
 def check_restart(policy: str) -> str:

@@ -96,8 +96,10 @@ def _healthcheck(hc: Any) -> Any:
     test = hc.get("Test") or []
     if not isinstance(test, list) or not all(isinstance(t, str) for t in test):
         raise bad_request("Config.Healthcheck.Test must be a list of strings")
-    if not test or test[0] == "NONE":
-        return None
+    if not test:
+        return None  # the image's, if it has one
+    if test[0] == "NONE":
+        return "none"  # not even the image's
     from pycontainers.runtime.detach import HealthCheck
 
     if test[0] == "CMD-SHELL":

@@ -232,20 +232,11 @@ def _attach(
 
 def _create(args: argparse.Namespace, foreground: bool) -> Container:
     from pycontainers.cli.runextra import exposed_ports, write_cidfile
-    from pycontainers.cli.runflags import (
-        command_of,
-        create_kwargs,
-        image_healthcheck,
-        resolve_image,
-    )
+    from pycontainers.cli.runflags import command_of, create_kwargs, resolve_image
     from pycontainers.runtime.container import Container
 
     kw = create_kwargs(args, foreground=foreground)
     image = resolve_image(args.image, args.root, pull=args.pull, platform=args.platform)
-    if "healthcheck" not in kw and not args.no_healthcheck:
-        check = image_healthcheck(image)  # the image's HEALTHCHECK, as Docker runs it
-        if check is not None:
-            kw["healthcheck"] = check
     published = exposed_ports(args, image)
     if published:
         kw["ports"] = [*kw.get("ports", ()), *published]

@@ -163,30 +163,6 @@ def resolve_image(
     return ensure_image(store, image, platform=platform)
 
 
-def image_healthcheck(image: Any) -> Any:
-    """The HealthCheck of an image's ``Healthcheck`` config (``HEALTHCHECK`` of its
-    Dockerfile), or None (no image, none set, or ``NONE``).
-    """
-    raw = getattr(image, "raw_config", None)
-    check = ((raw or {}).get("config") or {}).get("Healthcheck") or {}
-    test = list(check.get("Test") or [])
-    if not test or test[0] == "NONE":
-        return None
-    from pycontainers.runtime.detach import HealthCheck
-
-    def ms(key: str, default: int) -> str | int:
-        ns = check.get(key) or 0
-        return f"{max(1, ns // 1_000_000)}ms" if ns else default
-
-    return HealthCheck(
-        test=test[1] if test[0] == "CMD-SHELL" else tuple(test[1:]),
-        interval=ms("Interval", 30),
-        timeout=ms("Timeout", 30),
-        retries=int(check.get("Retries") or 3),
-        start_period=ms("StartPeriod", 0),
-    )
-
-
 def command_of(args: argparse.Namespace) -> list[str]:
     """The CMD after IMAGE (a leading ``--`` dropped); ``host`` defaults to /bin/sh."""
     cmd = list(args.cmd)
@@ -257,7 +233,9 @@ def create_kwargs(args: argparse.Namespace, *, foreground: bool = False) -> dict
         "pids_limit": args.pids_limit,
     }
     kw.update({k: v for k, v in limits.items() if v is not None})
-    if args.health_cmd and not args.no_healthcheck:
+    if args.no_healthcheck:
+        kw["healthcheck"] = "none"  # not even the image's
+    elif args.health_cmd:
         kw["healthcheck"] = HealthCheck(
             test=args.health_cmd,
             interval=args.health_interval,
@@ -275,7 +253,6 @@ __all__ = [
     "add_run_flags",
     "command_of",
     "create_kwargs",
-    "image_healthcheck",
     "parse_env",
     "parse_labels",
     "parse_mount",

@@ -90,7 +90,7 @@ class Container:
         tty: bool = False,
         interactive: bool = False,
         restart: str = "no",
-        healthcheck: HealthCheck | None = None,
+        healthcheck: HealthCheck | str | None = "image",
         labels: Mapping[str, str] | None = None,
         auto_remove: bool = False,
         log_max_size: int = 0,
@@ -109,7 +109,8 @@ class Container:
         monitor keeps it beyond this process, logs its output (:meth:`logs`,
         :meth:`attach`; ``log_max_size`` bytes, ``log_max_files``), records the exit for
         any process, enforces ``restart`` (no, always, unless-stopped, on-failure[:N]),
-        runs the ``healthcheck``; ``tty``, ``interactive`` (open stdin), ``console_socket``
+        runs the ``healthcheck`` (default ``"image"``: the image's ``HEALTHCHECK``;
+        ``None`` or ``"none"``: no check); ``tty``, ``interactive`` (open stdin), ``console_socket``
         (the terminal's master goes there, OCI), ``auto_remove``. Else this process is the
         parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`. Also detached:
         ``stop_timeout`` (seconds :meth:`stop` waits by default), ``oom_score_adj``,

@@ -44,7 +44,7 @@ def create(
     tty: bool,
     interactive: bool,
     restart: str,
-    healthcheck: HealthCheck | None,
+    healthcheck: HealthCheck | str | None,
     labels: Mapping[str, str] | None,
     auto_remove: bool,
     log_max_size: int,
@@ -66,7 +66,12 @@ def create(
         spec_kwargs = dict(spec_kwargs)  # type: ignore[assignment]
         restart = restart_of(spec_kwargs.pop("restart_policy"))  # type: ignore[typeddict-item]
     extra = {k: v for k, v in (extra_options or {}).items() if v not in (None, "json-file")}
-    if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove
+    if isinstance(healthcheck, str) and healthcheck not in ("image", "none"):
+        raise SpecError(
+            "healthcheck", f"a HealthCheck, 'image', 'none' or None; got {healthcheck!r}"
+        )
+    explicit = healthcheck if not isinstance(healthcheck, str) else None
+    if not detach and (tty or interactive or restart != "no" or explicit or auto_remove
                        or extra):  # fmt: skip
         raise SpecError("detach", "tty, interactive, restart, healthcheck, auto_remove, "
                         "stop_timeout, oom_score_adj and log_driver need detach=True (a "
@@ -83,6 +88,11 @@ def create(
         if tty and "TERM" not in dict(spec.process.env):  # as Docker does for -t
             process = attrs.evolve(spec.process, env=(*spec.process.env, ("TERM", "xterm")))
             spec = attrs.evolve(spec, process=process)
+    if healthcheck == "image":  # the image's HEALTHCHECK, as Docker runs it
+        healthcheck = _image_healthcheck(rootfs, spec, spec_kwargs) if detach else None
+    elif healthcheck == "none":
+        healthcheck = None
+    assert not isinstance(healthcheck, str)
     if spec.resources is None and os.geteuid() == 0:
         # a long-lived container gets its own cgroup (rootless: none can be made here)
         spec = attrs.evolve(spec, resources=Resources())
@@ -201,6 +211,22 @@ def launch_into(
         from pycontainers.runtime.health_entry import seal_health_entry
 
         seal_health_entry(c, options.healthcheck)  # what the monitor runs for each check
+
+
+def _image_healthcheck(
+    rootfs: object, spec: ContainerSpec, options: SpecOptions
+) -> HealthCheck | None:
+    """The HEALTHCHECK of the image the container is made from (None without one)."""
+    from pycontainers.runtime.detach import HealthCheck
+
+    image: Any = rootfs if hasattr(rootfs, "raw_config") else None
+    if image is None and spec.image:
+        from pycontainers.images import default_store
+
+        image = default_store(options.get("image_root")).get(spec.image)
+    if image is None:
+        return None
+    return HealthCheck.from_image((image.raw_config or {}).get("config"))
 
 
 def _set_oom_score_adj(launch: Launch, value: int) -> None:

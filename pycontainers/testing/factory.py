@@ -167,7 +167,7 @@ class FactoryOptions(SpecOptions, total=False):
     tty: bool
     interactive: bool
     restart: str
-    healthcheck: HealthCheck | None
+    healthcheck: HealthCheck | str | None
     auto_remove: bool
     log_max_size: int
     log_max_files: int

@@ -289,3 +289,18 @@ def test_commit_change_author_pause(busybox_rootfs: Path) -> None:
         ok("rm", "-f", cid)
         for ref in ("cbase:1", "committed:1", "committed:2", "committed:3"):
             store.remove(f"localhost/{ref}")
+
+
+def test_events_of_an_attached_container(busybox_rootfs: Path) -> None:
+    t0 = time.time()
+    c = pc.Container.create(str(busybox_rootfs), ["sh", "-c", "exit 4"])  # this process reaps it
+    try:
+        c.start()
+        assert c.wait(timeout=60) == 4
+    finally:
+        c.delete()
+    got = [
+        (e["Action"], e["Actor"]["Attributes"].get("exitCode"))
+        for e in events.follow(since=t0, until=time.time(), filters={"container": [c.id]})
+    ]
+    assert got == [("create", None), ("start", None), ("die", "4"), ("destroy", None)]

@@ -135,8 +135,8 @@ def test_ip_on_a_user_network(busybox_rootfs: Path) -> None:
     assert ok("ps", "-aq") == ""
 
 
-def test_volumes_from(busybox_rootfs: Path, tmp_path: Path) -> None:
-    bb = str(busybox_rootfs)
+def test_volumes_from(fresh_rootfs: Path, tmp_path: Path) -> None:
+    bb = str(fresh_rootfs)  # its mount points are made in this rootfs: not the shared one
     host_dir = tmp_path / "shared"
     host_dir.mkdir()
     src = ok("create", "--name", "vsrc", "-v", "/data", "-v", f"{host_dir}:/bound", bb,

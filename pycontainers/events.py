@@ -32,6 +32,21 @@ MAX_BYTES = 4 * 1024 * 1024
 
 Event = dict[str, Any]
 
+_enabled = True
+
+
+def disable() -> None:
+    """Keep no journal in this process (and its containers' monitors): for the OCI runtime,
+    whose callers (podman, containerd) keep their own events.
+    """
+    global _enabled
+    _enabled = False
+
+
+def enabled() -> bool:
+    """Whether this process journals its operations (see :func:`disable`)."""
+    return _enabled
+
 
 def journal_path(state_root: str | None = None) -> str:
     """The journal of ``state_root`` (default: the engine's state root)."""
@@ -75,6 +90,8 @@ def record(
 
 def append(event: Event, *, state_root: str | None = None) -> None:
     """Append ``event`` (a message from :func:`make_event`) to the journal."""
+    if not _enabled:
+        return
     path = journal_path(state_root)
     line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
     try:
@@ -289,6 +306,8 @@ __all__ = [
     "Journal",
     "append",
     "container_event",
+    "disable",
+    "enabled",
     "follow",
     "in_range",
     "journal_path",

@@ -135,9 +135,10 @@ def monitor_argv(
         argv += ["--health-interval", str(hc.interval), "--health-timeout", str(hc.timeout)]
         argv += ["--health-retries", str(hc.retries)]
         argv += ["--health-start-period", str(hc.start_period)]
-    from pycontainers.events import journal_path
+    from pycontainers.events import enabled, journal_path
 
-    argv += ["--event-file", journal_path(state_root)]  # its "die" events
+    if enabled():
+        argv += ["--event-file", journal_path(state_root)]  # its "die" events
     if exit_hook:
         argv += ["--claim-file", os.path.join(state_dir, CLAIM_FILE)]
         argv += ["--exit-cmd", *hook_argv(state_root, container_id, "exit"), "--"]

@@ -29,7 +29,7 @@ def image(busybox_rootfs: Path, tmp_path: Path) -> Iterator[str]:
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(str(busybox_rootfs), arcname=".")
     buf.seek(0)
-    check = {"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 200_000_000,
+    check = {"Test": ["CMD-SHELL", "test -f /tmp/hc-image-ok"], "Interval": 200_000_000,
              "Timeout": 5_000_000_000, "Retries": 1}  # fmt: skip
     store = default_store()
     store.import_tar(buf, REF, config={"Cmd": ["sleep", "1000"], "Healthcheck": check})
@@ -49,8 +49,8 @@ def test_container_create_runs_the_image_healthcheck(image: str) -> None:
     c = pc.Container.create(image, detach=True, network="none")
     try:
         c.start()
-        until(lambda: c.health == "unhealthy")  # no /tmp/ok yet
-        c.exec(["touch", "/tmp/ok"])
+        until(lambda: c.health == "unhealthy")  # no /tmp/hc-image-ok yet
+        c.exec(["touch", "/tmp/hc-image-ok"])
         until(lambda: c.health == "healthy")
     finally:
         c.delete()
@@ -81,7 +81,7 @@ def test_cli_run_uses_it_and_no_healthcheck_disables_it(image: str) -> None:
         until(lambda: json.loads(ok("inspect", cid))[0]["State"].get("Health", {}).get("Status")
               == "unhealthy")  # fmt: skip
         assert "Health" not in json.loads(ok("inspect", off))[0]["State"]
-        r = cli("exec", cid, "touch", "/tmp/ok")
+        r = cli("exec", cid, "touch", "/tmp/hc-image-ok")
         assert r.returncode == 0
         until(lambda: json.loads(ok("inspect", cid))[0]["State"]["Health"]["Status"] == "healthy")
     finally:

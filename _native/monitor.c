@@ -38,6 +38,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DRAIN_MS 2000
@@ -53,12 +54,14 @@
     "  [--health-cmd PATH ARGS... -- | --health-entry FILE]   (FILE: sealed, run in the container)\n" \
     "  [--health-interval MS] [--health-timeout MS] [--health-retries N] [--health-start-period MS]\n" \
     "  [--cgroup DIR]... [--cgroup-parent DIR]... (removed when done; a parent once empty)\n"    \
-    "  [--claim-file PATH]  (a live client's flock on it skips --exit-cmd)\n"
+    "  [--claim-file PATH]  (a live client's flock on it skips --exit-cmd)\n"                    \
+    "  [--event-file PATH]  (a \"die\" event line is appended there at each exit)\n"
 
 enum { R_NO, R_ALWAYS, R_UNLESS_STOPPED, R_ON_FAILURE };
 
 static struct {
     char *state_dir, *log_file, *exit_file, *attach, *console, *stopped_file, *claim_file;
+    char *event_file;
     pid_t adopt;
     char **argv, **restart_cmd, **exit_cmd;
     int tty, interactive;
@@ -213,6 +216,8 @@ static void parse(int argc, char **argv) {
             o.log_max_size = num(a, v, 0);
         } else if (OPT("--log-max-files")) {
             o.log_max_files = (int)num(a, v, 1);
+        } else if (OPT("--event-file")) {
+            o.event_file = absolute(v);
         } else if (OPT("--exit-file")) {
             o.exit_file = absolute(v);
         } else if (OPT("--attach-socket")) {
@@ -561,6 +566,37 @@ static void write_exit_file(void) {
     buf_free(&b);
 }
 
+/* Docker's "die" event, appended to the event journal (pycontainers/events.py) in one
+ * O_APPEND write so lines of concurrent writers never interleave. */
+static void write_die_event(void) {
+    if (!o.event_file)
+        return;
+    const char *slash = strrchr(o.state_dir, '/');
+    const char *id = slash ? slash + 1 : o.state_dir;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    struct buf b = {0};
+    buf_str(&b, "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":");
+    buf_json_str(&b, (const unsigned char *)id, strlen(id));
+    buf_str(&b, ",\"Attributes\":{\"exitCode\":\"");
+    buf_int(&b, exit_code);
+    buf_str(&b, oom_killed ? "\",\"oomKilled\":\"true\"}}" : "\"}}");
+    buf_str(&b, ",\"scope\":\"local\",\"time\":");
+    buf_int(&b, (long long)ts.tv_sec);
+    buf_str(&b, ",\"timeNano\":");
+    buf_int(&b, ns);
+    buf_str(&b, ",\"status\":\"die\",\"id\":");
+    buf_json_str(&b, (const unsigned char *)id, strlen(id));
+    buf_str(&b, ",\"from\":\"\"}\n");
+    int fd = b.p ? open(o.event_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+    if (fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len)
+        mon_warn("write die event", errno);
+    if (fd >= 0)
+        close(fd);
+    buf_free(&b);
+}
+
 static int should_restart(void) {
     struct stat st;
     if (stop_requested || stat(o.stopped_file, &st) == 0)
@@ -583,6 +619,7 @@ static void finish_run(void) {
     oom_killed = finish_oom_killed();
     if (!again) /* gone before waiters wake: a stopped container holds no cgroup */
         finish_release_cgroups();
+    write_die_event(); /* first: whoever sees the exit file finds the event journaled */
     write_exit_file();
     attach_exit(exit_code);
     if (!again) {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import attrs
 
@@ -83,6 +84,29 @@ class HealthCheck:
         if not isinstance(self.retries, int) or self.retries < 1:
             raise SpecError("retries", f"must be a positive integer, got {self.retries!r}")
 
+    @classmethod
+    def from_image(cls, config: Any) -> HealthCheck | None:
+        """The check of an image config's ``Healthcheck`` (a Dockerfile's ``HEALTHCHECK``;
+        ``config`` is the image configuration's ``config`` object), or None (none set, or
+        ``NONE``). Its nanosecond durations keep millisecond precision.
+        """
+        check = (config or {}).get("Healthcheck") if isinstance(config, dict) else None
+        test = list((check or {}).get("Test") or [])
+        if not test or test[0] == "NONE":
+            return None
+
+        def ms(key: str, default: int) -> str | int:
+            ns = (check or {}).get(key) or 0
+            return f"{max(1, int(ns) // 1_000_000)}ms" if ns else default
+
+        return cls(
+            test=test[1] if test[0] == "CMD-SHELL" else tuple(test[1:]),
+            interval=ms("Interval", 30),
+            timeout=ms("Timeout", 30),
+            retries=int((check or {}).get("Retries") or 3),
+            start_period=ms("StartPeriod", 0),
+        )
+
 
 def check_restart(policy: str) -> str:
     """Return ``policy`` if it is Docker's: no, always, unless-stopped, on-failure[:N]."""
@@ -105,6 +129,10 @@ def _console_socket(value: str | None) -> str | None:
     return path
 
 
+LOG_DRIVERS = ("json-file", "local", "none")
+"""The logging drivers a detached container may have."""
+
+
 @attrs.frozen
 class DetachOptions:
     """How a detached container is watched: log size, restart policy, health, tty.
@@ -123,10 +151,35 @@ class DetachOptions:
     log_max_files: int = 1
     auto_remove: bool = False
     console_socket: str | None = attrs.field(default=None, converter=_console_socket)
+    stop_timeout: int | None = attrs.field(default=None, metadata={"omit_default": True})
+    """Seconds :meth:`Container.stop` waits before SIGKILL when given none (Docker's
+    ``--stop-timeout``; None: 10)."""
+    oom_score_adj: int | None = attrs.field(default=None, metadata={"omit_default": True})
+    """The container process's ``oom_score_adj`` (-1000..1000; lowering it needs
+    CAP_SYS_RESOURCE), set before it runs."""
+    log_driver: str = attrs.field(default="json-file", metadata={"omit_default": True})
+    """``json-file`` (or Docker's ``local``, the same file here) or ``none`` (no log kept:
+    ``logs`` refuses, attach still works)."""
 
     def __attrs_post_init__(self) -> None:
+        if self.log_driver not in LOG_DRIVERS:
+            raise SpecError(
+                "log_driver", f"unsupported logging driver {self.log_driver!r}: "
+                "json-file, local or none",
+            )  # fmt: skip
+        if self.stop_timeout is not None and (
+            not isinstance(self.stop_timeout, int) or self.stop_timeout < -1
+        ):
+            raise SpecError("stop_timeout", f"expected seconds (-1: wait forever), got "
+                            f"{self.stop_timeout!r}")  # fmt: skip
+        if self.oom_score_adj is not None and (
+            not isinstance(self.oom_score_adj, int) or not -1000 <= self.oom_score_adj <= 1000
+        ):
+            raise SpecError(
+                "oom_score_adj", f"must be between -1000 and 1000, got {self.oom_score_adj!r}"
+            )
         if self.console_socket is not None and not self.tty:
             raise SpecError("console_socket", "needs tty=True (it receives the pty master)")
 
 
-__all__ = ["DEFAULT_DETACH_KEYS", "DetachOptions", "HealthCheck", "check_restart"]
+__all__ = ["DEFAULT_DETACH_KEYS", "LOG_DRIVERS", "DetachOptions", "HealthCheck", "check_restart"]

@@ -136,7 +136,7 @@ async def start(request: web.Request) -> web.Response:
     return web.Response(status=204 if started else 304)
 
 
-def _stop(d: Daemon, c: Container, timeout: float, sig: int | None) -> bool:
+def _stop(d: Daemon, c: Container, timeout: float | None, sig: int | None) -> bool:
     if c.status not in ("running", "paused"):
         return False
     c.stop(timeout=timeout, sig=sig)
@@ -146,10 +146,11 @@ def _stop(d: Daemon, c: Container, timeout: float, sig: int | None) -> bool:
     return True
 
 
-def _timeout(request: web.Request) -> float:
+def _timeout(request: web.Request) -> float | None:
+    """``t``/``timeout`` seconds; None: the container's StopTimeout, else 10."""
     t = qint(request, "t", None)
     t = qint(request, "timeout", t)
-    return 10.0 if t is None or t < 0 else float(t)
+    return None if t is None else float(t)
 
 
 async def stop(request: web.Request) -> web.Response:

@@ -36,7 +36,7 @@ class Daemon:
         self.state_root = state_root
         self.data_root = data_root
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="api")
-        self.events: EventBus = EventBus()
+        self.events: EventBus = EventBus(state_root)
         self.create_lock = threading.Lock()
         """Creates run one at a time in this process: concurrent ``Container.create`` calls
         from threads of one process were seen to hang (a start pipe held open by another

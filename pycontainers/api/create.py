@@ -96,8 +96,10 @@ def _healthcheck(hc: Any) -> Any:
     test = hc.get("Test") or []
     if not isinstance(test, list) or not all(isinstance(t, str) for t in test):
         raise bad_request("Config.Healthcheck.Test must be a list of strings")
-    if not test or test[0] == "NONE":
-        return None
+    if not test:
+        return None  # the image's, if it has one
+    if test[0] == "NONE":
+        return "none"  # not even the image's
     from pycontainers.runtime.detach import HealthCheck
 
     if test[0] == "CMD-SHELL":
@@ -122,7 +124,7 @@ def _healthcheck(hc: Any) -> Any:
 
 def _mount(m: Any) -> Any:
     """One HostConfig.Mounts entry (Docker's mount.Mount) as the CLI's --mount text."""
-    from pycontainers.cli.runflags import parse_mount
+    from pycontainers.runtime.flagparse import parse_mount
 
     if not isinstance(m, dict):
         raise bad_request("HostConfig.Mounts entries must be objects")
@@ -152,7 +154,7 @@ def _security(opts: list[str]) -> dict[str, Any]:
     """
     import json
 
-    from pycontainers.cli.runflags import parse_security_opts
+    from pycontainers.runtime.flagparse import parse_security_opts
 
     out: dict[str, Any] = {}
     rest = []
@@ -201,7 +203,7 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
     """``(args, Container.create keywords)`` for a create request's body; ``image_config``
     is the image's (for ExposedPorts with PublishAllPorts), or None.
     """
-    from pycontainers.cli.runflags import parse_tmpfs, parse_volume
+    from pycontainers.runtime.flagparse import parse_tmpfs, parse_volume
 
     host = body.get("HostConfig") or {}
     if not isinstance(host, dict):
@@ -250,14 +252,48 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
     if mounts:
         kw["mounts"] = mounts
     kw.update(_network(body, host, netcfg, image_config))
+    kw.update(_run_extras(body, host, netcfg))
     kw.update(_limits(host))
     log_config = host.get("LogConfig") or {}
     if isinstance(log_config, dict) and log_config.get("Config"):
-        from pycontainers.cli.runflags import _log_opts  # the CLI's --log-opt parser
+        from pycontainers.runtime.flagparse import parse_log_opts
 
         opts = log_config["Config"]
-        kw.update(_log_opts([f"{k}={v}" for k, v in opts.items()]))
+        kw.update(parse_log_opts([f"{k}={v}" for k, v in opts.items()]))
     return args, {k: v for k, v in kw.items() if v is not None}
+
+
+def _run_extras(
+    body: dict[str, Any], host: dict[str, Any], netcfg: dict[str, Any]
+) -> dict[str, Any]:
+    """GroupAdd, Sysctls, DnsSearch, DnsOptions, VolumesFrom, OomScoreAdj, LogConfig.Type,
+    Config.StopTimeout and an endpoint's IPAMConfig.IPv4Address (``--ip``).
+    """
+    h = "HostConfig"
+    out: dict[str, Any] = {}
+    for key, field in (("GroupAdd", "group_add"), ("DnsSearch", "dns_search"),
+                       ("DnsOptions", "dns_options"), ("VolumesFrom", "volumes_from")):  # fmt: skip
+        values = _strings(host, key, h)
+        if values:
+            out[field] = values
+    sysctls = _str_map(host, "Sysctls", h)
+    if sysctls:
+        out["sysctls"] = sysctls
+    oom = _typed(host, "OomScoreAdj", int, h)
+    if oom:
+        out["oom_score_adj"] = oom
+    stop_timeout = _typed(body, "StopTimeout", int, "Config")
+    if stop_timeout is not None:
+        out["stop_timeout"] = stop_timeout
+    log_config = host.get("LogConfig") or {}
+    driver = log_config.get("Type") if isinstance(log_config, dict) else None
+    if driver:
+        out["log_driver"] = "json-file" if driver == "local" else driver
+    for ep in (netcfg.get("EndpointsConfig") or {}).values():
+        ipam = ep.get("IPAMConfig") if isinstance(ep, dict) else None
+        if isinstance(ipam, dict) and ipam.get("IPv4Address"):
+            out["ip"] = str(ipam["IPv4Address"])
+    return out
 
 
 def _network(

@@ -1,17 +1,17 @@
-"""``/events``: what this daemon did (container, image, network, volume actions), streamed
-as Docker's JSON messages with Docker's filters.
+"""``/events``: Docker's event stream, read from the event journal (:mod:`pycontainers.events`)
+that the library writes for every lifecycle operation, so the stream shows what the CLI, other
+programs and this daemon did alike, with Docker's filters.
 
-The daemon records the actions it performs itself (create, start, die, stop, kill, destroy,
-pause, unpause, rename, exec_create, exec_start; pull, tag, untag, delete; network and
-volume create and destroy). Publishing is thread-safe: the pool's threads publish too.
+The library records container create/start/die/stop/kill/destroy/pause/unpause/rename, image
+pull/tag/untag/delete, network and volume create/destroy itself; the actions only the daemon
+knows of (exec_create, exec_start, attach, restart, update, push, load...) are appended to the
+journal by :meth:`EventBus.publish`. Publishing is thread-safe: the pool's threads publish too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
-import threading
 import time
 from typing import Any
 
@@ -19,50 +19,35 @@ from aiohttp import web
 
 from pycontainers.api.context import daemon, qfilters
 
-_KEEP = 1000  # events kept for ``since``
+LIBRARY_RECORDED = {
+    "container": {"create", "start", "die", "stop", "kill", "destroy", "pause", "unpause",
+                  "rename"},
+    "image": {"pull", "tag", "untag", "delete"},
+    "network": {"create", "destroy"},
+    "volume": {"create", "destroy"},
+}  # fmt: skip
+"""The events the library journals by itself (publishing them again would double them)."""
+
+_POLL = 0.1  # seconds between looks at the journal while a client follows it
 
 
 class EventBus:
-    """Recent events and the queues of the clients following them."""
+    """Appends the daemon's own events to the journal of ``state_root``."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=_KEEP)
-        self._queues: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = []
+    def __init__(self, state_root: str | None = None) -> None:
+        self.state_root = state_root
 
     def publish(
         self, kind: str, action: str, actor_id: str, attributes: dict[str, str] | None = None
     ) -> None:
-        """Record one event (``kind`` container, image, network, volume) and send it on."""
-        now = time.time_ns()
-        attrs = dict(attributes or {})
-        event: dict[str, Any] = {
-            "Type": kind,
-            "Action": action,
-            "Actor": {"ID": actor_id, "Attributes": attrs},
-            "scope": "local",
-            "time": now // 1_000_000_000,
-            "timeNano": now,
-        }
-        if kind == "container":  # the pre-1.22 fields docker-compose v1 still reads
-            event.update({"status": action, "id": actor_id, "from": attrs.get("image", "")})
-        with self._lock:
-            self._recent.append(event)
-            queues = list(self._queues)
-        for loop, queue in queues:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+        """Journal one event (``kind`` container, image, network, volume), unless the
+        library has journaled it already.
+        """
+        if action in LIBRARY_RECORDED.get(kind, ()):
+            return
+        from pycontainers.events import record
 
-    def subscribe(self) -> tuple[list[dict[str, Any]], asyncio.Queue[dict[str, Any]]]:
-        """The events so far and a queue of the ones to come (call from the event loop)."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        with self._lock:
-            self._queues.append((asyncio.get_running_loop(), queue))
-            return list(self._recent), queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        """Stop sending to ``queue``."""
-        with self._lock:
-            self._queues = [(lp, q) for lp, q in self._queues if q is not queue]
+        record(kind, action, actor_id, attributes, state_root=self.state_root)
 
 
 def _time_arg(value: str | None) -> float | None:
@@ -81,58 +66,35 @@ def _time_arg(value: str | None) -> float | None:
         return float(parsed)
 
 
-def _matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    actor = event["Actor"]
-    attrs = actor["Attributes"]
-    for key, values in filters.items():
-        if key == "type" and event["Type"] not in values:
-            return False
-        if key == "event" and event["Action"] not in values:
-            return False
-        if key in ("container", "image", "network", "volume"):
-            if event["Type"] != key:
-                return False
-            ok = any(actor["ID"].startswith(v) or attrs.get("name") == v for v in values)
-            if not ok:
-                return False
-        if key == "label":
-            for want in values:
-                k, sep, v = want.partition("=")
-                if k not in attrs or (sep and attrs[k] != v):
-                    return False
-    return True
-
-
 async def events(request: web.Request) -> web.StreamResponse:
-    """GET /events: past events since ``since``, then new ones until ``until`` or the
-    client goes away.
+    """GET /events: the journal's events since ``since`` (none of the past without it), then
+    new ones until ``until`` or the client goes away.
     """
+    from pycontainers.events import Journal, in_range, matches
+
     filters = qfilters(request)
     since = _time_arg(request.query.get("since"))
     until = _time_arg(request.query.get("until"))
-    bus = daemon(request).events
-    past, queue = bus.subscribe()
+    d = daemon(request)
+    journal = Journal(d.events.state_root)
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+
+    async def send(batch: list[dict[str, Any]]) -> None:
+        for event in batch:
+            if in_range(event, since, until) and matches(event, filters):
+                await resp.write(json.dumps(event).encode() + b"\n")
+
     try:
+        past = await d.call(journal.read)
         await resp.prepare(request)
-        for event in past:
-            t = event["timeNano"] / 1e9
-            in_range = since is not None and t >= since and (until is None or t <= until)
-            if in_range and _matches(event, filters):
-                await resp.write(json.dumps(event).encode() + b"\n")
-        while True:
-            timeout = None if until is None else until - time.time()
-            if timeout is not None and timeout <= 0:
-                break
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout)
-            except TimeoutError:
-                break
-            if _matches(event, filters):
-                await resp.write(json.dumps(event).encode() + b"\n")
+        if since is not None:
+            await send(past)
+        while until is None or time.time() <= until:
+            await send(await d.call(journal.poll))
+            await asyncio.sleep(_POLL)
     finally:
-        bus.unsubscribe(queue)
+        journal.close()
     return resp
 
 
-__all__ = ["EventBus", "events"]
+__all__ = ["LIBRARY_RECORDED", "EventBus", "events"]

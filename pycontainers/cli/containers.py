@@ -9,6 +9,7 @@ log until it exits and exits with its status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -86,8 +87,9 @@ def add_commands(sub: Any) -> None:
     for name, help in (("stop", "stop running containers (signal, then SIGKILL)"),
                        ("restart", "restart containers")):  # fmt: skip
         p = _cmd(sub, name, help)
-        p.add_argument("-t", "--time", "--timeout", dest="time", type=float, default=10.0,
-                       help="seconds to wait before SIGKILL (10)")  # fmt: skip
+        p.add_argument("-t", "--time", "--timeout", dest="time", type=float, default=None,
+                       help="seconds to wait before SIGKILL (the container's --stop-timeout, "
+                       "else 10)")  # fmt: skip
         p.add_argument("-s", "--signal", help="the stop signal (default: the container's "
                        "stop signal from its image or --stop-signal, else TERM)")  # fmt: skip
         _refs(p)
@@ -176,7 +178,10 @@ def exit_key(c: Container) -> tuple[int, int] | None:
 
 
 def _follow_until_exit(
-    c: Container, before: tuple[int, int] | None, since: float | None = None
+    c: Container,
+    before: tuple[int, int] | None,
+    since: float | None = None,
+    streams: set[str] | None = None,
 ) -> int:
     """Copy the log to our stdout/stderr until the monitor records a new exit status (its
     exit file is no longer ``before``), so no output it drains late is lost; return it.
@@ -188,7 +193,9 @@ def _follow_until_exit(
     def running() -> bool:
         return exit_key(c) == before and monitor_alive(c)
 
-    for entry in read_logs(c.state_dir, follow=True, running=running, since=since):
+    shown = {"stdout", "stderr"} if streams is None else streams
+    for entry in read_logs(c.state_dir, follow=True, running=running, since=since,
+                           stdout="stdout" in shown, stderr="stderr" in shown):  # fmt: skip
         out = sys.stderr if entry.stream == "stderr" else sys.stdout
         out.buffer.write(entry.data)
         out.flush()
@@ -198,10 +205,25 @@ def _follow_until_exit(
     return int(done["exit_code"])
 
 
-def _attach(c: Container, stdin: bool, tty: bool, session: Any = None) -> int | None:
-    from pycontainers.runtime.attach import attach
+def _attach(
+    c: Container,
+    stdin: bool,
+    tty: bool,
+    session: Any = None,
+    detach_keys: str | None = None,
+    streams: set[str] | None = None,
+) -> int | None:
+    """Attach this process's stdio (``streams``: those of stdout and stderr to show)."""
+    from pycontainers.runtime.attach import DEFAULT_DETACH_KEYS, attach
 
-    result: int | None = attach(c, stdin=stdin, tty=tty, session=session)
+    keys = DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys
+    shown = {"stdout", "stderr"} if streams is None else streams
+    with open(os.devnull, "wb") as null:
+        result: int | None = attach(
+            c, stdin=stdin, tty=tty, session=session, detach_keys=keys,
+            stdout=None if "stdout" in shown else null,
+            stderr=None if "stderr" in shown else null,
+        )  # fmt: skip
     return result
 
 
@@ -210,20 +232,11 @@ def _attach(c: Container, stdin: bool, tty: bool, session: Any = None) -> int | 
 
 def _create(args: argparse.Namespace, foreground: bool) -> Container:
     from pycontainers.cli.runextra import exposed_ports, write_cidfile
-    from pycontainers.cli.runflags import (
-        command_of,
-        create_kwargs,
-        image_healthcheck,
-        resolve_image,
-    )
+    from pycontainers.cli.runflags import command_of, create_kwargs, resolve_image
     from pycontainers.runtime.container import Container
 
     kw = create_kwargs(args, foreground=foreground)
     image = resolve_image(args.image, args.root, pull=args.pull, platform=args.platform)
-    if "healthcheck" not in kw and not args.no_healthcheck:
-        check = image_healthcheck(image)  # the image's HEALTHCHECK, as Docker runs it
-        if check is not None:
-            kw["healthcheck"] = check
     published = exposed_ports(args, image)
     if published:
         kw["ports"] = [*kw.get("ports", ()), *published]
@@ -248,16 +261,18 @@ def _cmd_create(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pycontainers.errors import ContainerStartError
 
+    if args.detach and args.attach:
+        raise CommandError("Conflicting options: -a and -d")
     c = _create(args, foreground=not args.detach)
     if args.rm and not args.detach:
         c.claim_cleanup()  # we delete it after its exit: its monitor need not clean up
     before = exit_key(c)
     session = None
     try:
-        if not args.detach and (args.interactive or args.tty):
+        if not args.detach and (args.interactive or args.tty or args.log_driver == "none"):
             from pycontainers.runtime.attach import connect
 
-            session = connect(c)  # before the start: no output is missed
+            session = connect(c)  # before the start: no output is missed (nor unlogged)
             if args.tty:  # the terminal's size before the first process runs (as docker)
                 from pycontainers.runtime._term import winsize
 
@@ -284,17 +299,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _foreground(c: Container, args: argparse.Namespace, before: Any, session: Any) -> int:
     """Follow a started container until it exits (Ctrl-C stops it); --rm removes it."""
     code: int | None = 130
+    from pycontainers.cli.runextra import attached_streams, proxy_signals
+
+    streams = attached_streams(args)
+    proxy = args.sig_proxy == "true" and not args.tty
+    restore = proxy_signals(c) if proxy else None
     try:
         if session is not None:
-            code = _attach(c, stdin=args.interactive, tty=args.tty, session=session)
+            code = _attach(c, stdin="stdin" in streams and args.interactive, tty=args.tty,
+                           session=session, detach_keys=args.detach_keys,
+                           streams=streams)  # fmt: skip
             if code is None:  # the user detached: the container runs on
                 return 0
         else:
-            code = _follow_until_exit(c, before)
+            code = _follow_until_exit(c, before, streams=streams)
     except KeyboardInterrupt:
+        if proxy:  # the container's process sees the interrupt first (as Docker's proxy)
+            import signal
+
+            with contextlib.suppress(Exception):
+                c.kill(signal.SIGINT)
         c.stop(timeout=10)
         code = 130
     finally:
+        if restore is not None:
+            restore()
         if args.rm and code is not None:
             c.delete()
     return code

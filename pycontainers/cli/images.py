@@ -49,6 +49,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("reference", metavar="REPOSITORY[:TAG]")
     p.add_argument("-m", "--message", default="", help="commit message (the layer's history)")
+    p.add_argument("-a", "--author", default="", help='author (e.g. "A <a@example.com>")')
+    p.add_argument("-c", "--change", action="append", default=[], metavar="INSTRUCTION",
+                   help="apply a Dockerfile instruction to the image's config")  # fmt: skip
+    p.add_argument("-p", "--pause", default="true", choices=["true", "false"], metavar="BOOL",
+                   help="pause the container during the commit (true)")  # fmt: skip
 
 
 COMMANDS = ("load", "save", "images", "history", "tag", "rmi", "image", "commit")
@@ -92,7 +97,10 @@ def run_command(args: argparse.Namespace) -> int:
 
         container = Container.load(args.container)
         try:
-            image = container.commit(args.reference, message=args.message, image_root=args.root)
+            image = container.commit(
+                args.reference, message=args.message, image_root=args.root,
+                changes=args.change, author=args.author, pause=args.pause == "true",
+            )  # fmt: skip
         finally:
             container.close()
         print(image.id)

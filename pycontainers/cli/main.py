@@ -31,6 +31,7 @@ _COMMANDS = {
     "builds": "build",
     "registry": "pull push login logout",
     "serve": "serve",
+    "records": "rename events import",
 }
 _MODULES = tuple(_COMMANDS)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}
@@ -73,11 +74,12 @@ def _module(name: str) -> Any:
 _SAME_CONTAINER_VERBS = (
     "ps", "create", "run", "start", "stop", "restart", "kill", "rm", "pause", "unpause", "wait",
     "logs", "exec", "top", "stats", "cp", "diff", "export", "port", "commit", "inspect",
+    "rename", "attach", "update",
 )  # fmt: skip
 _CONTAINER_VERBS = {"ls": "ps", "list": "ps", **{v: v for v in _SAME_CONTAINER_VERBS}}
 _IMAGE_VERBS = {
     "ls": "images", "list": "images", "rm": "rmi", "remove": "rmi",
-    **{v: v for v in ("pull", "push", "tag", "save", "load", "history")},
+    **{v: v for v in ("pull", "push", "tag", "save", "load", "history", "import")},
 }  # fmt: skip
 
 

@@ -2,12 +2,16 @@
 ``--shm-size``, ``--memory-reservation``, ``--cpu-quota``/``--cpu-period``,
 ``--cgroup-parent``), namespaces shared with the host (``--pid``/``--ipc``/``--uts host``),
 ``--domainname``, ``--label-file``, ``--cidfile``, ``-P``/``--expose``, ``--pull`` and
-``--platform``; and the flags we refuse with a reason (``--gpus``, ``--device``).
+``--platform``, ``--stop-timeout``, ``--group-add``, ``--ip``, ``--sysctl``,
+``--dns-search``/``--dns-option``, ``--volumes-from``, ``--oom-score-adj``, ``--log-driver``;
+what a foreground ``run`` attaches (``-a``, ``--detach-keys``, ``--sig-proxy``); and the flags
+we refuse with a reason (``--gpus``, ``--device``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any
 
@@ -38,6 +42,32 @@ def add_extra_flags(p: argparse.ArgumentParser) -> None:
     a("--pull", default="missing", choices=["always", "missing", "never"],
       help="pull the image before creating (missing)")  # fmt: skip
     a("--platform", metavar="OS/ARCH", help="the platform of the image to pull")
+    a("--stop-timeout", type=int, metavar="SECONDS",
+      help="seconds to wait before killing it on stop (10)")  # fmt: skip
+    a("--group-add", action="append", default=[], metavar="GID",
+      help="add supplementary groups")  # fmt: skip
+    a("--ip", metavar="IPV4", help="the container's address on a user-defined network")
+    a("--sysctl", action="append", default=[], metavar="NAME=VALUE",
+      help="a namespaced kernel parameter (net.*, kernel.shm*, ...)")  # fmt: skip
+    a("--dns-search", action="append", default=[], metavar="DOMAIN",
+      help="a DNS search domain ('.' for none)")  # fmt: skip
+    a("--dns-option", "--dns-opt", dest="dns_option", action="append", default=[],
+      metavar="OPT", help="a resolv.conf option (ndots:2)")  # fmt: skip
+    a("--volumes-from", action="append", default=[], metavar="CONTAINER[:ro|rw]",
+      help="mount the volumes of another container")  # fmt: skip
+    a(
+        "--oom-score-adj",
+        type=int,
+        metavar="N",
+        help="tune the OOM killer's preference (-1000..1000)",
+    )
+    a("--log-driver", default="json-file", choices=["json-file", "local", "none"],
+      help="logging driver (json-file)")  # fmt: skip
+    a("--detach-keys", metavar="KEYS", help="keys that detach from the container (ctrl-p,ctrl-q)")
+    a("-a", "--attach", action="append", default=[], choices=["stdin", "stdout", "stderr"],
+      help="attach to stdin, stdout or stderr")  # fmt: skip
+    a("--sig-proxy", default="true", choices=["true", "false"], metavar="BOOL",
+      help="proxy received signals to the process (true)")  # fmt: skip
     a("--gpus", metavar="GPUS", help=argparse.SUPPRESS)
     a("--device", action="append", default=[], metavar="HOST[:CTR]", help=argparse.SUPPRESS)
 
@@ -64,6 +94,13 @@ def _ulimit(entry: str) -> tuple[str, tuple[int, int]]:
     soft = number(soft_text)
     hard = number(hard_text) if hard_text else soft
     return name, (soft, hard)
+
+
+def _sysctl(entry: str) -> tuple[str, str]:
+    name, sep, value = entry.partition("=")
+    if not sep or not name:
+        raise SpecError("sysctl", f"expected NAME=VALUE, got {entry!r}")
+    return name, value
 
 
 def _label_file(path: str) -> dict[str, str]:
@@ -99,6 +136,20 @@ def extra_kwargs(args: argparse.Namespace, kw: dict[str, Any]) -> None:
         )
     if args.ulimit:
         kw["rlimits"] = dict(_ulimit(u) for u in args.ulimit)
+    if args.sysctl:
+        kw["sysctls"] = dict(_sysctl(s) for s in args.sysctl)
+    for key, values in (
+        ("group_add", args.group_add),
+        ("dns_search", args.dns_search),
+        ("dns_options", args.dns_option),
+        ("volumes_from", args.volumes_from),
+    ):
+        if values:
+            kw[key] = list(values)
+    if args.ip:
+        kw["ip"] = args.ip
+    if args.log_driver != "json-file":
+        kw["log_driver"] = args.log_driver
     for key, value in (
         ("shm_size", args.shm_size),
         ("memory_reservation", args.memory_reservation),
@@ -106,6 +157,8 @@ def extra_kwargs(args: argparse.Namespace, kw: dict[str, Any]) -> None:
         ("cpu_period", args.cpu_period),
         ("cgroup_parent", args.cgroup_parent),
         ("domainname", args.domainname),
+        ("stop_timeout", args.stop_timeout),
+        ("oom_score_adj", args.oom_score_adj),
     ):
         if value is not None:
             kw[key] = value
@@ -156,4 +209,48 @@ def write_cidfile(args: argparse.Namespace, container_id: str) -> None:
         f.write(container_id)
 
 
-__all__ = ["add_extra_flags", "exposed_ports", "extra_kwargs", "write_cidfile"]
+def attached_streams(args: argparse.Namespace) -> set[str]:
+    """What a foreground run attaches: ``-a`` streams, else stdout, stderr (and stdin
+    with -i), as Docker does.
+    """
+    if args.attach:
+        return set(args.attach)
+    return {"stdout", "stderr", *(["stdin"] if args.interactive else [])}
+
+
+_PROXIED = ("SIGHUP", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCONT",
+            "SIGPIPE", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGXFSZ", "SIGVTALRM",
+            "SIGPROF", "SIGIO", "SIGPWR", "SIGSYS")  # fmt: skip
+
+
+def proxy_signals(c: Any) -> Any:
+    """``--sig-proxy``: signals this process receives go to the container's process (SIGINT
+    too, which then also stops it as before); returns a function restoring the handlers.
+    """
+    import signal
+
+    def forward(signum: int, _frame: Any) -> None:
+        with contextlib.suppress(Exception):
+            c.kill(signum)
+
+    saved = {}
+    for name in _PROXIED:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            saved[sig] = signal.signal(sig, forward)
+
+    def restore() -> None:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+__all__ = [
+    "add_extra_flags",
+    "attached_streams",
+    "exposed_ports",
+    "extra_kwargs",
+    "proxy_signals",
+    "write_cidfile",
+]

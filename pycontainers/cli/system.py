@@ -20,6 +20,9 @@ def add_commands(sub: Any) -> None:
     q.add_argument("-f", "--force", action="store_true", help="do not ask")
     q.add_argument("--volumes", action="store_true", help="also remove unused volumes")
     ssub.add_parser("info", help="show system-wide information")
+    q = ssub.add_parser("df", help="show disk usage")
+    q.add_argument("-v", "--verbose", action="store_true", help="show each item's usage")
+    q.add_argument("--format", default="", help="a template such as '{{.Type}}: {{.Size}}'")
     q = ssub.add_parser("service", help="run the Docker Engine API daemon (as 'serve')")
     from pycontainers.cli.serve import add_serve_flags
 
@@ -193,6 +196,10 @@ def run_command(args: argparse.Namespace) -> int:
     """Execute ``system``, ``info`` or ``version``; returns the exit status."""
     if args.command == "system" and args.system_command == "prune":
         return _prune(args)
+    if args.command == "system" and args.system_command == "df":
+        from pycontainers.cli.diskusage import system_df
+
+        return system_df(args)
     if args.command == "system" and args.system_command == "service":
         from pycontainers.cli.serve import run_command as serve
 

@@ -49,6 +49,7 @@ from pycontainers.images.store import ContentStore
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from pycontainers.images._compress import Readable
     from pycontainers.images.registry.pulling import PullOptions
     from pycontainers.images.registry.pushing import PushOptions, PushResult
 
@@ -421,29 +422,43 @@ class ImageStore(Naming):
         reference: str | Reference,
         layers: Sequence[tuple[Descriptor, Digest]],
         *,
-        config: ImageConfig | None = None,
+        config: ImageConfig | Mapping[str, Any] | None = None,
         base: Image | None = None,
         created: datetime.datetime | None = None,
         created_by: str = "",
+        author: str = "",
+        comment: str = "",
     ) -> Image:
         """Write a config and manifest for ``layers`` (stored blobs and their DiffIDs).
 
-        The new layers go on top of ``base`` (its config too, unless ``config`` is given);
-        the image is tagged ``reference``. Hold ``self.content.lock()`` around the puts of
-        the layers and this call so that a concurrent prune cannot drop them.
+        The new layers go on top of ``base`` (its whole config too, unless ``config`` is
+        given: an :class:`ImageConfig` or the raw ``config`` object, kept as is); the image
+        is tagged ``reference``; ``author`` and ``comment`` as ``docker commit -a/-m``
+        record them. Hold ``self.content.lock()`` around the puts of the layers and this
+        call so that a concurrent prune cannot drop them.
         """
         ref = Reference.parse(reference)
         when = (created or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
         stamp = when.isoformat().replace("+00:00", "Z")
         plat = base.platform if base is not None else host_platform()
         history = list(base.raw_config.get("history") or []) if base is not None else []
-        history += [{"created": stamp, "created_by": created_by} for _ in layers]
+        entry = {"created": stamp, "created_by": created_by}
+        entry.update({k: v for k, v in (("author", author), ("comment", comment)) if v})
+        history += [dict(entry) for _ in layers]
         diff_ids = [*(base.diff_ids if base else ()), *(d for _, d in layers)]
         raw: dict[str, Any] = {"created": stamp, "architecture": plat.architecture, "os": plat.os}
         if plat.variant:
             raw["variant"] = plat.variant
-        cfg = config if config is not None else (base.config if base else ImageConfig())
-        raw["config"] = cfg.to_oci()
+        if author:
+            raw["author"] = author
+        if isinstance(config, Mapping):
+            raw["config"] = dict(config)
+        elif config is not None:
+            raw["config"] = config.to_oci()
+        elif base is not None:  # all of it (Healthcheck, OnBuild... too)
+            raw["config"] = dict(base.raw_config.get("config") or {})
+        else:
+            raw["config"] = ImageConfig().to_oci()
         raw["rootfs"] = {"type": "layers", "diff_ids": [str(d) for d in diff_ids]}
         raw["history"] = history
         with self.content.lock():
@@ -485,11 +500,14 @@ class ImageStore(Naming):
         reference: str | Reference,
         *,
         base: Image | None = None,
-        config: ImageConfig | None = None,
+        config: ImageConfig | Mapping[str, Any] | None = None,
         created: datetime.datetime | None = None,
         created_by: str = "",
+        author: str = "",
+        comment: str = "",
     ) -> Image:
-        """Add ``directory`` as one layer (tar+gzip) on top of ``base`` and tag the result.
+        """Add ``directory`` as one layer (tar+gzip) on top of ``base`` and tag the result
+        (``config``, ``author``, ``comment``: as :meth:`commit` takes them).
 
         The directory may be an overlay upper dir: its whiteouts (0/0 character devices) and
         opaque directories become OCI whiteouts, so a container's changes commit as is.
@@ -511,16 +529,39 @@ class ImageStore(Naming):
                 base=base,
                 created=created,
                 created_by=created_by,
+                author=author,
+                comment=comment,
             )
+
+    def import_tar(
+        self,
+        stream: Readable,
+        reference: str | Reference,
+        *,
+        config: ImageConfig | Mapping[str, Any] | None = None,
+        comment: str = "",
+        created_by: str = "",
+    ) -> Image:
+        """Make a one-layer image of a filesystem tarball (Docker's ``import``): a binary
+        ``stream`` of the tar, plain or compressed (gzip, zstd: detected), tagged
+        ``reference``; ``config`` and ``comment`` as :meth:`commit` takes them. Data that is
+        not a tar archive is a :class:`LayerError`.
+        """
+        from pycontainers.images.importing import import_tar
+
+        return import_tar(self, stream, reference, config, comment, created_by)
 
     def pull(self, reference: str | Reference, **options: Unpack[PullOptions]) -> Image:
         """Pull from a registry (:func:`~pycontainers.images.registry.pulling.pull`): ``platform``,
         ``insecure_registries``, ``docker_config``, ``progress``, ``concurrency``,
         ``retries``, ``backoff``, ``timeout``, ``client``.
         """
+        from pycontainers.events import record
         from pycontainers.images.registry.pulling import pull
 
-        return pull(self, reference, **options)
+        image = pull(self, reference, **options)
+        record("image", "pull", str(image.reference), {"name": str(image.reference)})
+        return image
 
     def push(
         self,

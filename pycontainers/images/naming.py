@@ -92,6 +92,9 @@ class Naming:
                 Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform), target
             )
         log.info("image.tagged", reference=str(target), digest=str(src.digest))
+        from pycontainers.events import record
+
+        record("image", "tag", str(src.id), {"name": target.familiar})
         return self.get(target)
 
     def untag(self, ref: str | Reference) -> None:
@@ -106,6 +109,9 @@ class Naming:
 
         self.content.update_index(drop)
         log.info("image.untagged", reference=str(r))
+        from pycontainers.events import record
+
+        record("image", "untag", str(r), {"name": r.familiar})
 
     def remove(self, ref: str | Reference, *, force: bool = False) -> builtins.list[Reference]:
         """Remove the image named ``ref`` (its name; content stays until :meth:`prune`);
@@ -128,10 +134,12 @@ class Naming:
                     ) from None
                 for name in named:
                     self.untag(name)
+                _deleted(str(image.id), named)
                 return named
         r = Reference.parse(ref)
         if r.tag or r.digest is None:
             self.untag(r)
+            _deleted(str(r), [r])
             return [r]
         names = [
             str(n)
@@ -148,7 +156,15 @@ class Naming:
                 ),
             )
         )
+        _deleted(str(r), [Reference.parse(n) for n in names])
         return [Reference.parse(n) for n in names]
+
+
+def _deleted(actor: str, names: builtins.list[Reference]) -> None:
+    """The journal's ``delete`` event of an image removed under ``names``."""
+    from pycontainers.events import record
+
+    record("image", "delete", actor, {"name": ", ".join(n.familiar for n in names)})
 
 
 __all__ = ["ANNOTATION_REF_NAME", "ID", "Naming"]

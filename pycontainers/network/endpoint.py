@@ -255,7 +255,7 @@ def prepare(
         try:
             if spec.ports:
                 ports = eps.ports().reserve(owner, spec.ports)
-            address = network.ipam.allocate(network.name, owner)
+            address = network.ipam.allocate(network.name, owner, spec.ip)
             endpoint = Endpoint(
                 owner=owner,
                 network=network.name,
@@ -418,9 +418,13 @@ def _resolv_conf(spec: NetworkSpec) -> str:
                 search = words[1:]
         if not servers:  # as Docker: a host that only has a local resolver gets public ones
             servers = ["8.8.8.8", "8.8.4.4"]
+    if spec.dns_search:
+        search = [d for d in spec.dns_search if d != "."]  # "." : no search domain at all
     text = "".join(f"nameserver {s}\n" for s in servers)
     if search:
         text += "search " + " ".join(search) + "\n"
+    if spec.dns_options:
+        text += "options " + " ".join(spec.dns_options) + "\n"
     return text
 
 

@@ -215,8 +215,13 @@ class Ipam:
 
     # -- leases ----------------------------------------------------------------------
 
-    def allocate(self, network: str, owner: str) -> IPv4Interface:
-        """Lease the lowest free host address of ``network`` to ``owner`` (same one if leased)."""
+    def allocate(
+        self, network: str, owner: str, address: IPv4Address | None = None
+    ) -> IPv4Interface:
+        """Lease the lowest free host address of ``network`` to ``owner`` (same one if
+        leased), or ``address`` (Docker's ``--ip``: an error if it is outside the subnet,
+        the gateway's or another owner's).
+        """
         _check_owner(owner)
         with self._locked():
             state = self._state(network)
@@ -224,6 +229,12 @@ class Ipam:
             if owner in state.leases:
                 return IPv4Interface((state.leases[owner], net.prefixlen))
             used = set(state.leases.values())
+            if address is not None:
+                self._check_wanted(network, state, address, used)
+                state.leases[owner] = address
+                self._save(state)
+                log.info("ipam.allocated", network=network, owner=owner, address=str(address))
+                return IPv4Interface((address, net.prefixlen))
             first = int(net.network_address) + 2  # skip the network address and the gateway
             for value in range(first, int(net.broadcast_address)):
                 addr = IPv4Address(value)
@@ -238,6 +249,19 @@ class Ipam:
             self._save(state)
         log.info("ipam.allocated", network=network, owner=owner, address=str(addr))
         return IPv4Interface((addr, net.prefixlen))
+
+    @staticmethod
+    def _check_wanted(
+        network: str, state: _State, address: IPv4Address, used: set[IPv4Address]
+    ) -> None:
+        net = state.subnet.network
+        first = int(net.network_address) + 2
+        if address not in net:
+            raise SpecError("ip", f"{address} is not in network {network!r} ({net})")
+        if not first <= int(address) < int(net.broadcast_address):
+            raise SpecError("ip", f"{address} is reserved in network {network!r} ({net})")
+        if address in used:
+            raise SpecError("ip", f"address {address} is already in use on network {network!r}")
 
     def release(self, network: str, owner: str) -> bool:
         """Release the lease of ``owner`` on ``network``; False if it held none."""

@@ -187,6 +187,9 @@ class Network:
             ipam.remove_network(name, force=True)
             raise
         log.info("network.created", network=name, bridge=config.bridge, subnet=str(subnet))
+        from pycontainers.events import record
+
+        record("network", "create", config.id, {"name": name, "type": "bridge"})
         return self
 
     @classmethod
@@ -299,6 +302,9 @@ class Network:
             self.ipam.remove_network(self.name)
             os.unlink(_def_path(self.name, self._data_root))
         log.info("network.removed", network=self.name)
+        from pycontainers.events import record
+
+        record("network", "destroy", self.config.id, {"name": self.name, "type": "bridge"})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Network) and other.config == self.config

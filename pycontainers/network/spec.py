@@ -91,6 +91,32 @@ def _extra_hosts(value: Mapping[str, str] | Iterable[str]) -> tuple[tuple[str, I
     return tuple(out)
 
 
+def _search(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    return tuple("." if d == "." else check_host_name(d.rstrip("."), "dns_search") for d in value)
+
+
+def _dns_options(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    out = []
+    for v in value:
+        if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_-]+(:[0-9]+)?", v):
+            raise SpecError("dns_options", f"{v!r} is not a resolv.conf option (ndots:2, rotate)")
+        out.append(v)
+    return tuple(out)
+
+
+def _ip(value: str | IPv4Address | None) -> IPv4Address | None:
+    if value is None or isinstance(value, IPv4Address):
+        return value
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        raise SpecError("ip", f"{value!r} is not an IPv4 address") from None
+
+
 @attrs.frozen
 class NetworkSpec:
     """A container's place on a bridge network.
@@ -101,7 +127,8 @@ class NetworkSpec:
     ``-p`` strings such as ``"127.0.0.1:8080:80"``). ``aliases`` are extra names the other
     containers of a user network resolve to this one; ``dns`` the resolv.conf name servers
     (default: the host's, without loopback ones); ``extra_hosts`` more /etc/hosts entries;
-    ``bandwidth`` egress/ingress limits (``{"egress": "1mbit"}``).
+    ``bandwidth`` egress/ingress limits (``{"egress": "1mbit"}``); ``dns_search``,
+    ``dns_options`` for resolv.conf; ``ip`` a fixed address on a user-defined network.
     """
 
     network: str = attrs.field(
@@ -114,6 +141,25 @@ class NetworkSpec:
         default=(), converter=_extra_hosts
     )
     bandwidth: Bandwidth | None = attrs.field(default=None, converter=_bandwidth)
+    dns_search: tuple[str, ...] = attrs.field(
+        default=(), converter=_search, metadata={"omit_default": True}
+    )
+    """resolv.conf ``search`` domains (Docker's ``--dns-search``; default: the host's)."""
+    dns_options: tuple[str, ...] = attrs.field(
+        default=(), converter=_dns_options, metadata={"omit_default": True}
+    )
+    """resolv.conf ``options`` (Docker's ``--dns-option``, such as ``ndots:2``)."""
+    ip: IPv4Address | None = attrs.field(
+        default=None, converter=_ip, metadata={"omit_default": True}
+    )
+    """The container's address on a user-defined network (Docker's ``--ip``); None: the
+    lowest free one."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.ip is not None and self.network == DEFAULT_NETWORK:
+            raise SpecError(
+                "ip", "user specified IP address is supported on user defined networks only"
+            )
 
 
 __all__ = ["DEFAULT_NETWORK", "NetworkSpec", "check_host_name", "check_network_name"]

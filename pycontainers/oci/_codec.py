@@ -5,7 +5,10 @@ objects of an allow-listed set become ``{"@type": NAME, field: value...}``, tupl
 lists, frozensets ``{"@set": [...]}``, addresses ``{"@ip": "..."}``, seccomp profiles their
 Docker JSON. Decoding rebuilds each object without re-running converters (the stored value
 is already the normal form) but with its validators and ``__attrs_post_init__`` checks, so
-an edited value that breaks a rule is refused; every error names where it is.
+an edited value that breaks a rule is refused; every error names where it is. A field
+added after a format was in use carries ``metadata={"omit_default": True}``: it is written
+only when it differs from its default, so containers that do not use it stay readable by
+the version before it (which refuses fields it does not know).
 """
 
 from __future__ import annotations
@@ -58,7 +61,10 @@ def encode(value: Any) -> Any:
             raise TypeError(f"cannot store a {name} in a container config")
         out: dict[str, Any] = {"@type": name}
         for field in attrs.fields(type(value)):
-            out[field.name] = encode(getattr(value, field.name))
+            item = getattr(value, field.name)
+            if field.metadata.get("omit_default") and item == field.default:
+                continue  # a newer field at its default: older readers never see it
+            out[field.name] = encode(item)
         return out
     raise TypeError(f"cannot store a {type(value).__name__} in a container config")
 

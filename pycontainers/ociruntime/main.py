@@ -120,8 +120,10 @@ def _create_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
+    from pycontainers.events import disable
     from pycontainers.ociruntime.report import Reporter
 
+    disable()  # a low-level runtime keeps no event journal (its callers have their own)
     args = _parser().parse_args(argv)
     reporter = Reporter(args.log, args.log_format, args.debug)
     try:

@@ -17,7 +17,7 @@ from pycontainers import _log
 from pycontainers.errors import ContainerError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.lifecycle import ExitStatus, Status
-from pycontainers.supervision import DEFAULT_DETACH_KEYS
+from pycontainers.supervision import DEFAULT_DETACH_KEYS, DetachOptions
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     import datetime as dt
@@ -90,12 +90,15 @@ class Container:
         tty: bool = False,
         interactive: bool = False,
         restart: str = "no",
-        healthcheck: HealthCheck | None = None,
+        healthcheck: HealthCheck | str | None = "image",
         labels: Mapping[str, str] | None = None,
         auto_remove: bool = False,
         log_max_size: int = 0,
         log_max_files: int = 1,
         console_socket: str | None = None,
+        stop_timeout: int | None = None,
+        oom_score_adj: int | None = None,
+        log_driver: str = "json-file",
         **spec_kwargs: Unpack[SpecOptions],
     ) -> Container:
         """Create a container: set up in its namespaces and wait for :meth:`start`.
@@ -106,9 +109,12 @@ class Container:
         monitor keeps it beyond this process, logs its output (:meth:`logs`,
         :meth:`attach`; ``log_max_size`` bytes, ``log_max_files``), records the exit for
         any process, enforces ``restart`` (no, always, unless-stopped, on-failure[:N]),
-        runs the ``healthcheck``; ``tty``, ``interactive`` (open stdin), ``console_socket``
+        runs the ``healthcheck`` (default ``"image"``: the image's ``HEALTHCHECK``;
+        ``None`` or ``"none"``: no check); ``tty``, ``interactive`` (open stdin), ``console_socket``
         (the terminal's master goes there, OCI), ``auto_remove``. Else this process is the
-        parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`.
+        parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`. Also detached:
+        ``stop_timeout`` (seconds :meth:`stop` waits by default), ``oom_score_adj``,
+        ``log_driver`` (``json-file``, ``local``: the same here, ``none``: no log kept).
 
         Spec keywords (:class:`~pycontainers.runtime.options.SpecOptions`) are :func:`run`'s:
         ``hostname``, ``domainname``, ``env``, ``cwd``, ``user``, ``entrypoint``,
@@ -116,8 +122,8 @@ class Container:
         ``readonly_rootfs``, ``namespaces``, ``uid_mappings``, ``gid_mappings``, ``userns``,
         ``cap_add``, ``cap_drop``, ``privileged``, ``seccomp``, ``security``, ``network``,
         ``ports``, ``aliases``, ``dns``, ``extra_hosts``, ``bandwidth``, ``stop_signal``,
-        ``shm_size``,
-        ``resources``, ``cgroup_parent`` and the limits of
+        ``shm_size``, ``sysctls``, ``group_add``, ``dns_search``, ``dns_options``, ``ip``,
+        ``volumes_from``, ``resources``, ``cgroup_parent`` and the limits of
         :class:`~pycontainers.runtime.options.LimitOptions` (``memory``, ``cpus``,
         ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...: all in
         :func:`run`'s docstring).
@@ -130,6 +136,8 @@ class Container:
             interactive=interactive, restart=restart, healthcheck=healthcheck, labels=labels,
             auto_remove=auto_remove, log_max_size=log_max_size, log_max_files=log_max_files,
             console_socket=console_socket, spec_kwargs=spec_kwargs,
+            extra_options={"stop_timeout": stop_timeout, "oom_score_adj": oom_score_adj,
+                           "log_driver": log_driver},
         )  # fmt: skip
 
     @classmethod
@@ -301,6 +309,8 @@ class Container:
             raise ContainerError(
                 f"container {self.id[:12]} is not detached: its output went to its stdio"
             )
+        if getattr(self.detach_options(), "log_driver", "json-file") == "none":
+            raise ContainerError("configured logging driver does not support reading")
         return read_logs(
             self.state_dir, follow=follow, running=lambda: self.status == "running",
             tail=tail, since=since, until=until, stdout=stdout, stderr=stderr,
@@ -402,13 +412,25 @@ class Container:
         config: ImageConfig | None = None,
         message: str = "",
         image_root: str | None = None,
+        changes: Sequence[str] = (),
+        author: str = "",
+        pause: bool = True,
     ) -> Image:
         """Make an image of this container: its image's layers plus its changes as one
         layer, with the image's config (or ``config``), tagged ``reference``.
+
+        ``changes``: Dockerfile instructions applied to the config (Docker's ``--change``:
+        ``CMD``, ``ENTRYPOINT``, ``ENV``, ``EXPOSE``, ``WORKDIR``, ``USER``, ``LABEL``,
+        ``VOLUME``, ``STOPSIGNAL``, ``ONBUILD``, ``HEALTHCHECK``); ``message`` and
+        ``author`` are recorded; ``pause`` (default, as Docker's) freezes a running
+        container while its layer is read.
         """
         from pycontainers.runtime.files import commit
 
-        return commit(self, self.record.image, reference, config, message, image_root)
+        return commit(
+            self, self.record.image, reference, config, message, image_root,
+            changes=changes, author=author, pause=pause,
+        )  # fmt: skip
 
     def rename(self, new_name: str) -> None:
         """Give the container another name (unique under its state root; Docker's
@@ -490,14 +512,30 @@ class Container:
 
         kill(self, sig)
 
-    def stop(self, timeout: float = 10.0, sig: int | None = None) -> None:
+    def stop(self, timeout: float | None = None, sig: int | None = None) -> None:
         """Docker's stop: ``sig`` (default: the spec's or image's stop signal, else
-        SIGTERM), then SIGKILL after ``timeout`` seconds; a detached container is not
+        SIGTERM), then SIGKILL after ``timeout`` seconds (default: the container's
+        ``stop_timeout``, else 10; -1 waits forever); a detached container is not
         restarted by its policy afterwards.
         """
         from pycontainers.runtime.stop import stop
 
-        stop(self, timeout, sig)
+        if timeout is None:
+            stored = getattr(self.detach_options(), "stop_timeout", None)
+            timeout = 10.0 if stored is None else float(stored)
+        stop(self, None if timeout < 0 else timeout, sig)
+
+    def detach_options(self) -> DetachOptions | None:
+        """How the monitor watches this container (from its stored spec); None if it is
+        not detached or its spec is gone.
+        """
+        from pycontainers.runtime.specfile import load_spec
+
+        try:
+            options = load_spec(self.state_dir)[1].get("detach")
+        except ContainerError:
+            return None
+        return options if isinstance(options, DetachOptions) else None
 
     def delete(self) -> None:
         """Kill the container if needed, reap it, close its fds and remove its state."""

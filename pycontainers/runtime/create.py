@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -44,13 +44,14 @@ def create(
     tty: bool,
     interactive: bool,
     restart: str,
-    healthcheck: HealthCheck | None,
+    healthcheck: HealthCheck | str | None,
     labels: Mapping[str, str] | None,
     auto_remove: bool,
     log_max_size: int,
     log_max_files: int,
     console_socket: str | None,
     spec_kwargs: SpecOptions,
+    extra_options: Mapping[str, Any] | None = None,
 ) -> Container:
     """See :meth:`Container.create`."""
     from pycontainers.runtime.detach import DetachOptions
@@ -64,9 +65,17 @@ def create(
             raise SpecError("restart_policy", "give restart= or restart_policy=, not both")
         spec_kwargs = dict(spec_kwargs)  # type: ignore[assignment]
         restart = restart_of(spec_kwargs.pop("restart_policy"))  # type: ignore[typeddict-item]
-    if not detach and (tty or interactive or restart != "no" or healthcheck or auto_remove):
-        raise SpecError("detach", "tty, interactive, restart, healthcheck and auto_remove "
-                        "need detach=True (a monitor keeps them)")  # fmt: skip
+    extra = {k: v for k, v in (extra_options or {}).items() if v not in (None, "json-file")}
+    if isinstance(healthcheck, str) and healthcheck not in ("image", "none"):
+        raise SpecError(
+            "healthcheck", f"a HealthCheck, 'image', 'none' or None; got {healthcheck!r}"
+        )
+    explicit = healthcheck if not isinstance(healthcheck, str) else None
+    if not detach and (tty or interactive or restart != "no" or explicit or auto_remove
+                       or extra):  # fmt: skip
+        raise SpecError("detach", "tty, interactive, restart, healthcheck, auto_remove, "
+                        "stop_timeout, oom_score_adj and log_driver need detach=True (a "
+                        "monitor keeps them)")  # fmt: skip
     if detach and stdio_args != (None, None, None):
         raise SpecError("detach", "a detached container's output goes to its log: use "
                         "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
@@ -79,6 +88,11 @@ def create(
         if tty and "TERM" not in dict(spec.process.env):  # as Docker does for -t
             process = attrs.evolve(spec.process, env=(*spec.process.env, ("TERM", "xterm")))
             spec = attrs.evolve(spec, process=process)
+    if healthcheck == "image":  # the image's HEALTHCHECK, as Docker runs it
+        healthcheck = _image_healthcheck(rootfs, spec, spec_kwargs) if detach else None
+    elif healthcheck == "none":
+        healthcheck = None
+    assert not isinstance(healthcheck, str)
     if spec.resources is None and os.geteuid() == 0:
         # a long-lived container gets its own cgroup (rootless: none can be made here)
         spec = attrs.evolve(spec, resources=Resources())
@@ -91,6 +105,7 @@ def create(
         log_max_files=log_max_files,
         auto_remove=auto_remove,
         console_socket=console_socket,
+        **extra,
     )
     container_id = st.check_id(id or os.urandom(32).hex())
     root = st.ensure_dir(state_root or st.default_state_root())
@@ -120,6 +135,9 @@ def create(
         st.remove_state_dir(state_dir)
         raise
     log.info("container.created", id=container_id, pid=c.pid, detach=detach)
+    from pycontainers.events import container_event
+
+    container_event(c, "create")
     return c
 
 
@@ -177,6 +195,8 @@ def launch_into(
     else:
         c.supervisor = Attached(launch, launch.pidfd, stdio if isinstance(stdio, Stdio) else None)
     r.rootfs, r.args = str(spec.rootfs), spec.process.args
+    if options is not None and options.oom_score_adj is not None:
+        _set_oom_score_adj(launch, options.oom_score_adj)
     r.pid = launch.pid
     r.cgroup = launch.cgroup
     r.image = spec.image or ""
@@ -191,3 +211,34 @@ def launch_into(
         from pycontainers.runtime.health_entry import seal_health_entry
 
         seal_health_entry(c, options.healthcheck)  # what the monitor runs for each check
+
+
+def _image_healthcheck(
+    rootfs: object, spec: ContainerSpec, options: SpecOptions
+) -> HealthCheck | None:
+    """The HEALTHCHECK of the image the container is made from (None without one)."""
+    from pycontainers.runtime.detach import HealthCheck
+
+    image: Any = rootfs if hasattr(rootfs, "raw_config") else None
+    if image is None and spec.image:
+        from pycontainers.images import default_store
+
+        image = default_store(options.get("image_root")).get(spec.image)
+    if image is None:
+        return None
+    return HealthCheck.from_image((image.raw_config or {}).get("config"))
+
+
+def _set_oom_score_adj(launch: Launch, value: int) -> None:
+    """Docker's ``--oom-score-adj`` on the container's first process (before it runs when
+    it waits for its start; its children inherit it).
+    """
+    try:
+        with open(f"/proc/{launch.pid}/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as exc:
+        launch.abort()
+        hint = " (lowering it needs CAP_SYS_RESOURCE)" if exc.errno == 13 else ""
+        raise SpecError(
+            "oom_score_adj", f"cannot set {value}: {exc.strerror}{hint}", errno=exc.errno
+        ) from None

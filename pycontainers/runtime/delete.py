@@ -48,6 +48,9 @@ def delete(c: Container) -> None:
     st.remove_state_dir(c.state_dir)
     r.move(Status.DELETED)
     log.info("container.deleted", id=c.id)
+    from pycontainers.events import container_event
+
+    container_event(c, "destroy")
 
 
 __all__ = ["delete"]

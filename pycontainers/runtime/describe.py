@@ -105,12 +105,18 @@ def _config(c: Container) -> dict[str, Any]:
         "WorkingDir": proc.cwd,
         "User": str(proc.user) if proc.user is not None else "",
         "Hostname": spec.hostname or "",
+        **_stop_timeout(detach),
         "Mounts": [
             {"Type": m.type, "Source": m.source or "", "Destination": m.target,
              "RW": not m.read_only}
             for m in spec.mounts
         ],
     }  # fmt: skip
+
+
+def _stop_timeout(detach: Any) -> dict[str, Any]:
+    timeout = getattr(detach, "stop_timeout", None)
+    return {} if timeout is None else {"StopTimeout": timeout}
 
 
 def _docker_status(status: str) -> str:
@@ -201,6 +207,12 @@ def _host_config(spec: Any, detach: Any) -> dict[str, Any]:
             if m.type in ("bind", "volume") and m.source
         ],
         "Dns": [str(d) for d in net.dns] if net is not None else [],
+        "DnsSearch": list(net.dns_search) if net is not None else [],
+        "DnsOptions": list(net.dns_options) if net is not None else [],
+        "GroupAdd": [str(g) for g in getattr(spec.process.user, "additional_gids", ())],
+        "Sysctls": dict(spec.sysctls),
+        "OomScoreAdj": getattr(detach, "oom_score_adj", None) or 0,
+        "LogConfig": {"Type": getattr(detach, "log_driver", "json-file"), "Config": {}},
         "ExtraHosts": [f"{h}:{a}" for h, a in net.extra_hosts] if net is not None else [],
         "Memory": getattr(res, "memory_max", None) or 0,
         "MemorySwap": getattr(res, "memory_swap", None) or 0,

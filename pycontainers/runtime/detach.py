@@ -117,7 +117,9 @@ def monitor_argv(
     console = getattr(options, "console_socket", None)  # None in specs saved before it
     if console is not None:
         argv += ["--console-socket", console]
-    if options.log_max_size:
+    if getattr(options, "log_driver", "json-file") == "none":  # no log kept (Docker's none)
+        argv += ["--log-file", os.devnull]
+    elif options.log_max_size:
         argv += ["--log-max-size", str(options.log_max_size)]
         argv += ["--log-max-files", str(options.log_max_files)]
     argv += ["--restart", options.restart, "--restart-count", str(options.restart_count)]
@@ -133,6 +135,10 @@ def monitor_argv(
         argv += ["--health-interval", str(hc.interval), "--health-timeout", str(hc.timeout)]
         argv += ["--health-retries", str(hc.retries)]
         argv += ["--health-start-period", str(hc.start_period)]
+    from pycontainers.events import enabled, journal_path
+
+    if enabled():
+        argv += ["--event-file", journal_path(state_root)]  # its "die" events
     if exit_hook:
         argv += ["--claim-file", os.path.join(state_dir, CLAIM_FILE)]
         argv += ["--exit-cmd", *hook_argv(state_root, container_id, "exit"), "--"]

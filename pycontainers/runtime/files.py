@@ -15,7 +15,7 @@ import errno
 import os
 import posixpath
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from pycontainers._log import get_logger
@@ -426,6 +426,10 @@ def commit(
     config: ImageConfig | None,
     message: str,
     image_root: str | None,
+    *,
+    changes: Sequence[str] = (),
+    author: str = "",
+    pause: bool = True,
 ) -> Image:
     """See :meth:`Container.commit` (``image`` is the container's image reference)."""
     from pycontainers.images import default_store
@@ -438,9 +442,25 @@ def commit(
         )
     store = default_store(image_root)
     base = store.get(image) if image else None
-    return store.commit_directory(
-        upper, reference, base=base, config=config, created_by=message or "pycontainers commit"
-    )
+    raw: Any = config
+    if changes:
+        from pycontainers.builder.changes import apply_changes
+
+        start = config.to_oci() if config is not None else None
+        if start is None and base is not None:
+            start = dict(base.raw_config.get("config") or {})
+        raw = apply_changes(start, changes)
+    frozen = pause and c.status == "running" and c.record.cgroup is not None
+    if frozen:
+        c.pause()
+    try:
+        return store.commit_directory(
+            upper, reference, base=base, config=raw, author=author, comment=message,
+            created_by=message or "pycontainers commit",
+        )  # fmt: skip
+    finally:
+        if frozen:
+            c.resume()
 
 
 __all__ = [

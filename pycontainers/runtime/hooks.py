@@ -45,6 +45,9 @@ def _restart_hook(c: object, count: int) -> int:
         return _exit_hook(c)
     c.record.restart_count = count
     monitored.start_again(c, restart_count=count)
+    from pycontainers.events import container_event
+
+    container_event(c, "start")
     c.close()
     return 0
 

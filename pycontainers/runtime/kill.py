@@ -23,6 +23,9 @@ def kill(c: Container, sig: int) -> None:
     except OSError as exc:
         if exc.errno != errno.ESRCH:  # exited meanwhile: the signal has nothing to do
             raise
+    from pycontainers.events import container_event
+
+    container_event(c, "kill", signal=str(int(sig)))
 
 
 __all__ = ["kill"]

@@ -39,7 +39,9 @@ class SpecOptions(LimitOptions, total=False):
     data root). Isolation: ``namespaces``, ``uid_mappings``/``gid_mappings``, ``userns``
     (``"auto"``, ``"host"``), ``cap_add``/``cap_drop``, ``privileged``, ``seccomp``
     (``"default"``) or ``security``. Network: ``network``, ``ports``, ``aliases``, ``dns``,
-    ``extra_hosts``, ``bandwidth``. Limits: :class:`LimitOptions` or ``resources``, under
+    ``extra_hosts``, ``bandwidth``, ``dns_search``, ``dns_options``, ``ip``. Kernel:
+    ``sysctls`` (namespaced ones), ``group_add`` (more gids). ``volumes_from`` (containers
+    whose volumes and binds to mount, ``"NAME[:ro|rw]"``). Limits: :class:`LimitOptions` or ``resources``, under
     ``cgroup_parent`` (``"pycontainers"``). ``stop_signal``, ``shm_size`` (``/dev/shm``). :func:`pycontainers.run`
     documents each one.
     """
@@ -76,13 +78,24 @@ class SpecOptions(LimitOptions, total=False):
     bandwidth: BandwidthArg | None
     stop_signal: str | None
     shm_size: int | str
+    sysctls: Mapping[str, str] | None
+    group_add: Iterable[str | int]
+    dns_search: Iterable[str]
+    dns_options: Iterable[str]
+    ip: str | None
+    volumes_from: Iterable[str]
 
 
 SPEC_KEYWORDS = frozenset(SpecOptions.__optional_keys__)
 """The names of :class:`SpecOptions` (the limits included)."""
 
 
-_DOCKER_PY = {"environment": "env", "working_dir": "cwd", "ulimits": "rlimits"}
+_DOCKER_PY = {
+    "environment": "env",
+    "working_dir": "cwd",
+    "ulimits": "rlimits",
+    "dns_opt": "dns_options",
+}
 """docker-py's spellings of our keywords, accepted where they mean the same thing."""
 
 

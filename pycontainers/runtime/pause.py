@@ -16,6 +16,9 @@ def pause(c: Container) -> None:
     c.cgroup.freeze()
     c.record.move(Status.PAUSED)
     c.save_state()
+    from pycontainers.events import container_event
+
+    container_event(c, "pause")
 
 
 def resume(c: Container) -> None:
@@ -24,6 +27,9 @@ def resume(c: Container) -> None:
     c.cgroup.thaw()
     c.record.move(Status.RUNNING)
     c.save_state()
+    from pycontainers.events import container_event
+
+    container_event(c, "unpause")
 
 
 __all__ = ["pause", "resume"]

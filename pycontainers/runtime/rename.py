@@ -37,8 +37,12 @@ def rename(c: Container, new_name: str) -> None:
             import attrs
 
             st.write_state(c.state_dir, attrs.evolve(st.read_state(c.state_dir), name=new_name))
+        old = c.record.name
         c.record.name = new_name
     log.info("container.renamed", id=c.id, name=new_name)
+    from pycontainers.events import container_event
+
+    container_event(c, "rename", oldName="/" + old if old else "")
 
 
 __all__ = ["rename"]

@@ -26,6 +26,7 @@ from pycontainers.spec import (
     OverlayRootfs,
     Process,
     SecurityOptions,
+    User,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class SpecInputs:
     """The ``userns="auto"`` id ranges (from /etc/subuid and /etc/subgid)."""
     rootless_mappings: Mappings | None = None
     """A non-root caller's own ids (and subordinate ranges), when ``euid`` is not 0."""
+    volumes_from: tuple[Mount, ...] = ()
+    """The volume and bind mounts of the ``volumes_from`` containers (their modes applied)."""
 
 
 def is_image_ref(rootfs: object) -> bool:
@@ -90,9 +93,39 @@ def gather_inputs(rootfs: str | OverlayRootfs | Image, options: SpecOptions) -> 
         from pycontainers.security.rootless import rootless_mappings
 
         rootless = rootless_mappings()
+    shared: list[Mount] = []
+    for ref in options.get("volumes_from", ()):
+        shared += _volumes_of(ref)
     return SpecInputs(
-        euid=euid, image=image, netns=netns, auto_mappings=auto, rootless_mappings=rootless
-    )
+        euid=euid, image=image, netns=netns, auto_mappings=auto, rootless_mappings=rootless,
+        volumes_from=tuple(shared),
+    )  # fmt: skip
+
+
+def _volumes_of(entry: str) -> list[Mount]:
+    """Docker's ``--volumes-from NAME[:ro|rw]``: the container's volumes and binds (their
+    own mode, or ``ro``/``rw`` for all).
+    """
+    from pycontainers.errors import ContainerError
+    from pycontainers.runtime.container import Container
+    from pycontainers.runtime.specfile import load_spec
+
+    ref, _, mode = str(entry).partition(":")
+    if mode not in ("", "ro", "rw"):
+        raise SpecError("volumes_from", f"{entry!r}: the mode must be ro or rw")
+    try:
+        other = Container.load(ref)
+    except ContainerError:
+        raise SpecError("volumes_from", f"no such container: {ref}") from None
+    try:
+        spec, _ = load_spec(other.state_dir)
+    finally:
+        other.close()
+    return [
+        attrs.evolve(m, read_only=(mode == "ro") if mode else m.read_only, create=False)
+        for m in spec.mounts
+        if m.type in ("bind", "volume")
+    ]
 
 
 def _container_netns(ref: str) -> str:
@@ -132,7 +165,8 @@ def resolve_spec(
     if network is None:
         network = "bridge" if ports else "none"
     if network in ("none", "host") or network.startswith(("container:", "ns:")):
-        for field, value in (("ports", ports), ("aliases", aliases), ("bandwidth", bandwidth)):
+        for field, value in (("ports", ports), ("aliases", aliases), ("bandwidth", bandwidth),
+                             ("ip", o.get("ip"))):  # fmt: skip
             if value:
                 raise SpecError(field, f"needs a bridge network, not network={network!r}")
     if network == "none":
@@ -157,6 +191,9 @@ def resolve_spec(
             dns=o.get("dns", ()),
             extra_hosts=o.get("extra_hosts", ()),
             bandwidth=bandwidth,
+            dns_search=o.get("dns_search", ()),
+            dns_options=o.get("dns_options", ()),
+            ip=o.get("ip"),
         )
     if userns == "auto":
         if inputs.auto_mappings is None:
@@ -184,6 +221,8 @@ def resolve_spec(
             "(a delegated cgroup v2 subtree is not supported yet)",
         )
     image_ref: str | None = None
+    taken = {os.path.normpath(m.target) for m in o.get("mounts", ())}
+    shared = tuple(m for m in inputs.volumes_from if os.path.normpath(m.target) not in taken)
     image_volumes: tuple[Mount, ...] = ()
     if inputs.image is not None and is_image_ref(rootfs):
         # an image: its layers under a writable layer of the container's own, and its
@@ -198,7 +237,7 @@ def resolve_spec(
             user = image.config.user
         if stop_signal is None and image.config.stop_signal:
             stop_signal = image.config.stop_signal
-        image_volumes = _image_volumes(image.config.volumes, o.get("mounts", ()))
+        image_volumes = _image_volumes(image.config.volumes, (*o.get("mounts", ()), *shared))
     elif is_image_ref(rootfs):
         raise SpecError("rootfs", f"image {rootfs!r}: not gathered")
     elif entrypoint is not None:
@@ -210,6 +249,9 @@ def resolve_spec(
         o.get("privileged", False),
         o.get("seccomp", "default"),
     )
+    group_add = tuple(o.get("group_add", ()))
+    if group_add:
+        user = _with_groups(user, group_add)
     process = Process(
         args=tuple(args or ()),
         env=env,
@@ -225,7 +267,7 @@ def resolve_spec(
         hostname=o.get("hostname"),
         domainname=o.get("domainname"),
         namespaces=kinds,
-        mounts=(*o.get("mounts", ()), *image_volumes),
+        mounts=(*o.get("mounts", ()), *shared, *image_volumes),
         uid_mappings=tuple(uid_mappings),
         gid_mappings=tuple(gid_mappings),
         readonly_rootfs=o.get("readonly_rootfs", False),
@@ -238,7 +280,22 @@ def resolve_spec(
         network=net_spec,
         stop_signal=stop_signal or "",
         shm_size=o.get("shm_size", 64 * 1024 * 1024),
+        sysctls=o.get("sysctls") or (),
     )
+
+
+def _with_groups(user: object, groups: tuple[str | int, ...]) -> User:
+    """``user`` (None: root) with Docker's ``--group-add`` gids added."""
+    gids = []
+    for g in groups:
+        text = str(g)
+        if not text.isdigit():
+            raise SpecError(
+                "group_add", f"group names are not supported yet, use a numeric gid: {g!r}"
+            )
+        gids.append(int(text))
+    base = User(uid=0) if user is None else User.parse(user)  # type: ignore[arg-type]
+    return attrs.evolve(base, additional_gids=(*base.additional_gids, *gids))
 
 
 def _image_volumes(paths: Iterable[str], mounts: Iterable[Mount]) -> tuple[Mount, ...]:

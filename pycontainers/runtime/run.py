@@ -148,6 +148,13 @@ def run(
     ``bandwidth``                         ``{"egress": "1mbit", "ingress": ...}``
     ``stop_signal``                       for :meth:`Container.stop` (default: image's)
     ``shm_size``                          ``/dev/shm``'s size (``"64m"``)
+    ``sysctls``                           namespaced kernel parameters
+                                          (``{"net.ipv4.ip_forward": "1"}``)
+    ``group_add``                         more group ids for the process
+    ``dns_search``, ``dns_options``       resolv.conf's search and options
+    ``ip``                                an address on a user-defined network
+    ``volumes_from``                      containers whose volumes and binds to mount
+                                          (``"NAME[:ro|rw]"``)
     ``resources``, ``cgroup_parent``      a whole :class:`Resources`; the parent cgroup
                                           (``"pycontainers"``)
     ====================================  =================================================

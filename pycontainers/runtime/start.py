@@ -20,8 +20,11 @@ log = _log.get_logger("pycontainers.runtime")
 
 def start(c: Container) -> None:
     """See :meth:`Container.start`."""
+    from pycontainers.events import container_event
+
     if c.status == "stopped":
         c.supervisor.start_stopped(c)
+        container_event(c, "start")
         return
     require("start", c.status, c.id)
     fifo = os.path.join(c.state_dir, "start.fifo")
@@ -53,6 +56,7 @@ def start(c: Container) -> None:
 
         seal_health_entry(c)  # its health check, for the monitor (it runs now)
     log.info("container.started", id=c.id, pid=c.pid)
+    container_event(c, "start")
 
 
 __all__ = ["start"]

@@ -189,9 +189,10 @@ def check_name_free(root: str, name: str) -> None:
     """Raise if a container under ``root`` already has ``name``."""
     for s in _states(root):
         if s.name == name:
-            raise ContainerError(
-                f'the container name "{name}" is already in use by container {s.id[:12]}; '
-                "remove that container or choose another name"
+            raise ContainerError(  # Docker's words
+                f'Conflict. The container name "/{name}" is already in use by container '
+                f'"{s.id}". You have to remove (or rename) that container to be able to '
+                "reuse that name."
             )
 
 

@@ -32,7 +32,7 @@ def stop_signal(c: Container) -> int:
     return signal_number(name, "stop_signal") if name else int(signal.SIGTERM)
 
 
-def stop(c: Container, timeout: float, sig: int | None) -> None:
+def stop(c: Container, timeout: float | None, sig: int | None) -> None:
     """See :meth:`Container.stop`."""
     if sig is None:
         sig = stop_signal(c)
@@ -52,6 +52,9 @@ def stop(c: Container, timeout: float, sig: int | None) -> None:
     else:
         c.record.move(Status.STOPPED)
     log.info("container.stopped", id=c.id)
+    from pycontainers.events import container_event
+
+    container_event(c, "stop")
 
 
 __all__ = ["stop", "stop_signal"]

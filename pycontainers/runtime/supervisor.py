@@ -121,6 +121,10 @@ class Attached(Supervisor):
             r.returncode = _sys.reap(self.pidfd)
             r.move(Status.STOPPED)
             self.launch.remove_network()
+            if r.started:  # its die, as a monitor journals a detached one's
+                from pycontainers.events import container_event
+
+                container_event(c, "die", exitCode=str(r.returncode))
         return r.returncode if r.returncode is not None else -1
 
     def stopping(self, c: Container) -> None:

@@ -119,6 +119,9 @@ class Volume:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         log.info("volume.created", name=name, anonymous=anonymous)
+        from pycontainers.events import record
+
+        record("volume", "create", name, {"driver": "local"})
         return cls(name, root, meta)
 
     @classmethod
@@ -220,6 +223,9 @@ class Volume:
             os.rename(vdir, gone)  # atomic: never half a volume under its name
         shutil.rmtree(gone, ignore_errors=True)
         log.info("volume.removed", name=self.name)
+        from pycontainers.events import record
+
+        record("volume", "destroy", self.name, {"driver": "local"})
 
     @classmethod
     def prune(

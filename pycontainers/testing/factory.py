@@ -154,7 +154,8 @@ class FactoryOptions(SpecOptions, total=False):
     detached container — ``id``, ``name``, ``state_root`` (default: the session's),
     ``labels`` (added to the session's), ``detach`` (only True), ``tty``, ``interactive``,
     ``restart``, ``healthcheck``, ``auto_remove``, ``log_max_size``, ``log_max_files``,
-    ``console_socket`` — and every spec keyword of
+    ``console_socket``, ``stop_timeout``, ``oom_score_adj``, ``log_driver`` — and every
+    spec keyword of
     :class:`~pycontainers.runtime.options.SpecOptions` (``memory``, ``network``...).
     """
 
@@ -166,11 +167,14 @@ class FactoryOptions(SpecOptions, total=False):
     tty: bool
     interactive: bool
     restart: str
-    healthcheck: HealthCheck | None
+    healthcheck: HealthCheck | str | None
     auto_remove: bool
     log_max_size: int
     log_max_files: int
     console_socket: str | None
+    stop_timeout: int | None
+    oom_score_adj: int | None
+    log_driver: str
 
 
 class ContainerFactory:

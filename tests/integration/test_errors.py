@@ -16,7 +16,9 @@ pytestmark = pytest.mark.root
 def state_entries(state_root: Path) -> list[str]:
     """Container directories and network endpoint records (not the shared dirs)."""
     entries = sorted(
-        p for p in os.listdir(state_root) if p not in (".mnt", "network", ".names.lock")
+        p
+        for p in os.listdir(state_root)
+        if p not in (".mnt", "network", ".names.lock") and not p.startswith("events.jsonl")
     )
     endpoints = state_root / "network" / "endpoints"
     if endpoints.is_dir():

@@ -23,9 +23,18 @@ pytestmark = pytest.mark.root
 BASE = "localhost/bb-build:base"
 
 
+@pytest.fixture(scope="module")
+def pristine_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A busybox rootfs of this module's own: other tests write into the shared one
+    (a /data they made would change what COPY --chown finds)."""
+    from conftest import make_busybox_rootfs
+
+    return make_busybox_rootfs(tmp_path_factory.mktemp("build-base"))
+
+
 @pytest.fixture
-def base(busybox_rootfs: Path) -> pc.Image:
-    rootfs = busybox_rootfs
+def base(pristine_rootfs: Path) -> pc.Image:
+    rootfs = pristine_rootfs
     return default_store().import_rootfs(
         rootfs, BASE, config=ImageConfig(env=("PATH=/bin",), cmd=("sh",))
     )

@@ -258,9 +258,10 @@ def test_restart_policy_flags(busybox_rootfs: Path) -> None:
     assert cli("run", "--rm", "--restart", "always", str(busybox_rootfs), "true").returncode == 125
 
 
-def test_health_flags_turn_the_status(busybox_rootfs: Path) -> None:
+def test_health_flags_turn_the_status(fresh_rootfs: Path) -> None:
+    # a rootfs of its own: the check's /tmp/ok is written into it (not into the shared one)
     ok("run", "-d", "--name", "doc", "--health-cmd", "test -f /tmp/ok", "--health-interval", "300ms",
-       "--health-retries", "2", "--health-timeout", "5s", str(busybox_rootfs), "sleep", "1000")  # fmt: skip
+       "--health-retries", "2", "--health-timeout", "5s", str(fresh_rootfs), "sleep", "1000")  # fmt: skip
     try:
         until(lambda: health("doc") == "unhealthy", 30)
         assert "(unhealthy)" in ok("ps")

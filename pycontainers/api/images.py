@@ -1,6 +1,5 @@
 """Image endpoints: list, inspect, create (pull, JSON progress lines), push, tag, delete,
-history, get/load (tar streams), prune, search (offline: a clear error), build (501 until
-the builder lands).
+history, get/load (tar streams), prune, search (offline: a clear error); ``POST /build`` is in :mod:`pycontainers.api.build`.
 """
 
 from __future__ import annotations
@@ -401,14 +400,6 @@ async def search(request: web.Request) -> web.Response:
     )
 
 
-async def build(request: web.Request) -> web.Response:
-    """POST /build: the Dockerfile builder is not part of this daemon yet."""
-    raise not_implemented(
-        "building images is not supported yet by the pycontainers daemon "
-        "(the Dockerfile builder is not on this version)"
-    )
-
-
 async def build_prune(request: web.Request) -> web.Response:
     """POST /build/prune: there is no build cache to prune."""
     return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
@@ -423,6 +414,8 @@ def add_routes(r: Routes) -> None:
     r.add("GET", "/images/get", get)
     r.add("POST", "/images/prune", prune)
     r.add("GET", "/images/search", search)
+    from pycontainers.api.build import build
+
     r.add("POST", "/build", build)
     r.add("GET", "/images/{name:.+}/json", inspect)
     r.add("GET", "/images/{name:.+}/history", history)

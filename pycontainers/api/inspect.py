@@ -71,10 +71,13 @@ def _ports(info: dict[str, Any], exposed: dict[str, Any]) -> dict[str, Any]:
 
 def _networks(c: Container, info: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
     endpoints = (saved.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    out = {}
+    out: dict[str, Any] = {}
     for name, net in (info.get("NetworkSettings") or {}).get("Networks", {}).items():
-        ep = endpoints.get(name) or next(iter(endpoints.values()), None) or {}
-        aliases = list(ep.get("Aliases") or []) if isinstance(ep, dict) else []
+        if name in endpoints or not out:
+            ep = endpoints.get(name) or next(iter(endpoints.values()), None) or {}
+            aliases = list(ep.get("Aliases") or []) if isinstance(ep, dict) else []
+        else:  # a network it was connected to while it runs: the names it has there
+            aliases = [a for a in net.get("Aliases") or [] if a not in (c.name, c.id[:12])]
         out[name] = {
             "IPAMConfig": None,
             "Links": None,
@@ -84,7 +87,7 @@ def _networks(c: Container, info: dict[str, Any], saved: dict[str, Any]) -> dict
             "EndpointID": c.id,
             "Gateway": net.get("Gateway", ""),
             "IPAddress": net.get("IPAddress", ""),
-            "IPPrefixLen": 24 if net.get("IPAddress") else 0,
+            "IPPrefixLen": net.get("IPPrefixLen", 24) if net.get("IPAddress") else 0,
             "IPv6Gateway": "",
             "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0,

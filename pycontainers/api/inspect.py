@@ -140,7 +140,10 @@ def container_inspect(c: Container, data_root: str | None) -> dict[str, Any]:
     exposed = dict(saved.get("ExposedPorts") or {})
     host = dict(saved.get("HostConfig") or {})
     host.setdefault("NetworkMode", _network_mode(saved, info))
-    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    live = (info.get("HostConfig") or {}).get("RestartPolicy")  # update may have changed it
+    host["RestartPolicy"] = (
+        live or host.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0}
+    )
     host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
     host.setdefault("PortBindings", {})
     host.setdefault("Binds", None)

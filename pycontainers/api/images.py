@@ -162,9 +162,12 @@ async def history(request: web.Request) -> web.Response:
 class _Progress:
     """Docker's JSON progress lines from the registry client's progress callbacks."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], done: str
+    ) -> None:
         self._loop = loop
         self._queue = queue
+        self._done = done  # what a finished layer says: "Pull complete" or "Pushed"
 
     def send(self, doc: dict[str, Any]) -> None:
         self._loop.call_soon_threadsafe(self._queue.put_nowait, doc)
@@ -173,7 +176,7 @@ class _Progress:
         status = {
             "downloading": "Downloading",
             "uploading": "Pushing",
-            "done": "Pull complete",
+            "done": self._done,
             "exists": "Already exists",
             "skipped": "Layer already exists",
             "verifying": "Verifying Checksum",
@@ -189,7 +192,9 @@ class _Progress:
 
 
 async def _stream_job(
-    request: web.Request, job: Callable[[_Progress], list[dict[str, Any]]]
+    request: web.Request,
+    job: Callable[[_Progress], list[dict[str, Any]]],
+    done: str = "Pull complete",
 ) -> web.StreamResponse:
     """Run ``job`` in the pool, streaming its progress as JSON lines; its error becomes an
     ``errorDetail`` line (the status is already 200 by then, as Docker does).
@@ -197,7 +202,7 @@ async def _stream_job(
     d = daemon(request)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    progress = _Progress(loop, queue)
+    progress = _Progress(loop, queue, done)
     future = loop.run_in_executor(d.pool, job, progress)
     future.add_done_callback(lambda f: queue.put_nowait(None))
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -235,7 +240,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     platform = request.query.get("platform") or None
 
     def job(progress: _Progress) -> list[dict[str, Any]]:
-        progress.send({"status": f"Pulling from {ref.familiar_repository}", "id": ref.tag or ""})
+        progress.send({"status": f"Pulling from {ref.path}", "id": ref.tag or ""})
         kw: dict[str, Any] = {"progress": progress}
         if platform:
             kw["platform"] = platform
@@ -271,7 +276,7 @@ async def push(request: web.Request) -> web.StreamResponse:
             {"aux": {"Tag": tag or "latest", "Digest": str(result.digest)}},
         ]
 
-    return await _stream_job(request, job)
+    return await _stream_job(request, job, done="Pushed")
 
 
 async def tag(request: web.Request) -> web.Response:

@@ -122,7 +122,7 @@ def test_connect_a_running_container_then_disconnect(
 
 
 def test_failed_connects_leave_nothing(busybox_rootfs: Path, nets: tuple[Network, Network]) -> None:
-    a, b = nets
+    _, b = nets
     rootfs = str(busybox_rootfs)
     with (
         pc.Container.create(rootfs, ["sleep", "300"], network="conn-a") as c,
@@ -181,7 +181,6 @@ def test_failed_connects_leave_nothing(busybox_rootfs: Path, nets: tuple[Network
 def test_cli_network_connect_and_disconnect(
     busybox_rootfs: Path, nets: tuple[Network, Network]
 ) -> None:
-    a, b = nets
     with pc.Container.create(str(busybox_rootfs), ["sleep", "300"], network="conn-a",
                              name="clicon") as c:  # fmt: skip
         c.start()

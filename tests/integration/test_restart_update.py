@@ -104,6 +104,8 @@ def test_bad_policies_and_containers_without_a_monitor(
         with pytest.raises(pc.SpecError, match="auto_remove"):
             c.update(restart="always")
         c.stop(timeout=1)
-    with pc.Container.create(str(busybox_rootfs), ["sleep", "30"]) as c:
-        with pytest.raises(pc.SpecError, match="not detached"):
-            c.update(restart="always")
+    with (
+        pc.Container.create(str(busybox_rootfs), ["sleep", "30"]) as c,
+        pytest.raises(pc.SpecError, match="not detached"),
+    ):
+        c.update(restart="always")

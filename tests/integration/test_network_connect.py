@@ -14,7 +14,7 @@ import pytest
 from cli_util import cli
 
 import pycontainers as pc
-from pycontainers.errors import IpamError, NetworkError, SpecError
+from pycontainers.errors import NetworkError, SpecError
 from pycontainers.network import link_names
 from pycontainers.network.attach import endpoints_of
 from pycontainers.network.endpoint import Endpoints, veth_name
@@ -143,7 +143,7 @@ def test_failed_connects_leave_nothing(busybox_rootfs: Path, nets: tuple[Network
             assert set(link_names()) == links
             assert b.containers() == leases
 
-        with pytest.raises(IpamError, match="in use"):
+        with pytest.raises(SpecError, match="in use"):
             b.connect(c, ip=str(taken))
         nothing_left()
         with pytest.raises(SpecError, match="ip"):

@@ -62,6 +62,7 @@ enum { R_NO, R_ALWAYS, R_UNLESS_STOPPED, R_ON_FAILURE };
 static struct {
     char *state_dir, *log_file, *exit_file, *attach, *console, *stopped_file, *claim_file;
     char *event_file;
+    char *policy_file; /* a policy changed while it runs (Container.update), read at exit */
     pid_t adopt;
     char **argv, **restart_cmd, **exit_cmd;
     int tty, interactive;
@@ -166,6 +167,31 @@ static char **cmd_until_dashes(char **argv, int *i, int argc, const char *opt) {
     return argv + start;
 }
 
+
+/* "no", "always", "unless-stopped", "on-failure[:N]" -> the policy (and its retry limit) */
+static int parse_restart(const char *v, int *policy, int *max) {
+    char *end;
+    if (strcmp(v, "no") == 0)
+        *policy = R_NO;
+    else if (strcmp(v, "always") == 0)
+        *policy = R_ALWAYS;
+    else if (strcmp(v, "unless-stopped") == 0)
+        *policy = R_UNLESS_STOPPED;
+    else if (strcmp(v, "on-failure") == 0) {
+        *policy = R_ON_FAILURE;
+        *max = -1;
+    } else if (strncmp(v, "on-failure:", 11) == 0) {
+        errno = 0;
+        long n = strtol(v + 11, &end, 10);
+        if (errno || end == v + 11 || *end || n < 0 || n > 1000000000L)
+            return -1;
+        *policy = R_ON_FAILURE;
+        *max = (int)n;
+    } else
+        return -1;
+    return 0;
+}
+
 static void parse(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -233,18 +259,7 @@ static void parse(int argc, char **argv) {
         } else if (OPT("--console-socket")) {
             o.console = absolute(v);
         } else if (OPT("--restart")) {
-            if (strcmp(v, "no") == 0)
-                o.restart = R_NO;
-            else if (strcmp(v, "always") == 0)
-                o.restart = R_ALWAYS;
-            else if (strcmp(v, "unless-stopped") == 0)
-                o.restart = R_UNLESS_STOPPED;
-            else if (strcmp(v, "on-failure") == 0)
-                o.restart = R_ON_FAILURE;
-            else if (strncmp(v, "on-failure:", 11) == 0) {
-                o.restart = R_ON_FAILURE;
-                o.restart_max = (int)num(a, v + 11, 0);
-            } else
+            if (parse_restart(v, &o.restart, &o.restart_max) < 0)
                 usage("invalid --restart policy", v);
         } else if (OPT("--restart-count")) {
             o.restart_count = (int)num(a, v, 0);
@@ -289,6 +304,7 @@ static void parse(int argc, char **argv) {
     if (!o.attach)
         o.attach = path_join(o.state_dir, "attach.sock");
     o.stopped_file = path_join(o.state_dir, "stopped");
+    o.policy_file = path_join(o.state_dir, "restart-policy");
 }
 
 /* ---------- fds ---------- */
@@ -597,10 +613,35 @@ static void write_die_event(void) {
     buf_free(&b);
 }
 
+/* a policy written to <state dir>/restart-policy since the start replaces --restart */
+static void reread_policy(void) {
+    char buf[64];
+    int fd = open(o.policy_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    if (buf[n - 1] == '\n')
+        buf[n - 1] = 0;
+    int policy = o.restart, max = o.restart_max;
+    if (parse_restart(buf, &policy, &max) < 0) {
+        mon_warn("ignoring an invalid restart-policy file", EINVAL);
+        return;
+    }
+    o.restart = policy;
+    o.restart_max = max;
+}
+
 static int should_restart(void) {
     struct stat st;
     if (stop_requested || stat(o.stopped_file, &st) == 0)
         return 0;
+    reread_policy();
+    if (o.restart != R_NO && !o.restart_cmd && o.adopt)
+        return 0; /* started without a way to restart (an older caller) */
     switch (o.restart) {
     case R_ALWAYS:
     case R_UNLESS_STOPPED:

@@ -23,7 +23,7 @@ from pycontainers.api.context import (
     qfilters,
     qint,
 )
-from pycontainers.api.errors import ApiError, bad_request, conflict, not_found
+from pycontainers.api.errors import bad_request, conflict, not_found
 
 if TYPE_CHECKING:
     from pycontainers.api.server import Routes
@@ -322,8 +322,27 @@ _UPDATE_KEYS = {
 }
 
 
+def _restart_policy(value: Any) -> str | None:
+    """Docker's ``{"Name", "MaximumRetryCount"}`` as a policy string (None: no change)."""
+    if not isinstance(value, dict):
+        raise bad_request("RestartPolicy must be an object")
+    name = value.get("Name") or ""
+    count = value.get("MaximumRetryCount") or 0
+    if not isinstance(name, str) or not isinstance(count, int) or count < 0:
+        raise bad_request("RestartPolicy: Name must be a string, MaximumRetryCount >= 0")
+    if not name:
+        return None
+    if name not in ("no", "always", "unless-stopped", "on-failure"):
+        raise bad_request(f"invalid restart policy {name!r}")
+    if count and name != "on-failure":
+        raise bad_request(f"maximum retry count cannot be used with restart policy {name!r}")
+    return f"on-failure:{count}" if count else name
+
+
 async def update(request: web.Request) -> web.Response:
-    """POST /containers/{id}/update: new limits of a running container."""
+    """POST /containers/{id}/update: new limits of a running container, a new restart
+    policy (``RestartPolicy``) of a running or stopped one.
+    """
     d = daemon(request)
     body = await body_json(request)
     limits: dict[str, Any] = {}
@@ -337,7 +356,9 @@ async def update(request: web.Request) -> web.Response:
                 raise bad_request("NanoCpus must be an integer")
             limits["cpus"] = value / 1e9
         elif key == "RestartPolicy":
-            raise ApiError(501, "changing the restart policy of a container is not supported")
+            policy = _restart_policy(value)
+            if policy is not None:
+                limits["restart"] = policy
         else:
             raise bad_request(f"unsupported update field {key!r}")
 

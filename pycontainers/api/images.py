@@ -1,6 +1,5 @@
 """Image endpoints: list, inspect, create (pull, JSON progress lines), push, tag, delete,
-history, get/load (tar streams), prune, search (offline: a clear error), build (501 until
-the builder lands).
+history, get/load (tar streams), prune, search (offline: a clear error); ``POST /build`` is in :mod:`pycontainers.api.build`.
 """
 
 from __future__ import annotations
@@ -163,9 +162,12 @@ async def history(request: web.Request) -> web.Response:
 class _Progress:
     """Docker's JSON progress lines from the registry client's progress callbacks."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], done: str
+    ) -> None:
         self._loop = loop
         self._queue = queue
+        self._done = done  # what a finished layer says: "Pull complete" or "Pushed"
 
     def send(self, doc: dict[str, Any]) -> None:
         self._loop.call_soon_threadsafe(self._queue.put_nowait, doc)
@@ -174,7 +176,7 @@ class _Progress:
         status = {
             "downloading": "Downloading",
             "uploading": "Pushing",
-            "done": "Pull complete",
+            "done": self._done,
             "exists": "Already exists",
             "skipped": "Layer already exists",
             "verifying": "Verifying Checksum",
@@ -190,7 +192,9 @@ class _Progress:
 
 
 async def _stream_job(
-    request: web.Request, job: Callable[[_Progress], list[dict[str, Any]]]
+    request: web.Request,
+    job: Callable[[_Progress], list[dict[str, Any]]],
+    done: str = "Pull complete",
 ) -> web.StreamResponse:
     """Run ``job`` in the pool, streaming its progress as JSON lines; its error becomes an
     ``errorDetail`` line (the status is already 200 by then, as Docker does).
@@ -198,7 +202,7 @@ async def _stream_job(
     d = daemon(request)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    progress = _Progress(loop, queue)
+    progress = _Progress(loop, queue, done)
     future = loop.run_in_executor(d.pool, job, progress)
     future.add_done_callback(lambda f: queue.put_nowait(None))
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -236,7 +240,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     platform = request.query.get("platform") or None
 
     def job(progress: _Progress) -> list[dict[str, Any]]:
-        progress.send({"status": f"Pulling from {ref.familiar_repository}", "id": ref.tag or ""})
+        progress.send({"status": f"Pulling from {ref.path}", "id": ref.tag or ""})
         kw: dict[str, Any] = {"progress": progress}
         if platform:
             kw["platform"] = platform
@@ -272,7 +276,7 @@ async def push(request: web.Request) -> web.StreamResponse:
             {"aux": {"Tag": tag or "latest", "Digest": str(result.digest)}},
         ]
 
-    return await _stream_job(request, job)
+    return await _stream_job(request, job, done="Pushed")
 
 
 async def tag(request: web.Request) -> web.Response:
@@ -401,14 +405,6 @@ async def search(request: web.Request) -> web.Response:
     )
 
 
-async def build(request: web.Request) -> web.Response:
-    """POST /build: the Dockerfile builder is not part of this daemon yet."""
-    raise not_implemented(
-        "building images is not supported yet by the pycontainers daemon "
-        "(the Dockerfile builder is not on this version)"
-    )
-
-
 async def build_prune(request: web.Request) -> web.Response:
     """POST /build/prune: there is no build cache to prune."""
     return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})
@@ -423,6 +419,8 @@ def add_routes(r: Routes) -> None:
     r.add("GET", "/images/get", get)
     r.add("POST", "/images/prune", prune)
     r.add("GET", "/images/search", search)
+    from pycontainers.api.build import build
+
     r.add("POST", "/build", build)
     r.add("GET", "/images/{name:.+}/json", inspect)
     r.add("GET", "/images/{name:.+}/history", history)

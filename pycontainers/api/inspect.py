@@ -71,10 +71,13 @@ def _ports(info: dict[str, Any], exposed: dict[str, Any]) -> dict[str, Any]:
 
 def _networks(c: Container, info: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
     endpoints = (saved.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    out = {}
+    out: dict[str, Any] = {}
     for name, net in (info.get("NetworkSettings") or {}).get("Networks", {}).items():
-        ep = endpoints.get(name) or next(iter(endpoints.values()), None) or {}
-        aliases = list(ep.get("Aliases") or []) if isinstance(ep, dict) else []
+        if name in endpoints or not out:
+            ep = endpoints.get(name) or next(iter(endpoints.values()), None) or {}
+            aliases = list(ep.get("Aliases") or []) if isinstance(ep, dict) else []
+        else:  # a network it was connected to while it runs: the names it has there
+            aliases = [a for a in net.get("Aliases") or [] if a not in (c.name, c.id[:12])]
         out[name] = {
             "IPAMConfig": None,
             "Links": None,
@@ -84,7 +87,7 @@ def _networks(c: Container, info: dict[str, Any], saved: dict[str, Any]) -> dict
             "EndpointID": c.id,
             "Gateway": net.get("Gateway", ""),
             "IPAddress": net.get("IPAddress", ""),
-            "IPPrefixLen": 24 if net.get("IPAddress") else 0,
+            "IPPrefixLen": net.get("IPPrefixLen", 24) if net.get("IPAddress") else 0,
             "IPv6Gateway": "",
             "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0,
@@ -137,7 +140,10 @@ def container_inspect(c: Container, data_root: str | None) -> dict[str, Any]:
     exposed = dict(saved.get("ExposedPorts") or {})
     host = dict(saved.get("HostConfig") or {})
     host.setdefault("NetworkMode", _network_mode(saved, info))
-    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    live = (info.get("HostConfig") or {}).get("RestartPolicy")  # update may have changed it
+    host["RestartPolicy"] = (
+        live or host.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0}
+    )
     host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
     host.setdefault("PortBindings", {})
     host.setdefault("Binds", None)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from pycontainers.api.context import Daemon, body_json, daemon, json_response, qfilters
-from pycontainers.api.errors import bad_request, conflict, not_found, not_implemented
+from pycontainers.api.errors import ApiError, bad_request, conflict, not_found
 
 if TYPE_CHECKING:
     from pycontainers.api.server import Routes
@@ -193,36 +193,88 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def connect(request: web.Request) -> web.Response:
-    """POST /networks/{id}/connect ``{"Container"}``: 200 when the container is on it."""
+    """POST /networks/{id}/connect ``{"Container", "EndpointConfig"}``: connect a running
+    container (aliases and ``IPAMConfig.IPv4Address`` from the endpoint config).
+    """
     d = daemon(request)
     body = await body_json(request)
     ref = body.get("Container")
     if not isinstance(ref, str) or not ref:
         raise bad_request("Container must be a non-empty string")
+    config = body.get("EndpointConfig") or {}
+    if not isinstance(config, dict):
+        raise bad_request("EndpointConfig must be an object")
+    aliases = config.get("Aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise bad_request("EndpointConfig.Aliases must be a list of strings")
+    ipam = config.get("IPAMConfig") or {}
+    if not isinstance(ipam, dict):
+        raise bad_request("EndpointConfig.IPAMConfig must be an object")
+    ip = ipam.get("IPv4Address") or None
+    if ip is not None and not isinstance(ip, str):
+        raise bad_request("EndpointConfig.IPAMConfig.IPv4Address must be a string")
     name = request.match_info["id"]
 
     def run() -> None:
-        from pycontainers.api.inspect import container_summary
+        from pycontainers.errors import NetworkError
 
         net = _get(d, name)
         c = d.load(ref)
         try:
-            nets = container_summary(c, d.data_root)["NetworkSettings"]["Networks"]
+            net.connect(c, aliases=aliases, ip=ip)
+        except NetworkError as exc:
+            if "already connected" in str(exc):
+                raise ApiError(403, str(exc)) from None
+            if "not running" in str(exc) or "no network of its own" in str(exc):
+                raise conflict(str(exc)) from None
+            raise
         finally:
             c.close()
-        if net.name not in nets:
-            raise not_implemented(
-                f"connecting container {ref} to network {net.name} after its creation is "
-                "not supported yet: create it on that network (--network)"
-            )
+        d.events.publish("network", "connect", net.id,
+                         {"name": net.name, "type": "bridge", "container": c.id})  # fmt: skip
 
     await d.call(run)
     return web.Response(status=200)
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    """POST /networks/{id}/disconnect: not supported (a container keeps its network)."""
-    raise not_implemented("disconnecting a container from its network is not supported yet")
+    """POST /networks/{id}/disconnect ``{"Container", "Force"}``: tear down the container's
+    endpoint on the network.
+    """
+    d = daemon(request)
+    body = await body_json(request)
+    ref = body.get("Container")
+    if not isinstance(ref, str) or not ref:
+        raise bad_request("Container must be a non-empty string")
+    force = body.get("Force", False)
+    if not isinstance(force, bool):
+        raise bad_request("Force must be a boolean")
+    name = request.match_info["id"]
+
+    def run() -> None:
+        from pycontainers.errors import NetworkError
+
+        net = _get(d, name)
+        try:
+            c = d.load(ref)
+        except ApiError:
+            if not force:
+                raise
+            cid = ref
+        else:
+            cid = c.id
+            c.close()
+        try:
+            net.disconnect(cid, force=force, state_root=d.state_root)
+        except NetworkError as exc:
+            if "not connected" in str(exc):
+                raise not_found(str(exc)) from None
+            raise conflict(str(exc)) from None
+        d.events.publish("network", "disconnect", net.id,
+                         {"name": net.name, "type": "bridge", "container": cid})  # fmt: skip
+
+    await d.call(run)
+    return web.Response(status=200)
 
 
 async def prune(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Network commands of the CLI: ``network create|ls|inspect|rm|prune``."""
+"""Network commands of the CLI: ``network create|ls|inspect|rm|prune|connect|disconnect``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ def add_commands(sub: Any) -> None:
     q.add_argument("networks", nargs="+", metavar="NETWORK")
     q = nsub.add_parser("prune", help="remove networks no container uses")
     q.add_argument("-f", "--force", action="store_true", help="do not ask")
+    q = nsub.add_parser("connect", help="connect a running container to a network")
+    q.add_argument("--alias", action="append", default=[], help="another name it has there")
+    q.add_argument("--ip", help="its IPv4 address there (default: the next free one)")
+    q.add_argument("network", metavar="NETWORK")
+    q.add_argument("container", metavar="CONTAINER")
+    q = nsub.add_parser("disconnect", help="disconnect a container from a network")
+    q.add_argument("-f", "--force", action="store_true", help="also a container that is gone")
+    q.add_argument("network", metavar="NETWORK")
+    q.add_argument("container", metavar="CONTAINER")
 
 
 COMMANDS = ("network",)
@@ -113,6 +122,10 @@ def run_command(args: argparse.Namespace) -> int:
         removed = prune_networks()
         if removed:
             print("Deleted Networks:", *removed, sep="\n")
+    elif cmd == "connect":
+        Network.get(args.network).connect(args.container, aliases=args.alias, ip=args.ip)
+    elif cmd == "disconnect":
+        Network.get(args.network).disconnect(args.container, force=args.force)
     return 0
 
 

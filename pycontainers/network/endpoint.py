@@ -74,6 +74,14 @@ class Endpoint:
     starttime: int = 0
     creator: int = 0
     creator_start: int = 0
+    container: str = ""
+    """The container of an endpoint added to a running one (:mod:`.attach`); empty for
+    the endpoint a container was created with, whose ``owner`` is the container id."""
+
+    @property
+    def container_id(self) -> str:
+        """The id of the container this endpoint belongs to."""
+        return self.container or self.owner
 
     def to_json(self) -> str:
         """Serialize (ports and bandwidth as plain data)."""
@@ -99,6 +107,7 @@ class Endpoint:
                 "starttime": self.starttime,
                 "creator": self.creator,
                 "creator_start": self.creator_start,
+                "container": self.container,
             },
             indent=2,
         )
@@ -134,6 +143,7 @@ class Endpoint:
                 starttime=int(raw["starttime"]),
                 creator=int(raw["creator"]),
                 creator_start=int(raw["creator_start"]),
+                container=str(raw.get("container", "")),
             )
         except (ValueError, KeyError, TypeError, PyContainersError) as exc:
             raise PyContainersError(
@@ -273,7 +283,7 @@ def prepare(
             )
             eps.save(endpoint)
             _write_files(eps, endpoint)
-            _refresh_hosts(eps, endpoint.network)
+            refresh_hosts(eps, endpoint.network)
         except BaseException:
             _undo(eps, owner, network.name if address is not None else None, None)
             raise
@@ -337,20 +347,29 @@ def connect(endpoint: Endpoint, pid: int, state_root: str | None = None) -> Endp
 
 
 def disconnect(owner: str, state_root: str | None = None, data_root: str | None = None) -> bool:
-    """Undo everything ``owner`` holds on its network (idempotent); False if it held nothing."""
+    """Undo everything ``owner`` holds on its network, and the endpoints it was given on
+    other networks while it ran (idempotent); False if it held nothing.
+    """
     eps = Endpoints(state_root)
     with eps.locked():
+        extras = [e for e in eps.all() if e.container == owner]
+        for extra in extras:
+            _undo(eps, extra.owner, extra.network, extra.host_veth, data_root=data_root,
+                  rules=False)  # fmt: skip
         endpoint = eps.load(owner)
         network = endpoint.network if endpoint is not None else None
-        held = endpoint is not None or os.path.exists(eps.files(owner))
+        held = endpoint is not None or os.path.exists(eps.files(owner)) or bool(extras)
         if not held and os.geteuid() != 0:
             return False  # rootless: no bridge, veth or rule can exist, and none is ours to touch
         # the record is saved before any veth or rule exists (connect), so without one only
         # the leases a crash in prepare() may have left can be there: no netlink, no nftables
         veth = endpoint.host_veth if endpoint is not None else veth_name(owner) if held else None
-        _undo(eps, owner, network, veth, data_root=data_root, rules=held)
-        if network is not None:
-            _refresh_hosts(eps, network)
+        added = endpoint is not None and bool(endpoint.container)  # no ports, no rules
+        _undo(eps, owner, network, veth, data_root=data_root, rules=held and not added)
+        also = (endpoint.container_id,) if endpoint is not None else ()
+        for net in {network, *(e.network for e in extras)}:
+            if net is not None:
+                refresh_hosts(eps, net, also)
     if held:
         log.info("network.disconnected", owner=owner)
     return held
@@ -436,34 +455,49 @@ def _write_files(eps: Endpoints, endpoint: Endpoint) -> None:
     with open(os.path.join(files, "resolv.conf"), "w") as f:
         f.write(_resolv_conf(endpoint.spec))
     with open(os.path.join(files, "hosts"), "w"):
-        pass  # filled by _refresh_hosts
+        pass  # filled by refresh_hosts
     for n in ("hostname", "resolv.conf", "hosts"):
         os.chmod(os.path.join(files, n), 0o644)
 
 
-def _hosts_text(own: Endpoint, peers: list[Endpoint]) -> str:
+def _hosts_text(own: Endpoint, mine: list[Endpoint], peers: list[Endpoint]) -> str:
+    """The hosts file of the container of ``own`` (its first endpoint): its own names on
+    each of its endpoints ``mine``, then the peers it shares a user network with.
+    """
     lines = [
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
-        f"{own.address.ip}\t" + " ".join(dict.fromkeys((own.hostname, *own.names))),
+    ]
+    lines += [
+        f"{ep.address.ip}\t" + " ".join(dict.fromkeys((own.hostname, *ep.names))) for ep in mine
     ]
     lines += [f"{addr}\t{host}" for host, addr in own.spec.extra_hosts]
-    if own.network != DEFAULT_NETWORK:  # as Docker: names resolve on user networks only
-        lines += [f"{p.address.ip}\t" + " ".join(p.names) for p in peers if p.owner != own.owner]
+    lines += [f"{p.address.ip}\t" + " ".join(p.names) for p in peers]
     return "\n".join(lines) + "\n"
 
 
-def _refresh_hosts(eps: Endpoints, network: str) -> None:
-    """Rewrite the hosts file of every endpoint on ``network``, in place (the files are
-    bind-mounted: a rename would leave the containers looking at the old inode).
+def refresh_hosts(eps: Endpoints, network: str, also: tuple[str, ...] = ()) -> None:
+    """Rewrite the hosts files of the containers on ``network`` (and of the containers
+    ``also``, e.g. one that just left it), in place: the files are bind-mounted, and a rename
+    would leave the containers looking at the old inode. As Docker, names resolve on user
+    networks only.
     """
-    members = [e for e in eps.all() if e.network == network]
-    for ep in members:
-        path = os.path.join(eps.files(ep.owner), "hosts")
+    everything = eps.all()
+    by_container: dict[str, list[Endpoint]] = {}
+    for ep in everything:
+        by_container.setdefault(ep.container_id, []).append(ep)
+    touched = {ep.container_id for ep in everything if ep.network == network} | set(also)
+    for cid in sorted(touched):
+        mine = sorted(by_container.get(cid, []), key=lambda e: bool(e.container))
+        if not mine or mine[0].container:
+            continue  # the files belong to the container's first endpoint
+        shared = {e.network for e in mine if e.network != DEFAULT_NETWORK}
+        peers = [p for p in everything if p.network in shared and p.container_id != cid]
+        path = os.path.join(eps.files(cid), "hosts")
         try:
             with open(path, "r+") as f:
                 f.truncate(0)
-                f.write(_hosts_text(ep, members))
+                f.write(_hosts_text(mine[0], mine, peers))
         except FileNotFoundError:
             continue
 
@@ -475,6 +509,7 @@ __all__ = [
     "disconnect",
     "mounts",
     "prepare",
+    "refresh_hosts",
     "state_dir",
     "veth_name",
 ]

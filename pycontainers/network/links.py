@@ -186,6 +186,15 @@ def host_networks() -> list[IPv4Network]:
         ]
 
 
+@off_event_loop
+def links_in(target: int | str | os.PathLike[str]) -> list[str]:
+    """The names of the links in the network namespace ``target`` (a pid or a path)."""
+    with _target_namespace(target).enter():
+        ipr = _ipr()  # the netlink socket belongs to the namespace it was opened in
+    with ipr:
+        return sorted(str(link.get("IFLA_IFNAME")) for link in ipr.get_links())
+
+
 def _target_namespace(target: int | str | os.PathLike[str]) -> Any:
     from pycontainers.namespaces import Namespace
 
@@ -287,4 +296,5 @@ __all__ = [
     "host_networks",
     "host_veth_name",
     "link_names",
+    "links_in",
 ]

@@ -14,9 +14,9 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
-from ipaddress import IPv4Interface, IPv4Network
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -26,6 +26,9 @@ from pycontainers.errors import NetworkNotFound as NetworkNotFound
 from pycontainers.errors import PyContainersError, SpecError
 from pycontainers.network.ipam import Ipam, Subnet
 from pycontainers.network.spec import DEFAULT_NETWORK, check_network_name
+
+if TYPE_CHECKING:
+    from pycontainers.runtime.container import Container
 
 log = get_logger("pycontainers.network")
 
@@ -250,6 +253,11 @@ class Network:
         return self.config.gateway
 
     @property
+    def data_root(self) -> str | None:
+        """The data root this network's definition lives under (None: the default)."""
+        return self._data_root
+
+    @property
     def ipam(self) -> Ipam:
         """The address leases of this network's data root."""
         return Ipam(os.path.join(data_dir(self._data_root), "ipam"))
@@ -266,8 +274,51 @@ class Network:
         nft.add_network(self.bridge, self.subnet)
 
     def containers(self) -> dict[str, IPv4Interface]:
-        """The owners (container ids) holding an address on this network."""
-        return self.ipam.leases(self.name)
+        """The containers (ids) holding an address on this network."""
+        return {o.partition(".")[0]: a for o, a in self.ipam.leases(self.name).items()}
+
+    def connect(
+        self,
+        container: Container | str,
+        *,
+        aliases: Iterable[str] = (),
+        ip: str | IPv4Address | None = None,
+        state_root: str | None = None,
+    ) -> None:
+        """Connect the running ``container`` (a :class:`Container`, or its id or name under
+        ``state_root``) to this network: one more interface (``eth1``...) with an address
+        here (``ip`` if given), reachable by its name and ``aliases`` from the containers on
+        this network. Undone by :meth:`disconnect`, and when the container stops.
+        """
+        from pycontainers.network.attach import attach
+
+        with _container(container, state_root) as c:
+            attach(self, c, aliases=tuple(aliases), ip=ip)
+
+    def disconnect(
+        self, container: Container | str, *, force: bool = False, state_root: str | None = None
+    ) -> None:
+        """Disconnect ``container`` from this network, tearing down only its endpoint here.
+        The network a container was created with stays while it exists (``force`` removes
+        what a container that is gone left on it). Raises :class:`NetworkError` if the
+        container is not on this network.
+        """
+        from pycontainers.errors import ContainerError, NetworkError
+        from pycontainers.network.attach import detach
+
+        root: str | None
+        if isinstance(container, str):
+            try:
+                with _container(container, state_root) as c:
+                    cid, root = c.id, os.path.dirname(c.state_dir)
+            except ContainerError:
+                if not force:
+                    raise
+                cid, root = container, state_root  # a container gone: its id, forced
+        else:
+            cid, root = container.id, os.path.dirname(container.state_dir)
+        if not detach(self, cid, root, force=force):
+            raise NetworkError(f"container {cid[:12]} is not connected to network {self.name!r}")
 
     def inspect(self) -> dict[str, Any]:
         """A Docker-like description: name, id, driver, IPAM, containers, labels."""
@@ -314,6 +365,20 @@ class Network:
 
     def __repr__(self) -> str:
         return f"<Network {self.name} {self.subnet} bridge={self.bridge}>"
+
+
+@contextlib.contextmanager
+def _container(container: Container | str, state_root: str | None) -> Iterator[Container]:
+    from pycontainers.runtime.container import Container
+
+    if not isinstance(container, str):
+        yield container
+        return
+    c = Container.load(container, state_root=state_root)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 def _pick_subnet(name: str, taken: list[IPv4Network], foreign: list[IPv4Network]) -> IPv4Network:

@@ -452,14 +452,23 @@ class Container:
 
         resume(self)
 
-    def update(self, resources: Resources | None = None, **limits: Unpack[LimitOptions]) -> None:
+    def update(
+        self,
+        resources: Resources | None = None,
+        *,
+        restart: str | None = None,
+        **limits: Unpack[LimitOptions],
+    ) -> None:
         """Change limits of the live container: a :class:`Resources` and/or the keywords
         of :class:`~pycontainers.runtime.options.LimitOptions` (``memory="128m"``,
-        ``cpus=1``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``...).
+        ``cpus=1``, ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``...); ``restart``
+        gives a detached container a new restart policy (``no``, ``always``,
+        ``unless-stopped``, ``on-failure[:N]``), running or stopped: its monitor applies it
+        when the container exits, and every later start keeps it.
         """
         from pycontainers.runtime.update import update
 
-        update(self, resources, **limits)
+        update(self, resources, restart, **limits)
 
     def stats(self) -> CgroupStats:
         """Memory, cpu, pids and io statistics from the container's cgroup."""

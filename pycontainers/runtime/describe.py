@@ -163,9 +163,25 @@ def _network(c: Container) -> dict[str, Any]:
         "Gateway": str(ep.gateway),
         "MacAddress": "",
     }
+    networks = {ep.network: {**address, "NetworkID": ep.network, "Aliases": list(ep.names)}}
+    from pycontainers.network.attach import endpoints_of
+
+    try:
+        added = endpoints_of(c.id, os.path.dirname(c.state_dir))[1:]
+    except PyContainersError:
+        added = []
+    for extra in added:  # networks it was connected to while it runs
+        networks[extra.network] = {
+            "IPAddress": str(extra.address.ip),
+            "IPPrefixLen": extra.address.network.prefixlen,
+            "Gateway": str(extra.gateway),
+            "MacAddress": "",
+            "NetworkID": extra.network,
+            "Aliases": list(extra.names),
+        }
     return {
         **address,
-        "Networks": {ep.network: {**address, "NetworkID": ep.network, "Aliases": list(ep.names)}},
+        "Networks": networks,
         "Ports": {
             f"{p.container_port}/{p.protocol}": [
                 {"HostIp": p.host_ip, "HostPort": str(p.host_port)}

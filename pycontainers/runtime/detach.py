@@ -124,8 +124,8 @@ def monitor_argv(
         argv += ["--log-max-files", str(options.log_max_files)]
     argv += ["--restart", options.restart, "--restart-count", str(options.restart_count)]
     argv += ["--restart-backoff-ms", str(options.restart_backoff_ms)]
-    if options.restart != "no":
-        argv += ["--restart-cmd", *hook_argv(state_root, container_id, "restart"), "--"]
+    # always: a policy changed while it runs (Container.update) may ask for a restart
+    argv += ["--restart-cmd", *hook_argv(state_root, container_id, "restart"), "--"]
     hc = options.healthcheck
     if hc is not None:
         from pycontainers.runtime.health_entry import entry_path, seal_pending

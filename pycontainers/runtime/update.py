@@ -1,7 +1,11 @@
-"""The ``update`` operation: change a live container's resource limits."""
+"""The ``update`` operation: change a live container's resource limits, and a detached
+container's restart policy (saved in its spec for the next start, and written to
+``<state dir>/restart-policy``, which its running monitor reads when the container exits).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from pycontainers.runtime.lifecycle import require
@@ -14,10 +18,49 @@ if TYPE_CHECKING:
     from pycontainers.runtime.options import LimitOptions
 
 
-def update(c: Container, resources: Resources | None, **limits: Unpack[LimitOptions]) -> None:
+POLICY_FILE = "restart-policy"
+
+
+def update(
+    c: Container,
+    resources: Resources | None,
+    restart: str | None = None,
+    **limits: Unpack[LimitOptions],
+) -> None:
     """See :meth:`Container.update`."""
-    require("update", c.status, c.id)
-    c.cgroup.update(resources, **limits)
+    if restart is not None:
+        set_restart_policy(c, restart)
+    if resources is not None or limits or restart is None:
+        require("update", c.status, c.id)
+        c.cgroup.update(resources, **limits)
 
 
-__all__ = ["update"]
+def set_restart_policy(c: Container, policy: str) -> None:
+    """Give the detached container ``c`` the restart ``policy`` (Docker's names): from its
+    current run on (its monitor reads it at the exit) and for every later start.
+    """
+    import attrs
+
+    from pycontainers._files import write_atomic
+    from pycontainers.errors import SpecError
+    from pycontainers.runtime.specfile import load_spec, save_spec
+    from pycontainers.supervision import check_restart
+
+    check_restart(policy)
+    spec, options = load_spec(c.state_dir)
+    detach = options.get("detach")
+    if detach is None:
+        raise SpecError(
+            "restart", f"container {c.id[:12]} has no monitor (not detached): no restart policy"
+        )
+    if detach.auto_remove and policy != "no":
+        raise SpecError(
+            "restart",
+            f"container {c.id[:12]} is removed when it exits (auto_remove): it cannot get "
+            f"restart policy {policy!r}",
+        )
+    save_spec(c.state_dir, spec, {**options, "detach": attrs.evolve(detach, restart=policy)})
+    write_atomic(os.path.join(c.state_dir, POLICY_FILE), policy.encode() + b"\n")
+
+
+__all__ = ["POLICY_FILE", "set_restart_policy", "update"]

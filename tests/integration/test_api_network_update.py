@@ -1,0 +1,146 @@
+"""The docker CLI and docker-py through the daemon: ``network connect|disconnect`` of a
+running container (two containers talk only while they share a network; inspect shows
+both networks; the veth goes with the disconnect), and ``update --restart`` honoured by the
+container's monitor.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from api_util import IMAGE, Daemon, docker, ensure_busybox_image, start_daemon
+from test_api_docker_cli import raw
+
+from pycontainers.network import link_names
+
+pytestmark = [pytest.mark.root, pytest.mark.network]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> Iterator[Daemon]:
+    ensure_busybox_image(busybox_rootfs)
+    yield from start_daemon(tmp_path_factory.mktemp("api-netupd"))
+
+
+@pytest.fixture(autouse=True)
+def clean(daemon: Daemon) -> Iterator[None]:
+    yield
+    from api_util import remove_everything
+
+    remove_everything(daemon)
+
+
+def until(cond: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_docker_network_connect_and_disconnect(daemon: Daemon) -> None:
+    docker(daemon, "network", "create", "front")
+    docker(daemon, "network", "create", "back")
+    docker(daemon, "run", "-d", "--name", "db", "--network", "back", IMAGE,
+           "sh", "-c", "echo db-answer > /tmp/index.html; httpd -f -p 80 -h /tmp")  # fmt: skip
+    docker(daemon, "run", "-d", "--name", "app", "--network", "front", IMAGE, "sleep", "300")
+    fetch = ["exec", "app", "sh", "-c",
+             "for i in $(seq 30); do wget -qO- http://db/ && exit 0; sleep 0.1; done; exit 1"]  # fmt: skip
+    db_ip = docker(daemon, "inspect", "-f", "{{.NetworkSettings.Networks.back.IPAddress}}",
+                   "db").stdout.strip()  # fmt: skip
+    unreachable = ["exec", "app", "ping", "-c", "1", "-W", "1", db_ip]
+    r = docker(daemon, *unreachable, check=False)  # not on a shared network
+    assert r.returncode != 0 and "100% packet loss" in r.stdout
+    links = set(link_names())
+    docker(daemon, "network", "connect", "--alias", "app-alias", "back", "app")
+    added = set(link_names()) - links
+    assert len(added) == 1
+    assert docker(daemon, *fetch).stdout == "db-answer\n"
+    docker(daemon, "exec", "db", "ping", "-c", "1", "-W", "2", "app-alias")
+    doc = json.loads(docker(daemon, "inspect", "app").stdout)[0]
+    nets = doc["NetworkSettings"]["Networks"]
+    assert set(nets) == {"front", "back"}
+    assert nets["back"]["Aliases"] == ["app-alias"] and nets["back"]["IPAddress"]
+    fmt = "{{range $k, $v := .Containers}}{{$v.Name}} {{end}}"
+    members = docker(daemon, "network", "inspect", "back", "-f", fmt).stdout.split()
+    assert sorted(members) == ["app", "db"]
+    again = docker(daemon, "network", "connect", "back", "app", check=False)
+    assert again.returncode != 0 and "already connected" in again.stderr
+    docker(daemon, "network", "disconnect", "back", "app")
+    assert set(link_names()) == links
+    r = docker(daemon, *unreachable, check=False)
+    assert r.returncode != 0 and "100% packet loss" in r.stdout
+    hosts = docker(daemon, "exec", "app", "cat", "/etc/hosts").stdout
+    assert " db" not in hosts and "\tdb" not in hosts
+    doc = json.loads(docker(daemon, "inspect", "app").stdout)[0]
+    assert set(doc["NetworkSettings"]["Networks"]) == {"front"}
+    gone = docker(daemon, "network", "disconnect", "back", "app", check=False)
+    assert gone.returncode != 0 and "not connected" in gone.stderr
+    # a connect that cannot work: a stopped container (409), an unknown one (404)
+    docker(daemon, "create", "--name", "idle", "--network", "front", IMAGE, "true")
+    r = docker(daemon, "network", "connect", "back", "idle", check=False)
+    assert r.returncode != 0 and "not running" in r.stderr
+    docker(daemon, "rm", "idle")
+    status, body = raw(daemon, "POST", "/networks/back/connect", b'{"Container": "nope"}',
+                       "Content-Type: application/json\r\n")  # fmt: skip
+    assert status == 404 and b"No such container" in body
+    status, body = raw(daemon, "POST", "/networks/back/connect", b'{"Container": 5}',
+                       "Content-Type: application/json\r\n")  # fmt: skip
+    assert status == 400
+    # connected again, then removed with the container: nothing stays on the network
+    docker(daemon, "network", "connect", "back", "app")
+    docker(daemon, "rm", "-f", "app")
+    assert set(link_names()) <= links  # its veths (both networks) are gone
+    members = docker(daemon, "network", "inspect", "back", "-f", fmt).stdout.split()
+    assert members == ["db"]
+
+
+def test_docker_py_connect_disconnect(daemon: Daemon) -> None:
+    docker_py = pytest.importorskip("docker")
+    client = docker_py.DockerClient(base_url=daemon.url)
+    a = client.networks.create("py-a")
+    b = client.networks.create("py-b")
+    c = client.containers.run(IMAGE, ["sleep", "300"], detach=True, network="py-a")
+    b.connect(c, aliases=["pyalias"])
+    try:
+        c.reload()
+        nets = c.attrs["NetworkSettings"]["Networks"]
+        assert set(nets) == {"py-a", "py-b"} and nets["py-b"]["Aliases"] == ["pyalias"]
+        b.reload()
+        assert c.id in b.attrs["Containers"]
+        b.disconnect(c)
+        c.reload()
+        assert set(c.attrs["NetworkSettings"]["Networks"]) == {"py-a"}
+    finally:
+        c.remove(force=True)
+        a.remove()
+        b.remove()
+        client.close()
+
+
+def test_docker_update_restart_policy(daemon: Daemon, tmp_path: Path) -> None:
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    script = "echo run >> /ctl/runs; while [ ! -e /ctl/go ]; do sleep 0.05; done; exit 3"
+    docker(daemon, "run", "-d", "--name", "upd", "-v", f"{ctl}:/ctl", IMAGE, "sh", "-c", script)
+    until(lambda: (ctl / "runs").exists())
+    docker(daemon, "update", "--restart", "on-failure:1", "upd")
+    policy = docker(daemon, "inspect", "-f", "{{json .HostConfig.RestartPolicy}}", "upd").stdout
+    assert json.loads(policy) == {"Name": "on-failure", "MaximumRetryCount": 1}
+    (ctl / "go").touch()
+
+    def restarted_once_then_stopped() -> bool:
+        out = docker(daemon, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "upd")
+        return out.stdout.split() == ["exited", "1"]
+
+    until(restarted_once_then_stopped)
+    assert (ctl / "runs").read_text() == "run\nrun\n"
+    r = docker(daemon, "update", "--restart", "sometimes", "upd", check=False)
+    assert r.returncode != 0
+    status, body = raw(daemon, "POST", "/containers/upd/update",
+                       b'{"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}',
+                       "Content-Type: application/json\r\n")  # fmt: skip
+    assert status == 400 and b"maximum retry count" in body

@@ -206,8 +206,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         if client is not None:
             from pycontainers.cli.remote import run_command as remote_command
 
-            with client:
-                return remote_command(args, client)
+            import signal
+
+            # a daemon that hangs up must be an error, not a silent death by SIGPIPE
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            try:
+                with client:
+                    return remote_command(args, client)
+            except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
+                return 0
         module = _module(_OWNER[args.command])
         return int(module.run_command(args))
     except ContainerStartError as exc:

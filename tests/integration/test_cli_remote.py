@@ -96,6 +96,15 @@ def test_logs_follow_ends_with_the_container(daemon: RootedDaemon) -> None:
     assert ok(r).split() == ["line1", "line2", "line3"]
 
 
+def test_wait_for_a_container_that_already_exited(daemon: RootedDaemon) -> None:
+    ok(cli("run", "-d", *NONE, "--name", "w", IMAGE, "sh", "-c", "exit 7", host=daemon.url))
+    deadline = time.monotonic() + 30
+    while docker(daemon, "inspect", "-f", "{{.State.Status}}", "w").stdout.strip() != "exited":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert ok(cli("wait", "w", host=daemon.url)).strip() == "7"
+
+
 def test_pycontainers_host_comes_before_docker_host(daemon: RootedDaemon) -> None:
     env = {"PYCONTAINERS_HOST": daemon.url, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     assert "busybox" in ok(cli("images", env=env))
@@ -170,10 +179,16 @@ def test_build_through_the_daemon(daemon: RootedDaemon, tmp_path: Path) -> None:
 
     with pytest.raises(ImageNotFound):
         default_store().get("built:1")  # never built in the CLI's own store
-    probe = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                            "--unix-socket", str(daemon.socket), "-X", "POST",
-                            "http://d/build"], capture_output=True, text=True)  # fmt: skip
-    if probe.stdout == "501":
+    from pycontainers.client import Client
+    from pycontainers.errors import ApiError
+
+    with Client(daemon.url) as client:
+        try:
+            client.request("POST", "/build", content=b"")  # an empty context
+            status = 200
+        except ApiError as exc:
+            status = exc.status
+    if status == 501:
         assert r.returncode == 125 and "build" in r.stderr, r
         return
     ok(r)

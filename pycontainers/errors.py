@@ -468,8 +468,12 @@ class ApiError(PyContainersError):
 class DaemonUnreachable(ApiError, ConnectionError):
     """The client cannot reach a daemon at ``host`` (down, refused, ssh failed)."""
 
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(0, f"cannot connect to the daemon at {host}: {reason}")
+    def __init__(
+        self, host: str, reason: str, *, errno: int | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(
+            0, f"cannot connect to the daemon at {host}: {reason}", errno=errno, path=path
+        )
         self.host = host
 
 

@@ -204,9 +204,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         client = _remote(args)
         if client is not None:
-            from pycontainers.cli.remote import run_command as remote_command
-
             import signal
+
+            from pycontainers.cli.remote import run_command as remote_command
 
             # a daemon that hangs up must be an error, not a silent death by SIGPIPE
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)

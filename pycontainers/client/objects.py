@@ -4,6 +4,7 @@ and the managers (``client.containers``…) that create, find and list them.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -109,8 +110,8 @@ class RemoteContainer:
         *,
         follow: bool = False,
         tail: int | None = None,
-        since: float | str | None = None,
-        until: float | str | None = None,
+        since: float | str | dt.datetime | None = None,
+        until: float | str | dt.datetime | None = None,
         stdout: bool = True,
         stderr: bool = True,
         timestamps: bool = False,
@@ -121,8 +122,8 @@ class RemoteContainer:
         from pycontainers.client.streams import STDOUT, demux
 
         params = {
-            "follow": follow, "tail": "all" if tail is None else tail, "since": since,
-            "until": until, "stdout": stdout, "stderr": stderr, "timestamps": timestamps,
+            "follow": follow, "tail": "all" if tail is None else tail,
+            "since": since_param(since), "until": since_param(until), "stdout": stdout, "stderr": stderr, "timestamps": timestamps,
         }  # fmt: skip
         chunks = self.client.stream("GET", f"/containers/{self.id}/logs", params=params)
         frames = ((STDOUT, c) for c in chunks) if self.tty else demux(chunks)
@@ -320,9 +321,9 @@ class Images:
         rows = self.client.request("GET", "/images/json", params={"all": all})
         return [RemoteImage(self.client, row) for row in rows]
 
-    def remove(self, ref: str, *, force: bool = False) -> list[dict[str, str]]:
+    def remove(self, ref: str, *, force: bool = False) -> builtins.list[dict[str, str]]:
         """Untag/delete ``ref``; what was untagged and deleted."""
-        answer: list[dict[str, str]] = self.client.request(
+        answer: builtins.list[dict[str, str]] = self.client.request(
             "DELETE", f"/images/{ref}", params={"force": force}
         )
         return answer

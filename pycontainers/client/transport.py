@@ -142,7 +142,9 @@ def connect(host: Host, timeout: float | None = 30.0) -> socket.socket:
         else:
             sock = _ssh(host)
     except OSError as exc:
-        raise DaemonUnreachable(host.url, str(exc)) from None
+        raise DaemonUnreachable(
+            host.url, str(exc), errno=exc.errno, path=host.path or None
+        ) from None
     sock.settimeout(None)
     return sock
 
@@ -152,7 +154,7 @@ def _ssh(host: Host) -> socket.socket:
     ours, theirs = socket.socketpair()
     try:
         proc = subprocess.Popen(
-            host.ssh_argv(), stdin=theirs, stdout=theirs, start_new_session=True
+            host.ssh_argv(), stdin=theirs.fileno(), stdout=theirs.fileno(), start_new_session=True
         )
     except BaseException:
         ours.close()

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_util import IMAGE, docker, free_port, remove_everything
@@ -195,6 +196,40 @@ def test_build_through_the_daemon(daemon: RootedDaemon, tmp_path: Path) -> None:
     out = docker(daemon, "run", "--rm", "--network", "none", "built:1", "cat", "/built").stdout
     assert out == "built\n"
     docker(daemon, "rmi", "built:1")
+
+
+def test_push_and_pull_through_the_daemon(
+    tmp_path: Path, busybox_rootfs: Path, registry: Any, registry_netns: Any
+) -> None:
+    """The daemon (in the registry's network namespace) pushes and pulls; the CLI only
+    talks to its socket, and its own store never gets the image.
+    """
+    with registry_netns.enter():
+        gen = rooted_daemon(tmp_path, "reg", busybox_rootfs)
+        d = next(gen)
+    try:
+        ref = f"{registry.host}/client/bb:1"
+
+        def tags() -> list[str]:
+            return docker(d, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+
+        ok(cli("tag", IMAGE, ref, host=d.url))
+        assert ref in tags()
+        ok(cli("push", ref, host=d.url))
+        ok(cli("rmi", ref, host=d.url))
+        assert ref not in tags()
+        assert ok(cli("pull", "-q", ref, host=d.url)).strip() == ref
+        assert ref in tags()
+        assert ok(cli("run", "--rm", *NONE, ref, "echo", "pulled", host=d.url)) == "pulled\n"
+        from pycontainers.errors import ImageNotFound
+        from pycontainers.images import default_store
+
+        with pytest.raises(ImageNotFound):
+            default_store().get(ref)
+        r = cli("pull", f"{registry.host}/client/missing:1", host=d.url)
+        assert r.returncode == 125 and "missing" in r.stderr, r
+    finally:
+        next(gen, None)
 
 
 def test_one_cli_two_daemons(tmp_path: Path, busybox_rootfs: Path) -> None:

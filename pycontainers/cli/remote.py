@@ -9,6 +9,7 @@ so; none ever falls back to acting on this machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -109,36 +110,34 @@ def _cmd_run(args: argparse.Namespace, client: Client) -> int:
         c.start()
         print(c.id)
         return 0
+    # as the docker CLI: attach and ask for the exit (or, with --rm, the daemon's removal)
+    # before the start, so neither output nor status can be missed
     conn = client.hijack(
         f"/containers/{c.id}/attach",
         params={"stream": True, "stdin": args.interactive, "stdout": True, "stderr": True},
-    )  # before the start: no output is missed
+    )
     try:
+        done = c.wait_later("removed" if args.rm else "next-exit")
         try:
             c.start()
         except ApiError:
             if args.rm:
-                c.remove(force=True)
+                with contextlib.suppress(ApiError):  # the daemon's AutoRemove may be first
+                    c.remove(force=True)
             raise
         if args.tty:
             _resize(client, f"/containers/{c.id}/resize")
-        code = _attached(conn, c, args.interactive, args.tty)
+        _attached(conn, args.interactive, args.tty)
+        return done()
     except KeyboardInterrupt:
         c.stop()
-        code = 130
+        return 130
     finally:
         conn.close()
-    if args.rm:
-        try:
-            c.remove(force=True)
-        except ApiError as exc:
-            if exc.status != 404:  # the daemon's AutoRemove may have been first
-                raise
-    return code
 
 
-def _attached(conn: Any, c: RemoteContainer, interactive: bool, tty: bool) -> int:
-    """Pump the attach stream (raw terminal mode for a tty) and return the exit status."""
+def _attached(conn: Any, interactive: bool, tty: bool) -> None:
+    """Pump the attach stream (raw terminal mode for an interactive tty) to its end."""
     from pycontainers.client.streams import pump
 
     stdin = sys.stdin.buffer if interactive else None
@@ -148,14 +147,6 @@ def _attached(conn: Any, c: RemoteContainer, interactive: bool, tty: bool) -> in
     finally:
         if restore is not None:
             restore()
-    try:
-        return c.wait()
-    except ApiError as exc:
-        if exc.status == 404:  # gone (AutoRemove) before we asked: docker says the same
-            raise CommandError(
-                f"container {c.id[:12]} was removed before its status was read"
-            ) from None
-        raise
 
 
 def _raw_terminal() -> Callable[[], None] | None:
@@ -194,21 +185,27 @@ def _cmd_start(args: argparse.Namespace, client: Client) -> int:
         params={"stream": True, "stdin": args.interactive, "stdout": True, "stderr": True},
     )
     try:
+        done = c.wait_later("next-exit")
         c.start()
-        return _attached(conn, c, args.interactive, c.tty)
+        _attached(conn, args.interactive, c.tty)
+        return done()
     finally:
         conn.close()
 
 
 def _cmd_attach(args: argparse.Namespace, client: Client) -> int:
     c = _container(client, args.container)
+    if c.status != "running":
+        raise CommandError(f"cannot attach to container {args.container}: it is {c.status}")
     stdin = not args.no_stdin and bool((c.attrs.get("Config") or {}).get("OpenStdin"))
     conn = client.hijack(
         f"/containers/{c.id}/attach",
         params={"stream": True, "stdin": stdin, "stdout": True, "stderr": True},
     )
     try:
-        return _attached(conn, c, stdin, c.tty)
+        done = c.wait_later("next-exit")
+        _attached(conn, stdin, c.tty)
+        return done()
     finally:
         conn.close()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pycontainers.errors import ApiError, ContainerExitError
@@ -96,14 +97,35 @@ class RemoteContainer:
     delete = remove
 
     def wait(self, condition: str = "not-running") -> int:
-        """Wait for it to stop; its exit status."""
-        answer = self.client.request(
-            "POST", f"/containers/{self.id}/wait", params={"condition": condition}, timeout=None
+        """Wait for it to stop (``condition``: not-running, next-exit, removed); its exit
+        status.
+        """
+        return self.wait_later(condition)()
+
+    def wait_later(self, condition: str = "next-exit") -> Callable[[], int]:
+        """Ask the daemon now to report ``condition``; the returned function waits for the
+        answer. Asked before :meth:`start`, no exit (or auto-removal) can be missed, as the
+        docker CLI does for ``run``.
+        """
+        r = self.client._send(
+            "POST",
+            f"/containers/{self.id}/wait",
+            params={"condition": condition},
+            stream=True,
+            timeout=None,
         )
-        error = (answer.get("Error") or {}).get("Message")
-        if error:
-            raise ApiError(500, str(error))
-        return int(answer["StatusCode"])
+
+        def result() -> int:
+            try:
+                answer = json.loads(r.read())
+            finally:
+                r.close()
+            error = (answer.get("Error") or {}).get("Message")
+            if error:
+                raise ApiError(500, str(error))
+            return int(answer["StatusCode"])
+
+        return result
 
     def logs(
         self,
@@ -273,8 +295,9 @@ class Containers:
             c.start()
             return c.reload()
         try:
+            done = c.wait_later("next-exit")
             c.start()
-            code = c.wait()
+            code = done()
             out = b"".join(e.data for e in c.logs(stderr=False))
             err = b"".join(e.data for e in c.logs(stdout=False))
         finally:

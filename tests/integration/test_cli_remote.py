@@ -97,6 +97,16 @@ def test_logs_follow_ends_with_the_container(daemon: RootedDaemon) -> None:
     assert ok(r).split() == ["line1", "line2", "line3"]
 
 
+def test_create_then_start_attached(daemon: RootedDaemon) -> None:
+    ok(cli("create", *NONE, "--name", "s1", IMAGE, "sh", "-c", "echo started; exit 4",
+           host=daemon.url))  # fmt: skip
+    assert docker(daemon, "inspect", "-f", "{{.State.Status}}", "s1").stdout.strip() == "created"
+    r = cli("start", "-a", "s1", host=daemon.url)
+    assert (r.returncode, r.stdout) == (4, "started\n"), r
+    r = cli("attach", "s1", host=daemon.url)
+    assert r.returncode == 125 and "cannot attach to container s1: it is exited" in r.stderr, r
+
+
 def test_wait_for_a_container_that_already_exited(daemon: RootedDaemon) -> None:
     ok(cli("run", "-d", *NONE, "--name", "w", IMAGE, "sh", "-c", "exit 7", host=daemon.url))
     deadline = time.monotonic() + 30

@@ -180,6 +180,10 @@ def _remote(args: argparse.Namespace) -> Any:
         return None
     from pycontainers.client.client import Client
     from pycontainers.client.transport import Tls
+    from pycontainers.errors import CommandError
+
+    if args.root:
+        raise CommandError("--root is this machine's data root; a daemon (--host) uses its own")
 
     cert_path = os.environ.get("DOCKER_CERT_PATH", "")
     verify = args.tlsverify or (not args.host and bool(os.environ.get("DOCKER_TLS_VERIFY")))

@@ -124,20 +124,21 @@ def test_pycontainers_host_comes_before_docker_host(daemon: RootedDaemon) -> Non
     assert "cannot connect to the daemon at unix:///nonexistent/docker.sock" in r.stderr
 
 
-def test_it_through_a_pty(daemon: RootedDaemon) -> None:
-    """``run -it`` over the hijacked attach: a terminal inside, input echoed, exit status."""
+def _in_pty(argv: list[str], typed: bytes) -> tuple[int, bytes]:
+    """Run our CLI on a new terminal; type ``typed`` after the shell's prompt; the exit
+    status and everything the terminal showed.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "PYCONTAINERS_HOST")}
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover (the child)
-        os.execve(sys.executable, [sys.executable, "-m", "pycontainers", "-H", daemon.url,
-                  "run", "--rm", "-it", *NONE, IMAGE, "sh"], env)  # fmt: skip
+        os.execve(sys.executable, [sys.executable, "-m", "pycontainers", *argv], env)
     out = b""
     try:
         deadline = time.monotonic() + 60
         while b"# " not in out and time.monotonic() < deadline:  # the shell's prompt
             if select.select([fd], [], [], 0.5)[0]:
                 out += os.read(fd, 4096)
-        os.write(fd, b"tty; echo $((6*7)); exit 5\n")
+        os.write(fd, typed)
         while time.monotonic() < deadline:
             if select.select([fd], [], [], 0.5)[0]:
                 try:
@@ -150,8 +151,22 @@ def test_it_through_a_pty(daemon: RootedDaemon) -> None:
         _, status = os.waitpid(pid, 0)
     finally:
         os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 5, out
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_run_it_and_exec_it_through_a_pty(daemon: RootedDaemon) -> None:
+    """``run -it`` over the hijacked attach and ``exec -it`` over the hijacked exec start:
+    a terminal inside, what is typed reaches the shell, its exit status comes back.
+    """
+    code, out = _in_pty(["-H", daemon.url, "run", "--rm", "-it", *NONE, IMAGE, "sh"],
+                        b"tty; echo $((6*7)); exit 5\n")  # fmt: skip
+    assert code == 5, out
     assert b"/dev/pts/" in out and b"42\r\n" in out, out
+    ok(cli("run", "-d", *NONE, "--name", "t", IMAGE, "sleep", "300", host=daemon.url))
+    code, out = _in_pty(["-H", daemon.url, "exec", "-it", "t", "sh"],
+                        b"tty; echo $((7*8)); exit 6\n")  # fmt: skip
+    assert code == 6, out
+    assert b"56\r\n" in out, out  # (the daemon's exec -t answers `tty` "not a tty": noted)
 
 
 def test_objects_images_volumes_networks_system(daemon: RootedDaemon) -> None:

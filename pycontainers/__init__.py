@@ -75,16 +75,21 @@ _EXPORTS = {
     "SandboxTimeout": "pycontainers.errors",
     "SandboxedFunction": "pycontainers.testing.decorator",
     "sandboxed": "pycontainers.testing.decorator",
+    "Client": "pycontainers.client.client",
+    "ApiError": "pycontainers.errors",
+    "DaemonUnreachable": "pycontainers.errors",
 }
 
 __all__ = [
     "DEVNULL",
     "PIPE",
     "STDOUT",
+    "ApiError",
     "Bandwidth",
     "BuildError",
     "CGroup",
     "CgroupError",
+    "Client",
     "CompletedContainer",
     "Container",
     "ContainerError",
@@ -92,6 +97,7 @@ __all__ = [
     "ContainerSpec",
     "ContainerStartError",
     "ContainerTimeout",
+    "DaemonUnreachable",
     "ExitStatus",
     "HealthCheck",
     "IdMapping",
@@ -141,13 +147,16 @@ __all__ = [
 if TYPE_CHECKING:
     from pycontainers.builder import build
     from pycontainers.cgroups import CGroup, Resources
+    from pycontainers.client.client import Client
     from pycontainers.errors import (
+        ApiError,
         BuildError,
         CgroupError,
         ContainerError,
         ContainerExitError,
         ContainerStartError,
         ContainerTimeout,
+        DaemonUnreachable,
         ImageNotFound,
         NamespaceError,
         NetworkInUse,

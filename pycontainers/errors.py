@@ -47,6 +47,7 @@ Every constructor takes them as keywords::
     ├── MonitorMissingError
     ├── CommandError                          the CLI's own errors
     ├── ApiError                              the API daemon's answers: ``status``
+    │   └── DaemonUnreachable (ConnectionError)   the client reaches no daemon at its host
     ├── CleanupError                          the pytest plugin's
     ├── WaitTimeout (TimeoutError)
     ├── SandboxError
@@ -464,6 +465,18 @@ class ApiError(PyContainersError):
         self.message = message
 
 
+class DaemonUnreachable(ApiError, ConnectionError):
+    """The client cannot reach a daemon at ``host`` (down, refused, ssh failed)."""
+
+    def __init__(
+        self, host: str, reason: str, *, errno: int | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(
+            0, f"cannot connect to the daemon at {host}: {reason}", errno=errno, path=path
+        )
+        self.host = host
+
+
 class CleanupError(PyContainersError):
     """Some containers of a test could not be removed; the message names them and why."""
 
@@ -571,6 +584,7 @@ __all__ = [
     "ContainerExitError",
     "ContainerStartError",
     "ContainerTimeout",
+    "DaemonUnreachable",
     "DigestMismatch",
     "Forbidden",
     "ImageError",

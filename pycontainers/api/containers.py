@@ -195,8 +195,10 @@ def _wait(d: Daemon, c: Container, condition: str) -> dict[str, Any]:
     from pycontainers.runtime.monitored import wait_monitor_gone
 
     status = c.status
-    if condition == "not-running" and status in ("stopped", "created"):
-        code = c.returncode or 0
+    if condition == "not-running" and status == "created":
+        code = 0
+    elif condition == "not-running" and status == "stopped":
+        code = c.wait()  # its recorded status (a loaded record may not carry it yet)
     else:
         code = c.wait()
         publish(d, c, "die", exitCode=str(code))

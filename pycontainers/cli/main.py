@@ -83,11 +83,32 @@ _IMAGE_VERBS = {
 }  # fmt: skip
 
 
+# the options before the command: those taking a value, and the flags
+_GLOBAL_VALUES = ("--root", "-H", "--host", "--tlscacert", "--tlscert", "--tlskey")
+_GLOBAL_FLAGS = ("--tls", "--tlsverify")
+
+
+def _after_globals(argv: Sequence[str]) -> int:
+    """The index of the first argument after the global options (``--root``, ``--host``...)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _GLOBAL_VALUES:
+            i += 2
+        elif (
+            arg in _GLOBAL_FLAGS
+            or arg.split("=", 1)[0] in _GLOBAL_VALUES
+            or (arg.startswith("-H") and len(arg) > 2)
+        ):
+            i += 1
+        else:
+            break
+    return i
+
+
 def _expand_aliases(argv: list[str]) -> list[str]:
     """``argv`` with ``container VERB``/``image VERB`` spelled as the plain command."""
-    i = 0
-    while i < len(argv) and (argv[i] == "--root" or argv[i].startswith("--root=")):
-        i += 2 if argv[i] == "--root" else 1
+    i = _after_globals(argv)
     if i + 1 < len(argv):
         verbs = {"container": _CONTAINER_VERBS, "image": _IMAGE_VERBS}.get(argv[i], {})
         if argv[i + 1] in verbs:
@@ -96,12 +117,10 @@ def _expand_aliases(argv: list[str]) -> list[str]:
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
-    """The command ``argv`` runs when only ``--root`` comes before it, else None (help,
+    """The command ``argv`` runs when only global options come before it, else None (help,
     --version, an unknown command, an abbreviated option: those get the whole tree).
     """
-    i = 0
-    while i < len(argv) and (argv[i] == "--root" or argv[i].startswith("--root=")):
-        i += 2 if argv[i] == "--root" else 1
+    i = _after_globals(argv)
     if i < len(argv) and (argv[i] == "check" or argv[i] in _OWNER):
         return argv[i]
     return None
@@ -119,6 +138,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         "--root",
         help="data root (images, layers); default $PYCONTAINERS_ROOT or /var/lib/pycontainers",
     )
+    _add_host_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     if command is None or command == "check":
         sub.add_parser("check", help="diagnose this host: what works here and how to fix the rest")
@@ -130,12 +150,78 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_host_flags(parser: argparse.ArgumentParser) -> None:
+    """``-H/--host`` and docker's client TLS flags: the CLI as a client of a daemon."""
+    parser.add_argument(
+        "-H",
+        "--host",
+        metavar="URL",
+        help="act through the daemon at unix:///path, tcp://host:port or ssh://user@host "
+        "(default $PYCONTAINERS_HOST, then $DOCKER_HOST; none: this machine, no daemon)",
+    )
+    parser.add_argument("--tls", action="store_true", help="TLS to a tcp:// daemon")
+    parser.add_argument(
+        "--tlsverify", action="store_true", help="TLS, verifying the daemon by --tlscacert"
+    )
+    parser.add_argument("--tlscacert", metavar="FILE", help="CA of the daemon's certificate")
+    parser.add_argument("--tlscert", metavar="FILE", help="this client's certificate")
+    parser.add_argument("--tlskey", metavar="FILE", help="this client's key")
+
+
+def _remote(args: argparse.Namespace) -> Any:
+    """The Client of the daemon ``args`` name (flag, then environment), or None to act here."""
+    import os
+
+    local_only = args.command in ("serve", "check") or (
+        args.command == "system" and args.system_command in ("service", "dial-stdio")
+    )
+    if local_only:
+        return None
+    url = args.host or os.environ.get("PYCONTAINERS_HOST") or os.environ.get("DOCKER_HOST")
+    if not url:
+        return None
+    from pycontainers.client.client import Client
+    from pycontainers.client.transport import Tls
+    from pycontainers.errors import CommandError
+
+    if args.root:
+        raise CommandError("--root is this machine's data root; a daemon (--host) uses its own")
+
+    cert_path = os.environ.get("DOCKER_CERT_PATH", "")
+    verify = args.tlsverify or (not args.host and bool(os.environ.get("DOCKER_TLS_VERIFY")))
+
+    def file(given: str | None, name: str) -> str | None:
+        if given or not cert_path:
+            return given
+        path = os.path.join(cert_path, name)
+        return path if os.path.exists(path) else None
+
+    tls = None
+    if verify or args.tls or args.tlscert or args.tlscacert:
+        tls = Tls(ca=file(args.tlscacert, "ca.pem"), cert=file(args.tlscert, "cert.pem"),
+                  key=file(args.tlskey, "key.pem"), verify=verify)  # fmt: skip
+    return Client(url, tls=tls)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from pycontainers.cli.containers import CommandError
     from pycontainers.errors import ContainerStartError, PyContainersError
 
-    module = _module(_OWNER[args.command])
     try:
+        client = _remote(args)
+        if client is not None:
+            import signal
+
+            from pycontainers.cli.remote import run_command as remote_command
+
+            # a daemon that hangs up must be an error, not a silent death by SIGPIPE
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            try:
+                with client:
+                    return remote_command(args, client)
+            except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
+                return 0
+        module = _module(_OWNER[args.command])
         return int(module.run_command(args))
     except ContainerStartError as exc:
         print(f"pycontainers: {exc}", file=sys.stderr)

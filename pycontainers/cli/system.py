@@ -27,6 +27,10 @@ def add_commands(sub: Any) -> None:
     from pycontainers.cli.serve import add_serve_flags
 
     add_serve_flags(q)
+    ssub.add_parser(
+        "dial-stdio",
+        help="proxy stdin/stdout to the daemon's socket (what ssh:// clients run here)",
+    )
     p = sub.add_parser("info", help="show system-wide information")
     p.add_argument("-f", "--format", default="", help="a template such as '{{.Containers}}'")
     p = sub.add_parser("version", help="show the version")
@@ -204,6 +208,10 @@ def run_command(args: argparse.Namespace) -> int:
         from pycontainers.cli.serve import run_command as serve
 
         return serve(args)
+    if args.command == "system" and args.system_command == "dial-stdio":
+        from pycontainers.cli.dialstdio import dial_stdio
+
+        return dial_stdio(args.host)
     if args.command in ("info", "system"):
         _print(_info(args.root), getattr(args, "format", ""))
         return 0

@@ -38,6 +38,7 @@ Every constructor takes them as keywords::
     │   │   └── ManifestUnknown
     │   └── NoMatchingPlatform (LookupError)
     ├── BuildError                            a Dockerfile build: ``dockerfile``, ``line``
+    │   └── BuildCancelled                    a step stopped as another stage failed
     ├── ContainerError
     │   ├── ContainerStartError               ``stage``, ``errno`` (an int), ``exit_code``
     │   ├── ContainerTimeout
@@ -356,8 +357,16 @@ class BuildError(PyContainersError):
 class BuildCancelled(BuildError):
     """A build step stopped because another stage of the same build failed (or SIGINT)."""
 
-    def __init__(self) -> None:
-        super().__init__("cancelled: another stage of the build failed")
+    def __init__(
+        self,
+        message: str = "cancelled: another stage of the build failed",
+        *,
+        dockerfile: str = "",
+        line: int = 0,
+        errno: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, dockerfile=dockerfile, line=line, errno=errno, path=path)
 
 
 class ContainerError(PyContainersError):

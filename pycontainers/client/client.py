@@ -67,14 +67,14 @@ class Client:
     def api_version(self) -> str:
         """The API version both sides speak (asked of the daemon's ``/_ping`` once)."""
         if self._version is None:
-            r = self._send("GET", "/_ping", versioned=False)
+            r = self.send("GET", "/_ping", versioned=False)
             self._version = _older(API_VERSION, r.headers.get("Api-Version", API_VERSION))
         return self._version
 
     def _url(self, path: str, versioned: bool = True) -> str:
         return f"/v{self.api_version}{path}" if versioned else path
 
-    def _send(
+    def send(
         self,
         method: str,
         path: str,
@@ -87,6 +87,9 @@ class Client:
         versioned: bool = True,
         timeout: float | bool | None = True,
     ) -> httpx.Response:
+        """One request to the daemon (``body`` as JSON, or raw ``content``); ``stream``
+        leaves the body unread; an error status raises :class:`ApiError` with its message.
+        """
         url = self._url(path, versioned)
         q = {k: _query(v) for k, v in (params or {}).items() if v is not None}
         kw: dict[str, Any] = {"params": q, "headers": dict(headers or {})}
@@ -114,12 +117,12 @@ class Client:
 
     def request(self, method: str, path: str, **kw: Any) -> Any:
         """One request on the versioned API; the decoded JSON answer (None when empty)."""
-        r = self._send(method, path, **kw)
+        r = self.send(method, path, **kw)
         return r.json() if r.content else None
 
     def stream(self, method: str, path: str, **kw: Any) -> Iterator[bytes]:
         """The body of a streamed answer, as it comes (no read timeout)."""
-        r = self._send(method, path, stream=True, timeout=None, **kw)
+        r = self.send(method, path, stream=True, timeout=None, **kw)
         try:
             yield from r.iter_bytes()
         except httpx.HTTPError:
@@ -155,7 +158,7 @@ class Client:
 
     def ping(self) -> bool:
         """Whether the daemon answers ``/_ping`` with OK."""
-        return self._send("GET", "/_ping", versioned=False).text == "OK"
+        return self.send("GET", "/_ping", versioned=False).text == "OK"
 
     def version(self) -> dict[str, Any]:
         """The daemon's ``/version``."""

@@ -107,7 +107,7 @@ class RemoteContainer:
         answer. Asked before :meth:`start`, no exit (or auto-removal) can be missed, as the
         docker CLI does for ``run``.
         """
-        r = self.client._send(
+        r = self.client.send(
             "POST",
             f"/containers/{self.id}/wait",
             params={"condition": condition},

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from conftest import mount_lines, pycontainers_cgroups
-from test_build import BASE, base, context, leftovers, run_out
+from test_build import BASE, base, context, leftovers, pristine_rootfs, run_out
 
 import pycontainers as pc
 from pycontainers.images import default_store
 
-__all__ = ["base"]  # the fixture, imported for these tests
+__all__ = ["base", "pristine_rootfs"]  # the fixtures, imported for these tests
 
 pytestmark = pytest.mark.root
 

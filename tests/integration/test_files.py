@@ -107,6 +107,11 @@ def test_copy_to_writes_inside_the_container_only(running: pc.Container) -> None
 
 
 def test_top_lists_the_containers_processes(running: pc.Container) -> None:
+    # the fixture's shell touches /ready just before it execs sleep: wait for the exec
+    deadline = time.monotonic() + 10
+    while [p["cmd"] for p in files.top(running)] != ["sleep 60"]:
+        assert time.monotonic() < deadline, files.top(running)
+        time.sleep(0.02)
     procs = files.top(running)
     assert [p["cmd"] for p in procs] == ["sleep 60"]
     assert procs[0]["pid"] == running.pid and procs[0]["user"] == "root"

@@ -151,6 +151,7 @@ def _df(state_root: str | None, data_root: str | None) -> dict[str, Any]:
     from pycontainers.api.images import image_summaries
     from pycontainers.api.inspect import container_summary
     from pycontainers.runtime.container import Container
+    from pycontainers.runtime.diskusage import du
     from pycontainers.runtime.volumes import Volume
 
     images = image_summaries(data_root, with_containers=True, state_root=state_root)
@@ -164,7 +165,7 @@ def _df(state_root: str | None, data_root: str | None) -> dict[str, Any]:
     for v in Volume.list(data_root=data_root):
         doc = _volume_doc(v)
         doc["UsageData"] = {
-            "Size": _du(v.mountpoint),
+            "Size": du(v.mountpoint),
             "RefCount": len(v.users(state_root=state_root)),
         }
         volumes.append(doc)
@@ -181,17 +182,6 @@ def _volume_doc(v: Any) -> dict[str, Any]:
     from pycontainers.api.volumes import volume_doc
 
     return volume_doc(v)
-
-
-def _du(path: str) -> int:
-    total = 0
-    for top, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(top, name)).st_size
-            except OSError:
-                continue
-    return total
 
 
 async def df(request: web.Request) -> web.Response:

@@ -60,7 +60,8 @@ def status_of(exc: BaseException) -> int:
     if isinstance(exc, ContainerError):
         if "no container" in text or "no such" in text:
             return 404
-        return 409 if "already" in text or "not running" in text else 500
+        conflict = ("already", "not running", "is paused")
+        return 409 if any(word in text for word in conflict) else 500
     if isinstance(exc, RegistryError):
         return 404 if isinstance(exc, LookupError) else 500
     if isinstance(exc, CommandError):

@@ -195,8 +195,14 @@ def serve(
     and serve until a signal. TCP needs ``tls`` (with client verification) unless
     ``plain_tcp``.
     """
+    import faulthandler
+    import sys
+
     from pycontainers.api.listen import open_listener
 
+    # ``kill -USR1 <daemon>`` writes every thread's stack to stderr: how a stuck request is
+    # diagnosed on a live daemon without stopping it
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     listeners = [open_listener(h, group=group, tls=tls, plain_tcp=plain_tcp) for h in hosts]
     asyncio.run(run(listeners, state_root=state_root, data_root=data_root))
 

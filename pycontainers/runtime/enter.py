@@ -81,6 +81,8 @@ def open_entry(container: Container) -> Entry:
             errno=exc.errno,
             path=exc.filename if isinstance(exc.filename, str) else container.state_dir,
         ) from None
+    if state.status == "paused":  # a process joining its frozen cgroup would freeze too
+        raise ContainerError(f"container {short} is paused; entering it needs a running one")
     pid, pidfd = container.pid, container.pidfd
     if pidfd is None or pid <= 0 or state.pid != pid or wait_readable(pidfd, 0):
         raise ContainerError(f"container {short} has no running main process to enter")

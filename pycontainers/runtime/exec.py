@@ -21,6 +21,7 @@ from pycontainers.errors import ContainerTimeout
 from pycontainers.fs.users import resolve_user
 from pycontainers.runtime.confine import confinement
 from pycontainers.runtime.enter import Entry, open_entry
+from pycontainers.runtime.launch import await_report
 from pycontainers.runtime.lifecycle import require
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import DEFAULT_PATH, Process, User
@@ -86,7 +87,12 @@ def exec_in(
         entry.close()
     stdio.close_child_ends()
     try:
-        report = _sys.recv_report(spawned.sock)
+        try:
+            report = await_report(spawned.sock, spawned.pid)
+        except BaseException:  # stuck in its setup: it never runs the command
+            _sys.pidfd_send_signal(spawned.pidfd, 9)
+            _sys.reap(spawned.pidfd)
+            raise
         if report is not None:
             _sys.pidfd_send_signal(spawned.pidfd, 9)
             _sys.reap(spawned.pidfd)

@@ -49,6 +49,7 @@ def start_error(
 
 if TYPE_CHECKING:
     from pycontainers._plan import Plan
+    from pycontainers._sys import ChildReport
     from pycontainers.cgroups import CGroup, Resources
     from pycontainers.network.endpoint import Endpoint
 
@@ -57,6 +58,67 @@ DEFAULT_DEVICE_RULES = (
     "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
     "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
 )  # fmt: skip
+
+
+log = _log.get_logger("pycontainers.runtime")
+
+SETUP_TIMEOUT = 60.0
+"""Seconds a released child may take to report (ready, failed or exec'd) before it is
+killed as stuck. A container's setup takes milliseconds; a child stuck in the kernel must
+not hang its creator, and every create queued behind it, for ever."""
+
+
+def release_child(sock: int, tree: int | None, pid: int) -> ChildReport | None:
+    """Let the child go on (handing it ``tree``, the idmapped rootfs, if any) and return
+    :func:`await_report`.
+    """
+    import socket
+
+    s = socket.socket(fileno=sock)
+    try:
+        if tree is None:
+            s.send(b"g", socket.MSG_NOSIGNAL)
+        else:
+            socket.send_fds(s, [b"g"], [tree], socket.MSG_NOSIGNAL)
+    finally:
+        s.detach()  # the fd stays the caller's
+    return await_report(sock, pid)
+
+
+def await_report(sock: int, pid: int) -> ChildReport | None:
+    """The child's report once its setup is done (None: it exec'd). A child silent for
+    :data:`SETUP_TIMEOUT` raises :class:`ContainerStartError` naming where it waits; the
+    caller kills it.
+    """
+    from pycontainers import _sys
+    from pycontainers.runtime.stdio import wait_readable
+
+    if not wait_readable(sock, SETUP_TIMEOUT):
+        where = _where_stuck(pid)
+        log.error("container.setup_stuck", pid=pid, timeout=SETUP_TIMEOUT, where=where)
+        raise ContainerStartError(
+            "setup",
+            errno.ETIMEDOUT,
+            f"the container's process {pid} did not finish its setup within "
+            f"{SETUP_TIMEOUT:g} s (it waits in {where}); it is killed",
+        )
+    return _sys.recv_report(sock)
+
+
+def _where_stuck(pid: int) -> str:
+    """The kernel function (and the top of the kernel stack, root only) ``pid`` waits in."""
+    parts = []
+    for name in ("wchan", "stack"):
+        try:
+            with open(f"/proc/{pid}/{name}") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if name == "stack":
+            text = " < ".join(line.split(" ", 1)[-1] for line in text.splitlines()[:6])
+        if text and text != "0":
+            parts.append(text)
+    return "; ".join(parts) or "an unknown place"
 
 
 def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
@@ -100,9 +162,6 @@ def with_default_devices(spec: ContainerSpec) -> Resources:
     if "devices" not in detect_layout().v1_controllers:
         return res
     return attrs.evolve(res, devices_deny=("a",), devices_allow=DEFAULT_DEVICE_RULES)
-
-
-log = _log.get_logger("pycontainers.runtime")
 
 
 @attrs.define
@@ -308,11 +367,9 @@ class Launch:
         """Step 4: what the parent does between clone and execve (id maps, the veth, the
         idmapped rootfs), then let the child go; on failure it is killed and all undone.
         """
-        from pycontainers import _sys
-
         try:
-            if plan.no_sync:
-                report = _sys.recv_report(self.spawned.sock)
+            if plan.no_sync:  # it goes on by itself
+                report = await_report(self.spawned.sock, self.pid)
             else:
                 self._write_id_maps(spec)
                 if self.endpoint is not None:
@@ -320,12 +377,10 @@ class Launch:
 
                     self.endpoint = connect(self.endpoint, self.pid, self.state_root)
                 tree = self._idmapped_rootfs(spec, plan.rootfs)
-                if tree is None:
-                    report = _sys.release(self.spawned.sock)
-                else:
-                    try:
-                        report = _sys.release_with_fd(self.spawned.sock, tree)
-                    finally:
+                try:
+                    report = release_child(self.spawned.sock, tree, self.pid)
+                finally:
+                    if tree is not None:
                         os.close(tree)
         except BaseException:
             self.abort()

@@ -49,6 +49,28 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stacks(self) -> str:
+        """The daemon's thread stacks (SIGUSR1: faulthandler) and where every process of a
+        pycontainers cgroup waits in the kernel: what a hung request report needs.
+        """
+        if self.alive():
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+        lines = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cgroup") as f:
+                    if "pycontainers" not in f.read():
+                        continue
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:100]
+                with open(f"/proc/{pid}/stack") as f:
+                    stack = " < ".join(f.read().split()[1::2][:6])
+            except OSError:
+                continue
+            lines.append(f"{pid} {cmd!r}: {stack}")
+        return "\n".join([self.log()[-8000:], "processes:", *lines])
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -68,9 +90,12 @@ def docker(
         pytest.skip("no docker CLI installed")
     env = {**os.environ, "DOCKER_HOST": d.url}
     env.pop("DOCKER_CONTEXT", None)
-    r = subprocess.run(
-        [DOCKER, *args], capture_output=True, text=True, input=input, timeout=timeout, env=env
-    )
+    try:
+        r = subprocess.run(
+            [DOCKER, *args], capture_output=True, text=True, input=input, timeout=timeout, env=env
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"docker {list(args)} hung for {timeout} s:\n{d.stacks()}") from None
     if check:
         assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr, d.log()[-3000:])
     return r

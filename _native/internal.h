@@ -15,6 +15,24 @@
 ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
 ssize_t recv_with_fd(int sock, void *data, size_t len, int *fd);
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Credentials in the child: the raw system calls, never glibc's set*id wrappers. Those
+ * broadcast the change to every thread glibc knows of (nptl's setxid) under its thread-list
+ * lock; in a child cloned from a multi-threaded parent, that lock may have been held by a
+ * parent thread (creating or ending a thread) at the instant of the clone, and the child
+ * then waits on it for ever. The raw calls change the calling thread, the child's only one. */
+static inline int pc_setresuid(uid_t u) {
+    return (int)syscall(SYS_setresuid, u, u, u);
+}
+static inline int pc_setresgid(gid_t g) {
+    return (int)syscall(SYS_setresgid, g, g, g);
+}
+static inline int pc_setgroups(size_t n, const gid_t *groups) {
+    return (int)syscall(SYS_setgroups, n, groups);
+}
+
 /* struct mount_attr of mount_setattr(2) */
 struct pc_mount_attr {
     unsigned long long attr_set, attr_clr, propagation, userns_fd;

@@ -101,8 +101,8 @@ int pc_sandbox_confine(const struct pc_plan *plan, int report_sock) {
     caps_before_ids(&c);
     if (p->set_ids) {
         if ((p->n_groups >= 0 &&
-             setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0) ||
-            setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0) {
+             pc_setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0) ||
+            pc_setresgid(p->gid) < 0 || pc_setresuid(p->uid) < 0) {
             say(&c, "switch to uid", NULL);
             msg_int(&c.msg, p->uid);
             fail(&c, PC_STAGE_IDS, errno, 125);

@@ -379,7 +379,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         close(cgfds[i]);
     }
     if (p->clone_flags & CLONE_NEWUSER) {
-        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+        if (pc_setresgid(0) < 0 || pc_setresuid(0) < 0) {
             say(c, "become root in the new user namespace (are uid_map/gid_map written?)", NULL);
             fail(c, PC_STAGE_USER, errno, 125);
         }
@@ -394,7 +394,7 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         close(joinfds[i]);
         if (p->joins[i].nstype == CLONE_NEWPID)
             joined_pid = 1;
-        if (p->joins[i].nstype == CLONE_NEWUSER && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+        if (p->joins[i].nstype == CLONE_NEWUSER && (pc_setresgid(0) < 0 || pc_setresuid(0) < 0)) {
             say(c, "become root in the joined user namespace", NULL);
             fail(c, PC_STAGE_JOIN, errno, 125);
         }
@@ -462,8 +462,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     if (p->set_ids) {
         /* n_groups < 0: setgroups is denied in this user namespace (rootless): leave them */
         if ((p->n_groups >= 0 &&
-             setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0) ||
-            setresgid(p->gid, p->gid, p->gid) < 0 || setresuid(p->uid, p->uid, p->uid) < 0) {
+             pc_setgroups((size_t)p->n_groups, p->n_groups ? (const gid_t *)p->groups : NULL) < 0) ||
+            pc_setresgid(p->gid) < 0 || pc_setresuid(p->uid) < 0) {
             say(c, "switch to uid", NULL);
             msg_int(&c->msg, p->uid);
             msg_str(&c->msg, " gid ");

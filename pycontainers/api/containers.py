@@ -87,8 +87,7 @@ def _create(d: Daemon, body: dict[str, Any], name: str | None) -> Container:
     args, kw = translate(body, img.config)
     if d.data_root:
         kw["image_root"] = d.data_root
-    with d.create_lock:  # see Daemon.create_lock
-        c = Container.create(img, args, name=name or random_name(), state_root=d.state_root, **kw)
+    c = Container.create(img, args, name=name or random_name(), state_root=d.state_root, **kw)
     try:
         save_request(c, body)
     except OSError:

@@ -37,10 +37,6 @@ class Daemon:
         self.data_root = data_root
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="api")
         self.events: EventBus = EventBus(state_root)
-        self.create_lock = threading.Lock()
-        """Creates run one at a time in this process: concurrent ``Container.create`` calls
-        from threads of one process were seen to hang (a start pipe held open by another
-        create's child, it seems), so the daemon serializes them until that is fixed."""
         self.execs: ExecRegistry = ExecRegistry()
 
     async def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:

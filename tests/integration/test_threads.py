@@ -77,3 +77,36 @@ def test_two_hundred_containers_in_a_row_leak_nothing(
         with pc.Container.create(str(busybox_rootfs), ["true"]) as c:
             c.start()
             assert c.wait(timeout=10) == 0
+
+
+def test_switching_ids_while_other_threads_start_and_end(
+    busybox_rootfs: Path, no_leaks: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """glibc's set*id wrappers take its thread-list lock, which a thread being made or ended
+    holds: a child cloned at that instant waited on it for ever (a daemon that makes a
+    thread per request hung one create in a few hundred). The child uses the raw calls."""
+    from pycontainers.runtime import launch
+
+    monkeypatch.setattr(launch, "SETUP_TIMEOUT", 15.0)  # a stuck child fails the test
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            t = threading.Thread(target=stop.is_set)
+            t.start()
+            t.join()
+
+    workers = [threading.Thread(target=churn) for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(60):
+            with pc.Container.create(
+                str(busybox_rootfs), ["true"], user="1000:1000", group_add=["50"]
+            ) as c:  # a start fifo: the child is cloned (not vforked) and switches its ids
+                c.start()
+                assert c.wait(timeout=30) == 0
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()

@@ -24,7 +24,7 @@ void buf_time(struct buf *b);                                       /* RFC 3339,
 void buf_consume(struct buf *b, size_t n);                          /* drop n leading bytes */
 void buf_free(struct buf *b);
 
-/* write the file at path atomically (path.tmp, fsync, rename); 0 or -1 */
+/* write the file at path atomically (path.tmp, rename; no fsync: runtime state); 0 or -1 */
 int write_atomic(const char *path, const char *data, size_t n);
 int write_all(int fd, const void *data, size_t n);
 int64_t now_ms(void); /* CLOCK_MONOTONIC */

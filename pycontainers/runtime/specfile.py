@@ -30,7 +30,8 @@ def save_spec(state_dir: str, spec: Any, options: dict[str, Any]) -> None:
 
     doc = seal(to_config(spec, name=options.get("name") or "", detach=options.get("detach")))
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    write_atomic(os.path.join(state_dir, SPEC_NAME), text.encode())
+    # runtime state (a reboot voids it): atomic, not fsync'ed (see write_atomic)
+    write_atomic(os.path.join(state_dir, SPEC_NAME), text.encode(), durable=False)
 
 
 def load_spec(state_dir: str) -> tuple[ContainerSpec, dict[str, Any]]:

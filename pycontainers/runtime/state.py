@@ -1,6 +1,6 @@
 """Container state on disk: one directory per container under the state root.
 
-``<root>/<id>/state.json`` is written atomically (temp file, fsync, rename) under an flock
+``<root>/<id>/state.json`` is written atomically (temp file, rename) under an flock
 of ``<root>/<id>/lock``, so a crash leaves the old or the new state and two processes can
 share one root. A truncated or corrupt state file is detected and reported, never half-used.
 """
@@ -123,8 +123,9 @@ def write_state(state_dir: str, state: State, *, create: bool = False) -> bool:
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
+        # no fsync: a state directory is runtime state (/run; a reboot voids it), and the
+        # rename alone keeps a reader (or a writer killed here) from a torn file
         os.write(fd, state.to_json().encode())
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -270,16 +270,17 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def digest(doc: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``doc`` without its digest annotation."""
-    body = copy.deepcopy(doc)
-    body.get("annotations", {}).pop(DIGEST, None)
+    body = dict(doc)  # a shallow copy: only the annotations differ (no deep copy: CLI speed)
+    if isinstance(body.get("annotations"), dict):
+        body["annotations"] = {k: v for k, v in body["annotations"].items() if k != DIGEST}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def seal(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` with its digest annotation (a stored config's edits become detectable)."""
-    out = copy.deepcopy(doc)
-    out.setdefault("annotations", {})[DIGEST] = digest(doc)
+    out = dict(doc)  # shares the rest of ``doc`` (callers serialize it, never edit it)
+    out["annotations"] = {**(doc.get("annotations") or {}), DIGEST: digest(doc)}
     return out
 
 

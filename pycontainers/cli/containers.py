@@ -194,7 +194,8 @@ def _follow_until_exit(
         return exit_key(c) == before and monitor_alive(c)
 
     shown = {"stdout", "stderr"} if streams is None else streams
-    for entry in read_logs(c.state_dir, follow=True, running=running, since=since,
+    # the wait ends when its process exits (a restart's later runs: polled)
+    for entry in read_logs(c.state_dir, follow=True, running=running, since=since, wake=c.pidfd,
                            stdout="stdout" in shown, stderr="stderr" in shown):  # fmt: skip
         out = sys.stderr if entry.stream == "stderr" else sys.stdout
         out.buffer.write(entry.data)

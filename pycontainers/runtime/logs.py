@@ -98,6 +98,7 @@ def read_logs(
     follow: bool = False,
     running: Callable[[], bool] | None = None,
     poll: float = 0.05,
+    wake: int | None = None,
 ) -> Iterator[LogEntry]:
     """Entries of a container's log, oldest first.
 
@@ -105,7 +106,9 @@ def read_logs(
     RFC 3339 string or a datetime); with ``follow``, keep yielding new entries while
     ``running()`` is true (and what is left once it is not). The checks start a millisecond
     apart and back off to ``poll`` seconds while nothing new arrives, so a short-lived
-    container's end is seen at once and a quiet one costs little.
+    container's end is seen at once and a quiet one costs little. ``wake`` (a pidfd of the
+    container's process) ends a wait as soon as it exits; the checks then start again a
+    millisecond apart until ``running()`` turns false.
     """
     start, end = _since(since), _since(until)
     streams = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
@@ -139,6 +142,8 @@ def read_logs(
     yield from entries
     if not follow:
         return
+    if wake is not None:
+        from pycontainers.runtime.stdio import wait_readable
     delay = min(0.001, poll)
     while True:
         alive = running() if running is not None else True
@@ -160,7 +165,11 @@ def read_logs(
         if not alive:
             return
         delay = min(0.001, poll) if complete else min(delay * 2, poll)
-        time.sleep(delay)
+        if wake is None:
+            time.sleep(delay)
+        elif wait_readable(wake, delay):  # it exited: its monitor records that soon
+            wake = None
+            delay = min(0.001, poll) / 2
 
 
 __all__ = ["LOG_NAME", "LogEntry", "parse_time", "read_logs"]

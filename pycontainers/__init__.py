@@ -30,6 +30,7 @@ _EXPORTS = {
     "ContainerStartError": "pycontainers.errors",
     "ContainerTimeout": "pycontainers.errors",
     "DEVNULL": "pycontainers.runtime.stdio",
+    "DeviceMapping": "pycontainers.spec",
     "IdMapping": "pycontainers.spec",
     "Image": "pycontainers.images",
     "ImageStore": "pycontainers.images",
@@ -98,6 +99,7 @@ __all__ = [
     "ContainerStartError",
     "ContainerTimeout",
     "DaemonUnreachable",
+    "DeviceMapping",
     "ExitStatus",
     "HealthCheck",
     "IdMapping",
@@ -188,6 +190,7 @@ if TYPE_CHECKING:
     from pycontainers.runtime.volumes import Volume
     from pycontainers.spec import (
         ContainerSpec,
+        DeviceMapping,
         IdMapping,
         Mount,
         OverlayRootfs,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pycontainers.cgroups._devices import DeviceMapping as DeviceMapping
+from pycontainers.cgroups._devices import device_mappings
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
 
@@ -520,6 +522,10 @@ def _idmaps(value: Iterable[IdMapping]) -> tuple[IdMapping, ...]:
     return tuple(value)
 
 
+def _devices(value: object) -> tuple[DeviceMapping, ...]:
+    return device_mappings("devices", value)
+
+
 def _shm_size(value: int | str) -> int:
     from pycontainers.cgroups._units import parse_bytes
 
@@ -583,6 +589,12 @@ class ContainerSpec:
     """Kernel parameters set in the container's own namespaces before its process runs
     (``{"net.ipv4.ip_forward": "1"}``): only those of an ipc, net or uts namespace the
     container has (OCI ``linux.sysctl``)."""
+    devices: tuple[DeviceMapping, ...] = attrs.field(
+        default=(), converter=_devices, metadata={"omit_default": True}
+    )
+    """Host device nodes bound into the container (Docker's ``--device``:
+    ``"/dev/fuse"``, ``"/dev/sda:/dev/xvda:r"`` or :class:`DeviceMapping` s); the device
+    cgroup allows each its permissions. Needs ``resources`` (the cgroup)."""
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.rootfs, OverlayRootfs):
@@ -634,6 +646,8 @@ class ContainerSpec:
             own = self.namespaces | joined | ({"net"} if self.netns is not None else set())
             if ns not in own:
                 raise _fail(f"sysctls.{key}", f"needs the container's own {ns!r} namespace")
+        if self.devices and self.resources is None:
+            raise _fail("devices", "devices need the container's cgroup: give resources")
         if self.userns_rootfs not in ("auto", "idmap", "copy", "none"):
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"

@@ -266,7 +266,7 @@ def translate(body: dict[str, Any], image_config: Any) -> tuple[list[str] | None
 def _run_extras(
     body: dict[str, Any], host: dict[str, Any], netcfg: dict[str, Any]
 ) -> dict[str, Any]:
-    """GroupAdd, Sysctls, DnsSearch, DnsOptions, VolumesFrom, OomScoreAdj, LogConfig.Type,
+    """GroupAdd, Sysctls, Devices, DnsSearch, DnsOptions, VolumesFrom, OomScoreAdj, LogConfig.Type,
     Config.StopTimeout and an endpoint's IPAMConfig.IPv4Address (``--ip``).
     """
     h = "HostConfig"
@@ -279,6 +279,15 @@ def _run_extras(
     sysctls = _str_map(host, "Sysctls", h)
     if sysctls:
         out["sysctls"] = sysctls
+    devices = host.get("Devices") or []
+    if not isinstance(devices, list) or not all(isinstance(d, dict) for d in devices):
+        raise bad_request("HostConfig.Devices must be a list of objects")
+    if devices:  # Docker's DeviceMapping objects, as --device strings
+        out["devices"] = [
+            f"{d.get('PathOnHost')}:{d.get('PathInContainer') or d.get('PathOnHost')}:"
+            f"{d.get('CgroupPermissions') or 'rwm'}"
+            for d in devices
+        ]
     oom = _typed(host, "OomScoreAdj", int, h)
     if oom:
         out["oom_score_adj"] = oom

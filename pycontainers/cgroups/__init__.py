@@ -26,6 +26,7 @@ _EXPORTS = {
     "CgroupStats": "pycontainers.cgroups._stats",
     "CpuStats": "pycontainers.cgroups._stats",
     "DEFAULT_PARENT": "pycontainers.cgroups._base",
+    "DeviceMapping": "pycontainers.cgroups._devices",
     "DeviceRule": "pycontainers.cgroups._devices",
     "HybridCGroup": "pycontainers.cgroups._hybrid",
     "IoDeviceLimit": "pycontainers.cgroups._devices",
@@ -61,6 +62,7 @@ __all__ = [
     "CgroupNotSupported",
     "CgroupStats",
     "CpuStats",
+    "DeviceMapping",
     "DeviceRule",
     "HybridCGroup",
     "IoDeviceLimit",
@@ -89,7 +91,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from pycontainers.cgroups._base import DEFAULT_PARENT, CGroup
-    from pycontainers.cgroups._devices import DeviceRule, IoDeviceLimit
+    from pycontainers.cgroups._devices import DeviceMapping, DeviceRule, IoDeviceLimit
     from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
     from pycontainers.cgroups._events import OomWatcher
     from pycontainers.cgroups._factory import create_cgroup, open_cgroup, remove_parent

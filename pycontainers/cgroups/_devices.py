@@ -1,4 +1,6 @@
-"""Devices in resource limits: device-cgroup rules (``"c 1:3 rwm"``) and per-device I/O limits."""
+"""Devices in resource limits: device-cgroup rules (``"c 1:3 rwm"``), per-device I/O limits,
+and the host device nodes a container is given (Docker's ``--device``).
+"""
 
 from __future__ import annotations
 
@@ -66,6 +68,126 @@ def device_rules(field: str, value: object) -> tuple[DeviceRule, ...]:
     if not isinstance(value, Iterable):
         raise SpecError(field, f"expected a list of rules such as 'c 1:3 rwm', got {value!r}")
     return tuple(DeviceRule.parse(field, v) for v in value)
+
+
+_PERMS = frozenset("rwm")
+
+
+def _check_path(field: str, value: object) -> None:
+    if not isinstance(value, str) or not value.startswith("/") or "\x00" in value:
+        raise SpecError(field, f"must be an absolute path, got {value!r}")
+    if ".." in value.split("/"):
+        raise SpecError(field, f"must not contain '..' components, got {value!r}")
+
+
+def _check_perms(field: str, value: object) -> None:
+    if (
+        not isinstance(value, str)
+        or not value
+        or not set(value) <= _PERMS
+        or len(set(value)) != len(value)
+    ):
+        raise SpecError(
+            field, f"permissions are some of r, w and m (such as 'rwm', 'r'); got {value!r}"
+        )
+
+
+@attrs.frozen
+class DeviceMapping:
+    """A host device node given to a container (Docker's ``--device``): the node at
+    ``host_path`` (``type`` ``c`` or ``b``, ``major``:``minor``) appears at ``path`` in the
+    container, and the device cgroup allows ``perms`` (some of ``r``, ``w``, ``m``) on it.
+
+    :meth:`parse` reads Docker's ``HOST[:CONTAINER[:PERMS]]`` and looks the node up.
+    """
+
+    path: str
+    host_path: str
+    type: str
+    major: int
+    minor: int
+    perms: str = "rwm"
+
+    def __attrs_post_init__(self) -> None:
+        _check_path("devices.path", self.path)
+        _check_path("devices.host_path", self.host_path)
+        if self.type not in ("c", "b"):
+            raise SpecError("devices.type", f"c (char) or b (block), got {self.type!r}")
+        for name in ("major", "minor"):
+            number = getattr(self, name)
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise SpecError(f"devices.{name}", f"a device number >= 0, got {number!r}")
+        _check_perms("devices.perms", self.perms)
+
+    @property
+    def rule(self) -> DeviceRule:
+        """The device-cgroup rule that allows this node (``"c 1:3 rw"``)."""
+        perms = "".join(p for p in "rwm" if p in self.perms)
+        return DeviceRule(self.type, self.major, self.minor, perms)
+
+    @classmethod
+    def parse(cls, field: str, value: str | DeviceMapping) -> DeviceMapping:
+        """Docker's ``HOST[:CONTAINER[:PERMS]]`` (``"/dev/fuse"``, ``"/dev/sda:/dev/xvda:r"``,
+        ``"/dev/null:rw"``), the host node looked up (symlinks followed): a missing path or
+        one that is not a character or block device is a :class:`SpecError` naming ``field``.
+        """
+        if isinstance(value, DeviceMapping):
+            return value
+        if not isinstance(value, str) or not value:
+            raise SpecError(field, f"expected 'HOST[:CONTAINER[:PERMS]]', got {value!r}")
+        parts = value.split(":")
+        if len(parts) > 3:
+            raise SpecError(field, f"{value!r}: expected HOST[:CONTAINER[:PERMS]]")
+        host, target, perms = parts[0], parts[0], "rwm"
+        if len(parts) == 3:
+            target, perms = parts[1], parts[2]
+        elif len(parts) == 2 and parts[1] and not parts[1].startswith("/"):
+            perms = parts[1]  # Docker: "/dev/x:rw" gives permissions, not a path
+        elif len(parts) == 2:
+            target = parts[1]
+        _check_perms(field, perms)
+        _check_path(field, host)
+        _check_path(field, target)
+        resolved = os.path.realpath(host)
+        try:
+            st = os.stat(resolved)
+        except OSError as exc:
+            raise SpecError(
+                field,
+                f"{value!r}: no device {host} on the host ({exc.strerror})",
+                errno=exc.errno,
+                path=host,
+            ) from None
+        if stat.S_ISCHR(st.st_mode):
+            kind = "c"
+        elif stat.S_ISBLK(st.st_mode):
+            kind = "b"
+        else:
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a device node"
+            raise SpecError(
+                field, f"{value!r}: {host} is {what} (give a character or block device)", path=host
+            )
+        rdev = st.st_rdev
+        ordered = "".join(p for p in "rwm" if p in perms)
+        return cls(target, resolved, kind, os.major(rdev), os.minor(rdev), ordered)
+
+
+def device_mappings(field: str, value: object) -> tuple[DeviceMapping, ...]:
+    """Parse a list of devices (one string is one device); a container path given twice
+    is an error.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, (str, DeviceMapping)):
+        value = [value]
+    if not isinstance(value, Iterable):
+        raise SpecError(field, f"expected a list of 'HOST[:CONTAINER[:PERMS]]', got {value!r}")
+    out = tuple(DeviceMapping.parse(field, v) for v in value)
+    paths = [d.path for d in out]
+    for path in paths:
+        if paths.count(path) > 1:
+            raise SpecError(field, f"two devices at {path} in the container")
+    return out
 
 
 @attrs.frozen

@@ -3,9 +3,9 @@
 ``--cgroup-parent``), namespaces shared with the host (``--pid``/``--ipc``/``--uts host``),
 ``--domainname``, ``--label-file``, ``--cidfile``, ``-P``/``--expose``, ``--pull`` and
 ``--platform``, ``--stop-timeout``, ``--group-add``, ``--ip``, ``--sysctl``,
-``--dns-search``/``--dns-option``, ``--volumes-from``, ``--oom-score-adj``, ``--log-driver``;
-what a foreground ``run`` attaches (``-a``, ``--detach-keys``, ``--sig-proxy``); and the flags
-we refuse with a reason (``--gpus``, ``--device``).
+``--dns-search``/``--dns-option``, ``--volumes-from``, ``--oom-score-adj``, ``--log-driver``,
+``--device``; what a foreground ``run`` attaches (``-a``, ``--detach-keys``, ``--sig-proxy``);
+and the flag we refuse with a reason (``--gpus``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def add_extra_flags(p: argparse.ArgumentParser) -> None:
     a("--sig-proxy", default="true", choices=["true", "false"], metavar="BOOL",
       help="proxy received signals to the process (true)")  # fmt: skip
     a("--gpus", metavar="GPUS", help=argparse.SUPPRESS)
-    a("--device", action="append", default=[], metavar="HOST[:CTR]", help=argparse.SUPPRESS)
+    a("--device", action="append", default=[], metavar="HOST[:CONTAINER[:PERMS]]",
+      help="add a host device (permissions: some of r, w, m; rwm)")  # fmt: skip
 
 
 def _ulimit(entry: str) -> tuple[str, tuple[int, int]]:
@@ -129,11 +130,9 @@ def extra_kwargs(args: argparse.Namespace, kw: dict[str, Any]) -> None:
     if args.gpus:
         raise SpecError("gpus", "GPUs are not supported by pycontainers")
     if args.device:
-        raise SpecError(
-            "device",
-            "--device is not supported yet; bind-mount the node with -v and use --privileged, "
-            "or run without it",
-        )
+        from pycontainers.spec import DeviceMapping
+
+        kw["devices"] = [DeviceMapping.parse("device", d) for d in args.device]
     if args.ulimit:
         kw["rlimits"] = dict(_ulimit(u) for u in args.ulimit)
     if args.sysctl:

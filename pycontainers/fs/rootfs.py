@@ -225,6 +225,16 @@ def default_ops(spec: ContainerSpec) -> list[Op]:
     return ops
 
 
+def device_ops(spec: ContainerSpec) -> list[Op]:
+    """Binds of the spec's host device nodes (Docker's ``--device``) at their paths: a bind
+    keeps the host /dev's ``dev`` flag and works in a user namespace, where mknod cannot; the
+    device cgroup decides what may be done with each.
+    """
+    return [
+        Op(OP_BIND_DEV, d.path, d.host_path, options=OPT_STRICT | OPT_FILE) for d in spec.devices
+    ]
+
+
 def _etc_files(hostname: str) -> list[Op]:
     files = {
         "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",

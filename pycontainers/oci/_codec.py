@@ -32,6 +32,7 @@ _TYPES = {
     "Resources": "pycontainers.cgroups._resources:Resources",
     "IoDeviceLimit": "pycontainers.cgroups._devices:IoDeviceLimit",
     "DeviceRule": "pycontainers.cgroups._devices:DeviceRule",
+    "DeviceMapping": "pycontainers.cgroups._devices:DeviceMapping",
     "NetworkSpec": "pycontainers.network.spec:NetworkSpec",
     "PortMapping": "pycontainers.network._portmap:PortMapping",
     "Bandwidth": "pycontainers.network._bandwidth:Bandwidth",

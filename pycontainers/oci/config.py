@@ -82,6 +82,8 @@ def to_config(
     for field in ANNOTATED:
         value = user if field == "user" else getattr(spec, field)
         notes[PREFIX + field] = json.dumps(encode(value), sort_keys=True)
+    if spec.devices:  # written only when used: older readers never see it
+        notes[PREFIX + "devices"] = json.dumps(encode(spec.devices), sort_keys=True)
     if "PATH" not in dict(proc.env):  # the process gets the default PATH, as in Docker
         notes[PREFIX + "default_path"] = "true"
     notes[PREFIX + "name"] = name

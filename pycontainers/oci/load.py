@@ -202,6 +202,8 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
     kinds, netns, joins = _namespaces(doc)
     linux = _get(doc, "linux", dict, {})
     extras = {field: _annotation(notes, field) for field in ANNOTATED}
+    if PREFIX + "devices" in notes:  # newer than ANNOTATED: present only when used
+        extras["devices"] = _annotation(notes, "devices")
     detach = _annotation(notes, "detach")
     sysctls = _sysctl(linux)
     process = _build("process", lambda: Process(

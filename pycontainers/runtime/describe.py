@@ -227,6 +227,10 @@ def _host_config(spec: Any, detach: Any) -> dict[str, Any]:
         "DnsOptions": list(net.dns_options) if net is not None else [],
         "GroupAdd": [str(g) for g in getattr(spec.process.user, "additional_gids", ())],
         "Sysctls": dict(spec.sysctls),
+        "Devices": [
+            {"PathOnHost": d.host_path, "PathInContainer": d.path, "CgroupPermissions": d.perms}
+            for d in getattr(spec, "devices", ())
+        ],
         "OomScoreAdj": getattr(detach, "oom_score_adj", None) or 0,
         "LogConfig": {"Type": getattr(detach, "log_driver", "json-file"), "Config": {}},
         "ExtraHosts": [f"{h}:{a}" for h, a in net.extra_hosts] if net is not None else [],

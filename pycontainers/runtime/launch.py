@@ -149,19 +149,45 @@ def drop_cgroup(cgroup: CGroup, parent: str) -> None:
 
 def with_default_devices(spec: ContainerSpec) -> Resources:
     """The spec's resources, plus Docker's device rules where a v1 devices controller can
-    enforce them (pure v2 needs a BPF program; the nodev mounts cover it there).
+    enforce them (pure v2 needs a BPF program; the nodev mounts cover it there), plus a
+    rule for each of the spec's devices (``--device``). Without a v1 devices controller a
+    device whose permissions would need one (not both ``r`` and ``w``) is refused.
     """
     import attrs
 
-    from pycontainers.cgroups import detect_layout
+    from pycontainers.cgroups import CgroupNotSupported, detect_layout
 
     res = spec.resources
     assert res is not None
-    if spec.security.privileged or res.devices_allow or res.devices_deny:
+    if spec.security.privileged:
         return res
+    own = tuple(d.rule for d in spec.devices)
     if "devices" not in detect_layout().v1_controllers:
+        for d in spec.devices:
+            if not {"r", "w"} <= set(d.perms):
+                raise CgroupNotSupported(
+                    f"device {d.host_path} with permissions {d.perms!r}: limiting a device's "
+                    "access needs the v1 devices controller (cgroup v2 needs a BPF program, "
+                    "which pycontainers does not load); give it rwm",
+                    path=d.host_path,
+                )
         return res
-    return attrs.evolve(res, devices_deny=("a",), devices_allow=DEFAULT_DEVICE_RULES)
+    if res.devices_allow or res.devices_deny:
+        return attrs.evolve(res, devices_allow=(*res.devices_allow, *own)) if own else res
+    # a device given with its own permissions gets those, not a default rule's (``--device
+    # /dev/zero:/dev/z:r`` is read-only, and so is /dev/zero: the cgroup sees one device)
+    numbers = {(d.type, d.major, d.minor) for d in spec.devices}
+    defaults = tuple(r for r in DEFAULT_DEVICE_RULES if _numbers(r) not in numbers)
+    return attrs.evolve(res, devices_deny=("a",), devices_allow=(*defaults, *own))
+
+
+def _numbers(rule: str) -> tuple[str, int, int] | None:
+    """``(type, major, minor)`` of a rule naming one device (``"c 1:3 rwm"``), else None."""
+    kind, numbers, _ = rule.split()
+    major, _, minor = numbers.partition(":")
+    if not (major.isdigit() and minor.isdigit()):
+        return None
+    return kind, int(major), int(minor)
 
 
 @attrs.define

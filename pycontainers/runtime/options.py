@@ -18,6 +18,7 @@ from pycontainers.cgroups._limits import Size as Size
 from pycontainers.errors import SpecError
 
 if TYPE_CHECKING:
+    from pycontainers.cgroups._devices import DeviceMapping
     from pycontainers.cgroups._resources import Resources
     from pycontainers.network.ports import PortMapping
     from pycontainers.network.tc import Bandwidth
@@ -41,7 +42,8 @@ class SpecOptions(LimitOptions, total=False):
     (``"default"``) or ``security``. Network: ``network``, ``ports``, ``aliases``, ``dns``,
     ``extra_hosts``, ``bandwidth``, ``dns_search``, ``dns_options``, ``ip``. Kernel:
     ``sysctls`` (namespaced ones), ``group_add`` (more gids). ``volumes_from`` (containers
-    whose volumes and binds to mount, ``"NAME[:ro|rw]"``). Limits: :class:`LimitOptions` or ``resources``, under
+    whose volumes and binds to mount, ``"NAME[:ro|rw]"``). ``devices`` (host device nodes,
+    ``"/dev/fuse"`` or ``"HOST:CONTAINER:PERMS"`` as docker-py gives them). Limits: :class:`LimitOptions` or ``resources``, under
     ``cgroup_parent`` (``"pycontainers"``). ``stop_signal``, ``shm_size`` (``/dev/shm``). :func:`pycontainers.run`
     documents each one.
     """
@@ -84,6 +86,7 @@ class SpecOptions(LimitOptions, total=False):
     dns_options: Iterable[str]
     ip: str | None
     volumes_from: Iterable[str]
+    devices: Iterable[str | DeviceMapping]
 
 
 SPEC_KEYWORDS = frozenset(SpecOptions.__optional_keys__)
@@ -122,8 +125,8 @@ def _ulimits(value: Any) -> dict[str, tuple[int, int]]:
 
 def docker_py_spellings(options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` with docker-py's names (``environment``, ``working_dir``, ``ulimits``)
-    turned into ours; both spellings of one keyword is an error, and so are docker-py
-    keywords we cannot honour (``devices``: not supported yet).
+    turned into ours; both spellings of one keyword is an error. ``devices`` is spelled
+    alike: docker-py's ``"/dev/x:/dev/y:rwm"`` strings are ours.
     """
     out = dict(options)
     for theirs, ours in _DOCKER_PY.items():
@@ -133,8 +136,6 @@ def docker_py_spellings(options: Mapping[str, Any]) -> dict[str, Any]:
             raise SpecError(theirs, f"give {ours}= or docker-py's {theirs}=, not both")
         value = out.pop(theirs)
         out[ours] = _ulimits(value) if theirs == "ulimits" else value
-    if "devices" in out:
-        raise SpecError("devices", "device nodes are not supported yet (docker-py's devices=)")
     return out
 
 

@@ -229,6 +229,7 @@ def make_plan(
         elif m.uid_mappings:
             raise ValueError(f"the idmapped mount on {m.target} needs its detached mount")
         ops.append(op)
+    ops += rootfs_plan.device_ops(spec)
     ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)
     if "mnt" in joined:

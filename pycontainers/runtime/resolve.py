@@ -214,6 +214,11 @@ def resolve_spec(
                 next(iter(limits)), "give limits as keywords or as resources=, not both"
             )
         resources = Resources.from_docker(**limits)
+    devices = o.get("devices") or ()
+    if devices and resources is None:
+        if inputs.euid != 0:
+            raise SpecError("devices", "devices need a cgroup, and rootless containers get none")
+        resources = Resources()  # the device cgroup that allows them
     if resources is not None and inputs.euid != 0:
         raise SpecError(
             "resources",
@@ -281,6 +286,7 @@ def resolve_spec(
         stop_signal=stop_signal or "",
         shm_size=o.get("shm_size", 64 * 1024 * 1024),
         sysctls=o.get("sysctls") or (),
+        devices=devices,  # type: ignore[arg-type]  # strings are parsed by its converter
     )
 
 

@@ -394,7 +394,7 @@ def resolve_mounts(spec: ContainerSpec) -> ContainerSpec:
     propagation = spec.rootfs_propagation
     for m in spec.mounts:
         if m.type == "bind":
-            if m.create:
+            if m.create and not os.path.lexists(m.source or ""):  # a file or node: as it is
                 assert m.source is not None
                 os.makedirs(m.source, mode=0o755, exist_ok=True)
             if propagation == "rprivate" and any(o in _SHARED_PROPAGATION for o in m.options):

@@ -297,3 +297,14 @@ def test_events_stream_container_lifecycle(daemon: Daemon) -> None:
     actions = r.stdout.split()
     assert actions[:2] == ["create", "attach"] or actions[0] == "create", actions
     assert "start" in actions and "destroy" in actions
+
+
+def test_docker_run_device(daemon: Daemon) -> None:
+    """HostConfig.Devices: the docker CLI's --device reaches the container's /dev and cgroup."""
+    probe = ("echo hi > /dev/mynull && echo wrote-null; "
+             "(echo x > /dev/z) 2>/dev/null && echo wrote-zero || echo zero-denied")  # fmt: skip
+    r = docker(daemon, "run", "--rm", "--device", "/dev/null:/dev/mynull",
+               "--device", "/dev/zero:/dev/z:r", IMAGE, "sh", "-c", probe)  # fmt: skip
+    assert r.stdout.split() == ["wrote-null", "zero-denied"], r  # the v1 devices controller
+    r = docker(daemon, "run", "--rm", "--device", "/dev/nope", IMAGE, "true", check=False)
+    assert r.returncode != 0 and "no device /dev/nope" in r.stderr, r

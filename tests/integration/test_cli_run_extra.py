@@ -1,6 +1,7 @@
 """Docker's run/create flags beyond the basics: --ulimit, --shm-size, --memory-reservation,
 --cpu-quota/--cpu-period, --cgroup-parent, --pid/--ipc/--uts host, --domainname,
---label-file, --cidfile, -P/--expose, --pull, and the refusals (--gpus, --device)."""
+--label-file, --cidfile, -P/--expose, --pull, and the refusal of --gpus (--device:
+test_devices.py)."""
 
 from __future__ import annotations
 
@@ -77,8 +78,6 @@ def test_pull_never_and_refusals(busybox_rootfs: Path) -> None:
     assert r.returncode == 125 and "no image" in r.stderr
     r = cli("run", "--rm", "--gpus", "all", str(busybox_rootfs), "true")
     assert r.returncode == 125 and "GPUs are not supported" in r.stderr
-    r = cli("run", "--rm", "--device", "/dev/null", str(busybox_rootfs), "true")
-    assert r.returncode == 125 and "--device is not supported" in r.stderr
     assert ok("ps", "-aq") == ""
 
 

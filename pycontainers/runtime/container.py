@@ -114,7 +114,9 @@ class Container:
         (the terminal's master goes there, OCI), ``auto_remove``. Else this process is the
         parent: ``stdin``/``stdout``/``stderr`` as in :mod:`subprocess`. Also detached:
         ``stop_timeout`` (seconds :meth:`stop` waits by default), ``oom_score_adj``,
-        ``log_driver`` (``json-file``, ``local``: the same here, ``none``: no log kept).
+        ``log_driver`` (``json-file``, ``local``: the same here, ``none``: no log kept);
+        docker-py's ``log_config={"type": ..., "config": {"max-size": ..., "max-file": ...}}``
+        sets these three.
 
         Spec keywords (:class:`~pycontainers.runtime.options.SpecOptions`) are :func:`run`'s:
         ``hostname``, ``domainname``, ``env``, ``cwd``, ``user``, ``entrypoint``,
@@ -130,6 +132,19 @@ class Container:
         """
         from pycontainers.runtime.create import create
 
+        if "log_config" in spec_kwargs:  # docker-py's spelling of the log_* keywords
+            from pycontainers.errors import SpecError
+            from pycontainers.runtime.options import log_config_of
+
+            spec_kwargs = dict(spec_kwargs)  # type: ignore[assignment]
+            given = log_config_of(spec_kwargs.pop("log_config"))  # type: ignore[typeddict-item]
+            if (log_driver, log_max_size, log_max_files) != ("json-file", 0, 1):
+                raise SpecError(
+                    "log_config", "give log_config= or log_driver=/log_max_*=, not both"
+                )
+            log_driver = given["log_driver"]
+            log_max_size = given.get("log_max_size", log_max_size)
+            log_max_files = given.get("log_max_files", log_max_files)
         return create(
             cls, rootfs, args, id=id, name=name, state_root=state_root,
             stdio_args=(stdin, stdout, stderr), detach=detach, tty=tty,

@@ -150,6 +150,50 @@ def restart_of(policy: Any) -> str:
     return f"{name}:{count}" if name == "on-failure" and count else name
 
 
+_LOG_DRIVERS = ("json-file", "local", "none")
+
+
+def log_config_of(value: Any) -> dict[str, Any]:
+    """docker-py's ``log_config`` (``{"type": "json-file", "config": {"max-size": "10m"}}``,
+    Docker's ``{"Type": ..., "Config": ...}`` or a ``docker.types.LogConfig``-like object
+    with ``.type``/``.config``) as :meth:`Container.create`'s ``log_driver``,
+    ``log_max_size`` and ``log_max_files``; an unknown type or option names its field.
+    """
+    from pycontainers.runtime.flagparse import parse_log_opts
+
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"type", "config", "Type", "Config"}
+        if unknown:
+            raise SpecError(f"log_config.{sorted(unknown)[0]}", "known: type, config")
+        kind, config = (
+            value.get("type", value.get("Type")),
+            value.get("config", value.get("Config")),
+        )
+    else:
+        kind, config = getattr(value, "type", None), getattr(value, "config", None)
+    if kind not in _LOG_DRIVERS:
+        raise SpecError("log_config.type", f"one of {', '.join(_LOG_DRIVERS)}; got {kind!r}")
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise SpecError("log_config.config", f"expected a mapping of options, got {config!r}")
+    for key in config:
+        if key not in ("max-size", "max-file"):
+            raise SpecError(
+                f"log_config.config.{key}",
+                f"not an option of the {kind} driver here (max-size, max-file)",
+            )
+        if kind == "none":
+            raise SpecError(f"log_config.config.{key}", "the none driver keeps no log")
+    out: dict[str, Any] = {"log_driver": kind}
+    for key, option in config.items():
+        try:
+            out.update(parse_log_opts([f"{key}={option}"]))
+        except SpecError as exc:
+            raise SpecError(f"log_config.config.{key}", str(exc).split(": ", 1)[-1]) from None
+    return out
+
+
 def check_keywords(given: Iterable[str], known: frozenset[str], where: str) -> None:
     """Raise :class:`SpecError` naming the first keyword of ``given`` not in ``known``.
 
@@ -176,5 +220,6 @@ __all__ = [
     "SpecOptions",
     "check_keywords",
     "docker_py_spellings",
+    "log_config_of",
     "restart_of",
 ]

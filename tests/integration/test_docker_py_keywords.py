@@ -61,3 +61,52 @@ def test_wait_reads_as_an_int_and_as_docker_py_dict(busybox_rootfs: Path, detach
     assert str(status) == "3" and f"{status}" == "3" and repr(status) == "3"
     with pytest.raises(KeyError):
         status["Other"]
+
+
+class _LogConfig:
+    """Shaped as docker.types.LogConfig: ``.type`` and ``.config``."""
+
+    def __init__(self, type: str, config: dict[str, str]) -> None:
+        self.type, self.config = type, config
+
+
+def test_log_config_maps_to_the_log_driver(busybox_rootfs: Path) -> None:
+    docker_py: dict[str, Any] = {
+        "log_config": {"type": "json-file", "config": {"max-size": "1k", "max-file": "2"}}
+    }
+    script = "i=0; while [ $i -lt 100 ]; do echo line-$i-padding-padding; i=$((i+1)); done"
+    with pc.Container.create(str(busybox_rootfs), ["sh", "-c", script], detach=True,
+                             network="none", **docker_py) as c:  # fmt: skip
+        opts = c.detach_options()
+        assert opts is not None and (opts.log_driver, opts.log_max_size, opts.log_max_files) == (
+            "json-file", 1024, 2,
+        )  # fmt: skip
+        c.start()
+        assert c.wait(timeout=60) == 0
+        lines = b"".join(e.data for e in c.logs()).decode().split()
+        assert lines and lines[-1] == "line-99-padding-padding" and len(lines) < 100  # rotated
+    none: dict[str, Any] = {"log_config": _LogConfig("none", {})}
+    with pc.Container.create(str(busybox_rootfs), ["echo", "hi"], detach=True,
+                             network="none", **none) as c:  # fmt: skip
+        c.start()
+        assert c.wait(timeout=60) == 0
+        assert c.inspect()["HostConfig"]["LogConfig"]["Type"] == "none"
+        with pytest.raises(pc.ContainerError, match="does not support reading"):
+            c.logs()
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ({"type": "syslog"}, "log_config.type"),
+        ({"type": "json-file", "config": {"labels": "a"}}, "log_config.config.labels"),
+        ({"type": "json-file", "config": {"max-file": "0"}}, "log_config.config.max-file"),
+        ({"type": "none", "config": {"max-size": "1m"}}, "log_config.config.max-size"),
+        ({"type": "json-file", "conf": {}}, "log_config.conf"),
+    ],
+)
+def test_bad_log_config_names_the_field(busybox_rootfs: Path, value: object, field: str) -> None:
+    kw: dict[str, Any] = {"log_config": value}
+    with pytest.raises(SpecError, match=f"^{field}: "):
+        pc.Container.create(str(busybox_rootfs), ["true"], detach=True, **kw)
+    assert pc.Container.list() == []

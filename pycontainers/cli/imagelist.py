@@ -144,12 +144,37 @@ def history(store: Any, args: argparse.Namespace) -> None:
     print_formatted(rows, args.format, ("ID", "CreatedSince", "CreatedBy", "Size", "Comment"))
 
 
+def _bars(stream: Any) -> Any:
+    """Per-layer bars when ``stream`` is a terminal; else None: Docker prints no lines of
+    progress for load and save, and the plain path then reads no progress at all.
+    """
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    from pycontainers.images.registry.progress import TerminalProgress
+
+    return TerminalProgress(stream)
+
+
+def _done(bars: Any) -> None:
+    if bars is not None:
+        bars.close()
+
+
 def save_images(store: Any, args: argparse.Namespace) -> None:
     """``save [-o FILE] IMAGE...``: without ``-o`` the archive goes to stdout (not a
-    terminal), as with Docker.
+    terminal), as with Docker. Bars on a terminal: stdout with ``-o``, else stderr.
     """
+    bars = _bars(sys.stdout if args.output else sys.stderr)
+    try:
+        _save(store, args, bars)
+    finally:
+        _done(bars)
+
+
+def _save(store: Any, args: argparse.Namespace, bars: Any) -> None:
     if args.output:
-        store.save(args.images, args.output, format=args.format)
+        store.save(args.images, args.output, format=args.format, progress=bars)
         return
     if args.format == "oci-dir":
         raise CommandError("--format oci-dir needs -o DIR (a directory cannot go to stdout)")
@@ -157,16 +182,30 @@ def save_images(store: Any, args: argparse.Namespace) -> None:
         raise CommandError("cowardly refusing to write an archive to a terminal: use -o FILE")
     with tempfile.TemporaryDirectory(prefix="save-", dir=_scratch(store)) as tmp:
         path = os.path.join(tmp, "archive.tar")
-        store.save(args.images, path, format=args.format)
+        store.save(args.images, path, format=args.format, progress=bars)
         with open(path, "rb") as f:
             shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
         sys.stdout.buffer.flush()
 
 
 def load_images(store: Any, args: argparse.Namespace) -> None:
-    """``load [-i FILE]``: without ``-i`` the archive comes from stdin."""
+    """``load [-i FILE]``: without ``-i`` the archive comes from stdin. Bars per layer on
+    a terminal (not with ``-q``), then Docker's ``Loaded image:`` lines.
+    """
+    bars = None if args.quiet else _bars(sys.stdout)
+    try:
+        images = _load(store, args, bars)
+    finally:
+        _done(bars)
+    for image in images:
+        print(
+            image.reference.familiar if args.quiet else f"Loaded image: {image.reference.familiar}"
+        )
+
+
+def _load(store: Any, args: argparse.Namespace, bars: Any) -> Any:
     if args.input:
-        images = store.load(args.input, repository=args.repository)
+        return store.load(args.input, repository=args.repository, progress=bars)
     else:
         if sys.stdin.isatty():
             raise CommandError("no archive on stdin: pipe one in, or use -i FILE")
@@ -174,11 +213,7 @@ def load_images(store: Any, args: argparse.Namespace) -> None:
             path = os.path.join(tmp, "archive.tar")
             with open(path, "wb") as f:
                 shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
-            images = store.load(path, repository=args.repository)
-    for image in images:
-        print(
-            image.reference.familiar if args.quiet else f"Loaded image: {image.reference.familiar}"
-        )
+            return store.load(path, repository=args.repository, progress=bars)
 
 
 def _scratch(store: Any) -> str:

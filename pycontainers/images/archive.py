@@ -29,7 +29,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pycontainers._log import get_logger
 from pycontainers.errors import SpecError
@@ -54,6 +54,9 @@ from pycontainers.images.reference import Reference
 __all__ = ["ANNOTATION_IMAGE_NAME", "FORMATS", "load", "save"]
 
 log = get_logger("pycontainers.images")
+
+if TYPE_CHECKING:
+    from pycontainers.images.registry.progress import ProgressCallback
 
 #: containerd's annotation for the full reference of an exported image.
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
@@ -83,6 +86,9 @@ class _Source:
     def open(self, name: str) -> IO[bytes]:
         raise NotImplementedError
 
+    def size(self, name: str) -> int:
+        raise NotImplementedError
+
     def read(self, name: str, limit: int = 64 << 20) -> bytes:
         with self.open(name) as f:
             data = f.read(limit + 1)
@@ -100,6 +106,9 @@ class _DirSource(_Source):
 
     def exists(self, name: str) -> bool:
         return (self.root / _clean(name)).is_file()
+
+    def size(self, name: str) -> int:
+        return (self.root / _clean(name)).stat().st_size
 
     def open(self, name: str) -> IO[bytes]:
         path = self.root / _clean(name)
@@ -130,6 +139,10 @@ class _TarSource(_Source):
         m = self.members.get(_clean(name))
         return m is not None and not m.isdir()
 
+    def size(self, name: str) -> int:
+        m = self.members.get(_clean(name))
+        return m.size if m is not None else 0
+
     def open(self, name: str) -> IO[bytes]:
         m = self.members.get(_clean(name))
         f = None
@@ -154,6 +167,32 @@ def _open_source(path: Path) -> _Source:
     raise SpecError("path", f"{path} is neither a directory nor a file")
 
 
+class _Reported:
+    """A layer's stream that reports the bytes read so far to a progress callback (only
+    made when there is one: the plain path reads the file itself).
+    """
+
+    def __init__(
+        self, f: IO[bytes], digest: Digest, total: int, state: str, report: ProgressCallback
+    ) -> None:
+        from pycontainers.images.registry.progress import Progress
+
+        self._f, self._digest, self._total, self._state = f, digest, total, state
+        self._report, self._event, self.done = report, Progress, 0
+        report(Progress(digest, total, 0, state))
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self.done += len(data)
+        if data:
+            self._report(self._event(self._digest, self._total, self.done, self._state))
+        return data
+
+    def finish(self, state: str = "done") -> None:
+        """Report the layer complete (``"done"``) or already there (``"exists"``)."""
+        self._report(self._event(self._digest, self._total, self._total, state))
+
+
 # -- load -------------------------------------------------------------------------------------
 
 
@@ -164,29 +203,51 @@ def _default_repository(path: Path) -> str:
 
 
 class _Loader:
-    def __init__(self, store: ImageStore, src: _Source, repository: str) -> None:
+    def __init__(
+        self,
+        store: ImageStore,
+        src: _Source,
+        repository: str,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         self.store = store
         self.content = store.content
         self.src = src
         self.repository = Reference.parse(repository)
         self.added: list[Digest] = []
+        self.progress = progress
 
     def _put(
-        self, source: IO[bytes] | bytes, media_type: str, digest: Digest | None, size: int | None
+        self,
+        source: IO[bytes] | bytes,
+        media_type: str,
+        digest: Digest | None,
+        size: int | None,
+        layer: tuple[Digest, int] | None = None,
     ) -> Descriptor:
+        """Store one blob; ``layer`` (the id and size shown) reports a layer's progress."""
+        reported = None
+        if layer is not None and self.progress is not None and not isinstance(source, bytes):
+            source = reported = _Reported(source, *layer, "loading", self.progress)  # type: ignore[assignment]
         if digest is not None and self.content.has(digest):
             _check(source, digest, size)  # the archive must be whole even where not needed
+            if reported is not None:
+                reported.finish("exists")
             return self.content.descriptor(digest, media_type)
         desc = self.content.put(
             source, expected_digest=digest, expected_size=size, media_type=media_type
         )
         self.added.append(desc.digest)
+        if reported is not None:
+            reported.finish()
         return desc
 
     def blob(self, desc: Descriptor) -> Descriptor:
         """Copy the blob of ``desc`` from the source into the store (checked)."""
+        is_layer = ".layer." in desc.media_type or ".rootfs." in desc.media_type
+        layer = (desc.digest, desc.size) if is_layer else None
         with self.src.open(f"blobs/{desc.digest.algorithm}/{desc.digest.encoded}") as f:
-            return self._put(f, desc.media_type, desc.digest, desc.size)
+            return self._put(f, desc.media_type, desc.digest, desc.size, layer)
 
     def rollback(self) -> None:
         for digest in self.added:
@@ -269,20 +330,23 @@ class _Loader:
             out += [(r, man) for r in refs]
         return out
 
-    def _named(self, name: str, media_type: str) -> Descriptor:
+    def _named(
+        self, name: str, media_type: str, layer: tuple[Digest, int] | None = None
+    ) -> Descriptor:
         m = _DIGEST_NAME.fullmatch(_clean(name))
         digest = Digest("sha256", m.group(1)) if m else None
         with self.src.open(name) as f:
-            return self._put(f, media_type, digest, None)
+            return self._put(f, media_type, digest, None, layer)
 
     def _layer(self, name: str, diff_id: Digest) -> Descriptor:
         with self.src.open(name) as f:
             kind = detect_compression(f.read(4))
+        shown = (diff_id, self.src.size(name)) if self.progress is not None else None
         if kind == "none":  # a plain tar: its digest is the DiffID
             with self.src.open(name) as f:
-                return self._put(f, MEDIA_TYPE_LAYER, diff_id, None)
+                return self._put(f, MEDIA_TYPE_LAYER, diff_id, None, shown)
         media = MEDIA_TYPE_LAYER_GZIP if kind == "gzip" else MEDIA_TYPE_LAYER_ZSTD
-        return self._named(name, media)  # DiffID checked when unpacked
+        return self._named(name, media, shown)  # DiffID checked when unpacked
 
 
 def _check(source: IO[bytes] | bytes, digest: Digest, size: int | None) -> None:
@@ -312,18 +376,24 @@ def _json(data: bytes, what: str) -> dict[str, Any]:
 
 
 def load(
-    store: ImageStore, path: str | os.PathLike[str], *, repository: str | None = None
+    store: ImageStore,
+    path: str | os.PathLike[str],
+    *,
+    repository: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[Image]:
     """Import every image of the layout, OCI archive or docker-archive at ``path``.
 
     Returns the images named by it. Raises :class:`ImageError` (or :class:`DigestMismatch`)
     and leaves ``store`` unchanged when the archive is malformed, truncated or does not
-    match its digests.
+    match its digests. ``progress`` gets a :class:`~pycontainers.images.registry.progress.
+    Progress` event (state ``"loading"``, then ``"done"`` or ``"exists"``) as each layer's
+    bytes are read.
     """
     p = Path(path)
     src = _open_source(p)
     try:
-        loader = _Loader(store, src, repository or _default_repository(p))
+        loader = _Loader(store, src, repository or _default_repository(p), progress)
         with store.content.lock():
             try:
                 if src.exists("oci-layout") and src.exists("index.json"):
@@ -419,7 +489,13 @@ def _resolve(
     return [i if isinstance(i, Image) else store.get(i) for i in items]
 
 
-def _write_oci(store: ImageStore, images: list[Image], sink: _Sink) -> None:
+def _write_oci(
+    store: ImageStore,
+    images: list[Image],
+    sink: _Sink,
+    progress: ProgressCallback | None = None,
+) -> None:
+    layers = {layer.digest for img in images for layer in img.layers}
     tags = [img.reference.tag for img in images if img.reference.tag]
     written: set[Digest] = set()
     entries = []
@@ -431,7 +507,13 @@ def _write_oci(store: ImageStore, images: list[Image], sink: _Sink) -> None:
             written.add(digest)
             with store.content.open(digest) as f:
                 size = store.content.blob_path(digest).stat().st_size
-                sink.add_stream(f"blobs/{digest.algorithm}/{digest.encoded}", size, f)  # type: ignore[arg-type]
+                name = f"blobs/{digest.algorithm}/{digest.encoded}"
+                if progress is None or digest not in layers:
+                    sink.add_stream(name, size, f)  # type: ignore[arg-type]
+                    continue
+                reported = _Reported(f, digest, size, "saving", progress)  # type: ignore[arg-type]
+                sink.add_stream(name, size, reported)  # type: ignore[arg-type]
+                reported.finish()
         ref = img.reference
         short = ref.tag if ref.tag and tags.count(ref.tag) == 1 else str(ref)
         entries.append(
@@ -447,7 +529,12 @@ def _write_oci(store: ImageStore, images: list[Image], sink: _Sink) -> None:
     sink.add("index.json", Index(manifests=tuple(entries)).to_json())
 
 
-def _write_docker(store: ImageStore, images: list[Image], sink: _Sink) -> None:
+def _write_docker(
+    store: ImageStore,
+    images: list[Image],
+    sink: _Sink,
+    progress: ProgressCallback | None = None,
+) -> None:
     by_digest: dict[Digest, list[Image]] = {}
     for img in images:
         by_digest.setdefault(img.digest, []).append(img)
@@ -464,7 +551,7 @@ def _write_docker(store: ImageStore, images: list[Image], sink: _Sink) -> None:
             name = f"{diff_id.encoded}/layer.tar"
             names.append(name)
             if name not in written:
-                _docker_layer(store, layer, diff_id, name, sink)
+                _docker_layer(store, layer, diff_id, name, sink, progress)
                 written.add(name)
         entries.append(
             {
@@ -477,7 +564,12 @@ def _write_docker(store: ImageStore, images: list[Image], sink: _Sink) -> None:
 
 
 def _docker_layer(
-    store: ImageStore, layer: Descriptor, diff_id: Digest, name: str, sink: _Sink
+    store: ImageStore,
+    layer: Descriptor,
+    diff_id: Digest,
+    name: str,
+    sink: _Sink,
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Write ``layer`` uncompressed (docker-archive layers are plain tars), checking its DiffID."""
     with store.content.open(layer) as reader, tempfile.TemporaryFile() as tmp:
@@ -491,7 +583,12 @@ def _docker_layer(
             )
         size = tmp.tell()
         tmp.seek(0)
-        sink.add_stream(name, size, tmp)
+        if progress is None:
+            sink.add_stream(name, size, tmp)
+            return
+        reported = _Reported(tmp, diff_id, size, "saving", progress)
+        sink.add_stream(name, size, reported)  # type: ignore[arg-type]
+        reported.finish()
 
 
 def save(
@@ -500,11 +597,13 @@ def save(
     path: str | os.PathLike[str],
     *,
     format: str = "oci-archive",
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Write the images ``refs`` to ``path`` as ``oci-archive``, ``oci-dir`` or ``docker-archive``.
 
     ``path`` is replaced when it is a file, and must be absent or an empty directory for
     ``oci-dir``. Nothing appears at ``path`` unless the whole output was written.
+    ``progress`` gets a ``"saving"`` then ``"done"`` event per layer as it is written.
     """
     if format not in FORMATS:
         raise SpecError("format", f"{format!r} is not one of {', '.join(FORMATS)}")
@@ -516,16 +615,16 @@ def save(
     try:
         with store.content.lock():  # no prune while blobs are copied out
             if format == "oci-dir":
-                _write_oci(store, images, _DirSink(tmp))
+                _write_oci(store, images, _DirSink(tmp), progress)
                 out = tmp
             else:
                 out = tmp / "archive.tar"
                 with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
                     sink = _TarSink(tar)
                     if format == "oci-archive":
-                        _write_oci(store, images, sink)
+                        _write_oci(store, images, sink, progress)
                     else:
-                        _write_docker(store, images, sink)
+                        _write_docker(store, images, sink, progress)
                 with open(out, "rb") as f:
                     os.fsync(f.fileno())
         if format == "oci-dir":

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from pycontainers.images._compress import Readable
+    from pycontainers.images.registry.progress import ProgressCallback
     from pycontainers.images.registry.pulling import PullOptions
     from pycontainers.images.registry.pushing import PushOptions, PushResult
 
@@ -580,15 +581,20 @@ class ImageStore(Naming):
     # -- archives ---------------------------------------------------------------------------
 
     def load(
-        self, path: str | os.PathLike[str], *, repository: str | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        repository: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> builtins.list[Image]:
-        """Import an OCI layout directory, an OCI archive or a ``docker save`` archive.
+        """Import an OCI layout directory, an OCI archive or a ``docker save`` archive
+        (``progress``: per-layer events, as :meth:`pull` gives).
 
         See :func:`pycontainers.images.archive.load`.
         """
         from pycontainers.images.archive import load
 
-        return load(self, path, repository=repository)
+        return load(self, path, repository=repository, progress=progress)
 
     def save(
         self,
@@ -596,14 +602,16 @@ class ImageStore(Naming):
         path: str | os.PathLike[str],
         *,
         format: str = "oci-archive",
+        progress: ProgressCallback | None = None,
     ) -> None:
-        """Export images as ``oci-archive``, ``oci-dir`` or ``docker-archive``.
+        """Export images as ``oci-archive``, ``oci-dir`` or ``docker-archive``
+        (``progress``: per-layer events).
 
         See :func:`pycontainers.images.archive.save`.
         """
         from pycontainers.images.archive import save
 
-        save(self, refs, path, format=format)
+        save(self, refs, path, format=format, progress=progress)
 
 
 def _canonical(obj: Any) -> bytes:

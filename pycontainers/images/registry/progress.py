@@ -1,4 +1,4 @@
-"""Progress of pulls and pushes: one event per change of a blob, and two renderers.
+"""Progress of pulls, pushes, loads and saves: one event per change of a blob, and two renderers.
 
 The library calls a :class:`ProgressCallback` with a :class:`Progress` event whenever a blob
 (config or layer) changes state or moves forward; events come from worker threads, so a
@@ -18,8 +18,11 @@ import attrs
 from pycontainers.images.digest import Digest
 
 #: Event states: "waiting", "exists" (already there), "mounted" (cross-repository mount),
-#: "downloading"/"uploading" (``done`` bytes of ``total``), "done" and "failed".
-STATES = ("waiting", "exists", "mounted", "downloading", "uploading", "done", "failed")
+#: "downloading"/"uploading"/"loading"/"saving" (``done`` bytes of ``total``; the last two
+#: for ``load`` and ``save``), "done" and "failed".
+STATES = ("waiting", "exists", "mounted", "downloading", "uploading", "loading", "saving",
+          "done", "failed")  # fmt: skip
+_MOVING = frozenset({"downloading", "uploading", "loading", "saving"})
 _FINAL = frozenset({"exists", "mounted", "done", "failed"})
 
 
@@ -56,6 +59,8 @@ _LABELS = {
     "mounted": "Mounted from another repository",
     "downloading": "Downloading",
     "uploading": "Pushing",
+    "loading": "Loading layer",
+    "saving": "Saving layer",
     "done": "Complete",
     "failed": "Failed",
 }
@@ -73,7 +78,7 @@ class LineProgress:
     def __call__(self, event: Progress) -> None:
         """Print the event if it is a start or an end."""
         with self._lock:
-            if event.state in ("downloading", "uploading"):
+            if event.state in _MOVING:
                 if event.digest in self._started:
                     return
                 self._started.add(event.digest)
@@ -102,7 +107,7 @@ class TerminalProgress:
     def line(self, event: Progress) -> str:
         """The text of one blob's line."""
         label = _LABELS.get(event.state, event.state)
-        if event.state in ("downloading", "uploading") and event.total > 0:
+        if event.state in _MOVING and event.total > 0:
             filled = min(self.width, self.width * event.done // event.total)
             bar = "=" * max(filled - 1, 0) + (">" if filled else "") + " " * (self.width - filled)
             return f"{event.short_id}: {label:<12} [{bar}] {_mb(event.done)}/{_mb(event.total)}"

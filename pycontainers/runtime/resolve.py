@@ -286,7 +286,7 @@ def resolve_spec(
         stop_signal=stop_signal or "",
         shm_size=o.get("shm_size", 64 * 1024 * 1024),
         sysctls=o.get("sysctls") or (),
-        devices=devices,  # type: ignore[arg-type]  # strings are parsed by its converter
+        devices=devices,  # strings are parsed by its converter
     )
 
 

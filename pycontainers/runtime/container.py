@@ -125,7 +125,7 @@ class Container:
         ``cap_add``, ``cap_drop``, ``privileged``, ``seccomp``, ``security``, ``network``,
         ``ports``, ``aliases``, ``dns``, ``extra_hosts``, ``bandwidth``, ``stop_signal``,
         ``shm_size``, ``sysctls``, ``group_add``, ``dns_search``, ``dns_options``, ``ip``,
-        ``volumes_from``, ``resources``, ``cgroup_parent`` and the limits of
+        ``volumes_from``, ``devices``, ``resources``, ``cgroup_parent`` and the limits of
         :class:`~pycontainers.runtime.options.LimitOptions` (``memory``, ``cpus``,
         ``pids_limit``, ``cpuset_cpus``, ``blkio_weight``, ``device_read_bps``...: all in
         :func:`run`'s docstring).

@@ -155,6 +155,8 @@ def run(
     ``ip``                                an address on a user-defined network
     ``volumes_from``                      containers whose volumes and binds to mount
                                           (``"NAME[:ro|rw]"``)
+    ``devices``                           host device nodes (``"/dev/fuse"``,
+                                          ``"HOST:CONTAINER:PERMS"``; :class:`DeviceMapping`)
     ``resources``, ``cgroup_parent``      a whole :class:`Resources`; the parent cgroup
                                           (``"pycontainers"``)
     ====================================  =================================================

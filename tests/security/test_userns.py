@@ -134,3 +134,16 @@ def test_userns_rootfs_value_is_checked(busybox_rootfs: Path) -> None:
     with pytest.raises(pc.SpecError) as info:
         pc.ContainerSpec(str(busybox_rootfs), pc.Process(["true"]), userns_rootfs="shift")
     assert info.value.field == "userns_rootfs"
+
+
+def test_devices_in_a_user_namespace(reachable: Path, rootfs_factory: RootfsFactory) -> None:
+    """``--device`` binds the host node (mknod is refused in a user namespace), and the
+    device cgroup still limits it: /dev/z is read-only."""
+    rootfs = rootfs_factory(reachable / "rootfs")
+    probe = ("echo hi > /dev/mynull && echo wrote-null; "
+             "(echo x > /dev/z) 2>/dev/null && echo wrote-zero || echo zero-denied")  # fmt: skip
+    r = pc.run(str(rootfs), ["sh", "-c", probe], namespaces=KINDS, uid_mappings=MAP,
+               gid_mappings=MAP, capture_output=True,
+               devices=["/dev/null:/dev/mynull", "/dev/zero:/dev/z:r"])  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split() == ["wrote-null", "zero-denied"]  # v1 devices controller

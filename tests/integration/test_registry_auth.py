@@ -404,3 +404,24 @@ def test_an_identity_token_from_a_helper_is_exchanged_by_oauth2(
     db.write_text(json.dumps({server.host: {"Username": "<token>", "Secret": "revoked"}}))
     with pytest.raises(Unauthorized):
         pull(ImageStore(tmp_path / "j"), f"{server.host}/private/idt:1")
+
+
+def test_cli_login_password_stdin(htpasswd_registry: RegistryServer, docker_config: Path) -> None:
+    """``login -u NAME --password-stdin``, as Docker's: the password comes from a pipe."""
+    import subprocess
+    import sys
+
+    host = htpasswd_registry.host
+    argv = [sys.executable, "-c",
+            "import sys; from pycontainers.cli.registry import _main; sys.exit(_main())",
+            "login", "-u", "alice", "--password-stdin", host]  # fmt: skip
+    env = {**os.environ, "DOCKER_CONFIG": str(docker_config.parent)}
+    r = subprocess.run(argv, input="wrong\n", capture_output=True, text=True, env=env,
+                       timeout=60)  # fmt: skip
+    assert r.returncode != 0 and not docker_config.exists(), r
+    r = subprocess.run(argv, input=HTPASSWD_USERS["alice"] + "\n", capture_output=True,
+                       text=True, env=env, timeout=60)  # fmt: skip
+    assert r.returncode == 0 and "Login Succeeded" in r.stdout, r
+    entry = json.loads(docker_config.read_text())["auths"][host]
+    assert base64.b64decode(entry["auth"]) == f"alice:{HTPASSWD_USERS['alice']}".encode()
+    assert logout(host) is True

@@ -294,6 +294,7 @@ def _run_step(b: Builder, rootfs: OverlayRootfs, argv: list[str], *, env: dict[s
     its cgroup removed, and :class:`BuildCancelled` raised.
     """
     from pycontainers import _sys
+    from pycontainers.builder.stages import SIGNAL_CHECK
     from pycontainers.runtime.launch import Launch
     from pycontainers.runtime.run import host_mountpoint, make_spec, needs_mountpoint
     from pycontainers.runtime.stdio import DEVNULL, Stdio
@@ -311,7 +312,9 @@ def _run_step(b: Builder, rootfs: OverlayRootfs, argv: list[str], *, env: dict[s
             poller = select.poll()
             poller.register(launch.pidfd, select.POLLIN)
             poller.register(b.cancel_fd, select.POLLIN)
-            while not any(fd == launch.pidfd for fd, _ in poller.poll()):
+            # with a timeout: in the main thread (a one-stage build) SIGINT delivered to
+            # another thread is raised only once this loop runs Python again
+            while not any(fd == launch.pidfd for fd, _ in poller.poll(SIGNAL_CHECK * 1000)):
                 if b.cancelled:
                     raise BuildCancelled()
             code = _sys.reap(launch.pidfd)

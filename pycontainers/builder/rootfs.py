@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pycontainers import _sys
 from pycontainers.errors import BuildError
 from pycontainers.images import ImageStore
 from pycontainers.images.descriptor import MEDIA_TYPE_LAYER_GZIP, Descriptor
@@ -82,6 +81,13 @@ def mounted(
         os.close(fd)
 
 
+def _open_in_root(root_fd: int, path: str, flags: int) -> int:
+    """``_sys.open_in_root``, imported on first use (a cached build opens no root)."""
+    from pycontainers import _sys
+
+    return _sys.open_in_root(root_fd, path, flags)
+
+
 def mkdirs_in_root(
     root_fd: int, path: str, *, uid: int = 0, gid: int = 0, mode: int = 0o755
 ) -> int:
@@ -94,7 +100,7 @@ def mkdirs_in_root(
         for i, name in enumerate(parts):
             sub = "/" + "/".join(parts[: i + 1])
             try:
-                nxt = _sys.open_in_root(root_fd, sub, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                nxt = _open_in_root(root_fd, sub, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as exc:
                 if exc.errno == errno.ENOTDIR:
                     raise BuildError(f"{sub} exists and is not a directory") from None
@@ -103,12 +109,12 @@ def mkdirs_in_root(
                 os.mkdir(name, mode, dir_fd=fd)
                 os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
                 os.chmod(name, mode, dir_fd=fd)  # not the umask's
-                nxt = _sys.open_in_root(root_fd, sub, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                nxt = _open_in_root(root_fd, sub, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             os.close(fd)
             fd = nxt
         if not parts:
             os.close(fd)
-            fd = _sys.open_in_root(root_fd, "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = _open_in_root(root_fd, "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except BaseException:
         os.close(fd)
         raise
@@ -118,7 +124,7 @@ def mkdirs_in_root(
 def exists_in_root(root_fd: int, path: str) -> bool:
     """Whether ``path`` resolves (inside the root) to something."""
     try:
-        fd = _sys.open_in_root(root_fd, path, os.O_PATH | os.O_CLOEXEC)
+        fd = _open_in_root(root_fd, path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
         return False
     os.close(fd)
@@ -128,7 +134,7 @@ def exists_in_root(root_fd: int, path: str) -> bool:
 def read_in_root(root_fd: int, path: str, limit: int = 1 << 20) -> str:
     """The text of ``path`` in the root (``""`` if it cannot be read)."""
     try:
-        fd = _sys.open_in_root(root_fd, path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = _open_in_root(root_fd, path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return ""
     with os.fdopen(fd, "rb") as f:

@@ -33,6 +33,12 @@ __all__ = ["Builder"]
 log = get_logger("pycontainers.build")
 
 _LAYER_STEPS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
+# How long the main thread blocks at most between looks at pending signals. The kernel may
+# deliver a process-directed SIGINT to any thread; Python then only flags it, and runs the
+# handler (KeyboardInterrupt) when the main thread next executes bytecode: a main thread
+# blocked without a timeout (a Condition, a poll) would sleep through Ctrl-C until a stage
+# or RUN ended by itself.
+SIGNAL_CHECK = 0.1
 RESULT = "io.pycontainers.build.result"
 
 
@@ -387,7 +393,7 @@ class Builder:
                         if self.deps[index] <= self.results.keys():
                             running[pool.submit(self.build_stage, stage)] = stage
                             del pending[index]
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    finished, _ = wait(running, SIGNAL_CHECK, return_when=FIRST_COMPLETED)
                     for future in finished:
                         stage = running.pop(future)
                         exc = future.exception()

@@ -14,7 +14,6 @@ import shutil
 import stat
 from collections.abc import Callable, Sequence
 
-from pycontainers import _sys
 from pycontainers._log import get_logger
 from pycontainers.images._errors import LayerError
 from pycontainers.images._tar import (
@@ -35,6 +34,15 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _O_PATH_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 _O_LIST_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_beneath(dirfd: int, path: str, flags: int) -> int:
+    """``_sys.open_beneath``, imported on first use (a cached build never unpacks)."""
+    from pycontainers import _sys
+
+    return _sys.open_beneath(dirfd, path, flags)
+
+
 # xattrs a layer may not set: overlayfs reads them as instructions (redirects, metacopy...).
 _FORBIDDEN_XATTRS = ("trusted.overlay.", "user.overlay.")
 
@@ -119,7 +127,7 @@ class _Applier:
         if not parent:
             return os.dup(self.root_fd)
         try:
-            return _sys.open_beneath(self.root_fd, parent, _O_PATH_DIR)
+            return _open_beneath(self.root_fd, parent, _O_PATH_DIR)
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 raise _escape_error(exc, member) from None
@@ -135,7 +143,7 @@ class _Applier:
             for part in parent.split("/"):
                 done = f"{done}/{part}" if done else part
                 try:
-                    nfd = _sys.open_beneath(fd, part, _O_PATH_DIR)
+                    nfd = _open_beneath(fd, part, _O_PATH_DIR)
                 except OSError as exc:
                     if exc.errno == errno.ENOTDIR and self._is_own_whiteout(fd, part):
                         # An earlier entry of this layer whited the lower one out: the new
@@ -146,7 +154,7 @@ class _Applier:
                         self._implicit_dir(fd, part, done)
                     else:
                         raise _escape_error(exc, member) from None
-                    nfd = _sys.open_beneath(fd, part, _O_PATH_DIR)
+                    nfd = _open_beneath(fd, part, _O_PATH_DIR)
                 os.close(fd)
                 fd = nfd
         except BaseException:
@@ -260,7 +268,7 @@ class _Applier:
             if path in self.ancestors or path in self.written:
                 st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
-                    sub = _sys.open_beneath(dfd, name, _O_LIST_DIR)
+                    sub = _open_beneath(dfd, name, _O_LIST_DIR)
                     try:
                         self._clear_lower_content(path, sub)
                     finally:
@@ -285,7 +293,7 @@ class _Applier:
             os.mknod(base, stat.S_IFCHR, os.makedev(0, 0), dir_fd=pfd)
             return
         if path in self.ancestors:  # keep this layer's entries below, drop the rest
-            dfd = _sys.open_beneath(pfd, base, _O_LIST_DIR)
+            dfd = _open_beneath(pfd, base, _O_LIST_DIR)
             try:
                 self._clear_lower_content(path, dfd)
             finally:
@@ -295,7 +303,7 @@ class _Applier:
 
     def _opaque(self, path: str, member: str) -> None:
         if not path:
-            dfd = _sys.open_beneath(self.root_fd, ".", _O_LIST_DIR)
+            dfd = _open_beneath(self.root_fd, ".", _O_LIST_DIR)
         else:
             # The marker says the directory exists in this layer: make it if the tar did not
             # (in both modes, so a flattened tree and stacked snapshots agree).
@@ -303,7 +311,7 @@ class _Applier:
             assert found is not None
             pfd, base = found
             try:
-                dfd = _sys.open_beneath(pfd, base, _O_LIST_DIR)
+                dfd = _open_beneath(pfd, base, _O_LIST_DIR)
             except OSError as exc:
                 if exc.errno == errno.ENOENT:
                     self._implicit_dir(pfd, base, path)
@@ -312,7 +320,7 @@ class _Applier:
                     self._implicit_dir(pfd, base, path, hide_lower=True)
                 else:
                     raise _escape_error(exc, member) from None
-                dfd = _sys.open_beneath(pfd, base, _O_LIST_DIR)
+                dfd = _open_beneath(pfd, base, _O_LIST_DIR)
         try:
             if self.overlay:
                 os.setxattr(f"/proc/self/fd/{dfd}", self.opaque_xattr, b"y")
@@ -417,7 +425,7 @@ class _Applier:
             return
         tparent, _, tbase = target.rpartition("/")
         try:
-            tfd = _sys.open_beneath(self.root_fd, tparent or ".", _O_PATH_DIR)
+            tfd = _open_beneath(self.root_fd, tparent or ".", _O_PATH_DIR)
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 raise _escape_error(exc, entry.name) from None
@@ -427,7 +435,7 @@ class _Applier:
                     member=entry.name,
                     errno=exc.errno,
                 ) from None
-            tfd = _sys.open_beneath(self.root_fd, tparent or ".", _O_PATH_DIR)
+            tfd = _open_beneath(self.root_fd, tparent or ".", _O_PATH_DIR)
         try:
             link = lambda: os.link(  # noqa: E731
                 tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False
@@ -457,7 +465,7 @@ class _Applier:
         if found is None or not stat.S_ISREG(found[1].st_mode):
             return False
         lfd, st = found
-        src = _sys.open_beneath(lfd, target, os.O_RDONLY | os.O_NOFOLLOW)
+        src = _open_beneath(lfd, target, os.O_RDONLY | os.O_NOFOLLOW)
         tparent, _, base = target.rpartition("/")
         pfd = self._open_parent(tparent, member, create=True)
         try:
@@ -514,7 +522,7 @@ class _Applier:
         self._drop_cache()
         for path, (mode, mtime) in self.dirs.items():
             try:
-                fd = _sys.open_beneath(
+                fd = _open_beneath(
                     self.root_fd, path or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                 )
             except OSError:

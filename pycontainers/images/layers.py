@@ -32,7 +32,6 @@ from pathlib import Path
 
 import attrs
 
-from pycontainers import _sys
 from pycontainers._log import get_logger
 from pycontainers.images._compress import (
     Readable,
@@ -184,4 +183,6 @@ def flatten(
 
 def _syncfs(path: Path) -> None:
     """Flush the filesystem holding ``path`` (before a rename publishes a tree)."""
+    from pycontainers import _sys
+
     _sys.syncfs(path)

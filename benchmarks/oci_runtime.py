@@ -71,13 +71,17 @@ def make_bundle(path: Path, rootfs: Path) -> Path:
 
 
 def our_runtime(tmp: Path) -> Path:
+    """The runtime as the how-to installs it: the lean launcher (``python -m
+    pycontainers.ociruntime.launcher``: ``python -I -S``, the package's path written in),
+    behind a shell line that sets its default ``--root`` (podman 4's ``delete`` omits it).
+    """
+    sys.path.insert(0, str(REPO))
+    from pycontainers.ociruntime.launcher import write_launcher
+
+    launcher = write_launcher(str(tmp / "pycontainers-runtime.py"))
     exe = tmp / "pycontainers-runtime"
     exe.write_text(
-        "#!/bin/sh\n"
-        # bytecode cached (in the temporary directory), as an installed package has it
-        f"PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX={tmp / 'pycache'} "
-        f"PYCONTAINERS_RUNTIME_ROOT={tmp / 'ours-root'} PYTHONPATH={REPO} "
-        f'exec {sys.executable} -P -m pycontainers.ociruntime.main "$@"\n'
+        f'#!/bin/sh\nPYCONTAINERS_RUNTIME_ROOT={tmp / "ours-root"} exec {launcher} "$@"\n'
     )
     exe.chmod(0o755)
     return exe

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from pycontainers.errors import OciRuntimeError
-
+TYPE_CHECKING = False  # typing stays unloaded on the quick path (see .quick)
 if TYPE_CHECKING:
     import argparse
 
@@ -16,6 +13,9 @@ def run_command(args: argparse.Namespace, reporter: Reporter) -> int:
     """Run ``args.command``; its exit status (errors raise)."""
     cmd = args.command
     root = args.root
+    from pycontainers.events import disable
+
+    disable()  # a low-level runtime keeps no event journal (its callers have their own)
     if cmd == "create":
         from pycontainers.ociruntime.create import create
 
@@ -58,6 +58,8 @@ def run_command(args: argparse.Namespace, reporter: Reporter) -> int:
 
         getattr(inspect, cmd)(args)
     else:
+        from pycontainers.errors import OciRuntimeError
+
         raise OciRuntimeError(f"{cmd}: checkpoint and restore are not supported")
     return 0
 

@@ -131,13 +131,10 @@ def create(
 
 
 def _launch(c: Container, bundle: Bundle, console_socket: str | None, preserve_fds: int) -> Launch:
-    from pycontainers.ociruntime.store import write_oci
     from pycontainers.runtime.launch import Launch
     from pycontainers.runtime.specfile import save_spec
 
     root = os.path.dirname(c.state_dir)
-    write_oci(c.state_dir, {"bundle": bundle.path, "annotations": bundle.annotations,
-                            "hooks": bundle.hooks, "cgroup": bundle.cgroup_name})  # fmt: skip
     fifo = os.path.join(c.state_dir, START_FIFO)
     os.mkfifo(fifo, 0o600)
     save_spec(c.state_dir, bundle.spec, {"name": "", "detach": None})
@@ -158,9 +155,16 @@ def _after_launch(
 ) -> None:
     from pycontainers._files import write_atomic
     from pycontainers.ociruntime.hooks import run_hooks
+    from pycontainers.ociruntime.store import write_oci
     from pycontainers.runtime.lifecycle import Status
     from pycontainers.runtime.supervisor import Attached
 
+    # cgroup_dirs: the group's directory in each hierarchy, for a delete without the
+    # engine's cgroup code (see ociruntime.quick)
+    dirs = sorted(set(launch.cgroup.paths.values())) if launch.cgroup is not None else []
+    write_oci(c.state_dir, {"bundle": bundle.path, "annotations": bundle.annotations,
+                            "hooks": bundle.hooks, "cgroup": bundle.cgroup_name,
+                            "cgroup_dirs": dirs})  # fmt: skip
     r = c.record
     c.spec = bundle.spec
     c.supervisor = Attached(launch, launch.pidfd, None)

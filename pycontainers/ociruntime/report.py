@@ -7,11 +7,9 @@ why a command failed.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys
-import traceback
 
 
 class Reporter:
@@ -25,6 +23,8 @@ class Reporter:
     def _write(self, level: str, msg: str) -> None:
         if not self.log:
             return
+        import datetime as dt
+
         now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         if self.json:
             line = json.dumps({"level": level, "msg": msg, "time": now})
@@ -44,6 +44,8 @@ class Reporter:
         if isinstance(exc, OSError) and not isinstance(exc, PyContainersError) and exc.filename:
             msg = f"{exc.strerror}: {exc.filename}"
         if self.debug_on:
+            import traceback
+
             traceback.print_exception(exc, file=sys.stderr)
         print(f"pycontainers-runtime: {msg}", file=sys.stderr)
         try:

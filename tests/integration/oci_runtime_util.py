@@ -37,14 +37,16 @@ open(status_file, "w").write(str(status))
 
 
 def runtime_script(directory: Path, root: Path | None = None) -> Path:
-    """An executable ``pycontainers-runtime`` running this checkout (what podman and
-    containerd are given as their runtime), its default ``--root`` being ``root``."""
+    """An executable ``pycontainers-runtime`` running this checkout through the lean
+    launcher (``python -m pycontainers.ociruntime.launcher``, as the how-to installs it;
+    what podman and containerd are given as their runtime), its default ``--root`` being
+    ``root``."""
+    from pycontainers.ociruntime.launcher import write_launcher
+
+    launcher = write_launcher(str(directory / "pycontainers-runtime.py"))
     path = directory / "pycontainers-runtime"
     env = f"PYCONTAINERS_RUNTIME_ROOT={root} " if root is not None else ""
-    path.write_text(
-        "#!/bin/sh\n"
-        f'{env}PYTHONPATH={REPO} exec {sys.executable} -P -m pycontainers.ociruntime.main "$@"\n'
-    )
+    path.write_text(f'#!/bin/sh\n{env}exec {launcher} "$@"\n')
     path.chmod(0o755)
     return path
 

@@ -139,3 +139,33 @@ def test_features_and_template_say_what_is_supported() -> None:
     assert "createContainer" not in f["hooks"] and "poststop" in f["hooks"]
     loaded = from_config(template(), bundle="/b").spec
     assert loaded.rootfs == "/b/rootfs" and loaded.readonly_rootfs and loaded.process.no_new_privs
+
+
+def test_quick_path_constants_and_signals_match_the_engine() -> None:
+    import signal
+
+    from pycontainers.oci.config import OCI_VERSION
+    from pycontainers.ociruntime import quick
+    from pycontainers.spec import signal_number
+
+    assert quick.OCI_VERSION == OCI_VERSION
+    for name in ("KILL", "SIGTERM", "term", "9", "15", "SIGRTMIN", "usr1", "HUP"):
+        assert quick.signal_number(name) == signal_number(name), name
+    for bad in ("0", str(signal.NSIG), "NOPE", "SIG", ""):
+        assert quick.signal_number(bad) is None, bad
+
+
+def test_quick_command_line_only_takes_plain_forms(tmp_path: Path) -> None:
+    from pycontainers.ociruntime.main import _quick
+
+    # nothing under this root: a plain form gets as far as the quick path, which declines
+    # (the engine then words the error); the other forms never reach it
+    root = str(tmp_path)
+    for argv in (["--root", root, "state", "x"], [f"--root={root}", "--debug", "kill", "x"],
+                 ["--root", root, "--log", "l", "--log-format", "json", "delete", "-f", "x"],
+                 ["--root", root, "kill", "-a", "x"], ["--root", root, "state"],
+                 ["--root", root, "--systemd-cgroup", "state", "x"], ["--root"],
+                 ["--root", root, "--log-format", "yaml", "state", "x"],
+                 ["--root", root, "kill", "x", "KILL", "extra"], ["-h"], []):  # fmt: skip
+        assert _quick(argv) is False, argv
+    assert not (tmp_path / "l").exists()

@@ -106,7 +106,7 @@ def _quick(argv: Sequence[str]) -> bool:
     if command == "start":
         return quick.start(root, positionals[0])
     if command == "kill":
-        return quick.kill(root, positionals[0], (positionals + ["SIGTERM"])[1])
+        return quick.kill(root, positionals[0], [*positionals, "SIGTERM"][1])
     return quick.delete(root, positionals[0])
 
 

@@ -35,7 +35,6 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-
 def _create(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
     _create_options(sub.add_parser(name, help="create a container (it waits for start)"))
 

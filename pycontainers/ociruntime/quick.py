@@ -307,7 +307,7 @@ def _empty_groups(dirs: list[str]) -> bool:
 
 
 def _remove_groups(dirs: list[str], *, parent: bool) -> None:
-    """rmdir the (empty) groups, then their parent groups where no other container uses
+    """Remove the (empty) groups, then their parent groups where no other container uses
     them, as :func:`pycontainers.runtime.launch.drop_cgroup` does.
     """
     import errno

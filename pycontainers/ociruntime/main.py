@@ -14,6 +14,7 @@ import sys
 
 TYPE_CHECKING = False  # typing, argparse and the engine load only when needed
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
 
 DEFAULT_ROOT = "/run/pycontainers-runtime"
@@ -21,6 +22,13 @@ ROOT_ENV = "PYCONTAINERS_RUNTIME_ROOT"
 """Overrides the default ``--root`` (for callers that do not pass their runtime flags to
 every command: podman 4's ``delete``)."""
 VERSION = "0.1.0"
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The whole command line (the convention the docs' reference generator reads)."""
+    from pycontainers.ociruntime.parser import parser
+
+    return parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -373,7 +373,7 @@ def test_system_df_counts_an_image_a_container_and_a_volume(daemon: Daemon) -> N
     """``GET /system/df`` through the docker CLI (``system df``) and docker-py
     (``client.df()``): the image, the running container and the used volume are counted.
     """
-    import docker as docker_py
+    docker_py = pytest.importorskip("docker")
 
     docker(daemon, "volume", "create", "dfvol")
     cid = docker(

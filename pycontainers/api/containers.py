@@ -123,6 +123,7 @@ def _start(d: Daemon, c: Container) -> bool:
         return False
     if status == "stopped":
         wait_monitor_gone(c)  # its exit hook is done before a new run is set up
+    d.removals.claim(d, c)  # an auto-remove container: we delete it, not its exit hook
     c.start()
     publish(d, c, "start")
     return True
@@ -193,16 +194,25 @@ async def kill(request: web.Request) -> web.Response:
 def _wait(d: Daemon, c: Container, condition: str) -> dict[str, Any]:
     from pycontainers.runtime.monitored import wait_monitor_gone
 
+    # an auto-remove container is ours to remove once a client waits for its removal
+    # (the docker CLI asks before it starts it): its status then comes from our removal
+    removal = d.removals.claim(d, c) if condition == "removed" else d.removals.get(c.id)
     status = c.status
     if condition == "not-running" and status == "created":
         code = 0
+    elif removal is not None:
+        removal.exited.wait()
+        code = removal.code if removal.code is not None else c.wait()
     elif condition == "not-running" and status == "stopped":
         code = c.wait()  # its recorded status (a loaded record may not carry it yet)
     else:
         code = c.wait()
         publish(d, c, "die", exitCode=str(code))
     if condition == "removed":
-        wait_monitor_gone(c)  # its exit hook (auto_remove) is done
+        if removal is not None:
+            removal.removed.wait(30.0)
+        else:  # its exit hook removes it
+            wait_monitor_gone(c)
         deadline = time.monotonic() + 30
         while os.path.exists(c.state_dir) and time.monotonic() < deadline:
             time.sleep(0.005)

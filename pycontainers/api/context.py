@@ -17,6 +17,7 @@ from aiohttp import web
 from pycontainers.api.errors import bad_request, not_found
 
 if TYPE_CHECKING:
+    from pycontainers.api.autoremove import Removals
     from pycontainers.api.events import EventBus
     from pycontainers.api.execs import ExecRegistry
     from pycontainers.runtime.container import Container
@@ -30,6 +31,7 @@ class Daemon:
     """
 
     def __init__(self, *, state_root: str | None, data_root: str | None, workers: int = 64) -> None:
+        from pycontainers.api.autoremove import Removals
         from pycontainers.api.events import EventBus
         from pycontainers.api.execs import ExecRegistry
 
@@ -38,6 +40,7 @@ class Daemon:
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="api")
         self.events: EventBus = EventBus(state_root)
         self.execs: ExecRegistry = ExecRegistry()
+        self.removals: Removals = Removals()
 
     async def call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run the blocking ``fn(*args, **kw)`` in the pool (the library's calls block)."""
@@ -98,6 +101,7 @@ class Daemon:
     def close(self) -> None:
         """Stop taking work; the calls under way finish first (long ones are abandoned)."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.removals.join(10.0)
 
 
 DAEMON = web.AppKey("daemon", Daemon)

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import socket
 import struct
 import termios
 import threading
@@ -44,6 +45,7 @@ class ExecSession:
     stdout: bool
     stderr: bool
     privileged: bool
+    console_size: tuple[int, int] | None = None
     running: bool = False
     started: bool = False
     exit_code: int | None = None
@@ -100,6 +102,19 @@ def _strings(body: dict[str, Any], key: str) -> list[str]:
     return list(value)
 
 
+def _console_size(value: Any) -> tuple[int, int] | None:
+    """``ConsoleSize`` ``[height, width]`` (API 1.42+); None when absent or zero."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    ):
+        raise bad_request("ConsoleSize must be [height, width], two non-negative integers")
+    return (value[0], value[1]) if value[0] and value[1] else None
+
+
 async def create(request: web.Request) -> web.Response:
     """POST /containers/{id}/exec: 201 ``{"Id"}``; 409 if the container is not running."""
     d = daemon(request)
@@ -136,6 +151,7 @@ async def create(request: web.Request) -> web.Response:
         stdout=bool(body.get("AttachStdout")),
         stderr=bool(body.get("AttachStderr")),
         privileged=bool(body.get("Privileged")),
+        console_size=_console_size(body.get("ConsoleSize")),
     )
     d.execs.add(session)
     d.events.publish(
@@ -147,12 +163,18 @@ async def create(request: web.Request) -> web.Response:
     return json_response({"Id": session.id}, 201)
 
 
-def _run(d: Daemon, s: ExecSession, fds: tuple[int, int, int]) -> int:
-    """Run the exec's command through Container.exec with ``fds`` as its stdio."""
+def _run(d: Daemon, s: ExecSession, fds: tuple[int, int, int], console: int | None) -> int:
+    """Run the exec's command through the library's one entry path (``exec_in``, which
+    :meth:`Container.exec` calls) with ``fds`` as its stdio, or with a pty of the container's
+    own devpts whose master is sent on the ``console`` socket.
+    """
+    from pycontainers.runtime.exec import exec_in
+
     c = d.load(s.container_id)
     try:
         env = dict(e.partition("=")[::2] for e in s.env)
-        result = c.exec(
+        result = exec_in(
+            c,
             s.cmd,
             env=env,
             user=s.user,
@@ -160,8 +182,9 @@ def _run(d: Daemon, s: ExecSession, fds: tuple[int, int, int]) -> int:
             stdin=fds[0],
             stdout=fds[1],
             stderr=fds[2],
-            tty=s.tty,
             privileged=s.privileged,
+            console_socket=console,
+            console_size=s.console_size,
         )
         return result.returncode
     finally:
@@ -178,20 +201,18 @@ async def _relay(d: Daemon, s: ExecSession, conn: Hijacked | None) -> None:
     theirs: list[int] = []  # the command's ends (closed once it is done)
     outs: list[tuple[int, int]] = []  # (our read end, stream)
     stdin_w = -1
+    console = None  # our end of the socket the command's pty master comes on
     try:
         if conn is None:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             theirs.append(null)
             fds = (null, null, null)
         elif s.tty:
-            master, slave = os.openpty()
-            os.set_inheritable(master, False)
-            mine.append(master)
-            theirs.append(slave)
-            s.master = master
-            fds = (slave, slave, slave)
-            outs.append((master, STDOUT))
-            stdin_w = master if s.stdin else -1
+            # the pty is made inside, in the container's devpts (tty(1) names it there)
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            console, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            theirs += [null, child_end.detach()]
+            fds = (null, null, null)
         else:
             if s.stdin:
                 r, w = os.pipe2(os.O_CLOEXEC)
@@ -211,17 +232,56 @@ async def _relay(d: Daemon, s: ExecSession, conn: Hijacked | None) -> None:
         for fd in mine:
             _nonblock(fd)
         s.running = s.started = True
-        job = d.start_long(_run, d, s, fds)
+        job = d.start_long(_run, d, s, fds, theirs[-1] if console is not None else None)
         job.add_done_callback(lambda f: _done(s, f, theirs))
         if conn is None:
             return
+        if console is not None:
+            master = await _receive_master(console, job)
+            if master is None:  # it failed before its terminal was made: the error follows
+                await job
+                return
+            mine.append(master)
+            _nonblock(master)
+            s.master = master
+            if s.console_size is not None:  # a resize that came while it was starting
+                _set_size(master, *s.console_size)
+            outs.append((master, STDOUT))
+            stdin_w = master if s.stdin else -1
         await _pump_exec(conn, s, job, outs, stdin_w)
     finally:
+        if console is not None:
+            console.close()
         if conn is not None:
             for fd in mine:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             s.master = -1
+
+
+def _settle(done: asyncio.Future[Any]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
+async def _receive_master(console: socket.socket, job: asyncio.Future[int]) -> int | None:
+    """The pty master the command's child sends on ``console``; None if the command ended
+    (or failed to start) without sending one.
+    """
+    loop = asyncio.get_running_loop()
+    got: asyncio.Future[Any] = loop.create_future()
+    loop.add_reader(console.fileno(), _settle, got)
+    try:
+        waiting: set[asyncio.Future[Any]] = {got, job}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_reader(console.fileno())
+    console.setblocking(False)  # a quick command may be done before its message is seen
+    try:
+        _, fds, _, _ = socket.recv_fds(console, 1, 1)
+    except BlockingIOError:
+        return None
+    return fds[0] if fds else None
 
 
 def _done(s: ExecSession, job: asyncio.Future[int], theirs: list[int]) -> None:
@@ -324,14 +384,24 @@ async def inspect(request: web.Request) -> web.Response:
     return json_response(daemon(request).execs.get(request.match_info["id"]).inspect())
 
 
+def _set_size(master: int, rows: int, cols: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
 async def resize(request: web.Request) -> web.Response:
-    """POST /exec/{id}/resize?h=&w=: the size of the exec's terminal."""
+    """POST /exec/{id}/resize?h=&w=: the size of the exec's terminal (kept for it if its
+    terminal is not made yet).
+    """
     s = daemon(request).execs.get(request.match_info["id"])
     h, w = qint(request, "h", 0) or 0, qint(request, "w", 0) or 0
-    if s.master >= 0 and h > 0 and w > 0:
-        with contextlib.suppress(OSError):
-            fcntl.ioctl(s.master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
-    return web.Response(status=201 if s.master >= 0 else 200)
+    if not s.tty:
+        return web.Response(status=200)
+    if h > 0 and w > 0:
+        s.console_size = (h, w)
+        if s.master >= 0:
+            _set_size(s.master, h, w)
+    return web.Response(status=201)
 
 
 def add_routes(r: Routes) -> None:

@@ -158,7 +158,9 @@ def _df(state_root: str | None, data_root: str | None) -> dict[str, Any]:
     containers = []
     for c in Container.list(state_root=state_root):
         try:
-            containers.append(container_summary(c, data_root))
+            row = container_summary(c, data_root)
+            del row["_info"]  # the summary's own (for filters), not Docker's
+            containers.append(row)
         finally:
             c.close()
     volumes = []

@@ -47,11 +47,17 @@ def exec_in(
     tty: bool = False,
     privileged: bool = False,
     cap_add: Iterable[str] = (),
+    console_socket: int | None = None,
+    console_size: tuple[int, int] | None = None,
 ) -> CompletedContainer:
     """Run ``args`` inside ``container`` and wait for it (see :meth:`Container.exec`).
 
     ``tty``: ``stdin`` is a terminal (the slave of a pty the caller relays) that becomes
-    the command's controlling terminal, so a shell has job control. ``privileged`` and
+    the command's controlling terminal, so a shell has job control. ``console_socket``
+    instead (an AF_UNIX socket, as an OCI console socket): the command gets a new pty of the
+    container's own devpts (so ``tty`` inside can name it, as with ``docker exec -t``) as its
+    stdio and controlling terminal, sized ``console_size`` (rows, columns), and its master
+    is sent on the socket (SCM_RIGHTS); ``stdin``/``stdout``/``stderr`` are then unused. ``privileged`` and
     ``cap_add`` widen this process's capabilities only (Docker's ``exec --privileged``);
     the container's seccomp filter, no_new_privs, rlimits, user mapping, cgroup and
     namespaces apply regardless. Everything comes from the container's stored spec
@@ -72,9 +78,15 @@ def exec_in(
     stdio: Stdio | None = None
     try:
         stdio = Stdio(stdin, stdout, stderr)
+        fds = stdio.fd_map()
+        if console_socket is not None:
+            from pycontainers.runtime.plan import CONSOLE_FD
+
+            fds = (*fds, (console_socket, CONSOLE_FD))
         plan = exec_plan(
-            entry, args, env=env, user=user, cwd=cwd, fds=stdio.fd_map(), tty=tty,
-            privileged=privileged, cap_add=cap_add,
+            entry, args, env=env, user=user, cwd=cwd, fds=fds, tty=tty,
+            privileged=privileged, cap_add=cap_add, console=console_socket is not None,
+            console_size=console_size,
         )  # fmt: skip
         assert plan.argv is not None
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -122,13 +134,19 @@ def exec_plan(
     tty: bool = False,
     privileged: bool = False,
     cap_add: Iterable[str] = (),
+    console: bool = False,
+    console_size: tuple[int, int] | None = None,
 ) -> Plan:
     """The plan of a process entering the container of ``entry`` (``exec`` and health checks).
+    ``console``: the child makes a pty of the container's devpts its stdio and sends the
+    master on container fd :data:`~pycontainers.runtime.plan.CONSOLE_FD`.
 
     Its security comes from :func:`~pycontainers.runtime.confine.confinement` of the
     entry's stored spec; user, working directory and environment default to the
     container's own process's, the user resolved in the container's root.
     """
+    from pycontainers.runtime.plan import CONSOLE_FD
+
     spec = entry.spec
     security = confinement(spec, privileged=privileged, cap_add=cap_add)
     proc = Process(
@@ -152,7 +170,9 @@ def exec_plan(
         cwd=proc.cwd,
         umask=proc.umask,
         fds=fds,
-        new_session=2 if tty else 1,
+        new_session=2 if tty and not console else 1,
+        console_sock=CONSOLE_FD if console else -1,
+        console_size=console_size if console else None,
         no_sync=True,
         **fields,
     )

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_util import IMAGE, Daemon, docker, ensure_busybox_image, start_daemon
+from api_util import DOCKER, IMAGE, Daemon, docker, ensure_busybox_image, start_daemon
 
 pytestmark = [pytest.mark.root, pytest.mark.network]
 
@@ -133,6 +133,76 @@ def test_exec_exit_codes_stdin_and_tty(daemon: Daemon) -> None:
     assert "TTY" in r.stdout and r.returncode == 7, r
     missing = docker(daemon, "exec", "box", "/no/such", check=False)
     assert missing.returncode != 0
+
+
+def in_a_pty(d: Daemon, argv: list[str], rows: int, cols: int) -> tuple[int, bytes]:
+    """Run ``argv`` (the docker CLI) with a new pty of ``rows`` x ``cols`` as its stdio, as
+    in a terminal: (exit status, what it wrote).
+    """
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {**os.environ, "DOCKER_HOST": d.url}
+    env.pop("DOCKER_CONTEXT", None)
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the CLI exited and closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+    return proc.wait(timeout=60), out
+
+
+def test_exec_it_names_its_terminal_and_takes_its_size(daemon: Daemon) -> None:
+    """``docker exec -it`` in a real pty of 37 rows, 101 columns: the command's terminal is
+    a pty of the container's own devpts, so tty(1) names it, and it has the client's size; a
+    resize reaches it.
+    """
+    assert DOCKER is not None
+    docker(daemon, "run", "-d", "--name", "term", IMAGE, "sleep", "300")
+    code, out = in_a_pty(daemon, [DOCKER, "exec", "-it", "term", "sh", "-c", "tty; stty size"],
+                         37, 101)  # fmt: skip
+    lines = out.decode(errors="replace").split()
+    assert code == 0, out
+    assert lines[0].startswith("/dev/pts/") and lines[1:] == ["37", "101"], out
+    # POST /exec/{id}/resize while it runs (the docker CLI sends it on SIGWINCH)
+    exec_id = json.loads(
+        raw(daemon, "POST", "/containers/term/exec", json.dumps(
+            {"Cmd": ["sh", "-c", "sleep 1; stty size"], "Tty": True, "AttachStdout": True}
+        ).encode(), "Content-Type: application/json\r\n")[1]
+    )["Id"]  # fmt: skip
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(daemon.socket))
+        body = b'{"Detach": false, "Tty": true}'
+        s.sendall(
+            f"POST /exec/{exec_id}/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+            f"Upgrade: tcp\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        out = s.recv(4096)
+        assert out.startswith(b"HTTP/1.1 101"), out
+        status, _ = raw(daemon, "POST", f"/exec/{exec_id}/resize?h=12&w=34")
+        assert status in (200, 201)
+        while chunk := s.recv(4096):
+            out += chunk
+    assert out.rstrip().endswith(b"12 34"), out
+    doc = json.loads(raw(daemon, "GET", f"/exec/{exec_id}/json")[1])
+    assert doc["ExitCode"] == 0 and not doc["Running"]
 
 
 def test_run_it_through_a_pty(daemon: Daemon) -> None:
@@ -308,3 +378,42 @@ def test_docker_run_device(daemon: Daemon) -> None:
     assert r.stdout.split() == ["wrote-null", "zero-denied"], r  # the v1 devices controller
     r = docker(daemon, "run", "--rm", "--device", "/dev/nope", IMAGE, "true", check=False)
     assert r.returncode != 0 and "no device /dev/nope" in r.stderr, r
+
+
+def test_system_df_counts_an_image_a_container_and_a_volume(daemon: Daemon) -> None:
+    """``GET /system/df`` through the docker CLI (``system df``) and docker-py
+    (``client.df()``): the image, the running container and the used volume are counted.
+    """
+    docker_py = pytest.importorskip("docker")
+
+    docker(daemon, "volume", "create", "dfvol")
+    cid = docker(
+        daemon, "run", "-d", "--name", "dfbox", "-v", "dfvol:/data", IMAGE, "sh", "-c",
+        "head -c 1048576 /dev/zero > /data/blob && exec sleep 300",
+    ).stdout.strip()  # fmt: skip
+    deadline = time.monotonic() + 30
+    while docker(daemon, "exec", "dfbox", "ls", "/data", check=False).stdout != "blob\n":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    rows = {}
+    for line in docker(
+        daemon, "system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}"
+    ).stdout.splitlines():
+        kind, total, active = line.split("|")
+        rows[kind] = (int(total), int(active))
+    assert rows["Images"][0] >= 1 and rows["Images"][1] >= 1, rows
+    assert rows["Containers"] == (1, 1), rows
+    assert rows["Local Volumes"] == (1, 1), rows
+    client = docker_py.DockerClient(base_url=daemon.url)
+    try:
+        df = client.df()
+        image_id = client.images.get(IMAGE).id
+    finally:
+        client.close()
+    assert image_id in {i["Id"] for i in df["Images"]}
+    assert [c["Id"] for c in df["Containers"]] == [cid]
+    assert df["Containers"][0]["State"] == "running"
+    (vol,) = [v for v in df["Volumes"] if v["Name"] == "dfvol"]
+    assert vol["UsageData"]["RefCount"] == 1
+    assert vol["UsageData"]["Size"] >= 1048576
+    assert df["LayersSize"] > 0

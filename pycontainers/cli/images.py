@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 
@@ -43,6 +41,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("image", help="image management")
     isub = p.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
     q = isub.add_parser("inspect", help="show images as JSON")
+    q.add_argument("-f", "--format", default="", help="a template such as '{{.Architecture}}'")
     q.add_argument("images", nargs="+", metavar="IMAGE")
     isub.add_parser("prune", help="remove blobs and snapshots no image uses")
     p = sub.add_parser("commit", help="make an image of a container's changes")
@@ -87,8 +86,9 @@ def run_command(args: argparse.Namespace) -> int:
             for name in store.remove(ref, force=args.force):
                 print(f"Untagged: {name.familiar}")
     elif args.command == "image" and args.image_command == "inspect":
-        json.dump([store.inspect(ref) for ref in args.images], sys.stdout, indent=2)
-        print()
+        from pycontainers.cli.output import print_inspected
+
+        return print_inspected(args.images, store.inspect, args.format or None)
     elif args.command == "image" and args.image_command == "prune":
         pruned = store.prune()
         print(f"Deleted {len(pruned.blobs)} blobs and {len(pruned.snapshots)} snapshots")

@@ -147,7 +147,9 @@ def cmd_image(args: argparse.Namespace, client: Client) -> int:
         from pycontainers.cli.output import print_inspected
 
         return print_inspected(
-            args.images, lambda r: client.request("GET", f"/images/{r}/json"), None
+            args.images,
+            lambda r: client.request("GET", f"/images/{r}/json"),
+            getattr(args, "format", "") or None,
         )
     if args.image_command == "prune":
         done = client.request("POST", "/images/prune")

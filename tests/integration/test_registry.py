@@ -251,6 +251,25 @@ def test_multi_platform_index(
     assert store.get(f"{host}/{repo}:multi").platform.architecture == "arm"
     with pytest.raises(NoMatchingPlatform, match="riscv64"):
         pull(store, f"{host}/{repo}:multi", platform="linux/riscv64")
+    # docker run/create --platform: the pull picks that entry (s390x has no `cat` to run:
+    # the create fails after the pull, and leaves no container)
+    main = [sys.executable, "-m", "pycontainers", "--root", root]
+    r = subprocess.run(
+        [*main, "create", "--pull", "always", "--platform", "linux/s390x", f"{host}/{repo}:multi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "cat" in r.stderr, r
+    fmt = "{{.Architecture}}"
+    r = subprocess.run(
+        [*main, "image", "inspect", "--format", fmt, f"{host}/{repo}:multi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.stdout.strip() == "s390x", r
+    assert pc.Container.list() == []
 
 
 def test_errors(built: ImageStore, registry: object, tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""``exec -t``: run a command in a container on a pseudo-terminal of ours, relayed to our
-terminal (raw mode while it runs) — the CLI side of Docker's ``exec -it``.
+"""``exec -t``: run a command in a container on a pseudo-terminal of the container's own
+devpts (so ``tty`` inside names it, as with Docker), relayed to our terminal (raw mode while
+it runs) — the CLI side of Docker's ``exec -it``.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import socket
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -14,48 +16,65 @@ if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
 
 
-def _copy_size(src: int, dst: int) -> None:
-    import fcntl
-    import termios
-
+def _size(fd: int) -> tuple[int, int] | None:
+    """The (rows, columns) of the terminal on ``fd``, or None."""
     try:
-        size = fcntl.ioctl(src, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(dst, termios.TIOCSWINSZ, size)
+        size = os.get_terminal_size(fd)
     except OSError:
-        pass
+        return None
+    return size.lines, size.columns
+
+
+def _receive_master(ours: socket.socket) -> int | None:
+    """The pty master the command's child sends (None: it ended or failed without one)."""
+    try:
+        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+    except OSError:
+        return None
+    return fds[0] if fds else None
 
 
 def exec_tty(c: Container, cmd: list[str], *, interactive: bool, **kw: Any) -> int:
-    """Run ``cmd`` in ``c`` with a pty as its stdio; relay it until the command exits.
-
-    The pty is the command's controlling terminal (job control works); it comes from the
-    host's devpts, so tty(1) inside cannot name it.
+    """Run ``cmd`` in ``c`` on a new pty of the container's devpts (its stdio and
+    controlling terminal: job control works), sized as our terminal; relay it until the
+    command exits. It enters through :func:`~pycontainers.runtime.exec.exec_in`, as every
+    exec does.
     """
     import termios
     import tty
 
-    master, slave = os.openpty()
+    from pycontainers.runtime.exec import exec_in
+
     stdin_tty = sys.stdin.isatty()
-    if stdin_tty:
-        _copy_size(0, slave)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     result: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            result["code"] = c.exec(
-                cmd, stdin=slave, stdout=slave, stderr=slave, tty=True, **kw
-            ).returncode
+            result["code"] = exec_in(
+                c, cmd, stdin=null, stdout=null, stderr=null, console_socket=theirs.fileno(),
+                console_size=_size(0) if stdin_tty else None, **kw,
+            ).returncode  # fmt: skip
         except BaseException as exc:  # handed to the main thread
             result["error"] = exc
         finally:
-            os.close(slave)
+            theirs.close()  # the master's receiver sees EOF if none was sent
+            os.close(null)
 
     thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    master = _receive_master(ours)
+    ours.close()
+    if master is None:  # it failed before its terminal was made
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return int(result["code"])
     saved = termios.tcgetattr(0) if stdin_tty and interactive else None
     if saved is not None:
         tty.setraw(0)
     try:
-        thread.start()
         watch = [master, 0] if interactive else [master]
         while True:
             ready, _, _ = select.select(watch, [], [], 0.1)

@@ -383,3 +383,46 @@ def test_volume_commands_and_volume_mounts(busybox_rootfs: Path) -> None:
     ok("rm", "anon2")
     assert "Deleted Volumes:" in ok("volume", "prune", "-f")
     assert ok("volume", "ls", "-q") == ""
+
+
+def test_exec_it_names_its_terminal_and_takes_its_size(busybox_rootfs: Path) -> None:
+    """``exec -it`` on a terminal of 37x101: the command's pty is of the container's own
+    devpts (tty(1) names it; a host pty would be "not a tty" there) and has our size."""
+    import fcntl
+    import select
+    import struct
+    import termios
+
+    ok("run", "-d", "--name", "ttybox", str(busybox_rootfs), "sleep", "300")
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 37, 101, 0, 0))
+        p = subprocess.Popen(
+            [sys.executable, "-m", "pycontainers", "exec", "-it", "ttybox", "sh", "-c",
+             "tty; stty size"],
+            stdin=slave, stdout=slave, stderr=slave,
+        )  # fmt: skip
+        os.close(slave)
+        slave = -1
+        out = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:  # EIO: the CLI closed the terminal
+                    break
+                if not data:
+                    break
+                out += data
+            elif p.poll() is not None:
+                break
+        assert p.wait(timeout=30) == 0, out
+        text = out.decode(errors="replace")
+        assert "/dev/pts/" in text and "not a tty" not in text, text
+        assert "37 101" in text, text
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+        cli("rm", "-f", "ttybox")

@@ -100,8 +100,8 @@ def attach(
     key = _key(c.id, network)
     with eps.locked():
         first = eps.load(c.id)
-        own = c.spec.network if c.spec is not None else None  # None: none, host, container:
-        if first is None and own is not None and os.path.isdir(eps.files(c.id)):
+        own = _stored_network(c) if first is None and os.path.isdir(eps.files(c.id)) else None
+        if own is not None:
             if eps.load(key) is not None:
                 raise NetworkError(
                     f"container {c.name or c.short_id} is already connected to network "
@@ -219,6 +219,13 @@ def _hostname(eps: Endpoints, c: Container) -> str:
             return f.read().strip()
     except FileNotFoundError:
         return (c.spec.hostname if c.spec is not None else None) or ""
+
+
+def _stored_network(c: Container) -> NetworkSpec | None:
+    """The network spec in ``c``'s stored spec (None: network mode none, host or container:)."""
+    from pycontainers.runtime.specfile import load_spec
+
+    return load_spec(c.state_dir)[0].network
 
 
 def _store_network(c: Container, spec: NetworkSpec) -> None:

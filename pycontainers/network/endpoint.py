@@ -414,8 +414,9 @@ def _undo(
         step("lease", ipam.release, network, owner)
     else:
         step("lease", ipam.release_owner, owner)
-    if not errors and files:  # else the record stays, so the next collection tries again
-        step("files", shutil.rmtree, eps.files(owner))
+    if not errors:  # else the record stays, so the next collection tries again
+        if files:
+            step("files", shutil.rmtree, eps.files(owner))
         step("record", os.unlink, eps.record_path(owner))
     if errors:
         raise PyContainersError(f"cleaning up the network of {owner[:12]}: " + "; ".join(errors))

@@ -290,20 +290,22 @@ def container_summary(
 
 def matches(summary: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     """Docker's container filters: id, name, label, status, ancestor, exited, health,
-    network, before/since are not kept (every other key is a 400 by the caller).
+    network, before/since are not kept (every other key is a 400 by the caller). Values
+    of one key are alternatives, except labels: all of those must match.
     """
     info = summary["_info"]
     for key, values in filters.items():
+        if key == "label":  # as Docker: every label filter must match (compose counts on it)
+            labels = summary["Labels"]
+            if not all(_has_label(labels, v) for v in values):
+                return False
+            continue
         ok = False
         for v in values:
             if key == "id":
                 ok = summary["Id"].startswith(v)
             elif key == "name":
                 ok = v.lstrip("/") in summary["Names"][0]
-            elif key == "label":
-                k, sep, val = v.partition("=")
-                labels = summary["Labels"]
-                ok = k in labels and (not sep or labels[k] == val)
             elif key == "status":
                 ok = summary["State"] == v
             elif key == "ancestor":
@@ -319,6 +321,12 @@ def matches(summary: dict[str, Any], filters: dict[str, list[str]]) -> bool:
         if not ok:
             return False
     return True
+
+
+def _has_label(labels: dict[str, str], want: str) -> bool:
+    """Whether ``labels`` has the label ``key`` or ``key=value`` ``want``."""
+    k, sep, val = want.partition("=")
+    return k in labels and (not sep or labels[k] == val)
 
 
 FILTER_KEYS = frozenset(

@@ -10,6 +10,14 @@ record like the first one, keyed ``<container id>.<network id[:12]>`` and naming
 container, saved before the veth exists, so a failure, a stop of the container
 (:func:`.endpoint.disconnect` of the container takes its extra endpoints along) or the
 network collector undoes it. :func:`detach` tears down that one endpoint.
+
+A container that is created but not started may also leave the network it was created
+with, as Docker allows (docker-compose v1 disconnects every new container and connects it
+again with its aliases): :func:`detach` gives back its address, ports, rules and veth but
+keeps its /etc files (bind-mounted in the container, rewritten in place), and the next
+:func:`attach` makes the container's first endpoint again on the network it names — eth0,
+the default route, the published ports of the stored spec, the given aliases — and records
+that network and those aliases in the stored spec, so a later start (or restart) uses them.
 """
 
 from __future__ import annotations
@@ -18,11 +26,15 @@ import os
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+import attrs
+
 from pycontainers._log import get_logger
 from pycontainers.errors import NetworkError
+from pycontainers.network.spec import NetworkSpec
 
 if TYPE_CHECKING:
-    from pycontainers.network.endpoint import Endpoint
+    from pycontainers.network._portmap import PortMapping
+    from pycontainers.network.endpoint import Endpoint, Endpoints
     from pycontainers.network.network import Network
     from pycontainers.runtime.container import Container
 
@@ -74,21 +86,33 @@ def attach(
     from pycontainers._proc import proc_starttime
     from pycontainers.network.endpoint import Endpoint, Endpoints, _undo, refresh_hosts, veth_name
     from pycontainers.network.links import create_veth_into
-    from pycontainers.network.spec import NetworkSpec
 
     spec = NetworkSpec(network=network.name, aliases=tuple(aliases))  # checks the names
     wanted = None if ip is None else _address(network, ip)
     c.reload()
-    if c.status != "running" or not c.pid:
+    if c.status not in ("running", "created") or not c.pid:
         raise NetworkError(
-            f"container {c.name or c.short_id} is not running: only a running container "
-            f"can be connected to network {network.name!r}"
+            f"container {c.name or c.short_id} is not running: only a running or created "
+            f"container can be connected to network {network.name!r}"
         )
     state_root = _state_root(c)
     eps = Endpoints(state_root)
     key = _key(c.id, network)
     with eps.locked():
         first = eps.load(c.id)
+        own = _stored_network(c) if first is None and os.path.isdir(eps.files(c.id)) else None
+        if own is not None:
+            if eps.load(key) is not None:
+                raise NetworkError(
+                    f"container {c.name or c.short_id} is already connected to network "
+                    f"{network.name!r}"
+                )
+            return _rejoin(
+                network,
+                c,
+                eps,
+                attrs.evolve(own, network=network.name, aliases=spec.aliases, ip=wanted),
+            )
         if first is None:
             raise NetworkError(
                 f"container {c.name or c.short_id} has no network of its own (network mode "
@@ -140,6 +164,79 @@ def attach(
     return endpoint
 
 
+def _rejoin(network: Network, c: Container, eps: Endpoints, spec: NetworkSpec) -> Endpoint:
+    """Make the first endpoint of ``c`` (which left the network it was created with) on
+    ``network`` from ``spec`` (the stored spec's ports, DNS and limits with the new
+    network, aliases and address; see the module). The caller holds the endpoints' lock;
+    on failure nothing is left.
+    """
+    from pycontainers._proc import proc_starttime
+    from pycontainers.network.endpoint import Endpoint, _undo, connect, refresh_hosts, veth_name
+
+    wanted = spec.ip
+    network.ensure_up()
+    lease = made = False
+    ports: tuple[PortMapping, ...] = ()
+    try:
+        ports = eps.ports().reserve(c.id, spec.ports) if spec.ports else ()
+        address = network.ipam.allocate(network.name, c.id, wanted)
+        lease = True
+        names = tuple(dict.fromkeys(n for n in (c.name, *spec.aliases, c.id[:12]) if n))
+        endpoint = Endpoint(
+            owner=c.id,
+            network=network.name,
+            bridge=network.bridge,
+            address=address,
+            gateway=network.gateway.ip,
+            host_veth=veth_name(c.id),
+            mtu=network.config.mtu,
+            names=names,
+            hostname=_hostname(eps, c),
+            ports=ports,
+            spec=spec,
+            creator=os.getpid(),
+            creator_start=proc_starttime(os.getpid()),
+        )
+        eps.save(endpoint)  # before the veth: a crash from here on is collected
+        made = True
+        endpoint = connect(endpoint, c.pid, _state_root(c))  # eth0, default route, ports
+        refresh_hosts(eps, network.name, (c.id,))
+        if c.status == "created":  # what a start, or a restart, will find
+            _store_network(c, spec)
+    except BaseException:
+        _undo(eps, c.id, network.name if lease else None, veth_name(c.id) if made else None,
+              data_root=network.data_root, rules=made and bool(ports), files=False)  # fmt: skip
+        refresh_hosts(eps, network.name, (c.id,))
+        raise
+    log.info("network.rejoined", container=c.id, network=network.name, address=str(address))
+    return endpoint
+
+
+def _hostname(eps: Endpoints, c: Container) -> str:
+    """The host name the container was created with (its /etc/hostname)."""
+    try:
+        with open(os.path.join(eps.files(c.id), "hostname")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return (c.spec.hostname if c.spec is not None else None) or ""
+
+
+def _stored_network(c: Container) -> NetworkSpec | None:
+    """The network spec in ``c``'s stored spec (None: network mode none, host or container:)."""
+    from pycontainers.runtime.specfile import load_spec
+
+    return load_spec(c.state_dir)[0].network
+
+
+def _store_network(c: Container, spec: NetworkSpec) -> None:
+    """Record ``spec`` as the network of the created container ``c`` in its stored spec."""
+    from pycontainers.runtime.specfile import load_spec, save_spec
+
+    stored, options = load_spec(c.state_dir)
+    c.spec = attrs.evolve(stored, network=spec)
+    save_spec(c.state_dir, c.spec, options)
+
+
 def _address(network: Network, ip: str | IPv4Address) -> IPv4Address:
     from pycontainers.errors import SpecError
 
@@ -155,11 +252,19 @@ def _address(network: Network, ip: str | IPv4Address) -> IPv4Address:
     return addr
 
 
-def detach(network: Network, container_id: str, state_root: str | None, *, force: bool) -> bool:
+def detach(
+    network: Network,
+    container_id: str,
+    state_root: str | None,
+    *,
+    force: bool,
+    created: bool = False,
+) -> bool:
     """Disconnect the container ``container_id`` from ``network``: its veth, address lease
     and record there go, the hosts files are rewritten. The network a container was
-    created with stays (its default route and /etc files live on it) unless ``force``
-    and the container is gone. False if it was not on the network.
+    created with stays while it runs (its default route and /etc files live on it); a
+    ``created`` (not yet started) container may leave it (see the module), and ``force``
+    removes what a container that is gone left. False if it was not on the network.
     """
     from pycontainers.network.endpoint import Endpoints, disconnect
 
@@ -168,6 +273,9 @@ def detach(network: Network, container_id: str, state_root: str | None, *, force
     if first is not None and first.network == network.name:
         if force and not first.alive():
             return disconnect(container_id, state_root, network.data_root)
+        if created:
+            _leave(eps, first, network)
+            return True
         raise NetworkError(
             f"container {container_id[:12]} was created on network {network.name!r}: it "
             "keeps that network while it exists (its default route and /etc files are "
@@ -179,3 +287,16 @@ def detach(network: Network, container_id: str, state_root: str | None, *, force
     disconnect(key, state_root, network.data_root)
     log.info("network.detached", container=container_id, network=network.name)
     return True
+
+
+def _leave(eps: Endpoints, first: Endpoint, network: Network) -> None:
+    """Give back what the created container of ``first`` holds on the network it was
+    created with (address, ports, rules, veth, record), keeping its /etc files.
+    """
+    from pycontainers.network.endpoint import _undo, refresh_hosts
+
+    with eps.locked():
+        _undo(eps, first.owner, first.network, first.host_veth, data_root=network.data_root,
+              rules=bool(first.ports), files=False)  # fmt: skip
+        refresh_hosts(eps, network.name, (first.owner,))
+    log.info("network.left", container=first.owner, network=network.name)

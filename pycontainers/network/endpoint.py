@@ -383,9 +383,11 @@ def _undo(
     data_root: str | None = None,
     *,
     rules: bool = True,
+    files: bool = True,
 ) -> None:
     """Release whatever ``owner`` may hold; each step tolerates what is already gone
-    (``rules``: its published-port rules may exist).
+    (``rules``: its published-port rules may exist; ``files``: its /etc files go too — a
+    created container keeps them, bind-mounted, while it changes networks).
     """
     from pycontainers.network.ipam import Ipam
     from pycontainers.network.network import data_dir
@@ -413,7 +415,8 @@ def _undo(
     else:
         step("lease", ipam.release_owner, owner)
     if not errors:  # else the record stays, so the next collection tries again
-        step("files", shutil.rmtree, eps.files(owner))
+        if files:
+            step("files", shutil.rmtree, eps.files(owner))
         step("record", os.unlink, eps.record_path(owner))
     if errors:
         raise PyContainersError(f"cleaning up the network of {owner[:12]}: " + "; ".join(errors))
@@ -460,18 +463,20 @@ def _write_files(eps: Endpoints, endpoint: Endpoint) -> None:
         os.chmod(os.path.join(files, n), 0o644)
 
 
-def _hosts_text(own: Endpoint, mine: list[Endpoint], peers: list[Endpoint]) -> str:
-    """The hosts file of the container of ``own`` (its first endpoint): its own names on
-    each of its endpoints ``mine``, then the peers it shares a user network with.
+def _hosts_text(own: Endpoint | None, mine: list[Endpoint], peers: list[Endpoint]) -> str:
+    """The hosts file of the container of ``own`` (its first endpoint; None: it has none):
+    its own names on each of its endpoints ``mine``, then the peers it shares a user
+    network with.
     """
     lines = [
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
     ]
     lines += [
-        f"{ep.address.ip}\t" + " ".join(dict.fromkeys((own.hostname, *ep.names))) for ep in mine
+        f"{ep.address.ip}\t" + " ".join(dict.fromkeys((ep.hostname, *ep.names))) for ep in mine
     ]
-    lines += [f"{addr}\t{host}" for host, addr in own.spec.extra_hosts]
+    if own is not None:
+        lines += [f"{addr}\t{host}" for host, addr in own.spec.extra_hosts]
     lines += [f"{p.address.ip}\t" + " ".join(p.names) for p in peers]
     return "\n".join(lines) + "\n"
 
@@ -489,17 +494,22 @@ def refresh_hosts(eps: Endpoints, network: str, also: tuple[str, ...] = ()) -> N
     touched = {ep.container_id for ep in everything if ep.network == network} | set(also)
     for cid in sorted(touched):
         mine = sorted(by_container.get(cid, []), key=lambda e: bool(e.container))
-        if not mine or mine[0].container:
-            continue  # the files belong to the container's first endpoint
+        if not mine:  # off every network (a created container between networks)
+            _write_hosts(os.path.join(eps.files(cid), "hosts"), _hosts_text(None, [], []))
+            continue
         shared = {e.network for e in mine if e.network != DEFAULT_NETWORK}
         peers = [p for p in everything if p.network in shared and p.container_id != cid]
-        path = os.path.join(eps.files(cid), "hosts")
-        try:
-            with open(path, "r+") as f:
-                f.truncate(0)
-                f.write(_hosts_text(mine[0], mine, peers))
-        except FileNotFoundError:
-            continue
+        _write_hosts(os.path.join(eps.files(cid), "hosts"), _hosts_text(mine[0], mine, peers))
+
+
+def _write_hosts(path: str, text: str) -> None:
+    """Rewrite a hosts file in place (it is bind-mounted); a container without one: skip."""
+    try:
+        with open(path, "r+") as f:
+            f.truncate(0)
+            f.write(text)
+    except FileNotFoundError:
+        pass
 
 
 __all__ = [

@@ -285,10 +285,12 @@ class Network:
         ip: str | IPv4Address | None = None,
         state_root: str | None = None,
     ) -> None:
-        """Connect the running ``container`` (a :class:`Container`, or its id or name under
-        ``state_root``) to this network: one more interface (``eth1``...) with an address
-        here (``ip`` if given), reachable by its name and ``aliases`` from the containers on
-        this network. Undone by :meth:`disconnect`, and when the container stops.
+        """Connect the running or created ``container`` (a :class:`Container`, or its id
+        or name under ``state_root``) to this network: one more interface (``eth1``...)
+        with an address here (``ip`` if given), reachable by its name and ``aliases`` from
+        the containers on this network. Undone by :meth:`disconnect`, and when the
+        container stops. A created container that left the network it was created with
+        gets its first interface back here (``eth0``, default route, published ports).
         """
         from pycontainers.network.attach import attach
 
@@ -299,25 +301,29 @@ class Network:
         self, container: Container | str, *, force: bool = False, state_root: str | None = None
     ) -> None:
         """Disconnect ``container`` from this network, tearing down only its endpoint here.
-        The network a container was created with stays while it exists (``force`` removes
-        what a container that is gone left on it). Raises :class:`NetworkError` if the
-        container is not on this network.
+        The network a container was created with stays while it runs; a created container
+        (not started yet) may leave it, as Docker allows, and :meth:`connect` it again or
+        to another network (``force`` removes what a container that is gone left on it).
+        Raises :class:`NetworkError` if the container is not on this network.
         """
         from pycontainers.errors import ContainerError, NetworkError
         from pycontainers.network.attach import detach
 
         root: str | None
+        created = False
         if isinstance(container, str):
             try:
                 with _container(container, state_root) as c:
-                    cid, root = c.id, os.path.dirname(c.state_dir)
+                    cid, root, created = c.id, os.path.dirname(c.state_dir), c.status == "created"
             except ContainerError:
                 if not force:
                     raise
                 cid, root = container, state_root  # a container gone: its id, forced
         else:
+            container.reload()
             cid, root = container.id, os.path.dirname(container.state_dir)
-        if not detach(self, cid, root, force=force):
+            created = container.status == "created"
+        if not detach(self, cid, root, force=force, created=created):
             raise NetworkError(f"container {cid[:12]} is not connected to network {self.name!r}")
 
     def inspect(self) -> dict[str, Any]:

@@ -73,12 +73,6 @@ def compose(
     return r
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compose v1 disconnects a created container from its create-time network and "
-    "connects it again with its aliases; the library refuses that disconnect (409: the "
-    "container keeps its create-time network while it exists)",
-)
 def test_compose_v1_up_reach_by_name_publish_volume_down(daemon: Daemon, tmp_path: Path) -> None:
     project = tmp_path / "app"
     project.mkdir()

@@ -298,6 +298,29 @@ def test_volumes_networks_and_names(daemon: Daemon) -> None:
     docker(daemon, "volume", "rm", "data")
 
 
+def test_network_disconnect_connect_a_created_container(daemon: Daemon) -> None:
+    """As docker-compose v1 does: a created container leaves its network and joins another
+    with an alias before it starts; it runs there, reachable by that alias."""
+    docker(daemon, "network", "create", "movenet")
+    try:
+        docker(daemon, "create", "--name", "mover", IMAGE, "sleep", "300")
+        docker(daemon, "network", "disconnect", "bridge", "mover")
+        nets = docker(daemon, "inspect", "-f", "{{json .NetworkSettings.Networks}}", "mover")
+        assert json.loads(nets.stdout) == {}
+        docker(daemon, "network", "connect", "--alias", "moved-here", "movenet", "mover")
+        docker(daemon, "start", "mover")
+        nets = docker(daemon, "inspect", "-f", "{{json .NetworkSettings.Networks}}", "mover")
+        assert list(json.loads(nets.stdout)) == ["movenet"]
+        r = docker(daemon, "run", "--rm", "--network", "movenet", IMAGE,
+                   "ping", "-c", "1", "-W", "5", "moved-here")  # fmt: skip
+        assert "1 packets received" in r.stdout
+        r = docker(daemon, "network", "disconnect", "movenet", "mover", check=False)
+        assert r.returncode != 0  # running: it keeps the network it started on
+    finally:
+        docker(daemon, "rm", "-f", "mover", check=False)
+        docker(daemon, "network", "rm", "movenet")
+
+
 def test_images_inspect_tag_rmi_save_load(daemon: Daemon, tmp_path: Path) -> None:
     assert "busybox" in docker(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
     doc = json.loads(docker(daemon, "image", "inspect", IMAGE).stdout)[0]

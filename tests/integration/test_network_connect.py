@@ -1,7 +1,10 @@
 """Connecting a running container to a second network and disconnecting it again: real
 veths on real bridges, traffic between two containers only while they share a network,
 names in the hosts files, the endpoint's veth/lease/record gone after disconnect or stop,
-failures that leave nothing, and the CLI's ``network connect|disconnect``.
+failures that leave nothing, and the CLI's ``network connect|disconnect``. A created (not
+started) container may leave the network it was created with and join one again (as
+docker-compose v1 does with every container): its address, ports, rules and veth go and
+come back, it starts on the network it was connected to, reachable by its new aliases.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pycontainers.network.endpoint import Endpoints, veth_name
 from pycontainers.network.links import bridge_ports
 from pycontainers.network.network import Network
 from pycontainers.network.nft import Netfilter
+from pycontainers.runtime.specfile import load_spec
 
 pytestmark = [pytest.mark.root, pytest.mark.network]
 
@@ -128,8 +132,10 @@ def test_failed_connects_leave_nothing(busybox_rootfs: Path, nets: tuple[Network
         pc.Container.create(rootfs, ["sleep", "300"], network="conn-a") as c,
         pc.Container.create(rootfs, ["sleep", "300"], network="conn-b") as other,
         pc.Container.create(rootfs, ["sleep", "300"], network="none") as isolated,
-        pc.Container.create(rootfs, ["true"], network="conn-a") as created,
+        pc.Container.create(rootfs, ["true"], network="conn-a") as exited,
     ):
+        exited.start()
+        exited.wait(timeout=30)
         c.start()
         other.start()
         isolated.start()
@@ -152,7 +158,7 @@ def test_failed_connects_leave_nothing(busybox_rootfs: Path, nets: tuple[Network
             b.connect(c, aliases=["bad name!"])
         nothing_left()
         with pytest.raises(NetworkError, match="not running"):
-            b.connect(created)
+            b.connect(exited)
         with pytest.raises(NetworkError, match="no network of its own"):
             b.connect(isolated)
         nothing_left()
@@ -197,3 +203,112 @@ def test_cli_network_connect_and_disconnect(
         assert eps[1].host_veth not in link_names()
         r = cli("network", "disconnect", "conn-b", "clicon")
         assert r.returncode != 0 and "not connected" in r.stderr
+
+
+def _files(cid: str) -> Path:
+    return Path(Endpoints().files(cid))
+
+
+def test_created_container_leaves_its_network_and_joins_again(
+    fresh_rootfs: Path, www: Path, nets: tuple[Network, Network]
+) -> None:
+    a, b = nets
+    rootfs = str(fresh_rootfs)
+    owners, links = Endpoints().owners(), set(link_names())
+    ports_before = Endpoints().ports().owners()
+    with (
+        pc.Container.create(rootfs, ["httpd", "-f", "-p", "80", "-h", "/www"], network="conn-a",
+                            name="cweb", ports=["127.0.0.1::80"],
+                            mounts=[pc.Mount("/www", str(www), read_only=True)]) as web,
+        pc.Container.create(rootfs, ["sleep", "300"], network="conn-a", name="cclient") as client,
+        pc.Container.create(rootfs, ["sleep", "300"], network="conn-a", name="cmoved") as moved,
+        pc.Container.create(rootfs, ["sleep", "300"], network="conn-a", name="cgone") as gone,
+    ):  # fmt: skip
+        first = Endpoints().load(web.id)
+        assert first is not None and first.ports and web.id in Endpoints().ports().owners()
+        assert web.id in Netfilter().owners()
+        for c in (web, client, moved, gone):
+            a.disconnect(c)  # created: allowed, as Docker
+        # address, ports, rules, veth and record gone; the bind-mounted /etc files stay
+        for c in (web, client, moved, gone):
+            assert Endpoints().load(c.id) is None and c.id not in a.containers()
+            assert (_files(c.id) / "hosts").is_file()
+        assert web.id not in Endpoints().ports().owners() and web.id not in Netfilter().owners()
+        assert first.host_veth not in link_names()
+        assert "cclient" not in (_files(web.id) / "hosts").read_text()
+        with pytest.raises(NetworkError, match="not connected"):
+            a.disconnect(client)
+        gone.delete()  # never connected again: nothing of it stays
+        assert not _files(gone.id).exists() and gone.id not in Endpoints().owners()
+
+        a.connect(web, aliases=["web"])
+        a.connect(client, aliases=["cli"])
+        b.connect(moved, aliases=["mv"])
+        with pytest.raises(NetworkError, match="already connected"):
+            a.connect(client)
+        for c, net, alias in ((web, a, "web"), (client, a, "cli"), (moved, b, "mv")):
+            ep = endpoints_of(c.id)[0]
+            assert ep.owner == c.id and ep.network == net.name and alias in ep.names
+            stored = load_spec(c.state_dir)[0].network  # what a restart will use
+            assert stored is not None and stored.network == net.name and stored.aliases == (alias,)
+        web_ep = Endpoints().load(web.id)
+        assert web_ep is not None and web_ep.ports and web_ep.ports[0].host_port
+        assert set(moved.inspect()["NetworkSettings"]["Networks"]) == {"conn-b"}
+
+        for c in (web, client, moved):
+            c.start()
+        code, out = sh(client, WGET.format("web"))
+        assert code == 0 and out == "hello over the second network\n", out
+        code, out = sh(client, "ip route; ip -o link")
+        assert f"default via {a.gateway.ip}" in out and "eth0" in out and "eth1" not in out, out
+        assert sh(web, "ping -c 1 -W 2 cli")[0] == 0
+        code, out = sh(moved, "ip route; cat /etc/hosts")
+        assert f"default via {b.gateway.ip}" in out and "mv" in out, out
+        code, out = sh(moved, UNREACHABLE.format("web"))
+        assert code != 0, out  # conn-a's names are not its own any more
+        import socket
+
+        with socket.create_connection(("127.0.0.1", web_ep.ports[0].host_port), timeout=5) as s:
+            s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+            reply = b""
+            while chunk := s.recv(4096):
+                reply += chunk
+        assert b"hello over the second network" in reply  # the port published again
+        # running: the network it started on stays, as before
+        with pytest.raises(NetworkError, match="created on network"):
+            a.disconnect(client)
+    assert Endpoints().owners() == owners
+    assert set(link_names()) == links
+    assert Endpoints().ports().owners() == ports_before
+    for c in (web, client, moved, gone):
+        assert not _files(c.id).exists()
+        assert c.id not in a.containers() and c.id not in b.containers()
+
+
+def test_cli_network_disconnect_connect_created(
+    busybox_rootfs: Path, nets: tuple[Network, Network]
+) -> None:
+    rootfs = str(busybox_rootfs)
+    with (
+        pc.Container.create(rootfs, ["sleep", "300"], network="conn-a", name="clisrv") as srv,
+        pc.Container.create(rootfs, ["sleep", "300"], network="conn-b", name="clipeer") as peer,
+    ):  # fmt: skip
+        r = cli("network", "disconnect", "conn-a", "clisrv")
+        assert r.returncode == 0, r.stderr
+        assert Endpoints().load(srv.id) is None
+        r = cli("network", "connect", "--alias", "the-srv", "conn-b", "clisrv")
+        assert r.returncode == 0, r.stderr
+        ep = Endpoints().load(srv.id)
+        assert ep is not None and ep.network == "conn-b" and "the-srv" in ep.names
+        r = cli("start", "clisrv")
+        assert r.returncode == 0, r.stderr
+        srv.reload()  # started by the CLI
+        peer.start()
+        r = cli("inspect", "-f", "{{json .NetworkSettings.Networks}}", "clisrv")
+        assert r.returncode == 0 and "conn-b" in r.stdout and "conn-a" not in r.stdout, r
+        code, out = sh(peer, "ping -c 1 -W 2 the-srv && ping -c 1 -W 2 clisrv")
+        assert code == 0, out
+        code, out = sh(srv, "ip route")
+        assert f"default via {nets[1].gateway.ip}" in out, out
+        r = cli("network", "disconnect", "conn-b", "clisrv")  # running now: refused
+        assert r.returncode != 0 and "created on network" in r.stderr

@@ -107,6 +107,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("pycontainers.network.attach", "pycontainers.runtime.container"): (
         "the Container type of connect's argument (under TYPE_CHECKING)"
     ),
+    ("pycontainers.network.attach", "pycontainers.runtime.specfile"): (
+        "a created container connected to a network again records it in its stored spec"
+    ),
 }
 
 _CODEC_NAME = re.compile(r"^(pycontainers(?:\.\w+)*):\w+$")

@@ -254,21 +254,21 @@ def test_multi_platform_index(
     # docker run/create --platform: the pull picks that entry (s390x has no `cat` to run:
     # the create fails after the pull, and leaves no container)
     main = [sys.executable, "-m", "pycontainers", "--root", root]
-    r = subprocess.run(
+    made = subprocess.run(
         [*main, "create", "--pull", "always", "--platform", "linux/s390x", f"{host}/{repo}:multi"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert r.returncode != 0 and "cat" in r.stderr, r
+    assert made.returncode != 0 and "cat" in made.stderr, made
     fmt = "{{.Architecture}}"
-    r = subprocess.run(
+    shown = subprocess.run(
         [*main, "image", "inspect", "--format", fmt, f"{host}/{repo}:multi"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert r.stdout.strip() == "s390x", r
+    assert shown.stdout.strip() == "s390x", shown
     assert pc.Container.list() == []
 
 

@@ -18,21 +18,13 @@ from __future__ import annotations
 import json
 import os
 
+from pycontainers._proc import proc_stat
+from pycontainers._statedir import remove_state_dir
+
 OCI_VERSION = "1.2.0"
 """:data:`pycontainers.oci.config.OCI_VERSION` (a unit test keeps them equal)."""
 _LIVE = ("created", "running", "paused")
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-
-
-def _proc_stat(pid: int) -> tuple[bytes, int] | None:
-    """State letter and start time of ``pid`` (as :mod:`pycontainers._proc` reads them)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rindex(b")") + 2 :].split()
-    return fields[0], int(fields[19])
 
 
 def _load(root: str, container_id: str) -> tuple[str, dict[str, object], dict[str, object], str]:
@@ -58,7 +50,7 @@ def _load(root: str, container_id: str) -> tuple[str, dict[str, object], dict[st
     if not isinstance(oci, dict) or state.get("monitored") or state.get("id") != container_id:
         raise LookupError(container_id)
     if status in _LIVE:
-        stat = _proc_stat(pid) if pid > 0 else None
+        stat = proc_stat(pid) if pid > 0 else None
         # Container.load + Attached.refresh: a live status holds while its process (pid
         # and start time) runs and is no zombie
         if stat is None or stat[0] in (b"Z", b"X") or stat[1] != starttime:
@@ -147,7 +139,7 @@ def start(root: str, container_id: str) -> bool:
             return True
         pid = int(doc["pid"])
         me = os.getpid()
-        stat, mine = _proc_stat(pid), _proc_stat(me)
+        stat, mine = proc_stat(pid), proc_stat(me)
         doc.update(status="running", started=started, creator=me,
                    creator_start=mine[1] if mine else 0, starttime=stat[1] if stat else 0)  # fmt: skip
         tmp = f"{path}.{me}.tmp"
@@ -198,7 +190,7 @@ def kill(root: str, container_id: str, sig_name: str) -> bool:
     except OSError:
         return False
     try:
-        _, starttime = _proc_stat(int(state["pid"])) or (b"", 0)  # type: ignore[call-overload]
+        _, starttime = proc_stat(int(state["pid"])) or (b"", 0)  # type: ignore[call-overload]
         if starttime != state["starttime"]:  # the pid was reused before the pidfd was taken
             return False
         try:
@@ -231,7 +223,7 @@ def delete(root: str, container_id: str) -> bool:
             pidfd = -1
         if pidfd >= 0:
             try:
-                _, starttime = _proc_stat(int(state["pid"])) or (b"", 0)  # type: ignore[call-overload]
+                _, starttime = proc_stat(int(state["pid"])) or (b"", 0)  # type: ignore[call-overload]
                 if starttime == state["starttime"]:
                     try:
                         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
@@ -248,43 +240,8 @@ def delete(root: str, container_id: str) -> bool:
         if not isinstance(dirs, list) or not _empty_groups(dirs):
             return False  # the engine's cgroup code kills and removes what is there
         _remove_groups(dirs, parent="/" in cgroup.strip("/"))
-    _remove_state_dir(state_dir)
+    remove_state_dir(state_dir)
     return True
-
-
-def _remove_state_dir(path: str) -> None:
-    """:func:`pycontainers.runtime.state.remove_state_dir` without its imports: the state
-    file first, under the container's lock (a writer then finds it gone), then the rest.
-    """
-    import fcntl
-
-    try:
-        lock = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        lock = -1
-    if lock >= 0:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                os.unlink(os.path.join(path, "state.json"))
-            except FileNotFoundError:
-                pass
-        finally:
-            os.close(lock)
-    for name in os.listdir(path):
-        entry = os.path.join(path, name)
-        try:
-            os.unlink(entry)
-        except FileNotFoundError:
-            pass
-        except IsADirectoryError:  # never ours: whatever was put there goes with the state
-            import shutil
-
-            shutil.rmtree(entry, ignore_errors=True)
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
 
 
 def _empty_groups(dirs: list[str]) -> bool:

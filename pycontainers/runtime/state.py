@@ -8,11 +8,9 @@ share one root. A truncated or corrupt state file is detected and reported, neve
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +18,8 @@ import attrs
 
 from pycontainers._proc import proc_alive as proc_alive  # re-export
 from pycontainers._proc import proc_starttime as proc_starttime  # re-export
+from pycontainers._statedir import locked as locked  # re-export
+from pycontainers._statedir import remove_state_dir as remove_state_dir  # re-export
 from pycontainers.errors import ContainerError
 from pycontainers.paths import default_state_root as default_state_root  # re-export
 
@@ -97,20 +97,6 @@ class State:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ContainerError(f"corrupt container state file {path}: {exc}", path=path) from None
-
-
-@contextlib.contextmanager
-def locked(state_dir: str, *, create: bool = True) -> Iterator[None]:
-    """Hold the container's lock for a state transition. Without ``create`` a container
-    whose state directory was removed meanwhile raises FileNotFoundError.
-    """
-    flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
-    fd = os.open(os.path.join(state_dir, "lock"), flags, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def write_state(state_dir: str, state: State, *, create: bool = False) -> bool:
@@ -211,34 +197,3 @@ def resolve(root: str, ref: str) -> str:
     if len(matches) > 1:
         raise ContainerError(f"{ref!r} matches {len(matches)} containers: give more of the id")
     raise ContainerError(f"no such container: {ref}")
-
-
-def remove_state_dir(path: str) -> None:
-    """Remove a container's state directory and whatever it holds (gone already: fine).
-
-    The state file goes first, under the container's lock: a process that saves the
-    container's state at the same moment (the start of a command that exits at once, while
-    its exit hook removes it) then finds it gone and does not bring it back.
-    """
-    try:
-        with locked(path, create=False), contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(path, "state.json"))
-    except FileNotFoundError:
-        pass
-    for name in ("state.json", "start.fifo", "lock"):
-        try:
-            os.unlink(os.path.join(path, name))
-        except FileNotFoundError:
-            pass
-    for name in os.listdir(path) if os.path.isdir(path) else ():
-        entry = os.path.join(path, name)
-        try:
-            os.unlink(entry)
-        except FileNotFoundError:
-            pass
-        except IsADirectoryError:  # never ours: whatever was put there goes with the state
-            shutil.rmtree(entry, ignore_errors=True)
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass

@@ -28,3 +28,26 @@ def until(cond: object, timeout: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not reached")
+
+
+def read_pty(master: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> bytes:
+    """What ``proc`` writes to the terminal whose master is ``master``, until the terminal
+    closes (EIO) or ``proc`` ends with nothing more to read.
+    """
+    import os
+    import select
+
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    return out

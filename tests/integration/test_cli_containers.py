@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_util import cli, ok, until
+from cli_util import cli, ok, read_pty, until
 
 import pycontainers as pc
 
@@ -389,7 +389,6 @@ def test_exec_it_names_its_terminal_and_takes_its_size(busybox_rootfs: Path) -> 
     """``exec -it`` on a terminal of 37x101: the command's pty is of the container's own
     devpts (tty(1) names it; a host pty would be "not a tty" there) and has our size."""
     import fcntl
-    import select
     import struct
     import termios
 
@@ -404,19 +403,7 @@ def test_exec_it_names_its_terminal_and_takes_its_size(busybox_rootfs: Path) -> 
         )  # fmt: skip
         os.close(slave)
         slave = -1
-        out = b""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.5)[0]:
-                try:
-                    data = os.read(master, 4096)
-                except OSError:  # EIO: the CLI closed the terminal
-                    break
-                if not data:
-                    break
-                out += data
-            elif p.poll() is not None:
-                break
+        out = read_pty(master, p, timeout=30)
         assert p.wait(timeout=30) == 0, out
         text = out.decode(errors="replace")
         assert "/dev/pts/" in text and "not a tty" not in text, text

@@ -4,13 +4,12 @@ plain lines otherwise, through the CLI against a local registry."""
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from cli_util import read_pty
 
 from pycontainers.images import ImageStore
 
@@ -28,20 +27,8 @@ def _cli(root: str, *args: str, tty: bool) -> tuple[int, str]:
     master, slave = os.openpty()
     proc = subprocess.Popen(argv, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    out = b""
-    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the other side is closed
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            elif proc.poll() is not None:
-                break
+        out = read_pty(master, proc)
         code = proc.wait(timeout=30)
     finally:
         os.close(master)

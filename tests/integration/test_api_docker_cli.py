@@ -440,3 +440,29 @@ def test_system_df_counts_an_image_a_container_and_a_volume(daemon: Daemon) -> N
     assert vol["UsageData"]["RefCount"] == 1
     assert vol["UsageData"]["Size"] >= 1048576
     assert df["LayersSize"] > 0
+
+
+ENTRY_PROBE = (
+    "grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' "
+    "/proc/self/status; cat /proc/self/uid_map /proc/self/cgroup; "
+    "for n in cgroup ipc mnt net pid user uts; do readlink /proc/self/ns/$n; done"
+)
+
+
+def test_exec_with_and_without_a_tty_is_confined_as_the_first_process(daemon: Daemon) -> None:
+    """``docker exec`` (pipes) and ``docker exec -t`` (a pty made in the container through
+    the console socket) enter through the library's one entry path: their
+    /proc/self/status, cgroups and namespaces are the container's first process's."""
+    cid = docker(
+        daemon, "run", "-d", IMAGE, "sh", "-c", f"{ENTRY_PROBE}; echo done; exec sleep 300"
+    ).stdout.strip()
+    deadline = time.monotonic() + 30
+    while "done" not in docker(daemon, "logs", cid).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    first = docker(daemon, "logs", cid).stdout.replace("done\n", "")
+    assert "Seccomp:\t2" in first and "NoNewPrivs:\t1" in first, first
+    piped = docker(daemon, "exec", cid, "sh", "-c", ENTRY_PROBE).stdout
+    tty = docker(daemon, "exec", "-t", cid, "sh", "-c", ENTRY_PROBE).stdout
+    assert piped == first
+    assert tty.replace("\r\n", "\n") == first

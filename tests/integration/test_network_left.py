@@ -60,7 +60,9 @@ def test_left_every_network_restarts_with_loopback_only(
         assert spec.hostname == hostname  # the host name it had stays
         assert os.path.isfile(os.path.join(c.state_dir, LEFT_NAME))
         doc = c.inspect()
-        assert doc["NetworkSettings"]["Networks"] == {} and doc["NetworkSettings"]["IPAddress"] == ""
+        assert (
+            doc["NetworkSettings"]["Networks"] == {} and doc["NetworkSettings"]["IPAddress"] == ""
+        )
         assert doc["HostConfig"]["NetworkMode"] == "none"
         c.start()
         assert links(c) == ["lo"]

@@ -1,8 +1,9 @@
 """A created container that leaves every network keeps none: its stored spec says no
 network, so it starts and restarts with loopback only (a restart never puts the old network
 back), inspect shows no network, and a later connect works again with the settings it was
-created with (published ports). One that left the network it was created with but is
-connected to another shows that one in inspect, and restarts on it.
+created with (published ports), while it is created or, once started, before a restart. One
+that left the network it was created with but is connected to another shows that one in
+inspect, and restarts on it.
 """
 
 from __future__ import annotations
@@ -165,3 +166,23 @@ def test_cli_create_disconnect_start_restart(
     finally:
         r = cli("rm", "-f", "cli-left")
         assert r.returncode == 0, r.stderr
+
+
+def test_left_started_then_connected_while_it_runs(
+    busybox_rootfs: Path, nets: tuple[Network, Network]
+) -> None:
+    a, _ = nets
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "300"], network="left-a",
+                             name="runjoin", detach=True) as c:  # fmt: skip
+        a.disconnect(c)
+        c.start()
+        assert links(c) == ["lo"]
+        a.connect(c, aliases=["rj"])  # running, its /etc files still ours: eth0 again
+        assert "eth0" in links(c) and f"default via {a.gateway.ip}" in sh(c, "ip route")
+        stored = load_spec(c.state_dir)[0].network
+        assert stored is not None and stored.network == "left-a" and stored.aliases == ("rj",)
+        assert not os.path.exists(os.path.join(c.state_dir, LEFT_NAME))
+        c.stop(timeout=1)
+        c.start()  # a restart keeps the network it was connected to
+        assert "eth0" in links(c) and f"default via {a.gateway.ip}" in sh(c, "ip route")
+        assert set(c.inspect()["NetworkSettings"]["Networks"]) == {"left-a"}

@@ -94,11 +94,13 @@ def attach(
     *,
     aliases: tuple[str, ...] = (),
     ip: str | IPv4Address | None = None,
-) -> Endpoint:
+) -> Endpoint | None:
     """Connect the running container ``c`` to ``network`` (see the module). ``aliases`` are
-    more names it has there; ``ip`` asks for that address. Raises :class:`NetworkError`
-    if it is not running, has no network of its own (``none``, ``host``, ``container:``)
-    or is on the network already; on failure nothing is left.
+    more names it has there; ``ip`` asks for that address. A stopped container that left
+    every network has the network recorded in its stored spec instead, for its next start
+    (None is returned). Raises :class:`NetworkError` if it is not running, has no network
+    of its own (``none``, ``host``, ``container:``) or is on the network already; on
+    failure nothing is left.
     """
     from pycontainers._proc import proc_starttime
     from pycontainers.network.endpoint import Endpoint, Endpoints, _undo, refresh_hosts, veth_name
@@ -107,6 +109,12 @@ def attach(
     spec = NetworkSpec(network=network.name, aliases=tuple(aliases))  # checks the names
     wanted = None if ip is None else _address(network, ip)
     c.reload()
+    left = _left_network(c.state_dir) if c.status == "stopped" else None
+    if left is not None:  # (its stored spec says no network)
+        _store_network(c, attrs.evolve(left, network=network.name, aliases=spec.aliases,
+                                       ip=wanted))  # fmt: skip
+        log.info("network.stored", container=c.id, network=network.name)
+        return None
     if c.status not in ("running", "created") or not c.pid:
         raise NetworkError(
             f"container {c.name or c.short_id} is not running: only a running or created "
@@ -132,10 +140,10 @@ def attach(
             )
         if first is None and os.path.exists(os.path.join(c.state_dir, LEFT_NAME)):
             raise NetworkError(
-                f"container {c.name or c.short_id} left every network and was started again "
-                "without one (loopback and the image's /etc files only): it can be connected "
-                "again while it is created, or before it is restarted; create it again to "
-                f"put it on network {network.name!r}"
+                f"container {c.name or c.short_id} has no network of its own since it left "
+                "every network and was started again without one (loopback and the image's "
+                "/etc files only): stop it and connect it then, and its next start joins "
+                f"network {network.name!r}"
             )
         if first is None:
             raise NetworkError(

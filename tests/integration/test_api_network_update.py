@@ -123,6 +123,13 @@ def test_created_container_disconnected_from_every_network(daemon: Daemon) -> No
     doc = json.loads(docker(daemon, "inspect", "offline").stdout)[0]
     assert doc["NetworkSettings"]["Networks"] == {} and doc["NetworkSettings"]["IPAddress"] == ""
     assert doc["State"]["Running"]
+    r = docker(daemon, "network", "connect", "bridge", "offline", check=False)
+    assert r.returncode != 0 and "stop it and connect it then" in r.stderr  # a 409
+    docker(daemon, "stop", "-t", "1", "offline")
+    docker(daemon, "network", "connect", "bridge", "offline")  # stopped: for its next start
+    docker(daemon, "start", "offline")
+    assert "eth0" in _links(daemon, "offline")
+    assert set(_networks(daemon, "offline")) == {"bridge"}
 
 
 def test_created_container_left_its_network_shows_the_other(daemon: Daemon) -> None:

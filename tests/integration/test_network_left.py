@@ -1,7 +1,8 @@
 """A created container that leaves every network keeps none: its stored spec says no
 network, so it starts and restarts with loopback only (a restart never puts the old network
 back), inspect shows no network, and a later connect works again with the settings it was
-created with (published ports), while it is created or, once started, before a restart. One
+created with (published ports): while it is created, once started before a restart, or
+when it is stopped (its next start joins). One
 that left the network it was created with but is connected to another shows that one in
 inspect, and restarts on it.
 """
@@ -73,8 +74,19 @@ def test_left_every_network_restarts_with_loopback_only(
         assert sh(c, "hostname").strip() == hostname
         assert c.id not in a.containers() and Endpoints().load(c.id) is None
         assert c.inspect()["NetworkSettings"]["Networks"] == {}
-        with pytest.raises(NetworkError, match="left every network and was started again"):
+        with pytest.raises(
+            NetworkError, match="left every network and was started again without one"
+        ):
             a.connect(c)  # restarted without one: no /etc files of ours to rewrite
+        c.stop(timeout=1)
+        a.connect(c, aliases=["later"])  # stopped: recorded for its next start, as Docker
+        stored = load_spec(c.state_dir)[0].network
+        assert stored is not None and stored.network == "left-a" and stored.aliases == ("later",)
+        assert len(stored.ports) == 1 and not os.path.exists(os.path.join(c.state_dir, LEFT_NAME))
+        c.start()
+        assert "eth0" in links(c) and f"default via {a.gateway.ip}" in sh(c, "ip route")
+        assert "later" in c.inspect()["NetworkSettings"]["Networks"]["left-a"]["Aliases"]
+        assert c.ports["80/tcp"][0][1] > 0  # its published port is back
     assert not any(e.container_id == c.id for e in Endpoints().all())
 
 

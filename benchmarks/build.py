@@ -12,6 +12,10 @@ one temporary directory, removed at exit.
 Usage (as root; never while the test suite runs)::
 
     flock /tmp/pc-tests.lock python3 benchmarks/build.py [--runs 5] [--driver vfs]
+        [--json out.json]
+
+``--json`` writes the rows (medians, p10/p90, ratios, every sample) and the targets in the
+shape ``cli_latency.py`` writes, which ``report.py`` renders.
 
 Targets of issue 16: cold <= 1x buildah; warm <= 0.3x; one changed COPY <= 0.5x.
 """
@@ -19,6 +23,7 @@ Targets of issue 16: cold <= 1x buildah; warm <= 0.3x; one changed COPY <= 0.5x.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -83,20 +88,40 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--driver", default="vfs", choices=["vfs", "overlay"])
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     opts = parser.parse_args()
+    if opts.runs < 1:
+        parser.error("--runs must be >= 1")
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     if not BUILDAH:
         raise SystemExit("buildah is not installed (apt-get install buildah)")
     work = Path(tempfile.mkdtemp(prefix="pc-bench-build-", dir="/var/tmp"))
     try:
-        return bench(work, opts.runs, opts.driver)
+        results = bench(work, opts.runs, opts.driver)
+        if opts.json is not None:
+            opts.json.write_text(json.dumps(results, indent=2) + "\n")
+            print(f"wrote {opts.json}")
+        return 0
     finally:
         subprocess.run(["umount", "-R", str(work / "buildah")], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(work: Path, runs: int, driver: str) -> int:
+def _row(values: list[float], ratio: float | None, vs: str | None) -> dict[str, object]:
+    """One row as ``cli_latency.py`` writes it (ms; every sample in seconds)."""
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[round(q * (len(ordered) - 1))] * 1000
+
+    return {"median_ms": statistics.median(values) * 1000, "p10_ms": at(0.1),
+            "p90_ms": at(0.9), "n": len(values), "ratio": ratio, "vs": vs,
+            "samples_s": values}  # fmt: skip
+
+
+def bench(work: Path, runs: int, driver: str) -> dict[str, object]:
+    """Build with both, interleaved; print the table and return the results."""
     rootfs, ctx = work / "rootfs", work / "ctx"
     make_rootfs(rootfs)
     make_context(ctx)
@@ -144,17 +169,24 @@ def bench(work: Path, runs: int, driver: str) -> int:
             for who, argv in order:
                 samples.setdefault((case, who), []).append(timed(argv, env))
     print(f"{'case':<18} {'pycontainers':>13} {'buildah':>10} {'ratio':>7} {'target':>7}")
-    failed = 0
+    rows: dict[str, object] = {}
+    verdicts: dict[str, object] = {}
     for case, _, _, _ in cases:
         mine = statistics.median(samples[(case, "pycontainers")])
         peer = statistics.median(samples[(case, "buildah")])
         ratio = mine / peer
         target = TARGETS[case]
         mark = "ok" if ratio <= target else "MISS"
-        failed += ratio > target
         print(f"{case:<18} {mine:>12.3f}s {peer:>9.3f}s {ratio:>6.2f}x {target:>5.1f}x {mark}")
+        rows[f"{case}: pycontainers"] = _row(samples[(case, "pycontainers")], ratio,
+                                             f"{case}: buildah")  # fmt: skip
+        rows[f"{case}: buildah"] = _row(samples[(case, "buildah")], None, None)
+        verdicts[f"{case} <= {target}x buildah"] = {
+            "ratio": ratio, "max": target, "verdict": "PASS" if ratio <= target else "FAIL",
+        }  # fmt: skip
     print(f"(medians of {runs} interleaved runs each; buildah {driver} storage)")
-    return 0
+    return {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": runs, "driver": driver,
+            "rows": rows, "targets": verdicts}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ Usage (as root; never while the test suite runs)::
     flock /tmp/pc-tests.lock python3 benchmarks/oci_runtime.py [--runs 20] [--warmup 2]
         [--skip-podman] [--json out.json]
 
+``--json`` writes the rows (medians, p10/p90, ratios, every sample) and the targets in the
+shape ``cli_latency.py`` writes, which ``report.py`` renders.
+
 Targets (issue 17): direct ours <= 0.3x runc; under podman ours <= 1x podman with runc.
 """
 
@@ -164,18 +167,34 @@ def measure(
     return samples
 
 
-def table(title: str, samples: dict[str, list[float]], base: str) -> list[dict[str, object]]:
+def table(title: str, samples: dict[str, list[float]], base: str) -> dict[str, dict[str, object]]:
+    """Print one table; its rows as ``cli_latency.py`` writes them (with every sample)."""
     print(f"\n{title}")
     print(f"{'contender':<34}{'median ms':>10}{'p90 ms':>9}{'vs ' + base:>14}")
-    rows = []
+    rows: dict[str, dict[str, object]] = {}
     ref = statistics.median(samples[base])
     for name, values in samples.items():
+        ordered = sorted(values)
         med = statistics.median(values)
-        p90 = sorted(values)[int(0.9 * (len(values) - 1))]
+        p10, p90 = ordered[round(0.1 * (len(values) - 1))], ordered[round(0.9 * (len(values) - 1))]
         print(f"{name:<34}{med * 1e3:>10.1f}{p90 * 1e3:>9.1f}{med / ref:>13.2f}x")
-        rows.append({"contender": name, "median_ms": med * 1e3, "p90_ms": p90 * 1e3,
-                     "ratio": med / ref})  # fmt: skip
+        rows[name] = {"median_ms": med * 1e3, "p10_ms": p10 * 1e3, "p90_ms": p90 * 1e3,
+                      "n": len(values), "ratio": med / ref if name != base else None,
+                      "vs": base if name != base else None, "samples_s": values}  # fmt: skip
     return rows
+
+
+def targets(rows: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """The issue's targets: each ratio, its limit and PASS/FAIL (n/a without the row)."""
+    out: dict[str, dict[str, object]] = {}
+    for label, row, limit in (
+        ("direct pycontainers-runtime <= 0.3x runc", "direct pycontainers-runtime", 0.3),
+        ("under podman <= 1x runc", "podman run --rm (pycontainers-runtime)", 1.0),
+    ):
+        ratio = rows.get(row, {}).get("ratio")
+        verdict = "n/a" if not isinstance(ratio, float) else "PASS" if ratio <= limit else "FAIL"
+        out[label] = {"ratio": ratio, "max": limit, "verdict": verdict}
+    return out
 
 
 def main() -> None:
@@ -183,7 +202,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--skip-podman", action="store_true")
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", default=None, help="also write the rows as JSON")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root")
@@ -206,17 +225,24 @@ def main() -> None:
         contenders = available(
             {f"direct {k}": direct(v, tmp / f"{k}-root", bundle) for k, v in runtimes.items()}
         )
-        results = {"direct": table("create+start+wait+delete of /bin/true (each a process)",
-                                   measure(contenders, args.runs, args.warmup), "direct runc")}  # fmt: skip
+        rows = table("create+start+wait+delete of /bin/true (each a process)",
+                     measure(contenders, args.runs, args.warmup), "direct runc")  # fmt: skip
         if not args.skip_podman and shutil.which("podman"):
             pm = available(
                 {f"podman run --rm ({k})": podman(v, tmp, rootfs, k) for k, v in runtimes.items()}
             )
-            results["podman"] = table("podman run --rm --network none /bin/true",
-                                      measure(pm, args.runs, args.warmup), "podman run --rm (runc)")  # fmt: skip
-        print("\ntargets: direct pycontainers-runtime <= 0.3x runc; under podman <= 1x runc")
+            rows |= table("podman run --rm --network none /bin/true",
+                          measure(pm, args.runs, args.warmup), "podman run --rm (runc)")  # fmt: skip
+        verdicts = targets(rows)
+        print("\ntargets (issue 17):")
+        for label, v in verdicts.items():
+            shown = f"{v['ratio']:.2f}x" if isinstance(v["ratio"], float) else "n/a"
+            print(f"  {label:<44}{shown:>8}  {v['verdict']}")
         if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=1))
+            results = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
+                       "warmup": args.warmup, "rows": rows, "targets": verdicts}  # fmt: skip
+            Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+            print(f"wrote {args.json}")
     finally:
         for name in ("ours-root", "runc-root", "crun-root", "pycontainers-runtime-root"):
             root = tmp / name

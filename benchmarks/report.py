@@ -81,7 +81,10 @@ def unpack(data: dict[str, Any]) -> tuple[Table, Samples, str]:
     return (head, rows), samples, "s"
 
 
-def cli_latency(data: dict[str, Any]) -> tuple[Table, Samples, str]:
+def rows_table(data: dict[str, Any]) -> tuple[Table, Samples, str]:
+    """The ``rows`` (and ``targets``) JSON that cli_latency, build, oci_runtime and
+    engine_api write: one line per row, then one per target with its verdict.
+    """
     rows, samples = [], {}
     for name, e in data.get("rows", {}).items():
         if not e.get("available", True):
@@ -91,6 +94,10 @@ def cli_latency(data: dict[str, Any]) -> tuple[Table, Samples, str]:
         rows.append([name, _f(e["median_ms"], 1), _f(e["p10_ms"], 1), _f(e["p90_ms"], 1),
                      str(e["n"]), ratio])  # fmt: skip
         samples[name] = [s * 1000 for s in e["samples_s"]]
+    for label, t in (data.get("targets") or {}).items():
+        rows.append(
+            [f"target: {label}", "", "", "", "", f"{_ratio(t.get('ratio'))} {t['verdict']}"]
+        )
     head = ["row", "median ms", "p10 ms", "p90 ms", "n", "ratio"]
     return (head, rows), samples, "ms"
 
@@ -161,7 +168,24 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], list[str], Parser]] = {
     "cli_latency": (
         "CLI latency",
         "the `pycontainers` command vs podman with runc: run, run -d, rm, ps",
-        [], ["--runs", "2", "--warmup", "0", "--many", "3"], cli_latency,
+        [], ["--runs", "2", "--warmup", "0", "--many", "3"], rows_table,
+    ),
+    "build": (
+        "Dockerfile builds",
+        "`pycontainers build` vs `buildah bud`: cold, warm, one COPY changed",
+        [], ["--runs", "1"], rows_table,
+    ),
+    "oci_runtime": (
+        "OCI runtime",
+        "`pycontainers-runtime` vs runc (and crun): create+start+wait+delete, and under "
+        "`podman run --rm`",
+        [], ["--runs", "2", "--warmup", "1"], rows_table,
+    ),
+    "engine_api": (
+        "Engine API",
+        "the docker CLI against `pycontainers serve` vs `podman system service`: run --rm, "
+        "ps, and ps above the docker CLI's own floor (a canned responder)",
+        [], ["--runs", "2", "--warmup", "1"], rows_table,
     ),
 }  # fmt: skip
 
@@ -207,6 +231,8 @@ def machine() -> dict[str, str]:
         "skopeo": _version(["skopeo", "--version"]),
         "podman": _version(["podman", "--version"]),
         "conmon": _version(["conmon", "--version"]),
+        "buildah": _version(["buildah", "--version"]),
+        "docker CLI": _version(["docker", "--version"]),
     }
 
 

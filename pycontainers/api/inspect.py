@@ -71,13 +71,16 @@ def _ports(info: dict[str, Any], exposed: dict[str, Any]) -> dict[str, Any]:
 
 def _networks(c: Container, info: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
     endpoints = (saved.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    settings = info.get("NetworkSettings") or {}
+    main_ip = settings.get("IPAddress")  # "" once it left the network it was created with
     out: dict[str, Any] = {}
-    for name, net in (info.get("NetworkSettings") or {}).get("Networks", {}).items():
-        if name in endpoints or not out:
+    for name, net in settings.get("Networks", {}).items():
+        # the names it has there (connected later, or again after it left the first one)
+        aliases = [a for a in net.get("Aliases") or [] if a not in (c.name, c.id[:12])]
+        main = not out and main_ip and net.get("IPAddress") == main_ip
+        if name in endpoints or (main and not aliases):  # as the create request asked
             ep = endpoints.get(name) or next(iter(endpoints.values()), None) or {}
             aliases = list(ep.get("Aliases") or []) if isinstance(ep, dict) else []
-        else:  # a network it was connected to while it runs: the names it has there
-            aliases = [a for a in net.get("Aliases") or [] if a not in (c.name, c.id[:12])]
         out[name] = {
             "IPAMConfig": None,
             "Links": None,

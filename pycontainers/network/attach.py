@@ -18,10 +18,17 @@ keeps its /etc files (bind-mounted in the container, rewritten in place), and th
 :func:`attach` makes the container's first endpoint again on the network it names — eth0,
 the default route, the published ports of the stored spec, the given aliases — and records
 that network and those aliases in the stored spec, so a later start (or restart) uses them.
+The stored spec always names what a restart joins: after a created container leaves its
+first network it names the network of its next endpoint (one it was connected to besides),
+and after the last one it says no network (``network=None``: loopback only, as Docker keeps
+a container that was disconnected from everything), so a restart never puts it back. The
+network settings it was created with (ports, DNS, limits) are kept beside its state
+(:data:`LEFT_NAME`) for the next :func:`attach`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
@@ -38,9 +45,13 @@ if TYPE_CHECKING:
     from pycontainers.network.network import Network
     from pycontainers.runtime.container import Container
 
-__all__ = ["attach", "detach", "endpoints_of"]
+__all__ = ["LEFT_NAME", "attach", "detach", "endpoints_of"]
 
 log = get_logger("pycontainers.network")
+
+LEFT_NAME = "network-left.json"
+"""In a container's state directory: the network settings of a container whose stored spec
+says no network because it left every network (see the module)."""
 
 
 def _key(container_id: str, network: Network) -> str:
@@ -57,7 +68,13 @@ def endpoints_of(container_id: str, state_root: str | None = None) -> list[Endpo
     """
     from pycontainers.network.endpoint import Endpoints
 
-    found = [e for e in Endpoints(state_root).all() if e.container_id == container_id]
+    eps = Endpoints(state_root)
+    found = []
+    for owner in sorted(eps.owners()):  # its own record and ``<id>.<network>`` ones only
+        if owner == container_id or owner.startswith(container_id + "."):
+            ep = eps.load(owner)
+            if ep is not None and ep.container_id == container_id:
+                found.append(ep)
     return sorted(found, key=lambda e: (bool(e.container), e.owner))
 
 
@@ -77,11 +94,13 @@ def attach(
     *,
     aliases: tuple[str, ...] = (),
     ip: str | IPv4Address | None = None,
-) -> Endpoint:
+) -> Endpoint | None:
     """Connect the running container ``c`` to ``network`` (see the module). ``aliases`` are
-    more names it has there; ``ip`` asks for that address. Raises :class:`NetworkError`
-    if it is not running, has no network of its own (``none``, ``host``, ``container:``)
-    or is on the network already; on failure nothing is left.
+    more names it has there; ``ip`` asks for that address. A stopped container that left
+    every network has the network recorded in its stored spec instead, for its next start
+    (None is returned). Raises :class:`NetworkError` if it is not running, has no network
+    of its own (``none``, ``host``, ``container:``) or is on the network already; on
+    failure nothing is left.
     """
     from pycontainers._proc import proc_starttime
     from pycontainers.network.endpoint import Endpoint, Endpoints, _undo, refresh_hosts, veth_name
@@ -90,6 +109,12 @@ def attach(
     spec = NetworkSpec(network=network.name, aliases=tuple(aliases))  # checks the names
     wanted = None if ip is None else _address(network, ip)
     c.reload()
+    left = _left_network(c.state_dir) if c.status == "stopped" else None
+    if left is not None:  # (its stored spec says no network)
+        _store_network(c, attrs.evolve(left, network=network.name, aliases=spec.aliases,
+                                       ip=wanted))  # fmt: skip
+        log.info("network.stored", container=c.id, network=network.name)
+        return None
     if c.status not in ("running", "created") or not c.pid:
         raise NetworkError(
             f"container {c.name or c.short_id} is not running: only a running or created "
@@ -100,7 +125,7 @@ def attach(
     key = _key(c.id, network)
     with eps.locked():
         first = eps.load(c.id)
-        own = _stored_network(c) if first is None and os.path.isdir(eps.files(c.id)) else None
+        own = _template(c) if first is None and os.path.isdir(eps.files(c.id)) else None
         if own is not None:
             if eps.load(key) is not None:
                 raise NetworkError(
@@ -112,6 +137,13 @@ def attach(
                 c,
                 eps,
                 attrs.evolve(own, network=network.name, aliases=spec.aliases, ip=wanted),
+            )
+        if first is None and os.path.exists(os.path.join(c.state_dir, LEFT_NAME)):
+            raise NetworkError(
+                f"container {c.name or c.short_id} has no network of its own since it left "
+                "every network and was started again without one (loopback and the image's "
+                "/etc files only): stop it and connect it then, and its next start joins "
+                f"network {network.name!r}"
             )
         if first is None:
             raise NetworkError(
@@ -201,8 +233,7 @@ def _rejoin(network: Network, c: Container, eps: Endpoints, spec: NetworkSpec) -
         made = True
         endpoint = connect(endpoint, c.pid, _state_root(c))  # eth0, default route, ports
         refresh_hosts(eps, network.name, (c.id,))
-        if c.status == "created":  # what a start, or a restart, will find
-            _store_network(c, spec)
+        _store_network(c, spec)  # what a start, or a restart, will find
     except BaseException:
         _undo(eps, c.id, network.name if lease else None, veth_name(c.id) if made else None,
               data_root=network.data_root, rules=made and bool(ports), files=False)  # fmt: skip
@@ -214,27 +245,91 @@ def _rejoin(network: Network, c: Container, eps: Endpoints, spec: NetworkSpec) -
 
 def _hostname(eps: Endpoints, c: Container) -> str:
     """The host name the container was created with (its /etc/hostname)."""
+    return _files_hostname(eps, c.id) or (c.spec.hostname if c.spec is not None else None) or ""
+
+
+def _files_hostname(eps: Endpoints, container_id: str) -> str:
+    """The host name in the container's /etc/hostname file ("" without one)."""
     try:
-        with open(os.path.join(eps.files(c.id), "hostname")) as f:
+        with open(os.path.join(eps.files(container_id), "hostname")) as f:
             return f.read().strip()
     except FileNotFoundError:
-        return (c.spec.hostname if c.spec is not None else None) or ""
+        return ""
 
 
-def _stored_network(c: Container) -> NetworkSpec | None:
-    """The network spec in ``c``'s stored spec (None: network mode none, host or container:)."""
+def _template(c: Container) -> NetworkSpec | None:
+    """The network settings ``c`` joins a network with: its stored spec's, or those kept
+    when it left every network (None: network mode none, host or container:).
+    """
     from pycontainers.runtime.specfile import load_spec
 
-    return load_spec(c.state_dir)[0].network
+    return load_spec(c.state_dir)[0].network or _left_network(c.state_dir)
+
+
+def _left_network(state_dir: str) -> NetworkSpec | None:
+    """The network settings kept in ``state_dir`` when its container left every network."""
+    import json
+
+    from pycontainers.oci._codec import decode
+
+    path = os.path.join(state_dir, LEFT_NAME)
+    try:
+        with open(path) as f:
+            value = decode(json.load(f), LEFT_NAME)
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:  # (CodecError is one)
+        raise NetworkError(f"corrupt network settings {path}: {exc}", path=path) from None
+    if not isinstance(value, NetworkSpec):
+        raise NetworkError(f"corrupt network settings {path}: not a NetworkSpec", path=path)
+    return value
 
 
 def _store_network(c: Container, spec: NetworkSpec) -> None:
-    """Record ``spec`` as the network of the created container ``c`` in its stored spec."""
+    """Record ``spec`` as the network of ``c`` in its stored spec (what a restart joins)."""
     from pycontainers.runtime.specfile import load_spec, save_spec
 
     stored, options = load_spec(c.state_dir)
     c.spec = attrs.evolve(stored, network=spec)
     save_spec(c.state_dir, c.spec, options)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(c.state_dir, LEFT_NAME))
+
+
+def _settle(eps: Endpoints, container_id: str, state_root: str | None) -> None:
+    """After the created container ``container_id`` left a network: unless it still has its
+    first endpoint, its stored spec names the network of its next endpoint, or none (its
+    settings kept in :data:`LEFT_NAME`, its host name pinned: see the module).
+    """
+    import json
+
+    from pycontainers.oci._codec import encode
+    from pycontainers.paths import default_state_root
+    from pycontainers.runtime.specfile import load_spec, save_spec
+
+    if eps.load(container_id) is not None:
+        return
+    state_dir = os.path.join(state_root or default_state_root(), container_id)
+    stored, options = load_spec(state_dir)
+    template = stored.network or _left_network(state_dir)
+    if template is None:
+        return
+    remaining = endpoints_of(container_id, state_root)
+    network: NetworkSpec | None = None
+    if remaining:
+        nxt = remaining[0]
+        network = attrs.evolve(template, network=nxt.network, aliases=nxt.spec.aliases, ip=None)
+    else:
+        from pycontainers._files import write_atomic
+
+        text = json.dumps(encode(template), sort_keys=True)
+        write_atomic(os.path.join(state_dir, LEFT_NAME), text.encode(), durable=False)
+    hostname = stored.hostname
+    if hostname is None and "uts" in stored.namespaces:  # keep the one it has (/etc/hostname)
+        hostname = _files_hostname(eps, container_id) or container_id[:12]
+    save_spec(state_dir, attrs.evolve(stored, network=network, hostname=hostname), options)
+    log.info("network.stored", container=container_id,
+             network=network.network if network is not None else None)  # fmt: skip
 
 
 def _address(network: Network, ip: str | IPv4Address) -> IPv4Address:
@@ -275,6 +370,7 @@ def detach(
             return disconnect(container_id, state_root, network.data_root)
         if created:
             _leave(eps, first, network)
+            _settle(eps, container_id, state_root)
             return True
         raise NetworkError(
             f"container {container_id[:12]} was created on network {network.name!r}: it "
@@ -286,6 +382,8 @@ def detach(
         return False
     disconnect(key, state_root, network.data_root)
     log.info("network.detached", container=container_id, network=network.name)
+    if created:
+        _settle(eps, container_id, state_root)
     return True
 
 

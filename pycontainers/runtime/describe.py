@@ -78,7 +78,9 @@ def _oom_killed(c: Container, done: dict[str, Any] | None) -> bool:
 
 
 def _stored(c: Container) -> tuple[Any, Any]:
-    """(spec, detach options) of ``c``: in memory, else from its sealed config.json."""
+    """(spec, detach options) of ``c``: from its sealed config.json when it is detached (the
+    one truth: a network connect or update changes it behind this object), else in memory.
+    """
     spec, detach = c.spec, None
     if c.detached:
         from pycontainers.runtime.specfile import load_spec
@@ -87,7 +89,7 @@ def _stored(c: Container) -> tuple[Any, Any]:
             saved, options = load_spec(c.state_dir)
         except ContainerError:
             saved, options = None, {}
-        spec = spec or saved
+        spec = saved if saved is not None else spec
         detach = options.get("detach")
     return spec, detach
 
@@ -144,51 +146,55 @@ _NO_NETWORK: dict[str, Any] = {
 
 def _network(c: Container) -> dict[str, Any]:
     """Docker's ``NetworkSettings``: the address on the container's network (also at the top
-    level, as Docker has it for the default network), and the published ports.
+    level, as Docker has it for the default network), the published ports, and every
+    network it was connected to besides (also when it left the one it was created with).
     """
-    path = os.path.join(os.path.dirname(c.state_dir), "network", "endpoints", f"{c.id}.json")
-    if not os.path.exists(path):
-        return dict(_NO_NETWORK)
-    from pycontainers.network.endpoint import Endpoints
-
-    try:
-        ep = Endpoints(os.path.dirname(c.state_dir)).load(c.id)
-    except PyContainersError:  # unreadable while its exit hook gives it back: no network
-        ep = None
-    if ep is None:
-        return dict(_NO_NETWORK)
-    address = {
-        "IPAddress": str(ep.address.ip),
-        "IPPrefixLen": ep.address.network.prefixlen,
-        "Gateway": str(ep.gateway),
-        "MacAddress": "",
-    }
-    networks = {ep.network: {**address, "NetworkID": ep.network, "Aliases": list(ep.names)}}
+    endpoints = os.path.join(os.path.dirname(c.state_dir), "network", "endpoints")
+    if not os.path.exists(os.path.join(endpoints, f"{c.id}.json")) and not _has_extra(
+        endpoints, c.id
+    ):
+        return dict(_NO_NETWORK)  # (ps asks this of every container: no scan of all records)
     from pycontainers.network.attach import endpoints_of
 
     try:
-        added = endpoints_of(c.id, os.path.dirname(c.state_dir))[1:]
-    except PyContainersError:
-        added = []
-    for extra in added:  # networks it was connected to while it runs
-        networks[extra.network] = {
-            "IPAddress": str(extra.address.ip),
-            "IPPrefixLen": extra.address.network.prefixlen,
-            "Gateway": str(extra.gateway),
+        found = endpoints_of(c.id, os.path.dirname(c.state_dir))
+    except PyContainersError:  # unreadable while its exit hook gives it back: no network
+        found = []
+    networks: dict[str, Any] = {}
+    for ep in found:
+        networks[ep.network] = {
+            "IPAddress": str(ep.address.ip),
+            "IPPrefixLen": ep.address.network.prefixlen,
+            "Gateway": str(ep.gateway),
             "MacAddress": "",
-            "NetworkID": extra.network,
-            "Aliases": list(extra.names),
+            "NetworkID": ep.network,
+            "Aliases": list(ep.names),
         }
+    first = found[0] if found and not found[0].container else None  # the one it was created with
+    if first is None:
+        return {**_NO_NETWORK, "Networks": networks}
     return {
-        **address,
+        "IPAddress": str(first.address.ip),
+        "IPPrefixLen": first.address.network.prefixlen,
+        "Gateway": str(first.gateway),
+        "MacAddress": "",
         "Networks": networks,
         "Ports": {
             f"{p.container_port}/{p.protocol}": [
                 {"HostIp": p.host_ip, "HostPort": str(p.host_port)}
             ]
-            for p in ep.ports
+            for p in first.ports
         },
     }
+
+
+def _has_extra(endpoints: str, container_id: str) -> bool:
+    """Whether ``container_id`` has an endpoint added on another network (``<id>.<net>``)."""
+    try:
+        names = os.listdir(endpoints)
+    except FileNotFoundError:
+        return False
+    return any(n.startswith(container_id + ".") and n.endswith(".json") for n in names)
 
 
 def _restart(detach: Any) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The docker CLI and docker-py through the daemon: ``network connect|disconnect`` of a
 running container (two containers talk only while they share a network; inspect shows
-both networks; the veth goes with the disconnect), and ``update --restart`` honoured by the
-container's monitor.
+both networks; the veth goes with the disconnect), of a created one that leaves every
+network (it starts and restarts with loopback only, inspect shows none) or only the one
+it was created with (inspect shows the other, with its address and aliases, also after a
+restart), and ``update --restart`` honoured by the container's monitor.
 """
 
 from __future__ import annotations
@@ -97,6 +99,60 @@ def test_docker_network_connect_and_disconnect(daemon: Daemon) -> None:
     assert set(link_names()) <= links  # its veths (both networks) are gone
     members = docker(daemon, "network", "inspect", "back", "-f", fmt).stdout.split()
     assert members == ["db"]
+
+
+def _links(daemon: Daemon, name: str) -> list[str]:
+    out = docker(daemon, "exec", name, "ip", "-o", "link").stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+
+
+def _networks(daemon: Daemon, name: str) -> dict[str, dict[str, object]]:
+    doc = json.loads(docker(daemon, "inspect", name).stdout)[0]
+    nets: dict[str, dict[str, object]] = doc["NetworkSettings"]["Networks"]
+    return nets
+
+
+def test_created_container_disconnected_from_every_network(daemon: Daemon) -> None:
+    docker(daemon, "create", "--name", "offline", IMAGE, "sleep", "300")
+    docker(daemon, "network", "disconnect", "bridge", "offline")
+    assert _networks(daemon, "offline") == {}
+    docker(daemon, "start", "offline")
+    assert _links(daemon, "offline") == ["lo"]
+    docker(daemon, "restart", "-t", "1", "offline")  # Docker keeps no network: nor do we
+    assert _links(daemon, "offline") == ["lo"]
+    doc = json.loads(docker(daemon, "inspect", "offline").stdout)[0]
+    assert doc["NetworkSettings"]["Networks"] == {} and doc["NetworkSettings"]["IPAddress"] == ""
+    assert doc["State"]["Running"]
+    r = docker(daemon, "network", "connect", "bridge", "offline", check=False)
+    assert r.returncode != 0 and "stop it and connect it then" in r.stderr  # a 409
+    docker(daemon, "stop", "-t", "1", "offline")
+    docker(daemon, "network", "connect", "bridge", "offline")  # stopped: for its next start
+    docker(daemon, "start", "offline")
+    assert "eth0" in _links(daemon, "offline")
+    assert set(_networks(daemon, "offline")) == {"bridge"}
+
+
+def test_created_container_left_its_network_shows_the_other(daemon: Daemon) -> None:
+    docker(daemon, "network", "create", "other")
+    docker(daemon, "create", "--name", "mover2", IMAGE, "sleep", "300")
+    docker(daemon, "network", "connect", "--alias", "why", "other", "mover2")
+    docker(daemon, "network", "disconnect", "bridge", "mover2")
+    nets = _networks(daemon, "mover2")
+    assert set(nets) == {"other"}, nets
+    ip = nets["other"]["IPAddress"]
+    assert isinstance(ip, str) and ip and nets["other"]["Aliases"] == ["why"]
+    gateway = json.loads(docker(daemon, "network", "inspect", "other").stdout)[0]["IPAM"]
+    docker(daemon, "start", "mover2")
+    assert set(_networks(daemon, "mover2")) == {"other"}
+    docker(daemon, "restart", "-t", "1", "mover2")  # it restarts on the other network
+    nets = _networks(daemon, "mover2")
+    assert set(nets) == {"other"} and nets["other"]["IPAddress"], nets
+    assert nets["other"]["Aliases"] == ["why"]
+    route = docker(daemon, "exec", "mover2", "ip", "route").stdout
+    assert f"default via {gateway['Config'][0]['Gateway']}" in route, route
+    r = docker(daemon, "run", "--rm", "--network", "other", IMAGE,
+               "ping", "-c", "1", "-W", "5", "why")  # fmt: skip
+    assert "1 packets received" in r.stdout
 
 
 def test_docker_py_connect_disconnect(daemon: Daemon) -> None:

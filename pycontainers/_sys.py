@@ -129,7 +129,6 @@ def open_beneath(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
     return _check(lib.pc_openat2_beneath(dirfd, path.encode(), flags, 0), "openat2", path=path)
 
 
-
 _BPF_STEPS = {1: "BPF_PROG_LOAD", 2: "BPF_PROG_QUERY", 3: "BPF_PROG_ATTACH", 4: "BPF_PROG_DETACH"}
 
 
@@ -143,8 +142,8 @@ def bpf_device_attach(cgroup_fd: int, insns: bytes, where: str) -> None:
     step = ffi.new("int *")
     rc = lib.pc_bpf_device_attach(cgroup_fd, insns, len(insns) // 8, log, len(log), step)
     if rc < 0:
-        verifier = ffi.string(log).decode(errors="replace").strip()
         call = _BPF_STEPS.get(step[0], "bpf")
+        verifier = ffi.string(log).decode(errors="replace").strip() if step[0] == 1 else ""
         detail = f" (verifier: {verifier[-500:]})" if verifier else ""
         raise SyscallError(-rc, f"{call}({where}): {os.strerror(-rc)}{detail}", path=where)
 

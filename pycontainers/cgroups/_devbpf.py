@@ -194,6 +194,14 @@ def compile_policy(policy: DevicePolicy) -> bytes:
 
 # -- the kernel ----------------------------------------------------------------------------------
 
+_HINTS = {
+    errno.EPERM: " (loading a device program needs CAP_SYS_ADMIN or CAP_BPF, and no parent "
+    "group may hold a device program attached without BPF_F_ALLOW_MULTI)",
+    errno.EACCES: " (loading a device program needs CAP_SYS_ADMIN or CAP_BPF)",
+    errno.EBADF: " (not a cgroup2 directory)",
+    errno.E2BIG: " (too many device rules for one program)",
+}
+
 
 def attach_device_rules(
     directory: str, deny: Iterable[DeviceRule], allow: Iterable[DeviceRule]
@@ -218,17 +226,9 @@ def attach_device_rules(
     try:
         _sys.bpf_device_attach(fd, compile_policy(policy), directory)
     except OSError as exc:
-        hint = (
-            " (loading BPF programs needs CAP_SYS_ADMIN or CAP_BPF)"
-            if exc.errno
-            in (
-                errno.EPERM,
-                errno.EACCES,
-            )
-            else ""
-        )
+        hint = _HINTS.get(exc.errno or 0, "")
         raise CgroupError(
-            f"cannot enforce device rules on {directory}: {exc}{hint}",
+            f"cannot enforce device rules on {directory}: {exc.strerror}{hint}",
             path=directory,
             errno=exc.errno,
         ) from exc

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -306,3 +307,167 @@ def test_a_device_grants_exactly_that_device(
     out, err = r.stdout.decode().split(), r.stderr.decode()
     assert out == ["read-lc", "read-lc2", "made-blk"], (out, err)
     assert err.count("Operation not permitted") == 2, err
+
+
+# -- a parent group that refuses our program ------------------------------------------------------
+
+_NR_BPF = {"x86_64": 321, "aarch64": 280}
+
+
+def attach_exclusive_program(directory: str) -> None:
+    """Attach an allow-all device program to ``directory`` *without* BPF_F_ALLOW_MULTI, as
+    a manager that wants the only word on a subtree may: the kernel then refuses any device
+    program below it. Test scaffolding (a foreign manager's doing), through the raw syscall.
+    """
+    import ctypes
+    import platform
+
+    from pycontainers.cgroups._devbpf import DevicePolicy, compile_policy
+
+    nr = _NR_BPF.get(platform.machine())
+    if nr is None:
+        pytest.skip(f"the bpf syscall number of {platform.machine()} is not known here")
+    libc = ctypes.CDLL(None, use_errno=True)
+    code = ctypes.create_string_buffer(compile_policy(DevicePolicy(allow=True)))
+    license = ctypes.create_string_buffer(b"Apache")
+    # union bpf_attr for BPF_PROG_LOAD: type 15 (CGROUP_DEVICE), expected attach type 6
+    load = struct.pack(
+        "=IIQQIIQII16sII",
+        15,
+        (len(code) - 1) // 8,
+        ctypes.addressof(code),
+        ctypes.addressof(license),
+        0, 0, 0, 0, 0, b"", 0, 6,
+    )  # fmt: skip
+    attr = ctypes.create_string_buffer(load.ljust(128, b"\0"), 128)
+    prog = libc.syscall(nr, 5, attr, 128)  # BPF_PROG_LOAD
+    assert prog >= 0, os.strerror(ctypes.get_errno())
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        attr = ctypes.create_string_buffer(
+            struct.pack("=IIII", fd, prog, 6, 0).ljust(128, b"\0"), 128
+        )
+        assert libc.syscall(nr, 8, attr, 128) == 0, os.strerror(ctypes.get_errno())  # ATTACH
+    finally:
+        os.close(fd)
+        os.close(prog)
+
+
+@pytest.fixture
+def exclusive_parent() -> Iterator[str]:
+    """A parent group in the unified tree holding an exclusive device program; removed
+    (with its program) at teardown, after checking no group was left in it.
+    """
+    name = f"pycontainers-devbpf-excl-{os.getpid()}"
+    directory = f"{host().unified}/{name}"
+    os.mkdir(directory)
+    try:
+        attach_exclusive_program(directory)
+        yield name
+        left = (
+            [e.name for e in os.scandir(directory) if e.is_dir()]
+            if os.path.isdir(directory)
+            else []
+        )
+        assert not left, f"groups left in {directory}: {left}"
+    finally:  # (a container's last exit removes its empty parent itself)
+        for root in {*detect_layout().v1.values(), host().unified}:
+            if os.path.isdir(f"{root}/{name}"):
+                os.rmdir(f"{root}/{name}")
+
+
+PURE_V2 = [
+    "unshare", "-m", "--propagation", "private", "sh", "-c",
+    'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', "sh",
+]  # fmt: skip
+"""Run a command where /sys/fs/cgroup is the host's cgroup2 tree alone: a pure-v2 host as
+pycontainers sees it (mountinfo lists no v1 hierarchy), with the same groups and kernel.
+"""
+
+
+def pure_v2(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(pc.__file__).parent.parent)}
+    return subprocess.run(
+        [*PURE_V2, sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_a_container_on_a_pure_v2_host_is_held_by_the_program(
+    busybox_rootfs: Path, tmp_path: Path, no_leaks: object
+) -> None:
+    """No v1 devices controller at all: the container's group is in the cgroup2 tree only,
+    and the program alone keeps it from opening the block device it makes.
+    """
+    code = (
+        "import json, sys\n"
+        "import pycontainers as pc\n"
+        "from pycontainers.cgroups import detect_layout\n"
+        "assert detect_layout().kind == 'v2', detect_layout()\n"
+        "probe = 'mknod /mnt/blk b 7 0 && echo made; true < /mnt/blk && echo OPENED; "
+        "mknod /mnt/null c 1 3 && true > /mnt/null && echo null-ok; true'\n"
+        "with pc.Container.create(sys.argv[1], ['sleep', '60'], network='none',\n"
+        "                         mounts=[pc.Mount('/mnt', sys.argv[2])]) as c:\n"
+        "    c.start()\n"
+        "    r = c.exec(['sh', '-c', probe], capture_output=True, timeout=30)\n"
+        "    print(json.dumps([sorted(c.cgroup.paths), r.stdout.decode(), r.stderr.decode()]))\n"
+    )
+    r = pure_v2(code, str(busybox_rootfs), str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    paths, out, err = json.loads(r.stdout)
+    assert paths == ["unified"]
+    assert out.split() == ["made", "null-ok"] and "Operation not permitted" in err, (out, err)
+
+
+def test_a_start_whose_program_is_refused_fails_and_leaves_nothing(
+    busybox_rootfs: Path, exclusive_parent: str, no_leaks: object
+) -> None:
+    """Pure v2 (the program is the only device control): a parent group holding an
+    exclusive device program makes the kernel refuse ours, and the start fails closed with
+    a CgroupError naming the step; no group, container or state is left.
+    """
+    code = (
+        "import json, sys\n"
+        "import pycontainers as pc\n"
+        "from pycontainers.errors import PyContainersError\n"
+        "before = [c.id for c in pc.Container.list()]\n"
+        "try:\n"
+        "    pc.run(sys.argv[1], ['true'], network='none', cgroup_parent=sys.argv[2],\n"
+        "           devices=['/dev/null:/dev/n'])\n"
+        "    error = None\n"
+        "except PyContainersError as exc:\n"
+        "    error = [type(exc).__name__, str(exc), getattr(exc, 'errno', None)]\n"
+        "after = [c.id for c in pc.Container.list()]\n"
+        "print(json.dumps([error, before == after]))\n"
+    )
+    r = pure_v2(code, str(busybox_rootfs), exclusive_parent)
+    assert r.returncode == 0, r.stderr
+    error, same_containers = json.loads(r.stdout)
+    assert error is not None, "the container started without its device program"
+    kind, message, code_ = error
+    assert kind == "CgroupError" and "BPF_PROG_ATTACH" in message and code_ == 1, error
+    assert "BPF_F_ALLOW_MULTI" in message  # the hint says why
+    assert same_containers
+
+
+def test_on_a_hybrid_host_a_refused_program_leaves_the_v1_rules(
+    busybox_rootfs: Path, tmp_path: Path, exclusive_parent: str, no_leaks: object
+) -> None:
+    """With the v1 devices controller there, the program is defence in depth: refused, it
+    is logged and the container starts, held by its v1 rules.
+    """
+    layout = host()
+    if "devices" not in layout.v1:
+        pytest.skip("needs the v1 devices controller")
+    probe_sh = "mknod /mnt/lc c 10 237 && true < /mnt/lc && echo OPENED; true"
+    r = pc.run(
+        str(busybox_rootfs), ["sh", "-c", probe_sh], network="none",
+        cgroup_parent=exclusive_parent, capture_output=True, timeout=60,
+        devices=["/dev/null:/dev/n"],
+        mounts=[pc.Mount("/mnt", str(tmp_path))],
+    )  # fmt: skip
+    assert r.returncode == 0 and r.stdout == b"", r.stdout
+    assert b"Operation not permitted" in r.stderr, r.stderr

@@ -81,24 +81,23 @@ def device_policy(
     """
     policy = start or DevicePolicy(allow=True)
     allowed = policy.allow
-    exceptions = [[e.type, e.major, e.minor, e.access] for e in policy.exceptions]
+    # (type, major, minor) -> access bits, in the order the kernel keeps its list
+    exceptions = {(e.type, e.major, e.minor): e.access for e in policy.exceptions}
     for grants, rules in ((False, deny), (True, allow)):
         for rule in rules:
             if rule.type == "a":
-                allowed, exceptions = grants, []
+                allowed, exceptions = grants, {}
                 continue
-            bits = _bits(rule.access)
-            same = [e for e in exceptions if e[:3] == [rule.type, rule.major, rule.minor]]
+            key, bits = (rule.type, rule.major, rule.minor), _bits(rule.access)
             if grants != allowed:  # an exception to the default
-                if same:
-                    same[0][3] |= bits
-                else:
-                    exceptions.append([rule.type, rule.major, rule.minor, bits])
-            else:  # with the default: take the bits out of the exception
-                for e in same:
-                    e[3] &= ~bits
-                exceptions = [e for e in exceptions if e[3]]
-    return DevicePolicy(allowed, tuple(DeviceException(*e) for e in exceptions))
+                exceptions[key] = exceptions.get(key, 0) | bits
+            elif key in exceptions:  # with the default: take the bits out of the exception
+                exceptions[key] &= ~bits
+                if not exceptions[key]:
+                    del exceptions[key]
+    return DevicePolicy(
+        allowed, tuple(DeviceException(*key, access) for key, access in exceptions.items())
+    )
 
 
 # -- the program -------------------------------------------------------------------------------

@@ -71,18 +71,19 @@ int pc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int insn_cou
     attr.insns = ptr(insns);
     attr.insn_cnt = insn_count;
     attr.license = ptr("Apache");
-    if (log && log_size) {
+    if (log && log_size)
         log[0] = '\0';
+    prog = sys_bpf(BPF_PROG_LOAD, &attr); /* no log: the verifier is faster without one */
+    if (prog < 0 && log && log_size) {
+        int err = errno; /* again with the verifier's log, to say why */
         attr.log_buf = ptr(log);
         attr.log_size = log_size;
         attr.log_level = 1;
-    }
-    prog = sys_bpf(BPF_PROG_LOAD, &attr);
-    if (prog < 0 && errno == ENOSPC && log) { /* the log did not fit: load without one */
-        attr.log_buf = 0;
-        attr.log_size = 0;
-        attr.log_level = 0;
         prog = sys_bpf(BPF_PROG_LOAD, &attr);
+        if (prog >= 0)
+            close(prog);
+        errno = err;
+        prog = -1;
     }
     if (prog < 0)
         return -errno;

@@ -11,6 +11,7 @@ with the program allows exactly what a v1 group given the same rules allows.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import struct
 import sys
@@ -202,6 +203,15 @@ _HINTS = {
 }
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(
+    deny: tuple[DeviceRule, ...], allow: tuple[DeviceRule, ...]
+) -> tuple[DevicePolicy, bytes]:
+    """The policy and program of a rule list (most containers share Docker's)."""
+    policy = device_policy(deny, allow)
+    return policy, compile_policy(policy)
+
+
 def attach_device_rules(
     directory: str, deny: Iterable[DeviceRule], allow: Iterable[DeviceRule]
 ) -> DevicePolicy:
@@ -213,7 +223,7 @@ def attach_device_rules(
     """
     from pycontainers import _sys
 
-    policy = device_policy(deny, allow)
+    policy, code = _compiled(tuple(deny), tuple(allow))
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -223,7 +233,7 @@ def attach_device_rules(
             errno=exc.errno,
         ) from exc
     try:
-        _sys.bpf_device_attach(fd, compile_policy(policy), directory)
+        _sys.bpf_device_attach(fd, code, directory)
     except OSError as exc:
         hint = _HINTS.get(exc.errno or 0, "")
         raise CgroupError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
 import struct
 import sys
@@ -21,7 +22,7 @@ import attrs
 
 from pycontainers._log import get_logger
 from pycontainers.cgroups._devices import DeviceRule
-from pycontainers.cgroups._errors import CgroupError
+from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 
 log = get_logger("pycontainers.cgroups")
 
@@ -203,27 +204,57 @@ _HINTS = {
 }
 
 
+POLICY_XATTR = "trusted.pycontainers.devices"
+"""The extended attribute of a group's cgroup2 directory that records its device policy (the
+kernel keeps only the program): an update starts from it, as a v1 group's rules do."""
+
+
+def _policy_json(policy: DevicePolicy) -> bytes:
+    rows = [[e.type, e.major, e.minor, e.access] for e in policy.exceptions]
+    return json.dumps({"allow": policy.allow, "exceptions": rows}).encode()
+
+
+def stored_policy(directory: str) -> DevicePolicy | None:
+    """The device policy recorded on the cgroup2 ``directory`` (None: no record, or one this
+    version cannot read).
+    """
+    try:
+        doc = json.loads(os.getxattr(directory, POLICY_XATTR))
+        return DevicePolicy(
+            bool(doc["allow"]),
+            tuple(DeviceException(t, ma, mi, int(a)) for t, ma, mi, a in doc["exceptions"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 @functools.lru_cache(maxsize=32)
 def _compiled(
-    deny: tuple[DeviceRule, ...], allow: tuple[DeviceRule, ...]
+    deny: tuple[DeviceRule, ...], allow: tuple[DeviceRule, ...], start: DevicePolicy
 ) -> tuple[DevicePolicy, bytes]:
     """The policy and program of a rule list (most containers share Docker's)."""
-    policy = device_policy(deny, allow)
+    policy = device_policy(deny, allow, start=start)
     return policy, compile_policy(policy)
 
 
 def attach_device_rules(
     directory: str, deny: Iterable[DeviceRule], allow: Iterable[DeviceRule]
 ) -> DevicePolicy:
-    """Compile ``deny`` then ``allow`` (v1 semantics, from an allow-all start) and attach the
-    program to the cgroup2 ``directory``, replacing the device programs attached there
-    before (the new one is attached first: the group is never without one). Raise
-    :class:`CgroupError` naming the step that failed; the group is then as it was, or at
-    least as strict (an older program that could not be detached stays).
+    """Apply ``deny`` then ``allow`` (v1 semantics) to the group's recorded policy (a new
+    group: everything allowed), attach the program to the cgroup2 ``directory`` and record
+    the policy (:data:`POLICY_XATTR`). The program replaces the device programs attached
+    there before (the new one is attached first: the group is never without one).
+
+    Raise :class:`CgroupError` naming the step that failed (the group is then as it was, or
+    at least as strict: an older program that could not be detached stays), and
+    :class:`CgroupNotSupported` for rules that would add to a policy nobody recorded (a
+    device program is there, but not ours): give a list that starts over with ``a``.
     """
     from pycontainers import _sys
 
-    policy, code = _compiled(tuple(deny), tuple(allow))
+    deny, allow = tuple(deny), tuple(allow)
+    resets = any(r.type == "a" for r in (*deny, *allow))  # the start does not matter then
+    start = None if resets else stored_policy(directory)
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -233,6 +264,14 @@ def attach_device_rules(
             errno=exc.errno,
         ) from exc
     try:
+        if start is None and not resets and _sys.bpf_device_programs(fd, directory)[0]:
+            raise CgroupNotSupported(
+                f"{directory} has a device program but no record of its rules "
+                f"({POLICY_XATTR}): device rules that add to them are refused; give the "
+                "whole list, starting with an 'a' rule",
+                path=directory,
+            )
+        policy, code = _compiled(deny, allow, start or DevicePolicy(allow=True))
         _sys.bpf_device_attach(fd, code, directory)
     except OSError as exc:
         hint = _HINTS.get(exc.errno or 0, "")
@@ -243,6 +282,7 @@ def attach_device_rules(
         ) from exc
     finally:
         os.close(fd)
+    _record(directory, policy)
     log.debug(
         "cgroup.device_program",
         path=directory,
@@ -250,6 +290,27 @@ def attach_device_rules(
         exceptions=len(policy.exceptions),
     )
     return policy
+
+
+def _record(directory: str, policy: DevicePolicy) -> None:
+    """Record ``policy`` on the directory; failing that, remove the old record, so that no
+    later update starts from rules the program no longer has.
+    """
+    try:
+        os.setxattr(directory, POLICY_XATTR, _policy_json(policy))
+        return
+    except OSError as exc:
+        log.warning("cgroup.device_policy_unrecorded", path=directory, error=exc.strerror)
+    try:
+        os.removexattr(directory, POLICY_XATTR)
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            raise CgroupError(
+                f"cannot record the device rules of {directory} nor remove the old record: "
+                f"{exc.strerror}",
+                path=directory,
+                errno=exc.errno,
+            ) from exc
 
 
 def device_programs(directory: str) -> tuple[int, ...]:

@@ -31,9 +31,9 @@ class V2CGroup(CGroup):
     """A group in the unified (cgroup2) hierarchy.
 
     Device rules (``devices_deny``, ``devices_allow``) become a ``BPF_PROG_TYPE_CGROUP_DEVICE``
-    program attached to the group's directory, with the v1 controller's semantics for the
-    same rules applied to a new group; each update's rules replace the program (v1 adds
-    them to the group's rules instead).
+    program attached to the group's directory, with the v1 controller's semantics: an
+    update's rules apply to the group's rules (recorded in an extended attribute of the
+    directory, the kernel keeping only the program) and a new program replaces the old.
 
     The root is ``layout.unified``: point it at a directory laid out like cgroupfs to work on
     a copy (tests do, for controllers a hybrid host cannot enable).

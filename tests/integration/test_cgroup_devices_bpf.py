@@ -26,8 +26,22 @@ from pathlib import Path
 import pytest
 
 import pycontainers as pc
-from pycontainers.cgroups import CGroup, CgroupError, CgroupLayout, DeviceRule, detect_layout
-from pycontainers.cgroups._devbpf import device_policy, device_programs
+from pycontainers.cgroups import (
+    CGroup,
+    CgroupError,
+    CgroupLayout,
+    CgroupNotSupported,
+    DeviceRule,
+    detect_layout,
+)
+from pycontainers.cgroups._devbpf import (
+    POLICY_XATTR,
+    DeviceException,
+    DevicePolicy,
+    device_policy,
+    device_programs,
+    stored_policy,
+)
 from pycontainers.cgroups._factory import remove_parent
 from pycontainers.runtime.launch import DEFAULT_DEVICE_RULES
 
@@ -187,6 +201,51 @@ def test_an_update_replaces_the_program(tmp_path: Path, groups: list[CGroup]) ->
         "w": False,
         "rw": False,
     }
+
+
+def test_an_update_adds_to_the_rules_as_on_v1(tmp_path: Path, groups: list[CGroup]) -> None:
+    """Rules given to a live group apply to its rules (recorded on its directory), not to a
+    new group's: granting one more device keeps every other one denied, as on v1.
+    """
+    layout = host()
+    if "devices" not in layout.v1:
+        pytest.skip("needs the v1 devices controller to compare with")
+    make_nodes(tmp_path, SAFE)
+    v1 = make(groups, CgroupLayout("v1", layout.v1_hierarchies), ("a",), ("c 1:3 rwm",))
+    v2 = make(groups, v2_only(), ("a",), ("c 1:3 rwm",))
+    for update in (
+        {"devices_allow": ["c 1:5 r", "b 7:* rw"]},
+        {"devices_deny": ["c 1:3 w", "b 7:* w"]},
+        {"device_cgroup_rules": ["c 10:237 m"]},
+    ):
+        v1.update(**update)  # type: ignore[arg-type]
+        v2.update(**update)  # type: ignore[arg-type]
+        assert probe(tmp_path, SAFE, v2.procs_paths()) == probe(tmp_path, SAFE, v1.procs_paths())
+    got = probe(tmp_path, SAFE, v2.procs_paths())
+    assert got["c 1:3"] == {"m": True, "r": True, "w": False, "rw": False}
+    assert got["b 7:0"] == {"m": False, "r": True, "w": False, "rw": False}
+    assert got["c 1:11"] == {"m": False, "r": False, "w": False, "rw": False}
+    assert v2.unified_path is not None and len(device_programs(v2.unified_path)) == 1
+
+
+def test_rules_that_add_to_an_unrecorded_program_are_refused(groups: list[CGroup]) -> None:
+    """Without the record a program's rules are unknown: adding to them could open what
+    they closed, so only a list that starts over is taken.
+    """
+    cg = make(groups, v2_only(), ("a",), ("c 1:3 rwm",))
+    assert cg.unified_path is not None
+    assert stored_policy(cg.unified_path) == DevicePolicy(
+        allow=False, exceptions=(DeviceException("c", 1, 3, 7),)
+    )
+    os.removexattr(cg.unified_path, POLICY_XATTR)
+    before = device_programs(cg.unified_path)
+    with pytest.raises(CgroupNotSupported, match="no record of its rules"):
+        cg.update(devices_allow=["c 1:5 r"])
+    assert device_programs(cg.unified_path) == before  # left as it was
+    cg.update(devices_deny=["a"], devices_allow=["c 1:5 r"])
+    assert stored_policy(cg.unified_path) == DevicePolicy(
+        allow=False, exceptions=(DeviceException("c", 1, 5, 2),)
+    )
 
 
 def test_a_program_that_cannot_be_loaded_leaves_nothing(groups: list[CGroup]) -> None:

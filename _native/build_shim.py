@@ -64,6 +64,7 @@ ffibuilder.set_source(
             "wrappers.c",
             "sandbox.c",
             "fsapi.c",
+            "bpf.c",
         )
     ],
     include_dirs=["_native"],

@@ -271,3 +271,17 @@ int pc_mount_in(int cwd_fd, const char *source, const char *target, const char *
  * returns to Python. */
 int pc_sandbox_prepare(const struct pc_plan *plan, int report_sock);
 int pc_sandbox_confine(const struct pc_plan *plan, int report_sock);
+/* bpf.c: device programs (BPF_PROG_TYPE_CGROUP_DEVICE) on a cgroup2 directory. */
+#define PC_BPF_STEP_LOAD 1   /* BPF_PROG_LOAD (the verifier's log is in log) */
+#define PC_BPF_STEP_QUERY 2  /* BPF_PROG_QUERY of the programs attached before */
+#define PC_BPF_STEP_ATTACH 3 /* BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI */
+#define PC_BPF_STEP_DETACH 4 /* BPF_PROG_DETACH of an older program (the new one stays) */
+/* Load insns (insn_count struct bpf_insn, 8 bytes each), attach the program to the group
+ * open at cgroup_fd, then detach every device program attached there before: 0, or -errno
+ * with *step set to the call that failed. */
+int pc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int insn_count,
+                         char *log, unsigned int log_size, int *step);
+/* The ids of the device programs attached to the group (at most capacity): their count, or
+ * -errno; *attach_flags gets the group's attach flags (BPF_F_ALLOW_MULTI: 2). */
+int pc_bpf_device_query(int cgroup_fd, unsigned int *ids, unsigned int capacity,
+                        unsigned int *attach_flags);

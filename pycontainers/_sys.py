@@ -129,6 +129,35 @@ def open_beneath(dirfd: int, path: str, flags: int = os.O_PATH) -> int:
     return _check(lib.pc_openat2_beneath(dirfd, path.encode(), flags, 0), "openat2", path=path)
 
 
+_BPF_STEPS = {1: "BPF_PROG_LOAD", 2: "BPF_PROG_QUERY", 3: "BPF_PROG_ATTACH", 4: "BPF_PROG_DETACH"}
+
+
+def bpf_device_attach(cgroup_fd: int, insns: bytes, where: str) -> None:
+    """Load the cgroup device program ``insns`` (``struct bpf_insn``s), attach it to the
+    cgroup2 directory open at ``cgroup_fd`` (``where`` names it) with ``BPF_F_ALLOW_MULTI``,
+    then detach the device programs attached there before. The error names the step that
+    failed (and carries the verifier's log for a refused program).
+    """
+    log = ffi.new("char[]", 65536)
+    step = ffi.new("int *")
+    rc = lib.pc_bpf_device_attach(cgroup_fd, insns, len(insns) // 8, log, len(log), step)
+    if rc < 0:
+        call = _BPF_STEPS.get(step[0], "bpf")
+        verifier = ffi.string(log).decode(errors="replace").strip() if step[0] == 1 else ""
+        detail = f" (verifier: {verifier[-500:]})" if verifier else ""
+        raise SyscallError(-rc, f"{call}({where}): {os.strerror(-rc)}{detail}", path=where)
+
+
+def bpf_device_programs(cgroup_fd: int, where: str) -> tuple[tuple[int, ...], int]:
+    """The ids of the device programs attached to the cgroup2 directory open at
+    ``cgroup_fd``, and its attach flags (``BPF_F_ALLOW_MULTI`` is 2).
+    """
+    ids = ffi.new("unsigned int[]", 64)
+    flags = ffi.new("unsigned int *")
+    count = _check(lib.pc_bpf_device_query(cgroup_fd, ids, 64, flags), "BPF_PROG_QUERY", where)
+    return tuple(ids[i] for i in range(count)), int(flags[0])
+
+
 @attrs.frozen
 class Spawned:
     """A cloned child waiting at its first sync point: release it with :func:`release`."""

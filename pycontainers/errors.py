@@ -129,8 +129,7 @@ class CgroupError(PyContainersError):
 class CgroupNotSupported(CgroupError):
     """The host's cgroups cannot do what was asked.
 
-    A controller is not mounted or not enabled, device rules on cgroup v2 (they need a BPF
-    program), no cgroup filesystem at all...
+    A controller is not mounted or not enabled, no cgroup filesystem at all...
     """
 
 

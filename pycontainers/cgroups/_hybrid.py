@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import os
 
+from pycontainers._log import get_logger
 from pycontainers.cgroups._base import DEFAULT_TIMEOUT, CGroup
+from pycontainers.cgroups._errors import CgroupError
 from pycontainers.cgroups._layout import CgroupLayout
+from pycontainers.cgroups._resources import Resources
 from pycontainers.cgroups._v1 import V1CGroup
 from pycontainers.cgroups._v2 import V2CGroup
+
+log = get_logger("pycontainers.cgroups")
 
 
 class HybridCGroup(CGroup):
     """A group on a hybrid host: a :class:`V1CGroup` and a :class:`V2CGroup` at one path.
 
     A controller mounted as a v1 hierarchy is used there; any other goes to the unified
-    tree. Processes join both. :attr:`v1` and :attr:`v2` give each side on its own.
+    tree. Device rules go to both (the v1 controller and a BPF program on the unified
+    group). Processes join both. :attr:`v1` and :attr:`v2` give each side on its own.
     """
 
     kind = "hybrid"
@@ -50,7 +56,26 @@ class HybridCGroup(CGroup):
         return HybridCGroup(path, self._layout)
 
     def _owner(self, controller: str) -> CGroup | None:
+        if controller == "devices":  # both sides: see _apply
+            return self
         return self._v1._owner(controller) or self._v2
+
+    def _apply(self, controller: str, res: Resources) -> None:
+        """Device rules go to the v1 devices controller if it is mounted and, as a BPF
+        program, to the unified group too: every process joins both, and the kernel checks
+        both. A program that cannot be attached fails the update only where the unified
+        group is the only device control (no v1 devices controller).
+        """
+        assert controller == "devices", controller  # _owner gives the others to a side
+        v1 = "devices" in self._layout.v1
+        if v1:
+            self._v1._apply(controller, res)
+        try:
+            self._v2._apply(controller, res)
+        except CgroupError as exc:
+            if not v1:
+                raise
+            log.warning("cgroup.device_program_failed", path=self._path, error=str(exc))
 
     def _make_dirs(self) -> list[str]:
         return self._v1._make_dirs() + self._v2._make_dirs()

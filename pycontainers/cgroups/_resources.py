@@ -210,7 +210,8 @@ class Resources:
       ``io_write_bps``, ``io_read_iops``, ``io_write_iops``: device path → rate;
     - ``hugetlb``: page size → limit (``{"2MB": "64m"}``);
     - ``devices_deny`` then ``devices_allow``: device rules (``"c 1:3 rwm"``, ``"a"``),
-      v1 only (cgroup v2 needs a BPF program: :class:`CgroupNotSupported`).
+      written to the v1 ``devices`` controller; on cgroup v2 compiled into a BPF device
+      program with the same semantics, attached to the group (hybrid: both).
     """
 
     memory_max: int | None = attrs.field(default=None, converter=_memory_max)

@@ -22,12 +22,6 @@ if TYPE_CHECKING:  # built when stats are read (see _stats)
 
 log = get_logger("pycontainers.cgroups")
 
-DEVICES_ON_V2 = (
-    "device rules on cgroup v2 need an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE) attached to "
-    "the group, which pycontainers does not load yet: leave devices_allow/devices_deny empty "
-    "and control access through the container's /dev instead"
-)
-
 
 def _max(value: int) -> str:
     return "max" if value == UNLIMITED else str(value)
@@ -35,6 +29,11 @@ def _max(value: int) -> str:
 
 class V2CGroup(CGroup):
     """A group in the unified (cgroup2) hierarchy.
+
+    Device rules (``devices_deny``, ``devices_allow``) become a ``BPF_PROG_TYPE_CGROUP_DEVICE``
+    program attached to the group's directory, with the v1 controller's semantics: an
+    update's rules apply to the group's rules (recorded in an extended attribute of the
+    directory, the kernel keeping only the program) and a new program replaces the old.
 
     The root is ``layout.unified``: point it at a directory laid out like cgroupfs to work on
     a copy (tests do, for controllers a hybrid host cannot enable).
@@ -68,8 +67,6 @@ class V2CGroup(CGroup):
     def _file(self, name: str, controller: str) -> str:
         path = f"{self._d}/{name}"
         if not os.path.exists(path):
-            if controller == "devices":
-                raise CgroupNotSupported(DEVICES_ON_V2, path=self._d)
             enabled = (_fs.read_optional(f"{self._d}/cgroup.controllers") or "").split()
             raise CgroupNotSupported(
                 f"no {name} in {self._d}: the {controller} controller is not enabled there "
@@ -110,8 +107,10 @@ class V2CGroup(CGroup):
         elif controller == "hugetlb":
             for size, limit in res.hugetlb:
                 _fs.write(self._file(f"hugetlb.{size}.max", "hugetlb"), _max(limit))
-        elif controller == "devices":
-            raise CgroupNotSupported(DEVICES_ON_V2, path=self._d)
+        elif controller == "devices":  # no files: a BPF program attached to the directory
+            from pycontainers.cgroups._devbpf import attach_device_rules
+
+            attach_device_rules(self._d, res.devices_deny, res.devices_allow)
 
     def _apply_memory(self, res: Resources) -> None:
         if res.memory_low is not None:

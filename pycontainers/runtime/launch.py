@@ -148,30 +148,19 @@ def drop_cgroup(cgroup: CGroup, parent: str) -> None:
 
 
 def with_default_devices(spec: ContainerSpec) -> Resources:
-    """The spec's resources, plus Docker's device rules where a v1 devices controller can
-    enforce them (pure v2 needs a BPF program; the nodev mounts cover it there), plus a
-    rule for each of the spec's devices (``--device``). Without a v1 devices controller a
-    device whose permissions would need one (not both ``r`` and ``w``) is refused.
+    """The spec's resources, plus Docker's device rules (everything denied but mknod and
+    the default nodes) and a rule for each of the spec's devices (``--device``), with that
+    device's own permissions. The cgroup enforces them through the v1 devices controller
+    and, on cgroup v2, a device program attached to the container's group (on a hybrid
+    host: both). A privileged container gets no rules.
     """
     import attrs
-
-    from pycontainers.cgroups import CgroupNotSupported, detect_layout
 
     res = spec.resources
     assert res is not None
     if spec.security.privileged:
         return res
     own = tuple(d.rule for d in spec.devices)
-    if "devices" not in detect_layout().v1_controllers:
-        for d in spec.devices:
-            if not {"r", "w"} <= set(d.perms):
-                raise CgroupNotSupported(
-                    f"device {d.host_path} with permissions {d.perms!r}: limiting a device's "
-                    "access needs the v1 devices controller (cgroup v2 needs a BPF program, "
-                    "which pycontainers does not load); give it rwm",
-                    path=d.host_path,
-                )
-        return res
     if res.devices_allow or res.devices_deny:
         return attrs.evolve(res, devices_allow=(*res.devices_allow, *own)) if own else res
     # a device given with its own permissions gets those, not a default rule's (``--device

@@ -270,14 +270,6 @@ def test_add_and_procs_in_every_hierarchy(groups: Groups, procs: Procs) -> None:
         assert read(path).split() == [str(p.pid)], path
 
 
-def test_failed_create_leaves_nothing(groups: Groups) -> None:
-    layout = layout_of("v2")
-    name = f"pytest-{os.getpid()}-devices"
-    with pytest.raises(CgroupNotSupported, match="eBPF"):
-        CGroup.create(name, parent=PARENT, layout=layout, devices_allow=["c 1:3 rwm"])
-    assert not os.path.exists(f"{layout.unified}/{PARENT}/{name}")
-
-
 def test_invalid_values_raise_at_construction_with_the_field() -> None:
     for kwargs, field in (
         ({"memory_max": "64x"}, "memory_max"),
@@ -671,12 +663,6 @@ def test_v2_freeze_reports_through_cgroup_events(groups: Groups, procs: Procs) -
     assert read(f"{cg.unified_path}/cgroup.freeze").strip() == "1"
     cg.thaw()
     assert "frozen 0" in read(f"{cg.unified_path}/cgroup.events")
-
-
-def test_v2_devices_are_not_pretended(groups: Groups) -> None:
-    cg = groups.make(layout=layout_of("v2"))
-    with pytest.raises(CgroupNotSupported, match="BPF"):
-        cg.update(devices_deny=["a"])
 
 
 def test_v1_backend_has_no_unified_side(groups: Groups) -> None:

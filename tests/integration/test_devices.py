@@ -1,6 +1,6 @@
 """Docker's ``--device`` and docker-py's ``devices=`` on real containers: the host node
-appears at its path, the device cgroup (v1 ``devices.allow``) grants its permissions and
-nothing more, a device not listed stays denied, and bad specs fail before anything is made.
+appears at its path, the device cgroup (v1 ``devices.allow``, and the device program on
+the cgroup2 group) grants its permissions and nothing more, a device not listed stays denied, and bad specs fail before anything is made.
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ _PROBE = (
 )
 
 
-def _cgroup_v1_devices() -> bool:
-    return os.path.isdir("/sys/fs/cgroup/devices")
-
-
 def test_cli_device_paths_and_permissions(busybox_rootfs: Path) -> None:
     out = ok(
         "run", "--rm", "--network", "none", "--device", "/dev/null:/dev/mynull",
@@ -35,8 +31,7 @@ def test_cli_device_paths_and_permissions(busybox_rootfs: Path) -> None:
     ).split()  # fmt: skip
     assert out[0] == "wrote-null"
     assert out[1:4] == ["00", "00", "00"]
-    if _cgroup_v1_devices():  # pure v2 refuses ':r' instead (see the unit tests)
-        assert out[4] == "zero-denied"
+    assert out[4] == "zero-denied"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/loop-control"), reason="no /dev/loop-control")
@@ -84,8 +79,7 @@ def test_docker_py_devices_from_python(busybox_rootfs: Path) -> None:
     )  # fmt: skip
     out = r.stdout.decode().split()
     assert r.returncode == 0 and out[0] == "wrote-null" and out[1:4] == ["00", "00", "00"]
-    if _cgroup_v1_devices():
-        assert out[4] == "zero-denied"
+    assert out[4] == "zero-denied"
     with pc.Container.create(
         str(busybox_rootfs), ["sh", "-c", _PROBE], detach=True, network="none",
         devices=[pc.DeviceMapping.parse("devices", "/dev/null:/dev/mynull"), "/dev/zero:/dev/z:r"],

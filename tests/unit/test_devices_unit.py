@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pycontainers.cgroups import Resources
-from pycontainers.errors import CgroupNotSupported, SpecError
+from pycontainers.errors import SpecError
 from pycontainers.oci.config import PREFIX, to_config
 from pycontainers.oci.load import from_config
 from pycontainers.spec import ContainerSpec, DeviceMapping, Process
@@ -54,32 +54,12 @@ def test_a_spec_with_devices_needs_its_cgroup_and_round_trips() -> None:
     assert PREFIX + "devices" not in plain["annotations"]  # older readers never see it
 
 
-def test_pure_v2_refuses_limited_permissions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This machine has a v1 devices controller; a pure v2 host (where no BPF program of
-    ours could limit a device) is faked through the layout the check reads.
+def test_device_rules_give_a_device_its_own_permissions() -> None:
+    """The same rules on every layout: the v1 controller and the cgroup v2 device program
+    both enforce them.
     """
-    import attrs
-
-    from pycontainers.cgroups import CgroupLayout
     from pycontainers.runtime.launch import with_default_devices
 
-    v2 = CgroupLayout("v2", unified="/sys/fs/cgroup/unified")
-    monkeypatch.setattr("pycontainers.cgroups.detect_layout", lambda: v2)
-    spec = ContainerSpec(rootfs="/r", process=Process(args=("true",)), resources=Resources(),
-                         devices=["/dev/zero:/dev/z:r"])  # fmt: skip
-    with pytest.raises(CgroupNotSupported, match="v1 devices controller"):
-        with_default_devices(spec)
-    full = attrs.evolve(spec, devices=(DeviceMapping.parse("d", "/dev/zero"),))
-    assert with_default_devices(full).devices_allow == ()  # nothing to limit: v2 as before
-
-
-def test_v1_rules_give_a_device_its_own_permissions() -> None:
-    import os
-
-    from pycontainers.runtime.launch import with_default_devices
-
-    if not os.path.isdir("/sys/fs/cgroup/devices"):
-        pytest.skip("needs the v1 devices controller this machine has")
     spec = ContainerSpec(rootfs="/r", process=Process(args=("true",)), resources=Resources(),
                          devices=["/dev/zero:/dev/z:r", "/dev/loop-control"])  # fmt: skip
     rules = [str(r) for r in with_default_devices(spec).devices_allow]

@@ -147,6 +147,17 @@ def drop_cgroup(cgroup: CGroup, parent: str) -> None:
         log.debug("cgroup.parent_kept", parent=parent, error=str(exc))
 
 
+def needs_cgroup(spec: ContainerSpec) -> bool:
+    """Whether a start of ``spec`` makes a cgroup: for its limits, and, when root starts an
+    unprivileged container without limits, for the device rules alone. Without them root in
+    the container could make a node of any host device (``CAP_MKNOD``) and open it, or open
+    one a bind mount shows. Rootless containers get none (nor could they mknod a device).
+    """
+    if spec.resources is not None:
+        return True
+    return os.geteuid() == 0 and not spec.security.privileged
+
+
 def with_default_devices(spec: ContainerSpec) -> Resources:
     """The spec's resources, plus Docker's device rules (everything denied but mknod and
     the default nodes) and a rule for each of the spec's devices (``--device``), with that
@@ -156,8 +167,9 @@ def with_default_devices(spec: ContainerSpec) -> Resources:
     """
     import attrs
 
-    res = spec.resources
-    assert res is not None
+    from pycontainers.cgroups import Resources
+
+    res = spec.resources if spec.resources is not None else Resources()
     if spec.security.privileged:
         return res
     own = tuple(d.rule for d in spec.devices)
@@ -318,7 +330,7 @@ class Launch:
                 ready.tree_fd = self._overlay(spec.rootfs, owner)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 ready.fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
-            if spec.resources is not None:
+            if needs_cgroup(spec):
                 self.cgroup = _create_cgroup(owner, spec)
                 for path in self.cgroup.procs_paths():
                     ready.cgroup_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))

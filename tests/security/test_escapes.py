@@ -278,10 +278,41 @@ def test_device_nodes_made_inside_cannot_be_opened(busybox_rootfs: Path) -> None
     script = (
         "mknod /dev/disk b 8 0; mknod /tmp/mem c 1 1; "
         "for n in /dev/disk /tmp/mem; do head -c 1 $n >/dev/null 2>&1 && echo OPENED $n; done; "
-        "head -c 4 /dev/urandom | wc -c; echo ok > /dev/null && echo null-ok"
+        "head -c 4 /dev/urandom | wc -c; echo ok > /dev/null && echo null-ok; "
+        "rm -f /dev/disk /tmp/mem"  # the rootfs is shared by later tests (copied whole)
     )
     r = sh(busybox_rootfs, script)
     assert r.stdout.split() == [b"4", b"null-ok"], r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("how", ["run", "create"])
+def test_device_nodes_in_a_bind_mount_cannot_be_opened(
+    busybox_rootfs: Path, tmp_path: Path, how: str
+) -> None:
+    """A bind mount from the host is not nodev (Docker's volumes are not either), so there
+    only the device cgroup stands between container root (CAP_MKNOD) and a host device: a
+    container with no limits gets one too, from ``pc.run`` as from ``Container.create``. The
+    null node made beside them opens, so the volume does allow device nodes."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    script = (
+        "mknod /vol/loop b 7 0; mknod /vol/ctl c 10 237; mknod /vol/null c 1 3; "
+        "for n in /vol/loop /vol/ctl; do head -c 1 $n >/dev/null 2>&1 && echo OPENED $n; done; "
+        "echo x > /vol/null && echo null-ok"
+    )
+    mounts = [pc.Mount("/vol", str(vol))]
+    if how == "run":
+        r = sh(busybox_rootfs, script, mounts=mounts)
+        out, code = r.stdout + r.stderr, r.returncode
+    else:
+        with pc.Container.create(str(busybox_rootfs), ["sh", "-c", script], mounts=mounts,
+                                 detach=True) as c:  # fmt: skip
+            c.start()
+            code = c.wait(timeout=30)
+            out = b"".join(e.data for e in c.logs())
+            c.delete()
+    assert code == 0 and out.split() == [b"null-ok"], out
+    assert {p.name for p in vol.iterdir()} == {"loop", "ctl", "null"}
 
 
 def test_cve_2019_5736_host_binary_unreachable_through_proc_exe(busybox_rootfs: Path) -> None:

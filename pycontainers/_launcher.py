@@ -1,0 +1,317 @@
+"""The installed ``pycontainers`` and ``pycontainers-runtime`` commands: a start without ``site``.
+
+pip writes console scripts as ``#!/abs/python3`` with no interpreter flags, so every command
+paid for ``site``: 30-40 ms here (an editable install's finder, other ``.pth`` code), most of
+a ``pycontainers ps``. ``setup.py`` installs instead the text of :func:`script_text`: a
+``#!/bin/sh`` preamble that runs an interpreter with ``-S`` (no ``site``; ``PYTHON*``
+variables still honoured: ``PYTHONPATH`` is searched first, as always) and, as its Python
+part, this very file, which
+
+- on the **fast path** reads a cache of what ``site`` did last time (the directories it put
+  on ``sys.path`` and where the ``pycontainers`` package is), checks it (its key: the
+  interpreter, its prefixes and version, ``HOME``/``PYTHONUSERBASE``/``PYTHONNOUSERSITE``,
+  the ids; the modification times of every site directory, ``.pth`` file and
+  ``pyvenv.cfg``, so any install, upgrade or removal in them invalidates it; the package's
+  ``__init__.py`` must exist; the file must be the user's own and not writable by others),
+  and imports from those directories;
+- otherwise (no cache, a stale or corrupt one, ``PYCONTAINERS_NO_FAST_START`` or
+  ``COVERAGE_PROCESS_START`` set) runs ``site.main()`` -- the normal start -- and writes the
+  cache for the next run, unless ``site`` did something the fast path cannot repeat (a
+  ``sitecustomize``, an import finder placed before the path finder, a new path hook).
+
+What the fast path leaves out is only ``.pth`` code that does not find modules (such as a
+certificate bundle patched at every start). A module the fast path cannot find when ``site``
+added finders of its own (editable installs of other packages) makes it run ``site.main()``
+then and look again. ``PYCONTAINERS_LAUNCH_DEBUG=1`` prints at exit which path was taken.
+
+Standard library only: ``setup.py`` loads this file while building.
+"""
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the script cannot use `from __future__ import annotations`
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+# replaced in each generated script by script_text(): "module:function"
+TARGET = ""
+
+_FORMAT = "pycontainers-launch 1"
+_OPT_OUT = ("PYCONTAINERS_NO_FAST_START", "COVERAGE_PROCESS_START")
+_SITE_ENV = ("HOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE")
+_MAX_CACHE = 1 << 16
+_KINDS = ("path", "package", "prefix", "exec_prefix", "lazy")
+
+_PREAMBLE = """#!/bin/sh
+''':'
+# {name}: written by pycontainers' setup.py from pycontainers/_launcher.py (see there).
+# sh picks the interpreter (the python3 next to this file, else the one that built it,
+# else python3 on PATH) and starts it without `site`; the Python below does the rest.
+py="${{0%/*}}/python3"
+[ -x "$py" ] || py={python}
+[ -x "$py" ] || py=python3
+exec "$py" -S "$0" "$@"
+'''
+"""
+
+
+def cache_key() -> str:
+    """Everything the outcome of ``site`` depends on besides files (one line), as seen
+    before ``site`` runs (in a venv, ``site`` itself moves ``sys.prefix``).
+    """
+    env = (f"{name}={os.environ[name]}" for name in _SITE_ENV if name in os.environ)
+    ids = f"{os.getuid()}:{os.geteuid()}:{os.getgid()}:{os.getegid()}"
+    prefixes = (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)
+    fields = (_FORMAT, sys.executable, *prefixes, sys.version, sys.platlibdir, ids, *env)
+    return "\t".join(fields).replace("\n", " ")
+
+
+def cache_file(key: str) -> str | None:
+    """The cache for ``key``: ``$XDG_CACHE_HOME`` (or ``~/.cache``)/pycontainers/launch-HASH."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        home = os.environ.get("HOME", "")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    digest = 0x811C9DC5  # FNV-1a: no hashlib import on the fast path; the key is checked anyway
+    for byte in key.encode(errors="surrogateescape"):
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return os.path.join(base, "pycontainers", f"launch-{digest:08x}")
+
+
+def _stamp(path: str) -> str:
+    try:
+        return str(os.stat(path).st_mtime_ns)
+    except OSError:
+        return "-"
+
+
+def read_cache(key: str) -> dict[str, list[str]] | None:
+    """The entries of a valid cache for ``key`` by kind (``path``, ``package``, ``prefix``,
+    ``exec_prefix``, ``lazy``), else None.
+    """
+    path = cache_file(key)
+    if path is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        data = os.read(fd, _MAX_CACHE)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        return None
+    lines = data.decode(errors="replace").split("\n")
+    if len(lines) < 3 or lines[0] != key or lines[-2:] != ["end", ""]:
+        return None
+    entries: dict[str, list[str]] = {kind: [] for kind in _KINDS}
+    for line in lines[1:-2]:
+        kind, _, value = line.partition("\t")
+        if kind == "stamp":
+            name, _, want = value.rpartition("\t")
+            if _stamp(name) != want:
+                return None
+        elif kind in entries:
+            entries[kind].append(value)
+        else:
+            return None
+    if len(entries["prefix"]) != 1 or len(entries["exec_prefix"]) != 1:
+        return None
+    if any(not os.path.isfile(os.path.join(p, "__init__.py")) for p in entries["package"]):
+        return None
+    return entries
+
+
+class _PackageFinder:
+    """Finds ``pycontainers`` where an editable install's finder found it (after sys.path)."""
+
+    def __init__(self, parent: str) -> None:
+        self.parent = parent
+
+    def find_spec(
+        self, name: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
+        if name != "pycontainers":
+            return None
+        from importlib.machinery import PathFinder
+
+        return PathFinder.find_spec(name, [self.parent])
+
+
+class _LateSite:
+    """Last on ``sys.meta_path``: a module not found runs ``site.main()``, then looks again."""
+
+    def find_spec(
+        self, name: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
+        sys.meta_path.remove(self)
+        import importlib.util
+        import site
+
+        site.main()
+        return importlib.util.find_spec(name)
+
+
+def fast_start(key: str) -> bool:
+    """Set up imports from a valid cache for ``key``; False (nothing changed) when there is
+    none.
+    """
+    if any(os.environ.get(name) for name in _OPT_OUT):
+        return False
+    found = read_cache(key)
+    if found is None:
+        return False
+    dirs = found["path"]
+    sys.path.extend(d for d in dirs if d not in sys.path)
+    sys.prefix, sys.exec_prefix = found["prefix"][0], found["exec_prefix"][0]
+    for package in found["package"]:
+        if os.path.dirname(package) not in dirs:
+            sys.meta_path.append(_PackageFinder(os.path.dirname(package)))
+    if found["lazy"]:
+        sys.meta_path.append(_LateSite())
+    return True
+
+
+def _finder_module(finder: object) -> object:
+    return sys.modules.get(getattr(finder, "__module__", "") or "")
+
+
+def cache_text(
+    key: str,
+    before_path: "Sequence[str]",
+    before_meta: "Sequence[object]",
+    before_hooks: "Sequence[object]",
+) -> str | None:
+    """The cache for what ``site.main()`` just did (given the key, sys.path, meta_path and
+    path_hooks from before it), or None when the fast path could not repeat it.
+    """
+    import site
+    from importlib.machinery import PathFinder
+
+    if "sitecustomize" in sys.modules or "usercustomize" in sys.modules:
+        return None
+    dirs = [p for p in sys.path if p not in before_path and os.path.isabs(p)]
+    spec = PathFinder.find_spec("pycontainers", dirs)
+    package = os.path.dirname(spec.origin) if spec is not None and spec.origin else ""
+    lazy = False
+    ours: set[object] = set()
+    for index, finder in enumerate(sys.meta_path):
+        if any(finder is old for old in before_meta):
+            continue
+        module = _finder_module(finder)
+        if getattr(module, "__name__", "").startswith("_distutils_hack"):
+            continue  # setuptools' shim: only `import distutils` / `import pip`
+        if index < sys.meta_path.index(PathFinder):
+            return None
+        mapping = getattr(module, "MAPPING", None)
+        if isinstance(mapping, dict) and set(mapping) == {"pycontainers"}:
+            found = getattr(finder, "find_spec", lambda *a: None)("pycontainers", None)
+            if not package and found is not None and found.origin:
+                package = os.path.dirname(found.origin)
+            ours.add(module)
+            continue
+        lazy = True
+    if any(_finder_module(hook) not in ours for hook in sys.path_hooks if hook not in before_hooks):
+        return None
+    stamps = [*site.getsitepackages(), site.getusersitepackages()]
+    for directory in list(stamps):
+        try:
+            stamps += sorted(
+                os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".pth")
+            )
+        except OSError:
+            pass
+    exe_dir = os.path.dirname(sys.executable)
+    stamps += [os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(exe_dir, "..", "pyvenv.cfg")]
+    lines = [key, f"prefix\t{sys.prefix}", f"exec_prefix\t{sys.exec_prefix}"]
+    lines += [f"path\t{d}" for d in dirs]
+    lines += [f"package\t{package}"] if package else []
+    lines += ["lazy\t"] if lazy else []
+    lines += [f"stamp\t{s}\t{_stamp(s)}" for s in stamps]
+    values = (*dirs, package, sys.prefix, sys.exec_prefix)
+    if any("\n" in line for line in lines[1:]) or any("\t" in v for v in values):
+        return None
+    return "\n".join([*lines, "end", ""])
+
+
+def write_cache(key: str, text: str) -> None:
+    """Write the cache file for ``key`` atomically (0644, in a 0700 directory)."""
+    path = cache_file(key)
+    if path is None:
+        return
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _report(fast: bool) -> None:
+    package = sys.modules.get("pycontainers")
+    print(
+        f"pycontainers-launch: fast={int(fast)} no_site={sys.flags.no_site}"
+        f" site_imported={int('site' in sys.modules)} prefix={sys.prefix}"
+        f" package={os.path.dirname(getattr(package, '__file__', None) or '')}",
+        file=sys.stderr,
+    )
+
+
+def launch(target: str) -> None:
+    """Start ``target`` ("module:function") the fast way if the cache allows, else normally."""
+    key = cache_key()
+    before = (list(sys.path), list(sys.meta_path), list(sys.path_hooks))
+    started = not sys.flags.no_site  # run as `python3 SCRIPT`: site has run already
+    fast = not started and fast_start(key)
+    if not fast and not started:
+        import site
+
+        site.main()
+    if os.environ.get("PYCONTAINERS_LAUNCH_DEBUG"):
+        import atexit
+
+        atexit.register(_report, fast)
+    module, _, function = target.partition(":")
+    entry = getattr(__import__(module, fromlist=[function]), function)
+    if not fast and not started and not any(os.environ.get(n) for n in _OPT_OUT):
+        try:
+            text = cache_text(key, *before)
+            if text is not None:
+                write_cache(key, text)
+        except Exception:  # a cache is an optimisation: never the reason a command fails
+            pass
+    sys.exit(entry())
+
+
+def script_text(name: str, target: str, python: str) -> str:
+    """The launcher script of command ``name`` running ``target`` ("module:function"),
+    falling back to interpreter ``python`` when there is no ``python3`` next to it.
+    """
+    import shlex
+
+    if "'''" in python or "\n" in python or "\n" in target or '"' in target:
+        raise ValueError(f"cannot write a launcher for {python!r} / {target!r}")
+    with open(__file__, encoding="utf-8") as f:
+        source = f.read()
+    source = source.replace('\nTARGET = ""\n', f'\nTARGET = "{target}"\n', 1)
+    return _PREAMBLE.format(name=name, python=shlex.quote(python)) + source
+
+
+if __name__ == "__main__" and TARGET:
+    launch(TARGET)

@@ -17,12 +17,16 @@ part, this very file, which
 - otherwise (no cache, a stale or corrupt one, ``PYCONTAINERS_NO_FAST_START`` or
   ``COVERAGE_PROCESS_START`` set) runs ``site.main()`` -- the normal start -- and writes the
   cache for the next run, unless ``site`` did something the fast path cannot repeat (a
-  ``sitecustomize``, an import finder placed before the path finder, a new path hook).
+  ``sitecustomize``, an import finder placed before the path finder, a new path hook) or
+  cannot be told apart from ``PYTHONPATH`` (a directory site or a ``.pth`` file adds that is
+  also on it).
 
 What the fast path leaves out is only ``.pth`` code that does not find modules (such as a
-certificate bundle patched at every start). A module the fast path cannot find when ``site``
-added finders of its own (editable installs of other packages) makes it run ``site.main()``
-then and look again. ``PYCONTAINERS_LAUNCH_DEBUG=1`` prints at exit which path was taken.
+certificate bundle patched at every start). When ``site`` added import finders of its own
+(editable installs of other packages), a module the fast path cannot find makes it run
+``site.main()`` then and look again (only then: the standard library itself probes for
+modules that do not exist, such as ``copy``'s ``org``). ``PYCONTAINERS_LAUNCH_DEBUG=1``
+prints at exit which path was taken.
 
 Standard library only: ``setup.py`` loads this file while building.
 """
@@ -74,6 +78,13 @@ def cache_file(key: str) -> str | None:
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
         home = os.environ.get("HOME", "")
+        if not home:  # as site finds the user's site directory (runtimes' bare environments)
+            import pwd
+
+            try:
+                home = pwd.getpwuid(os.geteuid()).pw_dir
+            except KeyError:
+                return None
         if not os.path.isabs(home):
             return None
         base = os.path.join(home, ".cache")
@@ -148,12 +159,17 @@ class _PackageFinder:
 
 
 class _LateSite:
-    """Last on ``sys.meta_path``: a module not found runs ``site.main()``, then looks again."""
+    """Last on ``sys.meta_path``: a module not found runs ``site.main()``, then looks again
+    (``site`` may add finders and directories the cache does not describe).
+    """
+
+    missed = ""
 
     def find_spec(
         self, name: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
     ) -> "ModuleSpec | None":
         sys.meta_path.remove(self)
+        _LateSite.missed = name
         import importlib.util
         import site
 
@@ -185,6 +201,22 @@ def _finder_module(finder: object) -> object:
     return sys.modules.get(getattr(finder, "__module__", "") or "")
 
 
+def _pth_dirs(pth_files: "Sequence[str]") -> list[str]:
+    """The directories the path lines of ``.pth`` files name (as site reads them)."""
+    out = []
+    for path in pth_files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            line = line.rstrip()
+            if line and not line.startswith(("#", "import ", "import\t")):
+                out.append(os.path.abspath(os.path.join(os.path.dirname(path), line)))
+    return out
+
+
 def cache_text(
     key: str,
     before_path: "Sequence[str]",
@@ -198,6 +230,18 @@ def cache_text(
     from importlib.machinery import PathFinder
 
     if "sitecustomize" in sys.modules or "usercustomize" in sys.modules:
+        return None
+    site_dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    pth_files = []
+    for directory in site_dirs:
+        try:
+            names = sorted(n for n in os.listdir(directory) if n.endswith(".pth"))
+        except OSError:
+            continue
+        pth_files += [os.path.join(directory, n) for n in names]
+    # site does not add again a directory already on sys.path (PYTHONPATH): then what a
+    # start without PYTHONPATH needs cannot be told from what this one did
+    if any(p in before_path for p in (*site_dirs, *_pth_dirs(pth_files))):
         return None
     dirs = [p for p in sys.path if p not in before_path and os.path.isabs(p)]
     spec = PathFinder.find_spec("pycontainers", dirs)
@@ -219,17 +263,10 @@ def cache_text(
                 package = os.path.dirname(found.origin)
             ours.add(module)
             continue
-        lazy = True
+        lazy = True  # another finder (an editable install of another package): _LateSite
     if any(_finder_module(hook) not in ours for hook in sys.path_hooks if hook not in before_hooks):
         return None
-    stamps = [*site.getsitepackages(), site.getusersitepackages()]
-    for directory in list(stamps):
-        try:
-            stamps += sorted(
-                os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".pth")
-            )
-        except OSError:
-            pass
+    stamps = [*site_dirs, *pth_files]
     exe_dir = os.path.dirname(sys.executable)
     stamps += [os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(exe_dir, "..", "pyvenv.cfg")]
     lines = [key, f"prefix\t{sys.prefix}", f"exec_prefix\t{sys.exec_prefix}"]
@@ -267,7 +304,8 @@ def _report(fast: bool) -> None:
     package = sys.modules.get("pycontainers")
     print(
         f"pycontainers-launch: fast={int(fast)} no_site={sys.flags.no_site}"
-        f" site_imported={int('site' in sys.modules)} prefix={sys.prefix}"
+        f" site_imported={int('site' in sys.modules)} late_site={_LateSite.missed or '-'}"
+        f" prefix={sys.prefix}"
         f" package={os.path.dirname(getattr(package, '__file__', None) or '')}",
         file=sys.stderr,
     )

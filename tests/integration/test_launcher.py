@@ -68,7 +68,7 @@ class Install:
     def expect(self, fast: bool, package: Path | None = None) -> dict[str, str]:
         """The report of a run that imports pycontainers from ``package`` (the copy)."""
         return {"fast": str(int(fast)), "no_site": "1", "site_imported": str(int(not fast)),
-                "prefix": str(self.root / "venv"),
+                "late_site": "-", "prefix": str(self.root / "venv"),
                 "package": str(package or self.home_a / "pycontainers")}  # fmt: skip
 
     def cache_files(self) -> list[Path]:
@@ -229,11 +229,48 @@ def test_a_finder_added_by_site_is_reached_through_a_late_site_run(tmp_path: Pat
     _probe_modules(install.site, front=False)
     got, out = install.run()
     assert out == "served by the .pth finder\n" and got["fast"] == "0"
-    assert "\nlazy\t\n" in install.cache_files()[0].read_text()
     # fast start; the module the fast path cannot find makes it run site, then it is found
     got, out = install.run()
     assert out == "served by the .pth finder\n"
     assert got["fast"] == "1" and got["site_imported"] == "1"
+    assert got["late_site"] == "pc_late_module"
+
+
+def test_a_missing_module_is_just_missing_without_finders_from_site(tmp_path: Path) -> None:
+    """No finder added by site: a module not found (``copy`` probes for ``org``) is not a
+    reason to run site.
+    """
+    install = Install(tmp_path, target="pc_probe_target:main")
+    target = (
+        "def main():\n"
+        "    try:\n"
+        "        import pc_no_such_module  # noqa: F401\n"
+        "    except ImportError:\n"
+        "        print('missing')\n"
+        "    import copy  # noqa: F401\n"
+        "    import pycontainers  # noqa: F401\n"
+        "    return 0\n"
+    )
+    (install.site / "pc_probe_target.py").write_text(target)
+    install.run()
+    got, out = install.run()
+    assert out == "missing\n" and got == install.expect(fast=True)
+    # with a finder added by site, the late run happens, and the module is still missing
+    _probe_modules(install.site, front=False)
+    (install.site / "pc_probe_target.py").write_text(target)
+    install.run()
+    got, out = install.run()
+    assert out == "missing\n"
+    assert (got["fast"], got["late_site"]) == ("1", "pc_no_such_module")
+
+
+def test_a_site_directory_on_pythonpath_is_not_cached(install: Install) -> None:
+    """A directory site (or a .pth file) adds that is also on PYTHONPATH is not added by
+    site, so the cache could not say what a start without PYTHONPATH needs.
+    """
+    for entry in (install.site, install.home_a):
+        got, _ = install.run("--version", PYTHONPATH=str(entry))
+        assert got["fast"] == "0" and install.cache_files() == []
 
 
 def test_a_finder_placed_before_the_path_finder_is_never_skipped(tmp_path: Path) -> None:
@@ -252,3 +289,21 @@ def test_the_script_runs_as_python_too(install: Install) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"pycontainers {pycontainers.__version__}\n"
     assert report(r.stderr)["no_site"] == "0" and report(r.stderr)["fast"] == "0"
+
+
+def test_the_runtime_launcher_shares_the_cache(install: Install) -> None:
+    """``pycontainers-runtime``'s launcher (another target) uses the cache ``pycontainers``
+    wrote: it describes the interpreter's site, not a command.
+    """
+    install.run("--version")
+    runtime = install.script.with_name("pycontainers-runtime")
+    runtime.write_text(
+        _launcher.script_text("pycontainers-runtime", "pycontainers.ociruntime.main:entry",
+                              sys.executable)
+    )  # fmt: skip
+    runtime.chmod(0o755)
+    r = subprocess.run([str(runtime), "--version"], env=install.env(), capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"pycontainers-runtime version {pycontainers.__version__}\n")
+    assert report(r.stderr) == install.expect(fast=True)

@@ -8,7 +8,7 @@ spawned by the same code as every other container process), into
 
 The commands ``pycontainers`` and ``pycontainers-runtime`` are not pip's console scripts
 (``#!/abs/python`` starts ``site``, 30-40 ms a command) but launchers written by
-``build_launchers`` from ``pycontainers/_launcher.py``, which start Python without ``site``
+``build_launchers`` (``pycontainers/_launchcache.py``), which start Python without ``site``
 when a verified cache says where everything is (see there).
 """
 
@@ -46,7 +46,7 @@ CFLAGS += ["-fno-plt", "-s"]
 # the installed commands: name -> "module:function" ([tool.pycontainers.commands])
 with open(HERE / "pyproject.toml", "rb") as _f:
     LAUNCHERS: dict[str, str] = tomllib.load(_f)["tool"]["pycontainers"]["commands"]
-LAUNCHER_SOURCE = os.path.join("pycontainers", "_launcher.py")
+LAUNCHER_SOURCES = [os.path.join("pycontainers", n) for n in ("_launchcache.py", "_launcher.py")]
 
 
 class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands in lower case
@@ -104,7 +104,7 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
 
 
 class build_launchers(build_scripts):  # type: ignore[misc]
-    """Write the ``LAUNCHERS`` scripts (``pycontainers/_launcher.py``): wheels ship them as
+    """Write the ``LAUNCHERS`` scripts (``pycontainers/_launchcache.py``): wheels ship them as
     data scripts, which pip installs as they are (a ``#!/bin/sh`` line is not rewritten).
     """
 
@@ -115,11 +115,11 @@ class build_launchers(build_scripts):  # type: ignore[misc]
 
     def get_source_files(self) -> list[str]:
         """What the scripts are written from (an sdist carries it with the package)."""
-        return [LAUNCHER_SOURCE]
+        return LAUNCHER_SOURCES
 
     def run(self) -> None:
         """Write each launcher with this interpreter as its last-but-one fallback."""
-        spec = importlib.util.spec_from_file_location("_pc_launcher", HERE / LAUNCHER_SOURCE)
+        spec = importlib.util.spec_from_file_location("_pc_launch", HERE / LAUNCHER_SOURCES[0])
         assert spec is not None and spec.loader is not None
         launcher = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(launcher)

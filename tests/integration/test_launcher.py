@@ -1,4 +1,4 @@
-"""The installed commands' launcher (``pycontainers/_launcher.py``, issue 15 "cheap CLI start"):
+"""The installed commands' launcher (``pycontainers/_launcher.py``, ``_launchcache.py``; issue 15):
 real ``#!/bin/sh`` scripts run as processes, in a throwaway venv whose site directory
 points at a copy of the package. ``PYCONTAINERS_LAUNCH_DEBUG=1`` makes a launcher print at
 exit which path it took, whether ``site`` was ever imported, ``sys.prefix`` and where
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import pycontainers
-from pycontainers import _launcher
+from pycontainers import _launchcache
 
 PACKAGE = Path(pycontainers.__file__).resolve().parent
 REPO = PACKAGE.parent
@@ -44,7 +44,7 @@ class Install:
         self.site = root / "venv" / SITE
         self.cache_home = root / "cache"
         self.script = root / "venv" / "bin" / "pycontainers"
-        self.script.write_text(_launcher.script_text("pycontainers", target, sys.executable))
+        self.script.write_text(_launchcache.script_text("pycontainers", target, sys.executable))
         self.script.chmod(0o755)
         self.home_a = root / "a"
         shutil.copytree(PACKAGE, self.home_a / "pycontainers", ignore=_IGNORE)
@@ -298,7 +298,7 @@ def test_the_runtime_launcher_shares_the_cache(install: Install) -> None:
     install.run("--version")
     runtime = install.script.with_name("pycontainers-runtime")
     runtime.write_text(
-        _launcher.script_text("pycontainers-runtime", "pycontainers.ociruntime.main:entry",
+        _launchcache.script_text("pycontainers-runtime", "pycontainers.ociruntime.main:entry",
                               sys.executable)
     )  # fmt: skip
     runtime.chmod(0o755)

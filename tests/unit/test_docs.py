@@ -104,7 +104,7 @@ def _commands(parser: argparse.ArgumentParser, path: str = "") -> list[str]:
 def _scripts() -> dict[str, str]:
     with open(ROOT / "pyproject.toml", "rb") as f:
         config = tomllib.load(f)
-        # pip's console scripts, and the launchers setup.py writes (pycontainers/_launcher.py)
+        # pip's console scripts, and the launchers setup.py writes (pycontainers/_launchcache.py)
         scripts = {
             **config["project"].get("scripts", {}),
             **config["tool"]["pycontainers"]["commands"],

@@ -5,17 +5,30 @@ Besides the cffi shim, the build compiles the per-container monitor, a small C p
 spawned by the same code as every other container process), into
 ``pycontainers/_bin/pycontainers-monitor``: into the build directory for a wheel
 (``pip install .``), into the source tree for an editable install (``pip install -e .``).
+
+The commands ``pycontainers`` and ``pycontainers-runtime`` are not pip's console scripts
+(``#!/abs/python`` starts ``site``, 30-40 ms a command) but launchers written by
+``build_launchers`` (``pycontainers/_launchcache.py``), which start Python without ``site``
+when a verified cache says where everything is (see there).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 from setuptools import Command, setup  # type: ignore[import-untyped]
 from setuptools.command.build import build  # type: ignore[import-untyped]
+
+try:
+    from setuptools.command.build_scripts import build_scripts  # type: ignore[import-untyped]
+except ImportError:  # setuptools < 69: distutils' own (setuptools' copy of it)
+    from distutils.command.build_scripts import build_scripts
 
 HERE = Path(__file__).resolve().parent
 MONITOR_SOURCES = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").glob("monitor*.c"))
@@ -30,6 +43,10 @@ SHIM_HEADERS = ["_native/shim.h", "_native/internal.h", "_native/sysconsts.h"]
 MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-pthread"]
 CFLAGS += ["-fno-plt", "-s"]
+# the installed commands: name -> "module:function" ([tool.pycontainers.commands])
+with open(HERE / "pyproject.toml", "rb") as _f:
+    LAUNCHERS: dict[str, str] = tomllib.load(_f)["tool"]["pycontainers"]["commands"]
+LAUNCHER_SOURCES = [os.path.join("pycontainers", n) for n in ("_launchcache.py", "_launcher.py")]
 
 
 class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands in lower case
@@ -86,6 +103,35 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
         return {os.path.join(self.build_lib, MONITOR_REL): str(HERE / MONITOR_REL)}
 
 
+class build_launchers(build_scripts):  # type: ignore[misc]
+    """Write the ``LAUNCHERS`` scripts (``pycontainers/_launchcache.py``): wheels ship them as
+    data scripts, which pip installs as they are (a ``#!/bin/sh`` line is not rewritten).
+    """
+
+    def finalize_options(self) -> None:
+        """The scripts are generated, not copied: their names stand for the sources."""
+        super().finalize_options()
+        self.scripts = list(LAUNCHERS)
+
+    def get_source_files(self) -> list[str]:
+        """What the scripts are written from (an sdist carries it with the package)."""
+        return LAUNCHER_SOURCES
+
+    def run(self) -> None:
+        """Write each launcher with this interpreter as its last-but-one fallback."""
+        spec = importlib.util.spec_from_file_location("_pc_launch", HERE / LAUNCHER_SOURCES[0])
+        assert spec is not None and spec.loader is not None
+        launcher = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(launcher)
+        self.mkpath(self.build_dir)
+        for name, target in LAUNCHERS.items():
+            path = Path(self.build_dir) / name
+            tmp = path.with_name(path.name + ".new")
+            tmp.write_text(launcher.script_text(name, target, sys.executable))
+            tmp.chmod(0o755)
+            tmp.replace(path)
+
+
 class build_with_monitor(build):  # type: ignore[misc]
     """``build`` plus the monitor, after the Python files and the cffi extension."""
 
@@ -94,5 +140,10 @@ class build_with_monitor(build):  # type: ignore[misc]
 
 setup(
     cffi_modules=["_native/build_shim.py:ffibuilder"],
-    cmdclass={"build": build_with_monitor, "build_monitor": build_monitor},
+    scripts=list(LAUNCHERS),
+    cmdclass={
+        "build": build_with_monitor,
+        "build_monitor": build_monitor,
+        "build_scripts": build_launchers,
+    },
 )

@@ -346,6 +346,7 @@ def ratio(b: Bench, num: str, den: str) -> float | None:
 ROWS = [
     ("pc run none", "podman run none"),
     ("podman run none", None),
+    ("pc run none (baseline cli)", "pc run none"),
     ("pc run bridge", "podman run bridge"),
     ("podman run bridge", None),
     ("pc run -d", None),
@@ -354,6 +355,7 @@ ROWS = [
     ("in-process detached", "in-process attached"),
     ("in-process attached", None),
     ("pc ps (0)", "python3 -c pass"),
+    ("pc ps (0) (baseline cli)", "pc ps (0)"),
     ("python3 -c pass", None),
     ("pc ps (N)", "python3 -c pass (N)"),
     ("python3 -c pass (N)", None),
@@ -365,20 +367,20 @@ ROWS = [
 def report(b: Bench, args: argparse.Namespace) -> dict[str, Any]:
     print(f"\nCLI latency ({args.runs} rounds, {args.warmup} warm-up, interleaved; N={args.many})")
     print()
-    print(f"{'row':<22}{'median ms':>11}{'p10 ms':>10}{'p90 ms':>10}{'n':>5}  ratio")
-    print("-" * 76)
+    print(f"{'row':<28}{'median ms':>11}{'p10 ms':>10}{'p90 ms':>10}{'n':>5}  ratio")
+    print("-" * 82)
     rows: dict[str, Any] = {}
     for name, other in ROWS:
         samples = b.series.get(name)
         if not samples:
             if name in b.unavailable:
-                print(f"{name:<22}  unavailable: {b.unavailable[name][:200]}")
+                print(f"{name:<28}  unavailable: {b.unavailable[name][:200]}")
                 rows[name] = {"available": False, "reason": b.unavailable[name]}
             continue
         med, p10, p90 = stats(samples)
         r = ratio(b, name, other) if other else None
         rtext = f"{r:.2f}x {other}" if r is not None else ""
-        print(f"{name:<22}{med:>11.1f}{p10:>10.1f}{p90:>10.1f}{len(samples):>5}  {rtext}")
+        print(f"{name:<28}{med:>11.1f}{p10:>10.1f}{p90:>10.1f}{len(samples):>5}  {rtext}")
         rows[name] = {
             "median_ms": med,
             "p10_ms": p10,
@@ -436,6 +438,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--json", metavar="FILE", type=Path, help="also write results as JSON")
     p.add_argument("--skip-podman", action="store_true", help="pycontainers rows only")
+    p.add_argument(
+        "--cli",
+        metavar="PATH",
+        type=Path,
+        help="the pycontainers command to measure (default: the one installed beside this "
+        "interpreter, else python -m pycontainers)",
+    )
+    p.add_argument(
+        "--baseline-cli",
+        metavar="PATH",
+        type=Path,
+        help="another pycontainers command (e.g. pip's console script) sampled in the same "
+        "rounds for `run --rm --network none` and `ps`: rows '... (baseline cli)'",
+    )
     args = p.parse_args(argv)
     if args.runs < 1 or args.warmup < 0 or args.many < 1:
         p.error("--runs and --many must be >= 1, --warmup >= 0")
@@ -451,8 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The console script pip installed beside this interpreter, as a user runs it: not a
     # version manager's shim found first on PATH (pyenv's is a shell script that costs more
     # than our whole start-up), and not ``-m`` when the script exists.
-    script = Path(sys.executable).with_name("pycontainers")
+    script = args.cli or Path(sys.executable).with_name("pycontainers")
     pc_cli = [str(script)] if script.exists() else [sys.executable, "-m", "pycontainers"]
+    if args.cli is not None and not args.cli.exists():
+        raise SystemExit(f"--cli {args.cli}: no such file")
     # Short: podman refuses a runroot longer than 50 characters.
     work = Path(tempfile.mkdtemp(prefix="pcb", dir="/tmp"))
     os.environ["PYCONTAINERS_STATE"] = str(work / "state")
@@ -475,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = Bench(work, work / "rootfs", pc_cli, podman)
     started = time.monotonic()
     print(f"pycontainers CLI: {' '.join(pc_cli)}")
+    if args.baseline_cli is not None:
+        print(f"baseline CLI: {args.baseline_cli}")
     print(f"bytecode: compileall of {compiled} into {work / 'pycache'} before the first sample")
     try:
         private_netns()
@@ -493,6 +513,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             in_process(b, detach=True),
             in_process(b, detach=False),
         ]
+        if args.baseline_cli is not None:
+            base = str(args.baseline_cli)
+            run_none = [base, "run", "--rm", "--network", "none", str(b.rootfs), "/bin/true"]
+            contenders += [
+                simple("pc run none (baseline cli)", run_none),
+                simple("pc ps (0) (baseline cli)", [base, "ps"]),
+            ]
         interleave(b, contenders, args.runs, args.warmup, "rows 1-5")
 
         # Row 4 with N running containers.

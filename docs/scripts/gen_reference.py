@@ -100,11 +100,17 @@ def api_pages() -> dict[str, str]:
 
 
 def console_scripts() -> dict[str, str]:
-    """``{script: module}`` of the package's console scripts (``[project.scripts]``)."""
+    """``{script: module}`` of the package's commands (``[project.scripts]`` and the launchers
+    of ``[tool.pycontainers.commands]``)."""
     import tomllib
 
     with open(ROOT / "pyproject.toml", "rb") as f:
-        scripts = tomllib.load(f)["project"].get("scripts", {})
+        config = tomllib.load(f)
+        # pip's console scripts, and the launchers setup.py writes (pycontainers/_launchcache.py)
+        scripts = {
+            **config["project"].get("scripts", {}),
+            **config["tool"]["pycontainers"]["commands"],
+        }
     return {name: target.split(":", 1)[0] for name, target in scripts.items()}
 
 

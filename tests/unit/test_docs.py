@@ -103,7 +103,12 @@ def _commands(parser: argparse.ArgumentParser, path: str = "") -> list[str]:
 
 def _scripts() -> dict[str, str]:
     with open(ROOT / "pyproject.toml", "rb") as f:
-        scripts = tomllib.load(f)["project"]["scripts"]
+        config = tomllib.load(f)
+        # pip's console scripts, and the launchers setup.py writes (pycontainers/_launchcache.py)
+        scripts = {
+            **config["project"].get("scripts", {}),
+            **config["tool"]["pycontainers"]["commands"],
+        }
     return {name: target.split(":", 1)[0] for name, target in scripts.items()}
 
 

@@ -9,7 +9,7 @@ Layers, low to high, by package path:
   config.json model).
 - L2 engine: ``runtime``, ``images``.
 - L3 front ends: ``cli``, ``ociruntime`` (``pycontainers-runtime``), ``testing``, ``display``, ``check``, ``__main__`` and the package
-  ``__init__``.
+  ``__init__``; ``_launcher`` and ``_launchcache`` (the installed commands, which start them).
 
 Decisions:
 
@@ -72,6 +72,8 @@ LAYERS: dict[str, int] = {
             "check",
             "__main__",
             "__init__",
+            "_launcher",  # the installed commands' launcher (names cli and ociruntime)
+            "_launchcache",  # and its cache and script text
         ),
         3,
     ),

@@ -46,18 +46,24 @@ def heavy_in(modules: list[str]) -> list[str]:
     return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
 
 
+def lean(code: str) -> list[str]:
+    """argv of a fresh interpreter running ``code`` as the lean launchers run the CLIs:
+    isolated, without ``site`` (whose ``.pth`` files import modules of their own, such as
+    ``shutil`` for certifi), this interpreter's ``sys.path`` written in.
+    """
+    return [sys.executable, "-I", "-S", "-c", f"import sys\nsys.path[:0] = {sys.path!r}\n{code}"]
+
+
 def run_main(*argv: str) -> tuple[int, str, list[str]]:
     """The CLI's ``main(argv)`` in a fresh interpreter: (status, stdout, modules imported)."""
     code = (
-        "import sys\n"
         "from pycontainers.cli.main import main\n"
         "status = main(sys.argv[1:])\n"
         "sys.stdout.flush()\n"
         "print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
         "sys.exit(status)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                       timeout=120)  # fmt: skip
+    r = subprocess.run([*lean(code), *argv], capture_output=True, text=True, timeout=120)
     lines = [line for line in r.stderr.splitlines() if line.startswith("MODULES ")]
     assert lines, (argv, r.returncode, r.stderr)
     return r.returncode, r.stdout, lines[-1].split()[1:]
@@ -65,13 +71,12 @@ def run_main(*argv: str) -> tuple[int, str, list[str]]:
 
 def test_parsing_run_imports_nothing_heavy() -> None:
     code = (
-        "import sys\n"
         "from pycontainers.cli.main import _command_of, _parser\n"
         "argv = ['run', '--rm', '--network', 'none', '/rootfs', '/bin/true']\n"
         "_parser(_command_of(argv)).parse_args(argv)\n"
         "print(*sorted(sys.modules))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    r = subprocess.run(lean(code), capture_output=True, text=True, check=True)
     assert heavy_in(r.stdout.split()) == []
 
 
@@ -110,8 +115,6 @@ def test_oci_runtime_create_imports_nothing_heavy(busybox_rootfs: Path, tmp_path
     (bundle / "config.json").write_text(json.dumps(doc))
     root = str(tmp_path / "state")
     code = (
-        "import sys\n"
-        f"sys.path[:0] = {sys.path!r}\n"
         "from pycontainers.ociruntime.main import main\n"
         "status = main(sys.argv[1:])\n"
         "print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
@@ -120,9 +123,9 @@ def test_oci_runtime_create_imports_nothing_heavy(busybox_rootfs: Path, tmp_path
     argv = ["--root", root]
     err = tmp_path / "stderr"
     with open(err, "wb") as f:  # a file, not a pipe: the created container holds its stdio
-        rc = subprocess.call([sys.executable, "-I", "-S", "-c", code, *argv, "create",
-                              "--bundle", str(bundle), "diet"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=f, timeout=120)  # fmt: skip
+        rc = subprocess.call([*lean(code), *argv, "create", "--bundle", str(bundle), "diet"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
+                             timeout=120)  # fmt: skip
     try:
         stderr = err.read_text()
         assert rc == 0, stderr

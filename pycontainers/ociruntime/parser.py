@@ -15,7 +15,7 @@ from pycontainers.ociruntime.main import DEFAULT_ROOT, ROOT_ENV
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line; with ``command``, only that command's subparser is built."""
-    p = ArgumentParser(
+    p: argparse.ArgumentParser = ArgumentParser(  # its subparsers typed as argparse's
         prog="pycontainers-runtime",
         description="An OCI runtime (runc's command line) built on pycontainers.",
     )

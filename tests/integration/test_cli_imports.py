@@ -8,12 +8,15 @@ ms: ``shutil`` with ``bz2``/``lzma``, ``socket``'s enums, ``subprocess``, OpenSS
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cli_util import ok
+
+import pycontainers
 
 pytestmark = pytest.mark.root
 
@@ -51,7 +54,9 @@ def lean(code: str) -> list[str]:
     isolated, without ``site`` (whose ``.pth`` files import modules of their own, such as
     ``shutil`` for certifi), this interpreter's ``sys.path`` written in.
     """
-    return [sys.executable, "-I", "-S", "-c", f"import sys\nsys.path[:0] = {sys.path!r}\n{code}"]
+    # the package's own parent first (an editable install finds it through site, not here)
+    path = [os.path.dirname(os.path.dirname(os.path.abspath(pycontainers.__file__))), *sys.path]
+    return [sys.executable, "-I", "-S", "-c", f"import sys\nsys.path[:0] = {path!r}\n{code}"]
 
 
 def run_main(*argv: str) -> tuple[int, str, list[str]]:

@@ -26,9 +26,10 @@ NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
 DEFAULT_NAMESPACES = frozenset({"pid", "net", "ipc", "mnt", "uts", "cgroup"})
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-_HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[^=\x00]+$")
-_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+# patterns only some specs need: compiled on first use (re's cache), not by every import
+_HOSTNAME_LABEL = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+_VOLUME_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
 
 
 def _fail(field: str, message: str) -> SpecError:
@@ -54,13 +55,13 @@ def check_hostname(field: str, name: str | None) -> None:
         return
     if not isinstance(name, str) or not name or len(name.encode()) > 64:
         raise _fail(field, f"must be 1 to 64 characters, got {name!r}")
-    if not all(_HOSTNAME_LABEL.match(label) for label in name.split(".")):
+    if not all(re.match(_HOSTNAME_LABEL, label) for label in name.split(".")):
         raise _fail(field, f"{name!r} is not a valid host name (letters, digits, '-' and '.')")
 
 
 def check_volume_name(name: str, field: str = "name") -> str:
     """Raise :class:`SpecError` unless ``name`` is a valid volume name (Docker's rule)."""
-    if not isinstance(name, str) or not _VOLUME_NAME.match(name):
+    if not isinstance(name, str) or not re.match(_VOLUME_NAME, name):
         raise _fail(field, f"invalid volume name {name!r}: letters, digits, '_', '.', '-'")
     return name
 
@@ -461,7 +462,7 @@ def _mounts(value: Iterable[Mount]) -> tuple[Mount, ...]:
     return tuple(value)
 
 
-_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(?:[./][A-Za-z0-9_:@+-]+)+$")
+_SYSCTL_KEY = r"^[a-z0-9_]+(?:[./][A-Za-z0-9_:@+-]+)+$"  # compiled on first use
 _SYSCTL_NS = {
     "ipc": ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
             "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "fs.mqueue."),
@@ -479,7 +480,7 @@ def _sysctls(value: object) -> tuple[tuple[str, str], ...]:
         if not isinstance(item, tuple | list) or len(item) != 2:
             raise _fail("sysctls", f"expected (name, value) pairs, got {item!r}")
         key, val = item
-        if not isinstance(key, str) or not _SYSCTL_KEY.match(key) or ".." in key:
+        if not isinstance(key, str) or not re.match(_SYSCTL_KEY, key) or ".." in key:
             raise _fail(f"sysctls.{key}", "not a sysctl name such as 'net.ipv4.ip_forward'")
         if not isinstance(val, str) or "\x00" in val:
             raise _fail(f"sysctls.{key}", f"the value must be a string, got {val!r}")

@@ -14,7 +14,7 @@ import attrs
 
 from pycontainers.errors import SpecError
 
-_RESTART = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+_RESTART = r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$"  # compiled on first use
 
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
@@ -110,7 +110,9 @@ class HealthCheck:
 
 def check_restart(policy: str) -> str:
     """Return ``policy`` if it is Docker's: no, always, unless-stopped, on-failure[:N]."""
-    if not isinstance(policy, str) or not _RESTART.match(policy):
+    if policy in ("no", "always", "unless-stopped"):  # no pattern to compile for these
+        return policy
+    if not isinstance(policy, str) or not re.match(_RESTART, policy):
         raise SpecError(
             "restart", f"expected no, always, unless-stopped or on-failure[:N], got {policy!r}"
         )

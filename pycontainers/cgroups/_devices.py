@@ -16,7 +16,7 @@ from pycontainers.cgroups._units import UNLIMITED, parse_bytes, parse_int
 from pycontainers.errors import SpecError
 
 _RULE = re.compile(r"^([abc])(?:\s+(\*|\d+):(\*|\d+)(?:\s+([rwm]{1,3}))?)?$")
-_MAJOR_MINOR = re.compile(r"^(\d+):(\d+)$")
+_MAJOR_MINOR = r"^(\d+):(\d+)$"  # compiled on first use (re's cache)
 
 
 @attrs.frozen
@@ -209,7 +209,7 @@ class IoDeviceLimit:
 
 def _block_device(field: str, path: str) -> tuple[int, int]:
     """Stat ``path`` (or parse ``"major:minor"``) and return the block device's numbers."""
-    match = _MAJOR_MINOR.match(path)
+    match = re.match(_MAJOR_MINOR, path)
     if match:
         return int(match.group(1)), int(match.group(2))
     try:

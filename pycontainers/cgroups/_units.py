@@ -19,7 +19,7 @@ IO_WEIGHT_MIN, IO_WEIGHT_MAX = 1, 10000
 # Docker's sizes (go-units RAMInBytes): a number, then an optional unit b, k, m, g (t, p),
 # case-insensitive, optionally followed by "b" or "ib" ("64m", "64MB", "64MiB", "1.5g").
 # Multiples are binary, as in Docker.
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|(b))?$", re.IGNORECASE)
+_SIZE = r"^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|(b))?$"  # compiled on first use
 _MULTIPLIER = {None: 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -42,7 +42,7 @@ def parse_bytes(field: str, value: object, *, allow_unlimited: bool = True) -> i
     text = value.strip()
     if allow_unlimited and text.lower() in ("max", "-1"):
         return UNLIMITED
-    match = _SIZE.match(text)
+    match = re.match(_SIZE, text, re.IGNORECASE)
     if match is None:
         hint = "a number of bytes, or a number with a unit b, k, m or g (e.g. '64m')"
         raise SpecError(field, f"{value!r} is not a size: use {hint}")

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pycontainers.cli.argparser import ArgumentParser
+
 EXIT_RUNTIME_ERROR = 125
 
 # Each module of pycontainers.cli and the commands it defines and runs, in the order of the
@@ -37,7 +39,7 @@ _MODULES = tuple(_COMMANDS)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(ArgumentParser):
     """argparse whose usage errors exit 125, as Docker's do."""
 
     def error(self, message: str) -> Any:

@@ -10,10 +10,10 @@ them against the annotations, so a hand edit of one without the other is refused
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from typing import Any
 
+from pycontainers._digest import sha256_hex
 from pycontainers.oci._codec import encode
 from pycontainers.spec import ContainerSpec, Mount
 
@@ -276,7 +276,7 @@ def digest(doc: dict[str, Any]) -> str:
     if isinstance(body.get("annotations"), dict):
         body["annotations"] = {k: v for k, v in body["annotations"].items() if k != DIGEST}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "sha256:" + sha256_hex(text.encode())
 
 
 def seal(doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from typing import TYPE_CHECKING
 
@@ -61,6 +60,8 @@ class OciStdio(Stdio):
 
 def connect_console(path: str) -> int:
     """Connect to the caller's console socket (the pty master is sent there)."""
+    import socket  # only with a terminal: not loaded by every create
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
@@ -190,6 +191,8 @@ def send_seccomp_fd(c: Container, launch: Launch, path: str, metadata: str) -> N
     one message, the process state JSON (``fds: ["seccompFd"]``, pid, metadata and the
     container's state) with the fd as SCM_RIGHTS. The fd is closed here either way.
     """
+    import socket
+
     from pycontainers.oci.config import OCI_VERSION
     from pycontainers.ociruntime.store import state_doc
 

@@ -9,12 +9,13 @@ import argparse
 import os
 from collections.abc import Callable, Sequence
 
+from pycontainers.cli.argparser import ArgumentParser
 from pycontainers.ociruntime.main import DEFAULT_ROOT, ROOT_ENV
 
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The command line; with ``command``, only that command's subparser is built."""
-    p = argparse.ArgumentParser(
+    p: argparse.ArgumentParser = ArgumentParser(  # its subparsers typed as argparse's
         prog="pycontainers-runtime",
         description="An OCI runtime (runc's command line) built on pycontainers.",
     )

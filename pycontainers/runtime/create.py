@@ -56,7 +56,7 @@ def create(
     """See :meth:`Container.create`."""
     from pycontainers.runtime.detach import DetachOptions
     from pycontainers.runtime.record import Record
-    from pycontainers.runtime.run import make_spec
+    from pycontainers.runtime.resolve import make_spec
 
     if "restart_policy" in spec_kwargs:  # docker-py's spelling
         from pycontainers.runtime.options import restart_of
@@ -151,7 +151,7 @@ def launch_into(
     """Start the container's process (waiting on its start fifo, or at once)."""
     from pycontainers.runtime.detach import MonitorStdio, monitor_argv
     from pycontainers.runtime.monitored import Monitored
-    from pycontainers.runtime.run import needs_mountpoint
+    from pycontainers.runtime.resolve import needs_mountpoint
 
     root = os.path.dirname(c.state_dir)
     stdio: Stdio | MonitorStdio | None = None

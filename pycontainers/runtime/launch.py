@@ -72,16 +72,23 @@ def release_child(sock: int, tree: int | None, pid: int) -> ChildReport | None:
     """Let the child go on (handing it ``tree``, the idmapped rootfs, if any) and return
     :func:`await_report`.
     """
-    import socket
+    if tree is None:
+        # socket.py's C core: a plain send needs none of socket.py's enums (~3 ms to import)
+        import _socket
 
-    s = socket.socket(fileno=sock)
-    try:
-        if tree is None:
-            s.send(b"g", socket.MSG_NOSIGNAL)
-        else:
+        plain = _socket.socket(fileno=sock)
+        try:
+            plain.send(b"g", _socket.MSG_NOSIGNAL)
+        finally:
+            plain.detach()  # the fd stays the caller's
+    else:
+        import socket
+
+        s = socket.socket(fileno=sock)
+        try:
             socket.send_fds(s, [b"g"], [tree], socket.MSG_NOSIGNAL)
-    finally:
-        s.detach()  # the fd stays the caller's
+        finally:
+            s.detach()
     return await_report(sock, pid)
 
 
@@ -344,11 +351,11 @@ class Launch:
     @staticmethod
     def _idmapped_mounts(spec: ContainerSpec, ready: _Prepared) -> None:
         """The idmapped binds' detached mounts, made here (a user namespace each)."""
-        from pycontainers.fs.shift import idmapped_tree
-
         for index, m in enumerate(spec.mounts):
             if not m.uid_mappings or m.source is None:
                 continue
+            from pycontainers.fs.shift import idmapped_tree  # only then: it loads shutil
+
             try:
                 fd = idmapped_tree(m.source, m.uid_mappings, m.gid_mappings,
                                    recursive="bind" not in m.options)  # fmt: skip

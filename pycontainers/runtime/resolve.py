@@ -30,6 +30,8 @@ from pycontainers.spec import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
+
     from pycontainers.images.config import ImageConfig
     from pycontainers.images.image import Image
 
@@ -336,4 +338,56 @@ def _security(
     )
 
 
-__all__ = ["ImageInputs", "SpecInputs", "gather_inputs", "is_image_ref", "resolve_spec"]
+def make_spec(
+    rootfs: str | OverlayRootfs | Image,
+    args: Sequence[str] | None,
+    **options: Unpack[SpecOptions],
+) -> ContainerSpec:
+    """Build a :class:`ContainerSpec` from :func:`run`'s spec keywords (validated here).
+
+    The keywords are :class:`~pycontainers.runtime.options.SpecOptions` (see :func:`run`);
+    an unknown one raises :class:`SpecError` naming it. Resource limits come as docker-py
+    keywords (``memory="64m"``, ``cpus=0.5``, ``pids_limit=32``...) or a whole
+    ``resources=Resources(...)``. The resolve step: :func:`~pycontainers.runtime.resolve.
+    gather_inputs` then the pure :func:`~pycontainers.runtime.resolve.resolve_spec`; then
+    named volumes are made and bind sources checked.
+    """
+    from pycontainers.runtime.options import docker_py_spellings
+    from pycontainers.runtime.volumes import resolve_mounts
+
+    options = docker_py_spellings(options)  # type: ignore[assignment]
+    check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
+    spec = resolve_spec(rootfs, args, options, gather_inputs(rootfs, options))
+    return resolve_mounts(spec)  # bind sources checked, volumes made and bound
+
+
+def needs_mountpoint(spec: ContainerSpec) -> bool:
+    """Whether the rootfs is mounted (tmpfs, overlay) on an empty directory of ours."""
+    return spec.rootfs == "host" or isinstance(spec.rootfs, OverlayRootfs)
+
+
+_host_mnt: dict[str, str] = {}
+
+
+def host_mountpoint() -> str:
+    """The empty directory under the state root where the ``host`` image's root is mounted
+    (inside each container's own mount namespace), made on first use.
+    """
+    from pycontainers.runtime import state as st
+
+    root = st.default_state_root()
+    if root not in _host_mnt or not os.path.isdir(_host_mnt[root]):
+        _host_mnt[root] = st.ensure_dir(os.path.join(st.ensure_dir(root), ".mnt"))
+    return _host_mnt[root]
+
+
+__all__ = [
+    "ImageInputs",
+    "SpecInputs",
+    "gather_inputs",
+    "host_mountpoint",
+    "is_image_ref",
+    "make_spec",
+    "needs_mountpoint",
+    "resolve_spec",
+]

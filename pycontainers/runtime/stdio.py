@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import select
-import selectors
-import subprocess
 import time
 from typing import IO, Any
 
-PIPE = subprocess.PIPE
-DEVNULL = subprocess.DEVNULL
-STDOUT = subprocess.STDOUT
+# subprocess's own values (``subprocess.PIPE`` works here too), without importing it and
+# its threading and selectors on every container start
+PIPE = -1
+STDOUT = -2
+DEVNULL = -3
 
 StdioArg = int | IO[Any] | None
 
@@ -98,6 +98,8 @@ def communicate(
     """Feed ``data`` to stdin and collect stdout/stderr until the child exits and the pipes
     reach EOF. Returns (stdout, stderr, timed_out).
     """
+    import selectors
+
     out: dict[int, list[bytes]] = {}
     sel = selectors.DefaultSelector()
     pending = data or b""

@@ -22,7 +22,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -97,6 +96,8 @@ class Volume:
                 if exist_ok:
                     return cls._read(name, root)
                 raise VolumeError(f"volume {name} already exists")
+            import shutil  # not at the top: every container start imports this module
+
             tmp = os.path.join(root, f".{name}.tmp-{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             try:
@@ -221,6 +222,8 @@ class Volume:
                 raise VolumeError(f"no such volume: {self.name}")
             gone = os.path.join(self._root, f".{self.name}.rm-{os.getpid()}")
             os.rename(vdir, gone)  # atomic: never half a volume under its name
+        import shutil
+
         shutil.rmtree(gone, ignore_errors=True)
         log.info("volume.removed", name=self.name)
         from pycontainers.events import record

@@ -161,7 +161,7 @@ class Zygote:
         start_timeout: float = START_TIMEOUT,
     ) -> None:
         from pycontainers.runtime.launch import Launch
-        from pycontainers.runtime.run import host_mountpoint, needs_mountpoint
+        from pycontainers.runtime.resolve import host_mountpoint, needs_mountpoint
         from pycontainers.runtime.stdio import DEVNULL, Stdio
 
         self._closed = False

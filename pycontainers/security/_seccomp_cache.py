@@ -17,12 +17,12 @@ either.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import sys
 from collections.abc import Iterable
 
 from pycontainers import _log
+from pycontainers._digest import sha256_hex
 
 log = _log.get_logger("pycontainers.runtime")
 
@@ -96,8 +96,8 @@ def _machine() -> str:
 
 def key(source: bytes, capabilities: Iterable[str]) -> str:
     """The cache key of ``source`` (a profile's JSON) compiled for ``capabilities`` here."""
-    parts = [hashlib.sha256(source).hexdigest(), ",".join(sorted(capabilities)), _machine()]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    parts = [sha256_hex(source), ",".join(sorted(capabilities)), _machine()]
+    return sha256_hex("\0".join(parts).encode())
 
 
 def profile_source(profile: object) -> bytes:
@@ -135,7 +135,7 @@ def _read(name: str, magic: bytes, cache_key: str) -> tuple[bytes, bytes] | None
     fields = head.split(b" ")
     if not sep or len(fields) != 4 or fields[0] != magic or fields[1] != cache_key.encode():
         return None
-    if hashlib.sha256(body).hexdigest().encode() != fields[3] or not body:
+    if sha256_hex(body).encode() != fields[3] or not body:
         log.warning("seccomp.cache_corrupt", path=path)
         return None
     return fields[2], body
@@ -145,7 +145,7 @@ def _write(name: str, magic: bytes, cache_key: str, flags: bytes, body: bytes) -
     from pycontainers._files import write_atomic
 
     directory = cache_dir()
-    head = b" ".join([magic, cache_key.encode(), flags, hashlib.sha256(body).hexdigest().encode()])
+    head = b" ".join([magic, cache_key.encode(), flags, sha256_hex(body).encode()])
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         st = os.stat(directory)

@@ -1,16 +1,22 @@
 """What the cheap CLI paths import (issue 15), checked by module name, never by time: ``ps``,
 ``run --rm --network none`` and ``exec`` load neither the registry client, netlink,
-nftables, the image store, the event-logging stack, nor the other commands' modules.
+nftables, the image store, the event-logging stack, the daemon, client and builder, nor the
+other commands' modules, nor the standard-library modules a start has no use for (each a few
+ms: ``shutil`` with ``bz2``/``lzma``, ``socket``'s enums, ``subprocess``, OpenSSL through
+``hashlib``). The OCI runtime's ``create`` has the same budget.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cli_util import ok
+
+import pycontainers
 
 pytestmark = pytest.mark.root
 
@@ -25,6 +31,16 @@ HEAVY = (
     "pycontainers.cgroups._stats",
     *(f"pycontainers.cli.{m}" for m in ("contents", "volumes", "networks", "system", "images",
                                         "registry")),
+    "pycontainers.api",
+    "pycontainers.client",
+    "pycontainers.builder",
+    "pycontainers.fs.shift",  # idmapped layers and binds only
+    "pycontainers.runtime.zygote",
+    # the standard library's costly modules that a start has no use for
+    "shutil",
+    "socket",
+    "subprocess",
+    "hashlib",
 )  # fmt: skip
 
 
@@ -33,18 +49,26 @@ def heavy_in(modules: list[str]) -> list[str]:
     return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
 
 
+def lean(code: str) -> list[str]:
+    """argv of a fresh interpreter running ``code`` as the lean launchers run the CLIs:
+    isolated, without ``site`` (whose ``.pth`` files import modules of their own, such as
+    ``shutil`` for certifi), this interpreter's ``sys.path`` written in.
+    """
+    # the package's own parent first (an editable install finds it through site, not here)
+    path = [os.path.dirname(os.path.dirname(os.path.abspath(pycontainers.__file__))), *sys.path]
+    return [sys.executable, "-I", "-S", "-c", f"import sys\nsys.path[:0] = {path!r}\n{code}"]
+
+
 def run_main(*argv: str) -> tuple[int, str, list[str]]:
     """The CLI's ``main(argv)`` in a fresh interpreter: (status, stdout, modules imported)."""
     code = (
-        "import sys\n"
         "from pycontainers.cli.main import main\n"
         "status = main(sys.argv[1:])\n"
         "sys.stdout.flush()\n"
         "print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
         "sys.exit(status)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                       timeout=120)  # fmt: skip
+    r = subprocess.run([*lean(code), *argv], capture_output=True, text=True, timeout=120)
     lines = [line for line in r.stderr.splitlines() if line.startswith("MODULES ")]
     assert lines, (argv, r.returncode, r.stderr)
     return r.returncode, r.stdout, lines[-1].split()[1:]
@@ -52,13 +76,12 @@ def run_main(*argv: str) -> tuple[int, str, list[str]]:
 
 def test_parsing_run_imports_nothing_heavy() -> None:
     code = (
-        "import sys\n"
         "from pycontainers.cli.main import _command_of, _parser\n"
         "argv = ['run', '--rm', '--network', 'none', '/rootfs', '/bin/true']\n"
         "_parser(_command_of(argv)).parse_args(argv)\n"
         "print(*sorted(sys.modules))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    r = subprocess.run(lean(code), capture_output=True, text=True, check=True)
     assert heavy_in(r.stdout.split()) == []
 
 
@@ -79,3 +102,43 @@ def test_run_ps_and_exec_import_nothing_heavy(busybox_rootfs: Path) -> None:
         assert heavy_in(modules) == []
     finally:
         ok("rm", "-f", cid)
+
+
+def test_oci_runtime_create_imports_nothing_heavy(busybox_rootfs: Path, tmp_path: Path) -> None:
+    """``pycontainers-runtime create`` (a shim runs it for every container) keeps the same
+    budget; it is run as the lean launcher runs it (``-I -S``), its container then deleted.
+    """
+    import json
+
+    from pycontainers.ociruntime.info import template
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    doc = template()
+    doc["process"].update(terminal=False, args=["/bin/true"])
+    doc["root"] = {"path": str(busybox_rootfs), "readonly": True}
+    (bundle / "config.json").write_text(json.dumps(doc))
+    root = str(tmp_path / "state")
+    code = (
+        "from pycontainers.ociruntime.main import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+    argv = ["--root", root]
+    err = tmp_path / "stderr"
+    with open(err, "wb") as f:  # a file, not a pipe: the created container holds its stdio
+        rc = subprocess.call([*lean(code), *argv, "create", "--bundle", str(bundle), "diet"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
+                             timeout=120)  # fmt: skip
+    try:
+        stderr = err.read_text()
+        assert rc == 0, stderr
+        lines = [line for line in stderr.splitlines() if line.startswith("MODULES ")]
+        assert lines, stderr
+        assert heavy_in(lines[-1].split()[1:]) == []
+    finally:
+        d = subprocess.run([sys.executable, "-m", "pycontainers.ociruntime.main", *argv,
+                            "delete", "--force", "diet"], capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+        assert d.returncode == 0 or "does not exist" in d.stderr, d.stderr

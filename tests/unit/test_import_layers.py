@@ -2,7 +2,8 @@
 
 Layers, low to high, by package path:
 
-- L0: ``errors``, ``_sys``, ``_plan``, ``_log``, ``_lazy``, ``_files``, ``_proc``, ``_statedir``, ``_views``
+- L0: ``errors``, ``_sys``, ``_plan``, ``_log``, ``_lazy``, ``_files``, ``_proc``, ``_statedir``,
+  ``_digest``, ``_views``
   (the registry of notebook views), ``paths`` (the engine's state and data roots), ``spec``,
   ``_native``; and the *spec value modules* below.
 - L1 primitives: ``fs``, ``cgroups``, ``namespaces``, ``network``, ``security``, ``oci`` (the
@@ -51,6 +52,7 @@ LAYERS: dict[str, int] = {
             "_files",
             "_proc",
             "_statedir",
+            "_digest",
             "_views",
             "paths",
             "supervision",

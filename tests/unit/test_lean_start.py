@@ -1,0 +1,55 @@
+"""The stand-ins that keep costly standard-library modules off a container's start path give
+what those modules give (issue 15's import diet): SHA-256 digests, subprocess's stdio
+constants, argparse's help width.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+from pycontainers import _digest
+from pycontainers.cli import argparser
+from pycontainers.runtime import stdio
+
+
+def test_sha256_hex_is_hashlibs() -> None:
+    for data in (b"", b"abc", os.urandom(1000), b"x" * 1_000_003):
+        assert _digest.sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
+def test_stdio_constants_are_subprocess_ones() -> None:
+    assert (stdio.PIPE, stdio.STDOUT, stdio.DEVNULL) == (
+        subprocess.PIPE,
+        subprocess.STDOUT,
+        subprocess.DEVNULL,
+    )
+
+
+def test_help_is_as_wide_as_columns_says() -> None:
+    code = (
+        "from pycontainers.cli.argparser import ArgumentParser, terminal_columns\n"
+        "p = ArgumentParser(prog='x')\n"
+        "sub = p.add_subparsers().add_parser('s', help='a sub command')\n"
+        "sub.add_argument('--flag', help='word ' * 40)\n"
+        "print(terminal_columns(), max(len(line) for line in sub.format_help().splitlines()),"
+        " type(sub).__module__)\n"
+    )
+    env = {**os.environ, "COLUMNS": "60", "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()  # fmt: skip
+    assert out[0] == "60"
+    assert 40 < int(out[1]) <= 58  # argparse's rule: the width less 2
+    assert out[2] == "pycontainers.cli.argparser"  # subparsers are of the lean class too
+
+
+def test_terminal_columns_falls_back_to_80_without_a_terminal() -> None:
+    code = "from pycontainers.cli.argparser import terminal_columns\nprint(terminal_columns())\n"
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, check=True)  # fmt: skip
+    assert r.stdout.strip() == "80"
+    assert argparser.terminal_columns() > 0

@@ -7,7 +7,6 @@ socket there (the calling thread enters the namespace for an instant and comes b
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import re
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pycontainers._log import get_logger
 from pycontainers.errors import NetworkError as NetworkError
 from pycontainers.errors import SpecError
 from pycontainers.network._loop import off_event_loop
+from pycontainers.network._pyroute2 import iproute, netlink_error
 
 # pyroute2 ships no type information: it is typed as Any here (imported lazily, on first use).
 _IPRoute = Any
@@ -61,16 +61,12 @@ def check_ifname(name: str, field: str = "ifname") -> str:
     return name
 
 
-def _pyroute2() -> Any:
-    return importlib.import_module("pyroute2")
-
-
 def _ipr() -> _IPRoute:
-    return _pyroute2().IPRoute()
+    return iproute()
 
 
 def _netlink_errors() -> tuple[type[BaseException], ...]:
-    return (_pyroute2().NetlinkError, OSError)
+    return (netlink_error(), OSError)
 
 
 def _code(exc: BaseException) -> int:

@@ -365,7 +365,10 @@ def disconnect(owner: str, state_root: str | None = None, data_root: str | None 
         # the leases a crash in prepare() may have left can be there: no netlink, no nftables
         veth = endpoint.host_veth if endpoint is not None else veth_name(owner) if held else None
         added = endpoint is not None and bool(endpoint.container)  # no ports, no rules
-        _undo(eps, owner, network, veth, data_root=data_root, rules=held and not added)
+        # with a record, rules exist only for its ports (connect publishes them)
+        published = endpoint is None or bool(endpoint.ports)
+        _undo(eps, owner, network, veth, data_root=data_root,
+              rules=held and not added and published)  # fmt: skip
         also = (endpoint.container_id,) if endpoint is not None else ()
         for net in {network, *(e.network for e in extras)}:
             if net is not None:

@@ -247,13 +247,17 @@ def create_veth_into(
                 if master is None:
                     raise NetworkError(f"veth {host_name}: bridge {bridge!r} does not exist")
             # The kernel creates the peer right in the target namespace, under its final name
-            # and with its MTU: no window where a host-side "eth0" could clash.
+            # and with its MTU: no window where a host-side "eth0" could clash. The host end
+            # comes up at once, on the bridge: without the peer up it carries nothing yet.
+            bridged = {"master": master} if master is not None else {}
             try:
                 ipr.link(
                     "add",
                     ifname=host_name,
                     kind="veth",
                     mtu=mtu,
+                    state="up",
+                    **bridged,
                     peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu},
                 )
             except _netlink_errors() as exc:
@@ -268,10 +272,6 @@ def create_veth_into(
                 raise NetworkError(f"veth {host_name}: created but not found")
             try:
                 _configure_peer(ns, peer_name, address, gateway)
-                if master is not None:
-                    ipr.link("set", index=index, master=master, state="up")
-                else:
-                    ipr.link("set", index=index, state="up")
             except BaseException:
                 try:
                     ipr.link("del", index=index)

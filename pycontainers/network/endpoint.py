@@ -27,7 +27,7 @@ from pycontainers.errors import PyContainersError
 from pycontainers.network.spec import DEFAULT_NETWORK, NetworkSpec
 
 if TYPE_CHECKING:
-    from pycontainers.network.ports import PortMapping
+    from pycontainers.network._portmap import PortMapping
     from pycontainers.spec import Mount
 
 log = get_logger("pycontainers.network")
@@ -115,7 +115,7 @@ class Endpoint:
     @classmethod
     def from_json(cls, text: str, path: str) -> Endpoint:
         """Parse, refusing anything truncated or malformed."""
-        from pycontainers.network.ports import PortMapping
+        from pycontainers.network._portmap import PortMapping
 
         try:
             raw: Any = json.loads(text)
@@ -365,7 +365,11 @@ def disconnect(owner: str, state_root: str | None = None, data_root: str | None 
         # the leases a crash in prepare() may have left can be there: no netlink, no nftables
         veth = endpoint.host_veth if endpoint is not None else veth_name(owner) if held else None
         added = endpoint is not None and bool(endpoint.container)  # no ports, no rules
-        _undo(eps, owner, network, veth, data_root=data_root, rules=held and not added)
+        # with a record, rules and host-port leases exist only for its ports (prepare
+        # reserves them before the record is saved, connect publishes them)
+        published = endpoint is None or bool(endpoint.ports)
+        _undo(eps, owner, network, veth, data_root=data_root,
+              rules=held and not added and published, ports=published)  # fmt: skip
         also = (endpoint.container_id,) if endpoint is not None else ()
         for net in {network, *(e.network for e in extras)}:
             if net is not None:
@@ -383,11 +387,13 @@ def _undo(
     data_root: str | None = None,
     *,
     rules: bool = True,
+    ports: bool = True,
     files: bool = True,
 ) -> None:
     """Release whatever ``owner`` may hold; each step tolerates what is already gone
-    (``rules``: its published-port rules may exist; ``files``: its /etc files go too — a
-    created container keeps them, bind-mounted, while it changes networks).
+    (``rules``: its published-port rules may exist; ``ports``: its host-port leases may;
+    ``files``: its /etc files go too — a created container keeps them, bind-mounted, while
+    it changes networks).
     """
     from pycontainers.network.ipam import Ipam
     from pycontainers.network.network import data_dir
@@ -404,7 +410,8 @@ def _undo(
 
     if rules:
         step("rules", lambda: _netfilter().unpublish(owner))
-    step("ports", lambda: eps.ports().release(owner))
+    if ports:
+        step("ports", lambda: eps.ports().release(owner))
     if veth is not None:
         from pycontainers.network.links import delete_link
 

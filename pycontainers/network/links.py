@@ -7,7 +7,6 @@ socket there (the calling thread enters the namespace for an instant and comes b
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import re
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pycontainers._log import get_logger
 from pycontainers.errors import NetworkError as NetworkError
 from pycontainers.errors import SpecError
 from pycontainers.network._loop import off_event_loop
+from pycontainers.network._pyroute2 import iproute, netlink_error
 
 # pyroute2 ships no type information: it is typed as Any here (imported lazily, on first use).
 _IPRoute = Any
@@ -61,16 +61,12 @@ def check_ifname(name: str, field: str = "ifname") -> str:
     return name
 
 
-def _pyroute2() -> Any:
-    return importlib.import_module("pyroute2")
-
-
 def _ipr() -> _IPRoute:
-    return _pyroute2().IPRoute()
+    return iproute()
 
 
 def _netlink_errors() -> tuple[type[BaseException], ...]:
-    return (_pyroute2().NetlinkError, OSError)
+    return (netlink_error(), OSError)
 
 
 def _code(exc: BaseException) -> int:
@@ -90,19 +86,33 @@ def _index(ipr: _IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def _link(ipr: _IPRoute, index: int) -> Any:
-    return ipr.get_links(index)[0]
+_IFF_UP = 1
+
+
+def _get_link(ipr: _IPRoute, name: str) -> Any | None:
+    """The link called ``name`` (one RTM_GETLINK by name), or None."""
+    try:
+        links: list[Any] = ipr.link("get", ifname=name)
+    except _netlink_errors() as exc:
+        if _code(exc) == errno.ENODEV:
+            return None
+        raise
+    return links[0] if links else None
+
+
+def _add_address(ipr: _IPRoute, index: int, address: IPv4Interface) -> None:
+    try:
+        ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
+    except _netlink_errors() as exc:
+        if _code(exc) != errno.EEXIST:
+            raise
 
 
 def _ensure_address(ipr: _IPRoute, index: int, address: IPv4Interface) -> None:
     for a in ipr.get_addr(index=index, family=2):
         if a.get("IFA_ADDRESS") == str(address.ip) and a["prefixlen"] == address.network.prefixlen:
             return
-    try:
-        ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
-    except _netlink_errors() as exc:
-        if _code(exc) != errno.EEXIST:
-            raise
+    _add_address(ipr, index, address)
 
 
 @off_event_loop
@@ -113,18 +123,18 @@ def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 15
     """
     check_ifname(name, "bridge")
     with _ipr() as ipr, _netlink(f"bridge {name}"):
-        index = _index(ipr, name)
-        if index is None:
+        link = _get_link(ipr, name)
+        if link is None:
             try:
                 ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
             except _netlink_errors() as exc:
                 if _code(exc) != errno.EEXIST:
                     raise
-            index = _index(ipr, name)
-            if index is None:
+            link = _get_link(ipr, name)
+            if link is None:
                 raise NetworkError(f"bridge {name}: created but not found")
-            log.info("network.bridge_created", bridge=name, index=index)
-        link = _link(ipr, index)
+            log.info("network.bridge_created", bridge=name, index=link["index"])
+        index: int = link["index"]
         kind = link.get(("IFLA_LINKINFO", "IFLA_INFO_KIND"))
         if kind != "bridge":
             raise NetworkError(
@@ -134,7 +144,8 @@ def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 15
             ipr.link("set", index=index, mtu=mtu)
         if address is not None:
             _ensure_address(ipr, index, address)
-        ipr.link("set", index=index, state="up")
+        if not link["flags"] & _IFF_UP:
+            ipr.link("set", index=index, state="up")
     return index
 
 
@@ -230,30 +241,37 @@ def create_veth_into(
     fd = ns.open_fd()
     try:
         with _ipr() as ipr, _netlink(f"veth {host_name}"):
-            if _index(ipr, host_name) is not None:
-                raise NetworkError(f"veth {host_name}: a link of that name already exists")
             master = None
             if bridge is not None:
                 master = _index(ipr, bridge)
                 if master is None:
                     raise NetworkError(f"veth {host_name}: bridge {bridge!r} does not exist")
-            # The kernel creates the peer right in the target namespace, under its final name:
-            # no window where a host-side "eth0" could clash.
-            ipr.link(
-                "add",
-                ifname=host_name,
-                kind="veth",
-                mtu=mtu,
-                peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu},
-            )
+            # The kernel creates the peer right in the target namespace, under its final name
+            # and with its MTU: no window where a host-side "eth0" could clash. The host end
+            # comes up at once, on the bridge: without the peer up it carries nothing yet.
+            bridged = {"master": master} if master is not None else {}
+            try:
+                ipr.link(
+                    "add",
+                    ifname=host_name,
+                    kind="veth",
+                    mtu=mtu,
+                    state="up",
+                    **bridged,
+                    peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu},
+                )
+            except _netlink_errors() as exc:
+                if _code(exc) != errno.EEXIST:
+                    raise
+                raise NetworkError(
+                    f"veth {host_name}: a link called {host_name!r} (or {peer_name!r} in the "
+                    "target namespace) already exists"
+                ) from None
             index = _index(ipr, host_name)
             if index is None:
                 raise NetworkError(f"veth {host_name}: created but not found")
             try:
-                _configure_peer(ns, peer_name, address, gateway, mtu)
-                if master is not None:
-                    ipr.link("set", index=index, master=master)
-                ipr.link("set", index=index, state="up")
+                _configure_peer(ns, peer_name, address, gateway)
             except BaseException:
                 try:
                     ipr.link("del", index=index)
@@ -267,8 +285,9 @@ def create_veth_into(
 
 
 def _configure_peer(
-    ns: Any, peer_name: str, address: IPv4Interface, gateway: IPv4Address | None, mtu: int
+    ns: Any, peer_name: str, address: IPv4Interface, gateway: IPv4Address | None
 ) -> None:
+    """Bring up ``lo`` and the new peer (created with its MTU) with its address and route."""
     with ns.enter():
         ipr = _ipr()  # the netlink socket belongs to the namespace it was opened in
     with ipr, _netlink(f"container end {peer_name}"):
@@ -278,8 +297,7 @@ def _configure_peer(
         lo = _index(ipr, "lo")
         if lo is not None:
             ipr.link("set", index=lo, state="up")
-        ipr.link("set", index=peer, mtu=mtu)
-        _ensure_address(ipr, peer, address)
+        _add_address(ipr, peer, address)  # a new link: no address to look for first
         ipr.link("set", index=peer, state="up")
         if gateway is not None:
             ipr.route("replace", dst="0.0.0.0/0", gateway=str(gateway), oif=peer)

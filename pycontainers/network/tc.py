@@ -18,7 +18,6 @@ Nothing here runs the ``tc`` binary; pyroute2 is imported lazily.
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from pycontainers.network._bandwidth import (
     parse_size,
 )
 from pycontainers.network._loop import off_event_loop
+from pycontainers.network._pyroute2 import iproute, netlink_error
 from pycontainers.network.links import NetworkError, check_ifname
 
 log = get_logger("pycontainers.network")
@@ -58,12 +58,8 @@ def tbf_burst(rate: int, burst: int | None = None, mtu: int = 1500) -> int:
 # --- netlink -----------------------------------------------------------------------------
 
 
-def _pyroute2() -> Any:
-    return importlib.import_module("pyroute2")
-
-
 def _netlink_errors() -> tuple[type[BaseException], ...]:
-    return (_pyroute2().NetlinkError, OSError)
+    return (netlink_error(), OSError)
 
 
 def _code(exc: BaseException) -> int:
@@ -91,10 +87,10 @@ def _namespace(target: int | str | os.PathLike[str]) -> Any:
 def _open_ipr(netns: int | str | os.PathLike[str] | None) -> Any:
     """An IPRoute socket in the calling thread's namespace, or in ``netns``."""
     if netns is None:
-        return _pyroute2().IPRoute()
+        return iproute()
     ns = _namespace(netns)
     with ns.enter():
-        return _pyroute2().IPRoute()  # the socket stays bound to the namespace it was opened in
+        return iproute()  # the socket stays bound to the namespace it was opened in
 
 
 def _index(ipr: Any, name: str, where: str) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -379,3 +381,47 @@ def test_a_failed_teardown_keeps_the_record_for_the_next_pass(
         assert _snapshot() == before
     finally:
         c.delete()
+
+
+DISCONNECT = """
+import sys
+from pycontainers.network.endpoint import disconnect
+held = disconnect(sys.argv[1])
+print(held, *sorted(m for m in sys.modules if m.startswith("pycontainers.network.")))
+"""
+
+
+def test_an_endpoint_without_ports_goes_without_reading_nftables() -> None:
+    # no published port: no rule and no host-port lease to give back, so a process that
+    # only tears the endpoint down (rm -f, a monitor's hook, gc) loads neither
+    from pycontainers.network.endpoint import connect, prepare, veth_name
+    from pycontainers.network.spec import NetworkSpec
+
+    owner = "5e" * 32
+    sleeper = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    try:
+        ours = os.readlink("/proc/self/ns/net")
+        for _ in range(200):
+            if os.readlink(f"/proc/{sleeper.pid}/ns/net") != ours:
+                break
+            time.sleep(0.01)
+        connect(prepare(NetworkSpec(), owner, name=None, hostname="x"), sleeper.pid)
+        assert veth_name(owner) in link_names() and owner in Endpoints().owners()
+        r = subprocess.run(
+            [sys.executable, "-c", DISCONNECT, owner], capture_output=True, text=True, timeout=60
+        )
+        assert r.returncode == 0, r.stderr
+        held, *modules = r.stdout.split()
+        assert held == "True"
+        assert "pycontainers.network.links" in modules  # the veth went through netlink
+        assert "pycontainers.network.nft" not in modules
+        assert "pycontainers.network.ports" not in modules
+        links, rules, endpoints = _snapshot()
+        assert veth_name(owner) not in links
+        assert owner not in rules and owner not in endpoints
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        from pycontainers.network.endpoint import disconnect
+
+        disconnect(owner)

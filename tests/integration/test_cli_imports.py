@@ -142,3 +142,16 @@ def test_oci_runtime_create_imports_nothing_heavy(busybox_rootfs: Path, tmp_path
                             "delete", "--force", "diet"], capture_output=True, text=True,
                            timeout=60)  # fmt: skip
         assert d.returncode == 0 or "does not exist" in d.stderr, d.stderr
+
+
+def test_run_on_the_bridge_loads_only_the_netlink_and_nftables_it_uses(
+    busybox_rootfs: Path,
+) -> None:
+    # the default bridge network: pyroute2 without its package-wide imports (NDB, IPDB...),
+    # libnftables through the module compiled at build time (no cffi parser at run time)
+    for _ in range(2):  # the second run finds the seccomp filter cached
+        status, out, modules = run_main("run", "--rm", str(busybox_rootfs), "echo", "hi")
+        assert (status, out) == (0, "hi\n")
+    assert "pyroute2.iproute" in modules and "pycontainers.network._nftables" in modules
+    assert [m for m in modules if m.startswith(("pyroute2.ndb", "pyroute2.ipdb"))] == []
+    assert [m for m in modules if m.startswith(("cffi.cparser", "pycparser"))] == []

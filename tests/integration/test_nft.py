@@ -12,6 +12,7 @@ and answer with the peer address they saw, so masquerading is visible too.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import socket
 import threading
@@ -26,6 +27,7 @@ import pytest
 from pycontainers.errors import SpecError
 from pycontainers.namespaces import Namespace
 from pycontainers.network import create_veth_into, ensure_bridge, link_names
+from pycontainers.network import nft as nft_module
 from pycontainers.network.nft import Netfilter, NetfilterError, run
 from pycontainers.network.ports import PortMapping
 
@@ -317,3 +319,33 @@ def test_containers_cannot_reach_host_loopback_services(topo: Topology) -> None:
         assert ask(topo.c2, "127.0.0.2", 2222) == f"{C2.ip}|ping"
     finally:
         host_service.close()
+
+
+def test_compiled_module_and_abi_mode_run_the_same_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI builds the compiled module (libnftables-dev in .ci/run): no silent fall-back to the
+    # slower ABI mode; the ABI mode's constants are the header's.
+    assert importlib.util.find_spec("pycontainers.network._nftables") is not None, (
+        "pycontainers/network/_nftables*.so is missing: pip install -e . with libnftables-dev"
+    )
+    compiled = nft_module._load()
+    assert type(compiled.lib).__name__ == "Lib"  # cffi's compiled lib, not a dlopen'ed one
+    abi = nft_module._load_abi()
+    assert (abi.handle, abi.json) == (compiled.handle, compiled.json)
+    ns = Namespace.create("net", tmp_path / "n.net")
+    try:
+        for lib in (compiled, abi):
+            monkeypatch.setattr(nft_module, "_load", lambda lib=lib: lib)
+            with ns.enter():
+                run("add table ip pcmode\nadd chain ip pcmode c\nadd rule ip pcmode c accept")
+                doc = json.loads(run("list table ip pcmode", json_output=True))
+                with pytest.raises(NetfilterError, match="Error"):
+                    run("add rule ip pcmode nosuchchain accept")
+                run("delete table ip pcmode")
+            rules = [i["rule"] for i in doc["nftables"] if "rule" in i]
+            assert len(rules) == 1 and isinstance(rules[0]["handle"], int)
+        with ns.enter():
+            assert "pcmode" not in run("list tables")
+    finally:
+        ns.remove()

@@ -50,7 +50,7 @@ def start_error(
 if TYPE_CHECKING:
     from pycontainers._plan import Plan
     from pycontainers._sys import ChildReport
-    from pycontainers.cgroups import CGroup, Resources
+    from pycontainers.cgroups import CGroup, CgroupLayout, Resources
     from pycontainers.network.endpoint import Endpoint
 
 # Docker's device cgroup: every device may be mknod'ed, only these opened.
@@ -128,17 +128,38 @@ def _where_stuck(pid: int) -> str:
     return "; ".join(parts) or "an unknown place"
 
 
-def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
+def _create_cgroup(name: str, spec: ContainerSpec, *, devices_only: bool = False) -> CGroup:
     from pycontainers.cgroups import CGroup, CgroupError
 
     resources = with_default_devices(spec)
+    layout = _devices_layout() if devices_only else None
     try:
-        return CGroup.create(name, resources, parent=spec.cgroup_parent)
+        return CGroup.create(name, resources, parent=spec.cgroup_parent, layout=layout)
     except CgroupError as exc:
         if exc.errno != errno.ENOENT:
             raise
         # another process removed the (then empty) parent between our two mkdirs: again
-        return CGroup.create(name, resources, parent=spec.cgroup_parent)
+        return CGroup.create(name, resources, parent=spec.cgroup_parent, layout=layout)
+
+
+def _devices_layout() -> CgroupLayout:
+    """The host's hierarchies that hold device rules: the v1 ``devices`` hierarchy and the
+    unified one (its device program). A group made only for the device rules of a container
+    with no limits needs no other (each costs a mkdir, a join and a rmdir per start).
+    """
+    import attrs
+
+    from pycontainers.cgroups import CgroupLayout, detect_layout
+
+    layout = detect_layout()
+    v1 = tuple((k, m) for k, m in layout.v1_hierarchies if "devices" in k.split(","))
+    if layout.kind == "hybrid":
+        if v1:
+            return attrs.evolve(layout, v1_hierarchies=v1)
+        return CgroupLayout("v2", unified=layout.unified)
+    if layout.kind == "v1" and v1:
+        return attrs.evolve(layout, v1_hierarchies=v1)
+    return layout
 
 
 def drop_cgroup(cgroup: CGroup, parent: str) -> None:
@@ -260,11 +281,15 @@ class Launch:
         self.endpoint: Endpoint | None = None
         self.cgroup: CGroup | None = None
         self.cgroup_parent = spec.cgroup_parent
+        # a foreground run without limits gets a group for the device rules alone, in the
+        # hierarchies that hold them, and no cgroup filesystem inside (as before it had one)
+        self._devices_only = spec.resources is None and monitor is None and start_fifo is None
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         self.seccomp_fd = -1  # the notify fd the ready child sent (seccomp_listener); ours
         # the steps, each undone in reverse when a later one fails: prepare (network, the
         # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
         ready = self._prepare(spec, name, start_fifo, cgroup_name)
+        shown = None if self._devices_only else self.cgroup  # mounted inside the container
         try:
             plan = make_plan(
                 ready.spec,
@@ -278,8 +303,8 @@ class Launch:
                 join_fds=tuple(ready.join_fds),
                 mount_trees=tuple(ready.mount_trees),
                 cgroup_fds=tuple(ready.cgroup_fds),
-                cgroup_layout=self.cgroup.layout if self.cgroup is not None else None,
-                cgroup_path=self.cgroup.path if self.cgroup is not None else None,
+                cgroup_layout=shown.layout if shown is not None else None,
+                cgroup_path=shown.path if shown is not None else None,
                 console=console,
                 console_size=console_size,
                 timens_offsets=timens_offsets,
@@ -338,7 +363,7 @@ class Launch:
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 ready.fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if needs_cgroup(spec):
-                self.cgroup = _create_cgroup(owner, spec)
+                self.cgroup = _create_cgroup(owner, spec, devices_only=self._devices_only)
                 for path in self.cgroup.procs_paths():
                     ready.cgroup_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
                 crashpoint("cgroup")

@@ -1,8 +1,9 @@
 """Network endpoints: create, list, inspect, connect, disconnect, delete, prune.
 
 A container joins its network when it is created (the library sets the network up in the
-container's own setup); connecting a container to a further network later is not offered
-by the library yet, so ``connect`` answers 501 unless the container is on that network.
+container's own setup); ``connect`` gives a running or created container one more network
+(:meth:`pycontainers.Network.connect`), or a stopped one the network its next start joins,
+and ``disconnect`` takes one away (see :mod:`pycontainers.network.attach`).
 """
 
 from __future__ import annotations

@@ -290,7 +290,9 @@ class Network:
         with an address here (``ip`` if given), reachable by its name and ``aliases`` from
         the containers on this network. Undone by :meth:`disconnect`, and when the
         container stops. A created container that left the network it was created with
-        gets its first interface back here (``eth0``, default route, published ports).
+        gets its first interface back here (``eth0``, default route, published ports); a
+        stopped one that left every network gets this one in its stored spec, joined at its
+        next start.
         """
         from pycontainers.network.attach import attach
 

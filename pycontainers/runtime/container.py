@@ -77,7 +77,7 @@ class Container:
     @classmethod
     def create(
         cls,
-        rootfs: str | OverlayRootfs | Image | ContainerSpec,
+        rootfs: str | os.PathLike[str] | OverlayRootfs | Image | ContainerSpec,
         args: list[str] | tuple[str, ...] | None = None,
         *,
         id: str | None = None,

@@ -33,7 +33,7 @@ log = _log.get_logger("pycontainers.runtime")
 
 def create(
     cls: type[Container],
-    rootfs: str | OverlayRootfs | Image | ContainerSpec,
+    rootfs: str | os.PathLike[str] | OverlayRootfs | Image | ContainerSpec,
     args: list[str] | tuple[str, ...] | None,
     *,
     id: str | None,

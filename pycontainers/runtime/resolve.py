@@ -339,7 +339,7 @@ def _security(
 
 
 def make_spec(
-    rootfs: str | OverlayRootfs | Image,
+    rootfs: str | os.PathLike[str] | OverlayRootfs | Image,
     args: Sequence[str] | None,
     **options: Unpack[SpecOptions],
 ) -> ContainerSpec:
@@ -350,8 +350,11 @@ def make_spec(
     keywords (``memory="64m"``, ``cpus=0.5``, ``pids_limit=32``...) or a whole
     ``resources=Resources(...)``. The resolve step: :func:`~pycontainers.runtime.resolve.
     gather_inputs` then the pure :func:`~pycontainers.runtime.resolve.resolve_spec`; then
-    named volumes are made and bind sources checked.
+    named volumes are made and bind sources checked. A :class:`os.PathLike` rootfs is a
+    directory (made absolute), never an image reference.
     """
+    if isinstance(rootfs, os.PathLike):
+        rootfs = os.path.abspath(os.fspath(rootfs))
     from pycontainers.runtime.options import docker_py_spellings
     from pycontainers.runtime.volumes import resolve_mounts
 

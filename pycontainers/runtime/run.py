@@ -50,7 +50,7 @@ class CompletedContainer:
 
 
 def run(
-    rootfs_or_image: str | OverlayRootfs | Image | ContainerSpec,
+    rootfs_or_image: str | os.PathLike[str] | OverlayRootfs | Image | ContainerSpec,
     args: Sequence[str] | None = None,
     *,
     capture_output: bool = False,
@@ -65,7 +65,8 @@ def run(
     """Run ``args`` in a new container and wait for it, like :func:`subprocess.run`.
 
     ``rootfs_or_image`` is an image (a reference such as ``"busybox"`` or
-    ``"localhost/app:1"`` in the local image store, or an :class:`Image`), a directory,
+    ``"localhost/app:1"`` in the local image store, or an :class:`Image`), a directory (an
+    absolute path string, or any :class:`os.PathLike`, such as a :class:`pathlib.Path`),
     ``"host"`` (the host's /usr, /bin, /lib* read-only with a fresh /tmp), an
     :class:`OverlayRootfs`, or a full :class:`ContainerSpec` (then no spec keywords). An
     image supplies the defaults: entrypoint and cmd, env, working directory and user.

@@ -296,3 +296,24 @@ def test_cli_run_exit_codes(busybox_rootfs: Path) -> None:
     r = cli("--network", "none", "host", "cat", "/proc/net/dev")
     assert [line.split(":")[0].strip() for line in r.stdout.splitlines()[2:]] == ["lo"]
     assert cli("--init", str(busybox_rootfs), "sh", "-c", "exit 4").returncode == 4
+
+
+def test_a_path_object_is_a_directory_rootfs(
+    busybox_rootfs: Path, monkeypatch: pytest.MonkeyPatch, no_leaks: object
+) -> None:
+    """pathlib.Path (any os.PathLike) names a directory, also relative to the working
+    directory; a relative string stays an image reference, as in Docker.
+    """
+    r = pc.run(busybox_rootfs, ["sh", "-c", "echo in"], capture_output=True, timeout=30)
+    assert (r.returncode, r.stdout) == (0, b"in\n")
+    monkeypatch.chdir(busybox_rootfs.parent)
+    relative = Path(busybox_rootfs.name)
+    c = pc.Container.create(relative, ["true"])
+    try:
+        assert c.spec.rootfs == str(busybox_rootfs)
+        c.start()
+        assert c.wait(timeout=30) == 0
+    finally:
+        c.delete()
+    with pytest.raises(LookupError, match="no image"):
+        pc.run(busybox_rootfs.name, ["true"], timeout=30)  # an image name, not in the store

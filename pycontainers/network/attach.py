@@ -9,7 +9,10 @@ and the hosts files of everyone sharing a network with it rewritten. The endpoin
 record like the first one, keyed ``<container id>.<network id[:12]>`` and naming its
 container, saved before the veth exists, so a failure, a stop of the container
 (:func:`.endpoint.disconnect` of the container takes its extra endpoints along) or the
-network collector undoes it. :func:`detach` tears down that one endpoint.
+network collector undoes it. :func:`detach` tears down that one endpoint. The network is
+also recorded in the container's state directory (:mod:`.extras`) until :func:`detach`:
+every later start joins it again, and a stopped detached container may be connected for
+its next start, as Docker keeps a container's networks.
 
 A container that is created but not started may also leave the network it was created
 with, as Docker allows (docker-compose v1 disconnects every new container and connects it
@@ -37,6 +40,7 @@ import attrs
 
 from pycontainers._log import get_logger
 from pycontainers.errors import NetworkError
+from pycontainers.network import extras
 from pycontainers.network.spec import NetworkSpec
 
 if TYPE_CHECKING:
@@ -96,11 +100,12 @@ def attach(
     ip: str | IPv4Address | None = None,
 ) -> Endpoint | None:
     """Connect the running container ``c`` to ``network`` (see the module). ``aliases`` are
-    more names it has there; ``ip`` asks for that address. A stopped container that left
-    every network has the network recorded in its stored spec instead, for its next start
-    (None is returned). Raises :class:`NetworkError` if it is not running, has no network
-    of its own (``none``, ``host``, ``container:``) or is on the network already; on
-    failure nothing is left.
+    more names it has there; ``ip`` asks for that address. The network is recorded
+    (:mod:`.extras`), so every later start joins it again. A stopped detached container
+    gets the network recorded for its next start (in its stored spec when it left every
+    network) and None is returned. Raises :class:`NetworkError` if it is neither running,
+    created nor a stopped detached one, has no network of its own (``none``, ``host``,
+    ``container:``) or is on the network already; on failure nothing is left.
     """
     from pycontainers._proc import proc_starttime
     from pycontainers.network.endpoint import Endpoint, Endpoints, _undo, refresh_hosts, veth_name
@@ -109,16 +114,14 @@ def attach(
     spec = NetworkSpec(network=network.name, aliases=tuple(aliases))  # checks the names
     wanted = None if ip is None else _address(network, ip)
     c.reload()
-    left = _left_network(c.state_dir) if c.status == "stopped" else None
-    if left is not None:  # (its stored spec says no network)
-        _store_network(c, attrs.evolve(left, network=network.name, aliases=spec.aliases,
-                                       ip=wanted))  # fmt: skip
-        log.info("network.stored", container=c.id, network=network.name)
+    if c.status == "stopped" and c.detached:
+        _connect_stopped(network, c, attrs.evolve(spec, ip=wanted))
         return None
     if c.status not in ("running", "created") or not c.pid:
         raise NetworkError(
             f"container {c.name or c.short_id} is not running: only a running or created "
-            f"container can be connected to network {network.name!r}"
+            f"container, or a stopped detached one (which can start again), can be "
+            f"connected to network {network.name!r}"
         )
     state_root = _state_root(c)
     eps = Endpoints(state_root)
@@ -185,6 +188,7 @@ def attach(
             )  # fmt: skip
             made = True  # (create_veth_into removes a pair it made and then failed on)
             refresh_hosts(eps, network.name, (c.id,))
+            extras.remember(c.state_dir, attrs.evolve(spec, ip=wanted))  # every start joins it
         except BaseException:
             veth = veth_name(key) if made else None  # a link of that name is not ours
             _undo(eps, key, network.name if lease else None, veth,
@@ -194,6 +198,35 @@ def attach(
     log.info("network.attached", container=c.id, network=network.name, address=str(address),
              ifname=ifname)  # fmt: skip
     return endpoint
+
+
+def _connect_stopped(network: Network, c: Container, spec: NetworkSpec) -> None:
+    """Record ``network`` for the next start of the stopped container ``c``: in its stored
+    spec when it left every network, else among its further networks (:mod:`.extras`).
+    """
+    from pycontainers.network.endpoint import Endpoints
+
+    with Endpoints(_state_root(c)).locked():
+        left = _left_network(c.state_dir)
+        if left is not None:  # (its stored spec says no network)
+            _store_network(c, attrs.evolve(left, network=network.name, aliases=spec.aliases,
+                                           ip=spec.ip))  # fmt: skip
+        else:
+            own = _template(c)
+            if own is None:
+                raise NetworkError(
+                    f"container {c.name or c.short_id} has no network of its own (network "
+                    "mode none, host or container:) and cannot be connected to another network"
+                )
+            if own.network == network.name or any(
+                s.network == network.name for s in extras.load(c.state_dir)
+            ):
+                raise NetworkError(
+                    f"container {c.name or c.short_id} is already connected to network "
+                    f"{network.name!r}"
+                )
+            extras.remember(c.state_dir, spec)
+    log.info("network.stored", container=c.id, network=network.name)
 
 
 def _rejoin(network: Network, c: Container, eps: Endpoints, spec: NetworkSpec) -> Endpoint:
@@ -319,6 +352,7 @@ def _settle(eps: Endpoints, container_id: str, state_root: str | None) -> None:
     if remaining:
         nxt = remaining[0]
         network = attrs.evolve(template, network=nxt.network, aliases=nxt.spec.aliases, ip=None)
+        extras.forget(state_dir, nxt.network)  # now the stored spec's own
     else:
         from pycontainers._files import write_atomic
 
@@ -362,6 +396,7 @@ def detach(
     removes what a container that is gone left. False if it was not on the network.
     """
     from pycontainers.network.endpoint import Endpoints, disconnect
+    from pycontainers.paths import default_state_root
 
     eps = Endpoints(state_root)
     first = eps.load(container_id)
@@ -378,9 +413,13 @@ def detach(
             "there); remove the container, or connect it to more networks"
         )
     key = _key(container_id, network)
+    state_dir = os.path.join(state_root or default_state_root(), container_id)
     if eps.load(key) is None:
-        return False
+        with eps.locked():  # a stopped container connected for its next starts
+            return extras.forget(state_dir, network.name)
     disconnect(key, state_root, network.data_root)
+    with eps.locked():
+        extras.forget(state_dir, network.name)
     log.info("network.detached", container=container_id, network=network.name)
     if created:
         _settle(eps, container_id, state_root)

@@ -288,11 +288,12 @@ class Network:
         """Connect the running or created ``container`` (a :class:`Container`, or its id
         or name under ``state_root``) to this network: one more interface (``eth1``...)
         with an address here (``ip`` if given), reachable by its name and ``aliases`` from
-        the containers on this network. Undone by :meth:`disconnect`, and when the
-        container stops. A created container that left the network it was created with
-        gets its first interface back here (``eth0``, default route, published ports); a
-        stopped one that left every network gets this one in its stored spec, joined at its
-        next start.
+        the containers on this network. The container keeps the network until
+        :meth:`disconnect`: a stop tears the interface down, every later start (a restart
+        policy too) joins it again before the command runs. A stopped detached container
+        gets it at its next start. A created container that left the network it was
+        created with gets its first interface back here (``eth0``, default route, published
+        ports); a stopped one that left every network gets this one in its stored spec.
         """
         from pycontainers.network.attach import attach
 

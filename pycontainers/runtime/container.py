@@ -279,6 +279,9 @@ class Container:
         fresh = Container.load(self.id, state_root=os.path.dirname(self.state_dir))
         try:
             keep = self.record.cgroup
+            if self.detached and fresh.record.pid != self.record.pid:
+                # started again (a restart policy, another process): watch the new run
+                self.supervisor, fresh.supervisor = fresh.supervisor, self.supervisor
             self.record = fresh.record
             if self.record.cgroup is None:
                 self.record.cgroup = keep

@@ -59,7 +59,31 @@ def describe(c: Container, *, config: bool = True) -> dict[str, Any]:
         if spec is not None:
             out["HostConfig"] = _host_config(spec, detach)
             out["Mounts"] = [_mount(m) for m in spec.mounts]
+            if r.detached:
+                _configured(out["NetworkSettings"], c, spec)
     return out
+
+
+def _configured(settings: dict[str, Any], c: Container, spec: Any) -> None:
+    """Add the networks ``c`` joins at its next start but holds no endpoint on now (it is
+    stopped, or was connected while stopped) to ``settings["Networks"]``, without an
+    address, as Docker shows them: the stored spec's network first, then the others.
+    """
+    from pycontainers.network import extras
+
+    try:
+        further = extras.load(c.state_dir)
+    except PyContainersError:
+        further = []
+    wanted = [*((spec.network,) if spec.network is not None else ()), *further]
+    have = settings["Networks"]
+    missing = {
+        n.network: {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "",
+                    "NetworkID": n.network, "Aliases": list(n.aliases)}
+        for n in wanted if n.network not in have
+    }  # fmt: skip
+    if missing:
+        settings["Networks"] = {**have, **missing}
 
 
 def _oom_killed(c: Container, done: dict[str, Any] | None) -> bool:

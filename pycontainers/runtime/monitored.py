@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from pycontainers.runtime.stdio import wait_readable
 from pycontainers.runtime.supervisor import Supervisor, exited
 
 if TYPE_CHECKING:
+    from pycontainers.network.spec import NetworkSpec
     from pycontainers.runtime.container import Container
     from pycontainers.runtime.launch import Launch
 
@@ -203,8 +205,39 @@ def start_again(c: Container, restart_count: int | None = None) -> None:
     c.supervisor.close()
     c.record.name = options.get("name", "")
     c.record.returncode = None
-    launch_into(c, spec, detach, (None, None, None), False)
+    from pycontainers.network import extras
+
+    # its further networks are joined before its command runs: it waits on its start fifo
+    further = spec.network is not None and bool(extras.load(c.state_dir))
+    launch_into(c, spec, detach, (None, None, None), further)
+    if further:
+        from pycontainers.runtime.start import release_created
+
+        try:
+            _rejoin(c, extras.load(c.state_dir))
+            release_created(c)
+        except BaseException:
+            with contextlib.suppress(Exception):  # not left waiting on its fifo
+                c.kill(signal.SIGKILL)
+            raise
     log.info("container.started", id=c.id, pid=c.pid, restart_count=detach.restart_count)
+
+
+def _rejoin(c: Container, further: list[NetworkSpec]) -> None:
+    """Connect ``c`` (started again, its command not yet released) to each of its further
+    networks. A network that is gone, or a connect that fails, is logged and skipped (it
+    runs on the networks left, as Docker starts a container whose extra network was
+    removed); the record stays until a disconnect.
+    """
+    from pycontainers.errors import PyContainersError
+    from pycontainers.network.attach import attach
+    from pycontainers.network.network import Network
+
+    for spec in further:
+        try:
+            attach(Network.get(spec.network), c, aliases=spec.aliases, ip=spec.ip)
+        except PyContainersError as exc:
+            log.warning("network.rejoin_failed", id=c.id, network=spec.network, error=str(exc))
 
 
 __all__ = [

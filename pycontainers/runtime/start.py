@@ -27,6 +27,15 @@ def start(c: Container) -> None:
         container_event(c, "start")
         return
     require("start", c.status, c.id)
+    release_created(c)
+    log.info("container.started", id=c.id, pid=c.pid)
+    container_event(c, "start")
+
+
+def release_created(c: Container) -> None:
+    """Let the created container ``c`` go into its command: a byte on its start fifo, the
+    exec confirmed, the record moved to running (and its health check sealed).
+    """
     fifo = os.path.join(c.state_dir, "start.fifo")
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -55,8 +64,6 @@ def start(c: Container) -> None:
         from pycontainers.runtime.health_entry import seal_health_entry
 
         seal_health_entry(c)  # its health check, for the monitor (it runs now)
-    log.info("container.started", id=c.id, pid=c.pid)
-    container_event(c, "start")
 
 
-__all__ = ["start"]
+__all__ = ["release_created", "start"]

@@ -81,11 +81,19 @@ def test_docker_network_connect_and_disconnect(daemon: Daemon) -> None:
     assert set(doc["NetworkSettings"]["Networks"]) == {"front"}
     gone = docker(daemon, "network", "disconnect", "back", "app", check=False)
     assert gone.returncode != 0 and "not connected" in gone.stderr
-    # a connect that cannot work: an exited container (409), an unknown one (404); a
-    # created one may be connected, as Docker (test_api_docker_cli)
+    # an exited container is connected for its next start, as Docker (inspect names the
+    # network without an address); a created one may be connected (test_api_docker_cli);
+    # an unknown one is a 404
     docker(daemon, "run", "--name", "idle", "--network", "front", IMAGE, "true")
-    r = docker(daemon, "network", "connect", "back", "idle", check=False)
-    assert r.returncode != 0 and "not running" in r.stderr
+    docker(daemon, "network", "connect", "back", "idle")
+    doc = json.loads(docker(daemon, "inspect", "idle").stdout)[0]
+    assert list(doc["NetworkSettings"]["Networks"]) == ["front", "back"]
+    assert doc["NetworkSettings"]["Networks"]["back"]["IPAddress"] == ""
+    again = docker(daemon, "network", "connect", "back", "idle", check=False)
+    assert again.returncode != 0 and "already connected" in again.stderr
+    docker(daemon, "network", "disconnect", "back", "idle")
+    doc = json.loads(docker(daemon, "inspect", "idle").stdout)[0]
+    assert list(doc["NetworkSettings"]["Networks"]) == ["front"]
     docker(daemon, "rm", "idle")
     status, body = raw(daemon, "POST", "/networks/back/connect", b'{"Container": "nope"}',
                        "Content-Type: application/json\r\n")  # fmt: skip

@@ -310,7 +310,7 @@ def test_a_path_object_is_a_directory_rootfs(
     relative = Path(busybox_rootfs.name)
     c = pc.Container.create(relative, ["true"])
     try:
-        assert c.spec.rootfs == str(busybox_rootfs)
+        assert c.spec is not None and c.spec.rootfs == str(busybox_rootfs)
         c.start()
         assert c.wait(timeout=30) == 0
     finally:

@@ -183,7 +183,9 @@ def save(
         pass
 
 
-_FRONT_LINE = 'for f in {paths}; do [ -x "$f" ] && exec "$f" --fallback 3 "$py" -S "$0" "$@"; done\n'
+_FRONT_LINE = (
+    'for f in {paths}; do [ -x "$f" ] && exec "$f" --fallback 3 "$py" -S "$0" "$@"; done\n'
+)
 
 
 def script_text(name: str, target: str, python: str, front: Sequence[str] = ()) -> str:

@@ -199,7 +199,9 @@ def test_kill_and_delete_of_a_stopped_container_alike(
         for cid in (a, b):
             doc = json.loads(same_state(rt, cid).out)
             assert doc["status"] == "stopped" and doc["pid"] == 0
-        dirs = [json.loads((rt.root / cid / "oci.json").read_text())["cgroup_dirs"] for cid in (a, b)]
+        dirs = [
+            json.loads((rt.root / cid / "oci.json").read_text())["cgroup_dirs"] for cid in (a, b)
+        ]
         assert all(os.path.isdir(d) for d in dirs[0] + dirs[1])
         log = tmp_path / "log.json"
         deleted = both(rt, a, b, "--log", str(log), "--log-format", "json", "delete", "ID", c=True)
@@ -269,6 +271,7 @@ def _edit(path: Path, how: Any) -> None:
         path.write_text(json.dumps(doc))
 
 
+ANNOTATIONS = {"k\u00e9": "v", "n": [1, 2.5, None, True, {"x": {}}, []], "f": 1e-7, "g": 1e22}
 # (name, file, edit, whether the front end answers `state` itself)
 CASES: list[tuple[str, str, Any, bool]] = [
     ("plain", "state.json", {}, True),
@@ -281,7 +284,12 @@ CASES: list[tuple[str, str, Any, bool]] = [
     ("pid-text", "state.json", {"pid": "1"}, False),
     ("pid-bool", "state.json", {"pid": True}, False),
     ("created-text", "state.json", {"created": "12"}, False),
-    ("created-nan", "state.json", lambda t: t.replace(b'"created": ', b'"created": NaN, "x": '), False),
+    (
+        "created-nan",
+        "state.json",
+        lambda t: t.replace(b'"created": ', b'"created": NaN, "x": '),
+        False,
+    ),
     ("duplicate", "state.json", lambda t: t.replace(b'"pid": ', b'"pid": 7, "pid": '), False),
     ("monitored", "state.json", {"monitored": True}, False),
     ("not-monitored", "state.json", {"monitored": False}, True),
@@ -290,9 +298,8 @@ CASES: list[tuple[str, str, Any, bool]] = [
     ("odd-status", "state.json", {"status": "weird"}, True),
     ("created-fraction", "state.json", {"created": 1765000000.9999996}, True),
     ("created-int", "state.json", {"created": 1765000000}, True),
-    ("rootfs-unicode", "state.json", {"rootfs": "/r\u00f6\u00f6t/\U0001f600\x7f\"\\\n"}, True),
-    ("annotations", "oci.json", {"annotations": {"k\u00e9": "v", "n": [1, 2.5, None, True,
-                                 {"x": {}}, []], "f": 1e-7, "g": 1e22}}, True),  # fmt: skip
+    ("rootfs-unicode", "state.json", {"rootfs": '/r\u00f6\u00f6t/\U0001f600\x7f"\\\n'}, True),
+    ("annotations", "oci.json", {"annotations": ANNOTATIONS}, True),
     ("bundle-number", "oci.json", {"bundle": 3}, False),
     ("oci-list", "oci.json", b"[]", False),
     ("hooks-list", "oci.json", {"hooks": []}, True),

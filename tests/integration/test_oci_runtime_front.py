@@ -388,3 +388,71 @@ def test_fds_reach_python_untouched(rt: Runtime, bundle: Path, tmp_path: Path) -
     finally:
         caller.close()
         rt("delete", "--force", "ffd", check=False)
+
+
+def test_signal_names_and_numbers_as_python_reads_them(
+    rt: Runtime, bundle: Path, tmp_path: Path
+) -> None:
+    """Every signal Python's quick path knows, the front end sends itself; every other one it
+    hands over. The container's init (pid 1 of its namespace, no handlers) ignores all but
+    SIGKILL and SIGSTOP from outside, so it lives through the loop."""
+    from pycontainers.ociruntime import quick
+
+    caller = Caller(rt, bundle, "fsig", tmp_path)
+    try:
+        rt("start", "fsig")
+        names = [*signal.Signals.__members__, *(str(n) for n in range(0, 70))]
+        names += [n.lower() for n in signal.Signals.__members__]
+        names += [n[3:].lower() for n in signal.Signals.__members__]
+        names += ["SIGRTMIN+1", "RTMIN", "00015", "SIG", "SIGSIGTERM", "Sigterm", "tErM", "-1"]
+        names = [n for n in names if quick.signal_number(n) not in (signal.SIGKILL, signal.SIGSTOP)]
+        for name in names:
+            known = quick.signal_number(name) is not None
+            r = run(rt, "kill", "fsig", name)
+            assert r.by_c == known, (name, r.answered, r.err)
+            assert (r.rc == 0) == known, (name, r.err)
+        assert json.loads(same_state(rt, "fsig").out)["status"] == "running"
+        assert run(rt, "kill", "fsig", "9").by_c
+        assert os.WTERMSIG(caller.wait()) == signal.SIGKILL
+    finally:
+        caller.close()
+        rt("delete", "--force", "fsig", check=False)
+
+
+def test_the_installed_command_runs_the_front_end(
+    rt: Runtime, bundle: Path, tmp_path: Path
+) -> None:
+    """The ``#!/bin/sh`` launcher ``setup.py`` installs (``_launchcache.script_text``) runs the
+    front end with its Python command as the fallback; without the front end, Python."""
+    from pycontainers._launchcache import script_text
+
+    target = "pycontainers.ociruntime.main:entry"
+    installed = tmp_path / "bin" / "pycontainers-runtime"
+    installed.parent.mkdir()
+    missing = str(tmp_path / "no-such-front")
+    installed.write_text(script_text("pycontainers-runtime", target, sys.executable,
+                                     [missing, str(FRONT_PATH)]))  # fmt: skip
+    installed.chmod(0o755)
+    cmd = Runtime(installed, rt.root)
+    caller = Caller(rt, bundle, "finst", tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(Path(pycontainers.__file__).parent.parent)}
+    try:
+        answered = run(cmd, "state", "finst")
+        assert answered.by_c and json.loads(answered.out)["status"] == "created"
+        handed = subprocess.run([*cmd.argv("state", "nope")], capture_output=True, text=True,
+                                env={**env, "PYCONTAINERS_LAUNCH_DEBUG": "1"})  # fmt: skip
+        assert handed.returncode == 1 and "container nope does not exist" in handed.stderr
+        assert "pycontainers-runtime-front: python (oci.json)" in handed.stderr
+        assert "pycontainers-launch: fast=" in handed.stderr  # the installed Python part ran
+        installed.write_text(script_text("pycontainers-runtime", target, sys.executable, [missing]))
+        python = run_plain(cmd, "state", "finst", env=env)
+        assert python.returncode == 0 and python.stdout == answered.out
+        assert "pycontainers-runtime-front" not in python.stderr
+    finally:
+        caller.close()
+        rt("delete", "--force", "finst", check=False)
+
+
+def run_plain(rt: Runtime, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(rt.argv(*args), capture_output=True, text=True, timeout=60,
+                          env={**env, "PYCONTAINERS_LAUNCH_DEBUG": "1"})  # fmt: skip

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from setuptools import Command, setup  # type: ignore[import-untyped]
 from setuptools.command.build import build  # type: ignore[import-untyped]
@@ -47,6 +48,7 @@ SHIM_SOURCES = sorted(
 SHIM_HEADERS = ["_native/shim.h", "_native/internal.h", "_native/sysconsts.h"]
 MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
 FRONT_SOURCE = "_native/runtime_front.c"
+FRONT_BUILDER = "_native/build_front.py"
 FRONT_REL = os.path.join("pycontainers", "_bin", "pycontainers-runtime-front")
 FRONT_COMMAND = "pycontainers-runtime"  # the launcher that runs the front end first
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-pthread"]
@@ -111,19 +113,13 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
         return {os.path.join(self.build_lib, MONITOR_REL): str(HERE / MONITOR_REL)}
 
 
-def has_header(header: str) -> bool:
-    """Whether the C compiler finds ``header``."""
-    cc = shlex.split(os.environ.get("CC", "cc"))
-    try:
-        probe = subprocess.run(
-            [*cc, "-E", "-x", "c", "-", "-o", os.devnull],
-            input=f"#include <{header}>\n",
-            capture_output=True,
-            text=True,
-        )
-    except OSError:
-        return False
-    return probe.returncode == 0
+def _front_builder() -> Any:
+    """``_native/build_front.py`` (the front end's compile step), loaded from the tree."""
+    spec = importlib.util.spec_from_file_location("_pc_build_front", HERE / FRONT_BUILDER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class build_front(build_monitor):
@@ -137,35 +133,16 @@ class build_front(build_monitor):
         return Path(self.build_lib) / FRONT_REL
 
     def run(self) -> None:
-        """Compile (static where libjansson.a and libc.a are there), or warn and skip."""
-        if not has_header("jansson.h"):
-            print(
-                "pycontainers: jansson.h not found (Debian: libjansson-dev); the OCI runtime's "
-                "C front end is not built and every command runs through Python",
-                file=sys.stderr,
-            )
-            return
-        target = self._target()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        cc = shlex.split(os.environ.get("CC", "cc"))
-        tmp = target.with_name(target.name + ".new")
-        base = [*cc, *CFLAGS, "-o", str(tmp), str(HERE / FRONT_SOURCE), "-ljansson", "-lm"]
-        for extra in (["-static"], []):
-            proc = subprocess.run([*base, *extra], capture_output=True, text=True)
-            if proc.returncode == 0:
-                break
-        else:
-            raise RuntimeError(f"compiling pycontainers-runtime-front failed:\n{proc.stderr}")
-        tmp.chmod(0o755)
-        tmp.replace(target)
+        """Compile (``_native/build_front.py``), or warn and skip without Jansson."""
+        _front_builder().build(self._target())
 
     def get_source_files(self) -> list[str]:
         """The C source, so that an sdist carries it."""
-        return [FRONT_SOURCE]
+        return [FRONT_SOURCE, FRONT_BUILDER]
 
     def get_outputs(self) -> list[str]:
         """The binary in the build directory (a wheel ships it), if it was built."""
-        if self.build_lib is None or not has_header("jansson.h"):
+        if self.build_lib is None or not _front_builder().has_jansson():
             return []
         return [os.path.join(self.build_lib, FRONT_REL)]
 

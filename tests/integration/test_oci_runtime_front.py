@@ -456,3 +456,33 @@ def test_the_installed_command_runs_the_front_end(
 def run_plain(rt: Runtime, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(rt.argv(*args), capture_output=True, text=True, timeout=60,
                           env={**env, "PYCONTAINERS_LAUNCH_DEBUG": "1"})  # fmt: skip
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["jansson", "no-jansson"])
+def test_the_build_compiles_the_front_end_or_warns(
+    tmp_path: Path,
+    header: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``setup.py``'s compile step (``_native/build_front.py``): with Jansson's header a
+    working binary; without (a compiler that finds no headers) a warning and no binary."""
+    import importlib.util
+
+    repo = Path(pycontainers.__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "build_front", repo / "_native" / "build_front.py"
+    )
+    assert spec is not None and spec.loader is not None
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    monkeypatch.setenv("CC", "cc" if header else "cc --sysroot=/nonexistent")
+    built = tmp_path / "_bin" / FRONT
+    assert builder.build(built) is header
+    assert built.exists() == header
+    if header:
+        said = subprocess.run([str(built), "--fallback", "2", "/bin/echo", "handed", "list"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert said.stdout == "handed list\n"
+    else:
+        assert "jansson.h not found" in capsys.readouterr().err

@@ -169,10 +169,15 @@ def command_table(
         shown = f"{ratio:>15.2f}x" if ratio is not None else f"{'n/a':>16}"
         print(f"{command:<10}" + "".join(f"{medians[n]:>22.2f}" for n in names) + shown)
         for n in names:
-            rows[f"{command} ({n})"] = {"median_ms": medians[n], "n": len(per_command[n][command]),
+            values = per_command[n][command]
+            ordered = sorted(values)
+            p10 = ordered[round(0.1 * (len(values) - 1))]
+            p90 = ordered[round(0.9 * (len(values) - 1))]
+            rows[f"{command} ({n})"] = {"median_ms": medians[n], "p10_ms": p10 * 1e3,
+                                        "p90_ms": p90 * 1e3, "n": len(values),
                                         "ratio": medians[n] / ref if ref and n != base else None,
                                         "vs": base if n != base else None,
-                                        "samples_s": per_command[n][command]}  # fmt: skip
+                                        "samples_s": values}  # fmt: skip
     return rows
 
 

@@ -125,8 +125,31 @@ static char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* how deep arrays and objects nest (Python's json recurses, and stops near 1000) */
+static int depth(json_t *v) {
+    int deepest = 0;
+    size_t i;
+    const char *key;
+    json_t *item;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, item) {
+            int d = depth(item);
+            deepest = d > deepest ? d : deepest;
+        }
+        return deepest + 1;
+    }
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, item) {
+            int d = depth(item);
+            deepest = d > deepest ? d : deepest;
+        }
+        return deepest + 1;
+    }
+    return 0;
+}
+
 /* json.loads of a file: NULL for anything Jansson does not read exactly as Python would
- * (duplicate keys, NaN, huge numbers, bad UTF-8...): the caller then falls back */
+ * (duplicate keys, NaN, huge numbers, bad UTF-8, deep nesting...): the caller falls back */
 static json_t *load_json(const char *path, int *missing) {
     size_t len;
     char *text = read_file(path, &len);
@@ -137,6 +160,10 @@ static json_t *load_json(const char *path, int *missing) {
     json_error_t err;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     free(text);
+    if (doc && depth(doc) > 100) {
+        json_decref(doc);
+        return NULL;
+    }
     return doc;
 }
 

@@ -86,7 +86,7 @@ def same_state(rt: Runtime, cid: str, *, root: Path | None = None, c: bool = Tru
     """``state`` through both paths on one container: the same text; the C path answered
     (``c``) or handed over."""
     front, python = run(rt, "state", cid, root=root), run(rt, "state", cid, python=True, root=root)
-    assert front.by_c == c, front.answered
+    assert front.by_c == c, (cid, front.answered)
     assert python.answered == "python (PYCONTAINERS_NO_FAST_START)"
     assert front.seen(cid) == python.seen(cid)
     return front
@@ -271,6 +271,14 @@ def _edit(path: Path, how: Any) -> None:
         path.write_text(json.dumps(doc))
 
 
+def nested(levels: int) -> list[Any]:
+    """A list ``levels`` deep (``[]`` is one)."""
+    out: list[Any] = []
+    for _ in range(levels - 1):
+        out = [out]
+    return out
+
+
 ANNOTATIONS = {"k\u00e9": "v", "n": [1, 2.5, None, True, {"x": {}}, []], "f": 1e-7, "g": 1e22}
 # (name, file, edit, whether the front end answers `state` itself)
 CASES: list[tuple[str, str, Any, bool]] = [
@@ -303,6 +311,9 @@ CASES: list[tuple[str, str, Any, bool]] = [
     ("bundle-number", "oci.json", {"bundle": 3}, False),
     ("oci-list", "oci.json", b"[]", False),
     ("hooks-list", "oci.json", {"hooks": []}, True),
+    # oci.json, annotations, then the list: the front end leaves over 100 levels to Python
+    ("deep", "oci.json", {"annotations": {"a": nested(99)}}, False),
+    ("deep-enough", "oci.json", {"annotations": {"a": nested(98)}}, True),
 ]
 
 

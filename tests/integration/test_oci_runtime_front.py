@@ -51,6 +51,23 @@ def test_the_front_end_is_built_and_the_launcher_runs_it() -> None:
     assert text.splitlines()[1].split("\t")[2] == "-IS"
 
 
+def test_without_the_front_end_the_launcher_is_python_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No binary (no Jansson at build time): the lean launcher runs Python as before."""
+    from pycontainers.ociruntime import launcher
+
+    monkeypatch.setattr(launcher, "front_end", lambda: None)
+    text = launcher.launcher_text()
+    assert text.startswith("#!/") and " -IS\n" in text.splitlines(keepends=True)[0]
+    assert FRONT not in text
+    script = Path(launcher.write_launcher(str(tmp_path / "rt.py")))
+    r = subprocess.run([str(script), "--root", str(tmp_path), "state", "nope"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYCONTAINERS_LAUNCH_DEBUG": "1"})  # fmt: skip
+    assert r.returncode == 1 and r.stderr == "pycontainers-runtime: container nope does not exist\n"
+
+
 class Result:
     """One command's outcome and which path answered it."""
 

@@ -47,7 +47,8 @@ SHIM_SOURCES = sorted(
 )
 SHIM_HEADERS = ["_native/shim.h", "_native/internal.h", "_native/sysconsts.h"]
 MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
-FRONT_SOURCE = "_native/runtime_front.c"
+FRONT_SOURCES = ["_native/runtime_front.c", "_native/runtime_front_json.c",
+                 "_native/runtime_front_cmds.c", "_native/runtime_front.h"]  # fmt: skip
 FRONT_BUILDER = "_native/build_front.py"
 FRONT_REL = os.path.join("pycontainers", "_bin", "pycontainers-runtime-front")
 FRONT_COMMAND = "pycontainers-runtime"  # the launcher that runs the front end first
@@ -138,7 +139,7 @@ class build_front(build_monitor):
 
     def get_source_files(self) -> list[str]:
         """The C source, so that an sdist carries it."""
-        return [FRONT_SOURCE, FRONT_BUILDER]
+        return [*FRONT_SOURCES, FRONT_BUILDER]
 
     def get_outputs(self) -> list[str]:
         """The binary in the build directory (a wheel ships it), if it was built."""

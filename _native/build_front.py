@@ -1,4 +1,4 @@
-"""Compile the OCI runtime's C front end (``runtime_front.c``, linked with Jansson).
+"""Compile the OCI runtime's C front end (``runtime_front*.c``, linked with Jansson).
 
 ``setup.py``'s ``build_front`` runs :func:`build`; the tests run it too. Standard library
 only: it is loaded from the source tree while building.
@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "runtime_front.c"
+SOURCES = [HERE / f"runtime_front{part}.c" for part in ("", "_json", "_cmds")]
+HEADERS = [HERE / "runtime_front.h"]
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-fno-plt", "-s"]
 MISSING = (
     "pycontainers: jansson.h not found (Debian: libjansson-dev); the OCI runtime's C front "
@@ -50,7 +51,7 @@ def build(target: Path) -> bool:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".new")
-    base = [*compiler(), *CFLAGS, "-o", str(tmp), str(SOURCE), "-ljansson", "-lm"]
+    base = [*compiler(), *CFLAGS, "-o", str(tmp), *map(str, SOURCES), "-ljansson", "-lm"]
     for extra in (["-static"], []):
         proc = subprocess.run([*base, *extra], capture_output=True, text=True)
         if proc.returncode == 0:

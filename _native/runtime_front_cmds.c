@@ -252,6 +252,8 @@ void cmd_start(const char *root, const char *id) {
     close(fd);
     if (w != 1)
         python("writing start.fifo");
+    /* released: from here a failure (quick.py raises) hands over to Python, which then finds
+     * the container past `created` and words the error through the engine */
     if (unlink(fifo) < 0)
         python("unlinking start.fifo");
     double started = now();

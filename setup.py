@@ -6,6 +6,11 @@ spawned by the same code as every other container process), into
 ``pycontainers/_bin/pycontainers-monitor``: into the build directory for a wheel
 (``pip install .``), into the source tree for an editable install (``pip install -e .``).
 
+With Jansson's header there (Debian: libjansson-dev), the build also compiles the OCI
+runtime's C front end (``_native/runtime_front.c``: the plain ``state``/``start``/``kill``/
+``delete`` without a Python start) into ``pycontainers/_bin/pycontainers-runtime-front``;
+without it, a warning, and every command runs through Python.
+
 The commands ``pycontainers`` and ``pycontainers-runtime`` are not pip's console scripts
 (``#!/abs/python`` starts ``site``, 30-40 ms a command) but launchers written by
 ``build_launchers`` (``pycontainers/_launchcache.py``), which start Python without ``site``
@@ -21,6 +26,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from setuptools import Command, setup  # type: ignore[import-untyped]
 from setuptools.command.build import build  # type: ignore[import-untyped]
@@ -37,10 +43,15 @@ MONITOR_HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").gl
 SHIM_SOURCES = sorted(
     str(p.relative_to(HERE))
     for p in (HERE / "_native").glob("*.c")
-    if not p.name.startswith("monitor")
+    if not p.name.startswith(("monitor", "runtime_front"))
 )
 SHIM_HEADERS = ["_native/shim.h", "_native/internal.h", "_native/sysconsts.h"]
 MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
+FRONT_SOURCES = ["_native/runtime_front.c", "_native/runtime_front_json.c",
+                 "_native/runtime_front_cmds.c", "_native/runtime_front.h"]  # fmt: skip
+FRONT_BUILDER = "_native/build_front.py"
+FRONT_REL = os.path.join("pycontainers", "_bin", "pycontainers-runtime-front")
+FRONT_COMMAND = "pycontainers-runtime"  # the launcher that runs the front end first
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-pthread"]
 CFLAGS += ["-fno-plt", "-s"]
 # the installed commands: name -> "module:function" ([tool.pycontainers.commands])
@@ -103,10 +114,64 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
         return {os.path.join(self.build_lib, MONITOR_REL): str(HERE / MONITOR_REL)}
 
 
+def _front_builder() -> Any:
+    """``_native/build_front.py`` (the front end's compile step), loaded from the tree."""
+    spec = importlib.util.spec_from_file_location("_pc_build_front", HERE / FRONT_BUILDER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class build_front(build_monitor):
+    """Compile the OCI runtime's C front end, if Jansson's header is there."""
+
+    description = "compile pycontainers-runtime-front (C, Jansson)"
+
+    def _target(self) -> Path:
+        if self.editable_mode or self.build_lib is None:
+            return HERE / FRONT_REL
+        return Path(self.build_lib) / FRONT_REL
+
+    def run(self) -> None:
+        """Compile (``_native/build_front.py``), or warn and skip without Jansson."""
+        _front_builder().build(self._target())
+
+    def get_source_files(self) -> list[str]:
+        """The C source, so that an sdist carries it."""
+        return [*FRONT_SOURCES, FRONT_BUILDER]
+
+    def get_outputs(self) -> list[str]:
+        """The binary in the build directory (a wheel ships it), if it was built."""
+        if self.build_lib is None or not _front_builder().has_jansson():
+            return []
+        return [os.path.join(self.build_lib, FRONT_REL)]
+
+    def get_output_mapping(self) -> dict[str, str]:
+        """Built output -> source-tree file (editable installs build in place)."""
+        return {out: str(HERE / FRONT_REL) for out in self.get_outputs()}
+
+
+def front_candidates(editable: bool) -> list[str]:
+    """Where the installed package's front end will be: the source tree for an editable
+    install, else this interpreter's site-packages (the launcher checks that it is there).
+    """
+    import sysconfig
+
+    if editable:
+        return [str(HERE / FRONT_REL)]
+    return [os.path.join(sysconfig.get_path("purelib"), FRONT_REL)]
+
+
 class build_launchers(build_scripts):  # type: ignore[misc]
     """Write the ``LAUNCHERS`` scripts (``pycontainers/_launchcache.py``): wheels ship them as
     data scripts, which pip installs as they are (a ``#!/bin/sh`` line is not rewritten).
     """
+
+    def initialize_options(self) -> None:
+        """Set defaults; setuptools sets ``editable_mode`` for ``pip install -e``."""
+        super().initialize_options()
+        self.editable_mode = False
 
     def finalize_options(self) -> None:
         """The scripts are generated, not copied: their names stand for the sources."""
@@ -127,15 +192,16 @@ class build_launchers(build_scripts):  # type: ignore[misc]
         for name, target in LAUNCHERS.items():
             path = Path(self.build_dir) / name
             tmp = path.with_name(path.name + ".new")
-            tmp.write_text(launcher.script_text(name, target, sys.executable))
+            front = front_candidates(self.editable_mode) if name == FRONT_COMMAND else []
+            tmp.write_text(launcher.script_text(name, target, sys.executable, front))
             tmp.chmod(0o755)
             tmp.replace(path)
 
 
 class build_with_monitor(build):  # type: ignore[misc]
-    """``build`` plus the monitor, after the Python files and the cffi extension."""
+    """``build`` plus the monitor and the runtime's front end, after the Python files and the cffi extension."""
 
-    sub_commands = [*build.sub_commands, ("build_monitor", None)]  # noqa: RUF012
+    sub_commands = [*build.sub_commands, ("build_monitor", None), ("build_front", None)]  # noqa: RUF012
 
 
 def nft_cffi_modules() -> list[str]:
@@ -171,6 +237,7 @@ setup(
     cmdclass={
         "build": build_with_monitor,
         "build_monitor": build_monitor,
+        "build_front": build_front,
         "build_scripts": build_launchers,
     },
 )

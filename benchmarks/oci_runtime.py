@@ -4,7 +4,8 @@
 Two tables, every sample a whole sequence of processes timed with ``time.perf_counter``:
 
 - **direct**: ``create`` + ``start`` + wait for ``/bin/true`` to exit + ``delete`` of the
-  same bundle (a busybox rootfs, ``runc spec``'s config without a terminal), each command a
+  same bundle (and, timed apart, a ``state`` after ``create``: a second table gives each
+  command's median per runtime, the per-process cost a shim pays) (a busybox rootfs, ``runc spec``'s config without a terminal), each command a
   separate process, as a shim drives them. This process is a subreaper, so the container's
   init is re-parented to it once ``create`` exits and it reaps the init, as conmon and
   containerd-shim do.
@@ -107,13 +108,22 @@ def available(contenders: dict[str, Callable[[int], float]]) -> dict[str, Callab
     return out
 
 
-def direct(exe: str, root: Path, bundle: Path) -> Callable[[int], float]:
-    """create + start + reap + delete, each a process; returns the seconds taken."""
+COMMANDS = ("create", "state", "start", "delete")
+
+
+def direct(
+    exe: str, root: Path, bundle: Path, per_command: dict[str, list[float]] | None = None
+) -> Callable[[int], float]:
+    """create + start + reap + delete, each a process; returns the seconds taken. A ``state``
+    between create and start (as a shim asks) is timed on its own, outside the total; with
+    ``per_command``, each command's seconds are appended there (by name) too.
+    """
 
     def once(n: int) -> float:
         cid = f"bench-{os.getpid()}-{n}"
         pid_file = root.parent / f"{cid}.pid"
         base = [exe, "--root", str(root)]
+        took: dict[str, float] = {}
         t0 = time.perf_counter()
         with open(root.parent / "create.err", "wb") as err:
             rc = subprocess.call([*base, "create", "--bundle", str(bundle), "--pid-file",
@@ -121,17 +131,54 @@ def direct(exe: str, root: Path, bundle: Path) -> Callable[[int], float]:
                                  stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
         if rc != 0:
             raise Unavailable((root.parent / "create.err").read_text().strip()[-200:])
+        t1 = time.perf_counter()
+        subprocess.run([*base, "state", cid], check=True, stdout=subprocess.DEVNULL)
+        t2 = time.perf_counter()
         pid = int(pid_file.read_text())
         subprocess.run([*base, "start", cid], check=True)
+        t3 = time.perf_counter()
         _, status = os.waitpid(pid, 0)  # we are the subreaper: the init is ours to reap
+        t4 = time.perf_counter()
         subprocess.run([*base, "delete", cid], check=True)
-        elapsed = time.perf_counter() - t0
+        t5 = time.perf_counter()
+        took = {"create": t1 - t0, "state": t2 - t1, "start": t3 - t2, "delete": t5 - t4}
         if status != 0:
             raise RuntimeError(f"{exe}: /bin/true exited with wait status {status}")
         pid_file.unlink()
-        return elapsed
+        if per_command is not None:
+            for name, seconds in took.items():
+                per_command.setdefault(name, []).append(seconds)
+        return t5 - t0 - took["state"]
 
     return once
+
+
+def command_table(
+    per_command: dict[str, dict[str, list[float]]], base: str
+) -> dict[str, dict[str, object]]:
+    """Print each command's median per runtime (and its ratio to ``base``); the rows."""
+    print("\nper command, median ms (each a process; state: between create and start)")
+    names = list(per_command)
+    print(f"{'command':<10}" + "".join(f"{n:>22}" for n in names) + f"{'ours/' + base:>16}")
+    rows: dict[str, dict[str, object]] = {}
+    for command in COMMANDS:
+        medians = {n: statistics.median(per_command[n][command]) * 1e3 for n in names}
+        ours = medians.get("pycontainers-runtime")
+        ref = medians.get(base)
+        ratio = ours / ref if ours is not None and ref else None
+        shown = f"{ratio:>15.2f}x" if ratio is not None else f"{'n/a':>16}"
+        print(f"{command:<10}" + "".join(f"{medians[n]:>22.2f}" for n in names) + shown)
+        for n in names:
+            values = per_command[n][command]
+            ordered = sorted(values)
+            p10 = ordered[round(0.1 * (len(values) - 1))]
+            p90 = ordered[round(0.9 * (len(values) - 1))]
+            rows[f"{command} ({n})"] = {"median_ms": medians[n], "p10_ms": p10 * 1e3,
+                                        "p90_ms": p90 * 1e3, "n": len(values),
+                                        "ratio": medians[n] / ref if ref and n != base else None,
+                                        "vs": base if n != base else None,
+                                        "samples_s": values}  # fmt: skip
+    return rows
 
 
 def podman(runtime: str, tmp: Path, rootfs: Path, name: str) -> Callable[[int], float]:
@@ -152,12 +199,18 @@ def podman(runtime: str, tmp: Path, rootfs: Path, name: str) -> Callable[[int], 
 
 
 def measure(
-    contenders: dict[str, Callable[[int], float]], runs: int, warmup: int
+    contenders: dict[str, Callable[[int], float]],
+    runs: int,
+    warmup: int,
+    per_command: dict[str, dict[str, list[float]]] | None = None,
 ) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {k: [] for k in contenders}
     names = list(contenders)
     n = 0
     for r in range(warmup + runs):
+        if r == warmup:  # the warm-up rounds' per-command times do not count
+            for commands in (per_command or {}).values():
+                commands.clear()
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             n += 1
@@ -222,11 +275,18 @@ def main() -> None:
                 runtimes[name] = found
             else:
                 print(f"{name}: unavailable (not installed)")
+        per_command: dict[str, dict[str, list[float]]] = {k: {} for k in runtimes}
         contenders = available(
-            {f"direct {k}": direct(v, tmp / f"{k}-root", bundle) for k, v in runtimes.items()}
-        )
+            {f"direct {k}": direct(v, tmp / f"{k}-root", bundle, per_command[k])
+             for k, v in runtimes.items()}
+        )  # fmt: skip
+        for k in per_command:
+            per_command[k].clear()  # the availability probes and warm-up rounds do not count
         rows = table("create+start+wait+delete of /bin/true (each a process)",
-                     measure(contenders, args.runs, args.warmup), "direct runc")  # fmt: skip
+                     measure(contenders, args.runs, args.warmup, per_command), "direct runc")  # fmt: skip
+        per_command = {k: v for k, v in per_command.items() if f"direct {k}" in contenders}
+        if "runc" in per_command:
+            rows |= command_table(per_command, "runc")
         if not args.skip_podman and shutil.which("podman"):
             pm = available(
                 {f"podman run --rm ({k})": podman(v, tmp, rootfs, k) for k, v in runtimes.items()}

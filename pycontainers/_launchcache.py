@@ -29,6 +29,10 @@ certificate bundle patched at every start). When ``site`` added import finders o
 modules that do not exist, such as ``copy``'s ``org``). ``PYCONTAINERS_LAUNCH_DEBUG=1``
 prints at exit which path was taken.
 
+``pycontainers-runtime``'s script first runs the OCI runtime's C front end where it is
+built (``_native/runtime_front.c``, ``setup.py``): it answers the plain ``state``/``start``/
+``kill``/``delete`` without Python and otherwise runs this same interpreter command itself.
+
 Standard library only: ``setup.py`` loads this file (and ``_launcher.py``) while building.
 """
 
@@ -49,7 +53,7 @@ _PREAMBLE = """#!/bin/sh
 py="${{0%/*}}/python3"
 [ -x "$py" ] || py={python}
 [ -x "$py" ] || py=python3
-exec "$py" -S "$0" "$@"
+{front}exec "$py" -S "$0" "$@"
 '''
 """
 
@@ -179,9 +183,17 @@ def save(
         pass
 
 
-def script_text(name: str, target: str, python: str) -> str:
+_FRONT_LINE = (
+    'for f in {paths}; do [ -x "$f" ] && exec "$f" --fallback 3 "$py" -S "$0" "$@"; done\n'
+)
+
+
+def script_text(name: str, target: str, python: str, front: Sequence[str] = ()) -> str:
     """The launcher script of command ``name`` running ``target`` ("module:function"),
     falling back to interpreter ``python`` when there is no ``python3`` next to it.
+
+    ``front``: where the OCI runtime's C front end may be (``_native/runtime_front.c``); the
+    first one that is there runs instead of Python, with this Python command as its fallback.
     """
     import shlex
 
@@ -190,4 +202,8 @@ def script_text(name: str, target: str, python: str) -> str:
     with open(os.path.join(os.path.dirname(__file__), "_launcher.py"), encoding="utf-8") as f:
         source = f.read()
     source = source.replace('\nTARGET = ""\n', f'\nTARGET = "{target}"\n', 1)
-    return _PREAMBLE.format(name=name, python=shlex.quote(python)) + source
+    if any("\n" in path or "'''" in path for path in front):
+        raise ValueError(f"cannot write a launcher for {front!r}")
+    paths = " ".join(shlex.quote(path) for path in front)
+    line = _FRONT_LINE.format(paths=paths) if front else ""
+    return _PREAMBLE.format(name=name, python=shlex.quote(python), front=line) + source

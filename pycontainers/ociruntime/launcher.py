@@ -9,6 +9,12 @@ it directly, isolated and without ``site`` (``-I -S``: no ``PYTHON*`` variables,
 site, no ``.pth`` code) and puts on ``sys.path`` exactly the directories the writing
 interpreter found the package and its dependencies in. Write it again after upgrading
 Python or moving the package.
+
+Where the C front end is built (``pycontainers/_bin/pycontainers-runtime-front``,
+``_native/runtime_front.c``), the launcher is a script for it instead: its ``#!`` line names
+the front end, which answers the plain ``state``/``start``/``kill``/``delete`` itself (~1 ms)
+and otherwise runs the interpreter named on the ``# fallback:`` line on this same file, with
+the original arguments, environment and fds.
 """
 
 from __future__ import annotations
@@ -23,6 +29,26 @@ sys.path[:0] = {path!r}
 from pycontainers.ociruntime.main import entry
 entry()
 """
+
+
+_FRONT_TEMPLATE = "#!{front}\n# fallback:\t{python}\t-IS\n"
+FRONT = "pycontainers-runtime-front"
+"""The C front end's file name in ``pycontainers/_bin/``."""
+_MAX_SHEBANG = 250  # the kernel reads 256 bytes of a #! line
+
+
+def front_end() -> str | None:
+    """The built C front end next to the package (None: not built, or not usable from a
+    ``#!`` line).
+    """
+    import pycontainers
+
+    path = os.path.join(os.path.dirname(os.path.abspath(pycontainers.__file__)), "_bin", FRONT)
+    if not os.access(path, os.X_OK) or len(path) + 2 > _MAX_SHEBANG:
+        return None
+    if any(c.isspace() for c in path):
+        return None
+    return path
 
 
 def search_path() -> list[str]:
@@ -41,7 +67,12 @@ def search_path() -> list[str]:
 
 def launcher_text() -> str:
     """The launcher's source for this interpreter and this install."""
-    return _TEMPLATE.format(python=os.path.realpath(sys.executable), path=search_path())
+    python = os.path.realpath(sys.executable)
+    text = _TEMPLATE.format(python=python, path=search_path())
+    front = front_end()
+    if front is None or any(c in python for c in "\t\n"):
+        return text
+    return _FRONT_TEMPLATE.format(front=front, python=python) + text.partition("\n")[2]
 
 
 def write_launcher(path: str) -> str:
@@ -66,4 +97,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["launcher_text", "main", "search_path", "write_launcher"]
+__all__ = ["FRONT", "front_end", "launcher_text", "main", "search_path", "write_launcher"]

@@ -76,7 +76,8 @@ _QUICK_POSITIONALS = {"state": (1, 1), "start": (1, 1), "delete": (1, 1), "kill"
 def _quick(argv: Sequence[str]) -> bool:
     """Run a plain ``state``, ``start``, ``kill`` or ``delete`` without argparse or the
     engine (see :mod:`pycontainers.ociruntime.quick`); False (nothing done) for any other
-    command line or case, which the full parser and the engine then handle.
+    command line or case, which the full parser and the engine then handle. The C front end
+    (``_native/runtime_front.c``) reads the command line by these same rules.
     """
     root = os.environ.get(ROOT_ENV) or DEFAULT_ROOT
     i = 0

@@ -11,6 +11,10 @@ each returns False when it meets anything else (a monitored container, hooks to 
 paused one, a container in the wrong state, a bad argument), and the caller then runs the
 engine's command, which does the rest and words the errors. The unit tests compare both
 paths on the same containers.
+
+``_native/runtime_front.c`` does the same in C (with ``main._quick``'s command line), so that
+a built install pays no Python start for these: a change here is a change there, and
+``tests/integration/test_oci_runtime_front.py`` compares the two.
 """
 
 from __future__ import annotations

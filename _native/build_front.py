@@ -1,0 +1,63 @@
+"""Compile the OCI runtime's C front end (``runtime_front*.c``, linked with Jansson).
+
+``setup.py``'s ``build_front`` runs :func:`build`; the tests run it too. Standard library
+only: it is loaded from the source tree while building.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCES = [HERE / f"runtime_front{part}.c" for part in ("", "_json", "_cmds")]
+HEADERS = [HERE / "runtime_front.h"]
+CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-fno-plt", "-s"]
+MISSING = (
+    "pycontainers: jansson.h not found (Debian: libjansson-dev); the OCI runtime's C front "
+    "end is not built and every command runs through Python"
+)
+
+
+def compiler() -> list[str]:
+    """The C compiler command (``$CC``, else ``cc``)."""
+    return shlex.split(os.environ.get("CC", "cc"))
+
+
+def has_jansson() -> bool:
+    """Whether the compiler finds Jansson's header."""
+    try:
+        probe = subprocess.run(
+            [*compiler(), "-E", "-x", "c", "-", "-o", os.devnull],
+            input="#include <jansson.h>\n",
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return False
+    return probe.returncode == 0
+
+
+def build(target: Path) -> bool:
+    """Compile the front end to ``target`` (static where libjansson.a and libc.a are there,
+    else dynamic); False, after printing :data:`MISSING`, when Jansson's header is not there.
+    """
+    import sys
+
+    if not has_jansson():
+        print(MISSING, file=sys.stderr)
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".new")
+    base = [*compiler(), *CFLAGS, "-o", str(tmp), *map(str, SOURCES), "-ljansson", "-lm"]
+    for extra in (["-static"], []):
+        proc = subprocess.run([*base, *extra], capture_output=True, text=True)
+        if proc.returncode == 0:
+            break
+    else:
+        raise RuntimeError(f"compiling pycontainers-runtime-front failed:\n{proc.stderr}")
+    tmp.chmod(0o755)
+    tmp.replace(target)
+    return True

@@ -112,16 +112,16 @@ class _Pool:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.idle: dict[tuple[str, tuple[DeviceMapping, ...]], list[Lease]] = {}
-        self.counter = itertools.count(1)
         self.starttime = 0
         self.exit_hook = False
 
     def name(self) -> str:
         if not self.starttime:
             self.starttime = proc_starttime(self.pid)
-        return f"run-{self.pid}-{self.starttime}-{next(self.counter)}"
+        return f"run-{self.pid}-{self.starttime}-{next(_counter)}"
 
 
+_counter = itertools.count(1)  # of the process, whatever pool: a name is never made twice
 _pool = _Pool()
 
 
@@ -130,7 +130,10 @@ def _forget_in_child() -> None:
     parent's; the lock may have been held by a thread the child does not have).
     """
     global _pool
-    _pool = _Pool()
+    _counter = itertools.count(1)  # of the process, whatever pool: a name is never made twice
+
+
+_pool = _Pool()
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
@@ -251,7 +254,8 @@ def _check_unified(directory: str, program: int | None, record: bytes, xattr: st
 
 def _empty(lease: Lease) -> bool:
     """Whether nothing is left in the group (nor ever killed by the OOM killer there: its
-    counter would tell the next run it was)."""
+    counter would tell the next run it was).
+    """
     for hierarchy, directory in lease.group.paths.items():
         try:
             if hierarchy == "unified":

@@ -162,9 +162,7 @@ def test_a_changed_idle_group_is_removed_not_reused(busybox_rootfs: Path, how: s
 
 
 @pytest.mark.parametrize("where", ["v1", "unified"])
-def test_an_idle_group_with_a_process_in_it_is_not_reused(
-    busybox_rootfs: Path, where: str
-) -> None:
+def test_an_idle_group_with_a_process_in_it_is_not_reused(busybox_rootfs: Path, where: str) -> None:
     first = run_group(busybox_rootfs)
     directory = v1_devices(first) if where == "v1" else unified(first)
     if directory is None:

@@ -254,18 +254,20 @@ def _check_unified(directory: str, program: int | None, record: bytes, xattr: st
 
 def _empty(lease: Lease) -> bool:
     """Whether nothing is left in the group (nor ever killed by the OOM killer there: its
-    counter would tell the next run it was).
+    counter would tell the next run it was); any doubt is a no.
     """
-    for hierarchy, directory in lease.group.paths.items():
-        try:
+    from pycontainers.errors import CgroupError
+
+    try:
+        for hierarchy, directory in lease.group.paths.items():
             if hierarchy == "unified":
                 if "populated 0" not in _read(f"{directory}/cgroup.events").splitlines():
                     return False
             elif _read(f"{directory}/cgroup.procs").strip():
                 return False
-        except OSError:
-            return False
-    return lease.group.oom_kill_count() == 0
+        return lease.group.oom_kill_count() == 0
+    except (OSError, CgroupError):
+        return False
 
 
 def give_back(lease: Lease) -> None:

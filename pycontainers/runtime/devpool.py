@@ -130,10 +130,7 @@ def _forget_in_child() -> None:
     parent's; the lock may have been held by a thread the child does not have).
     """
     global _pool
-    _counter = itertools.count(1)  # of the process, whatever pool: a name is never made twice
-
-
-_pool = _Pool()
+    _pool = _Pool()
 
 
 os.register_at_fork(after_in_child=_forget_in_child)

@@ -329,6 +329,28 @@ def test_a_forked_child_does_not_take_its_parents_pool(busybox_rootfs: Path) -> 
         theirs = f.read()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert theirs.startswith(f"pycontainers/run-{pid}-")
+    assert theirs.startswith(f"pycontainers/run-{pid}-"), theirs
     assert gone(theirs) and not gone(mine)  # the child removed its own, not ours
     assert run_group(busybox_rootfs) == mine
+
+
+def test_a_group_under_another_parent_is_made_and_removed_per_run(busybox_rootfs: Path) -> None:
+    """Only the default parent's groups are pooled (gc looks there): another parent's
+    group is removed with its run, and the parent with it.
+    """
+    parent = f"pctest-devpool-{os.getpid()}"
+    r = pc.run(str(busybox_rootfs), ["cat", "/proc/self/cgroup"], namespaces=NS,
+               network="none", capture_output=True, timeout=60, cgroup_parent=parent)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f":/{parent}/" in r.stdout.decode()
+    assert not any(os.path.isdir(os.path.dirname(d)) for d in dirs(f"{parent}/x"))
+    assert devpool.drain() == []
+
+
+def test_owner_gone_reads_the_owner_from_the_name() -> None:
+    start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    me = os.getpid()
+    assert not devpool.owner_gone(f"run-{me}-{start}-7")
+    assert devpool.owner_gone(f"run-{me}-{start + 1}-7")  # another process had that pid
+    assert not devpool.owner_gone("0123456789abcdef")  # not a pooled group's name
+    assert not devpool.owner_gone(f"run-{me}-{start}")

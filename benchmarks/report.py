@@ -135,6 +135,21 @@ def health_cpu(data: dict[str, Any]) -> tuple[Table, Samples, str]:
     return (head, rows), {}, ""
 
 
+def device_group(data: dict[str, Any]) -> tuple[Table, Samples, str]:
+    import statistics
+
+    samples = {name: list(values) for name, values in data["samples_ms"].items()}
+    base = statistics.median(samples["no group"]) if samples.get("no group") else None
+    rows = []
+    for name, values in samples.items():
+        deciles = statistics.quantiles(values, n=10) if len(values) > 1 else values * 2
+        median = statistics.median(values)
+        rows.append([name, _f(median, 3), _f(deciles[0], 3), _f(deciles[-1], 3),
+                     str(len(values)), _ratio(median / base if base else None)])  # fmt: skip
+    head = ["mode", "median ms", "p10 ms", "p90 ms", "n", "vs no group"]
+    return (head, rows), samples, "ms"
+
+
 Parser = Callable[[dict[str, Any]], tuple[Table, Samples, str]]
 
 # name: (title, what it compares, full-run arguments, quick arguments, parser)
@@ -144,6 +159,12 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], list[str], Parser]] = {
         "`/bin/true` in new pid/mnt/uts/ipc/net namespaces: pycontainers in-process vs runc, "
         "bwrap, unshare and a C floor",
         [], ["--runs", "5", "--warmup", "1"], start_latency,
+    ),
+    "device_group": (
+        "Device group of a run",
+        "`pc.run('/bin/true')` with its device group from the per-process pool, a fresh group "
+        "per run, and no group",
+        [], ["--runs", "5", "--warmup", "1"], device_group,
     ),
     "unpack": (
         "Layer unpack",

@@ -245,6 +245,9 @@ def session_leak_check(state_root: Path) -> Iterator[None]:
         assert not nft.owners(), f"published-port rules left behind: {nft.owners()}"
         nft.remove_all()
     before.check()
+    from pycontainers.runtime import devpool
+
+    devpool.drain()  # the idle device groups of this process's runs (atexit is too late)
     kept = (".mnt", "network", ".names.lock", "events.jsonl", "events.jsonl.1", "events.jsonl.lock")
     leftovers = [p for p in os.listdir(state_root) if p not in kept]
     assert not leftovers, f"container state left behind: {leftovers}"

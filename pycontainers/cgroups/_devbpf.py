@@ -209,7 +209,8 @@ POLICY_XATTR = "trusted.pycontainers.devices"
 kernel keeps only the program): an update starts from it, as a v1 group's rules do."""
 
 
-def _policy_json(policy: DevicePolicy) -> bytes:
+def policy_record(policy: DevicePolicy) -> bytes:
+    """The bytes :func:`attach_device_rules` records for ``policy`` (:data:`POLICY_XATTR`)."""
     rows = [[e.type, e.major, e.minor, e.access] for e in policy.exceptions]
     return json.dumps({"allow": policy.allow, "exceptions": rows}).encode()
 
@@ -297,7 +298,7 @@ def _record(directory: str, policy: DevicePolicy) -> None:
     later update starts from rules the program no longer has.
     """
     try:
-        os.setxattr(directory, POLICY_XATTR, _policy_json(policy))
+        os.setxattr(directory, POLICY_XATTR, policy_record(policy))
         return
     except OSError as exc:
         log.warning("cgroup.device_policy_unrecorded", path=directory, error=exc.strerror)

@@ -3,7 +3,9 @@
 
 A process killed while it created a container leaves a state directory in ``creating``
 (and maybe a cgroup with a child waiting in it, a writable layer, a network endpoint).
-``gc`` removes those once their creator is gone; any empty ``pycontainers/<id>`` cgroup, and
+``gc`` removes those once their creator is gone; any empty ``pycontainers/<id>`` cgroup, the
+device groups of foreground runs (``pycontainers/run-<pid>-<starttime>-<n>``, see
+:mod:`pycontainers.runtime.devpool`) whose process is gone, with what is left in them, and
 a busy one whose monitor serves a state directory that was deleted (a lost container: it
 is killed); any container layer of no state directory and no live group; and the network garbage of
 :func:`pycontainers.network.gc.collect` (which assumes one state root per network
@@ -113,8 +115,10 @@ def _hex(name: str) -> bool:
 
 
 def _stray_cgroups(known: set[str]) -> tuple[list[str], set[str]]:
-    """``pycontainers/<64 hex>`` groups of no known container, in any hierarchy (a
-    removal cut short may have left some hierarchies only). An empty group is removed. A
+    """``pycontainers/<64 hex>`` groups of no known container, and foreground runs' device
+    groups whose owner is gone (:func:`~pycontainers.runtime.devpool.owner_gone`: removed
+    with what is in them), in any hierarchy (a removal cut short may have left some
+    hierarchies only). An empty group is removed. A
     group with processes may belong to a live container under another state root (the
     cgroup parent is shared), so it is removed (its processes killed) only when it is
     proven lost: its processes' monitor serves a state directory that no longer exists.
@@ -123,6 +127,7 @@ def _stray_cgroups(known: set[str]) -> tuple[list[str], set[str]]:
     """
     from pycontainers.cgroups import CgroupError, CgroupNotSupported, detect_layout
     from pycontainers.cgroups._factory import backend
+    from pycontainers.runtime.devpool import owner_gone
 
     try:
         layout = detect_layout()
@@ -132,12 +137,15 @@ def _stray_cgroups(known: set[str]) -> tuple[list[str], set[str]]:
     names: set[str] = set()
     for directory in parent.paths.values():
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            names |= {n for n in os.listdir(directory) if len(n) == 64 and _hex(n)}
+            names |= {
+                n for n in os.listdir(directory) if (len(n) == 64 and _hex(n)) or owner_gone(n)
+            }
     stray, busy = [], set()
     for name in sorted(names - known):
         group = backend(f"pycontainers/{name}", layout)
         pids = _processes(group.paths.values())
-        if pids and not _lost(pids, name):
+        # a foreground run's device group whose owner is gone: no one waits for what is left
+        if pids and not owner_gone(name) and not _lost(pids, name):
             busy.add(name)
             continue
         with contextlib.suppress(CgroupError):

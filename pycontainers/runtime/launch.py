@@ -7,6 +7,7 @@ its cgroup removed before the error reaches the caller.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 from typing import TYPE_CHECKING, Any
@@ -50,8 +51,9 @@ def start_error(
 if TYPE_CHECKING:
     from pycontainers._plan import Plan
     from pycontainers._sys import ChildReport
-    from pycontainers.cgroups import CGroup, CgroupLayout, Resources
+    from pycontainers.cgroups import CGroup, CgroupLayout, DeviceMapping, Resources
     from pycontainers.network.endpoint import Endpoint
+    from pycontainers.runtime.devpool import Lease
 
 # Docker's device cgroup: every device may be mknod'ed, only these opened.
 DEFAULT_DEVICE_RULES = (
@@ -128,38 +130,45 @@ def _where_stuck(pid: int) -> str:
     return "; ".join(parts) or "an unknown place"
 
 
-def _create_cgroup(name: str, spec: ContainerSpec, *, devices_only: bool = False) -> CGroup:
+def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
     from pycontainers.cgroups import CGroup, CgroupError
 
     resources = with_default_devices(spec)
-    layout = _devices_layout() if devices_only else None
     try:
-        return CGroup.create(name, resources, parent=spec.cgroup_parent, layout=layout)
+        return CGroup.create(name, resources, parent=spec.cgroup_parent)
     except CgroupError as exc:
         if exc.errno != errno.ENOENT:
             raise
         # another process removed the (then empty) parent between our two mkdirs: again
-        return CGroup.create(name, resources, parent=spec.cgroup_parent, layout=layout)
+        return CGroup.create(name, resources, parent=spec.cgroup_parent)
 
 
-def _devices_layout() -> CgroupLayout:
+_DEVICES_LAYOUT: dict[CgroupLayout, CgroupLayout] = {}
+
+
+def devices_layout() -> CgroupLayout:
     """The host's hierarchies that hold device rules: the v1 ``devices`` hierarchy and the
     unified one (its device program). A group made only for the device rules of a container
     with no limits needs no other (each costs a mkdir, a join and a rmdir per start).
     """
-    import attrs
-
     from pycontainers.cgroups import CgroupLayout, detect_layout
 
     layout = detect_layout()
+    found = _DEVICES_LAYOUT.get(layout)
+    if found is not None:
+        return found
     v1 = tuple((k, m) for k, m in layout.v1_hierarchies if "devices" in k.split(","))
+    found = layout
     if layout.kind == "hybrid":
-        if v1:
-            return attrs.evolve(layout, v1_hierarchies=v1)
-        return CgroupLayout("v2", unified=layout.unified)
-    if layout.kind == "v1" and v1:
-        return attrs.evolve(layout, v1_hierarchies=v1)
-    return layout
+        found = (
+            attrs.evolve(layout, v1_hierarchies=v1)
+            if v1
+            else CgroupLayout("v2", unified=layout.unified)
+        )
+    elif layout.kind == "v1" and v1:
+        found = attrs.evolve(layout, v1_hierarchies=v1)
+    _DEVICES_LAYOUT[layout] = found
+    return found
 
 
 def drop_cgroup(cgroup: CGroup, parent: str) -> None:
@@ -193,21 +202,33 @@ def with_default_devices(spec: ContainerSpec) -> Resources:
     and, on cgroup v2, a device program attached to the container's group (on a hybrid
     host: both). A privileged container gets no rules.
     """
-    import attrs
+    if spec.security.privileged:
+        from pycontainers.cgroups import Resources
 
+        return spec.resources if spec.resources is not None else Resources()
+    res = spec.resources
+    if res is None or not (res.devices_allow or res.devices_deny):
+        return default_device_resources(spec.devices, res)
+    own = tuple(d.rule for d in spec.devices)
+    return attrs.evolve(res, devices_allow=(*res.devices_allow, *own)) if own else res
+
+
+@functools.lru_cache(maxsize=64)
+def default_device_resources(
+    devices: tuple[DeviceMapping, ...], resources: Resources | None = None
+) -> Resources:
+    """``resources`` (default: none) with Docker's device rules and one for each of
+    ``devices`` (see :func:`with_default_devices`); cached, most containers share them.
+    """
     from pycontainers.cgroups import Resources
 
-    res = spec.resources if spec.resources is not None else Resources()
-    if spec.security.privileged:
-        return res
-    own = tuple(d.rule for d in spec.devices)
-    if res.devices_allow or res.devices_deny:
-        return attrs.evolve(res, devices_allow=(*res.devices_allow, *own)) if own else res
+    own = tuple(d.rule for d in devices)
     # a device given with its own permissions gets those, not a default rule's (``--device
     # /dev/zero:/dev/z:r`` is read-only, and so is /dev/zero: the cgroup sees one device)
-    numbers = {(d.type, d.major, d.minor) for d in spec.devices}
+    numbers = {(d.type, d.major, d.minor) for d in devices}
     defaults = tuple(r for r in DEFAULT_DEVICE_RULES if _numbers(r) not in numbers)
-    return attrs.evolve(res, devices_deny=("a",), devices_allow=(*defaults, *own))
+    base = resources if resources is not None else Resources()
+    return attrs.evolve(base, devices_deny=("a",), devices_allow=(*defaults, *own))
 
 
 def _numbers(rule: str) -> tuple[str, int, int] | None:
@@ -284,6 +305,7 @@ class Launch:
         # a foreground run without limits gets a group for the device rules alone, in the
         # hierarchies that hold them, and no cgroup filesystem inside (as before it had one)
         self._devices_only = spec.resources is None and monitor is None and start_fifo is None
+        self._lease: Lease | None = None  # the device group's, when it is one (devpool)
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         self.seccomp_fd = -1  # the notify fd the ready child sent (seccomp_listener); ours
         # the steps, each undone in reverse when a later one fails: prepare (network, the
@@ -363,7 +385,13 @@ class Launch:
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 ready.fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
             if needs_cgroup(spec):
-                self.cgroup = _create_cgroup(owner, spec, devices_only=self._devices_only)
+                if self._devices_only:  # a pooled group, reused run after run
+                    from pycontainers.runtime import devpool
+
+                    self._lease = devpool.take(spec, devices_layout())
+                    self.cgroup = self._lease.group
+                else:
+                    self.cgroup = _create_cgroup(owner, spec)
                 for path in self.cgroup.procs_paths():
                     ready.cgroup_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
                 crashpoint("cgroup")
@@ -638,7 +666,14 @@ class Launch:
         return self.cgroup is not None and self.cgroup.oom_killed()
 
     def remove_cgroup(self) -> None:
-        """Kill whatever is left in the container's cgroup and remove it."""
-        if self.cgroup is not None:
+        """Kill whatever is left in the container's cgroup and remove it; an emptied device
+        group of a foreground run goes back to its pool instead (:mod:`.devpool`).
+        """
+        if self._lease is not None:
+            from pycontainers.runtime import devpool
+
+            lease, self._lease, self.cgroup = self._lease, None, None
+            devpool.give_back(lease)
+        elif self.cgroup is not None:
             drop_cgroup(self.cgroup, self.cgroup_parent)
             self.cgroup = None

@@ -124,12 +124,20 @@ def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
     sec = spec.security
     if sec.privileged or sec.seccomp is None:
         return None, 0
+    caps = sec.capabilities()
+    memo_key: object = (sec.seccomp, frozenset(caps))
+    try:
+        known = _SECCOMP_MEMO.get(memo_key)
+    except TypeError:  # a profile that cannot be hashed: no memo
+        memo_key, known = None, None
+    if known is not None:
+        return known
     from pycontainers.security import _seccomp_cache
 
-    caps = sec.capabilities()
     cache_key = _seccomp_cache.key(_seccomp_cache.profile_source(sec.seccomp), caps)
     cached = _seccomp_cache.load(cache_key)
     if cached is not None:
+        _remember(memo_key, cached)
         return cached
     from pycontainers.security.seccomp import compile_profile, default_profile
 
@@ -140,7 +148,20 @@ def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:
             "seccomp", errno.EINVAL, "seccomp: the profile compiled to nothing"
         )
     _seccomp_cache.store(cache_key, bpf, profile.filter_flags)
+    _remember(memo_key, (bpf, profile.filter_flags))
     return bpf, profile.filter_flags
+
+
+_SECCOMP_MEMO: dict[object, tuple[bytes, int]] = {}
+"""Filters this process compiled or read from the verified cache, by (profile, capability
+set): a process starting many containers hashes and reads the 16 KB profile once."""
+
+
+def _remember(memo_key: object, filt: tuple[bytes, int]) -> None:
+    if memo_key is not None:
+        if len(_SECCOMP_MEMO) >= 32:
+            _SECCOMP_MEMO.clear()
+        _SECCOMP_MEMO[memo_key] = filt
 
 
 def _rlimits(spec: ContainerSpec) -> tuple[tuple[int, int, int], ...]:

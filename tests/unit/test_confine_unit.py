@@ -63,6 +63,7 @@ def test_filters_come_from_a_verified_disk_cache(tmp_path: Any, monkeypatch: Any
     from pycontainers.security import _seccomp_cache
 
     monkeypatch.setenv("PYCONTAINERS_ROOT", str(tmp_path))
+    confine._SECCOMP_MEMO.clear()  # (the process's memo: see the next test)
     compiled = confinement(spec()).seccomp_bpf
     entries = os.listdir(_seccomp_cache.cache_dir())
     assert len(entries) == 1
@@ -77,17 +78,45 @@ def test_filters_come_from_a_verified_disk_cache(tmp_path: Any, monkeypatch: Any
         return real(*args, **kw)
 
     monkeypatch.setattr(seccomp_mod, "compile_profile", counting)
+    confine._SECCOMP_MEMO.clear()
     assert confine.confinement(spec()).seccomp_bpf == compiled and calls == []  # a hit
     from pathlib import Path
 
     data = bytearray(Path(path).read_bytes())
     data[-1] ^= 0xFF
     Path(path).write_bytes(bytes(data))
+    confine._SECCOMP_MEMO.clear()
     assert confine.confinement(spec()).seccomp_bpf == compiled and len(calls) == 1
     os.chmod(path, 0o666)
+    confine._SECCOMP_MEMO.clear()
     assert confine.confinement(spec()).seccomp_bpf == compiled and len(calls) == 2
     other = confinement(spec(security=pc.SecurityOptions(cap_add=["SYS_ADMIN"])))
     assert other.seccomp_bpf != compiled  # the capabilities are part of the key
+
+
+def test_a_process_reads_a_filter_once_per_profile_and_capabilities(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """After the first confinement the process keeps the filter: the disk cache is not read
+    again for the same profile and capability set, and another capability set or profile
+    is not served from it."""
+    import shutil
+
+    from pycontainers.runtime import confine
+    from pycontainers.security import _seccomp_cache
+
+    monkeypatch.setenv("PYCONTAINERS_ROOT", str(tmp_path))
+    confine._SECCOMP_MEMO.clear()
+    first = confinement(spec()).seccomp_bpf
+    shutil.rmtree(_seccomp_cache.cache_dir())
+    reads: list[str] = []
+    monkeypatch.setattr(_seccomp_cache, "load", lambda key: reads.append(key))
+    assert confinement(spec()).seccomp_bpf == first and reads == []
+    widened = confinement(spec(security=pc.SecurityOptions(cap_add=["SYS_ADMIN"])))
+    assert widened.seccomp_bpf != first and len(reads) == 1
+    own = confinement(spec(security=pc.SecurityOptions(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                                                                "syscalls": []})))  # fmt: skip
+    assert own.seccomp_bpf not in (first, widened.seccomp_bpf) and len(reads) == 2
 
 
 def test_configs_take_the_resolved_profile_from_a_verified_disk_cache(

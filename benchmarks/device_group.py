@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 from start_latency import NAMESPACES, build_rootfs  # noqa: E402
 
 import pycontainers as pc  # noqa: E402
-from pycontainers.runtime import devpool, launch  # noqa: E402
+from pycontainers.runtime import devpool, devrules  # noqa: E402
 
 
 @contextmanager
@@ -52,12 +52,12 @@ def fresh() -> Iterator[None]:
 
 @contextmanager
 def no_group() -> Iterator[None]:
-    needs = launch.needs_cgroup
-    launch.needs_cgroup = lambda spec: spec.resources is not None
+    needs = devrules.needs_cgroup
+    devrules.needs_cgroup = lambda spec: spec.resources is not None
     try:
         yield
     finally:
-        launch.needs_cgroup = needs
+        devrules.needs_cgroup = needs
 
 
 MODES: dict[str, Callable[[], AbstractContextManager[None]]] = {

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pycontainers.cgroups import CGroup, CgroupLayout, detect_layout, remove_parent
-from pycontainers.runtime.launch import DEFAULT_DEVICE_RULES
+from pycontainers.runtime.devrules import DEFAULT_DEVICE_RULES
 
 PARENT = "pycontainers-bench-devices"
 

@@ -70,7 +70,7 @@ class CallGroups:
 
     def __init__(self, spec: ContainerSpec, prefix: str) -> None:
         from pycontainers.cgroups import Resources
-        from pycontainers.runtime.launch import with_default_devices
+        from pycontainers.runtime.devrules import with_default_devices
 
         base = attrs.evolve(spec, resources=spec.resources or Resources())
         self._resources = with_default_devices(base)

@@ -1,7 +1,7 @@
 """The device groups of foreground runs, kept for the next run instead of removed.
 
 A foreground run of an unprivileged container without limits gets a cgroup for its device
-rules alone (:func:`~pycontainers.runtime.launch.needs_cgroup`): the v1 ``devices`` group
+rules alone (:func:`~pycontainers.runtime.devrules.needs_cgroup`): the v1 ``devices`` group
 and the unified group with its device program. Making one costs two mkdirs, a dozen rule
 writes and a BPF program load and attach; removing it a kill and two rmdirs. So a group
 emptied at the end of a run goes into a small per-process pool, keyed by its device policy,
@@ -86,7 +86,7 @@ class Lease:
 def wanted(devices: tuple[DeviceMapping, ...]) -> Wanted:
     """The group content for an unprivileged container without limits given ``devices``."""
     from pycontainers.cgroups._devbpf import device_policy, policy_record
-    from pycontainers.runtime.launch import default_device_resources
+    from pycontainers.runtime.devrules import default_device_resources
 
     resources = default_device_resources(devices)
     policy = device_policy(resources.devices_deny, resources.devices_allow)

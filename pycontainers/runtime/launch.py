@@ -7,7 +7,6 @@ its cgroup removed before the error reaches the caller.
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import signal
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,9 @@ import attrs
 
 from pycontainers import _log
 from pycontainers.errors import ContainerStartError
+from pycontainers.runtime import devrules
 from pycontainers.runtime._crash import crashpoint
+from pycontainers.runtime.devrules import devices_layout, with_default_devices
 from pycontainers.runtime.stdio import Stdio
 from pycontainers.spec import ContainerSpec, OverlayRootfs
 
@@ -51,15 +52,9 @@ def start_error(
 if TYPE_CHECKING:
     from pycontainers._plan import Plan
     from pycontainers._sys import ChildReport
-    from pycontainers.cgroups import CGroup, CgroupLayout, DeviceMapping, Resources
+    from pycontainers.cgroups import CGroup
     from pycontainers.network.endpoint import Endpoint
     from pycontainers.runtime.devpool import Lease
-
-# Docker's device cgroup: every device may be mknod'ed, only these opened.
-DEFAULT_DEVICE_RULES = (
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
-)  # fmt: skip
 
 
 log = _log.get_logger("pycontainers.runtime")
@@ -143,34 +138,6 @@ def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
         return CGroup.create(name, resources, parent=spec.cgroup_parent)
 
 
-_DEVICES_LAYOUT: dict[CgroupLayout, CgroupLayout] = {}
-
-
-def devices_layout() -> CgroupLayout:
-    """The host's hierarchies that hold device rules: the v1 ``devices`` hierarchy and the
-    unified one (its device program). A group made only for the device rules of a container
-    with no limits needs no other (each costs a mkdir, a join and a rmdir per start).
-    """
-    from pycontainers.cgroups import CgroupLayout, detect_layout
-
-    layout = detect_layout()
-    found = _DEVICES_LAYOUT.get(layout)
-    if found is not None:
-        return found
-    v1 = tuple((k, m) for k, m in layout.v1_hierarchies if "devices" in k.split(","))
-    found = layout
-    if layout.kind == "hybrid":
-        found = (
-            attrs.evolve(layout, v1_hierarchies=v1)
-            if v1
-            else CgroupLayout("v2", unified=layout.unified)
-        )
-    elif layout.kind == "v1" and v1:
-        found = attrs.evolve(layout, v1_hierarchies=v1)
-    _DEVICES_LAYOUT[layout] = found
-    return found
-
-
 def drop_cgroup(cgroup: CGroup, parent: str) -> None:
     """Remove a container's group (killing what is left in it), and the parent group too
     once no other container uses it, so nothing of ours stays on the host.
@@ -182,62 +149,6 @@ def drop_cgroup(cgroup: CGroup, parent: str) -> None:
         remove_parent(parent, layout=cgroup.layout)
     except CgroupError as exc:
         log.debug("cgroup.parent_kept", parent=parent, error=str(exc))
-
-
-def needs_cgroup(spec: ContainerSpec) -> bool:
-    """Whether a start of ``spec`` makes a cgroup: for its limits, and, when root starts an
-    unprivileged container without limits, for the device rules alone. Without them root in
-    the container could make a node of any host device (``CAP_MKNOD``) and open it, or open
-    one a bind mount shows. Rootless containers get none (nor could they mknod a device).
-    """
-    if spec.resources is not None:
-        return True
-    return os.geteuid() == 0 and not spec.security.privileged
-
-
-def with_default_devices(spec: ContainerSpec) -> Resources:
-    """The spec's resources, plus Docker's device rules (everything denied but mknod and
-    the default nodes) and a rule for each of the spec's devices (``--device``), with that
-    device's own permissions. The cgroup enforces them through the v1 devices controller
-    and, on cgroup v2, a device program attached to the container's group (on a hybrid
-    host: both). A privileged container gets no rules.
-    """
-    if spec.security.privileged:
-        from pycontainers.cgroups import Resources
-
-        return spec.resources if spec.resources is not None else Resources()
-    res = spec.resources
-    if res is None or not (res.devices_allow or res.devices_deny):
-        return default_device_resources(spec.devices, res)
-    own = tuple(d.rule for d in spec.devices)
-    return attrs.evolve(res, devices_allow=(*res.devices_allow, *own)) if own else res
-
-
-@functools.lru_cache(maxsize=64)
-def default_device_resources(
-    devices: tuple[DeviceMapping, ...], resources: Resources | None = None
-) -> Resources:
-    """``resources`` (default: none) with Docker's device rules and one for each of
-    ``devices`` (see :func:`with_default_devices`); cached, most containers share them.
-    """
-    from pycontainers.cgroups import Resources
-
-    own = tuple(d.rule for d in devices)
-    # a device given with its own permissions gets those, not a default rule's (``--device
-    # /dev/zero:/dev/z:r`` is read-only, and so is /dev/zero: the cgroup sees one device)
-    numbers = {(d.type, d.major, d.minor) for d in devices}
-    defaults = tuple(r for r in DEFAULT_DEVICE_RULES if _numbers(r) not in numbers)
-    base = resources if resources is not None else Resources()
-    return attrs.evolve(base, devices_deny=("a",), devices_allow=(*defaults, *own))
-
-
-def _numbers(rule: str) -> tuple[str, int, int] | None:
-    """``(type, major, minor)`` of a rule naming one device (``"c 1:3 rwm"``), else None."""
-    kind, numbers, _ = rule.split()
-    major, _, minor = numbers.partition(":")
-    if not (major.isdigit() and minor.isdigit()):
-        return None
-    return kind, int(major), int(minor)
 
 
 @attrs.define
@@ -384,7 +295,7 @@ class Launch:
                 ready.tree_fd = self._overlay(spec.rootfs, owner)
             if start_fifo is not None:  # opened here: a user namespace's root may not reach it
                 ready.fifo_fd = os.open(start_fifo, os.O_RDWR | os.O_CLOEXEC)
-            if needs_cgroup(spec):
+            if devrules.needs_cgroup(spec):
                 if self._devices_only:  # a pooled group, reused run after run
                     from pycontainers.runtime import devpool
 

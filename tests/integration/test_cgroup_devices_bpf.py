@@ -43,7 +43,7 @@ from pycontainers.cgroups._devbpf import (
     stored_policy,
 )
 from pycontainers.cgroups._factory import remove_parent
-from pycontainers.runtime.launch import DEFAULT_DEVICE_RULES
+from pycontainers.runtime.devrules import DEFAULT_DEVICE_RULES
 
 pytestmark = pytest.mark.root
 

@@ -27,7 +27,7 @@ from pycontainers import _sys
 from pycontainers.cgroups import detect_layout
 from pycontainers.cgroups._devbpf import POLICY_XATTR, DevicePolicy, compile_policy
 from pycontainers.runtime import devpool
-from pycontainers.runtime.launch import devices_layout
+from pycontainers.runtime.devrules import devices_layout
 
 pytestmark = pytest.mark.root
 

@@ -21,7 +21,7 @@ from pycontainers.cgroups._devbpf import (
     device_policy,
     program,
 )
-from pycontainers.runtime.launch import DEFAULT_DEVICE_RULES
+from pycontainers.runtime.devrules import DEFAULT_DEVICE_RULES
 
 M, R, W = 1, 2, 4
 

@@ -58,7 +58,7 @@ def test_device_rules_give_a_device_its_own_permissions() -> None:
     """The same rules on every layout: the v1 controller and the cgroup v2 device program
     both enforce them.
     """
-    from pycontainers.runtime.launch import with_default_devices
+    from pycontainers.runtime.devrules import with_default_devices
 
     spec = ContainerSpec(rootfs="/r", process=Process(args=("true",)), resources=Resources(),
                          devices=["/dev/zero:/dev/z:r", "/dev/loop-control"])  # fmt: skip

@@ -62,19 +62,15 @@ class RemoteContainer:
         """Start it."""
         self.client.request("POST", f"/containers/{self.id}/start")
 
-    def stop(self, timeout: float = 10.0, sig: str | int | None = None) -> None:
-        """Its stop signal, then SIGKILL after ``timeout`` seconds."""
-        self.client.request(
-            "POST", f"/containers/{self.id}/stop", params={"t": int(timeout), "signal": sig},
-            timeout=timeout + 30,
-        )  # fmt: skip
+    def stop(self, timeout: float | None = None, sig: str | int | None = None) -> None:
+        """Its stop signal, then SIGKILL after ``timeout`` seconds (None: the container's
+        own stop timeout, 10 s unless it was created with another).
+        """
+        self.client.request("POST", f"/containers/{self.id}/stop", **_stop_args(timeout, sig))
 
-    def restart(self, timeout: float = 10.0, sig: str | int | None = None) -> None:
+    def restart(self, timeout: float | None = None, sig: str | int | None = None) -> None:
         """Stop (as :meth:`stop`) and start again."""
-        self.client.request(
-            "POST", f"/containers/{self.id}/restart", params={"t": int(timeout), "signal": sig},
-            timeout=timeout + 30,
-        )  # fmt: skip
+        self.client.request("POST", f"/containers/{self.id}/restart", **_stop_args(timeout, sig))
 
     def kill(self, sig: str | int = "KILL") -> None:
         """Send ``sig`` to its main process."""
@@ -441,3 +437,14 @@ __all__ = [
     "Volumes",
     "split_ref",
 ]
+
+
+def _stop_args(timeout: float | None, sig: str | int | None) -> dict[str, Any]:
+    """The query and the request's own timeout of a stop or restart: without ``timeout``
+    the daemon applies the container's stop timeout, which this side does not know, so the
+    request waits as long as it takes.
+    """
+    params: dict[str, Any] = {} if sig is None else {"signal": sig}
+    if timeout is None:
+        return {"params": params, "timeout": None}
+    return {"params": {**params, "t": int(timeout)}, "timeout": timeout + 30}

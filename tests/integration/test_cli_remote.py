@@ -262,15 +262,18 @@ def test_one_cli_two_daemons(tmp_path: Path, busybox_rootfs: Path) -> None:
     gen2 = rooted_daemon(tmp_path, "two", busybox_rootfs)
     one, two = next(gen1), next(gen2)
     try:
-        a = ok(cli("run", "-d", *NONE, "--name", "a", IMAGE, "sleep", "300", host=one.url))
-        b = ok(cli("run", "-d", *NONE, "--name", "b", IMAGE, "sleep", "300", host=two.url))
+        # (names that are no id prefix: "a" may be one of the other daemon's container)
+        a = ok(cli("run", "-d", *NONE, "--name", "one-x", IMAGE, "sleep", "300", host=one.url))
+        b = ok(cli("run", "-d", *NONE, "--name", "two-x", IMAGE, "sleep", "300", host=two.url))
         assert one.containers() == [a.strip()] and two.containers() == [b.strip()]
-        assert ok(cli("ps", "--format", "{{.Names}}", host=one.url)).split() == ["a"]
-        assert ok(cli("ps", "--format", "{{.Names}}", host=two.url)).split() == ["b"]
-        r = cli("stop", "a", host=two.url)  # a lives on the other daemon
-        assert r.returncode == 125 and "a" in r.stderr, r
-        ok(cli("rm", "-f", "a", host=one.url))
-        ok(cli("rm", "-f", "b", host=two.url))
+        assert ok(cli("ps", "--format", "{{.Names}}", host=one.url)).split() == ["one-x"]
+        assert ok(cli("ps", "--format", "{{.Names}}", host=two.url)).split() == ["two-x"]
+        r = cli("stop", "one-x", host=two.url)  # it lives on the other daemon
+        assert r.returncode == 125 and "one-x" in r.stderr, r
+        ok(cli("stop", "one-x", host=one.url))  # its own stop timeout (no -t)
+        ok(cli("restart", "two-x", host=two.url))
+        ok(cli("rm", "-f", "one-x", host=one.url))
+        ok(cli("rm", "-f", "two-x", host=two.url))
         assert one.containers() == [] and two.containers() == []
     finally:
         for gen in (gen1, gen2):

@@ -36,6 +36,7 @@ _COMMANDS = {
     "records": "rename events import",
 }
 _MODULES = tuple(_COMMANDS)
+_NO_ATTRS = ("version",)  # the commands that build no attrs class (see _dispatch)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}
 
 
@@ -223,6 +224,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                     return remote_command(args, client)
             except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
                 return 0
+        if args.command not in _NO_ATTRS:
+            from pycontainers._attrscache import enable
+
+            enable()  # the classes the command builds come from the cache of their code
         module = _module(_OWNER[args.command])
         return int(module.run_command(args))
     except ContainerStartError as exc:

@@ -3,11 +3,13 @@ processes (the CLI, ``pycontainers-runtime create``) that build ~30 of them at i
 
 attrs writes each class's ``__init__``, ``__repr__``, ``__eq__``... as Python source and
 compiles it: ~0.8 ms per ``compile()``, 20-30 ms of every such process. :func:`enable`
-puts a ``compile`` in front of the builtin for attrs' code generator (its module global
-shadows the builtin; nothing of attrs is replaced): a call with exactly ``(source,
-filename, "exec")`` returns the code object compiled earlier from the *same* source text,
-filename and compiler flags, else compiles it and remembers it. Every other call goes to the
-builtin unchanged. The generated source is the whole key, so what is cached can only be what
+puts a ``compile`` in front of the builtin for attrs' code generator (a global of
+``attr._make``, which shadows the builtin; nothing of attrs is replaced; given as the module
+loads when attrs is not imported yet, so attrs' own classes are served too): a call with
+exactly ``(source, filename, "exec")`` returns the code object compiled earlier from the
+*same* source text, filename and inherited ``__future__`` flags (its caller's, as the
+builtin takes them), else compiles it and remembers it. Every other call goes to the builtin
+unchanged. The generated source is the whole key, so what is cached can only be what
 ``compile`` would have returned for it.
 
 The cache is one file, ``<data root>/cache/attrs/code``: a header (format, interpreter,
@@ -30,6 +32,8 @@ import sys
 
 TYPE_CHECKING = False  # typing is not imported for this
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
     from types import CodeType, ModuleType
     from typing import Any
 
@@ -45,10 +49,9 @@ Entry = tuple["int | None", bytes]
 class _Cache:
     """The entries of one process: those read, those used and those compiled here."""
 
-    def __init__(self, path: str, header: bytes, flags: int) -> None:
+    def __init__(self, path: str, header: bytes) -> None:
         self.path = path
         self.header = header
-        self.flags = flags
         self.entries: dict[Key, Entry] = {}
         self.used: set[Key] = set()
         self.hits = 0
@@ -59,9 +62,11 @@ class _Cache:
         """``compile`` for attrs' generator (see the module's docstring)."""
         if args or kw or mode != "exec" or type(source) is not str or type(filename) is not str:
             return builtins.compile(source, filename, mode, *args, **kw)
+        # the future flags builtins.compile would inherit from its caller (attrs' module)
+        flags = sys._getframe(1).f_code.co_flags & _future_mask()
         seed = _type_hash(filename, source)
         text = source if seed is None else source.replace(_literal(seed), _SEED_LITERAL, 1)
-        key = (filename, text, self.flags)
+        key = (filename, text, flags)
         entry = self.entries.get(key)
         code = None
         if entry is not None:
@@ -70,7 +75,7 @@ class _Cache:
         if code is None:
             import marshal
 
-            code = builtins.compile(source, filename, mode, self.flags, True)
+            code = builtins.compile(source, filename, mode, flags, True)
             self.entries[key] = (seed, marshal.dumps(code))
             self.misses += 1
         else:
@@ -145,22 +150,30 @@ def cache_path() -> str:
     return os.path.join(default_data_root(), "cache", "attrs", "code")
 
 
-def generator_flags(make: ModuleType) -> int | None:
-    """The future flags attrs' generator compiles with (inherited from its module), or None
-    when ``make`` is not the generator this cache was written for: its
-    ``_compile_and_eval`` must look up a ``compile`` global that the module itself does not
-    define (so a module global of ours is what it calls).
+def _future_mask() -> int:
+    """The compiler flags of the ``__future__`` features (what ``compile`` inherits)."""
+    if not _MASK:
+        import __future__
+
+        mask = 0
+        for name in __future__.all_feature_names:
+            mask |= getattr(__future__, name).compiler_flag
+        _MASK.append(mask)
+    return _MASK[0]
+
+
+_MASK: list[int] = []
+
+
+def fits(make: ModuleType, ours: object = None) -> bool:
+    """Whether ``make`` is the generator this cache was written for: its
+    ``_compile_and_eval`` looks up a ``compile`` global that the module itself does not
+    define (so a module global of ours is what it calls); ``ours``: the one we gave it.
     """
     func = getattr(make, "_compile_and_eval", None)
     code = getattr(func, "__code__", None)
-    if code is None or "compile" not in code.co_names or "compile" in vars(make):
-        return None
-    import __future__
-
-    mask = 0
-    for name in __future__.all_feature_names:  # the flags compile() inherits from its caller
-        mask |= getattr(__future__, name).compiler_flag
-    return int(code.co_flags) & mask
+    given = vars(make).get("compile")
+    return code is not None and "compile" in code.co_names and (given is None or given == ours)
 
 
 def _trusted(fd: int) -> bool:
@@ -168,7 +181,7 @@ def _trusted(fd: int) -> bool:
     return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
-def header_for(make_file: str, flags: int) -> bytes | None:
+def header_for(make_file: str) -> bytes | None:
     """The header line a cache must start with for this interpreter and attrs, or None
     when attrs' generator cannot be found.
     """
@@ -180,7 +193,7 @@ def header_for(make_file: str, flags: int) -> bytes | None:
 
     generator = f"{make_file}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
     fields = (FORMAT, sys.implementation.cache_tag or "-", str(marshal.version), sys.version,
-              generator, str(flags))  # fmt: skip
+              generator)  # fmt: skip
     return " ".join(f.replace(" ", "_").replace("\n", "_") for f in fields).encode()
 
 
@@ -260,39 +273,109 @@ def render(header: bytes, entries: dict[Key, Entry]) -> bytes:
 
 
 def enable() -> bool:
-    """Serve attrs' generated code from the cache in this process (idempotent); False when
-    it is off (opted out, an attrs it does not fit, no readable generator).
+    """Serve attrs' generated code from the cache in this process (idempotent; attrs is not
+    imported here: if it is not loaded yet, its generator gets the cache's ``compile`` as it
+    loads, so attrs' own classes come from the cache too). False when it is off (opted
+    out, an attrs it does not fit, no generator file).
     """
-    if _active:
+    if _active or any(isinstance(f, _Finder) for f in sys.meta_path):
         return True
     if os.environ.get(OPT_OUT):
         return False
-    from attr import _make
+    make = sys.modules.get("attr._make")
+    if make is None:
+        sys.meta_path.insert(0, _Finder())
+        return True
+    cache = _open(getattr(make, "__file__", None))
+    if cache is None or not fits(make):
+        return False
+    make.compile = cache.compile  # type: ignore[attr-defined]
+    _activate(cache)
+    return True
 
-    flags = generator_flags(_make)
-    make_file = getattr(_make, "__file__", None)
-    if flags is None or not make_file:
-        return False
-    header = header_for(make_file, flags)
+
+def _open(make_file: str | None) -> _Cache | None:
+    """The cache for the generator at ``make_file``, its entries read."""
+    header = header_for(make_file) if make_file else None
     if header is None:
-        return False
-    cache = _Cache(cache_path(), header, flags)
+        return None
+    cache = _Cache(cache_path(), header)
     cache.entries = read_entries(cache.path, header)
-    _active.append(cache)
-    _make.compile = cache.compile  # type: ignore[attr-defined]
+    return cache
+
+
+def _activate(cache: _Cache) -> None:
     import atexit
 
+    _active.append(cache)
     atexit.register(save)
-    return True
+
+
+class _Finder:
+    """First on ``sys.meta_path`` until ``attr._make`` is imported: finds it as the other
+    finders do and gives it the cache's ``compile`` before its code runs.
+    """
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name != "attr._make":
+            return None
+        sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = find(name, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        cache = _open(spec.origin) if spec.has_location else None
+        if cache is not None and loader is not None and hasattr(loader, "exec_module"):
+            spec.loader = _SeedingLoader(loader, cache)  # type: ignore[assignment]
+        return spec
+
+
+class _SeedingLoader:
+    """``attr._make``'s own loader, with the cache's ``compile`` put in the module first
+    (and taken out again, the cache left off, if the module turns out not to fit).
+    """
+
+    def __init__(self, loader: Any, cache: _Cache) -> None:
+        self._loader = loader
+        self._cache = cache
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        """The real loader's."""
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Seed ``compile``, run the module, keep the cache only if the module fits."""
+        vars(module)["compile"] = self._cache.compile
+        try:
+            self._loader.exec_module(module)
+        finally:
+            module.__loader__ = self._loader
+            if module.__spec__ is not None:
+                module.__spec__.loader = self._loader
+        if fits(module, self._cache.compile):
+            _activate(self._cache)
+        else:
+            vars(module).pop("compile", None)
 
 
 def disable() -> None:
     """Stop serving from the cache (what is new is not saved)."""
-    from attr import _make
-
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Finder)]
+    make = sys.modules.get("attr._make")
     if _active:
         _active.clear()
-        vars(_make).pop("compile", None)
+        if make is not None:
+            vars(make).pop("compile", None)
 
 
 def stats() -> tuple[int, int]:
@@ -334,7 +417,7 @@ __all__ = [
     "cache_path",
     "disable",
     "enable",
-    "generator_flags",
+    "fits",
     "header_for",
     "parse",
     "read_entries",

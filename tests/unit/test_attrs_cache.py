@@ -80,7 +80,9 @@ def cache_file(root: Path) -> Path:
 def test_second_process_builds_from_the_cache_with_the_same_behaviour(tmp_path: Path) -> None:
     first = probe(tmp_path)
     assert first["on"] is True
-    hits, misses = first["stats"]  # type: ignore[misc]
+    stats = first["stats"]
+    assert isinstance(stats, list)
+    hits, misses = stats
     assert hits == 0 and misses >= 3
     assert cache_file(tmp_path).stat().st_mode & 0o777 == 0o600
     assert cache_file(tmp_path).parent.stat().st_mode & 0o777 == 0o700
@@ -142,7 +144,7 @@ def test_an_untrusted_or_damaged_cache_is_never_executed(tmp_path: Path, what: s
 
 
 def test_only_attrs_generator_calls_are_cached() -> None:
-    cache = _attrscache._Cache("/nonexistent/code", b"h", 0)
+    cache = _attrscache._Cache("/nonexistent/code", b"h")
     # other modes, bytes, extra arguments: the builtin, untouched
     assert cache.compile("1 + 1", "<x>", "eval") is not None
     assert cache.compile(b"x = 1", "<x>", "exec") is not None
@@ -159,25 +161,53 @@ def test_only_attrs_generator_calls_are_cached() -> None:
 def test_an_attrs_that_does_not_call_the_compile_global_is_left_alone() -> None:
     import types
 
-    assert _attrscache.generator_flags(_make) is not None
+    assert _attrscache.fits(_make, vars(_make).get("compile"))
     other = types.ModuleType("attr._make")
-    assert _attrscache.generator_flags(other) is None  # no _compile_and_eval
+    assert not _attrscache.fits(other)  # no _compile_and_eval
 
     def _compile_and_eval(script: str) -> None:
         exec(script)
 
     other._compile_and_eval = _compile_and_eval  # type: ignore[attr-defined]
-    assert _attrscache.generator_flags(other) is None  # does not call compile
+    assert not _attrscache.fits(other)  # does not call compile
     shadowed = types.ModuleType("attr._make")
     shadowed._compile_and_eval = _make._compile_and_eval  # type: ignore[attr-defined]
     shadowed.compile = compile  # type: ignore[attr-defined]
-    assert _attrscache.generator_flags(shadowed) is None  # compile already replaced
+    assert not _attrscache.fits(shadowed)  # compile replaced by someone else
+    assert _attrscache.fits(shadowed, compile)  # ... or by us
+
+
+def test_enabled_before_attrs_loads_its_own_classes_come_from_the_cache(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pycontainers import _attrscache\n"
+        "assert 'attr' not in sys.modules\n"
+        "_attrscache.enable()\n"
+        "assert 'attr' not in sys.modules  # enable() does not import attrs\n"
+        "import attr, attr._make as m, importlib.machinery as im\n"
+        "assert type(m.__loader__) is im.SourceFileLoader, m.__loader__\n"
+        "assert m.__spec__.loader is m.__loader__\n"
+        "print(*_attrscache.stats())\n"
+    )
+    env = {**os.environ, "PYCONTAINERS_ROOT": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
+    env.pop(_attrscache.OPT_OUT, None)
+    argv = [sys.executable, "-c", code]
+    runs = [
+        subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60) for _ in range(2)
+    ]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    first = [int(n) for n in runs[0].stdout.split()]
+    second = [int(n) for n in runs[1].stdout.split()]
+    assert first[0] == 0 and first[1] >= 5  # attrs' validators and friends, compiled
+    assert second == [first[1], 0]  # ... then served
 
 
 def test_the_header_changes_with_attrs_generator_file(tmp_path: Path) -> None:
     f = tmp_path / "_make.py"
     f.write_text("a")
-    one = _attrscache.header_for(str(f), 0)
+    one = _attrscache.header_for(str(f))
     f.write_text("ab")
-    assert one is not None and one != _attrscache.header_for(str(f), 0)
-    assert _attrscache.header_for(str(tmp_path / "missing.py"), 0) is None
+    assert one is not None and one != _attrscache.header_for(str(f))
+    assert _attrscache.header_for(str(tmp_path / "missing.py")) is None

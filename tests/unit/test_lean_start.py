@@ -1,6 +1,6 @@
 """The stand-ins that keep costly standard-library modules off a container's start path give
 what those modules give (issue 15's import diet): SHA-256 digests, subprocess's stdio
-constants, argparse's help width.
+constants, argparse's help width, the default detach keys.
 """
 
 from __future__ import annotations
@@ -53,3 +53,14 @@ def test_terminal_columns_falls_back_to_80_without_a_terminal() -> None:
                        stdin=subprocess.DEVNULL, check=True)  # fmt: skip
     assert r.stdout.strip() == "80"
     assert argparser.terminal_columns() > 0
+
+
+def test_attach_default_detach_keys_are_supervisions() -> None:
+    # Container's module spells the default out so that a create does not load supervision
+    import inspect
+
+    from pycontainers.runtime.container import Container
+    from pycontainers.supervision import DEFAULT_DETACH_KEYS
+
+    default = inspect.signature(Container.attach).parameters["detach_keys"].default
+    assert default == DEFAULT_DETACH_KEYS

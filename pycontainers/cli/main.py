@@ -36,7 +36,6 @@ _COMMANDS = {
     "records": "rename events import",
 }
 _MODULES = tuple(_COMMANDS)
-_NO_ATTRS = ("version",)  # the commands that build no attrs class (see _dispatch)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}
 
 
@@ -224,10 +223,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                     return remote_command(args, client)
             except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
                 return 0
-        if args.command not in _NO_ATTRS:
-            from pycontainers._attrscache import enable
+        from pycontainers._attrscache import enable
 
-            enable()  # the classes the command builds come from the cache of their code
+        enable()  # the attrs classes the command builds: their code from the cache
         module = _module(_OWNER[args.command])
         return int(module.run_command(args))
     except ContainerStartError as exc:

@@ -64,3 +64,40 @@ def test_attach_default_detach_keys_are_supervisions() -> None:
 
     default = inspect.signature(Container.attach).parameters["detach_keys"].default
     assert default == DEFAULT_DETACH_KEYS
+
+
+def _finish(body: str, **env: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import atexit, sys\n"
+        "from pycontainers._launcher import finish\n"
+        "class Noisy:\n"
+        "    def __del__(self):\n"
+        "        print('teardown', file=sys.stderr)\n"
+        "noisy = Noisy()  # a module global: freed only by the interpreter's teardown\n"
+        "atexit.register(print, 'atexit ran')\n"
+        "print('out', end=' ')\n" + body
+    )
+    full = {k: v for k, v in os.environ.items() if k not in ("PYCONTAINERS_NO_FAST_START",)}
+    full.update(PYTHONPATH=os.pathsep.join(sys.path), **env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+def test_the_launchers_exit_skips_only_the_teardown() -> None:
+    # what sys.exit gives (status, atexit handlers once, flushed output), without the
+    # interpreter freeing its modules (the teardown, where Noisy would speak)
+    for status, want in (("None", 0), ("3", 3), ("125", 125), ("256 + 7", 7)):
+        r = _finish(f"finish({status})\n")
+        assert (r.returncode, r.stdout, r.stderr) == (want, "out atexit ran\n", ""), status
+    # the ordinary exit where it is needed: a message, a thread still running, an opt-out
+    r = _finish("finish('bad thing')\n")
+    assert (r.returncode, r.stdout) == (1, "out atexit ran\n")
+    assert r.stderr.splitlines()[0] == "bad thing" and "teardown" in r.stderr
+    r = _finish(
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+        "finish(4)\n"
+    )
+    assert (r.returncode, r.stdout) == (4, "out thread done\natexit ran\n")
+    r = _finish("finish(5)\n", PYCONTAINERS_NO_FAST_START="1")
+    assert (r.returncode, r.stdout, r.stderr) == (5, "out atexit ran\n", "teardown\n")

@@ -197,7 +197,11 @@ def launch(target: str) -> None:
         else:
             if path is not None:
                 save(key, path, *before)
-    finish(entry())
+    try:
+        status = entry()
+    except SystemExit as exc:  # an entry that exits itself (pycontainers-runtime's)
+        status = exc.code
+    finish(status)
 
 
 def finish(status: "int | str | None") -> None:

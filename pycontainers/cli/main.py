@@ -223,6 +223,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                     return remote_command(args, client)
             except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
                 return 0
+        from pycontainers._attrscache import enable
+
+        enable()  # the attrs classes the command builds: their code from the cache
         module = _module(_OWNER[args.command])
         return int(module.run_command(args))
     except ContainerStartError as exc:

@@ -16,6 +16,9 @@ def run_command(args: argparse.Namespace, reporter: Reporter) -> int:
     from pycontainers.events import disable
 
     disable()  # a low-level runtime keeps no event journal (its callers have their own)
+    from pycontainers._attrscache import enable
+
+    enable()  # the attrs classes the command builds: their code from the cache
     if cmd == "create":
         from pycontainers.ociruntime.create import create
 

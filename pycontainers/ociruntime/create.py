@@ -155,7 +155,6 @@ def _after_launch(
     c: Container, bundle: Bundle, launch: Launch, pid_file: str | None, reporter: Reporter
 ) -> None:
     from pycontainers._files import write_atomic
-    from pycontainers.ociruntime.hooks import run_hooks
     from pycontainers.ociruntime.store import write_oci
     from pycontainers.runtime.lifecycle import Status
     from pycontainers.runtime.supervisor import Attached
@@ -179,7 +178,10 @@ def _after_launch(
             f.write(str(bundle.oom_score_adj))
     # prestart (deprecated) and createRuntime: in the runtime's namespaces, the container's
     # namespaces made; a failing one fails the create (and it is undone)
-    run_hooks(bundle.hooks, ("prestart", "createRuntime"), c, "creating", reporter, fatal=True)
+    if bundle.hooks:
+        from pycontainers.ociruntime.hooks import run_hooks
+
+        run_hooks(bundle.hooks, ("prestart", "createRuntime"), c, "creating", reporter, fatal=True)
     r.move(Status.CREATED)
     c.save_state()
     if pid_file:

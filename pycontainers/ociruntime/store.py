@@ -8,7 +8,6 @@ while it is ``created``, and ``oci.json``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -84,6 +83,8 @@ def state_doc(c: Container, status: str | None = None) -> dict[str, Any]:
 
 
 def _rfc3339(t: float) -> str:
+    import datetime as dt  # only for state documents: not loaded by every create
+
     return (
         dt.datetime.fromtimestamp(t, dt.UTC)
         .isoformat(timespec="microseconds")

@@ -17,7 +17,6 @@ from pycontainers import _log
 from pycontainers.errors import ContainerError
 from pycontainers.runtime import state as st
 from pycontainers.runtime.lifecycle import ExitStatus, Status
-from pycontainers.supervision import DEFAULT_DETACH_KEYS, DetachOptions
 
 if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     import datetime as dt
@@ -38,6 +37,7 @@ if TYPE_CHECKING:  # kept out of the import: `pycontainers ps` loads this module
     from pycontainers.runtime.stdio import StdioArg
     from pycontainers.runtime.supervisor import Supervisor
     from pycontainers.spec import ContainerSpec, OverlayRootfs, User
+    from pycontainers.supervision import DetachOptions
 
 log = _log.get_logger("pycontainers.runtime")
 
@@ -339,7 +339,7 @@ class Container:
         *,
         stdin: bool = True,
         tty: bool | None = None,
-        detach_keys: str | None = DEFAULT_DETACH_KEYS,
+        detach_keys: str | None = "ctrl-p,ctrl-q",  # supervision.DEFAULT_DETACH_KEYS
         stdin_fd: int = 0,
         stdout: BinaryIO | int | None = None,
         stderr: BinaryIO | int | None = None,
@@ -557,6 +557,7 @@ class Container:
         not detached or its spec is gone.
         """
         from pycontainers.runtime.specfile import load_spec
+        from pycontainers.supervision import DetachOptions
 
         try:
             options = load_spec(self.state_dir)[1].get("detach")

@@ -3,7 +3,7 @@
 Layers, low to high, by package path:
 
 - L0: ``errors``, ``_sys``, ``_plan``, ``_log``, ``_lazy``, ``_files``, ``_proc``, ``_statedir``,
-  ``_digest``, ``_views``
+  ``_digest``, ``_attrscache``, ``_views``
   (the registry of notebook views), ``paths`` (the engine's state and data roots), ``spec``,
   ``_native``; and the *spec value modules* below.
 - L1 primitives: ``fs``, ``cgroups``, ``namespaces``, ``network``, ``security``, ``oci`` (the
@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
             "paths",
             "supervision",
             "events",  # the event journal: a file under the state root, written by all layers
+            "_attrscache",  # the cache of attrs' generated code (enabled by the front ends)
         ),
         0,
     ),

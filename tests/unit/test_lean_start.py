@@ -1,6 +1,6 @@
 """The stand-ins that keep costly standard-library modules off a container's start path give
 what those modules give (issue 15's import diet): SHA-256 digests, subprocess's stdio
-constants, argparse's help width.
+constants, argparse's help width, the default detach keys.
 """
 
 from __future__ import annotations
@@ -53,3 +53,51 @@ def test_terminal_columns_falls_back_to_80_without_a_terminal() -> None:
                        stdin=subprocess.DEVNULL, check=True)  # fmt: skip
     assert r.stdout.strip() == "80"
     assert argparser.terminal_columns() > 0
+
+
+def test_attach_default_detach_keys_are_supervisions() -> None:
+    # Container's module spells the default out so that a create does not load supervision
+    import inspect
+
+    from pycontainers.runtime.container import Container
+    from pycontainers.supervision import DEFAULT_DETACH_KEYS
+
+    default = inspect.signature(Container.attach).parameters["detach_keys"].default
+    assert default == DEFAULT_DETACH_KEYS
+
+
+def _finish(body: str, **env: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import atexit, sys\n"
+        "from pycontainers._launcher import finish\n"
+        "class Noisy:\n"
+        "    def __del__(self):\n"
+        "        print('teardown', file=sys.stderr)\n"
+        "noisy = Noisy()  # a module global: freed only by the interpreter's teardown\n"
+        "atexit.register(print, 'atexit ran')\n"
+        "print('out', end=' ')\n" + body
+    )
+    full = {k: v for k, v in os.environ.items() if k not in ("PYCONTAINERS_NO_FAST_START",)}
+    full.update(PYTHONPATH=os.pathsep.join(sys.path), **env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+def test_the_launchers_exit_skips_only_the_teardown() -> None:
+    # what sys.exit gives (status, atexit handlers once, flushed output), without the
+    # interpreter freeing its modules (the teardown, where Noisy would speak)
+    for status, want in (("None", 0), ("3", 3), ("125", 125), ("256 + 7", 7)):
+        r = _finish(f"finish({status})\n")
+        assert (r.returncode, r.stdout, r.stderr) == (want, "out atexit ran\n", ""), status
+    # the ordinary exit where it is needed: a message, a thread still running, an opt-out
+    r = _finish("finish('bad thing')\n")
+    assert (r.returncode, r.stdout) == (1, "out atexit ran\n")
+    assert r.stderr.splitlines()[0] == "bad thing" and "teardown" in r.stderr
+    r = _finish(
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+        "finish(4)\n"
+    )
+    assert (r.returncode, r.stdout) == (4, "out thread done\natexit ran\n")
+    r = _finish("finish(5)\n", PYCONTAINERS_NO_FAST_START="1")
+    assert (r.returncode, r.stdout, r.stderr) == (5, "out atexit ran\n", "teardown\n")

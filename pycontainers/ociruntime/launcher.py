@@ -26,8 +26,13 @@ _TEMPLATE = """#!{python} -IS
 # pycontainers-runtime, written by `python -m pycontainers.ociruntime.launcher`
 import sys
 sys.path[:0] = {path!r}
+from pycontainers._launcher import finish
 from pycontainers.ociruntime.main import entry
-entry()
+try:
+    status = entry()
+except SystemExit as exc:
+    status = exc.code
+finish(status)
 """
 
 

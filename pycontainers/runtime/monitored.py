@@ -58,6 +58,7 @@ class Monitored(Supervisor):
             return r.returncode
         if self.pidfd is not None and not wait_readable(self.pidfd, timeout):
             raise TimeoutError(f"container {c.id[:12]} still running after {timeout} s")
+        pause = 0.0002  # the file comes a few hundred µs after the exit, as a rule
         while True:  # the monitor drains the output (up to 2 s) before it writes the file
             done = _this_run_exit(c, r.restart_count)
             gone = done is None and not monitor_alive(c)
@@ -74,7 +75,8 @@ class Monitored(Supervisor):
                 )
             if deadline is not None and time.monotonic() > deadline + 5:
                 raise TimeoutError(f"no exit status for container {c.id[:12]} yet")
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
 
     def start_stopped(self, c: Container) -> None:
         """See :meth:`Supervisor.start_stopped`."""

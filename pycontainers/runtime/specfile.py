@@ -29,7 +29,8 @@ def save_spec(state_dir: str, spec: Any, options: dict[str, Any]) -> None:
     from pycontainers.oci.config import seal, to_config
 
     doc = seal(to_config(spec, name=options.get("name") or "", detach=options.get("detach")))
-    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    # compact: json's C encoder (an indent takes the pure-Python one, ~2.5 ms a container)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
     # runtime state (a reboot voids it): atomic, not fsync'ed (see write_atomic)
     write_atomic(os.path.join(state_dir, SPEC_NAME), text.encode(), durable=False)
 

@@ -82,20 +82,9 @@ class build_monitor(Command):  # type: ignore[misc]  # setuptools names commands
 
     def run(self) -> None:
         """Compile; a static binary where libc.a is there (smaller RSS), else dynamic."""
-        target = self._target()
-        target.parent.mkdir(parents=True, exist_ok=True)
         cc = shlex.split(os.environ.get("CC", "cc"))
         srcs = [str(HERE / s) for s in (*MONITOR_SOURCES, *SHIM_SOURCES)]
-        tmp = target.with_name(target.name + ".new")
-        base = [*cc, *CFLAGS, "-I", str(HERE / "_native"), "-o", str(tmp), *srcs]
-        for extra in (["-static"], []):
-            proc = subprocess.run([*base, *extra], capture_output=True, text=True)
-            if proc.returncode == 0:
-                break
-        else:
-            raise RuntimeError(f"compiling pycontainers-monitor failed:\n{proc.stderr}")
-        tmp.chmod(0o755)
-        tmp.replace(target)
+        _front_builder().link(self._target(), [*cc, *CFLAGS, "-I", str(HERE / "_native")], srcs)
 
     def get_source_files(self) -> list[str]:
         """The C sources, so that an sdist carries them."""

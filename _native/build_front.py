@@ -49,15 +49,22 @@ def build(target: Path) -> bool:
     if not has_jansson():
         print(MISSING, file=sys.stderr)
         return False
+    link(target, [*compiler(), *CFLAGS], [*map(str, SOURCES), "-ljansson", "-lm"])
+    return True
+
+
+def link(target: Path, cc: list[str], inputs: list[str]) -> None:
+    """Compile and link ``inputs`` into the executable ``target``: static where the static
+    libraries are there, else dynamic; written next to it and renamed into place.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".new")
-    base = [*compiler(), *CFLAGS, "-o", str(tmp), *map(str, SOURCES), "-ljansson", "-lm"]
+    base = [*cc, "-o", str(tmp), *inputs]
     for extra in (["-static"], []):
         proc = subprocess.run([*base, *extra], capture_output=True, text=True)
         if proc.returncode == 0:
             break
     else:
-        raise RuntimeError(f"compiling pycontainers-runtime-front failed:\n{proc.stderr}")
+        raise RuntimeError(f"compiling {target.name} failed:\n{proc.stderr}")
     tmp.chmod(0o755)
     tmp.replace(target)
-    return True

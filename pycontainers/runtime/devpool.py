@@ -26,7 +26,6 @@ starts with an empty pool of its own and leaves its parent's alone. Groups under
 from __future__ import annotations
 
 import atexit
-import errno
 import functools
 import itertools
 import os
@@ -165,18 +164,12 @@ def _make(
     layout: CgroupLayout,
     pool: _Pool,
 ) -> Lease:
-    from pycontainers.cgroups import CGroup, CgroupError
     from pycontainers.cgroups._devbpf import device_programs
+    from pycontainers.runtime.launch import create_group
 
     poolable = spec.cgroup_parent == POOL_PARENT
     name = pool.name() if poolable else os.urandom(8).hex()
-    try:
-        group = CGroup.create(name, want.resources, parent=spec.cgroup_parent, layout=layout)
-    except CgroupError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-        # another process removed the (then empty) parent between our two mkdirs: again
-        group = CGroup.create(name, want.resources, parent=spec.cgroup_parent, layout=layout)
+    group = create_group(name, want.resources, spec.cgroup_parent, layout)
     program = None
     unified = group.unified_path
     if unified is not None and poolable:

@@ -52,7 +52,7 @@ def start_error(
 if TYPE_CHECKING:
     from pycontainers._plan import Plan
     from pycontainers._sys import ChildReport
-    from pycontainers.cgroups import CGroup
+    from pycontainers.cgroups import CGroup, CgroupLayout, Resources
     from pycontainers.network.endpoint import Endpoint
     from pycontainers.runtime.devpool import Lease
 
@@ -126,16 +126,23 @@ def _where_stuck(pid: int) -> str:
 
 
 def _create_cgroup(name: str, spec: ContainerSpec) -> CGroup:
+    return create_group(name, with_default_devices(spec), spec.cgroup_parent)
+
+
+def create_group(
+    name: str, resources: Resources, parent: str, layout: CgroupLayout | None = None
+) -> CGroup:
+    """``CGroup.create``, once more if another process removed the (then empty) parent
+    between our two mkdirs.
+    """
     from pycontainers.cgroups import CGroup, CgroupError
 
-    resources = with_default_devices(spec)
     try:
-        return CGroup.create(name, resources, parent=spec.cgroup_parent)
+        return CGroup.create(name, resources, parent=parent, layout=layout)
     except CgroupError as exc:
         if exc.errno != errno.ENOENT:
             raise
-        # another process removed the (then empty) parent between our two mkdirs: again
-        return CGroup.create(name, resources, parent=spec.cgroup_parent)
+        return CGroup.create(name, resources, parent=parent, layout=layout)
 
 
 def drop_cgroup(cgroup: CGroup, parent: str) -> None:

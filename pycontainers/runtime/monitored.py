@@ -210,13 +210,13 @@ def start_again(c: Container, restart_count: int | None = None) -> None:
     from pycontainers.network import extras
 
     # its further networks are joined before its command runs: it waits on its start fifo
-    further = spec.network is not None and bool(extras.load(c.state_dir))
-    launch_into(c, spec, detach, (None, None, None), further)
+    further = extras.load(c.state_dir) if spec.network is not None else []
+    launch_into(c, spec, detach, (None, None, None), bool(further))
     if further:
         from pycontainers.runtime.start import release_created
 
         try:
-            _rejoin(c, extras.load(c.state_dir))
+            _rejoin(c, further)
             release_created(c)
         except BaseException:
             with contextlib.suppress(Exception):  # not left waiting on its fifo

@@ -48,10 +48,14 @@ HEAVY = (
 
 
 # what `pycontainers-runtime create` of a bundle without hooks has no use for, besides HEAVY
-CREATE_HEAVY = ("pycontainers.ociruntime.hooks", "pycontainers.supervision", "datetime")
-# How many of the package's own modules a create loads (63; 64 before issue 17's diet): a
-# module that joins the path is a decision (raise this with the reason), not an accident.
-CREATE_PACKAGE_MODULES = 63
+# (a shim's command line is read without argparse: pycontainers.ociruntime.createargs)
+CREATE_HEAVY = ("pycontainers.ociruntime.hooks", "pycontainers.supervision", "datetime",
+                "argparse", "gettext", "locale", "pycontainers.ociruntime.parser",
+                "pycontainers.cli")  # fmt: skip
+# How many of the package's own modules a create loads (61; 63 before its command line was
+# read without argparse, 64 before issue 17's diet): a module that joins the path is a
+# decision (raise this with the reason), not an accident.
+CREATE_PACKAGE_MODULES = 61
 
 ATTRS_STATS = (
     "from pycontainers import _attrscache\nprint('ATTRS', *_attrscache.stats(), file=sys.stderr)\n"

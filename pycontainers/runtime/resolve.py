@@ -356,11 +356,14 @@ def make_spec(
     if isinstance(rootfs, os.PathLike):
         rootfs = os.path.abspath(os.fspath(rootfs))
     from pycontainers.runtime.options import docker_py_spellings
-    from pycontainers.runtime.volumes import resolve_mounts
 
     options = docker_py_spellings(options)  # type: ignore[assignment]
     check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
     spec = resolve_spec(rootfs, args, options, gather_inputs(rootfs, options))
+    if not any(m.type in ("volume", "bind") for m in spec.mounts):
+        return spec  # what resolve_mounts returns for it (not imported: a start's cost)
+    from pycontainers.runtime.volumes import resolve_mounts
+
     return resolve_mounts(spec)  # bind sources checked, volumes made and bound
 
 

@@ -17,7 +17,7 @@ import attrs
 
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
-from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions, check_keywords
+from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, check_keywords
 from pycontainers.spec import (
     DEFAULT_NAMESPACES,
     ContainerSpec,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from pycontainers.images.config import ImageConfig
     from pycontainers.images.image import Image
+    from pycontainers.runtime.options import SpecOptions
 
 Mappings = tuple[tuple[IdMapping, ...], tuple[IdMapping, ...]]
 

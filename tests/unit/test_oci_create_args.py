@@ -21,7 +21,7 @@ def full(argv: Sequence[str]) -> dict[str, Any] | None:
     """The full parser's namespace for ``argv`` (None: it refuses it), parsed both ways
     main may build it (only the command's subparser, and the whole tree).
     """
-    out = []
+    out: list[dict[str, Any] | None] = []
     for command in (command_of(argv), None):
         try:
             with (

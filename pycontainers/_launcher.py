@@ -2,7 +2,8 @@
 the scripts ``setup.py`` writes; ``pycontainers/_launchcache.py`` says how it works): start
 from a verified cache of what ``site`` did last time, else run ``site``.
 
-The script's text is this file, compiled at every start: it stays small and imports only
+The script carries this file's text; its code object comes from a cache of it (compiled
+when the cache does not hold this very text: ``_launchcache.stub_text``). It imports only
 what the interpreter has already loaded (``os`` aside, which is frozen).
 """
 

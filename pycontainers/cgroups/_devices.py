@@ -15,8 +15,9 @@ import attrs
 from pycontainers.cgroups._units import UNLIMITED, parse_bytes, parse_int
 from pycontainers.errors import SpecError
 
-_RULE = re.compile(r"^([abc])(?:\s+(\*|\d+):(\*|\d+)(?:\s+([rwm]{1,3}))?)?$")
-_MAJOR_MINOR = r"^(\d+):(\d+)$"  # compiled on first use (re's cache)
+# compiled on first use (re's cache): most containers parse no rule
+_RULE = r"^([abc])(?:\s+(\*|\d+):(\*|\d+)(?:\s+([rwm]{1,3}))?)?$"
+_MAJOR_MINOR = r"^(\d+):(\d+)$"
 
 
 @attrs.frozen
@@ -37,7 +38,7 @@ class DeviceRule:
         """Parse a Docker ``--device-cgroup-rule`` (``"c 1:3 rwm"``, ``"b 8:* r"``, ``"a"``)."""
         if isinstance(value, DeviceRule):
             return value
-        match = _RULE.match(value.strip()) if isinstance(value, str) else None
+        match = re.match(_RULE, value.strip()) if isinstance(value, str) else None
         if match is None:
             raise SpecError(
                 field, f"{value!r} is not a device rule such as 'c 1:3 rwm', 'b 8:* r' or 'a'"

@@ -386,13 +386,14 @@ def _check_seccomp(profile: Any, capabilities: frozenset[str]) -> None:
 
 def _seccomp_error(exc: SpecError) -> OciConfigError:
     detail = str(exc).removeprefix(f"{exc.field}: ")
-    match = _SECCOMP_PATH.match(detail)
+    match = re.match(_SECCOMP_PATH, detail, re.S)
     if match is None:
         return OciConfigError("linux.seccomp", detail)
     return OciConfigError(f"linux.seccomp.{match[1]}", match[2])
 
 
-_SECCOMP_PATH = re.compile(r"([A-Za-z]\w*(?:\[\d+\])?(?:\.[A-Za-z]\w*(?:\[\d+\])?)*): (.*)", re.S)
+# compiled on first use (re's cache): only a refused profile needs it
+_SECCOMP_PATH = r"([A-Za-z]\w*(?:\[\d+\])?(?:\.[A-Za-z]\w*(?:\[\d+\])?)*): (.*)"
 
 
 def _mount(m: dict[str, Any], dest: str) -> Mount:

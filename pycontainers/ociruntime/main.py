@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # typing, argparse and the engine load only when needed
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from typing import Any
 
 DEFAULT_ROOT = "/run/pycontainers-runtime"
 ROOT_ENV = "PYCONTAINERS_RUNTIME_ROOT"
@@ -36,10 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _quick(argv):
         return 0
-    from pycontainers.ociruntime.parser import command_of, parser
     from pycontainers.ociruntime.report import Reporter
 
-    args = parser(command_of(argv)).parse_args(argv)
+    args: Any = None
+    if "create" in argv:  # a shim's create: its plain forms read without argparse
+        from pycontainers.ociruntime.createargs import create_args
+
+        args = create_args(argv)
+    if args is None:
+        from pycontainers.ociruntime.parser import command_of, parser
+
+        args = parser(command_of(argv)).parse_args(argv)
     reporter = Reporter(args.log, args.log_format, args.debug)
     try:
         if args.version:
@@ -48,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"pycontainers-runtime version {VERSION}\nspec: {OCI_VERSION}")
             return 0
         if args.command is None:
+            from pycontainers.ociruntime.parser import parser
+
             parser().print_usage(sys.stderr)
             return 2
         if args.systemd_cgroup:

@@ -2,27 +2,27 @@
 
 One :class:`SpecOptions` ``TypedDict`` lists them all (with the resource limits of
 :class:`LimitOptions`), so ``mypy`` rejects a misspelled keyword in user code; callers
-without a type checker get :func:`check_keywords`' :class:`SpecError` naming it.
+without a type checker get :func:`check_keywords`' :class:`SpecError` naming it. The
+TypedDicts are built on first use (``SpecOptions`` lives in ``runtime/_specoptions.py``):
+a start needs only their names, :data:`SPEC_KEYWORDS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pycontainers.cgroups._limits import LIMIT_KEYWORDS as LIMIT_KEYWORDS
-from pycontainers.cgroups._limits import DeviceRules as DeviceRules
-from pycontainers.cgroups._limits import IoRates as IoRates
-from pycontainers.cgroups._limits import LimitOptions as LimitOptions
-from pycontainers.cgroups._limits import Size as Size
+from pycontainers._lazy import lazy_exports
 from pycontainers.errors import SpecError
 
 if TYPE_CHECKING:
-    from pycontainers.cgroups._devices import DeviceMapping
-    from pycontainers.cgroups._resources import Resources
+    from pycontainers.cgroups._limits import DeviceRules as DeviceRules
+    from pycontainers.cgroups._limits import IoRates as IoRates
+    from pycontainers.cgroups._limits import LimitOptions as LimitOptions
+    from pycontainers.cgroups._limits import Size as Size
     from pycontainers.network.ports import PortMapping
     from pycontainers.network.tc import Bandwidth
-    from pycontainers.spec import IdMapping, Mount, SecurityOptions, User
+    from pycontainers.runtime._specoptions import SpecOptions as SpecOptions
 
 Ports: TypeAlias = "Mapping[Any, Any] | Iterable[Any] | str | int | PortMapping"
 """docker-py's ``{container_port: host_binding}`` or Docker's ``-p`` strings."""
@@ -30,66 +30,27 @@ BandwidthArg: TypeAlias = "Bandwidth | str | int | Mapping[str, str | int | None
 """``{"egress": "1mbit", "ingress": ...}``, one rate for both ways, or a Bandwidth."""
 
 
-class SpecOptions(LimitOptions, total=False):
-    """Every keyword that describes a container: what :func:`pycontainers.run`,
-    :meth:`Container.create` and ``make_spec`` take besides their own.
-
-    Process: ``hostname``, ``domainname``, ``env`` (mapping or ``"K=V"`` strings), ``cwd``,
-    ``entrypoint``, ``user``, ``rlimits``, ``umask`` (0o022), ``no_new_privs`` (True),
-    ``init``. Filesystem: ``mounts``, ``readonly_rootfs``, ``image_root`` (the image store's
-    data root). Isolation: ``namespaces``, ``uid_mappings``/``gid_mappings``, ``userns``
-    (``"auto"``, ``"host"``), ``cap_add``/``cap_drop``, ``privileged``, ``seccomp``
-    (``"default"``) or ``security``. Network: ``network``, ``ports``, ``aliases``, ``dns``,
-    ``extra_hosts``, ``bandwidth``, ``dns_search``, ``dns_options``, ``ip``. Kernel:
-    ``sysctls`` (namespaced ones), ``group_add`` (more gids). ``volumes_from`` (containers
-    whose volumes and binds to mount, ``"NAME[:ro|rw]"``). ``devices`` (host device nodes,
-    ``"/dev/fuse"`` or ``"HOST:CONTAINER:PERMS"`` as docker-py gives them). Limits: :class:`LimitOptions` or ``resources``, under
-    ``cgroup_parent`` (``"pycontainers"``). ``stop_signal``, ``shm_size`` (``/dev/shm``). :func:`pycontainers.run`
-    documents each one.
-    """
-
-    hostname: str | None
-    domainname: str | None
-    env: Mapping[str, str] | Iterable[str] | None
-    cwd: str | None
-    entrypoint: Sequence[str] | None
-    image_root: str | None
-    user: str | int | User | None
-    mounts: Sequence[Mount]
-    namespaces: Iterable[str]
-    uid_mappings: Sequence[IdMapping]
-    gid_mappings: Sequence[IdMapping]
-    rlimits: Mapping[str, int | tuple[int, int]] | None
-    readonly_rootfs: bool
-    init: bool
-    umask: int
-    no_new_privs: bool
-    cap_add: Iterable[str]
-    cap_drop: Iterable[str]
-    privileged: bool
-    seccomp: str | dict[str, Any] | None
-    security: SecurityOptions | None
-    resources: Resources | None
-    cgroup_parent: str
-    userns: str | None
-    network: str | None
-    ports: Ports | None
-    aliases: Iterable[str]
-    dns: Iterable[str]
-    extra_hosts: Mapping[str, str] | Iterable[str]
-    bandwidth: BandwidthArg | None
-    stop_signal: str | None
-    shm_size: int | str
-    sysctls: Mapping[str, str] | None
-    group_add: Iterable[str | int]
-    dns_search: Iterable[str]
-    dns_options: Iterable[str]
-    ip: str | None
-    volumes_from: Iterable[str]
-    devices: Iterable[str | DeviceMapping]
-
-
-SPEC_KEYWORDS = frozenset(SpecOptions.__optional_keys__)
+# The TypedDicts' names, written out: typing builds a TypedDict at ~20 us a key (it compiles
+# each annotation), ~1.5 ms of every start that would build these two; they load on first
+# use instead (see __getattr__ below). tests/unit/test_typed_entry_points.py keeps these
+# sets equal to their keys.
+LIMIT_KEYWORDS = frozenset({
+    "blkio_weight", "cpu_period", "cpu_quota", "cpu_shares", "cpu_weight", "cpus",
+    "cpuset_cpus", "cpuset_mems", "device_cgroup_rules", "device_read_bps", "device_read_iops",
+    "device_write_bps", "device_write_iops", "devices_allow", "devices_deny", "hugetlb",
+    "io_read_bps", "io_read_iops", "io_weight", "io_write_bps", "io_write_iops", "mem_limit",
+    "mem_reservation", "memory", "memory_low", "memory_max", "memory_reservation",
+    "memory_swap", "memswap_limit", "nano_cpus", "pids_limit", "pids_max",
+})  # fmt: skip
+"""The names of :class:`LimitOptions`."""
+SPEC_KEYWORDS = LIMIT_KEYWORDS | frozenset({
+    "aliases", "bandwidth", "cap_add", "cap_drop", "cgroup_parent", "cwd", "devices", "dns",
+    "dns_options", "dns_search", "domainname", "entrypoint", "env", "extra_hosts",
+    "gid_mappings", "group_add", "hostname", "image_root", "init", "ip", "mounts",
+    "namespaces", "network", "no_new_privs", "ports", "privileged", "readonly_rootfs",
+    "resources", "rlimits", "seccomp", "security", "shm_size", "stop_signal", "sysctls",
+    "uid_mappings", "umask", "user", "userns", "volumes_from",
+})  # fmt: skip
 """The names of :class:`SpecOptions` (the limits included)."""
 
 
@@ -207,6 +168,16 @@ def check_keywords(given: Iterable[str], known: frozenset[str], where: str) -> N
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
             raise SpecError(key, f"not a keyword of {where}; {hint}")
 
+
+# the keyword types load on first use (a start checks keywords by SPEC_KEYWORDS alone)
+_TYPES = {
+    "DeviceRules": "pycontainers.cgroups._limits",
+    "IoRates": "pycontainers.cgroups._limits",
+    "LimitOptions": "pycontainers.cgroups._limits",
+    "Size": "pycontainers.cgroups._limits",
+    "SpecOptions": "pycontainers.runtime._specoptions",
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _TYPES)
 
 __all__ = [
     "LIMIT_KEYWORDS",

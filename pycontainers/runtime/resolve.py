@@ -17,7 +17,7 @@ import attrs
 
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
-from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, SpecOptions, check_keywords
+from pycontainers.runtime.options import LIMIT_KEYWORDS, SPEC_KEYWORDS, check_keywords
 from pycontainers.spec import (
     DEFAULT_NAMESPACES,
     ContainerSpec,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from pycontainers.images.config import ImageConfig
     from pycontainers.images.image import Image
+    from pycontainers.runtime.options import SpecOptions
 
 Mappings = tuple[tuple[IdMapping, ...], tuple[IdMapping, ...]]
 
@@ -356,11 +357,14 @@ def make_spec(
     if isinstance(rootfs, os.PathLike):
         rootfs = os.path.abspath(os.fspath(rootfs))
     from pycontainers.runtime.options import docker_py_spellings
-    from pycontainers.runtime.volumes import resolve_mounts
 
     options = docker_py_spellings(options)  # type: ignore[assignment]
     check_keywords(options, SPEC_KEYWORDS, "run()/Container.create()")
     spec = resolve_spec(rootfs, args, options, gather_inputs(rootfs, options))
+    if not any(m.type in ("volume", "bind") for m in spec.mounts):
+        return spec  # what resolve_mounts returns for it (not imported: a start's cost)
+    from pycontainers.runtime.volumes import resolve_mounts
+
     return resolve_mounts(spec)  # bind sources checked, volumes made and bound
 
 

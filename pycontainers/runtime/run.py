@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.12
 
     from pycontainers.images.image import Image
+    from pycontainers.runtime.options import SpecOptions
 from pycontainers.runtime.launch import Launch
-from pycontainers.runtime.options import SpecOptions
 from pycontainers.runtime.resolve import host_mountpoint as host_mountpoint  # re-export
 from pycontainers.runtime.resolve import make_spec as make_spec  # re-export
 from pycontainers.runtime.resolve import needs_mountpoint as needs_mountpoint  # re-export

@@ -24,7 +24,7 @@ from pycontainers.errors import ContainerError
 from pycontainers.paths import default_state_root as default_state_root  # re-export
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NAME = _ID  # the same rule (compiled once)
 
 
 def check_id(container_id: str) -> str:

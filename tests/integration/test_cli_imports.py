@@ -48,10 +48,21 @@ HEAVY = (
 
 
 # what `pycontainers-runtime create` of a bundle without hooks has no use for, besides HEAVY
-CREATE_HEAVY = ("pycontainers.ociruntime.hooks", "pycontainers.supervision", "datetime")
-# How many of the package's own modules a create loads (63; 64 before issue 17's diet): a
-# module that joins the path is a decision (raise this with the reason), not an accident.
-CREATE_PACKAGE_MODULES = 63
+# (a shim's command line is read without argparse: pycontainers.ociruntime.createargs)
+CREATE_HEAVY = ("pycontainers.ociruntime.hooks", "pycontainers.supervision", "datetime",
+                "argparse", "gettext", "locale", "pycontainers.ociruntime.parser",
+                "pycontainers.cli")  # fmt: skip
+# How many of the package's own modules a create loads (61; 63 before its command line was
+# read without argparse, 64 before issue 17's diet): a module that joins the path is a
+# decision (raise this with the reason), not an accident.
+CREATE_PACKAGE_MODULES = 61
+
+# What ``run --rm --network none`` of a rootfs loads of the package (70; 72 before the
+# volumes module left specs without volume or bind mounts and the keyword TypedDicts
+# became lazy): as CREATE_PACKAGE_MODULES.
+RUN_PACKAGE_MODULES = 70
+RUN_HEAVY = ("pycontainers.runtime.volumes", "pycontainers.cgroups._limits",
+             "pycontainers.runtime._specoptions")  # fmt: skip
 
 ATTRS_STATS = (
     "from pycontainers import _attrscache\nprint('ATTRS', *_attrscache.stats(), file=sys.stderr)\n"
@@ -115,6 +126,9 @@ def test_run_ps_and_exec_import_nothing_heavy(busybox_rootfs: Path) -> None:
         status, out, modules = run_main("run", "--rm", "--network", "none", rootfs, "echo", "hi")
         assert (status, out) == (0, "hi\n")
     assert heavy_in(modules) == []
+    assert [m for m in RUN_HEAVY if m in modules] == []
+    own = [m for m in modules if m == "pycontainers" or m.startswith("pycontainers.")]
+    assert len(own) <= RUN_PACKAGE_MODULES, own
     assert "cffi.api" not in modules  # no libseccomp: the filter came from the cache
     hits, misses = LAST_ATTRS[-1]
     assert misses == 0 and hits >= 20  # every attrs class from the cache of its code

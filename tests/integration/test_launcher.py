@@ -163,6 +163,62 @@ def test_a_bad_cache_falls_back_to_site_and_is_rewritten(
     assert install.run("--version")[0]["fast"] == "1"
 
 
+def _launcher_source(script: Path) -> str:
+    """The launcher source a script carries (its ``SOURCE = ...`` line)."""
+    import ast
+
+    tree = ast.parse(script.read_text().partition("\n'''\n")[2])
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SOURCE":
+            value: str = ast.literal_eval(node.value)
+            return value
+    raise AssertionError("no SOURCE in the script")
+
+
+def test_the_launcher_code_comes_from_its_cache_only_when_it_holds_that_source(
+    install: Install,
+) -> None:
+    import marshal
+
+    install.run("--version")
+    [code] = sorted((install.cache_home / "pycontainers").glob(_launchcache.CODE_PREFIX + "*"))
+    assert code.stat().st_mode & 0o777 == 0o600
+    source = _launcher_source(install.script)
+    size = len(source.encode())
+    head = f"pycontainers-launcher-code 1 {sys.version!a} {marshal.version} {size}\n".encode()
+    data = code.read_bytes()
+    assert data.startswith(head + source.encode())
+    assert install.run("--version")[0] == install.expect(fast=True)  # from the cache
+    marker = compile("print('code from the cache')", "<marker>", "exec")
+
+    def run() -> str:
+        r = subprocess.run([str(install.script), "--version"], env=install.env(),
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    code.write_bytes(head + source.encode() + marshal.dumps(marker))
+    assert run() == "code from the cache\n"  # what a cache that matches holds is what runs
+    for spoil in (
+        lambda: code.chmod(0o620),  # writable by others: never used, replaced
+        lambda: code.write_bytes(head + source.encode() + b"x" + marshal.dumps(marker)),
+        lambda: code.write_bytes(
+            head.replace(b" 1 ", b" 0 ") + source.encode() + marshal.dumps(marker)
+        ),
+        lambda: code.write_bytes(head + source.encode()[:-1] + marshal.dumps(marker)),
+        lambda: code.write_bytes(head + source.encode() + b"\x00garbage"),
+    ):
+        code.write_bytes(head + source.encode() + marshal.dumps(marker))
+        code.chmod(0o600)
+        spoil()
+        assert run() == f"pycontainers {pycontainers.__version__}\n"
+        assert code.read_bytes().startswith(head + source.encode())
+        assert code.stat().st_mode & 0o777 == 0o600
+        assert run() == f"pycontainers {pycontainers.__version__}\n"
+    got, _ = install.run("--version", PYCONTAINERS_NO_FAST_START="1")  # no cache at all
+    assert got["fast"] == "0"
+
+
 def test_an_install_in_the_site_directory_invalidates_the_cache(install: Install) -> None:
     install.run("--version")
     assert install.run("--version")[0]["fast"] == "1"

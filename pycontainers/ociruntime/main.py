@@ -35,8 +35,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if _quick(argv):
-        return 0
+    failed: Exception | None = None
+    try:
+        if _quick(argv):
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the quick path's failure (a group it cannot remove, say):
+        failed = exc  # reported below as the engine's are, with the parsed --log options
     from pycontainers.ociruntime.report import Reporter
 
     args: Any = None
@@ -49,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = parser(command_of(argv)).parse_args(argv)
     reporter = Reporter(args.log, args.log_format, args.debug)
+    if failed is not None:
+        reporter.error(failed)
+        return 1
     try:
         if args.version:
             from pycontainers.oci.config import OCI_VERSION

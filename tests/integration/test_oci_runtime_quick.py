@@ -144,3 +144,35 @@ def test_quick_command_lines_and_missing_containers(rt: Runtime) -> None:
     r = subprocess.run([str(rt.exe), "--root", str(rt.root), "list", "-q"],
                        capture_output=True, text=True, check=True)  # fmt: skip
     assert r.stdout == ""
+
+
+def test_a_failure_of_the_quick_path_is_reported_as_the_engines_are(
+    rt: Runtime, bundle: Path, tmp_path: Path
+) -> None:
+    """A quick delete that cannot remove a group: one message and status 1, no traceback
+    (the C front end hands such a case to Python, which answers)."""
+    caller = Caller(rt, bundle, "qfail", tmp_path)
+    oci_path = rt.root / "qfail" / "oci.json"
+    original = oci_path.read_text()
+    try:
+        rt("start", "qfail")
+        rt("kill", "qfail", "KILL")
+        caller.wait()
+        stuck = tmp_path / "stuck"  # not a cgroup: rmdir fails with ENOTEMPTY
+        stuck.mkdir()
+        (stuck / "file").write_text("x")
+        doc = json.loads(original)
+        doc["cgroup_dirs"].append(str(stuck))
+        oci_path.write_text(json.dumps(doc))
+        log = tmp_path / "log.json"
+        r = rt("--log", str(log), "--log-format", "json", "delete", "qfail", check=False)
+        assert r.returncode == 1, r
+        assert "cannot remove the container's cgroup" in r.stderr and str(stuck) in r.stderr
+        assert "Traceback" not in r.stderr
+        assert "cannot remove the container's cgroup" in json.loads(log.read_text())["msg"]
+        assert (rt.root / "qfail").is_dir()  # the state stays: delete can be tried again
+    finally:
+        if (rt.root / "qfail").is_dir():
+            oci_path.write_text(original)
+        caller.close()
+        rt("delete", "--force", "qfail", check=False)

@@ -1,0 +1,102 @@
+"""What opencontainers/runtime-tools' validation suite checks of a runtime, each case a
+failure it found in pycontainers-runtime (tests/conformance/run_runtime_tools.py runs the
+suite itself): the same config observably the same under runc (where installed) and ours."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oci_runtime_util import Runtime, cgroup_exists, make_bundle, runtime_script
+
+pytestmark = pytest.mark.root
+
+RUNC = shutil.which("runc")
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Runtime:
+    return Runtime(runtime_script(tmp_path), tmp_path / "root")
+
+
+def _edit(bundle: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    doc = json.loads((bundle / "config.json").read_text())
+    change(doc)
+    (bundle / "config.json").write_text(json.dumps(doc))
+
+
+def _runtimes(rt: Runtime, tmp_path: Path) -> list[tuple[str, list[str]]]:
+    """Ours, and runc (with its own root) where it is installed: (name, argv prefix)."""
+    out = [("ours", rt.argv())]
+    if RUNC is not None:
+        out.append(("runc", [RUNC, "--root", str(tmp_path / "runc-root")]))
+    return out
+
+
+def _run(argv: list[str], bundle: Path, cid: str) -> subprocess.CompletedProcess[str]:
+    """``run`` in the foreground (the container's stdout is ours)."""
+    return subprocess.run([*argv, "run", "--bundle", str(bundle), cid], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def _refused(rt: Runtime, bundle: Path, cid: str) -> str:
+    """Create must fail, leaving no state, cgroup or process behind; its message."""
+    r = rt("create", "--bundle", str(bundle), cid, check=False, stdin=subprocess.DEVNULL)
+    if r.returncode == 0:  # accepted after all: nothing may stay behind the failed test
+        rt("delete", "--force", cid, check=False)
+    assert r.returncode == 1, r
+    assert not (rt.root / cid).exists()
+    assert not cgroup_exists("pycontainers-runtime", cid)
+    assert rt("list", "-q").stdout == ""
+    return r.stderr
+
+
+CAP_LINES = "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status"
+
+
+def test_each_capability_set_is_applied_as_the_config_lists_it(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    # runtime-tools' default config lists all five sets; we took only "bounding" (effective
+    # and permitted became the bounding set, inheritable and ambient stayed empty)
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", CAP_LINES])
+    sets = {"bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"], "effective": ["CAP_KILL"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL"], "inheritable": ["CAP_CHOWN", "CAP_KILL"],
+            "ambient": ["CAP_CHOWN"]}  # fmt: skip
+    _edit(bundle, lambda d: d["process"].update(capabilities=sets, user={"uid": 1000, "gid": 1000}))
+    # a non-root process keeps across execve exactly its ambient set (permitted, effective)
+    want = {"CapInh": 0x21, "CapPrm": 0x1, "CapEff": 0x1, "CapBnd": 0x200021, "CapAmb": 0x1}
+    for name, argv in _runtimes(rt, tmp_path):
+        r = _run(argv, bundle, f"caps-{name}")
+        assert r.returncode == 0, (name, r.stderr)
+        got = {k: int(v, 16) for k, v in (line.split(":") for line in r.stdout.splitlines())}
+        assert got == want, (name, {k: hex(v) for k, v in got.items()})
+
+
+def test_capability_sets_that_cannot_be_applied_are_refused_naming_the_set(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    good = json.loads((bundle / "config.json").read_text())
+    both = ["CAP_CHOWN", "CAP_KILL"]
+    cases = [
+        ({"bounding": ["CAP_KILL"], "effective": both, "permitted": both},
+         "process.capabilities.permitted: CAP_CHOWN not in the bounding set"),
+        ({"bounding": both, "permitted": ["CAP_KILL"], "effective": both},
+         "process.capabilities.effective: CAP_CHOWN not in the permitted set"),
+        ({"bounding": both, "permitted": both, "ambient": ["CAP_KILL"]},
+         "process.capabilities.ambient: CAP_KILL not in both the permitted and the inheritable"),
+        ({"bounding": both, "inheritable": ["CAP_SYS_ADMIN"]},
+         "process.capabilities.inheritable: CAP_SYS_ADMIN not in the bounding set"),
+        ({"bounding": ["CAP_NO_SUCH"]}, "process.capabilities.bounding: unknown capability"),
+        ({"bounding": both, "effectiv": both}, "process.capabilities.effectiv: unknown"),
+    ]  # fmt: skip
+    for i, (caps, expected) in enumerate(cases):
+        good["process"]["capabilities"] = caps
+        (bundle / "config.json").write_text(json.dumps(good))
+        assert expected in _refused(rt, bundle, f"bad{i}")

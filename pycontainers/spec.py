@@ -22,6 +22,9 @@ from pycontainers.errors import SpecError
 if TYPE_CHECKING:
     from pycontainers.network.spec import NetworkSpec
 
+ROOTFS_PROPAGATIONS = (
+    "rprivate", "private", "rslave", "slave", "rshared", "shared", "runbindable", "unbindable",
+)  # fmt: skip
 NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
 DEFAULT_NAMESPACES = frozenset({"pid", "net", "ipc", "mnt", "uts", "cgroup"})
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -621,6 +624,9 @@ class ContainerSpec:
     readonly_rootfs: bool = False
     init: bool = False
     rootfs_propagation: str = "rprivate"
+    """The root mount's propagation: (r)private, (r)slave (the host's later mounts appear),
+    (r)shared (a peer group of the container's own: nothing reaches the host) or
+    (r)unbindable."""
     security: SecurityOptions = attrs.field(factory=SecurityOptions)
     resources: Resources | None = None
     """Limits in a cgroup of the container's own; None: no cgroup is made."""
@@ -718,8 +724,8 @@ class ContainerSpec:
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"
             )
-        if self.rootfs_propagation not in ("rprivate", "rslave", "private", "slave"):
+        if self.rootfs_propagation not in ROOTFS_PROPAGATIONS:
             raise _fail(
                 "rootfs_propagation",
-                f"one of rprivate, rslave, private, slave; got {self.rootfs_propagation!r}",
+                f"one of {', '.join(ROOTFS_PROPAGATIONS)}; got {self.rootfs_propagation!r}",
             )

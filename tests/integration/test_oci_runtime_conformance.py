@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,66 @@ def test_capability_sets_that_cannot_be_applied_are_refused_naming_the_set(
         good["process"]["capabilities"] = caps
         (bundle / "config.json").write_text(json.dumps(good))
         assert expected in _refused(rt, bundle, f"bad{i}")
+
+
+PROPAGATION = (
+    "mkdir -p /t /m /s && touch /s/f && mount -o rbind / /t 2>/dev/null || echo unbindable; "
+    "mount -o bind /s /m && ls /t/m; umount /m; umount -l /t 2>/dev/null; true"
+)
+
+
+def test_shared_and_unbindable_root_propagation(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    # refused before ("one of rprivate, rslave, private, slave"); the runtime-spec lists
+    # shared, slave, private and unbindable
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", PROPAGATION])
+
+    def setup(d: dict[str, Any], propagation: str) -> None:
+        d["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN")
+        d["process"]["capabilities"]["effective"].append("CAP_SYS_ADMIN")
+        d["process"]["capabilities"]["permitted"].append("CAP_SYS_ADMIN")
+        d["linux"].pop("seccomp", None)  # mount is not in the default filter
+        d["linux"]["rootfsPropagation"] = propagation
+
+    # a shared root: the bind of / at /t is its peer, so a mount under / shows under /t
+    want = {"shared": "f\n", "rshared": "f\n", "private": "", "slave": "",
+            "unbindable": "unbindable\n", "runbindable": "unbindable\n"}  # fmt: skip
+    good = json.loads((bundle / "config.json").read_text())
+    for propagation, out in want.items():
+        doc = json.loads(json.dumps(good))
+        setup(doc, propagation)
+        (bundle / "config.json").write_text(json.dumps(doc))
+        # runc 1.1's shared root stays the host's peer, and its unbindable one fails to bind
+        # the rootfs ("invalid argument"): compared with runc only where it works
+        runtimes = _runtimes(rt, tmp_path) if propagation in ("private", "slave") else [
+            ("ours", rt.argv())
+        ]  # fmt: skip
+        for name, argv in runtimes:
+            r = _run(argv, bundle, f"prop-{name}")
+            assert (r.returncode, r.stdout) == (0, out), (name, propagation, r.stderr)
+
+
+def test_a_shared_root_does_not_propagate_mounts_to_the_host(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs,
+                         ["sh", "-c", "mkdir -p /m && mount -t tmpfs t /m && touch /ready && "
+                                      "exec sleep 60"])  # fmt: skip
+    _edit(bundle, lambda d: d["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN"))
+    _edit(bundle, lambda d: d["process"]["capabilities"]["effective"].append("CAP_SYS_ADMIN"))
+    _edit(bundle, lambda d: d["process"]["capabilities"]["permitted"].append("CAP_SYS_ADMIN"))
+    _edit(bundle, lambda d: d["linux"].update(rootfsPropagation="rshared", seccomp=None))
+    ready = bundle / "rootfs" / "ready"
+    rt.run_detached(bundle, "shared", tmp_path / "out")
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ready.exists(), (tmp_path / "out").read_text()
+        assert rt.state("shared")["status"] == "running"
+        # the container's tmpfs at /m is its own: the host sees no mount in the rootfs
+        assert str(bundle / "rootfs") not in Path("/proc/self/mountinfo").read_text()
+    finally:
+        rt("delete", "--force", "shared")
+        ready.unlink(missing_ok=True)

@@ -631,6 +631,7 @@ class ContainerSpec:
     resources: Resources | None = None
     """Limits in a cgroup of the container's own; None: no cgroup is made."""
     cgroup_parent: str = "pycontainers"
+    """The group the container's cgroup is made in (``"/"``: each hierarchy's root)."""
     image: str | None = None
     """The image reference the rootfs came from (its layers are the overlay's lowers)."""
     netns: str | None = None

@@ -275,7 +275,7 @@ def _cgroup_path(value: Any, container_id: str) -> tuple[str, str]:
     except SpecError as exc:
         raise OciConfigError("linux.cgroupsPath", str(exc).split(": ", 1)[-1]) from None
     parent, _, name = rel.rpartition("/")
-    return name, parent
+    return name, parent or "/"  # "/name": right under each hierarchy's root
 
 
 HOOK_KINDS = (

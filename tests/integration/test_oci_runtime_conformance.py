@@ -5,6 +5,7 @@ suite itself): the same config observably the same under runc (where installed) 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oci_runtime_util import Runtime, cgroup_exists, make_bundle, runtime_script
+from oci_runtime_util import Caller, Runtime, cgroup_exists, make_bundle, runtime_script
 
 pytestmark = pytest.mark.root
 
@@ -164,3 +165,27 @@ def test_a_shared_root_does_not_propagate_mounts_to_the_host(
     finally:
         rt("delete", "--force", "shared")
         ready.unlink(missing_ok=True)
+
+
+def test_an_absolute_cgroups_path_right_under_the_root(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    # "/name" was refused ("cgroup_parent: must be a relative cgroup path, got ''"); the
+    # linux_cgroups_* programs put their container at /cgrouptest and read it there
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "30"])
+    name = f"pc-conform-{os.getpid()}"
+    _edit(bundle, lambda d: d["linux"].update(cgroupsPath=f"/{name}"))
+    _edit(bundle, lambda d: d["linux"]["resources"].update(pids={"limit": 42}))
+    pids = Path("/sys/fs/cgroup/pids") / name
+    for cid, force in (("created", False), ("running", True)):
+        caller = Caller(rt, bundle, cid, tmp_path)
+        try:
+            assert (pids / "pids.max").read_text() == "42\n"
+            assert str(caller.pid) in (pids / "cgroup.procs").read_text()
+            if force:
+                rt("start", cid)
+                assert rt.state(cid)["status"] == "running"
+        finally:
+            rt("delete", *(["--force"] if force else []), cid)
+            caller.close()
+        assert not pids.exists() and not cgroup_exists("", name)

@@ -189,3 +189,16 @@ def test_an_absolute_cgroups_path_right_under_the_root(
             rt("delete", *(["--force"] if force else []), cid)
             caller.close()
         assert not pids.exists() and not cgroup_exists("", name)
+
+
+def test_features_names_the_capabilities_as_config_json_does(rt: Runtime) -> None:
+    # they were listed as "CAP_CAP_CHOWN", ...: names no config can use
+    from pycontainers.security.capabilities import CAPABILITIES
+
+    feats = json.loads(rt("features").stdout)
+    assert feats["linux"]["capabilities"] == list(CAPABILITIES)
+    assert {"CAP_CHOWN", "CAP_SYS_ADMIN"} <= set(feats["linux"]["capabilities"])
+    if RUNC is not None:
+        theirs = json.loads(subprocess.run([RUNC, "features"], capture_output=True, text=True,
+                                           check=True).stdout)  # fmt: skip
+        assert set(theirs["linux"]["capabilities"]) <= set(feats["linux"]["capabilities"])

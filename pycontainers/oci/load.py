@@ -294,6 +294,8 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     if not os.path.isabs(path):
         path = os.path.join(bundle or os.getcwd(), path)
     caps = _capability_sets(_get(doc, "process", dict, {}))
+    if p["uid"] == 0:
+        caps["ambient"] = _raisable(caps)
     seccomp_doc = _get(linux, "seccomp", dict, None, "linux")
     seccomp = _seccomp(seccomp_doc) if seccomp_doc is not None else None
     security = _security(caps, lambda: SecurityOptions(
@@ -366,6 +368,25 @@ def _capability_sets(process: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     if unknown:
         raise OciConfigError(f"process.capabilities.{unknown[0]}", "unknown capability set")
     return out
+
+
+def _raisable(caps: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """For uid 0, the ambient capabilities the kernel can raise (those also permitted and
+    inheritable; ``runc spec`` lists ambient ones without an inheritable set). The others
+    change nothing for root, as runc finds when it skips them: execve gives uid 0 the whole
+    bounding set, and a switch to another uid clears the ambient set.
+    """
+    from pycontainers.security.capabilities import normalize
+
+    def names(kind: str) -> set[str]:
+        return {normalize(f"cap_{kind}", c) for c in caps[kind]}
+
+    try:
+        keep = names("permitted") & names("inheritable")
+        return tuple(c for c in caps["ambient"] if normalize("cap_ambient", c) in keep)
+    except SpecError as exc:  # an unknown name: refused where the set is built
+        kind = exc.field.removeprefix("cap_")
+        raise OciConfigError(f"process.capabilities.{kind}", str(exc).split(": ", 1)[-1]) from None
 
 
 def _security(caps: dict[str, tuple[str, ...]], make: Any) -> SecurityOptions:

@@ -15,9 +15,11 @@ Each program runs with ``RUNTIME`` set, from the build directory (it reads
 ``runtimetest`` and ``rootfs-<arch>.tar.gz`` from its working directory), under an exclusive
 ``flock`` of ``--lock`` (the test suite's host-wide leak check) and a timeout. Containers a
 program leaves in a runtime's ``list`` are force-deleted and reported. The table has, per
-program and runtime: ``ok N`` (all N assertions passed or skipped, exit 0), ``skip``
-(the whole program skipped), ``FAIL k/N`` (k assertions failed), ``ERROR rc`` (no TAP
-assertions: the program could not run its checks) or ``TIMEOUT``.
+program and runtime: ``ok N`` (N assertions, none failed, exit 0; ``ok 0``: the program
+asserts nothing and says a failure only by its exit status or an ``error`` diagnostic),
+``skip`` (all skipped), ``FAIL k/N`` (k assertions failed), ``FAIL exit N`` (the program
+exited non-zero: it could not run its checks, or a ``*_fail`` program found no error),
+``FAIL (diagnostic)`` or ``TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class Result:
     passed: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
+    error: bool = False
+    """A YAML diagnostic with an ``error`` outside any assertion (the hook programs say a
+    failure only so)."""
     leftovers: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -53,26 +58,36 @@ class Result:
         total = self.passed + self.skipped + len(self.failed)
         if self.rc is None:
             text = "TIMEOUT"
-        elif total == 0:
-            text = f"ERROR rc={self.rc}"
         elif self.failed:
             text = f"FAIL {len(self.failed)}/{total}"
-        elif self.skipped == total:
-            text = "skip"
         elif self.rc != 0:
-            text = f"ERROR rc={self.rc} ({total} ok)"
+            text = f"FAIL exit {self.rc}"
+        elif self.error:
+            text = "FAIL (diagnostic)"
+        elif total and self.skipped == total:
+            text = "skip"
         else:
             text = f"ok {total}"
         return text + (" +leak" if self.leftovers else "")
+
+    def passed_all(self) -> bool:
+        """No failed assertion, no error diagnostic, exit status 0."""
+        return self.rc == 0 and not self.failed and not self.error
 
 
 def parse_tap(text: str, rc: int | None) -> Result:
     """Count a program's TAP lines."""
     result = Result(rc)
+    after_assertion = False
     for line in text.splitlines():
         m = _TAP.match(line)
         if not m:
+            if line.startswith('    "error": ') and not after_assertion:
+                result.error = True
+            elif line == "  ...":
+                after_assertion = False
             continue
+        after_assertion = True
         verdict, number, rest = m.groups()
         if verdict == "ok":
             if "# SKIP" in rest or rest.startswith("# SKIP"):
@@ -184,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             result, output = run_one(args.build, name, path, args.timeout, args.lock)
             table[name][label] = result
             if args.tap_dir:
-                (args.tap_dir / f"{name}.{label}.tap").write_text(output)
+                (args.tap_dir / f"{name}.{label}.tap").write_text(f"{output}\n# exit {result.rc}\n")
             print(f"{name} [{label}]: {result.cell()} ({result.seconds:.1f}s)", file=sys.stderr)
 
     labels = [label for label, _ in runtimes]
@@ -199,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    [{label}] not ok {line}")
                 for cid in table[name][label].leftovers:
                     print(f"    [{label}] left container {cid} (force-deleted)")
-    counts = {label: sum(not t[label].failed and t[label].rc == 0 and
-                         t[label].passed + t[label].skipped > 0 for t in table.values())
-              for label in labels}  # fmt: skip
+    counts = {label: sum(t[label].passed_all() for t in table.values()) for label in labels}
     print("programs without failures: " + ", ".join(f"{k} {v}/{len(names)}"
                                                     for k, v in counts.items()))  # fmt: skip
     return 0

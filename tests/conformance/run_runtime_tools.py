@@ -14,7 +14,8 @@ Go >= 1.21. The build is offline (``GOPROXY=off``, vendored modules) into ``--bu
 Each program runs with ``RUNTIME`` set, from the build directory (it reads
 ``runtimetest`` and ``rootfs-<arch>.tar.gz`` from its working directory), under an exclusive
 ``flock`` of ``--lock`` (the test suite's host-wide leak check) and a timeout. Containers a
-program leaves in a runtime's ``list`` are force-deleted and reported. The table has, per
+program leaves in a runtime's ``list`` are force-deleted, mounts it leaves in the host's
+namespace under its bundles' directory (``TMPDIR``) are unmounted, and both are reported. The table has, per
 program and runtime: ``ok N`` (N assertions, none failed, exit 0; ``ok 0``: the program
 asserts nothing and says a failure only by its exit status or an ``error`` diagnostic),
 ``skip`` (all skipped), ``FAIL k/N`` (k assertions failed), ``FAIL exit N`` (the program
@@ -138,7 +139,9 @@ def run_one(work: Path, name: str, runtime: str, timeout: float, lock: Path) -> 
         fcntl.flock(held, fcntl.LOCK_EX)
         before = containers(runtime)
         start = time.monotonic()
-        env = dict(os.environ, RUNTIME=runtime)
+        scratch = work / "scratch"  # the programs' bundles (TMPDIR): emptied after each
+        scratch.mkdir(exist_ok=True)
+        env = dict(os.environ, RUNTIME=runtime, TMPDIR=str(scratch))
         try:
             proc = subprocess.run([f"validation/{name}/{name}.t"], cwd=work, env=env,
                                   capture_output=True, text=True, timeout=timeout)  # fmt: skip
@@ -150,7 +153,22 @@ def run_one(work: Path, name: str, runtime: str, timeout: float, lock: Path) -> 
         result.leftovers = sorted(containers(runtime) - before)
         for cid in result.leftovers:
             subprocess.run([runtime, "delete", "--force", cid], capture_output=True, timeout=60)
+        mounts = host_mounts_under(scratch)
+        if mounts:  # e.g. a runtime that mounts in the host's namespace (no mount namespace)
+            result.leftovers += [f"mount {m}" for m in mounts]
+            for m in mounts:
+                subprocess.run(["umount", "-R", m], capture_output=True, timeout=60)
+        shutil.rmtree(scratch, ignore_errors=True)
     return result, output
+
+
+def host_mounts_under(directory: Path) -> list[str]:
+    """Mount points of the host's mount namespace at or under ``directory``, outermost first."""
+    prefix = str(directory.resolve())
+    with open("/proc/1/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    inside = [p for p in points if p == prefix or p.startswith(prefix + "/")]
+    return sorted(set(inside), key=len)
 
 
 def _text(data: bytes | str | None) -> str:
@@ -212,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             for label in labels:
                 for line in table[name][label].failed:
                     print(f"    [{label}] not ok {line}")
-                for cid in table[name][label].leftovers:
-                    print(f"    [{label}] left container {cid} (force-deleted)")
+                for what in table[name][label].leftovers:
+                    print(f"    [{label}] left {what} (removed)")
     counts = {label: sum(t[label].passed_all() for t in table.values()) for label in labels}
     print("programs without failures: " + ", ".join(f"{k} {v}/{len(names)}"
                                                     for k, v in counts.items()))  # fmt: skip

@@ -13,7 +13,9 @@ Go >= 1.21. The build is offline (``GOPROXY=off``, vendored modules) into ``--bu
 
 Each program runs with ``RUNTIME`` set, from the build directory (it reads
 ``runtimetest`` and ``rootfs-<arch>.tar.gz`` from its working directory), under an exclusive
-``flock`` of ``--lock`` (the test suite's host-wide leak check) and a timeout. Containers a
+``flock`` of ``--lock`` (the test suite's host-wide leak check) and a timeout (on a busy
+machine, hold the test lock once for the whole run instead: ``flock /tmp/pc-tests.lock
+python3 ... --lock /tmp/other.lock``). Containers a
 program leaves in a runtime's ``list`` are force-deleted, mounts it leaves in the host's
 namespace under its bundles' directory (``TMPDIR``) are unmounted, and both are reported. The table has, per
 program and runtime: ``ok N`` (N assertions, none failed, exit 0; ``ok 0``: the program

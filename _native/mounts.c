@@ -280,11 +280,15 @@ void run_ops(struct child *c) {
     }
 }
 
+/* The rootfs propagation: private or slave is applied to the old / before anything (a slave
+ * receives the host's later mounts); shared or unbindable only to the new / after pivot_root
+ * (the old / is made private first), so that a shared root is a peer group of the container's
+ * own mount namespace and nothing mounted in the container reaches the host. */
 void setup_rootfs(struct child *c) {
     const struct pc_plan *p = c->plan;
-    if (mount(NULL, "/", NULL, p->rootfs_propagation ? p->rootfs_propagation : (MS_REC | MS_PRIVATE),
-              NULL) < 0)
-    {
+    unsigned long prop = p->rootfs_propagation ? p->rootfs_propagation : (MS_REC | MS_PRIVATE);
+    unsigned long after = prop & (MS_SHARED | MS_UNBINDABLE) ? prop : 0;
+    if (mount(NULL, "/", NULL, after ? (MS_REC | MS_PRIVATE) : prop, NULL) < 0) {
         say(c, "make / private", NULL);
         fail(c, PC_STAGE_PROPAGATION, errno, 125);
     }
@@ -331,6 +335,10 @@ void setup_rootfs(struct child *c) {
     }
     close(c->rootfd);
     c->rootfd = -1;
+    if (after && mount(NULL, "/", NULL, after, NULL) < 0) {
+        say(c, "set the propagation of the new /", NULL);
+        fail(c, PC_STAGE_PROPAGATION, errno, 125);
+    }
     if (p->readonly_rootfs) {
         struct statfs sfs;
         unsigned long locked = 0;

@@ -98,7 +98,7 @@ struct pc_plan {
     const char *rootfs_fstype;        /* NULL: bind rootfs on itself; else mount this fs there */
     const char *rootfs_source;
     const char *rootfs_data;
-    unsigned long rootfs_propagation; /* applied to / before anything (default MS_REC|MS_PRIVATE) */
+    unsigned long rootfs_propagation; /* private/slave: to / before anything (default MS_REC|MS_PRIVATE); shared/unbindable: to the new / */
     int readonly_rootfs;
     unsigned long rootfs_flags;       /* extra MS_* flags for the rootfs mount (MS_NODEV) */
     int rootfs_tree_fd;               /* a detached mount (an image's overlay) to attach at

@@ -22,6 +22,9 @@ from pycontainers.errors import SpecError
 if TYPE_CHECKING:
     from pycontainers.network.spec import NetworkSpec
 
+ROOTFS_PROPAGATIONS = (
+    "rprivate", "private", "rslave", "slave", "rshared", "shared", "runbindable", "unbindable",
+)  # fmt: skip
 NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
 DEFAULT_NAMESPACES = frozenset({"pid", "net", "ipc", "mnt", "uts", "cgroup"})
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -336,6 +339,30 @@ def _cap_drop(value: Iterable[str] | str) -> tuple[str, ...]:
     return _caps("cap_drop", value)
 
 
+def _cap_set(field: str, value: Iterable[str] | str | None) -> tuple[str, ...]:
+    """One OCI capability set: names normalized, sorted, no ``ALL`` (None: empty)."""
+    names = _caps(field, value or ())
+    if "ALL" in names:
+        raise _fail(field, "list the capabilities by name (ALL is for cap_add/cap_drop)")
+    return tuple(sorted(set(names)))
+
+
+def _cap_effective(value: Iterable[str] | str | None) -> tuple[str, ...] | None:
+    return None if value is None else _cap_set("cap_effective", value)
+
+
+def _cap_permitted(value: Iterable[str] | str | None) -> tuple[str, ...] | None:
+    return None if value is None else _cap_set("cap_permitted", value)
+
+
+def _cap_inheritable(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    return _cap_set("cap_inheritable", value)
+
+
+def _cap_ambient(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    return _cap_set("cap_ambient", value)
+
+
 def _paths(field: str, value: Iterable[str]) -> tuple[str, ...]:
     if isinstance(value, str):
         raise _fail(field, "must be a list of paths, not one string")
@@ -383,12 +410,53 @@ class SecurityOptions:
     readonly_paths: tuple[str, ...] = attrs.field(
         default=DEFAULT_READONLY_PATHS, converter=_readonly
     )
+    cap_effective: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_cap_effective, metadata={"omit_default": True}
+    )
+    """OCI's ``process.capabilities.effective``; None: the permitted set."""
+    cap_permitted: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_cap_permitted, metadata={"omit_default": True}
+    )
+    """OCI's ``permitted`` set; None: the whole (bounding) set, :meth:`capabilities`."""
+    cap_inheritable: tuple[str, ...] = attrs.field(
+        default=(), converter=_cap_inheritable, metadata={"omit_default": True}
+    )
+    """OCI's ``inheritable`` set (default empty: CVE-2022-29162; only an OCI config sets it)."""
+    cap_ambient: tuple[str, ...] = attrs.field(
+        default=(), converter=_cap_ambient, metadata={"omit_default": True}
+    )
+    """OCI's ``ambient`` set (default empty); each must be permitted and inheritable."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.cap_sets() == (None, None, (), ()):
+            return  # Docker's model: one set
+        if self.privileged:
+            raise _fail("cap_effective", "privileged gives every capability: no per-set lists")
+        bounding = self.capabilities()
+        permitted = bounding if self.cap_permitted is None else frozenset(self.cap_permitted)
+        inheritable = frozenset(self.cap_inheritable)
+        for name, caps, within, what in (
+            ("cap_effective", self.cap_effective, permitted, "the permitted set"),
+            ("cap_permitted", self.cap_permitted, bounding, "the bounding set"),
+            ("cap_inheritable", self.cap_inheritable, bounding, "the bounding set"),
+            ("cap_ambient", self.cap_ambient, permitted & inheritable,
+             "both the permitted and the inheritable set"),
+        ):  # fmt: skip
+            outside = sorted(set(caps or ()) - within)  # None: within by definition
+            if outside:
+                raise _fail(name, f"{', '.join(outside)} not in {what}")
 
     def capabilities(self) -> frozenset[str]:
-        """The container's capability set (names)."""
+        """The container's capability set (names): its bounding set."""
         from pycontainers.security.capabilities import resolve
 
         return resolve(self.cap_add, self.cap_drop, self.privileged)
+
+    def cap_sets(
+        self,
+    ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]:
+        """The (effective, permitted, inheritable, ambient) lists as given."""
+        return (self.cap_effective, self.cap_permitted, self.cap_inheritable, self.cap_ambient)
 
 
 # -- container ----------------------------------------------------------------------------
@@ -556,10 +624,14 @@ class ContainerSpec:
     readonly_rootfs: bool = False
     init: bool = False
     rootfs_propagation: str = "rprivate"
+    """The root mount's propagation: (r)private, (r)slave (the host's later mounts appear),
+    (r)shared (a peer group of the container's own: nothing reaches the host) or
+    (r)unbindable."""
     security: SecurityOptions = attrs.field(factory=SecurityOptions)
     resources: Resources | None = None
     """Limits in a cgroup of the container's own; None: no cgroup is made."""
     cgroup_parent: str = "pycontainers"
+    """The group the container's cgroup is made in (``"/"``: each hierarchy's root)."""
     image: str | None = None
     """The image reference the rootfs came from (its layers are the overlay's lowers)."""
     netns: str | None = None
@@ -653,8 +725,8 @@ class ContainerSpec:
             raise _fail(
                 "userns_rootfs", f"one of auto, idmap, copy, none; got {self.userns_rootfs!r}"
             )
-        if self.rootfs_propagation not in ("rprivate", "rslave", "private", "slave"):
+        if self.rootfs_propagation not in ROOTFS_PROPAGATIONS:
             raise _fail(
                 "rootfs_propagation",
-                f"one of rprivate, rslave, private, slave; got {self.rootfs_propagation!r}",
+                f"one of {', '.join(ROOTFS_PROPAGATIONS)}; got {self.rootfs_propagation!r}",
             )

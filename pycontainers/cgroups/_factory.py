@@ -83,7 +83,10 @@ def remove_parent(parent: str = DEFAULT_PARENT, *, layout: CgroupLayout | None =
     """Remove the (empty) parent group from every hierarchy; return False if some hierarchy
     still has groups or processes in it.
     """
-    group = backend(check_path("parent", parent), layout)
+    path = check_path("parent", parent, allow_empty=True)
+    if not path:
+        return True  # "/": the hierarchies' roots, never removed
+    group = backend(path, layout)
     done = True
     for directory in group.paths.values():
         try:

@@ -118,12 +118,16 @@ def _user(spec: ContainerSpec) -> dict[str, Any]:
 
 
 def capabilities(spec: ContainerSpec) -> dict[str, list[str]]:
-    """``process.capabilities`` as the security options give them (ambient and
-    inheritable are always empty).
+    """``process.capabilities`` as the security options give them (Docker's model: one set,
+    ambient and inheritable empty; or an OCI config's own sets).
     """
     names = sorted(spec.security.capabilities())
-    return {"bounding": names, "effective": names, "permitted": names, "inheritable": [],
-            "ambient": []}  # fmt: skip
+    effective, permitted, inheritable, ambient = spec.security.cap_sets()
+    permitted_names = names if permitted is None else list(permitted)
+    return {"bounding": names,
+            "effective": permitted_names if effective is None else list(effective),
+            "permitted": permitted_names, "inheritable": list(inheritable),
+            "ambient": list(ambient)}  # fmt: skip
 
 
 def seccomp(spec: ContainerSpec) -> dict[str, Any] | None:

@@ -293,14 +293,17 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
         raise OciConfigError("root.path", "missing")
     if not os.path.isabs(path):
         path = os.path.join(bundle or os.getcwd(), path)
-    caps = _get(_get(_get(doc, "process", dict, {}), "capabilities", dict, {}, "process"),
-                "bounding", list, [], "process.capabilities")  # fmt: skip
+    caps = _capability_sets(_get(doc, "process", dict, {}))
+    if p["uid"] == 0:
+        caps["ambient"] = _raisable(caps)
     seccomp_doc = _get(linux, "seccomp", dict, None, "linux")
     seccomp = _seccomp(seccomp_doc) if seccomp_doc is not None else None
-    security = _build("process.capabilities", lambda: SecurityOptions(
-        cap_drop=("ALL",), cap_add=tuple(caps), seccomp=seccomp,
+    security = _security(caps, lambda: SecurityOptions(
+        cap_drop=("ALL",), cap_add=caps["bounding"], seccomp=seccomp,
         masked_paths=tuple(_get(linux, "maskedPaths", list, [], "linux")),
         readonly_paths=tuple(_get(linux, "readonlyPaths", list, [], "linux")),
+        cap_effective=caps["effective"], cap_permitted=caps["permitted"],
+        cap_inheritable=caps["inheritable"], cap_ambient=caps["ambient"],
     ))  # fmt: skip
     if seccomp is not None:
         _check_seccomp(seccomp, security.capabilities())
@@ -342,6 +345,59 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
     if kept:
         extra["mounts"] = kept
     return OciConfig(spec, "", None, extra)
+
+
+_CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+_CAP_FIELDS = {f"cap_{kind}": kind for kind in _CAP_SETS[1:]} | {"cap_add": "bounding"}
+
+
+def _capability_sets(process: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """``process.capabilities``: each of the five sets (a missing one is empty, as the
+    runtime-spec says), checked to be lists of names.
+    """
+    caps = _get(process, "capabilities", dict, {}, "process")
+    out = {}
+    for kind in _CAP_SETS:
+        where = f"process.capabilities.{kind}"
+        names = _get(caps, kind, list, [], "process.capabilities")
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                raise OciConfigError(f"{where}[{i}]", f"expected a capability name, got {name!r}")
+        out[kind] = tuple(names)
+    unknown = sorted(set(caps) - set(_CAP_SETS))
+    if unknown:
+        raise OciConfigError(f"process.capabilities.{unknown[0]}", "unknown capability set")
+    return out
+
+
+def _raisable(caps: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """For uid 0, the ambient capabilities the kernel can raise (those also permitted and
+    inheritable; ``runc spec`` lists ambient ones without an inheritable set). The others
+    change nothing for root, as runc finds when it skips them: execve gives uid 0 the whole
+    bounding set, and a switch to another uid clears the ambient set.
+    """
+    from pycontainers.security.capabilities import normalize
+
+    def names(kind: str) -> set[str]:
+        return {normalize(f"cap_{kind}", c) for c in caps[kind]}
+
+    try:
+        keep = names("permitted") & names("inheritable")
+        return tuple(c for c in caps["ambient"] if normalize("cap_ambient", c) in keep)
+    except SpecError as exc:  # an unknown name: refused where the set is built
+        kind = exc.field.removeprefix("cap_")
+        raise OciConfigError(f"process.capabilities.{kind}", str(exc).split(": ", 1)[-1]) from None
+
+
+def _security(caps: dict[str, tuple[str, ...]], make: Any) -> SecurityOptions:
+    """Build the security options; an error about a capability set names its JSON path."""
+    try:
+        security: SecurityOptions = make()
+    except SpecError as exc:
+        kind = _CAP_FIELDS.get(exc.field)
+        where = f"process.capabilities.{kind}" if kind else "process.capabilities"
+        raise OciConfigError(where, str(exc).removeprefix(f"{exc.field}: ")) from None
+    return security
 
 
 def _sysctl(linux: dict[str, Any]) -> dict[str, str]:

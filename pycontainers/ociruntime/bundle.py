@@ -209,28 +209,6 @@ def _refuse_unsupported(
         value = (process if section == "process" else linux).get(key)
         if value not in (None, "", [], {}):
             raise OciConfigError(where, why)
-    caps = process.get("capabilities") or {}
-    if isinstance(caps, dict):
-        bounding = set(caps.get("bounding") or [])
-        for kind in ("effective", "permitted"):
-            if set(caps.get(kind) or []) - bounding:
-                raise OciConfigError(
-                    f"process.capabilities.{kind}", "has a capability not in bounding"
-                )
-        if caps.get("inheritable"):
-            raise OciConfigError(
-                "process.capabilities.inheritable",
-                "the inheritable set is always empty here (CVE-2022-29162)",
-            )
-        user = process.get("user") or {}
-        if caps.get("ambient") and (
-            set(caps["ambient"]) - bounding or not isinstance(user, dict) or user.get("uid", 0) != 0
-        ):
-            # for uid 0 the ambient set adds nothing to what execve gives (all of bounding)
-            raise OciConfigError(
-                "process.capabilities.ambient",
-                "ambient capabilities are only accepted for uid 0 (where they change nothing)",
-            )
     persona = linux.get("personality")
     if persona not in (None, {}) and (
         not isinstance(persona, dict) or persona.get("domain") != "LINUX" or persona.get("flags")
@@ -297,7 +275,7 @@ def _cgroup_path(value: Any, container_id: str) -> tuple[str, str]:
     except SpecError as exc:
         raise OciConfigError("linux.cgroupsPath", str(exc).split(": ", 1)[-1]) from None
     parent, _, name = rel.rpartition("/")
-    return name, parent
+    return name, parent or "/"  # "/name": right under each hierarchy's root
 
 
 HOOK_KINDS = (

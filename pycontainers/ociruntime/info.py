@@ -13,8 +13,8 @@ from pycontainers.errors import OciRuntimeError
 MOUNT_OPTIONS = (
     "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
     "noatime", "nodev", "nodiratime", "noexec", "nosuid", "private", "rbind", "relatime",
-    "ro", "rprivate", "rshared", "rslave", "rw", "shared", "slave", "strictatime", "suid",
-    "sync", "unbindable",
+    "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
+    "strictatime", "suid", "sync", "unbindable",
 )  # fmt: skip
 
 
@@ -31,7 +31,7 @@ def features_doc() -> dict[str, Any]:
         "mountOptions": list(MOUNT_OPTIONS),
         "linux": {
             "namespaces": sorted(NS_TO_OCI.values()),
-            "capabilities": [f"CAP_{c}" for c in CAPABILITIES],
+            "capabilities": list(CAPABILITIES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
             "seccomp": {
                 "enabled": True,

@@ -32,8 +32,9 @@ class Confinement:
     """The security part of one process's plan, resolved from a container spec.
 
     ``capabilities`` are the (bounding, effective, permitted, inheritable, ambient) masks;
-    inheritable and ambient are always empty (CVE-2022-29162); every bounding bit up to
-    ``cap_last`` that is not in the mask is dropped. ``seccomp_bpf`` is None only
+    inheritable and ambient are empty (CVE-2022-29162) unless the spec lists them (an OCI
+    config's ``process.capabilities``); every bounding bit up to ``cap_last`` that is not in
+    the mask is dropped. ``seccomp_bpf`` is None only
     when the spec itself says no filter (``seccomp=None`` or ``privileged``).
     """
 
@@ -100,21 +101,29 @@ def _capabilities(
     else:
         names = set(spec.security.capabilities()) | extra
     mask = to_mask(names)
-    if "user" in spec.namespaces:
-        # the sets are those of the container's user namespace, where the child has them all
-        return (mask, mask, mask, 0, 0)
-    held = held_caps()
-    if widened:
-        mask &= held  # everything this runtime itself has
-    elif mask & ~held:
-        missing = [name for i, name in enumerate(CAPABILITIES) if mask & ~held >> i & 1]
-        raise ContainerStartError(
-            "capabilities",
-            errno.EPERM,
-            f"capabilities: this process does not hold {', '.join(missing)}, so it cannot give "
-            "them to a container process; drop them (cap_drop) or run pycontainers with them",
-        )
-    return (mask, mask, mask, 0, 0)
+    # the sets are those of the container's user namespace, where the child has them all
+    if "user" not in spec.namespaces:
+        held = held_caps()
+        if widened:
+            mask &= held  # everything this runtime itself has
+        elif mask & ~held:
+            missing = [name for i, name in enumerate(CAPABILITIES) if mask & ~held >> i & 1]
+            raise ContainerStartError(
+                "capabilities",
+                errno.EPERM,
+                f"capabilities: this process does not hold {', '.join(missing)}, so it cannot "
+                "give them to a container process; drop them (cap_drop) or run pycontainers "
+                "with them",
+            )
+    effective, permitted, inheritable, ambient = spec.security.cap_sets()
+    if widened or extra or (effective, permitted) == (None, None):
+        # Docker's model (and an exec's explicit widening): one set, nothing inheritable
+        return (mask, mask, mask, to_mask(inheritable) & mask, to_mask(ambient) & mask)
+    # an OCI config's sets, each already checked against the others (SecurityOptions)
+    prm = mask if permitted is None else to_mask(permitted) & mask
+    eff = prm if effective is None else to_mask(effective) & prm
+    inh = to_mask(inheritable) & mask
+    return (mask, eff, prm, inh, to_mask(ambient) & prm & inh)
 
 
 def _seccomp(spec: ContainerSpec) -> tuple[bytes | None, int]:

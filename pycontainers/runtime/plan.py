@@ -38,6 +38,10 @@ _PROPAGATION = {
     "private": _plan.MS_PRIVATE,
     "rslave": _plan.MS_SLAVE | _plan.MS_REC,
     "slave": _plan.MS_SLAVE,
+    "rshared": _plan.MS_SHARED | _plan.MS_REC,
+    "shared": _plan.MS_SHARED,
+    "runbindable": _plan.MS_UNBINDABLE | _plan.MS_REC,
+    "unbindable": _plan.MS_UNBINDABLE,
 }
 
 

@@ -169,6 +169,8 @@ class _Prepared:
     tree_fd: int = -1
     net_fd: int = -1
     cgroup_fds: list[int] = attrs.field(factory=list)
+    cgroup_v2_fd: int = -1  # the cgroup2 group's directory (CLONE_INTO_CGROUP)
+    cgroup_v2_index: int = -1  # its cgroup.procs in cgroup_fds
     join_fds: list[tuple[str, int]] = attrs.field(factory=list)
     mount_trees: list[tuple[int, int]] = attrs.field(factory=list)
 
@@ -176,10 +178,12 @@ class _Prepared:
         """Close the fds (idempotent)."""
         joined = [fd for _, fd in self.join_fds] + [fd for _, fd in self.mount_trees]
         self.mount_trees = []
-        for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd, *joined]:
+        for fd in [*self.cgroup_fds, self.cgroup_v2_fd, self.fifo_fd, self.tree_fd, self.net_fd,
+                   *joined]:  # fmt: skip
             if fd >= 0:
                 os.close(fd)
         self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd = [], -1, -1, -1
+        self.cgroup_v2_fd = self.cgroup_v2_index = -1
         self.join_fds = []
 
 
@@ -243,6 +247,7 @@ class Launch:
                 join_fds=tuple(ready.join_fds),
                 mount_trees=tuple(ready.mount_trees),
                 cgroup_fds=tuple(ready.cgroup_fds),
+                cgroup_v2=(ready.cgroup_v2_fd, ready.cgroup_v2_index),
                 cgroup_layout=shown.layout if shown is not None else None,
                 cgroup_path=shown.path if shown is not None else None,
                 console=console,
@@ -312,6 +317,7 @@ class Launch:
                     self.cgroup = _create_cgroup(owner, spec)
                 for path in self.cgroup.procs_paths():
                     ready.cgroup_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+                ready.cgroup_v2_fd, ready.cgroup_v2_index = self.cgroup.clone_into()
                 crashpoint("cgroup")
         except BaseException:
             ready.close()

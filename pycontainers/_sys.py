@@ -367,8 +367,13 @@ def _into_failed(code: int, plan: Plan) -> NoReturn:
         group = os.readlink(f"/proc/self/fd/{plan.cgroup_v2_fd}")
     except OSError:
         group = f"fd {plan.cgroup_v2_fd}"
-    raise SyscallError(
-        code, f"clone3 into the cgroup {group}: {os.strerror(code)}", path=group
+    from pycontainers.errors import ContainerStartError
+
+    gone = group.endswith(" (deleted)")
+    group = group.removesuffix(" (deleted)")
+    why = "it was removed" if gone else os.strerror(code)
+    raise ContainerStartError(
+        "cgroup", code, f"cgroup: cannot start in the cgroup {group}: {why}", path=group
     )
 
 

@@ -39,7 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pycontainers.ociruntime.parser import command_of, parser
     from pycontainers.ociruntime.report import Reporter
 
-    args = parser(command_of(argv)).parse_args(argv)
+    command = command_of(argv)
+    if command in ("create", "run"):
+        from pycontainers.cgroups import prime  # the cgroup join's grace period passes meanwhile
+
+        prime.prime()
+    args = parser(command).parse_args(argv)
     reporter = Reporter(args.log, args.log_format, args.debug)
     try:
         if args.version:

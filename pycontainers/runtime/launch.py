@@ -264,12 +264,18 @@ class Launch:
             ready.close()
         self.pid = self.spawned.pid
         self.pidfd = self.spawned.pidfd
+        self.into_cgroup = self.spawned.into_cgroup  # cloned straight into its cgroup2 group
         crashpoint("spawned")
         self.sock: int | None = self.spawned.sock
         stdio.close_child_ends()
-        self._release(ready.spec, plan)
-        if self.monitored:
-            self._await_monitor(stdio)
+        try:
+            self._release(ready.spec, plan)
+            if self.monitored:
+                self._await_monitor(stdio)
+        finally:
+            from pycontainers.cgroups import prime
+
+            prime.stop()  # the child has joined its groups (or failed)
 
     def _prepare(
         self, spec: ContainerSpec, name: str | None, start_fifo: str | None, owner: str

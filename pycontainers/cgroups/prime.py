@@ -37,7 +37,6 @@ LONGEST = 1.0
 """A primer stops by itself this many seconds after the last :func:`prime`."""
 
 
-
 class _State:
     """The running primer: its deadline (monotonic) and the lock whose release stops it."""
 
@@ -116,12 +115,12 @@ def target() -> str | None:
         for line in f:
             ident, controllers, path = line.rstrip("\n").split(":", 2)
             if ident == "0" and not controllers:
-                point = unified
+                mountpoint = unified
             else:
                 wanted = set(controllers.split(","))
-                point = next((p for options, p in v1 if wanted <= options), None)
-            if point is not None and path.startswith("/"):
-                procs = point + path.rstrip("/") + "/cgroup.procs"
+                mountpoint = next((p for options, p in v1 if wanted <= options), None)
+            if mountpoint is not None and path.startswith("/"):
+                procs = mountpoint + path.rstrip("/") + "/cgroup.procs"
                 candidates.append((-path.count("/"), procs))
     me = str(os.getpid())
     for _, procs in sorted(candidates):

@@ -161,9 +161,7 @@ def _check_mapping(pid: int, name: str, want: tuple[IdMapping, ...], short: str)
         )
 
 
-def _open_cgroup(
-    spec: ContainerSpec, path: str, short: str
-) -> tuple[list[int], tuple[int, int]]:
+def _open_cgroup(spec: ContainerSpec, path: str, short: str) -> tuple[list[int], tuple[int, int]]:
     if not path:
         if spec.resources is not None and os.geteuid() == 0:
             raise ContainerError(

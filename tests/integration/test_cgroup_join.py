@@ -62,7 +62,7 @@ def assert_in_group(pid: int, rel: str) -> None:
 # that root group in every hierarchy mounted at /sys/fs/cgroup
 INSIDE = (
     "cat /proc/self/cgroup; for f in /sys/fs/cgroup/*/cgroup.procs; do "
-    'if grep -qx $$ $f; then echo in $f; else echo OUT $f; fi; done'
+    "if grep -qx $$ $f; then echo in $f; else echo OUT $f; fi; done"
 )
 
 
@@ -90,7 +90,7 @@ def test_detached_container_and_its_exec_are_in_their_groups(
 ) -> None:
     c = pc.Container.create(str(busybox_rootfs), ["sleep", "30"], memory="64m", detach=True)
     try:
-        launch = c.supervisor.launch  # type: ignore[union-attr]
+        launch = c.supervisor.launch
         assert launch is not None and launch.into_cgroup == (mode == "into")
         c.start()
         assert_in_group(c.pid, f"pycontainers/{c.id}")
@@ -108,7 +108,7 @@ def test_attached_container_is_in_its_groups(busybox_rootfs: Path, mode: str) ->
         str(busybox_rootfs), ["sh", "-c", INSIDE], memory="64m", pids_limit=64,
         stdout=pc.PIPE,
     ) as c:  # fmt: skip
-        launch = c.supervisor.launch  # type: ignore[union-attr]
+        launch = c.supervisor.launch
         assert launch is not None and launch.into_cgroup == (mode == "into")
         assert_in_group(c.pid, f"pycontainers/{c.id}")  # waiting at its start signal
         c.start()

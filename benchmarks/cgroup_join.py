@@ -47,11 +47,16 @@ class Group:
     cgroup.procs files and the cgroup2 directory open.
     """
 
-    def __init__(self, roots: list[str], unified: str | None) -> None:
-        name = f"pcjoin-{os.getpid()}"
+    def __init__(self, tag: str, roots: list[str], unified: str | None) -> None:
+        name = f"pcjoin-{tag}-{os.getpid()}"
         self.dirs = [os.path.join(root, name) for root in roots]
-        for d in self.dirs:
-            os.mkdir(d)
+        for made, d in enumerate(self.dirs):
+            try:
+                os.mkdir(d)
+            except BaseException:
+                for done in self.dirs[:made]:
+                    os.rmdir(done)
+                raise
         self.procs = [os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
                       for d in self.dirs]  # fmt: skip
         self.v2_index = roots.index(unified) if unified in roots else -1
@@ -100,9 +105,13 @@ def main() -> None:
     layout = detect_layout()
     if layout.unified is None:
         raise SystemExit("no cgroup2 hierarchy here: nothing to clone into")
-    v2 = Group([layout.unified], layout.unified)
+    v2 = Group("v2", [layout.unified], layout.unified)
     roots = [*dict(layout.v1_hierarchies).values(), layout.unified]
-    every = Group(roots, layout.unified) if len(roots) > 1 else None
+    try:
+        every = Group("all", roots, layout.unified) if len(roots) > 1 else None
+    except BaseException:
+        v2.close()
+        raise
     rows: dict[str, Callable[[], float]] = {}
 
     def row(name: str, group: Group, into: bool, primed: bool) -> None:

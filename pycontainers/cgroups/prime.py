@@ -36,12 +36,19 @@ INTERVAL = 0.004
 LONGEST = 1.0
 """A primer stops by itself this many seconds after the last :func:`prime`."""
 
+WARM = 0.010
+"""Seconds after a start's joins (:func:`stop`) during which the rwsem is surely still active
+(it stays so about a grace period, 7 ms or more): :func:`prime` then starts nothing, so
+back-to-back starts pay no thread."""
+
 
 class _State:
     """The running primer: its deadline (monotonic) and the lock whose release stops it."""
 
     until = 0.0
     stop: _thread.LockType | None = None
+    done: _thread.LockType | None = None  # held by the running thread until it has closed its fd
+    joined = -1.0  # when the last start's joins were done (monotonic)
 
 
 _lock = _thread.allocate_lock()
@@ -56,32 +63,43 @@ def enabled() -> bool:
 def prime(keep_for: float = LONGEST) -> bool:
     """Keep the cgroup migration rwsem active for up to ``keep_for`` seconds (or until
     :func:`stop`), from a background thread; extends a running primer. Returns whether one
-    runs (False when disabled). Never blocks the caller.
+    runs (False when disabled, or when a start of this process joined its groups less than
+    :data:`WARM` ago). Never blocks the caller.
     """
     if not enabled():
         return False
     with _lock:
+        if _state.stop is None and time.monotonic() - _state.joined < WARM:
+            return False
         _state.until = max(_state.until, time.monotonic() + keep_for)
         if _state.stop is not None:
             return True
-        stop_lock = _thread.allocate_lock()
+        stop_lock, done = _thread.allocate_lock(), _thread.allocate_lock()
         stop_lock.acquire()
-        _state.stop = stop_lock
+        done.acquire()
+        _state.stop, _state.done = stop_lock, done
     try:
-        _thread.start_new_thread(_run, (stop_lock,))
+        _thread.start_new_thread(_run, (stop_lock, done))
     except RuntimeError:  # no thread to be had: starting goes on without
         with _lock:
-            _state.stop = None
+            _state.stop = _state.done = None
         return False
     return True
 
 
 def stop() -> None:
-    """End the primer (the child has joined its groups); a no-op when none runs."""
+    """A start's child has joined its groups: end the primer (if one runs; its file is closed
+    when this returns) and note when. Its last write, if one is under way, finds the rwsem
+    active (the child's joins just took it), so this waits a moment at most.
+    """
     with _lock:
-        stop_lock, _state.stop, _state.until = _state.stop, None, 0.0
+        stop_lock, done = _state.stop, _state.done
+        _state.stop, _state.done, _state.until = None, None, 0.0
+        _state.joined = time.monotonic()
     if stop_lock is not None and stop_lock.locked():
         stop_lock.release()
+    if done is not None and done.acquire(timeout=LONGEST):
+        done.release()
 
 
 def target() -> str | None:
@@ -133,7 +151,7 @@ def target() -> str | None:
     return None
 
 
-def _run(stop: _thread.LockType) -> None:
+def _run(stop: _thread.LockType, done: _thread.LockType) -> None:
     fd = -1
     try:
         procs = target()
@@ -152,4 +170,5 @@ def _run(stop: _thread.LockType) -> None:
             os.close(fd)
         with _lock:
             if _state.stop is stop:
-                _state.stop = None
+                _state.stop = _state.done = None
+        done.release()

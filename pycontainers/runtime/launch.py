@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pycontainers import _log
+from pycontainers.cgroups import prime
 from pycontainers.errors import ContainerStartError
 from pycontainers.runtime import devrules
 from pycontainers.runtime._crash import crashpoint
@@ -178,8 +179,8 @@ class _Prepared:
         """Close the fds (idempotent)."""
         joined = [fd for _, fd in self.join_fds] + [fd for _, fd in self.mount_trees]
         self.mount_trees = []
-        for fd in [*self.cgroup_fds, self.cgroup_v2_fd, self.fifo_fd, self.tree_fd, self.net_fd,
-                   *joined]:  # fmt: skip
+        joined.append(self.cgroup_v2_fd)
+        for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd, *joined]:
             if fd >= 0:
                 os.close(fd)
         self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd = [], -1, -1, -1
@@ -273,9 +274,7 @@ class Launch:
             if self.monitored:
                 self._await_monitor(stdio)
         finally:
-            from pycontainers.cgroups import prime
-
-            prime.stop()  # the child has joined its groups (or failed)
+            prime.stop()  # the child has joined its groups (or the start failed)
 
     def _prepare(
         self, spec: ContainerSpec, name: str | None, start_fifo: str | None, owner: str
@@ -354,6 +353,7 @@ class Launch:
 
     def _undo_prepare(self) -> None:
         """Give back what :meth:`_prepare` made, in reverse."""
+        prime.stop()  # the start failed: no more priming for it
         self.remove_cgroup()
         self.remove_layer()
         self.remove_network()

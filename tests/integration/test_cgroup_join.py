@@ -202,10 +202,12 @@ def _wait_threads(count: int) -> None:
         time.sleep(0.01)
 
 
-def test_primer_never_moves_its_process_and_stops() -> None:
+def test_primer_never_moves_its_process_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
     target = prime.target()
     assert target is not None and str(os.getpid()) in Path(target).read_text().split()
+    prime.stop()  # a primer of a start of this process that failed
     before, threads = Path("/proc/self/cgroup").read_text(), _threads()
+    time.sleep(prime.WARM)  # since the last start of this process: the rwsem may be idle
     assert prime.prime(5.0)
     assert _threads() == threads + 1
     assert prime.prime(5.0) and _threads() == threads + 1  # extends the running one
@@ -213,7 +215,12 @@ def test_primer_never_moves_its_process_and_stops() -> None:
     assert Path("/proc/self/cgroup").read_text() == before
     prime.stop()
     _wait_threads(threads)
-    assert prime.prime(0.05)  # and by its bound
+    with monkeypatch.context() as m:
+        m.setattr(prime, "WARM", 3600.0)  # "just after a start's joins", however slow we are
+        assert not prime.prime(5.0)  # the rwsem is active still: nothing to start
+        assert _threads() == threads
+    time.sleep(prime.WARM)
+    assert prime.prime(0.05)  # and it stops by its bound
     _wait_threads(threads)
     assert Path("/proc/self/cgroup").read_text() == before
 

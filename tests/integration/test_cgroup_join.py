@@ -79,6 +79,7 @@ def check_inside(output: str) -> None:
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     if request.param == "write":
         monkeypatch.setenv("PYCONTAINERS_CLONE_INTO_CGROUP", "0")
+    devpool.drain()  # device groups earlier tests' runs left in this process's pool
     before = group_dirs()
     yield str(request.param)
     devpool.drain()  # a foreground run's device group is kept for the next run

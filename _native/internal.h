@@ -84,6 +84,7 @@ struct child {
     int tree_fd;   /* a detached (idmapped) mount of the rootfs sent by the parent, or -1 */
     int trees[PC_MAX_TREES]; /* plan->mount_trees, moved above the container's fd numbers */   /* O_PATH fd of the first masked directory's empty tmpfs, or -1 */
     int shared_vm; /* CLONE_VM|CLONE_VFORK: runs on its own stack in the parent's memory */
+    int into_cgroup; /* cloned into the plan's cgroup2 group (CLONE_INTO_CGROUP): skip its write */
     struct pc_msg msg;
     char exe[PC_PATH_MAX];
 };

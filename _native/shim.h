@@ -145,6 +145,12 @@ struct pc_plan {
     int *cgroup_fds;                  /* open cgroup.procs files: the child writes "0" to each
                                          to join the container's cgroup in every hierarchy */
     int n_cgroup_fds;
+    int cgroup_v2_slot;               /* 1 + the index in cgroup_fds of the container's cgroup2
+                                         group: the child is cloned straight into that group
+                                         (clone3 CLONE_INTO_CGROUP with cgroup_v2_fd) and skips
+                                         that write; if the kernel lacks it, the child writes it
+                                         as every other one. 0: none */
+    int cgroup_v2_fd;                 /* with cgroup_v2_slot: an O_PATH|O_DIRECTORY fd of the group */
     unsigned long long unshare_flags; /* CLONE_NEW* to unshare after joining the cgroups and
                                          the joins (a cgroup namespace rooted at the container's
                                          group; after a joined user namespace, every new one;
@@ -179,6 +185,8 @@ struct pc_spawn_result {
     int pid;
     int pidfd;
     int sock;        /* parent end: send the release byte, then read pc_error messages */
+    int into_cgroup; /* 1: cloned straight into the plan's cgroup2 group; 0: it joins by writing
+                        cgroup.procs; on a failed spawn, -1: the clone into that group failed */
 };
 
 /* The message the child sends on failure (stage, errno, text). stage PC_STAGE_READY

@@ -43,6 +43,9 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
 
 /* The message, with fd (>= 0) passed along it. */
 void send_msg_fd(struct child *c, int stage, int err, int exit_code, int fd) {
@@ -372,6 +375,10 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     /* join the container's cgroup in every hierarchy ("0" moves the writer), then make the
      * cgroup namespace, so that it is rooted at the container's group */
     for (int i = 0; i < p->n_cgroup_fds; i++) {
+        if (c->into_cgroup && i == p->cgroup_v2_slot - 1) { /* born there (CLONE_INTO_CGROUP) */
+            close(cgfds[i]);
+            continue;
+        }
         if (write(cgfds[i], "0", 1) != 1) {
             say(c, "join the container's cgroup", NULL);
             fail(c, PC_STAGE_CGROUP, errno, 125);
@@ -530,15 +537,87 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     fail(c, PC_STAGE_EXEC, errno, errno == ENOENT ? 127 : 126);
 }
 
-struct clone_args_v0 {
+/* clone3's arguments up to CLONE_ARGS_SIZE_VER2 (cgroup: Linux 5.7) */
+struct clone_args_v2 {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
 };
+
+/* The plan names its cgroup2 group (and that group's cgroup.procs is among cgroup_fds). */
+static int wants_into(const struct pc_plan *plan) {
+    return plan->cgroup_v2_slot > 0 && plan->cgroup_v2_slot <= plan->n_cgroup_fds && plan->cgroup_v2_fd >= 0;
+}
+
+/* clone3 refuses CLONE_INTO_CGROUP (or clone3 itself) as a kernel before 5.7 (or 5.3) does:
+ * the child then joins by writing cgroup.procs. Any other error is the group's or the clone's. */
+static int into_unsupported(int err) {
+    return err == E2BIG || err == EINVAL || err == ENOSYS;
+}
+
+/* clone3 a fork-style child (the caller's own stack, a copy of its memory), into the plan's
+ * cgroup2 group when it names one (c->into_cgroup says whether the child was). */
+static long clone3_child(const struct pc_plan *plan, struct child *c, int *pidfd) {
+    struct clone_args_v2 args;
+    memset(&args, 0, sizeof(args));
+    args.flags = plan->clone_flags | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
+    args.exit_signal = SIGCHLD;
+    c->into_cgroup = wants_into(plan);
+    if (c->into_cgroup) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)plan->cgroup_v2_fd;
+    }
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0 && c->into_cgroup && into_unsupported(errno)) {
+        c->into_cgroup = 0;
+        args.flags &= ~CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+        pid = syscall(SYS_clone3, &args, sizeof(args));
+    }
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+        /* kernels before 5.3: clone(2) with the same flags (no CLONE_NEWTIME there) */
+        c->into_cgroup = 0;
+        pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, pidfd, 0, 0);
+    }
+    return pid;
+}
 
 #define PC_VFORK_STACK (256 * 1024)
 
 static int vfork_child(void *arg) {
     child_main((struct child *)arg);
 }
+
+#if defined(__x86_64__)
+/* clone3 with the child on its own stack (glibc's clone() has no clone3 form that takes a
+ * cgroup): the child calls fn(arg) there and exits with its value; it never returns into
+ * the caller's frames. Returns the pid, or -1 with errno. */
+static long clone3_on_stack(struct clone_args_v2 *args, int (*fn)(void *), void *arg) {
+    long ret;
+    register void *r12 __asm__("r12") = (void *)fn;
+    register void *r13 __asm__("r13") = arg;
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "mov %%r13, %%rdi\n\t"
+                     "call *%%r12\n\t"
+                     "mov %%eax, %%edi\n\t"
+                     "mov %[nr_exit], %%eax\n\t"
+                     "syscall\n\t"
+                     "hlt\n"
+                     "1:\n\t"
+                     : "=a"(ret)
+                     : "0"((long)SYS_clone3), "D"(args), "S"(sizeof(*args)), "r"(r12), "r"(r13),
+                       [nr_exit] "i"(SYS_exit)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+#endif
 
 /* The fast path, like posix_spawn: the child shares the parent's memory (no page tables to
  * copy, no copy-on-write faults afterwards) and the calling thread is suspended until the
@@ -552,8 +631,30 @@ static long spawn_vfork(const struct pc_plan *plan, struct child *c, int *pidfd)
     if (stack == MAP_FAILED)
         return -1;
     c->shared_vm = 1;
-    int flags = (int)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
-    long pid = clone(vfork_child, (char *)stack + PC_VFORK_STACK, flags, c, pidfd);
+    long pid = -1;
+    c->into_cgroup = 0;
+#if defined(__x86_64__)
+    if (wants_into(plan)) {
+        struct clone_args_v2 args;
+        memset(&args, 0, sizeof(args));
+        args.flags = plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP;
+        args.pidfd = (uint64_t)(uintptr_t)pidfd;
+        args.exit_signal = SIGCHLD;
+        args.stack = (uint64_t)(uintptr_t)stack;
+        args.stack_size = PC_VFORK_STACK;
+        args.cgroup = (uint64_t)plan->cgroup_v2_fd;
+        c->into_cgroup = 1; /* the child reads it from the memory it shares */
+        pid = clone3_on_stack(&args, vfork_child, c);
+        if (pid < 0 && into_unsupported(errno))
+            c->into_cgroup = 0;
+        else if (pid < 0)
+            c->into_cgroup = -1;
+    }
+#endif
+    if (pid < 0 && c->into_cgroup == 0) {
+        int flags = (int)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+        pid = clone(vfork_child, (char *)stack + PC_VFORK_STACK, flags, c, pidfd);
+    }
     int err = errno;
     munmap(stack, PC_VFORK_STACK);
     errno = err;
@@ -592,17 +693,9 @@ int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     if (can_vfork(plan)) {
         pid = spawn_vfork(plan, &c, &pidfd);
     } else {
-        struct clone_args_v0 args;
-        memset(&args, 0, sizeof(args));
-        args.flags = plan->clone_flags | CLONE_PIDFD;
-        args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-        args.exit_signal = SIGCHLD;
-        pid = syscall(SYS_clone3, &args, sizeof(args));
-        if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
-            /* kernels before 5.3: clone(2) with the same flags (no CLONE_NEWTIME there) */
-            pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, &pidfd,
-                          0, 0);
-        }
+        pid = clone3_child(plan, &c, &pidfd);
+        if (pid < 0 && c.into_cgroup)
+            c.into_cgroup = -1; /* the group's (or the clone's) failure: never a plain clone */
         if (pid == 0) {
             close(sv[0]);
             child_main(&c);
@@ -611,6 +704,7 @@ int pc_spawn(const struct pc_plan *plan, struct pc_spawn_result *res) {
     int err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(sv[1]);
+    res->into_cgroup = c.into_cgroup;
     if (pid < 0) {
         close(sv[0]);
         return -err;
@@ -629,10 +723,11 @@ struct monitor_hello {
     int pid;
     int err;
     int monitor_pid;
+    int into_cgroup; /* as pc_spawn_result's */
 };
 
-static void send_hello(int ctl, int pid, int err, int pidfd) {
-    struct monitor_hello h = {pid, err, (int)getpid()};
+static void send_hello(int ctl, int pid, int err, int pidfd, int into) {
+    struct monitor_hello h = {pid, err, (int)getpid(), into};
     (void)send_with_fd(ctl, &h, sizeof(h), pidfd);
 }
 
@@ -651,20 +746,13 @@ __attribute__((noreturn)) static void monitor_main(const struct pc_plan *plan, c
     c.maskdir = -1;
     c.tree_fd = -1;
     int pidfd = -1;
-    struct clone_args_v0 args;
-    memset(&args, 0, sizeof(args));
-    args.flags = plan->clone_flags | CLONE_PIDFD;
-    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-    args.exit_signal = SIGCHLD;
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
-    if (pid < 0 && (errno == ENOSYS || errno == E2BIG))
-        pid = syscall(SYS_clone, (unsigned long)(plan->clone_flags | CLONE_PIDFD | SIGCHLD), 0, &pidfd, 0, 0);
+    long pid = clone3_child(plan, &c, &pidfd);
     if (pid == 0) {
         close(ctl);
         child_main(&c);
     }
     if (pid < 0) {
-        send_hello(ctl, 0, errno, -1);
+        send_hello(ctl, 0, errno, -1, c.into_cgroup ? -1 : 0);
         _exit(1);
     }
     close(child_sock);
@@ -681,7 +769,7 @@ __attribute__((noreturn)) static void monitor_main(const struct pc_plan *plan, c
             (*a)[nd] = '\0';
         }
     }
-    send_hello(ctl, (int)pid, 0, pidfd);
+    send_hello(ctl, (int)pid, 0, pidfd, c.into_cgroup);
     close(pidfd);
     /* fds for the monitor: ctl -> 3, mon->fds[i] -> 4 + i. Lift everything above the
      * targets first so no dup2 overwrites a source still needed. */
@@ -715,7 +803,7 @@ __attribute__((noreturn)) static void monitor_main(const struct pc_plan *plan, c
 fail:;
     int err = errno;
     kill((pid_t)pid, SIGKILL);
-    struct monitor_hello h = {-1, err, (int)getpid()};
+    struct monitor_hello h = {-1, err, (int)getpid(), 0};
     (void)send(ctl_now, &h, sizeof(h), MSG_NOSIGNAL);
     _exit(127);
 }
@@ -747,7 +835,7 @@ int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
         if (second == 0)
             monitor_main(plan, mon, ctl[1], sv[1], sv[0]);
         if (second < 0)
-            send_hello(ctl[1], 0, errno, -1);
+            send_hello(ctl[1], 0, errno, -1, 0);
         _exit(second < 0);
     }
     int err = errno;
@@ -762,9 +850,10 @@ int pc_spawn_monitored(const struct pc_plan *plan, const struct pc_monitor *mon,
     int status;
     while (waitpid((pid_t)first, &status, __WALL) < 0 && errno == EINTR)
         ;
-    struct monitor_hello h = {0, EPIPE, 0};
+    struct monitor_hello h = {0, EPIPE, 0, 0};
     int pidfd = -1;
     ssize_t got = recv_with_fd(ctl[0], &h, sizeof(h), &pidfd);
+    res->into_cgroup = h.into_cgroup;
     if (got <= 0 || h.pid <= 0 || pidfd < 0) {
         if (pidfd >= 0)
             close(pidfd);

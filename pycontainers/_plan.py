@@ -124,6 +124,12 @@ class Plan:
     pdeathsig: int = 0
     no_sync: bool = False
     cgroup_fds: tuple[int, ...] = ()
+    cgroup_v2_fd: int = -1
+    """An ``O_PATH|O_DIRECTORY`` fd of the container's cgroup2 group, whose ``cgroup.procs``
+    is ``cgroup_fds[cgroup_v2_index]``: the child is cloned straight into it
+    (``CLONE_INTO_CGROUP``, no ``cgroup.procs`` write); a kernel without that joins by the
+    write. -1: none."""
+    cgroup_v2_index: int = -1
     unshare_flags: int = 0
     capabilities: tuple[int, int, int, int, int] | None = None
     """(bounding, effective, permitted, inheritable, ambient) masks; None: leave as is, which

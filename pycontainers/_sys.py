@@ -10,7 +10,7 @@ import errno as _errno
 import importlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -165,6 +165,8 @@ class Spawned:
     pid: int
     pidfd: int
     sock: int
+    into_cgroup: bool = False
+    """Cloned straight into the plan's cgroup2 group (``CLONE_INTO_CGROUP``)."""
 
 
 @attrs.frozen
@@ -306,6 +308,11 @@ class _Builder:
         for i, fd in enumerate(plan.cgroup_fds):
             p.cgroup_fds[i] = fd
         p.n_cgroup_fds = len(plan.cgroup_fds)
+        if plan.cgroup_v2_fd >= 0:
+            if not 0 <= plan.cgroup_v2_index < len(plan.cgroup_fds):
+                raise ValueError("cgroup_v2_index must name the group's cgroup.procs in cgroup_fds")
+            p.cgroup_v2_fd = plan.cgroup_v2_fd
+            p.cgroup_v2_slot = plan.cgroup_v2_index + 1
         p.unshare_flags = plan.unshare_flags
         if plan.console_size is not None:
             p.console_rows, p.console_cols = plan.console_size
@@ -345,8 +352,29 @@ def spawn(plan: Plan) -> Spawned:
     builder = _Builder()
     cplan = builder.plan(plan)
     res = ffi.new("struct pc_spawn_result *")
-    _check(lib.pc_spawn(cplan, res), "clone3")
-    return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock)
+    rc = lib.pc_spawn(cplan, res)
+    if rc < 0 and res.into_cgroup < 0:
+        _into_failed(-rc, plan)
+    _check(rc, "clone3")
+    return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock, into_cgroup=res.into_cgroup > 0)
+
+
+def _into_failed(code: int, plan: Plan) -> NoReturn:
+    """clone3 into the plan's cgroup2 group failed (not for want of kernel support): the
+    error names the group; nothing was started (never outside the group).
+    """
+    try:
+        group = os.readlink(f"/proc/self/fd/{plan.cgroup_v2_fd}")
+    except OSError:
+        group = f"fd {plan.cgroup_v2_fd}"
+    from pycontainers.errors import ContainerStartError
+
+    gone = group.endswith(" (deleted)")
+    group = group.removesuffix(" (deleted)")
+    why = "it was removed" if gone else os.strerror(code)
+    raise ContainerStartError(
+        "cgroup", code, f"cgroup: cannot start in the cgroup {group}: {why}", path=group
+    )
 
 
 def sandbox_prepare(plan: Plan, report_sock: int) -> None:
@@ -400,10 +428,13 @@ def spawn_monitored(
     ctl = ffi.new("int *")
     mpid = ffi.new("int *")
     rc = lib.pc_spawn_monitored(cplan, mon, res, ctl, mpid)
+    if rc > 0 and res.into_cgroup < 0:
+        _into_failed(rc, plan)
     if rc > 0:
         raise SyscallError(rc, f"clone3(container under its monitor): {os.strerror(rc)}")
     _check(rc, "clone", "monitor")
-    return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock), int(ctl[0]), int(mpid[0])
+    spawned = Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock, into_cgroup=res.into_cgroup > 0)
+    return spawned, int(ctl[0]), int(mpid[0])
 
 
 def _report(rc: int, err: Any) -> ChildReport | None:

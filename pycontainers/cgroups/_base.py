@@ -269,6 +269,18 @@ class CGroup(abc.ABC):
         """
         return [os.path.join(d, "cgroup.procs") for d in self.paths.values()]
 
+    def clone_into(self) -> tuple[int, int]:
+        """``(fd, index)`` for clone3's ``CLONE_INTO_CGROUP``: an ``O_PATH|O_DIRECTORY`` fd of
+        this group's cgroup2 directory and the index of its ``cgroup.procs`` in
+        :meth:`procs_paths`; ``(-1, -1)`` without a cgroup2 group, or with
+        ``PYCONTAINERS_CLONE_INTO_CGROUP=0`` (every hierarchy is then joined by a write).
+        """
+        keys = list(self.paths)
+        if "unified" not in keys or os.environ.get("PYCONTAINERS_CLONE_INTO_CGROUP") == "0":
+            return -1, -1
+        fd = os.open(self.paths["unified"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        return fd, keys.index("unified")
+
     def add(self, pid: int) -> None:
         """Move process ``pid`` (all its threads) into this group in every hierarchy."""
         for path in self.procs_paths():

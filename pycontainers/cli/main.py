@@ -251,7 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pycontainers {__version__}")
         return 0
     argv = _expand_aliases(argv)
-    parser = _parser(_command_of(argv))
+    command = _command_of(argv)
+    if command in ("run", "create", "start", "restart"):
+        from pycontainers.cgroups import prime  # the cgroup join's grace period passes meanwhile
+
+        prime.prime()
+    parser = _parser(command)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pycontainers.ociruntime.parser import command_of, parser
 
         args = parser(command_of(argv)).parse_args(argv)
+    if failed is None and args.command in ("create", "run"):
+        from pycontainers.cgroups import prime  # the cgroup join's grace period passes meanwhile
+
+        prime.prime()
     reporter = Reporter(args.log, args.log_format, args.debug)
     if failed is not None:
         reporter.error(failed)

@@ -70,6 +70,11 @@ def create(
         raise SpecError(
             "healthcheck", f"a HealthCheck, 'image', 'none' or None; got {healthcheck!r}"
         )
+    # the cgroup join's grace period passes while the start is prepared (nothing to do when
+    # this process started a container just before)
+    from pycontainers.cgroups import prime
+
+    prime.prime()
     explicit = healthcheck if not isinstance(healthcheck, str) else None
     if not detach and (tty or interactive or restart != "no" or explicit or auto_remove
                        or extra):  # fmt: skip

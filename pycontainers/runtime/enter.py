@@ -35,8 +35,10 @@ class Entry:
     """Open fds and the stored spec for one process entering a running container.
 
     ``joins`` are (namespace fd, CLONE_NEW* type) pairs in setns order; ``cgroup_fds`` are
-    the container's ``cgroup.procs`` files, one per hierarchy. Close it when the process
-    has been spawned (the child holds its own copies).
+    the container's ``cgroup.procs`` files, one per hierarchy; ``cgroup_v2`` the cgroup2
+    group's directory fd and the index of its file in ``cgroup_fds`` (clone straight into
+    it), or (-1, -1). Close it when the process has been spawned (the child holds its own
+    copies).
     """
 
     spec: ContainerSpec
@@ -44,6 +46,7 @@ class Entry:
     joins: tuple[tuple[int, int], ...]
     cgroup_fds: tuple[int, ...]
     setgroups_denied: bool
+    cgroup_v2: tuple[int, int] = (-1, -1)
 
     def close(self) -> None:
         """Close the fds this entry holds."""
@@ -51,7 +54,9 @@ class Entry:
             os.close(fd)
         for fd in self.cgroup_fds:
             os.close(fd)
-        self.joins, self.cgroup_fds = (), ()
+        if self.cgroup_v2[0] >= 0:
+            os.close(self.cgroup_v2[0])
+        self.joins, self.cgroup_fds, self.cgroup_v2 = (), (), (-1, -1)
 
 
 def stored_spec(state_dir: str) -> ContainerSpec:
@@ -88,6 +93,7 @@ def open_entry(container: Container) -> Entry:
         raise ContainerError(f"container {short} has no running main process to enter")
     fds: list[tuple[int, int]] = []
     cgroup_fds: list[int] = []
+    v2 = (-1, -1)
     try:
         for kind in JOIN_ORDER:
             if kind not in spec.namespaces and not os.path.exists(f"/proc/self/ns/{kind}"):
@@ -115,16 +121,17 @@ def open_entry(container: Container) -> Entry:
         if "user" in spec.namespaces:
             _check_mapping(pid, "uid_map", spec.uid_mappings, short)
             _check_mapping(pid, "gid_map", spec.gid_mappings, short)
-        cgroup_fds = _open_cgroup(spec, state.cgroup, short)
+        cgroup_fds, v2 = _open_cgroup(spec, state.cgroup, short)
         # the fds were opened through /proc/PID: make sure PID is still the container's
         if wait_readable(pidfd, 0):
             raise ContainerError(f"container {short} exited while entering it")
-        return Entry(spec, pid, tuple(fds), tuple(cgroup_fds), _setgroups_denied(pid))
+        return Entry(spec, pid, tuple(fds), tuple(cgroup_fds), _setgroups_denied(pid), v2)
     except BaseException:
         for fd, _ in fds:
             os.close(fd)
-        for fd in cgroup_fds:
-            os.close(fd)
+        for fd in [*cgroup_fds, v2[0]]:
+            if fd >= 0:
+                os.close(fd)
         raise
 
 
@@ -154,14 +161,14 @@ def _check_mapping(pid: int, name: str, want: tuple[IdMapping, ...], short: str)
         )
 
 
-def _open_cgroup(spec: ContainerSpec, path: str, short: str) -> list[int]:
+def _open_cgroup(spec: ContainerSpec, path: str, short: str) -> tuple[list[int], tuple[int, int]]:
     if not path:
         if spec.resources is not None and os.geteuid() == 0:
             raise ContainerError(
                 f"container {short}: its spec has a cgroup but none is recorded; refusing to "
                 "enter it outside its limits"
             )
-        return []
+        return [], (-1, -1)
     from pycontainers.cgroups import CGroup, CgroupError
 
     try:
@@ -175,6 +182,7 @@ def _open_cgroup(spec: ContainerSpec, path: str, short: str) -> list[int]:
     try:
         for procs in group.procs_paths():
             out.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
+        v2 = group.clone_into()
     except OSError as exc:
         for fd in out:
             os.close(fd)
@@ -186,7 +194,7 @@ def _open_cgroup(spec: ContainerSpec, path: str, short: str) -> list[int]:
         ) from None
     if not out:
         raise ContainerError(f"container {short}: its cgroup {path} has no hierarchy to join")
-    return out
+    return out, v2
 
 
 def _setgroups_denied(pid: int) -> bool:

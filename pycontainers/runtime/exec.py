@@ -166,6 +166,8 @@ def exec_plan(
         env=tuple(f"{k}={v}" for k, v in base.items()),
         joins=entry.joins,
         cgroup_fds=entry.cgroup_fds,
+        cgroup_v2_fd=entry.cgroup_v2[0],
+        cgroup_v2_index=entry.cgroup_v2[1],
         ids=(uid, gid, groups),
         cwd=proc.cwd,
         umask=proc.umask,

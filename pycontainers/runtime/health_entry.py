@@ -121,7 +121,8 @@ def compute(container: Container, check: HealthCheck) -> bytes:
     digest = _spec_digest(container.state_dir)
     entry = open_entry(container)
     try:
-        plan = exec_plan(entry, check.test)
+        # the monitor joins every hierarchy by writing cgroup.procs (no clone into the group)
+        plan = attrs.evolve(exec_plan(entry, check.test), cgroup_v2_fd=-1, cgroup_v2_index=-1)
         joined = {nstype: fd for fd, nstype in entry.joins}
         ns = []
         for kind in JOIN_ORDER:

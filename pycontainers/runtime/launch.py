@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pycontainers import _log
+from pycontainers.cgroups import prime
 from pycontainers.errors import ContainerStartError
 from pycontainers.runtime import devrules
 from pycontainers.runtime._crash import crashpoint
@@ -169,6 +170,8 @@ class _Prepared:
     tree_fd: int = -1
     net_fd: int = -1
     cgroup_fds: list[int] = attrs.field(factory=list)
+    cgroup_v2_fd: int = -1  # the cgroup2 group's directory (CLONE_INTO_CGROUP)
+    cgroup_v2_index: int = -1  # its cgroup.procs in cgroup_fds
     join_fds: list[tuple[str, int]] = attrs.field(factory=list)
     mount_trees: list[tuple[int, int]] = attrs.field(factory=list)
 
@@ -176,10 +179,12 @@ class _Prepared:
         """Close the fds (idempotent)."""
         joined = [fd for _, fd in self.join_fds] + [fd for _, fd in self.mount_trees]
         self.mount_trees = []
+        joined.append(self.cgroup_v2_fd)
         for fd in [*self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd, *joined]:
             if fd >= 0:
                 os.close(fd)
         self.cgroup_fds, self.fifo_fd, self.tree_fd, self.net_fd = [], -1, -1, -1
+        self.cgroup_v2_fd = self.cgroup_v2_index = -1
         self.join_fds = []
 
 
@@ -243,6 +248,7 @@ class Launch:
                 join_fds=tuple(ready.join_fds),
                 mount_trees=tuple(ready.mount_trees),
                 cgroup_fds=tuple(ready.cgroup_fds),
+                cgroup_v2=(ready.cgroup_v2_fd, ready.cgroup_v2_index),
                 cgroup_layout=shown.layout if shown is not None else None,
                 cgroup_path=shown.path if shown is not None else None,
                 console=console,
@@ -259,12 +265,16 @@ class Launch:
             ready.close()
         self.pid = self.spawned.pid
         self.pidfd = self.spawned.pidfd
+        self.into_cgroup = self.spawned.into_cgroup  # cloned straight into its cgroup2 group
         crashpoint("spawned")
         self.sock: int | None = self.spawned.sock
         stdio.close_child_ends()
-        self._release(ready.spec, plan)
-        if self.monitored:
-            self._await_monitor(stdio)
+        try:
+            self._release(ready.spec, plan)
+            if self.monitored:
+                self._await_monitor(stdio)
+        finally:
+            prime.stop()  # the child has joined its groups (or the start failed)
 
     def _prepare(
         self, spec: ContainerSpec, name: str | None, start_fifo: str | None, owner: str
@@ -312,6 +322,7 @@ class Launch:
                     self.cgroup = _create_cgroup(owner, spec)
                 for path in self.cgroup.procs_paths():
                     ready.cgroup_fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+                ready.cgroup_v2_fd, ready.cgroup_v2_index = self.cgroup.clone_into()
                 crashpoint("cgroup")
         except BaseException:
             ready.close()
@@ -342,6 +353,7 @@ class Launch:
 
     def _undo_prepare(self) -> None:
         """Give back what :meth:`_prepare` made, in reverse."""
+        prime.stop()  # the start failed: no more priming for it
         self.remove_cgroup()
         self.remove_layer()
         self.remove_network()

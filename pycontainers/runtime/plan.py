@@ -155,6 +155,7 @@ def make_plan(
     start_fifo: str | None = None,
     start_fifo_fd: int = -1,
     cgroup_fds: tuple[int, ...] = (),
+    cgroup_v2: tuple[int, int] = (-1, -1),
     cgroup_layout: CgroupLayout | None = None,
     cgroup_path: str | None = None,
     rootfs_tree_fd: int = -1,
@@ -173,7 +174,9 @@ def make_plan(
     ``fds`` lists (parent fd, container fd) pairs; ``host_mountpoint`` is an empty
     directory where the built-in host image's tmpfs root is mounted (inside the child's own
     mount namespace); ``start_fifo`` makes the child wait for a start signal before execve.
-    ``cgroup_fds`` are open cgroup.procs files the child joins itself; with a cgroup
+    ``cgroup_fds`` are open cgroup.procs files the child joins itself (``cgroup_v2``: the
+    cgroup2 group's directory fd and the index of its file there, for a clone straight
+    into that group, see :attr:`~pycontainers._plan.Plan.cgroup_v2_fd`); with a cgroup
     namespace it is then unshared, rooted at that group, and ``cgroup_layout`` says which
     cgroup filesystems to mount read-only at /sys/fs/cgroup; without a cgroup namespace,
     the container's own groups (``cgroup_path`` in each hierarchy) are bound read-only there.
@@ -256,6 +259,8 @@ def make_plan(
         env=tuple(f"{k}={v}" for k, v in env.items()),
         clone_flags=flags,
         cgroup_fds=cgroup_fds,
+        cgroup_v2_fd=cgroup_v2[0],
+        cgroup_v2_index=cgroup_v2[1],
         unshare_flags=unshare,
         rootfs=rootfs_root,
         rootfs_fstype=fstype,

@@ -40,7 +40,7 @@ _FORMAT = 1
 
 def data_dir(data_root: str | None = None) -> str:
     """Where network definitions and address leases live (``<data root>/networks``)."""
-    from pycontainers.fs.shift import default_data_root
+    from pycontainers.paths import default_data_root
 
     return os.path.join(data_root or default_data_root(), "networks")
 
@@ -269,9 +269,7 @@ class Network:
         from pycontainers.network.links import ensure_bridge
 
         ensure_bridge(self.bridge, self.gateway, self.config.mtu)
-        nft = _netfilter()
-        nft.ensure_base()
-        nft.add_network(self.bridge, self.subnet)
+        _netfilter().ensure_network(self.bridge, self.subnet)
 
     def containers(self) -> dict[str, IPv4Interface]:
         """The containers (ids) holding an address on this network."""

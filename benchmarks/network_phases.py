@@ -104,7 +104,7 @@ def worker(ports: bool) -> None:
     import signal
 
     # what a CLI ``run`` has loaded before its network's turn: not a network cost
-    import pycontainers.runtime.launch  # noqa: F401
+    import pycontainers.runtime.launch
     import pycontainers.spec  # noqa: F401
 
     out: dict[str, float] = {}

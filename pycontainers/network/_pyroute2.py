@@ -3,8 +3,7 @@
 ``import pyroute2`` (and so any ``import pyroute2.<sub>``: Python runs the package first)
 imports every API pyroute2 has: NDB, IPDB, conntrack, ethtool, nl80211, ipvs, plan9... some
 160 modules, about 100 ms, in every process that sets up a container's network. Links, addresses,
-routes and tc need only ``pyroute2.iproute`` and ``pyroute2.netlink.exceptions``; a
-container's own link work (:mod:`pycontainers.network._rtnl`) only the message classes.
+routes and tc need only ``pyroute2.iproute`` and ``pyroute2.netlink.exceptions``.
 
 So, unless something imported ``pyroute2`` already, its package module is made from its
 spec with the body deferred: submodules import as usual, and the first use of a name only
@@ -57,32 +56,23 @@ def _defer_package_body() -> None:
 
 
 @functools.cache
-def _module(name: str) -> Any:
+def _modules() -> tuple[Any, Any]:
     _defer_package_body()
-    return importlib.import_module(name)
+    return (
+        importlib.import_module("pyroute2.iproute"),
+        importlib.import_module("pyroute2.netlink.exceptions"),
+    )
 
 
 def iproute() -> Any:
     """A new ``pyroute2.IPRoute`` (a netlink socket in the calling thread's namespace)."""
-    return _module("pyroute2.iproute").IPRoute()
+    return _modules()[0].IPRoute()
 
 
 def netlink_error() -> type[BaseException]:
     """``pyroute2.NetlinkError``."""
-    error: type[BaseException] = _module("pyroute2.netlink.exceptions").NetlinkError
+    error: type[BaseException] = _modules()[1].NetlinkError
     return error
 
 
-@functools.cache
-def message_classes() -> dict[str, Any]:
-    """pyroute2's rtnetlink message classes, without its sockets: ``link`` (``ifinfmsg``),
-    ``addr`` (``ifaddrmsg``), ``route`` (``rtmsg``). See :mod:`pycontainers.network._rtnl`.
-    """
-    return {
-        "link": _module("pyroute2.netlink.rtnl.ifinfmsg").ifinfmsg,
-        "addr": _module("pyroute2.netlink.rtnl.ifaddrmsg").ifaddrmsg,
-        "route": _module("pyroute2.netlink.rtnl.rtmsg").rtmsg,
-    }
-
-
-__all__ = ["PACKAGE", "iproute", "message_classes", "netlink_error"]
+__all__ = ["PACKAGE", "iproute", "netlink_error"]

@@ -1,7 +1,8 @@
 """Links over netlink: bridges, veth pairs into container network namespaces.
 
-pyroute2's messages over a plain blocking socket (:mod:`pycontainers.network._rtnl`):
-no event loop, so these also work from a thread that runs one. Nothing here runs the
+The few rtnetlink messages these need are packed by :mod:`pycontainers.network._rtnl`
+and sent over a plain blocking socket (no pyroute2 import, no event loop, so they also
+work from a thread that runs one). Nothing here runs the
 ``ip`` binary. Work inside another network namespace opens a netlink socket there (the
 calling thread enters the namespace for an instant and comes back).
 """
@@ -21,21 +22,32 @@ import attrs
 from pycontainers._log import get_logger
 from pycontainers.errors import NetworkError as NetworkError
 from pycontainers.errors import SpecError
-from pycontainers.network._pyroute2 import netlink_error
 from pycontainers.network._rtnl import (
+    IFF_UP,
+    IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINKINFO,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_NET_NS_FD,
     NLM_F_CREATE,
-    NLM_F_DUMP,
     NLM_F_EXCL,
     NLM_F_REPLACE,
     RTM_DELLINK,
-    RTM_GETADDR,
-    RTM_GETLINK,
     RTM_NEWADDR,
     RTM_NEWLINK,
     RTM_NEWROUTE,
+    VETH_INFO_PEER,
+    NetlinkError,
     Request,
     Rtnl,
-    new,
+    address,
+    attr,
+    attr_str,
+    attr_u32,
+    default_route,
+    link,
 )
 
 log = get_logger("pycontainers.network")
@@ -74,118 +86,83 @@ def check_ifname(name: str, field: str = "ifname") -> str:
     return name
 
 
-def _netlink_errors() -> tuple[type[BaseException], ...]:
-    return (netlink_error(), OSError)
-
-
 def _code(exc: BaseException) -> int:
-    return int(getattr(exc, "code", getattr(exc, "errno", 0)) or 0)
+    return int(getattr(exc, "errno", 0) or 0)
 
 
 @contextmanager
 def _netlink(what: str) -> Iterator[None]:
     try:
         yield
-    except _netlink_errors() as exc:
+    except OSError as exc:  # NetlinkError included
         raise NetworkError(f"{what}: {exc}") from exc
 
 
-_IFF_UP = 1
-_AF_INET = 2
-_RT_TABLE_MAIN = 254
-_RTPROT_BOOT = 3
-_RT_SCOPE_UNIVERSE = 0
-_RTN_UNICAST = 1
-
-
-def _get_link(rtnl: Rtnl, name: str) -> Any | None:
-    """The link called ``name`` (one RTM_GETLINK by name), or None."""
-    try:
-        links = rtnl.one(new("link", attrs=[("IFLA_IFNAME", name)]), RTM_GETLINK)
-    except _netlink_errors() as exc:
-        if _code(exc) == errno.ENODEV:
-            return None
-        raise
-    return links[0] if links else None
-
-
 def _index(rtnl: Rtnl, name: str) -> int | None:
-    link = _get_link(rtnl, name)
-    return None if link is None else int(link["index"])
+    found = rtnl.get_link(name)
+    return None if found is None else found.index
 
 
-def _set_link(
-    index: int = 0, *, name: str | None = None, up: bool = False, **attrs: Any
-) -> Request:
+def _set_link(index: int = 0, *, name: str | None = None, up: bool = False,
+              mtu: int | None = None) -> Request:  # fmt: skip
     """An RTM_NEWLINK that changes an existing link (by index, or by name)."""
-    nlas = [(f"IFLA_{key.upper()}", value) for key, value in attrs.items()]
-    if name is not None:
-        nlas.append(("IFLA_IFNAME", name))
-    flags = {"flags": _IFF_UP, "change": _IFF_UP} if up else {}
-    return new("link", index=index, attrs=nlas, **flags), RTM_NEWLINK, 0
+    nlas = [] if name is None else [attr_str(IFLA_IFNAME, name)]
+    if mtu is not None:
+        nlas.append(attr_u32(IFLA_MTU, mtu))
+    return RTM_NEWLINK, 0, link(index, *nlas, up=up)
 
 
-def _add_address(index: int, address: IPv4Interface) -> Request:
-    """An RTM_NEWADDR of ``address`` on link ``index`` (an existing one: EEXIST)."""
-    ip = str(address.ip)
-    msg = new("addr", family=_AF_INET, prefixlen=address.network.prefixlen, index=index,
-              attrs=[("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)])  # fmt: skip
-    return msg, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL
-
-
-def _has_address(rtnl: Rtnl, index: int, address: IPv4Interface) -> bool:
-    for a in rtnl.one(new("addr", family=_AF_INET), RTM_GETADDR, NLM_F_DUMP):
-        if (
-            a["index"] == index
-            and a.get_attr("IFA_ADDRESS") == str(address.ip)
-            and a["prefixlen"] == address.network.prefixlen
-        ):
-            return True
-    return False
+def _add_address(index: int, addr: IPv4Interface) -> Request:
+    """An RTM_NEWADDR of ``addr`` on link ``index`` (one there already: EEXIST)."""
+    return (
+        RTM_NEWADDR,
+        NLM_F_CREATE | NLM_F_EXCL,
+        address(index, str(addr.ip), addr.network.prefixlen),
+    )
 
 
 def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 1500) -> int:
     """Make bridge ``name`` exist with ``address`` and ``mtu`` and be up; return its index.
 
-    Idempotent (a bridge already right costs two netlink round trips: the link, its
+    Idempotent (a bridge already right costs two netlink round trips: the link, the
     addresses). Raises NetworkError if ``name`` exists and is not a bridge.
     """
     check_ifname(name, "bridge")
     with Rtnl() as rtnl, _netlink(f"bridge {name}"):
-        link = _get_link(rtnl, name)
-        if link is None:
-            create = new(
-                "link",
-                attrs=[("IFLA_IFNAME", name), ("IFLA_MTU", mtu),
-                       ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge")]})],
-            )  # fmt: skip
+        found = rtnl.get_link(name)
+        if found is None:
+            kind = attr(IFLA_LINKINFO, attr_str(IFLA_INFO_KIND, "bridge"))
+            create = link(0, attr_str(IFLA_IFNAME, name), attr_u32(IFLA_MTU, mtu), kind)
             try:
-                rtnl.one(create, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
-            except _netlink_errors() as exc:
-                if _code(exc) != errno.EEXIST:
+                rtnl.one(RTM_NEWLINK, create, NLM_F_CREATE | NLM_F_EXCL)
+            except NetlinkError as exc:
+                if exc.errno != errno.EEXIST:
                     raise
-            link = _get_link(rtnl, name)
-            if link is None:
+            found = rtnl.get_link(name)
+            if found is None:
                 raise NetworkError(f"bridge {name}: created but not found")
-            log.info("network.bridge_created", bridge=name, index=link["index"])
-        index = int(link["index"])
-        kind = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
-        if kind != "bridge":
+            log.info("network.bridge_created", bridge=name, index=found.index)
+        if found.kind != "bridge":
             raise NetworkError(
-                f"link {name!r} exists but is a {kind or 'plain'} link, not a bridge"
+                f"link {name!r} exists but is a {found.kind or 'plain'} link, not a bridge"
             )
+        index = found.index
         changes: list[Request] = []
-        if link.get_attr("IFLA_MTU") != mtu:
+        if found.mtu != mtu:
             changes.append(_set_link(index, mtu=mtu))
-        if address is not None and not _has_address(rtnl, index, address):
+        if address is not None and not any(
+            a.index == index and a.address == str(address.ip)
+            and a.prefixlen == address.network.prefixlen
+            for a in rtnl.addresses()
+        ):  # fmt: skip
             changes.append(_add_address(index, address))
-        if not link["flags"] & _IFF_UP:
+        if not found.flags & IFF_UP:
             changes.append(_set_link(index, up=True))
         if changes:
             try:
                 rtnl.request(*changes)
-            except _netlink_errors() as exc:
-                if _code(exc) != errno.EEXIST:  # the address, added meanwhile
+            except NetlinkError as exc:
+                if exc.errno != errno.EEXIST:  # the address, added meanwhile
                     raise
     return index
 
@@ -199,44 +176,33 @@ def delete_link(name: str) -> bool:
     check_ifname(name)
     with Rtnl() as rtnl, _netlink(f"delete link {name}"):
         try:
-            rtnl.one(new("link", attrs=[("IFLA_IFNAME", name)]), RTM_DELLINK)
-        except _netlink_errors() as exc:
-            if _code(exc) == errno.ENODEV:
+            rtnl.one(RTM_DELLINK, link(0, attr_str(IFLA_IFNAME, name)))
+        except NetlinkError as exc:
+            if exc.errno == errno.ENODEV:
                 return False
             raise
     log.info("network.link_deleted", link=name)
     return True
 
 
-def _links(rtnl: Rtnl) -> list[Any]:
-    return rtnl.one(new("link"), RTM_GETLINK, NLM_F_DUMP)
-
-
 def link_names() -> list[str]:
     """The names of the links in the calling thread's network namespace."""
     with Rtnl() as rtnl:
-        return sorted(str(link.get_attr("IFLA_IFNAME")) for link in _links(rtnl))
+        return sorted(found.name for found in rtnl.links())
 
 
 def bridge_ports() -> dict[str, str]:
     """Links enslaved to a bridge, in the calling thread's namespace: port -> bridge name."""
     with Rtnl() as rtnl:
-        links = _links(rtnl)
-    names = {link["index"]: str(link.get_attr("IFLA_IFNAME")) for link in links}
-    return {
-        str(link.get_attr("IFLA_IFNAME")): names[link.get_attr("IFLA_MASTER")]
-        for link in links
-        if link.get_attr("IFLA_MASTER") in names
-    }
+        links = rtnl.links()
+    names = {found.index: found.name for found in links}
+    return {found.name: names[found.master] for found in links if found.master in names}
 
 
 def host_networks() -> list[IPv4Network]:
     """The IPv4 networks of every address on the links of the calling thread's namespace."""
     with Rtnl() as rtnl:
-        return [
-            IPv4Interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
-            for a in rtnl.one(new("addr", family=_AF_INET), RTM_GETADDR, NLM_F_DUMP)
-        ]
+        return [IPv4Interface(f"{a.address}/{a.prefixlen}").network for a in rtnl.addresses()]
 
 
 def _rtnl_in(ns: Any) -> Rtnl:
@@ -248,7 +214,7 @@ def _rtnl_in(ns: Any) -> Rtnl:
 def links_in(target: int | str | os.PathLike[str]) -> list[str]:
     """The names of the links in the network namespace ``target`` (a pid or a path)."""
     with _rtnl_in(_target_namespace(target)) as rtnl:
-        return sorted(str(link.get_attr("IFLA_IFNAME")) for link in _links(rtnl))
+        return sorted(found.name for found in rtnl.links())
 
 
 def _target_namespace(target: int | str | os.PathLike[str]) -> Any:
@@ -293,19 +259,19 @@ def create_veth_into(
             # The kernel creates the peer right in the target namespace, under its final name
             # and with its MTU: no window where a host-side "eth0" could clash. The host end
             # comes up at once, on the bridge: without the peer up it carries nothing yet.
-            peer = {"attrs": [("IFLA_IFNAME", peer_name), ("IFLA_NET_NS_FD", fd),
-                              ("IFLA_MTU", mtu)]}  # fmt: skip
-            info = [("IFLA_INFO_KIND", "veth"),
-                    ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", peer)]})]  # fmt: skip
-            nlas: list[tuple[str, Any]] = [("IFLA_IFNAME", host_name), ("IFLA_MTU", mtu)]
+            peer = link(0, attr_str(IFLA_IFNAME, peer_name), attr_u32(IFLA_NET_NS_FD, fd),
+                        attr_u32(IFLA_MTU, mtu))  # fmt: skip
+            info = attr_str(IFLA_INFO_KIND, "veth") + attr(
+                IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)
+            )
+            nlas = [attr_str(IFLA_IFNAME, host_name), attr_u32(IFLA_MTU, mtu)]
             if master is not None:
-                nlas.append(("IFLA_MASTER", master))
-            nlas.append(("IFLA_LINKINFO", {"attrs": info}))
-            create = new("link", flags=_IFF_UP, change=_IFF_UP, attrs=nlas)
+                nlas.append(attr_u32(IFLA_MASTER, master))
+            nlas.append(attr(IFLA_LINKINFO, info))
             try:
-                rtnl.one(create, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
-            except _netlink_errors() as exc:
-                if _code(exc) != errno.EEXIST:
+                rtnl.one(RTM_NEWLINK, link(0, *nlas, up=True), NLM_F_CREATE | NLM_F_EXCL)
+            except NetlinkError as exc:
+                if exc.errno != errno.EEXIST:
                     raise
                 raise NetworkError(
                     f"veth {host_name}: a link called {host_name!r} (or {peer_name!r} in the "
@@ -318,8 +284,8 @@ def create_veth_into(
                 _configure_peer(ns, peer_name, address, gateway)
             except BaseException:
                 try:
-                    rtnl.one(new("link", attrs=[("IFLA_IFNAME", host_name)]), RTM_DELLINK)
-                except _netlink_errors():
+                    rtnl.one(RTM_DELLINK, link(0, attr_str(IFLA_IFNAME, host_name)))
+                except OSError:
                     pass
                 raise
     finally:
@@ -344,10 +310,8 @@ def _configure_peer(
             _set_link(peer, up=True),
         ]
         if gateway is not None:
-            route = new("route", family=_AF_INET, dst_len=0, table=_RT_TABLE_MAIN,
-                        proto=_RTPROT_BOOT, scope=_RT_SCOPE_UNIVERSE, type=_RTN_UNICAST,
-                        attrs=[("RTA_GATEWAY", str(gateway)), ("RTA_OIF", peer)])  # fmt: skip
-            batch.append((route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE))
+            route = default_route(str(gateway), peer)
+            batch.append((RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route))
         rtnl.request(*batch)
 
 

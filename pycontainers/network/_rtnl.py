@@ -245,9 +245,9 @@ class Rtnl:
                 length, kind, _, seq, _ = _HEADER.unpack_from(buf, offset)
                 if length < _HEADER.size:
                     break
-                position = pending.get(seq)
+                at = pending.get(seq)
                 body = buf[offset + _HEADER.size : offset + length]
-                if position is not None:
+                if at is not None:
                     if kind == NLMSG_ERROR:
                         code = -_ERROR.unpack_from(body)[0]
                         if code and error is None:
@@ -256,7 +256,7 @@ class Rtnl:
                     elif kind == NLMSG_DONE:
                         del pending[seq]
                     else:
-                        replies[position].append(body)
+                        replies[at].append(body)
                 offset += (length + 3) & ~3
         if error is not None:
             raise error

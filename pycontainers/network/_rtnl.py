@@ -76,10 +76,6 @@ _RT_SCOPE_UNIVERSE = 0
 _RTN_UNICAST = 1
 
 
-class NetlinkError(OSError):
-    """A request the kernel refused: ``errno`` and its message (extended ack, if any)."""
-
-
 @attrs.frozen
 class Link:
     """What a link reply says that we use."""
@@ -221,8 +217,8 @@ class Rtnl:
 
     def request(self, *requests: Request) -> list[list[bytes]]:
         """Send ``requests`` in one batch (the kernel handles them in order) and return
-        each one's replies (payloads). A request that fails raises :class:`NetlinkError`
-        once every reply is read; the others took effect.
+        each one's replies (payloads). A request that fails raises ``OSError`` (its errno,
+        and the kernel's message) once every reply is read; the others took effect.
         """
         out = bytearray()
         pending: dict[int, int] = {}  # sequence number -> position
@@ -237,7 +233,7 @@ class Rtnl:
             pending[self._seq] = position
         self._sock.send(out)
         replies: list[list[bytes]] = [[] for _ in requests]
-        error: NetlinkError | None = None
+        error: OSError | None = None
         while pending:
             buf = self._sock.recv(1 << 16)
             offset = 0
@@ -270,7 +266,7 @@ class Rtnl:
         """The link called ``name`` (one RTM_GETLINK), or None."""
         try:
             replies = self.one(RTM_GETLINK, link(0, attr_str(IFLA_IFNAME, name)))
-        except NetlinkError as exc:
+        except OSError as exc:
             if exc.errno == 19:  # ENODEV
                 return None
             raise
@@ -286,14 +282,14 @@ class Rtnl:
         return [parse_address(p) for p in self.one(RTM_GETADDR, payload, NLM_F_DUMP)]
 
 
-def _error(code: int, body: bytes) -> NetlinkError:
+def _error(code: int, body: bytes) -> OSError:
     """The error of an NLMSG_ERROR (with the kernel's text from the extended ack, if any)."""
     text = os.strerror(code)
     # struct nlmsgerr: the error, the request's header (CAP_ACK: no payload), then attributes
     for kind, raw in _attrs(body, _ERROR.size + _HEADER.size):
         if kind == _NLMSGERR_ATTR_MSG:
             text = f"{text}: {_string(raw)}"
-    return NetlinkError(code, text)
+    return OSError(code, text)
 
 
 __all__ = [
@@ -317,7 +313,6 @@ __all__ = [
     "VETH_INFO_PEER",
     "Address",
     "Link",
-    "NetlinkError",
     "Request",
     "Rtnl",
     "address",

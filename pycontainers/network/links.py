@@ -39,7 +39,6 @@ from pycontainers.network._rtnl import (
     RTM_NEWLINK,
     RTM_NEWROUTE,
     VETH_INFO_PEER,
-    NetlinkError,
     Request,
     Rtnl,
     address,
@@ -94,7 +93,7 @@ def _code(exc: BaseException) -> int:
 def _netlink(what: str) -> Iterator[None]:
     try:
         yield
-    except OSError as exc:  # NetlinkError included
+    except OSError as exc:  # what the kernel refused, with its errno
         raise NetworkError(f"{what}: {exc}") from exc
 
 
@@ -135,7 +134,7 @@ def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 15
             create = link(0, attr_str(IFLA_IFNAME, name), attr_u32(IFLA_MTU, mtu), kind)
             try:
                 rtnl.one(RTM_NEWLINK, create, NLM_F_CREATE | NLM_F_EXCL)
-            except NetlinkError as exc:
+            except OSError as exc:
                 if exc.errno != errno.EEXIST:
                     raise
             found = rtnl.get_link(name)
@@ -161,7 +160,7 @@ def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 15
         if changes:
             try:
                 rtnl.request(*changes)
-            except NetlinkError as exc:
+            except OSError as exc:
                 if exc.errno != errno.EEXIST:  # the address, added meanwhile
                     raise
     return index
@@ -177,7 +176,7 @@ def delete_link(name: str) -> bool:
     with Rtnl() as rtnl, _netlink(f"delete link {name}"):
         try:
             rtnl.one(RTM_DELLINK, link(0, attr_str(IFLA_IFNAME, name)))
-        except NetlinkError as exc:
+        except OSError as exc:
             if exc.errno == errno.ENODEV:
                 return False
             raise
@@ -270,7 +269,7 @@ def create_veth_into(
             nlas.append(attr(IFLA_LINKINFO, info))
             try:
                 rtnl.one(RTM_NEWLINK, link(0, *nlas, up=True), NLM_F_CREATE | NLM_F_EXCL)
-            except NetlinkError as exc:
+            except OSError as exc:
                 if exc.errno != errno.EEXIST:
                     raise
                 raise NetworkError(

@@ -136,3 +136,15 @@ def test_the_cli_run_path_imports_no_pyroute2(fresh_rootfs: Path) -> None:
                        timeout=60, env=dict(os.environ))  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("target", [2**22 + 12345, "/proc/self/ns/uts"])
+def test_a_veth_into_no_network_namespace_fails_and_leaves_no_link(target: int | str) -> None:
+    from ipaddress import IPv4Interface
+
+    from pycontainers.errors import NetworkError
+    from pycontainers.network.links import create_veth_into
+
+    with pytest.raises(NetworkError):
+        create_veth_into(target, "pcnons0", address=IPv4Interface("10.124.0.2/24"))
+    assert "pcnons0" not in link_names()

@@ -457,6 +457,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", type=Path, help="also write results as JSON")
     p.add_argument("--skip-podman", action="store_true", help="pycontainers rows only")
     p.add_argument(
+        "--run-rows-only",
+        action="store_true",
+        help="only rows 1-2 (run --rm, --network none and bridge, with podman's)",
+    )
+    p.add_argument(
         "--cli",
         metavar="PATH",
         type=Path,
@@ -524,6 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         contenders = cli_pair(b, "none")
         pm_bridge = b.podman is not None and probe_podman(b, "bridge")
         contenders += [c for c in cli_pair(b, "bridge") if pm_bridge or c.name.startswith("pc")]
+        if args.run_rows_only:
+            interleave(b, contenders, args.runs, args.warmup, "rows 1-2")
+            results = report(b, args)
+            print(f"\ntotal wall time {time.monotonic() - started:.0f} s")
+            if args.json is not None:
+                args.json.write_text(json.dumps(results, indent=2) + "\n")
+            return 0
         contenders += [
             detached_cli(b),
             simple("pc ps (0)", [*b.pc, "ps"]),

@@ -6,10 +6,9 @@ the network namespace of the thread that made it, so the call sees the same link
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -21,10 +20,16 @@ def off_event_loop(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        # no asyncio imported, no loop running: a CLI or script does not pay for the import
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None:
+            return fn(*args, **kwargs)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return fn(*args, **kwargs)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(1, thread_name_prefix="pycontainers-netlink") as pool:
             return pool.submit(fn, *args, **kwargs).result()
 

@@ -185,10 +185,12 @@ class Endpoints:
         return os.path.join(self.dir, "files", owner)
 
     def save(self, endpoint: Endpoint) -> None:
-        """Write ``endpoint``'s record atomically."""
+        """Write ``endpoint``'s record atomically (not durably: like a container's own
+        state, it describes veths and rules a reboot takes away anyway).
+        """
         from pycontainers._files import write_atomic
 
-        write_atomic(self.record_path(endpoint.owner), endpoint.to_json().encode())
+        write_atomic(self.record_path(endpoint.owner), endpoint.to_json().encode(), durable=False)
 
     def load(self, owner: str) -> Endpoint | None:
         """``owner``'s record, or None."""

@@ -1,7 +1,10 @@
-"""Links over netlink (pyroute2): bridges, veth pairs into container network namespaces.
+"""Links over netlink: bridges, veth pairs into container network namespaces.
 
-Nothing here runs the ``ip`` binary. Work inside another network namespace opens a netlink
-socket there (the calling thread enters the namespace for an instant and comes back).
+The few rtnetlink messages these need are packed by :mod:`pycontainers.network._rtnl`
+and sent over a plain blocking socket (no pyroute2 import, no event loop, so they also
+work from a thread that runs one). Nothing here runs the
+``ip`` binary. Work inside another network namespace opens a netlink socket there (the
+calling thread enters the namespace for an instant and comes back).
 """
 
 from __future__ import annotations
@@ -12,18 +15,38 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Any
 
 import attrs
 
 from pycontainers._log import get_logger
 from pycontainers.errors import NetworkError as NetworkError
 from pycontainers.errors import SpecError
-from pycontainers.network._loop import off_event_loop
-from pycontainers.network._pyroute2 import iproute, netlink_error
-
-# pyroute2 ships no type information: it is typed as Any here (imported lazily, on first use).
-_IPRoute = Any
+from pycontainers.network._rtnl import (
+    IFF_UP,
+    IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINKINFO,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_NET_NS_FD,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REPLACE,
+    RTM_DELLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWROUTE,
+    VETH_INFO_PEER,
+    Request,
+    Rtnl,
+    address,
+    attr,
+    attr_str,
+    attr_u32,
+    default_route,
+    link,
+)
 
 log = get_logger("pycontainers.network")
 
@@ -61,160 +84,171 @@ def check_ifname(name: str, field: str = "ifname") -> str:
     return name
 
 
-def _ipr() -> _IPRoute:
-    return iproute()
-
-
-def _netlink_errors() -> tuple[type[BaseException], ...]:
-    return (netlink_error(), OSError)
-
-
 def _code(exc: BaseException) -> int:
-    return int(getattr(exc, "code", getattr(exc, "errno", 0)) or 0)
+    return int(getattr(exc, "errno", 0) or 0)
 
 
 @contextmanager
 def _netlink(what: str) -> Iterator[None]:
     try:
         yield
-    except _netlink_errors() as exc:
+    except OSError as exc:  # what the kernel refused, with its errno
         raise NetworkError(f"{what}: {exc}") from exc
 
 
-def _index(ipr: _IPRoute, name: str) -> int | None:
-    found: list[int] = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+def _index(rtnl: Rtnl, name: str) -> int | None:
+    found = rtnl.get_link(name)
+    return None if found is None else found.index
 
 
-_IFF_UP = 1
+def _set_link(index: int = 0, *, name: str | None = None, up: bool = False,
+              mtu: int | None = None) -> Request:  # fmt: skip
+    """An RTM_NEWLINK that changes an existing link (by index, or by name)."""
+    nlas = [] if name is None else [attr_str(IFLA_IFNAME, name)]
+    if mtu is not None:
+        nlas.append(attr_u32(IFLA_MTU, mtu))
+    return RTM_NEWLINK, 0, link(index, *nlas, up=up)
 
 
-def _get_link(ipr: _IPRoute, name: str) -> Any | None:
-    """The link called ``name`` (one RTM_GETLINK by name), or None."""
-    try:
-        links: list[Any] = ipr.link("get", ifname=name)
-    except _netlink_errors() as exc:
-        if _code(exc) == errno.ENODEV:
-            return None
-        raise
-    return links[0] if links else None
+def _add_address(index: int, addr: IPv4Interface) -> Request:
+    """An RTM_NEWADDR of ``addr`` on link ``index`` (one there already: EEXIST)."""
+    return (
+        RTM_NEWADDR,
+        NLM_F_CREATE | NLM_F_EXCL,
+        address(index, str(addr.ip), addr.network.prefixlen),
+    )
 
 
-def _add_address(ipr: _IPRoute, index: int, address: IPv4Interface) -> None:
-    try:
-        ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
-    except _netlink_errors() as exc:
-        if _code(exc) != errno.EEXIST:
-            raise
-
-
-def _ensure_address(ipr: _IPRoute, index: int, address: IPv4Interface) -> None:
-    for a in ipr.get_addr(index=index, family=2):
-        if a.get("IFA_ADDRESS") == str(address.ip) and a["prefixlen"] == address.network.prefixlen:
-            return
-    _add_address(ipr, index, address)
-
-
-@off_event_loop
 def ensure_bridge(name: str, address: IPv4Interface | None = None, mtu: int = 1500) -> int:
     """Make bridge ``name`` exist with ``address`` and ``mtu`` and be up; return its index.
 
-    Idempotent. Raises NetworkError if ``name`` exists and is not a bridge.
+    Idempotent (a bridge already right costs two netlink round trips: the link, the
+    addresses). Raises NetworkError if ``name`` exists and is not a bridge.
     """
     check_ifname(name, "bridge")
-    with _ipr() as ipr, _netlink(f"bridge {name}"):
-        link = _get_link(ipr, name)
-        if link is None:
+    with Rtnl() as rtnl, _netlink(f"bridge {name}"):
+        found = rtnl.get_link(name)
+        if found is None:
+            kind = attr(IFLA_LINKINFO, attr_str(IFLA_INFO_KIND, "bridge"))
+            create = link(0, attr_str(IFLA_IFNAME, name), attr_u32(IFLA_MTU, mtu), kind)
             try:
-                ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
-            except _netlink_errors() as exc:
-                if _code(exc) != errno.EEXIST:
+                rtnl.one(RTM_NEWLINK, create, NLM_F_CREATE | NLM_F_EXCL)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
                     raise
-            link = _get_link(ipr, name)
-            if link is None:
+            found = rtnl.get_link(name)
+            if found is None:
                 raise NetworkError(f"bridge {name}: created but not found")
-            log.info("network.bridge_created", bridge=name, index=link["index"])
-        index: int = link["index"]
-        kind = link.get(("IFLA_LINKINFO", "IFLA_INFO_KIND"))
-        if kind != "bridge":
+            log.info("network.bridge_created", bridge=name, index=found.index)
+        if found.kind != "bridge":
             raise NetworkError(
-                f"link {name!r} exists but is a {kind or 'plain'} link, not a bridge"
+                f"link {name!r} exists but is a {found.kind or 'plain'} link, not a bridge"
             )
-        if link.get("IFLA_MTU") != mtu:
-            ipr.link("set", index=index, mtu=mtu)
-        if address is not None:
-            _ensure_address(ipr, index, address)
-        if not link["flags"] & _IFF_UP:
-            ipr.link("set", index=index, state="up")
+        index = found.index
+        changes: list[Request] = []
+        if found.mtu != mtu:
+            changes.append(_set_link(index, mtu=mtu))
+        if address is not None and not any(
+            a.index == index and a.address == str(address.ip)
+            and a.prefixlen == address.network.prefixlen
+            for a in rtnl.addresses()
+        ):  # fmt: skip
+            changes.append(_add_address(index, address))
+        if not found.flags & IFF_UP:
+            changes.append(_set_link(index, up=True))
+        if changes:
+            try:
+                rtnl.request(*changes)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:  # the address, added meanwhile
+                    raise
     return index
 
 
-@off_event_loop
 def delete_link(name: str) -> bool:
-    """Delete link ``name`` (a veth takes its peer along); False if it did not exist."""
+    """Delete link ``name`` (a veth takes its peer along); False if it did not exist.
+
+    One RTM_DELLINK by name: a container's veth is usually gone already (its network
+    namespace died with its last process, and the kernel deleted the pair).
+    """
     check_ifname(name)
-    with _ipr() as ipr, _netlink(f"delete link {name}"):
-        index = _index(ipr, name)
-        if index is None:
-            return False
+    with Rtnl() as rtnl, _netlink(f"delete link {name}"):
         try:
-            ipr.link("del", index=index)
-        except _netlink_errors() as exc:
-            if _code(exc) == errno.ENODEV:
+            rtnl.one(RTM_DELLINK, link(0, attr_str(IFLA_IFNAME, name)))
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
                 return False
             raise
     log.info("network.link_deleted", link=name)
     return True
 
 
-@off_event_loop
 def link_names() -> list[str]:
     """The names of the links in the calling thread's network namespace."""
-    with _ipr() as ipr:
-        return sorted(str(link.get("IFLA_IFNAME")) for link in ipr.get_links())
+    with Rtnl() as rtnl:
+        return sorted(found.name for found in rtnl.links())
 
 
-@off_event_loop
 def bridge_ports() -> dict[str, str]:
     """Links enslaved to a bridge, in the calling thread's namespace: port -> bridge name."""
-    with _ipr() as ipr:
-        links = ipr.get_links()
-    names = {link["index"]: str(link.get("IFLA_IFNAME")) for link in links}
-    return {
-        str(link.get("IFLA_IFNAME")): names[link.get("IFLA_MASTER")]
-        for link in links
-        if link.get("IFLA_MASTER") in names
-    }
+    with Rtnl() as rtnl:
+        links = rtnl.links()
+    names = {found.index: found.name for found in links}
+    return {found.name: names[found.master] for found in links if found.master in names}
 
 
-@off_event_loop
 def host_networks() -> list[IPv4Network]:
     """The IPv4 networks of every address on the links of the calling thread's namespace."""
-    with _ipr() as ipr:
-        return [
-            IPv4Interface(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}").network
-            for a in ipr.get_addr(family=2)
-        ]
+    with Rtnl() as rtnl:
+        return [IPv4Interface(f"{a.address}/{a.prefixlen}").network for a in rtnl.addresses()]
 
 
-@off_event_loop
+def _open_netns(target: int | str | os.PathLike[str]) -> int:
+    """An fd of the network namespace ``target`` (a pid or a namespace file)."""
+    path = f"/proc/{target}/ns/net" if isinstance(target, int) else os.fspath(target)
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise NetworkError(f"network namespace {path}: {exc.strerror}") from exc
+
+
+def _rtnl_in(netns: int) -> Rtnl:
+    """A netlink socket of the network namespace open at ``netns`` (a socket belongs to the
+    namespace it was opened in): the calling thread goes there for the instant it takes
+    and comes back (the kernel refuses an fd that is not a network namespace). Plain
+    setns() here, not :meth:`pycontainers.Namespace.enter`: the namespaces package costs
+    ~12 ms to import, a tenth of a whole container run.
+    """
+    from pycontainers import _sys
+
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _sys.setns(netns, _sys.CLONE_NEWNET)
+        try:
+            return Rtnl()
+        finally:
+            try:
+                _sys.setns(own, _sys.CLONE_NEWNET)
+            except OSError as exc:  # never seen; but the thread must not go on in there
+                log.error("network.netns_return_failed", error=str(exc))
+                raise NetworkError(
+                    f"could not return this thread to its network namespace: {exc}"
+                ) from exc
+    finally:
+        os.close(own)
+
+
 def links_in(target: int | str | os.PathLike[str]) -> list[str]:
     """The names of the links in the network namespace ``target`` (a pid or a path)."""
-    with _target_namespace(target).enter():
-        ipr = _ipr()  # the netlink socket belongs to the namespace it was opened in
-    with ipr:
-        return sorted(str(link.get("IFLA_IFNAME")) for link in ipr.get_links())
+    fd = _open_netns(target)
+    try:
+        rtnl = _rtnl_in(fd)
+    finally:
+        os.close(fd)
+    with rtnl:
+        return sorted(found.name for found in rtnl.links())
 
 
-def _target_namespace(target: int | str | os.PathLike[str]) -> Any:
-    from pycontainers.namespaces import Namespace
-
-    if isinstance(target, int):
-        return Namespace.of_pid(target, "net")
-    return Namespace.open(target)
-
-
-@off_event_loop
 def create_veth_into(
     target: int | str | os.PathLike[str],
     host_name: str,
@@ -237,45 +271,44 @@ def create_veth_into(
     check_ifname(peer_name, "peer_name")
     if gateway is not None and gateway not in address.network:
         raise SpecError("gateway", f"{gateway} is not in {address.network}")
-    ns = _target_namespace(target)
-    fd = ns.open_fd()
+    fd = _open_netns(target)
     try:
-        with _ipr() as ipr, _netlink(f"veth {host_name}"):
+        with Rtnl() as rtnl, _netlink(f"veth {host_name}"):
             master = None
             if bridge is not None:
-                master = _index(ipr, bridge)
+                master = _index(rtnl, bridge)
                 if master is None:
                     raise NetworkError(f"veth {host_name}: bridge {bridge!r} does not exist")
             # The kernel creates the peer right in the target namespace, under its final name
             # and with its MTU: no window where a host-side "eth0" could clash. The host end
             # comes up at once, on the bridge: without the peer up it carries nothing yet.
-            bridged = {"master": master} if master is not None else {}
+            peer = link(0, attr_str(IFLA_IFNAME, peer_name), attr_u32(IFLA_NET_NS_FD, fd),
+                        attr_u32(IFLA_MTU, mtu))  # fmt: skip
+            info = attr_str(IFLA_INFO_KIND, "veth") + attr(
+                IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)
+            )
+            nlas = [attr_str(IFLA_IFNAME, host_name), attr_u32(IFLA_MTU, mtu)]
+            if master is not None:
+                nlas.append(attr_u32(IFLA_MASTER, master))
+            nlas.append(attr(IFLA_LINKINFO, info))
             try:
-                ipr.link(
-                    "add",
-                    ifname=host_name,
-                    kind="veth",
-                    mtu=mtu,
-                    state="up",
-                    **bridged,
-                    peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu},
-                )
-            except _netlink_errors() as exc:
-                if _code(exc) != errno.EEXIST:
+                rtnl.one(RTM_NEWLINK, link(0, *nlas, up=True), NLM_F_CREATE | NLM_F_EXCL)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
                     raise
                 raise NetworkError(
                     f"veth {host_name}: a link called {host_name!r} (or {peer_name!r} in the "
                     "target namespace) already exists"
                 ) from None
-            index = _index(ipr, host_name)
-            if index is None:
-                raise NetworkError(f"veth {host_name}: created but not found")
             try:
-                _configure_peer(ns, peer_name, address, gateway)
+                index = _index(rtnl, host_name)
+                if index is None:
+                    raise NetworkError(f"veth {host_name}: created but not found")
+                _configure_peer(fd, peer_name, address, gateway)
             except BaseException:
                 try:
-                    ipr.link("del", index=index)
-                except _netlink_errors():
+                    rtnl.one(RTM_DELLINK, link(0, attr_str(IFLA_IFNAME, host_name)))
+                except OSError:
                     pass
                 raise
     finally:
@@ -285,22 +318,24 @@ def create_veth_into(
 
 
 def _configure_peer(
-    ns: Any, peer_name: str, address: IPv4Interface, gateway: IPv4Address | None
+    netns: int, peer_name: str, address: IPv4Interface, gateway: IPv4Address | None
 ) -> None:
-    """Bring up ``lo`` and the new peer (created with its MTU) with its address and route."""
-    with ns.enter():
-        ipr = _ipr()  # the netlink socket belongs to the namespace it was opened in
-    with ipr, _netlink(f"container end {peer_name}"):
-        peer = _index(ipr, peer_name)
+    """Bring up ``lo`` and the new peer (created with its MTU) with its address and route:
+    one batch after the lookup of the peer's index.
+    """
+    with _rtnl_in(netns) as rtnl, _netlink(f"container end {peer_name}"):
+        peer = _index(rtnl, peer_name)
         if peer is None:
             raise NetworkError(f"{peer_name!r} did not appear in the target namespace")
-        lo = _index(ipr, "lo")
-        if lo is not None:
-            ipr.link("set", index=lo, state="up")
-        _add_address(ipr, peer, address)  # a new link: no address to look for first
-        ipr.link("set", index=peer, state="up")
+        batch = [
+            _set_link(name="lo", up=True),
+            _add_address(peer, address),  # a new link: no address to look for first
+            _set_link(peer, up=True),
+        ]
         if gateway is not None:
-            ipr.route("replace", dst="0.0.0.0/0", gateway=str(gateway), oif=peer)
+            route = default_route(str(gateway), peer)
+            batch.append((RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, route))
+        rtnl.request(*batch)
 
 
 __all__ = [

@@ -10,7 +10,6 @@ the bridge and rules are made again on first use when they are gone.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -40,15 +39,21 @@ _FORMAT = 1
 
 def data_dir(data_root: str | None = None) -> str:
     """Where network definitions and address leases live (``<data root>/networks``)."""
-    from pycontainers.fs.shift import default_data_root
+    from pycontainers.paths import default_data_root
 
     return os.path.join(data_root or default_data_root(), "networks")
+
+
+def _sha256(text: str) -> str:
+    import hashlib  # here: a container's start only reads a network; a create names one
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _bridge_name(name: str) -> str:
     if name == DEFAULT_NETWORK:
         return DEFAULT_BRIDGE
-    return "pcb" + hashlib.sha256(name.encode()).hexdigest()[:10]
+    return "pcb" + _sha256(name)[:10]
 
 
 @attrs.frozen
@@ -170,7 +175,7 @@ class Network:
                     raise SpecError("subnet", f"{subnet} overlaps {net}, a network of this host")
         config = NetworkConfig(
             name=name,
-            id=hashlib.sha256(f"{name}{time.time_ns()}".encode()).hexdigest(),
+            id=_sha256(f"{name}{time.time_ns()}"),
             bridge=_bridge_name(name),
             subnet=subnet,
             mtu=mtu,
@@ -269,9 +274,7 @@ class Network:
         from pycontainers.network.links import ensure_bridge
 
         ensure_bridge(self.bridge, self.gateway, self.config.mtu)
-        nft = _netfilter()
-        nft.ensure_base()
-        nft.add_network(self.bridge, self.subnet)
+        _netfilter().ensure_network(self.bridge, self.subnet)
 
     def containers(self) -> dict[str, IPv4Interface]:
         """The containers (ids) holding an address on this network."""

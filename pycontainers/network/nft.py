@@ -190,14 +190,17 @@ class Netfilter:
     # -- reading ------------------------------------------------------------------------
 
     def _snapshot(self) -> _Snapshot:
-        tables = json.loads(run("list tables ip", json_output=True, what="list tables"))
-        names = {item["table"]["name"] for item in tables.get("nftables", []) if "table" in item}
-        if self.table not in names:
-            return _Snapshot(False, frozenset(), ())
-        try:
+        try:  # one libnftables call when the table is there (nearly always)
             raw = run(f"list table ip {self.table}", json_output=True, what="list table")
-        except NetfilterError:
-            return _Snapshot(False, frozenset(), ())  # removed meanwhile
+        except NetfilterError:  # not there, or unreadable: which one, the list of tables says
+            tables = json.loads(run("list tables ip", json_output=True, what="list tables"))
+            items = tables.get("nftables", [])
+            if self.table not in {i["table"]["name"] for i in items if "table" in i}:
+                return _Snapshot(False, frozenset(), ())
+            try:
+                raw = run(f"list table ip {self.table}", json_output=True, what="list table")
+            except NetfilterError:
+                return _Snapshot(False, frozenset(), ())  # removed meanwhile
         chains: set[str] = set()
         rules: list[_Rule] = []
         bridges: set[str] = set()
@@ -262,12 +265,13 @@ class Netfilter:
             f"add rule {t} input iifname @bridges ip daddr 127.0.0.0/8 ct status and dnat == 0 drop {c}",
         ]
 
+    def _base_complete(self, snap: _Snapshot) -> bool:
+        wanted = {*_BASE_CHAINS, *_REGULAR}
+        return wanted <= snap.chains and len(snap.tagged(_BASE)) == _BASE_RULES
+
     def ensure_base(self) -> None:
         """Create our table, chains and base rules if they are not all there (idempotent)."""
-        snap = self._snapshot()
-        wanted = {*_BASE_CHAINS, *_REGULAR}
-        base = snap.tagged(_BASE)
-        if wanted <= snap.chains and len(base) == _BASE_RULES:
+        if self._base_complete(self._snapshot()):
             return
         run("\n".join(self._base_commands()), what="create the base chains")
         log.info("nft.base_created", table=self.table)
@@ -301,8 +305,18 @@ class Netfilter:
         going into ``bridge``, and sets ``net.ipv4.ip_forward=1`` and
         ``net.ipv4.conf.<bridge>.route_localnet=1`` (needed for 127.0.0.1 DNAT) in the
         calling thread's netns. The bridge must exist. Idempotent; a changed subnet replaces
-        the rules. Call :meth:`ensure_base` first.
+        the rules. Call :meth:`ensure_base` first (or use :meth:`ensure_network`).
         """
+        self._network(bridge, subnet, base=False)
+
+    def ensure_network(self, bridge: str, subnet: IPv4Network) -> None:
+        """:meth:`ensure_base` and :meth:`add_network` in one: one read of the table (one
+        libnftables call when everything is in place, as on every container start but the
+        first) and, if anything is missing, one transaction that adds it.
+        """
+        self._network(bridge, subnet, base=True)
+
+    def _network(self, bridge: str, subnet: IPv4Network, *, base: bool) -> None:
         _bridge(bridge)
         try:
             net = IPv4Network(subnet)
@@ -324,18 +338,24 @@ class Netfilter:
             f"add rule {t} isolation iifname {b} oifname != {b} oifname @bridges drop {c}",
         ]
 
-        def build(snap: _Snapshot) -> tuple[list[str], bool]:
-            self._require_base(snap)
+        def build(snap: _Snapshot) -> tuple[list[str], tuple[bool, bool]]:
+            missing_base = base and not self._base_complete(snap)
+            before = self._base_commands() if missing_base else []
+            if not missing_base:
+                self._require_base(snap)
             mine = [r for r in snap.tagged(_NET) if r.comment.split(" ")[0] == f"{_NET}{bridge}"]
             if len(mine) == 4 and all(r.comment == tag for r in mine) and bridge in snap.bridges:
-                return [], False
+                return before, (missing_base, False)
             if bridge in snap.bridges:  # re-adding an element is fine, but keep it explicit
                 adds_now = [a for a in adds if not a.startswith("add element")]
             else:
                 adds_now = adds
-            return self._delete(mine) + adds_now, True
+            return before + self._delete(mine) + adds_now, (missing_base, True)
 
-        if self._transaction(build, f"add network {bridge}"):
+        made_base, added = self._transaction(build, f"add network {bridge}")
+        if made_base:
+            log.info("nft.base_created", table=self.table)
+        if added:
             log.info("nft.network_added", bridge=bridge, subnet=str(net))
 
     def remove_network(self, bridge: str) -> bool:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import random
 import re
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -83,6 +81,8 @@ def _socket_holder(protocol: str, port: int) -> str:
 
 def _try_bind(m: PortMapping, port: int) -> OSError | None:
     """Bind a socket of ``m``'s protocol on its address and ``port`` (no SO_REUSEADDR)."""
+    import socket  # here: releasing leases (every container's removal) needs none of it
+
     kind = socket.SOCK_STREAM if m.protocol == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
@@ -205,6 +205,8 @@ class PortAllocator:
 
     @staticmethod
     def _pick(m: PortMapping, taken: list[tuple[str, PortMapping]]) -> PortMapping:
+        import random
+
         low, high = ephemeral_range()
         count = high - low + 1
         start = random.randrange(count)

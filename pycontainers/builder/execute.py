@@ -232,11 +232,11 @@ def _bind_source(b: Builder, inst: Instruction, state: StageState, m: RunMount) 
 
 def _copy_from(b: Builder, inst: Instruction, layers: list[tuple[Descriptor, Digest]],
                origin: str, src: str, copy: Path) -> None:  # fmt: skip
-    from pycontainers import _sys
+    from pycontainers import _fsapi
 
     with mounted(lowers_for(b.store, layers, b.workspace)) as root:
         try:
-            fd = _sys.open_in_root(root, src, os.O_PATH | os.O_CLOEXEC)
+            fd = _fsapi.open_in_root(root, src, os.O_PATH | os.O_CLOEXEC)
         except OSError as exc:
             raise fail(b, inst, f"RUN --mount from={origin}: {src}: {exc.strerror}") from None
         try:

@@ -82,10 +82,10 @@ def mounted(
 
 
 def _open_in_root(root_fd: int, path: str, flags: int) -> int:
-    """``_sys.open_in_root``, imported on first use (a cached build opens no root)."""
-    from pycontainers import _sys
+    """``_fsapi.open_in_root``, imported on first use (a cached build opens no root)."""
+    from pycontainers import _fsapi
 
-    return _sys.open_in_root(root_fd, path, flags)
+    return _fsapi.open_in_root(root_fd, path, flags)
 
 
 def mkdirs_in_root(

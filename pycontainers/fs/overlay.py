@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from pycontainers import _sys
+from pycontainers import _fsapi, _sys
 from pycontainers._log import get_logger
 from pycontainers.errors import OverlayError as OverlayError
 from pycontainers.errors import SpecError
@@ -48,9 +48,9 @@ __all__ = ["OverlayError", "OverlayFS", "lowerdir_plus_supported", "upper_diff"]
 
 #: Environment variable forcing the mount method: "0" legacy, "1" lowerdir+, "auto" probe.
 ENV_LOWERDIR_PLUS = "PYCONTAINERS_OVERLAY_LOWERDIR_PLUS"
-MOUNT_ATTR_RDONLY = _sys.MOUNT_ATTR_RDONLY
-MOUNT_ATTR_NOSUID = _sys.MOUNT_ATTR_NOSUID
-MOUNT_ATTR_NODEV = _sys.MOUNT_ATTR_NODEV
+MOUNT_ATTR_RDONLY = _fsapi.MOUNT_ATTR_RDONLY
+MOUNT_ATTR_NOSUID = _fsapi.MOUNT_ATTR_NOSUID
+MOUNT_ATTR_NODEV = _fsapi.MOUNT_ATTR_NODEV
 _FSCONFIG_VALUE_MAX = 255  # fsconfig() copies at most 256 bytes of a string value
 _PAGE = os.sysconf("SC_PAGESIZE")  # mount(2) copies at most one page of options
 MAX_LOWERS = 500  # OVL_MAX_STACK
@@ -72,7 +72,7 @@ def lowerdir_plus_supported() -> bool | None:
     if _lowerdir_plus is not None:
         return _lowerdir_plus
     try:
-        fd = _sys.fsopen("overlay")
+        fd = _fsapi.fsopen("overlay")
     except OSError as exc:
         if exc.errno != errno.ENOSYS:
             return None
@@ -81,11 +81,11 @@ def lowerdir_plus_supported() -> bool | None:
         try:
             # a context of the legacy kind (overlayfs before 6.5) takes any key and fails
             # only at creation; a native one refuses keys it does not know
-            _sys.fsconfig_string(fd, "pycontainers-probe", "x")
+            _fsapi.fsconfig_string(fd, "pycontainers-probe", "x")
             _lowerdir_plus = False
         except OSError:
             try:
-                _sys.fsconfig_string(fd, "lowerdir+", "/")
+                _fsapi.fsconfig_string(fd, "lowerdir+", "/")
                 _lowerdir_plus = True
             except OSError as exc:
                 _lowerdir_plus = False if exc.errno == errno.EINVAL else None
@@ -322,7 +322,7 @@ def _mount_fsconfig(
     the detached mount's fd (the caller closes it).
     """
     try:
-        fsfd = _sys.fsopen("overlay")
+        fsfd = _fsapi.fsopen("overlay")
     except OSError as exc:
         raise OverlayError(f"fsopen(overlay): {exc.strerror}", errno=exc.errno) from None
     held: list[int] = []  # O_PATH fds standing in for paths too long for fsconfig
@@ -330,27 +330,27 @@ def _mount_fsconfig(
     try:
         for lower in lowers:
             current = str(lower)
-            _sys.fsconfig_string(fsfd, "lowerdir+", _short(lower, held))
+            _fsapi.fsconfig_string(fsfd, "lowerdir+", _short(lower, held))
         for key, value in (("upperdir", upper), ("workdir", work)):
             if value is not None:
                 step, current = key, str(value)
-                _sys.fsconfig_string(fsfd, key, _short(value, held))
+                _fsapi.fsconfig_string(fsfd, key, _short(value, held))
         for opt in options:
             step, current = opt, ""
             key, sep, val = opt.partition("=")
             if sep:
-                _sys.fsconfig_string(fsfd, key, val)
+                _fsapi.fsconfig_string(fsfd, key, val)
             else:
-                _sys.fsconfig_flag(fsfd, key)
+                _fsapi.fsconfig_flag(fsfd, key)
         step, current = "create", ""
-        _sys.fsconfig_create(fsfd)
+        _fsapi.fsconfig_create(fsfd)
         step = "fsmount"
-        mfd = _sys.fsmount(fsfd, attr_flags)
+        mfd = _fsapi.fsmount(fsfd, attr_flags)
         if target is None:
             return mfd
         try:
             step, current = "move_mount", str(target)
-            _sys.move_mount(mfd, str(target))
+            _fsapi.move_mount(mfd, str(target))
         finally:
             os.close(mfd)
         return None
@@ -436,7 +436,9 @@ def _mount_legacy(
         if target is None:
             os.mkdir(where)
         try:
-            fd = _sys.mount_in(cwd_fd, None, where, "overlay", flags, data, detached=target is None)
+            fd = _fsapi.mount_in(
+                cwd_fd, None, where, "overlay", flags, data, detached=target is None
+            )
         except OSError as exc:
             raise OverlayError(
                 f"overlay mount at {target or '(detached)'} failed: {exc.strerror} "

@@ -93,15 +93,15 @@ def shifted_copy(
 
 @functools.cache
 def _idmap_supported_on(device: int, path: str) -> bool:
-    from pycontainers import _sys
+    from pycontainers import _fsapi, _sys
 
     pid, pidfd = _sys.spawn_hold(_sys.CLONE_NEWUSER)
     tree = -1
     try:
         userns = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            tree = _sys.open_tree(path)
-            _sys.idmap_tree(tree, userns)
+            tree = _fsapi.open_tree(path)
+            _fsapi.idmap_tree(tree, userns)
             return True
         except OSError:
             return False
@@ -126,7 +126,7 @@ def idmapped_tree(
     the mount holds it); returns the mount's fd. OSError if the kernel or filesystem
     cannot.
     """
-    from pycontainers import _plan, _sys
+    from pycontainers import _fsapi, _plan, _sys
 
     # a child that only makes the namespace: it waits for a release it never gets (its
     # root need not be mapped), and is killed once the namespace is open
@@ -139,9 +139,9 @@ def idmapped_tree(
                 f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in side))
         userns = os.open(f"/proc/{child.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            flags = _sys.OPEN_TREE_CLONE | _sys.OPEN_TREE_CLOEXEC
-            tree = _sys.open_tree(path, flags | (_sys.AT_RECURSIVE if recursive else 0))
-            _sys.idmap_tree(tree, userns)
+            flags = _fsapi.OPEN_TREE_CLONE | _fsapi.OPEN_TREE_CLOEXEC
+            tree = _fsapi.open_tree(path, flags | (_fsapi.AT_RECURSIVE if recursive else 0))
+            _fsapi.idmap_tree(tree, userns)
         finally:
             os.close(userns)
     except BaseException:

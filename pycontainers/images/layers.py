@@ -183,6 +183,6 @@ def flatten(
 
 def _syncfs(path: Path) -> None:
     """Flush the filesystem holding ``path`` (before a rename publishes a tree)."""
-    from pycontainers import _sys
+    from pycontainers import _fsapi
 
-    _sys.syncfs(path)
+    _fsapi.syncfs(path)

@@ -16,7 +16,7 @@ import stat
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
 
-from pycontainers import _sys
+from pycontainers import _fsapi
 from pycontainers._log import get_logger
 from pycontainers.errors import ContainerError
 
@@ -36,7 +36,7 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH) -> int:
     refused. Add ``os.O_NOFOLLOW`` to get a final symlink itself. Raises
     :class:`~pycontainers._sys.SyscallError` naming ``openat2`` and the path.
     """
-    return _sys.open_in_root(root_fd, path, flags)
+    return _fsapi.open_in_root(root_fd, path, flags)
 
 
 def _identity(uid: int, gid: int) -> tuple[int, int]:

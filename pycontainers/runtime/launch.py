@@ -475,7 +475,7 @@ class Launch:
         """A detached copy of a directory rootfs, idmapped through the container's user
         namespace, for the child to attach in place of a plain bind (None: not wanted).
         """
-        from pycontainers import _sys
+        from pycontainers import _fsapi
         from pycontainers.runtime.plan import rootfs_shift
 
         if rootfs is None or rootfs_shift(spec) != "idmap":
@@ -483,8 +483,8 @@ class Launch:
         userns = os.open(f"/proc/{self.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         tree = -1
         try:
-            tree = _sys.open_tree(rootfs)
-            _sys.idmap_tree(tree, userns)
+            tree = _fsapi.open_tree(rootfs)
+            _fsapi.idmap_tree(tree, userns)
         except OSError as exc:
             if tree >= 0:
                 os.close(tree)

@@ -58,10 +58,11 @@ CREATE_HEAVY = ("pycontainers.ociruntime.hooks", "pycontainers.supervision", "da
 # pycontainers.cgroups.prime (the cgroup join's grace period passes while create works).
 CREATE_PACKAGE_MODULES = 62
 
-# What ``run --rm --network none`` of a rootfs loads of the package (71, cgroups.prime
-# included; 73 before the volumes module left specs without volume or bind mounts and the
-# keyword TypedDicts became lazy): as CREATE_PACKAGE_MODULES.
-RUN_PACKAGE_MODULES = 71
+# What ``run --rm --network none`` of a rootfs loads of the package (72: cgroups.prime, and
+# _fsapi, the fd-mount-API half of what was _sys; 73 before the volumes module left specs
+# without volume or bind mounts and the keyword TypedDicts became lazy, counted the same
+# way): as CREATE_PACKAGE_MODULES.
+RUN_PACKAGE_MODULES = 72
 RUN_HEAVY = ("pycontainers.runtime.volumes", "pycontainers.cgroups._limits",
              "pycontainers.runtime._specoptions")  # fmt: skip
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import pycontainers as pc
-from pycontainers import _sys
+from pycontainers import _fsapi
 from pycontainers.fs import overlay
 from pycontainers.fs.overlay import OverlayFS, detached_overlay
 from pycontainers.runtime import files
@@ -131,7 +131,7 @@ def test_detached_overlay_of_many_layers_leaves_nothing(
     fd = detached_overlay(lowers)
     try:
         for name, want in (("data/bottom", b"from the bottom\n"), ("data/top", b"from the top\n")):
-            f = _sys.openat2(fd, name, os.O_RDONLY, resolve=_sys.RESOLVE_IN_ROOT)
+            f = _fsapi.openat2(fd, name, os.O_RDONLY, resolve=_fsapi.RESOLVE_IN_ROOT)
             try:
                 assert os.read(f, 100) == want
             finally:

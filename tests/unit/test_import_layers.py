@@ -2,7 +2,7 @@
 
 Layers, low to high, by package path:
 
-- L0: ``errors``, ``_sys``, ``_plan``, ``_log``, ``_lazy``, ``_files``, ``_proc``, ``_statedir``,
+- L0: ``errors``, ``_sys``, ``_fsapi``, ``_plan``, ``_log``, ``_lazy``, ``_files``, ``_proc``, ``_statedir``,
   ``_digest``, ``_attrscache``, ``_views``
   (the registry of notebook views), ``paths`` (the engine's state and data roots), ``spec``,
   ``_native``; and the *spec value modules* below.
@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
         (
             "errors",
             "_sys",
+            "_fsapi",
             "_plan",
             "_log",
             "_lazy",

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,10 @@ def cgroup_exists(parent: str, name: str) -> bool:
     """Whether the group ``parent/name`` exists in any hierarchy."""
     base = Path("/sys/fs/cgroup")
     return any((d / parent / name).exists() for d in base.iterdir() if d.is_dir())
+
+
+def edit_config(bundle: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    """Apply ``change`` to the bundle's config.json document in place."""
+    doc = json.loads((bundle / "config.json").read_text())
+    change(doc)
+    (bundle / "config.json").write_text(json.dumps(doc))

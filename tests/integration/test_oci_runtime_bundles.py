@@ -18,6 +18,7 @@ from oci_runtime_util import (
     Caller,
     Runtime,
     cgroup_exists,
+    edit_config,
     make_bundle,
     runtime_script,
 )
@@ -30,12 +31,6 @@ RUNC = shutil.which("runc")
 @pytest.fixture
 def rt(tmp_path: Path) -> Runtime:
     return Runtime(runtime_script(tmp_path), tmp_path / "root")
-
-
-def _edit(bundle: Path, change: Callable[[dict[str, Any]], object]) -> None:
-    doc = json.loads((bundle / "config.json").read_text())
-    change(doc)
-    (bundle / "config.json").write_text(json.dumps(doc))
 
 
 def _refused(rt: Runtime, bundle: Path, cid: str) -> str:
@@ -74,7 +69,7 @@ def test_bad_bundles_are_refused_naming_the_json_path(
     ]  # fmt: skip
     for i, (change, expected) in enumerate(cases):
         config.write_text(good)
-        _edit(bundle, change)
+        edit_config(bundle, change)
         assert expected in _refused(rt, bundle, f"bad{i}")
 
 
@@ -87,7 +82,7 @@ def test_a_rootfs_outside_the_bundle_through_a_symlink_is_refused(
     make_bundle(bundle, busybox_rootfs, ["true"])
     err = _refused(rt, bundle, "escape")
     assert "root.path: 'rootfs' resolves to" in err and "outside the bundle" in err
-    _edit(bundle, lambda d: d["root"].update(path=str(busybox_rootfs)))  # named: allowed
+    edit_config(bundle, lambda d: d["root"].update(path=str(busybox_rootfs)))  # named: allowed
     r = rt("run", "--bundle", str(bundle), "named", stdin=subprocess.DEVNULL)
     assert r.returncode == 0
 
@@ -130,7 +125,7 @@ def _runc_spec_bundle(path: Path, rootfs: Path, hooks_dir: Path) -> Path:
         d["process"].update(terminal=False, args=["sh", "-c", PROBE])
         d["hooks"] = {k: [hook(k)] for k in ("prestart", "createRuntime", "poststart", "poststop")}
 
-    _edit(path, change)
+    edit_config(path, change)
     return path
 
 
@@ -173,14 +168,14 @@ def test_failing_hooks_fail_create_but_only_warn_after_start(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
     bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
-    _edit(bundle, lambda d: d.update(hooks={"createRuntime": [
+    edit_config(bundle, lambda d: d.update(hooks={"createRuntime": [
         {"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]}))  # fmt: skip
     err = _refused(rt, bundle, "hookfail")
     assert "hooks.createRuntime[0] (/bin/sh): exited with status 3: nope" in err
-    _edit(bundle, lambda d: d.update(hooks={"prestart": [
+    edit_config(bundle, lambda d: d.update(hooks={"prestart": [
         {"path": "/bin/sh", "args": ["sh", "-c", "sleep 10"], "timeout": 1}]}))  # fmt: skip
     assert "hooks.prestart[0] (/bin/sh): timed out after 1 s" in _refused(rt, bundle, "slow")
-    _edit(bundle, lambda d: d.update(hooks={"poststart": [{"path": "/bin/false"}],
+    edit_config(bundle, lambda d: d.update(hooks={"poststart": [{"path": "/bin/false"}],
                                             "poststop": [{"path": "/bin/false"}]}))  # fmt: skip
     r = rt("run", "--bundle", str(bundle), "warned", stdin=subprocess.DEVNULL)
     assert "warning: hooks.poststart[0]" in r.stderr and "warning: hooks.poststop[0]" in r.stderr
@@ -237,14 +232,14 @@ def test_linux_devices_pass_the_hosts_node_under_the_device_cgroup(
     )
     bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", probe])
     fuse = {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}
-    _edit(bundle, lambda d: d["linux"].update(devices=[fuse]))
+    edit_config(bundle, lambda d: d["linux"].update(devices=[fuse]))
     denied = rt("run", "--bundle", str(bundle), "dev1", stdin=subprocess.DEVNULL)
     assert denied.stdout.split() == ["c", "denied"]  # the node, but no device-cgroup rule
     allow = {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}
-    _edit(bundle, lambda d: d["linux"]["resources"]["devices"].append(allow))
+    edit_config(bundle, lambda d: d["linux"]["resources"]["devices"].append(allow))
     allowed = rt("run", "--bundle", str(bundle), "dev2", stdin=subprocess.DEVNULL)
     assert allowed.stdout.split() == ["c", "opened"]
-    _edit(bundle, lambda d: d["linux"].update(devices=[dict(fuse, minor=230)]))
+    edit_config(bundle, lambda d: d["linux"].update(devices=[dict(fuse, minor=230)]))
     assert "linux.devices[0]: the host's /dev/fuse is not the c 10:230 device" in _refused(
         rt, bundle, "dev3"
     )
@@ -256,7 +251,7 @@ def test_a_pods_containers_join_its_sandbox_namespaces_by_path(
     """As a Kubernetes pod (through containerd): the app container joins the sandbox's
     network, ipc, uts and pid namespaces by path; exec lands in them too."""
     sandbox = make_bundle(tmp_path / "sb", busybox_rootfs, ["sh", "-c", "exec sleep 100"])
-    _edit(sandbox, lambda d: d.update(hostname="podhost"))
+    edit_config(sandbox, lambda d: d.update(hostname="podhost"))
     rt.run_detached(sandbox, "sandbox", tmp_path / "sb.out")
     try:
         pid = rt.state("sandbox")["pid"]
@@ -270,7 +265,7 @@ def test_a_pods_containers_join_its_sandbox_namespaces_by_path(
             ]
             d.pop("hostname")
 
-        _edit(app, join)
+        edit_config(app, join)
         rt.run_detached(app, "app", tmp_path / "app.out")
         deadline = time.monotonic() + 20
         while "sleep" not in (tmp_path / "app.out").read_text():

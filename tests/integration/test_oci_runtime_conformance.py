@@ -9,12 +9,18 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from oci_runtime_util import Caller, Runtime, cgroup_exists, make_bundle, runtime_script
+from oci_runtime_util import (
+    Caller,
+    Runtime,
+    cgroup_exists,
+    edit_config,
+    make_bundle,
+    runtime_script,
+)
 
 pytestmark = pytest.mark.root
 
@@ -24,12 +30,6 @@ RUNC = shutil.which("runc")
 @pytest.fixture
 def rt(tmp_path: Path) -> Runtime:
     return Runtime(runtime_script(tmp_path), tmp_path / "root")
-
-
-def _edit(bundle: Path, change: Callable[[dict[str, Any]], object]) -> None:
-    doc = json.loads((bundle / "config.json").read_text())
-    change(doc)
-    (bundle / "config.json").write_text(json.dumps(doc))
 
 
 def _runtimes(rt: Runtime, tmp_path: Path) -> list[tuple[str, list[str]]]:
@@ -70,7 +70,9 @@ def test_each_capability_set_is_applied_as_the_config_lists_it(
     sets = {"bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"], "effective": ["CAP_KILL"],
             "permitted": ["CAP_CHOWN", "CAP_KILL"], "inheritable": ["CAP_CHOWN", "CAP_KILL"],
             "ambient": ["CAP_CHOWN"]}  # fmt: skip
-    _edit(bundle, lambda d: d["process"].update(capabilities=sets, user={"uid": 1000, "gid": 1000}))
+    edit_config(
+        bundle, lambda d: d["process"].update(capabilities=sets, user={"uid": 1000, "gid": 1000})
+    )
     # a non-root process keeps across execve exactly its ambient set (permitted, effective)
     want = {"CapInh": 0x21, "CapPrm": 0x1, "CapEff": 0x1, "CapBnd": 0x200021, "CapAmb": 0x1}
     for name, argv in _runtimes(rt, tmp_path):
@@ -151,10 +153,10 @@ def test_a_shared_root_does_not_propagate_mounts_to_the_host(
     bundle = make_bundle(tmp_path / "b", busybox_rootfs,
                          ["sh", "-c", "mkdir -p /m && mount -t tmpfs t /m && touch /ready && "
                                       "exec sleep 60"])  # fmt: skip
-    _edit(bundle, lambda d: d["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN"))
-    _edit(bundle, lambda d: d["process"]["capabilities"]["effective"].append("CAP_SYS_ADMIN"))
-    _edit(bundle, lambda d: d["process"]["capabilities"]["permitted"].append("CAP_SYS_ADMIN"))
-    _edit(bundle, lambda d: d["linux"].update(rootfsPropagation="rshared", seccomp=None))
+    edit_config(bundle, lambda d: d["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN"))
+    edit_config(bundle, lambda d: d["process"]["capabilities"]["effective"].append("CAP_SYS_ADMIN"))
+    edit_config(bundle, lambda d: d["process"]["capabilities"]["permitted"].append("CAP_SYS_ADMIN"))
+    edit_config(bundle, lambda d: d["linux"].update(rootfsPropagation="rshared", seccomp=None))
     ready = bundle / "rootfs" / "ready"
     rt.run_detached(bundle, "shared", tmp_path / "out")
     try:
@@ -177,8 +179,8 @@ def test_an_absolute_cgroups_path_right_under_the_root(
     # linux_cgroups_* programs put their container at /cgrouptest and read it there
     bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "30"])
     name = f"pc-conform-{os.getpid()}"
-    _edit(bundle, lambda d: d["linux"].update(cgroupsPath=f"/{name}"))
-    _edit(bundle, lambda d: d["linux"]["resources"].update(pids={"limit": 42}))
+    edit_config(bundle, lambda d: d["linux"].update(cgroupsPath=f"/{name}"))
+    edit_config(bundle, lambda d: d["linux"]["resources"].update(pids={"limit": 42}))
     pids = Path("/sys/fs/cgroup/pids") / name
     for cid, force in (("created", False), ("running", True)):
         caller = Caller(rt, bundle, cid, tmp_path)

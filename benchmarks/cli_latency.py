@@ -331,6 +331,13 @@ def remove_all(b: Bench) -> list[str]:
     return left
 
 
+def host_mounts() -> set[str]:
+    """This process's mount table without mount ids (they churn): the end of a run must
+    add nothing to it (podman, say, can leave its storage's overlay bind mounted)."""
+    with open("/proc/self/mountinfo") as f:
+        return {" ".join(line.split()[2:]) for line in f}
+
+
 def unmount_under(path: Path) -> None:
     """Lazily unmount anything still mounted under path (podman's shm, say) before rmtree."""
     prefix = str(path) + "/"
@@ -513,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]  # fmt: skip
         else:
             print(f"podman unavailable: {PODMAN} or {RUNC} missing", file=sys.stderr)
+    mounts = host_mounts()
     b = Bench(work, work / "rootfs", pc_cli, podman)
     started = time.monotonic()
     print(f"pycontainers CLI: {' '.join(pc_cli)}")
@@ -581,6 +589,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
+    left_mounts = sorted(host_mounts() - mounts)
+    if left_mounts:
+        print("mounts left behind by this run:\n  " + "\n  ".join(left_mounts), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -250,6 +250,13 @@ def targets(rows: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
     return out
 
 
+def host_mounts() -> set[str]:
+    """This process's mount table without mount ids (they churn): the end of a run must
+    add nothing to it (podman, say, can leave its storage's overlay bind mounted)."""
+    with open("/proc/self/mountinfo") as f:
+        return {" ".join(line.split()[2:]) for line in f}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=20)
@@ -263,6 +270,7 @@ def main() -> None:
     if libc.unshare(CLONE_NEWNET) != 0:
         sys.exit(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    mounts = host_mounts()
     tmp = Path(tempfile.mkdtemp(prefix="pcoci-"))
     try:
         rootfs = make_rootfs(tmp / "rootfs")
@@ -318,6 +326,9 @@ def main() -> None:
                 subprocess.run(["podman", "--root", str(pmdir / "root"), "--runroot", str(pmdir / "run"),
                                 "--storage-driver", "vfs", "rm", "-f", "--all"], capture_output=True)  # fmt: skip
         shutil.rmtree(tmp, ignore_errors=True)
+    left = sorted(host_mounts() - mounts)
+    if left:
+        sys.exit("mounts left behind by this run:\n  " + "\n  ".join(left))
 
 
 if __name__ == "__main__":

@@ -102,6 +102,12 @@ def stop() -> None:
         done.release()
 
 
+def running() -> bool:
+    """Whether a primer of this process runs (started by :func:`prime`, not yet stopped)."""
+    with _lock:
+        return _state.stop is not None
+
+
 def target() -> str | None:
     """The ``cgroup.procs`` this process may write ``0`` to without moving: the file of the
     group ``/proc/self/cgroup`` names, in the deepest such group of a hierarchy mounted at its

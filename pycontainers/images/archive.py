@@ -33,7 +33,18 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pycontainers._log import get_logger
 from pycontainers.errors import SpecError
-from pycontainers.images._compress import detect_compression, uncompressed_chunks
+from pycontainers.images._archive_write import (
+    ANNOTATION_IMAGE_NAME,
+    CHUNK,
+    DirSink,
+    Reported,
+    TarSink,
+    resolve,
+    write_docker,
+    write_oci,
+)
+from pycontainers.images._commit import canonical
+from pycontainers.images._compress import detect_compression
 from pycontainers.images._errors import DigestMismatch, ImageError
 from pycontainers.images.descriptor import (
     MANIFEST_MEDIA_TYPES,
@@ -47,8 +58,8 @@ from pycontainers.images.descriptor import (
     Descriptor,
     Index,
 )
-from pycontainers.images.digest import Digest, new_hasher
-from pycontainers.images.image import ANNOTATION_REF_NAME, Image, ImageStore, _canonical
+from pycontainers.images.digest import Digest
+from pycontainers.images.image import ANNOTATION_REF_NAME, Image, ImageStore
 from pycontainers.images.reference import Reference
 
 __all__ = ["ANNOTATION_IMAGE_NAME", "FORMATS", "load", "save"]
@@ -58,13 +69,10 @@ log = get_logger("pycontainers.images")
 if TYPE_CHECKING:
     from pycontainers.images.registry.progress import ProgressCallback
 
-#: containerd's annotation for the full reference of an exported image.
-ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
 #: The formats :func:`save` writes.
 FORMATS = ("oci-archive", "oci-dir", "docker-archive")
 _INDEX_TYPES = frozenset({MEDIA_TYPE_INDEX, MEDIA_TYPE_DOCKER_MANIFEST_LIST})
 _DIGEST_NAME = re.compile(r"(?:.*/)?(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json|\.tar)?")
-_CHUNK = 1 << 20
 
 
 # -- sources ----------------------------------------------------------------------------------
@@ -167,32 +175,6 @@ def _open_source(path: Path) -> _Source:
     raise SpecError("path", f"{path} is neither a directory nor a file")
 
 
-class _Reported:
-    """A layer's stream that reports the bytes read so far to a progress callback (only
-    made when there is one: the plain path reads the file itself).
-    """
-
-    def __init__(
-        self, f: IO[bytes], digest: Digest, total: int, state: str, report: ProgressCallback
-    ) -> None:
-        from pycontainers.images.registry.progress import Progress
-
-        self._f, self._digest, self._total, self._state = f, digest, total, state
-        self._report, self._event, self.done = report, Progress, 0
-        report(Progress(digest, total, 0, state))
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._f.read(n)
-        self.done += len(data)
-        if data:
-            self._report(self._event(self._digest, self._total, self.done, self._state))
-        return data
-
-    def finish(self, state: str = "done") -> None:
-        """Report the layer complete (``"done"``) or already there (``"exists"``)."""
-        self._report(self._event(self._digest, self._total, self._total, state))
-
-
 # -- load -------------------------------------------------------------------------------------
 
 
@@ -228,7 +210,7 @@ class _Loader:
         """Store one blob; ``layer`` (the id and size shown) reports a layer's progress."""
         reported = None
         if layer is not None and self.progress is not None and not isinstance(source, bytes):
-            source = reported = _Reported(source, *layer, "loading", self.progress)  # type: ignore[assignment]
+            source = reported = Reported(source, *layer, "loading", self.progress)  # type: ignore[assignment]
         if digest is not None and self.content.has(digest):
             _check(source, digest, size)  # the archive must be whole even where not needed
             if reported is not None:
@@ -324,7 +306,7 @@ class _Loader:
                 "config": config.to_dict(),
                 "layers": [layer.to_dict() for layer in layers],
             }
-            man = self._put(_canonical(manifest), MEDIA_TYPE_MANIFEST, None, None)
+            man = self._put(canonical(manifest), MEDIA_TYPE_MANIFEST, None, None)
             tags = entry.get("RepoTags") or []
             refs = [Reference.parse(t) for t in tags] or [self.name(None, man.digest)]
             out += [(r, man) for r in refs]
@@ -356,7 +338,7 @@ def _check(source: IO[bytes] | bytes, digest: Digest, size: int | None) -> None:
         hasher.update(source)
         count = len(source)
     else:
-        while chunk := source.read(_CHUNK):
+        while chunk := source.read(CHUNK):
             hasher.update(chunk)
             count += len(chunk)
     if size is not None and count != size:
@@ -429,168 +411,6 @@ def load(
 # -- save -------------------------------------------------------------------------------------
 
 
-class _Sink:
-    def add(self, name: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def add_stream(self, name: str, size: int, stream: IO[bytes]) -> None:
-        raise NotImplementedError
-
-
-class _DirSink(_Sink):
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def add(self, name: str, data: bytes) -> None:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-    def add_stream(self, name: str, size: int, stream: IO[bytes]) -> None:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as out:
-            shutil.copyfileobj(stream, out, _CHUNK)
-
-
-class _TarSink(_Sink):
-    def __init__(self, tar: tarfile.TarFile) -> None:
-        self.tar = tar
-        self.dirs: set[str] = set()
-
-    def _parents(self, name: str) -> None:
-        parts = name.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            if d not in self.dirs:
-                self.dirs.add(d)
-                info = tarfile.TarInfo(d)
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                self.tar.addfile(info)
-
-    def add(self, name: str, data: bytes) -> None:
-        import io
-
-        self.add_stream(name, len(data), io.BytesIO(data))
-
-    def add_stream(self, name: str, size: int, stream: IO[bytes]) -> None:
-        self._parents(name)
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = size, 0o644
-        self.tar.addfile(info, stream)
-
-
-def _resolve(
-    store: ImageStore, refs: str | Reference | Image | Iterable[str | Reference | Image]
-) -> list[Image]:
-    items = [refs] if isinstance(refs, (str, Reference, Image)) else list(refs)
-    if not items:
-        raise SpecError("refs", "name at least one image to save")
-    return [i if isinstance(i, Image) else store.get(i) for i in items]
-
-
-def _write_oci(
-    store: ImageStore,
-    images: list[Image],
-    sink: _Sink,
-    progress: ProgressCallback | None = None,
-) -> None:
-    layers = {layer.digest for img in images for layer in img.layers}
-    tags = [img.reference.tag for img in images if img.reference.tag]
-    written: set[Digest] = set()
-    entries = []
-    for img in images:
-        desc = store.descriptor(img.reference)
-        for digest in sorted(store.content.reachable([desc])):
-            if digest in written or not store.content.has(digest):
-                continue
-            written.add(digest)
-            with store.content.open(digest) as f:
-                size = store.content.blob_path(digest).stat().st_size
-                name = f"blobs/{digest.algorithm}/{digest.encoded}"
-                if progress is None or digest not in layers:
-                    sink.add_stream(name, size, f)  # type: ignore[arg-type]
-                    continue
-                reported = _Reported(f, digest, size, "saving", progress)  # type: ignore[arg-type]
-                sink.add_stream(name, size, reported)  # type: ignore[arg-type]
-                reported.finish()
-        ref = img.reference
-        short = ref.tag if ref.tag and tags.count(ref.tag) == 1 else str(ref)
-        entries.append(
-            Descriptor(
-                desc.media_type,
-                desc.digest,
-                desc.size,
-                platform=desc.platform,
-                annotations={ANNOTATION_REF_NAME: short, ANNOTATION_IMAGE_NAME: str(ref)},
-            )
-        )
-    sink.add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-    sink.add("index.json", Index(manifests=tuple(entries)).to_json())
-
-
-def _write_docker(
-    store: ImageStore,
-    images: list[Image],
-    sink: _Sink,
-    progress: ProgressCallback | None = None,
-) -> None:
-    by_digest: dict[Digest, list[Image]] = {}
-    for img in images:
-        by_digest.setdefault(img.digest, []).append(img)
-    entries = []
-    written: set[str] = set()
-    for group in by_digest.values():
-        img = group[0]
-        config_name = f"{img.id.encoded}.json"
-        if config_name not in written:
-            sink.add(config_name, store.content.read_bytes(img.config_descriptor))
-            written.add(config_name)
-        names = []
-        for layer, diff_id in zip(img.layers, img.diff_ids, strict=True):
-            name = f"{diff_id.encoded}/layer.tar"
-            names.append(name)
-            if name not in written:
-                _docker_layer(store, layer, diff_id, name, sink, progress)
-                written.add(name)
-        entries.append(
-            {
-                "Config": config_name,
-                "RepoTags": [i.reference.familiar for i in group if i.reference.tag],
-                "Layers": names,
-            }
-        )
-    sink.add("manifest.json", json.dumps(entries).encode())
-
-
-def _docker_layer(
-    store: ImageStore,
-    layer: Descriptor,
-    diff_id: Digest,
-    name: str,
-    sink: _Sink,
-    progress: ProgressCallback | None = None,
-) -> None:
-    """Write ``layer`` uncompressed (docker-archive layers are plain tars), checking its DiffID."""
-    with store.content.open(layer) as reader, tempfile.TemporaryFile() as tmp:
-        hasher = new_hasher(diff_id.algorithm)
-        _, chunks = uncompressed_chunks(reader, hasher)
-        for chunk in chunks:
-            tmp.write(chunk)
-        if Digest.from_hasher(hasher) != diff_id:
-            raise DigestMismatch(
-                "diff_id", diff_id, Digest.from_hasher(hasher), source=str(layer.digest)
-            )
-        size = tmp.tell()
-        tmp.seek(0)
-        if progress is None:
-            sink.add_stream(name, size, tmp)
-            return
-        reported = _Reported(tmp, diff_id, size, "saving", progress)
-        sink.add_stream(name, size, reported)  # type: ignore[arg-type]
-        reported.finish()
-
-
 def save(
     store: ImageStore,
     refs: str | Reference | Image | Iterable[str | Reference | Image],
@@ -607,7 +427,7 @@ def save(
     """
     if format not in FORMATS:
         raise SpecError("format", f"{format!r} is not one of {', '.join(FORMATS)}")
-    images = _resolve(store, refs)
+    images = resolve(store, refs)
     target = Path(path).absolute()
     if format == "oci-dir" and target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise SpecError("path", f"{target} exists and is not an empty directory")
@@ -615,16 +435,16 @@ def save(
     try:
         with store.content.lock():  # no prune while blobs are copied out
             if format == "oci-dir":
-                _write_oci(store, images, _DirSink(tmp), progress)
+                write_oci(store, images, DirSink(tmp), progress)
                 out = tmp
             else:
                 out = tmp / "archive.tar"
                 with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-                    sink = _TarSink(tar)
+                    sink = TarSink(tar)
                     if format == "oci-archive":
-                        _write_oci(store, images, sink, progress)
+                        write_oci(store, images, sink, progress)
                     else:
-                        _write_docker(store, images, sink, progress)
+                        write_docker(store, images, sink, progress)
                 with open(out, "rb") as f:
                     os.fsync(f.fileno())
         if format == "oci-dir":

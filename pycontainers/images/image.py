@@ -18,7 +18,6 @@ import datetime
 import json
 import os
 import platform as _platform
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,17 +29,15 @@ from pycontainers.errors import ImageNotFound, SpecError
 from pycontainers.images._errors import BlobNotFound, ImageError
 from pycontainers.images.config import ImageConfig
 from pycontainers.images.descriptor import (
-    MEDIA_TYPE_CONFIG,
     MEDIA_TYPE_DOCKER_MANIFEST,
     MEDIA_TYPE_DOCKER_MANIFEST_LIST,
     MEDIA_TYPE_INDEX,
-    MEDIA_TYPE_LAYER_GZIP,
     MEDIA_TYPE_MANIFEST,
     Descriptor,
     Index,
     Platform,
 )
-from pycontainers.images.digest import Digest, chain_id, new_hasher
+from pycontainers.images.digest import Digest, chain_id
 from pycontainers.images.naming import ANNOTATION_REF_NAME, ID, Naming
 from pycontainers.images.reference import Reference
 from pycontainers.images.snapshots import SnapshotStore
@@ -438,45 +435,19 @@ class ImageStore(Naming):
         record them. Hold ``self.content.lock()`` around the puts of the layers and this
         call so that a concurrent prune cannot drop them.
         """
-        ref = Reference.parse(reference)
-        when = (created or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
-        stamp = when.isoformat().replace("+00:00", "Z")
-        plat = base.platform if base is not None else host_platform()
-        history = list(base.raw_config.get("history") or []) if base is not None else []
-        entry = {"created": stamp, "created_by": created_by}
-        entry.update({k: v for k, v in (("author", author), ("comment", comment)) if v})
-        history += [dict(entry) for _ in layers]
-        diff_ids = [*(base.diff_ids if base else ()), *(d for _, d in layers)]
-        raw: dict[str, Any] = {"created": stamp, "architecture": plat.architecture, "os": plat.os}
-        if plat.variant:
-            raw["variant"] = plat.variant
-        if author:
-            raw["author"] = author
-        if isinstance(config, Mapping):
-            raw["config"] = dict(config)
-        elif config is not None:
-            raw["config"] = config.to_oci()
-        elif base is not None:  # all of it (Healthcheck, OnBuild... too)
-            raw["config"] = dict(base.raw_config.get("config") or {})
-        else:
-            raw["config"] = ImageConfig().to_oci()
-        raw["rootfs"] = {"type": "layers", "diff_ids": [str(d) for d in diff_ids]}
-        raw["history"] = history
-        with self.content.lock():
-            cfg_desc = self.content.put(_canonical(raw), media_type=MEDIA_TYPE_CONFIG)
-            manifest = {
-                "schemaVersion": 2,
-                "mediaType": MEDIA_TYPE_MANIFEST,
-                "config": cfg_desc.to_dict(),
-                "layers": [
-                    *(b.to_dict() for b in (base.layers if base else ())),
-                    *(d.to_dict() for d, _ in layers),
-                ],
-            }
-            man_desc = self.content.put(_canonical(manifest), media_type=MEDIA_TYPE_MANIFEST)
-            self.name_descriptor(attrs.evolve(man_desc, platform=plat), ref)
-        log.info("image.committed", reference=str(ref), digest=str(man_desc.digest))
-        return self.get(ref)
+        from pycontainers.images._commit import commit
+
+        return commit(
+            self,
+            reference,
+            layers,
+            config=config,
+            base=base,
+            created=created,
+            created_by=created_by,
+            author=author,
+            comment=comment,
+        )
 
     def import_rootfs(
         self,
@@ -513,26 +484,19 @@ class ImageStore(Naming):
         The directory may be an overlay upper dir: its whiteouts (0/0 character devices) and
         opaque directories become OCI whiteouts, so a container's changes commit as is.
         """
-        from pycontainers.fs.overlay import upper_diff
+        from pycontainers.images._commit import commit_directory
 
-        src = Path(directory)
-        if not src.is_dir():
-            raise SpecError("directory", f"{src} is not a directory")
-        diff = new_hasher()
-        with self.content.lock():  # no gc between the layer's put and the index update
-            layer = self.content.put(
-                _gzip(upper_diff(src, userxattr=False), diff), media_type=MEDIA_TYPE_LAYER_GZIP
-            )
-            return self.commit(
-                reference,
-                [(layer, Digest.from_hasher(diff))],
-                config=config,
-                base=base,
-                created=created,
-                created_by=created_by,
-                author=author,
-                comment=comment,
-            )
+        return commit_directory(
+            self,
+            directory,
+            reference,
+            base=base,
+            config=config,
+            created=created,
+            created_by=created_by,
+            author=author,
+            comment=comment,
+        )
 
     def import_tar(
         self,
@@ -612,17 +576,3 @@ class ImageStore(Naming):
         from pycontainers.images.archive import save
 
         save(self, refs, path, format=format, progress=progress)
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def _gzip(chunks: Iterable[bytes], diff_hasher: Any) -> Iterator[bytes]:
-    comp = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing, mtime 0: reproducible
-    for chunk in chunks:
-        diff_hasher.update(chunk)
-        out = comp.compress(chunk)
-        if out:
-            yield out
-    yield comp.flush()

@@ -21,16 +21,16 @@ def import_tar(
     created_by: str,
 ) -> Image:
     """See :meth:`ImageStore.import_tar`."""
+    from pycontainers.images._commit import gzip_layer
     from pycontainers.images._compress import uncompressed_chunks
     from pycontainers.images.descriptor import MEDIA_TYPE_LAYER_GZIP
     from pycontainers.images.digest import Digest, new_hasher
-    from pycontainers.images.image import _gzip
 
     diff = new_hasher()
     _, chunks = uncompressed_chunks(stream)
     with store.content.lock():  # no gc between the layer's put and the index update
         layer = store.content.put(
-            _gzip(_checked_tar(chunks), diff), media_type=MEDIA_TYPE_LAYER_GZIP
+            gzip_layer(_checked_tar(chunks), diff), media_type=MEDIA_TYPE_LAYER_GZIP
         )
         image = store.commit(
             reference, [(layer, Digest.from_hasher(diff))], config=config,

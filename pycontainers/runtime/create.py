@@ -75,64 +75,68 @@ def create(
     from pycontainers.cgroups import prime
 
     prime.prime()
-    explicit = healthcheck if not isinstance(healthcheck, str) else None
-    if not detach and (tty or interactive or restart != "no" or explicit or auto_remove
-                       or extra):  # fmt: skip
-        raise SpecError("detach", "tty, interactive, restart, healthcheck, auto_remove, "
-                        "stop_timeout, oom_score_adj and log_driver need detach=True (a "
-                        "monitor keeps them)")  # fmt: skip
-    if detach and stdio_args != (None, None, None):
-        raise SpecError("detach", "a detached container's output goes to its log: use "
-                        "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
-    if isinstance(rootfs, ContainerSpec):
-        from pycontainers.runtime.volumes import resolve_mounts
+    try:
+        explicit = healthcheck if not isinstance(healthcheck, str) else None
+        if not detach and (tty or interactive or restart != "no" or explicit or auto_remove
+                           or extra):  # fmt: skip
+            raise SpecError("detach", "tty, interactive, restart, healthcheck, auto_remove, "
+                            "stop_timeout, oom_score_adj and log_driver need detach=True (a "
+                            "monitor keeps them)")  # fmt: skip
+        if detach and stdio_args != (None, None, None):
+            raise SpecError("detach", "a detached container's output goes to its log: use "
+                            "logs() or attach() instead of stdin/stdout/stderr")  # fmt: skip
+        if isinstance(rootfs, ContainerSpec):
+            from pycontainers.runtime.volumes import resolve_mounts
 
-        spec = resolve_mounts(rootfs)  # volumes made, bind sources checked
-    else:
-        spec = make_spec(rootfs, args, **spec_kwargs)
-        if tty and "TERM" not in dict(spec.process.env):  # as Docker does for -t
-            process = attrs.evolve(spec.process, env=(*spec.process.env, ("TERM", "xterm")))
-            spec = attrs.evolve(spec, process=process)
-    if healthcheck == "image":  # the image's HEALTHCHECK, as Docker runs it
-        healthcheck = _image_healthcheck(rootfs, spec, spec_kwargs) if detach else None
-    elif healthcheck == "none":
-        healthcheck = None
-    assert not isinstance(healthcheck, str)
-    if spec.resources is None and os.geteuid() == 0:
-        # a long-lived container gets its own cgroup (rootless: none can be made here)
-        spec = attrs.evolve(spec, resources=Resources())
-    options = DetachOptions(
-        tty=tty,
-        interactive=interactive,
-        restart=restart,
-        healthcheck=healthcheck,
-        log_max_size=log_max_size,
-        log_max_files=log_max_files,
-        auto_remove=auto_remove,
-        console_socket=console_socket,
-        **extra,
-    )
-    container_id = st.check_id(id or os.urandom(32).hex())
-    root = st.ensure_dir(state_root or st.default_state_root())
-    state_dir = os.path.join(root, container_id)
-    with st.names_locked(root):
-        if name is not None:
-            st.check_name_free(root, st.check_name(name))
-        try:
-            os.mkdir(state_dir, 0o700)
-        except FileExistsError:
-            raise ContainerError(
-                f"a container with id {container_id} already exists in {root}"
-            ) from None
-        record = Record(
-            id=container_id,
-            status=Status.CREATING,
-            created=time.time(),
-            name=name or "",
-            labels=dict(labels or {}),
+            spec = resolve_mounts(rootfs)  # volumes made, bind sources checked
+        else:
+            spec = make_spec(rootfs, args, **spec_kwargs)
+            if tty and "TERM" not in dict(spec.process.env):  # as Docker does for -t
+                process = attrs.evolve(spec.process, env=(*spec.process.env, ("TERM", "xterm")))
+                spec = attrs.evolve(spec, process=process)
+        if healthcheck == "image":  # the image's HEALTHCHECK, as Docker runs it
+            healthcheck = _image_healthcheck(rootfs, spec, spec_kwargs) if detach else None
+        elif healthcheck == "none":
+            healthcheck = None
+        assert not isinstance(healthcheck, str)
+        if spec.resources is None and os.geteuid() == 0:
+            # a long-lived container gets its own cgroup (rootless: none can be made here)
+            spec = attrs.evolve(spec, resources=Resources())
+        options = DetachOptions(
+            tty=tty,
+            interactive=interactive,
+            restart=restart,
+            healthcheck=healthcheck,
+            log_max_size=log_max_size,
+            log_max_files=log_max_files,
+            auto_remove=auto_remove,
+            console_socket=console_socket,
+            **extra,
         )
-        c = cls(state_dir, record, spec)
-        c.save_state(create=True)  # the name is taken from here on
+        container_id = st.check_id(id or os.urandom(32).hex())
+        root = st.ensure_dir(state_root or st.default_state_root())
+        state_dir = os.path.join(root, container_id)
+        with st.names_locked(root):
+            if name is not None:
+                st.check_name_free(root, st.check_name(name))
+            try:
+                os.mkdir(state_dir, 0o700)
+            except FileExistsError:
+                raise ContainerError(
+                    f"a container with id {container_id} already exists in {root}"
+                ) from None
+            record = Record(
+                id=container_id,
+                status=Status.CREATING,
+                created=time.time(),
+                name=name or "",
+                labels=dict(labels or {}),
+            )
+            c = cls(state_dir, record, spec)
+            c.save_state(create=True)  # the name is taken from here on
+    except BaseException:
+        prime.stop()  # failed before its launch: no primer is left running for it
+        raise
     crashpoint("state-dir")
     try:
         launch_into(c, spec, options if detach else None, stdio_args, True)

@@ -226,6 +226,18 @@ def test_primer_never_moves_its_process_and_stops(monkeypatch: pytest.MonkeyPatc
     assert Path("/proc/self/cgroup").read_text() == before
 
 
+def test_a_create_that_fails_leaves_no_primer(busybox_rootfs: Path) -> None:
+    prime.stop()
+    time.sleep(prime.WARM)  # since the last start of this process: create primes
+    with pytest.raises(pc.SpecError, match="detach"):
+        pc.Container.create(busybox_rootfs, ["true"], tty=True)  # -t needs detach=True
+    assert not prime.running()
+    time.sleep(prime.WARM)
+    assert prime.prime(5.0) and prime.running()
+    prime.stop()
+    assert not prime.running()
+
+
 def test_primer_is_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYCONTAINERS_CGROUP_PRIME", "0")
     threads = _threads()

@@ -150,7 +150,39 @@ def device_group(data: dict[str, Any]) -> tuple[Table, Samples, str]:
     return (head, rows), samples, "ms"
 
 
-Parser = Callable[[dict[str, Any]], tuple[Table, Samples, str]]
+def cgroup_join(data: list[dict[str, Any]]) -> tuple[Table, Samples, str]:
+    """cgroup_join's rows (medians only): each against the first (a cold write of cgroup2)."""
+    base = data[0]["median_ms"] if data else None
+    rows = [[e["row"], _f(e["median_ms"]), _f(e["p10_ms"]), _f(e["p90_ms"]),
+             _ratio(e["median_ms"] / base if base else None)] for e in data]  # fmt: skip
+    head = ["row", "median ms", "p10 ms", "p90 ms", f"vs {data[0]['row']}" if data else "ratio"]
+    return (head, rows), {}, "ms"
+
+
+def network_phases(data: dict[str, Any]) -> tuple[Table, Samples, str]:
+    """network_phases' samples (a dict of phase -> seconds per sample, per tree): the median
+    of each phase, and every sample's total to plot.
+    """
+    import statistics
+
+    trees = list(data)
+    phases: list[str] = []
+    for samples in data.values():
+        for sample in samples:
+            phases += [k for k in sample if k not in phases]
+    rows = []
+    for phase in phases:
+        cells = []
+        for tree in trees:
+            got = [s[phase] * 1e3 for s in data[tree] if phase in s]
+            cells.append(_f(statistics.median(got)) if got else "")
+        rows.append([phase, *cells])
+    total = "imports + prepare + connect + disconnect"  # network_phases.TOTAL
+    totals = {t: [s[total] * 1e3 for s in data[t] if total in s] for t in trees}
+    return (["phase (median ms)", *trees], rows), totals, "ms"
+
+
+Parser = Callable[[Any], tuple[Table, Samples, str]]
 
 # name: (title, what it compares, full-run arguments, quick arguments, parser)
 BENCHMARKS: dict[str, tuple[str, str, list[str], list[str], Parser]] = {
@@ -165,6 +197,17 @@ BENCHMARKS: dict[str, tuple[str, str, list[str], list[str], Parser]] = {
         "`pc.run('/bin/true')` with its device group from the per-process pool, a fresh group "
         "per run, and no group",
         [], ["--runs", "5", "--warmup", "1"], device_group,
+    ),
+    "cgroup_join": (
+        "Joining a cgroup",
+        "a spawn of `/bin/true` into a group: cgroup.procs written or cloned into "
+        "(`CLONE_INTO_CGROUP`), cold or with the rwsem primed",
+        [], ["--runs", "5"], cgroup_join,
+    ),
+    "network_phases": (
+        "Network phases",
+        "where a bridge-network run's time goes (a fresh interpreter per sample)",
+        [], ["--runs", "3", "--warmup", "1"], network_phases,
     ),
     "unpack": (
         "Layer unpack",

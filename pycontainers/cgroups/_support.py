@@ -73,7 +73,7 @@ def refusal(res: Resources, layout: CgroupLayout) -> tuple[str, str] | None:
             return "rdma", "the rdma controller is not available on this host"
     if res.unified:
         if layout.unified is None:
-            return "unified", "cgroup v2 files need a cgroup2 hierarchy; this host has none"
+            return "unified", "cgroup v2 files need a cgroup2 hierarchy; this host has no cgroup2"
         for key, _ in res.unified:
             controller = unified_controller(key)
             if controller in v1 or (controller == "io" and "blkio" in v1):

@@ -159,9 +159,15 @@ class V1CGroup(CGroup):
 
     def _apply_cpu(self, res: Resources) -> None:
         d = self._need("cpu")
+        if res.cpu_idle == 0:  # an idle group takes no shares: leave idle first
+            _cpu_idle(d, 0)
         shares = res.cpu_shares_value()
         if shares is not None:
-            _fs.write(f"{d}/cpu.shares", str(shares))
+            _fs.write(
+                f"{d}/cpu.shares",
+                str(shares),
+                hints={errno.EINVAL: "an idle group (cpu_idle=1) has no shares"},
+            )
         limit = res.cpu_limit()
         if limit is not None:
             quota, period = limit
@@ -385,15 +391,18 @@ def _apply_memory_more(d: str, res: Resources) -> None:
         _fs.write(f"{d}/memory.oom_control", "1" if res.oom_kill_disable else "0")
 
 
+def _cpu_idle(d: str, idle: int) -> None:
+    _fs.write(_first(d, ("cpu.idle",), "cpu_idle", "the kernel has no cpu.idle (5.15+)"), str(idle))
+
+
 def _apply_cpu_more(d: str, res: Resources) -> None:
     """Burst (after the quota it must fit), SCHED_IDLE and real-time bandwidth."""
     if res.cpu_burst is not None:
         path = _first(d, ("cpu.cfs_burst_us",), "cpu_burst", "the kernel has no CFS burst (5.14+)")
         _fs.write(path, str(res.cpu_burst),
                   hints={errno.EINVAL: "the burst must not exceed the quota"})  # fmt: skip
-    if res.cpu_idle is not None:
-        path = _first(d, ("cpu.idle",), "cpu_idle", "the kernel has no cpu.idle (5.15+)")
-        _fs.write(path, str(res.cpu_idle))
+    if res.cpu_idle == 1:  # after the shares: SCHED_IDLE sets the group's weight itself
+        _cpu_idle(d, 1)
     runtime, period = res.cpu_rt_runtime, res.cpu_rt_period
     if runtime is None and period is None:
         return

@@ -173,11 +173,17 @@ class V2CGroup(CGroup):
 
     def _apply_cpu(self, res: Resources) -> None:
         self._refuse_v1_only(res)
-        if res.cpu_idle is not None:
-            _fs.write(self._file("cpu.idle", "cpu"), str(res.cpu_idle))
+        if res.cpu_idle == 0:  # an idle group takes no weight: leave idle first
+            _fs.write(self._file("cpu.idle", "cpu"), "0")
         weight = res.cpu_weight_value()
         if weight is not None:
-            _fs.write(self._file("cpu.weight", "cpu"), str(weight))
+            _fs.write(
+                self._file("cpu.weight", "cpu"),
+                str(weight),
+                hints={errno.EINVAL: "an idle group (cpu_idle=1) has no weight"},
+            )
+        if res.cpu_idle == 1:
+            _fs.write(self._file("cpu.idle", "cpu"), "1")
         limit = res.cpu_limit()
         if limit is not None:
             path = self._file("cpu.max", "cpu")

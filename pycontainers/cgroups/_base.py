@@ -20,7 +20,7 @@ from pycontainers.cgroups import _fs
 from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
 from pycontainers.cgroups._layout import CgroupLayout
-from pycontainers.cgroups._resources import Resources
+from pycontainers.cgroups._resources import HOST_DEPENDENT, Resources
 from pycontainers.errors import SpecError
 
 if TYPE_CHECKING:  # (the stats types are built when stats are read, see _stats)
@@ -341,11 +341,12 @@ class CGroup(abc.ABC):
         res = resolve_resources(resources, limits)
         if res is None:
             return
-        from pycontainers.cgroups._support import refusal
+        if any(getattr(res, f) not in (None, ()) for f in HOST_DEPENDENT):
+            from pycontainers.cgroups._resfields import refusal
 
-        refused = refusal(res, self._layout)
-        if refused is not None:  # before anything is written
-            raise CgroupNotSupported(f"{refused[0]}: {refused[1]}")
+            refused = refusal(res, self._layout)
+            if refused is not None:  # before anything is written
+                raise CgroupNotSupported(f"{refused[0]}: {refused[1]}")
         if res.memory_check_before_update:
             self._check_usage(res)
         wanted = res.controllers()

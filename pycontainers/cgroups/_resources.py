@@ -14,7 +14,6 @@ from typing import Any
 
 import attrs
 
-from pycontainers.cgroups import _resfields as more
 from pycontainers.cgroups._devices import DeviceRule, IoDeviceLimit, device_rules, io_limits
 from pycontainers.cgroups._layout import allowed_cpus, allowed_mems
 from pycontainers.cgroups._units import (
@@ -195,6 +194,104 @@ def _devices_allow(value: object) -> tuple[DeviceRule, ...]:
 _NEW = {"omit_default": True}
 
 
+def _later(name: str, value: object, unset: Any = None) -> Any:
+    """Convert ``value`` with ``name`` of :mod:`._resfields`, imported on the first value
+    that is set (most containers set none of these fields).
+    """
+    if value is None or value == () or value is unset:
+        return unset
+    from pycontainers.cgroups import _resfields
+
+    return getattr(_resfields, name)(value)
+
+
+def _memory_swappiness(value: object) -> int | None:
+    out: int | None = _later("memory_swappiness", value)
+    return out
+
+
+def _memory_kernel_tcp(value: object) -> int | None:
+    out: int | None = _later("memory_kernel_tcp", value)
+    return out
+
+
+def _oom_kill_disable(value: object) -> bool | None:
+    out: bool | None = _later("oom_kill_disable", value)
+    return out
+
+
+def _memory_use_hierarchy(value: object) -> bool | None:
+    out: bool | None = _later("memory_use_hierarchy", value)
+    return out
+
+
+def _memory_check_before_update(value: object) -> bool:
+    out: bool = _later("memory_check_before_update", value, False)
+    return out
+
+
+def _cpu_rt_runtime(value: object) -> int | None:
+    out: int | None = _later("cpu_rt_runtime", value)
+    return out
+
+
+def _cpu_rt_period(value: object) -> int | None:
+    out: int | None = _later("cpu_rt_period", value)
+    return out
+
+
+def _cpu_idle(value: object) -> int | None:
+    out: int | None = _later("cpu_idle", value)
+    return out
+
+
+def _cpu_burst(value: object) -> int | None:
+    out: int | None = _later("cpu_burst", value)
+    return out
+
+
+def _blkio_weight_device(value: object) -> tuple[IoDeviceLimit, ...]:
+    out: tuple[IoDeviceLimit, ...] = _later("blkio_weight_device", value, ())
+    return out
+
+
+def _blkio_leaf_weight(value: object) -> int | None:
+    out: int | None = _later("blkio_leaf_weight", value)
+    return out
+
+
+def _blkio_leaf_weight_device(value: object) -> tuple[IoDeviceLimit, ...]:
+    out: tuple[IoDeviceLimit, ...] = _later("blkio_leaf_weight_device", value, ())
+    return out
+
+
+def _net_cls_classid(value: object) -> int | None:
+    out: int | None = _later("net_cls_classid", value)
+    return out
+
+
+def _net_prio_ifpriomap(value: object) -> tuple[tuple[str, int], ...]:
+    out: tuple[tuple[str, int], ...] = _later("net_prio_ifpriomap", value, ())
+    return out
+
+
+def _rdma(value: object) -> tuple[tuple[str, int | None, int | None], ...]:
+    out: tuple[tuple[str, int | None, int | None], ...] = _later("rdma", value, ())
+    return out
+
+
+def _unified(value: object) -> tuple[tuple[str, str], ...]:
+    out: tuple[tuple[str, str], ...] = _later("unified", value, ())
+    return out
+
+
+HOST_DEPENDENT = ("memory_swappiness", "memory_kernel_tcp", "oom_kill_disable",
+                  "memory_use_hierarchy", "cpu_rt_runtime", "cpu_rt_period",
+                  "blkio_leaf_weight", "blkio_leaf_weight_device", "net_cls_classid",
+                  "net_prio_ifpriomap", "rdma", "unified")  # fmt: skip
+"""The fields some cgroup layouts cannot honour (see ``_resfields.refusal``)."""
+
+
 @attrs.frozen(repr=False)
 class Resources:
     """Resource limits of a cgroup; every field is optional (``None``: leave as is).
@@ -252,48 +349,44 @@ class Resources:
     devices_allow: tuple[DeviceRule, ...] = attrs.field(default=(), converter=_devices_allow)
     # added later: written only when set, so older readers of a stored spec never see them
     memory_swappiness: int | None = attrs.field(
-        default=None, converter=more.memory_swappiness, metadata=_NEW
+        default=None, converter=_memory_swappiness, metadata=_NEW
     )
     memory_kernel_tcp: int | None = attrs.field(
-        default=None, converter=more.memory_kernel_tcp, metadata=_NEW
+        default=None, converter=_memory_kernel_tcp, metadata=_NEW
     )
     oom_kill_disable: bool | None = attrs.field(
-        default=None, converter=more.oom_kill_disable, metadata=_NEW
+        default=None, converter=_oom_kill_disable, metadata=_NEW
     )
     memory_use_hierarchy: bool | None = attrs.field(
-        default=None, converter=more.memory_use_hierarchy, metadata=_NEW
+        default=None, converter=_memory_use_hierarchy, metadata=_NEW
     )
     memory_check_before_update: bool = attrs.field(
-        default=False, converter=more.memory_check_before_update, metadata=_NEW
+        default=False, converter=_memory_check_before_update, metadata=_NEW
     )
-    cpu_rt_runtime: int | None = attrs.field(
-        default=None, converter=more.cpu_rt_runtime, metadata=_NEW
-    )
-    cpu_rt_period: int | None = attrs.field(
-        default=None, converter=more.cpu_rt_period, metadata=_NEW
-    )
-    cpu_idle: int | None = attrs.field(default=None, converter=more.cpu_idle, metadata=_NEW)
-    cpu_burst: int | None = attrs.field(default=None, converter=more.cpu_burst, metadata=_NEW)
+    cpu_rt_runtime: int | None = attrs.field(default=None, converter=_cpu_rt_runtime, metadata=_NEW)
+    cpu_rt_period: int | None = attrs.field(default=None, converter=_cpu_rt_period, metadata=_NEW)
+    cpu_idle: int | None = attrs.field(default=None, converter=_cpu_idle, metadata=_NEW)
+    cpu_burst: int | None = attrs.field(default=None, converter=_cpu_burst, metadata=_NEW)
     blkio_weight_device: tuple[IoDeviceLimit, ...] = attrs.field(
-        default=(), converter=more.blkio_weight_device, metadata=_NEW
+        default=(), converter=_blkio_weight_device, metadata=_NEW
     )
     blkio_leaf_weight: int | None = attrs.field(
-        default=None, converter=more.blkio_leaf_weight, metadata=_NEW
+        default=None, converter=_blkio_leaf_weight, metadata=_NEW
     )
     blkio_leaf_weight_device: tuple[IoDeviceLimit, ...] = attrs.field(
-        default=(), converter=more.blkio_leaf_weight_device, metadata=_NEW
+        default=(), converter=_blkio_leaf_weight_device, metadata=_NEW
     )
     net_cls_classid: int | None = attrs.field(
-        default=None, converter=more.net_cls_classid, metadata=_NEW
+        default=None, converter=_net_cls_classid, metadata=_NEW
     )
     net_prio_ifpriomap: tuple[tuple[str, int], ...] = attrs.field(
-        default=(), converter=more.net_prio_ifpriomap, metadata=_NEW
+        default=(), converter=_net_prio_ifpriomap, metadata=_NEW
     )
     rdma: tuple[tuple[str, int | None, int | None], ...] = attrs.field(
-        default=(), converter=more.rdma, metadata=_NEW
+        default=(), converter=_rdma, metadata=_NEW
     )
     unified: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=more.unified, metadata=_NEW
+        default=(), converter=_unified, metadata=_NEW
     )
 
     def __attrs_post_init__(self) -> None:

@@ -15,7 +15,7 @@ from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
 from pycontainers.cgroups._fs import flat_keyed, limit_value
 from pycontainers.cgroups._layout import CgroupLayout
-from pycontainers.cgroups._resources import Resources
+from pycontainers.cgroups._resources import HOST_DEPENDENT, Resources
 from pycontainers.cgroups._units import (
     CPU_WEIGHT_DEFAULT,
     UNLIMITED,
@@ -148,7 +148,9 @@ class V2CGroup(CGroup):
                     _fs.write(path, line)
 
     def _refuse_v1_only(self, res: Resources) -> None:
-        from pycontainers.cgroups._support import refusal
+        if all(getattr(res, f) in (None, ()) for f in HOST_DEPENDENT):
+            return
+        from pycontainers.cgroups._resfields import refusal
 
         found = refusal(res, CgroupLayout("v2", unified=self._root))
         if found is not None:

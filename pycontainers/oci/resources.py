@@ -16,7 +16,7 @@ from typing import Any
 
 from pycontainers._log import get_logger
 from pycontainers.cgroups._devices import DeviceRule, IoDeviceLimit
-from pycontainers.cgroups._resources import Resources
+from pycontainers.cgroups._resources import HOST_DEPENDENT, Resources
 from pycontainers.errors import OciConfigError, SpecError
 
 log = get_logger("pycontainers.oci")
@@ -39,12 +39,6 @@ JSON_PATHS = {
     "rdma": "rdma", "unified": "unified", "devices_deny": "devices", "devices_allow": "devices",
 }  # fmt: skip
 """Each :class:`Resources` field -> its JSON path below ``linux.resources``."""
-
-# the fields some hosts cannot honour (see pycontainers.cgroups._support)
-_HOST_DEPENDENT = ("memory_swappiness", "memory_kernel_tcp", "oom_kill_disable",
-                   "memory_use_hierarchy", "cpu_rt_runtime", "cpu_rt_period",
-                   "blkio_leaf_weight", "blkio_leaf_weight_device", "net_cls_classid",
-                   "net_prio_ifpriomap", "rdma", "unified")  # fmt: skip
 
 DEFAULT_ALLOWED = (
     "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
@@ -83,9 +77,9 @@ def oci_resources(
     except SpecError as exc:
         path = JSON_PATHS.get(exc.field, exc.field)
         raise OciConfigError(f"{where}.{path}", str(exc).split(": ", 1)[-1]) from None
-    if check_host and any(getattr(res, f) not in (None, ()) for f in _HOST_DEPENDENT):
+    if check_host and any(getattr(res, f) not in (None, ()) for f in HOST_DEPENDENT):
         from pycontainers.cgroups._layout import detect_layout
-        from pycontainers.cgroups._support import refusal
+        from pycontainers.cgroups._resfields import refusal
 
         refused = refusal(res, detect_layout())
         if refused is not None:

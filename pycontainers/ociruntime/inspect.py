@@ -121,7 +121,7 @@ def update(args: argparse.Namespace) -> None:
         raise OciRuntimeError(f"update: {exc}") from None
     if flags:  # the flags' host support (the JSON's was checked by oci_resources)
         from pycontainers.cgroups._layout import detect_layout
-        from pycontainers.cgroups._support import refusal
+        from pycontainers.cgroups._resfields import refusal
 
         refused = refusal(resources, detect_layout())
         if refused is not None:

@@ -18,7 +18,7 @@ import pytest
 from test_cgroups_unit import FAKE_GROUP_FILES, fake_v2_tree
 
 from pycontainers.cgroups import CGroup, CgroupLayout, CgroupNotSupported, Resources
-from pycontainers.cgroups._support import refusal
+from pycontainers.cgroups._resfields import refusal
 from pycontainers.errors import OciConfigError, SpecError
 from pycontainers.oci import _codec
 from pycontainers.oci.config import resources as to_oci

@@ -253,6 +253,31 @@ def _asks(res: Resources, field: str) -> bool:
     return value not in (None, ())
 
 
+_BLKIO_FILES = (
+    ("blkio_weight", ("blkio.weight", "blkio.bfq.weight"), "use BFQ"),
+    ("io_weight", ("blkio.weight", "blkio.bfq.weight"), "use BFQ"),
+    ("blkio_weight_device", ("blkio.weight_device", "blkio.bfq.weight_device"), "use BFQ"),
+    ("blkio_leaf_weight", ("blkio.leaf_weight",), "leaf weights were CFQ's, gone since Linux 5.0"),
+    ("blkio_leaf_weight_device", ("blkio.leaf_weight_device",),
+     "leaf weights were CFQ's, gone since Linux 5.0"),
+)  # fmt: skip
+
+
+def _blkio_files(res: Resources, root: str) -> tuple[str, str] | None:
+    """A v1 weight the hierarchy has no file for (they come with the I/O scheduler: the
+    root group has them when any group can).
+    """
+    for field, names, why in _BLKIO_FILES:
+        if getattr(res, field) in (None, ()):
+            continue
+        if not any(os.path.exists(os.path.join(root, name)) for name in names):
+            return (
+                field,
+                f"no {' nor '.join(names)} in {root}: the I/O scheduler has no weights ({why})",
+            )
+    return None
+
+
 def refusal(res: Resources, layout: CgroupLayout) -> tuple[str, str] | None:
     """``(field, why)`` for the first field of ``res`` that ``layout`` cannot apply, or None."""
     v1 = layout.v1_controllers
@@ -264,6 +289,10 @@ def refusal(res: Resources, layout: CgroupLayout) -> tuple[str, str] | None:
             why = _V2_HAS_NO[field] if where == "v2" else f"no v1 {controller} hierarchy"
             return field, f"{why} (the {controller} controller is not a v1 hierarchy here)"
         return field, f"{controller} is a cgroup v1 controller and is not mounted on this host"
+    if "blkio" in v1:
+        found = _blkio_files(res, layout.v1["blkio"])
+        if found is not None:
+            return found
     if res.rdma and "rdma" not in v1:
         root = layout.unified
         text = ""

@@ -285,7 +285,8 @@ def _unified(value: object) -> tuple[tuple[str, str], ...]:
     return out
 
 
-HOST_DEPENDENT = ("memory_swappiness", "memory_kernel_tcp", "oom_kill_disable",
+HOST_DEPENDENT = ("blkio_weight", "io_weight", "blkio_weight_device",
+                  "memory_swappiness", "memory_kernel_tcp", "oom_kill_disable",
                   "memory_use_hierarchy", "cpu_rt_runtime", "cpu_rt_period",
                   "blkio_leaf_weight", "blkio_leaf_weight_device", "net_cls_classid",
                   "net_prio_ifpriomap", "rdma", "unified")  # fmt: skip

@@ -84,7 +84,9 @@ def oci_resources(
         refused = refusal(res, detect_layout())
         if refused is not None:
             field, why = refused
-            raise OciConfigError(f"{where}.{JSON_PATHS[field]}", f"not supported here: {why}")
+            raise OciConfigError(
+                f"{where}.{JSON_PATHS.get(field, field)}", f"not supported here: {why}"
+            )
     return res
 
 

@@ -177,7 +177,14 @@ def test_what_this_host_cannot_honour_is_refused_with_the_json_path(
         # below pycontainers-runtime/, which has no real-time time to give: the kernel's EINVAL
         cases.append(({"cpu": {"realtimeRuntime": 1000}}, "what its parent group leaves"))
     if "blkio" in V1 and not os.path.exists(os.path.join(LAYOUT.v1["blkio"], "blkio.leaf_weight")):
-        cases.append(({"blockIO": {"leafWeight": 300}}, "blkio_leaf_weight: no blkio.leaf_weight"))
+        cases.append(({"blockIO": {"leafWeight": 300}},
+                      "linux.resources.blockIO.leafWeight: not supported here: no blkio.leaf_weight"))  # fmt: skip
+    if "blkio" in V1 and not any(
+        os.path.exists(os.path.join(LAYOUT.v1["blkio"], f))
+        for f in ("blkio.weight", "blkio.bfq.weight")
+    ):
+        cases.append(({"blockIO": {"weight": 300}},
+                      "linux.resources.blockIO.weight: not supported here: no blkio.weight nor"))  # fmt: skip
     for i, (resources, message) in enumerate(cases):
         (bundle / "config.json").write_text(good)
         with_resources(bundle, resources)

@@ -223,6 +223,7 @@ def test_v1_rdma_and_cfq_leaf_weights_on_fake_cgroupfs_tree(tmp_path: Path) -> N
         d.mkdir(parents=True)
         for name, text in files.items():
             (d / name).write_text(text)
+            (d.parent / name).write_text(text)  # the root has the scheduler's files too
     layout = CgroupLayout(
         "v1", (("rdma", str(tmp_path / "rdma")), ("blkio", str(tmp_path / "blkio")))
     )
@@ -236,7 +237,10 @@ def test_v1_rdma_and_cfq_leaf_weights_on_fake_cgroupfs_tree(tmp_path: Path) -> N
     assert (b / "blkio.leaf_weight_device").read_text() == "8:0 400"
     (b / "blkio.leaf_weight").unlink()
     with pytest.raises(CgroupNotSupported, match=r"blkio_leaf_weight: no blkio.leaf_weight.*CFQ"):
-        cg.update(blkio_leaf_weight=200)
+        cg.update(blkio_leaf_weight=200)  # the group's file is gone: the writer says so
+    (b.parent / "blkio.leaf_weight").unlink()
+    with pytest.raises(CgroupNotSupported, match=r"blkio_leaf_weight: no blkio.leaf_weight in"):
+        cg.update(blkio_leaf_weight=200)  # the hierarchy has none: refused before any write
 
 
 def test_oci_json_paths_of_host_refusals(monkeypatch: pytest.MonkeyPatch) -> None:

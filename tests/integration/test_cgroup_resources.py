@@ -79,8 +79,8 @@ def made() -> Iterator[Made]:
 
 
 def test_memory_swappiness_oom_killer_hierarchy_kernel_tcp(made: Made) -> None:
-    limits = dict(memory_swappiness=10, oom_kill_disable=True, memory_use_hierarchy=True,
-                  memory_kernel_tcp="8m")  # fmt: skip
+    limits: dict[str, Any] = dict(memory_swappiness=10, oom_kill_disable=True,
+                                  memory_use_hierarchy=True, memory_kernel_tcp="8m")  # fmt: skip
     if "memory" not in made.layout.v1:  # pure v2: each is refused, naming the field
         made.refused(CgroupNotSupported, "memory_swappiness: cgroup v2", memory_max="64m", **limits)
         return

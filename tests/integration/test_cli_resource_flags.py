@@ -27,9 +27,9 @@ def test_memory_swappiness_and_oom_kill_disable(busybox_rootfs: Path) -> None:
         "cat /sys/fs/cgroup/memory/memory.swappiness; head -1 /sys/fs/cgroup/memory/memory.oom_control",
     ).splitlines()  # fmt: skip
     assert out == ["20", "oom_kill_disable 1"]
-    out = ok("run", "--rm", "--network", "none", "--memory-swappiness", "-1", "-m", "64m",
-             str(busybox_rootfs), "cat", "/sys/fs/cgroup/memory/memory.swappiness")  # fmt: skip
-    assert out.strip() == "60"  # -1: the kernel's default, as in Docker
+    default = ok("run", "--rm", "--network", "none", "--memory-swappiness", "-1", "-m", "64m",
+                 str(busybox_rootfs), "cat", "/sys/fs/cgroup/memory/memory.swappiness")  # fmt: skip
+    assert default.strip() == "60"  # -1: the kernel's default, as in Docker
 
 
 def test_realtime_and_device_weights_refused_clearly_where_they_cannot_apply(

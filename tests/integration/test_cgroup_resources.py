@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,23 +200,51 @@ def test_device_and_leaf_weights_follow_the_io_scheduler(made: Made) -> None:
         made.refused(CgroupNotSupported, "blkio_leaf_weight: .*CFQ", blkio_leaf_weight=200)
 
 
+def _proc_cgroups(controller: str) -> tuple[int, int]:
+    """``(hierarchy id, number of groups)`` /proc/cgroups gives ``controller`` (id 0: not
+    a v1 hierarchy)."""
+    with open("/proc/cgroups") as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] == controller:
+                return int(fields[1]), int(fields[2])
+    return -1, 0
+
+
+def _hierarchy_of(controller: str) -> int:
+    return _proc_cgroups(controller)[0]
+
+
+NET_MOUNT = ["mount", "-t", "cgroup", "-o", "net_cls,net_prio", "cgroup"]
+
+
 @pytest.fixture
 def net_hierarchy() -> Iterator[str]:
-    """A v1 net_cls,net_prio hierarchy mounted for the test (this host mounts none); the
-    kernel keeps it (dormant, as every v1 hierarchy that held processes) after the unmount."""
-    host = detect_layout()
-    if {"net_cls", "net_prio"} & host.v1_controllers:
-        pytest.skip("the host mounts net_cls/net_prio itself")
+    """A v1 net_cls,net_prio hierarchy mounted for the test (this host mounts none), and
+    gone again afterwards: a v1 hierarchy unmounted while a removed group is still dying
+    stays behind, unmounted but listed in every process's /proc/PID/cgroup, so it is mounted
+    and unmounted again until the kernel has destroyed it (a test fails if it will not go)."""
+    if _hierarchy_of("net_cls") != 0 or _hierarchy_of("net_prio") != 0:
+        pytest.skip("net_cls/net_prio are not free (a v1 hierarchy has them)")
     mountpoint = tempfile.mkdtemp(prefix="pc-netcls-")
-    rc = subprocess.call(["mount", "-t", "cgroup", "-o", "net_cls,net_prio", "cgroup", mountpoint])
-    if rc != 0:
+    if subprocess.call([*NET_MOUNT, mountpoint]) != 0:
         os.rmdir(mountpoint)
-        pytest.skip("cannot mount a net_cls,net_prio hierarchy (bound to another one?)")
+        pytest.skip("cannot mount a net_cls,net_prio hierarchy")
     try:
         yield mountpoint
     finally:
-        subprocess.check_call(["umount", mountpoint])
+        deadline = time.monotonic() + 60
+        while True:
+            # unmount only once the removed groups are freed (the root alone is counted)
+            while _proc_cgroups("net_cls")[1] > 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            subprocess.check_call(["umount", mountpoint])
+            time.sleep(0.1)
+            if _hierarchy_of("net_cls") == 0 or time.monotonic() >= deadline:
+                break
+            subprocess.check_call([*NET_MOUNT, mountpoint])
         os.rmdir(mountpoint)
+        assert _hierarchy_of("net_cls") == 0, "the test's net_cls,net_prio hierarchy stayed"
 
 
 def test_net_cls_and_net_prio_on_a_real_v1_hierarchy(net_hierarchy: str) -> None:

@@ -20,7 +20,7 @@ from pycontainers.cgroups import _fs
 from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
 from pycontainers.cgroups._layout import CgroupLayout
-from pycontainers.cgroups._resources import Resources
+from pycontainers.cgroups._resources import HOST_DEPENDENT, Resources
 from pycontainers.errors import SpecError
 
 if TYPE_CHECKING:  # (the stats types are built when stats are read, see _stats)
@@ -36,7 +36,9 @@ DEFAULT_PARENT = "pycontainers"
 
 DEFAULT_TIMEOUT = 5.0
 # the order limits are written in: cpuset first (v1 needs cpus before tasks), devices last
-CONTROLLER_ORDER = ("cpuset", "memory", "cpu", "pids", "io", "hugetlb", "devices")
+# the cgroup v2 files of ``unified`` come last: they override what the fields wrote
+CONTROLLER_ORDER = ("cpuset", "memory", "cpu", "pids", "io", "hugetlb", "net_cls", "net_prio",
+                    "rdma", "devices", "unified")  # fmt: skip
 _COMPONENT = re.compile(r"^[A-Za-z0-9_.:@+-]{1,255}$")
 
 
@@ -109,7 +111,13 @@ class CGroup(abc.ABC):
         ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
         ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
         ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
-        ``devices_allow``. For example ``CGroup.create("web", memory="64m", pids_limit=32)``.
+        ``devices_allow``; the rarer ones (see :class:`Resources`): ``memory_swappiness``
+        (docker-py's ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+        ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+        ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+        ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+        ``net_prio_ifpriomap``, ``rdma``, ``unified``.
+        For example ``CGroup.create("web", memory="64m", pids_limit=32)``.
         If applying them fails, the directories this call made are removed again.
         """
         from pycontainers.cgroups._factory import create_cgroup
@@ -205,7 +213,12 @@ class CGroup(abc.ABC):
         ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
         ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
         ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
-        ``devices_allow``.
+        ``devices_allow``; the rarer ones (see :class:`Resources`): ``memory_swappiness``
+        (docker-py's ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+        ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+        ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+        ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+        ``net_prio_ifpriomap``, ``rdma``, ``unified``.
         """
         sub = self._sub(f"{self._path}/{check_path('name', name)}")
         sub.materialize(resolve_resources(resources, limits))
@@ -318,16 +331,44 @@ class CGroup(abc.ABC):
         ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
         ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
         ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
-        ``devices_allow``.
+        ``devices_allow``; the rarer ones (see :class:`Resources`): ``memory_swappiness``
+        (docker-py's ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+        ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+        ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+        ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+        ``net_prio_ifpriomap``, ``rdma``, ``unified``.
         """
         res = resolve_resources(resources, limits)
         if res is None:
             return
+        if any(getattr(res, f) not in (None, ()) for f in HOST_DEPENDENT):
+            from pycontainers.cgroups._resfields import refusal
+
+            refused = refusal(res, self._layout)
+            if refused is not None:  # before anything is written
+                raise CgroupNotSupported(f"{refused[0]}: {refused[1]}")
+        if res.memory_check_before_update:
+            self._check_usage(res)
         wanted = res.controllers()
         for controller in CONTROLLER_ORDER:
             if controller in wanted:
                 self._require(controller)._apply(controller, res)
         log.debug("cgroup.updated", path=self._path, resources=repr(res))
+
+    def _check_usage(self, res: Resources) -> None:
+        """``memory_check_before_update``: refuse a memory (or memory+swap) limit that is not
+        above what the group uses now, before anything is written.
+        """
+        owner = self._owner("memory")
+        stats = owner._memory_stats() if owner is not None else None
+        if stats is None:
+            return  # nothing to compare with (no memory controller): runc does not fail either
+        for field, limit in (("memory_swap", res.memory_swap), ("memory_max", res.memory_max)):
+            if limit is not None and 0 < limit <= stats.usage:
+                raise CgroupError(
+                    f"{field}: rejecting a limit of {limit} bytes: {self._path} uses "
+                    f"{stats.usage} (memory_check_before_update)"
+                )
 
     def _require(self, controller: str) -> CGroup:
         owner = self._owner(controller)

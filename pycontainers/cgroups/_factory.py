@@ -69,7 +69,12 @@ def create_cgroup(
     ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
     ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
     ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
-    ``devices_allow``.
+    ``devices_allow``; the rarer ones (see :class:`Resources`): ``memory_swappiness``
+    (docker-py's ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+    ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+    ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+    ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+    ``net_prio_ifpriomap``, ``rdma``, ``unified``.
     """
     res = resolve_resources(resources, limits)
     name = check_path("name", name)

@@ -58,6 +58,8 @@ class HybridCGroup(CGroup):
     def _owner(self, controller: str) -> CGroup | None:
         if controller == "devices":  # both sides: see _apply
             return self
+        if controller == "unified":  # the cgroup2 files (support.refusal checked the keys)
+            return self._v2
         return self._v1._owner(controller) or self._v2
 
     def _apply(self, controller: str, res: Resources) -> None:

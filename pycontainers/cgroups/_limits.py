@@ -35,7 +35,9 @@ class LimitOptions(TypedDict, total=False):
     The others are :class:`Resources`' fields: ``cpu_shares`` (v1 units) or ``cpu_weight``
     (v2 units), ``cpu_quota``/``cpu_period`` (µs) or ``cpus`` (``1.5``), ``cpuset_cpus`` /
     ``cpuset_mems`` (``"0-1,3"``), ``blkio_weight`` (10..1000) or ``io_weight``,
-    ``hugetlb`` (page size → limit), ``devices_deny`` then ``devices_allow``.
+    ``hugetlb`` (page size → limit), ``devices_deny`` then ``devices_allow``; and the
+    rarer ones :class:`Resources` describes (``mem_swappiness`` is docker-py's name of
+    ``memory_swappiness``).
     """
 
     # docker-py's names
@@ -72,6 +74,24 @@ class LimitOptions(TypedDict, total=False):
     hugetlb: Mapping[str, Size] | Mapping[int, Size] | None
     devices_deny: DeviceRules | None
     devices_allow: DeviceRules | None
+    # the rarer ones (see Resources)
+    mem_swappiness: int | None
+    memory_swappiness: int | None
+    memory_kernel_tcp: Size | None
+    oom_kill_disable: bool | None
+    memory_use_hierarchy: bool | None
+    memory_check_before_update: bool | None
+    cpu_rt_runtime: int | None
+    cpu_rt_period: int | None
+    cpu_idle: int | None
+    cpu_burst: int | None
+    blkio_weight_device: IoRates | None
+    blkio_leaf_weight: int | None
+    blkio_leaf_weight_device: IoRates | None
+    net_cls_classid: int | None
+    net_prio_ifpriomap: Mapping[str, int] | None
+    rdma: Mapping[str, Mapping[str, int]] | None
+    unified: Mapping[str, str] | None
 
 
 LIMIT_KEYWORDS = frozenset(LimitOptions.__optional_keys__)

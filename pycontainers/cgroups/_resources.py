@@ -191,6 +191,108 @@ def _devices_allow(value: object) -> tuple[DeviceRule, ...]:
     return device_rules("devices_allow", value)
 
 
+_NEW = {"omit_default": True}
+
+
+def _later(name: str, value: object, unset: Any = None) -> Any:
+    """Convert ``value`` with ``name`` of :mod:`._resfields`, imported on the first value
+    that is set (most containers set none of these fields).
+    """
+    if value is None or value == () or value is unset:
+        return unset
+    from pycontainers.cgroups import _resfields
+
+    return getattr(_resfields, name)(value)
+
+
+def _memory_swappiness(value: object) -> int | None:
+    out: int | None = _later("memory_swappiness", value)
+    return out
+
+
+def _memory_kernel_tcp(value: object) -> int | None:
+    out: int | None = _later("memory_kernel_tcp", value)
+    return out
+
+
+def _oom_kill_disable(value: object) -> bool | None:
+    out: bool | None = _later("oom_kill_disable", value)
+    return out
+
+
+def _memory_use_hierarchy(value: object) -> bool | None:
+    out: bool | None = _later("memory_use_hierarchy", value)
+    return out
+
+
+def _memory_check_before_update(value: object) -> bool:
+    out: bool = _later("memory_check_before_update", value, False)
+    return out
+
+
+def _cpu_rt_runtime(value: object) -> int | None:
+    out: int | None = _later("cpu_rt_runtime", value)
+    return out
+
+
+def _cpu_rt_period(value: object) -> int | None:
+    out: int | None = _later("cpu_rt_period", value)
+    return out
+
+
+def _cpu_idle(value: object) -> int | None:
+    out: int | None = _later("cpu_idle", value)
+    return out
+
+
+def _cpu_burst(value: object) -> int | None:
+    out: int | None = _later("cpu_burst", value)
+    return out
+
+
+def _blkio_weight_device(value: object) -> tuple[IoDeviceLimit, ...]:
+    out: tuple[IoDeviceLimit, ...] = _later("blkio_weight_device", value, ())
+    return out
+
+
+def _blkio_leaf_weight(value: object) -> int | None:
+    out: int | None = _later("blkio_leaf_weight", value)
+    return out
+
+
+def _blkio_leaf_weight_device(value: object) -> tuple[IoDeviceLimit, ...]:
+    out: tuple[IoDeviceLimit, ...] = _later("blkio_leaf_weight_device", value, ())
+    return out
+
+
+def _net_cls_classid(value: object) -> int | None:
+    out: int | None = _later("net_cls_classid", value)
+    return out
+
+
+def _net_prio_ifpriomap(value: object) -> tuple[tuple[str, int], ...]:
+    out: tuple[tuple[str, int], ...] = _later("net_prio_ifpriomap", value, ())
+    return out
+
+
+def _rdma(value: object) -> tuple[tuple[str, int | None, int | None], ...]:
+    out: tuple[tuple[str, int | None, int | None], ...] = _later("rdma", value, ())
+    return out
+
+
+def _unified(value: object) -> tuple[tuple[str, str], ...]:
+    out: tuple[tuple[str, str], ...] = _later("unified", value, ())
+    return out
+
+
+HOST_DEPENDENT = ("blkio_weight", "io_weight", "blkio_weight_device",
+                  "memory_swappiness", "memory_kernel_tcp", "oom_kill_disable",
+                  "memory_use_hierarchy", "cpu_rt_runtime", "cpu_rt_period",
+                  "blkio_leaf_weight", "blkio_leaf_weight_device", "net_cls_classid",
+                  "net_prio_ifpriomap", "rdma", "unified")  # fmt: skip
+"""The fields some cgroup layouts cannot honour (see ``_resfields.refusal``)."""
+
+
 @attrs.frozen(repr=False)
 class Resources:
     """Resource limits of a cgroup; every field is optional (``None``: leave as is).
@@ -211,7 +313,19 @@ class Resources:
     - ``hugetlb``: page size → limit (``{"2MB": "64m"}``);
     - ``devices_deny`` then ``devices_allow``: device rules (``"c 1:3 rwm"``, ``"a"``),
       written to the v1 ``devices`` controller; on cgroup v2 compiled into a BPF device
-      program with the same semantics, attached to the group (hybrid: both).
+      program with the same semantics, attached to the group (hybrid: both);
+    - v1 only (refused on v2, which has no such file): ``memory_swappiness`` (0..100),
+      ``oom_kill_disable``, ``memory_use_hierarchy``, ``memory_kernel_tcp``
+      (``memory.kmem.tcp.limit_in_bytes``), ``cpu_rt_runtime``/``cpu_rt_period`` (µs),
+      ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+      ``net_prio_ifpriomap`` (interface → priority);
+    - ``cpu_idle`` (0/1, ``cpu.idle``), ``cpu_burst`` (µs: ``cpu.cfs_burst_us`` /
+      ``cpu.max.burst``), ``blkio_weight_device`` (device → 10..1000:
+      ``blkio.weight_device`` / ``io.bfq.weight`` or ``io.weight``), ``rdma`` (device →
+      ``hca_handles``/``hca_objects``, ``rdma.max``);
+    - ``unified``: cgroup v2 file → value, written last to the group's cgroup2 directory
+      (on hybrid only files of controllers that are not mounted as v1);
+    - ``memory_check_before_update``: an update refuses a memory limit not above the usage.
     """
 
     memory_max: int | None = attrs.field(default=None, converter=_memory_max)
@@ -234,6 +348,47 @@ class Resources:
     hugetlb: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_hugetlb)
     devices_deny: tuple[DeviceRule, ...] = attrs.field(default=(), converter=_devices_deny)
     devices_allow: tuple[DeviceRule, ...] = attrs.field(default=(), converter=_devices_allow)
+    # added later: written only when set, so older readers of a stored spec never see them
+    memory_swappiness: int | None = attrs.field(
+        default=None, converter=_memory_swappiness, metadata=_NEW
+    )
+    memory_kernel_tcp: int | None = attrs.field(
+        default=None, converter=_memory_kernel_tcp, metadata=_NEW
+    )
+    oom_kill_disable: bool | None = attrs.field(
+        default=None, converter=_oom_kill_disable, metadata=_NEW
+    )
+    memory_use_hierarchy: bool | None = attrs.field(
+        default=None, converter=_memory_use_hierarchy, metadata=_NEW
+    )
+    memory_check_before_update: bool = attrs.field(
+        default=False, converter=_memory_check_before_update, metadata=_NEW
+    )
+    cpu_rt_runtime: int | None = attrs.field(default=None, converter=_cpu_rt_runtime, metadata=_NEW)
+    cpu_rt_period: int | None = attrs.field(default=None, converter=_cpu_rt_period, metadata=_NEW)
+    cpu_idle: int | None = attrs.field(default=None, converter=_cpu_idle, metadata=_NEW)
+    cpu_burst: int | None = attrs.field(default=None, converter=_cpu_burst, metadata=_NEW)
+    blkio_weight_device: tuple[IoDeviceLimit, ...] = attrs.field(
+        default=(), converter=_blkio_weight_device, metadata=_NEW
+    )
+    blkio_leaf_weight: int | None = attrs.field(
+        default=None, converter=_blkio_leaf_weight, metadata=_NEW
+    )
+    blkio_leaf_weight_device: tuple[IoDeviceLimit, ...] = attrs.field(
+        default=(), converter=_blkio_leaf_weight_device, metadata=_NEW
+    )
+    net_cls_classid: int | None = attrs.field(
+        default=None, converter=_net_cls_classid, metadata=_NEW
+    )
+    net_prio_ifpriomap: tuple[tuple[str, int], ...] = attrs.field(
+        default=(), converter=_net_prio_ifpriomap, metadata=_NEW
+    )
+    rdma: tuple[tuple[str, int | None, int | None], ...] = attrs.field(
+        default=(), converter=_rdma, metadata=_NEW
+    )
+    unified: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=_unified, metadata=_NEW
+    )
 
     def __attrs_post_init__(self) -> None:
         mem, swap, low = self.memory_max, self.memory_swap, self.memory_low
@@ -252,6 +407,9 @@ class Resources:
             raise SpecError("cpu_weight", "give cpu_shares (v1 units) or cpu_weight, not both")
         if self.blkio_weight is not None and self.io_weight is not None:
             raise SpecError("io_weight", "give blkio_weight (v1 units) or io_weight, not both")
+        rt_runtime, rt_period = self.cpu_rt_runtime, self.cpu_rt_period
+        if rt_runtime is not None and rt_period is not None and rt_runtime > rt_period:
+            raise SpecError("cpu_rt_runtime", "must not be above cpu_rt_period")
         if self.cpus is not None:
             if self.cpu_quota is not None:
                 raise SpecError("cpus", "give cpus or cpu_quota, not both")
@@ -301,17 +459,26 @@ class Resources:
 
     def controllers(self) -> frozenset[str]:
         """The controllers these limits need (``memory``, ``cpu``, ``cpuset``, ``pids``,
-        ``io``, ``hugetlb``, ``devices``).
+        ``io``, ``hugetlb``, ``net_cls``, ``net_prio``, ``rdma``, ``devices``, and
+        ``unified`` for the cgroup v2 files).
         """
         need = {
-            "memory": (self.memory_max, self.memory_low, self.memory_swap),
-            "cpu": (self.cpu_shares, self.cpu_weight, self.cpu_limit()),
+            "memory": (self.memory_max, self.memory_low, self.memory_swap,
+                       self.memory_swappiness, self.memory_kernel_tcp, self.oom_kill_disable,
+                       self.memory_use_hierarchy),
+            "cpu": (self.cpu_shares, self.cpu_weight, self.cpu_limit(), self.cpu_rt_runtime,
+                    self.cpu_rt_period, self.cpu_idle, self.cpu_burst),
             "cpuset": (self.cpuset_cpus, self.cpuset_mems),
             "pids": (self.pids_max,),
-            "io": (self.blkio_weight, self.io_weight, *self.io_limits()),
+            "io": (self.blkio_weight, self.io_weight, self.blkio_leaf_weight, *self.io_limits(),
+                   *self.blkio_weight_device, *self.blkio_leaf_weight_device),
             "hugetlb": self.hugetlb,
+            "net_cls": (self.net_cls_classid,),
+            "net_prio": self.net_prio_ifpriomap,
+            "rdma": self.rdma,
             "devices": self.devices_deny + self.devices_allow,
-        }
+            "unified": self.unified,
+        }  # fmt: skip
         return frozenset(
             name for name, values in need.items() if any(v is not None for v in values)
         )
@@ -325,16 +492,20 @@ class Resources:
         out: list[tuple[str, str]] = []
         for a in attrs.fields(Resources):
             value = getattr(self, a.name)
-            if value is None or value == ():
+            if value is None or value == () or value is a.default:
                 continue
-            if a.name.startswith("memory_"):
+            if a.name in _BYTES:
                 text = format_bytes(value)
-            elif a.name.startswith("io_") and isinstance(value, tuple):
+            elif a.name.startswith(("io_", "blkio_")) and isinstance(value, tuple):
                 text = ", ".join(f"{d.path}={d.rate}" for d in value)
             elif a.name == "hugetlb":
                 text = ", ".join(f"{size}={format_bytes(limit)}" for size, limit in value)
             elif a.name.startswith("devices_"):
                 text = ", ".join(str(rule) for rule in value)
+            elif a.name == "rdma":
+                text = ", ".join(f"{d}={h}/{o}" for d, h, o in value)
+            elif isinstance(value, tuple):
+                text = ", ".join(f"{k}={v}" for k, v in value)
             elif value == UNLIMITED:
                 text = "max"
             else:
@@ -354,7 +525,9 @@ class Resources:
         ``mem_limit``/``memory`` → memory_max, ``mem_reservation``/``memory_reservation`` →
         memory_low, ``memswap_limit`` → memory_swap, ``nano_cpus`` (10⁻⁹ CPUs) → cpus,
         ``pids_limit`` (0 or -1: unlimited) → pids_max, ``device_read_bps``... → io_read_bps...,
-        ``device_cgroup_rules`` → devices_allow. ``cpu_shares``, ``cpu_quota``, ``cpu_period``,
+        ``device_cgroup_rules`` → devices_allow, ``mem_swappiness`` → memory_swappiness
+        (-1: unset). ``oom_kill_disable``, ``cpu_rt_runtime``, ``cpu_rt_period``,
+        ``blkio_weight_device``, ``cpu_shares``, ``cpu_quota``, ``cpu_period``,
         ``cpus``, ``cpuset_cpus``, ``cpuset_mems`` and ``blkio_weight`` keep their names.
         A bad value raises :class:`SpecError` naming the keyword as it was written.
         """
@@ -373,6 +546,8 @@ class Resources:
                 value = parse_int(key, value, 1) / 1e9
             elif key == "pids_limit" and isinstance(value, int) and value <= 0:
                 value = UNLIMITED
+            elif key == "mem_swappiness" and value == -1:
+                continue
             given[target] = (key, value)
         try:
             return cls(**{target: value for target, (_, value) in given.items()})
@@ -383,6 +558,8 @@ class Resources:
             message = str(exc).split(": ", 1)[1]
             raise SpecError(written, message) from exc
 
+
+_BYTES = frozenset({"memory_max", "memory_low", "memory_swap", "memory_kernel_tcp"})
 
 _DOCKER_NAMES = {
     "memory": "memory_max",
@@ -397,4 +574,5 @@ _DOCKER_NAMES = {
     "device_read_iops": "io_read_iops",
     "device_write_iops": "io_write_iops",
     "device_cgroup_rules": "devices_allow",
+    "mem_swappiness": "memory_swappiness",
 }

@@ -59,6 +59,8 @@ class V1CGroup(CGroup):
         return V1CGroup(path, self._layout)
 
     def _owner(self, controller: str) -> CGroup | None:
+        if controller == "unified":  # refused by _apply, with the reason
+            return self
         if controller == "cpu":
             return self if "cpu" in self._mounts or "cpuacct" in self._mounts else None
         return self if _V1_NAME.get(controller, controller) in self._mounts else None
@@ -109,6 +111,13 @@ class V1CGroup(CGroup):
                 if not os.path.exists(path):
                     raise CgroupNotSupported(f"no {size} huge pages in {d}", path=path)
                 _fs.write(path, _limit(limit))
+        elif controller in ("net_cls", "net_prio", "rdma"):
+            _apply_network_rdma(self._need(controller), controller, res)
+        elif controller == "unified":
+            raise CgroupNotSupported(
+                "unified: cgroup v2 files cannot be set on a cgroup v1 host (no cgroup2 "
+                f"hierarchy is mounted): {', '.join(k for k, _ in res.unified)}"
+            )
         elif controller == "devices":
             d = self._need("devices")
             for rule in res.devices_deny:
@@ -146,12 +155,19 @@ class V1CGroup(CGroup):
                 raise
             for name, value in reversed(writes):
                 _fs.write(f"{d}/{name}", _limit(value), hints=hints)
+        _apply_memory_more(d, res)
 
     def _apply_cpu(self, res: Resources) -> None:
         d = self._need("cpu")
+        if res.cpu_idle == 0:  # an idle group takes no shares: leave idle first
+            _cpu_idle(d, 0)
         shares = res.cpu_shares_value()
         if shares is not None:
-            _fs.write(f"{d}/cpu.shares", str(shares))
+            _fs.write(
+                f"{d}/cpu.shares",
+                str(shares),
+                hints={errno.EINVAL: "an idle group (cpu_idle=1) has no shares"},
+            )
         limit = res.cpu_limit()
         if limit is not None:
             quota, period = limit
@@ -159,6 +175,7 @@ class V1CGroup(CGroup):
                 _fs.write(f"{d}/cpu.cfs_period_us", str(period))
             if quota is not None:
                 _fs.write(f"{d}/cpu.cfs_quota_us", str(quota))
+        _apply_cpu_more(d, res)
 
     def _apply_blkio(self, res: Resources) -> None:
         d = self._need("blkio")
@@ -183,6 +200,18 @@ class V1CGroup(CGroup):
             for limit in limits:
                 rate = 0 if limit.rate == UNLIMITED else limit.rate  # 0 lifts a v1 limit
                 _fs.write(f"{d}/blkio.throttle.{name}", f"{limit.device} {rate}")
+        no_weights = "the I/O scheduler has no weights (use BFQ)"
+        for limit in res.blkio_weight_device:
+            path = _first(d, ("blkio.weight_device", "blkio.bfq.weight_device"),
+                          "blkio_weight_device", no_weights)  # fmt: skip
+            _fs.write(path, f"{limit.device} {limit.rate}")
+        no_leaf = "leaf weights were CFQ's, which Linux 5.0 removed"
+        if res.blkio_leaf_weight is not None:
+            path = _first(d, ("blkio.leaf_weight",), "blkio_leaf_weight", no_leaf)
+            _fs.write(path, str(res.blkio_leaf_weight))
+        for limit in res.blkio_leaf_weight_device:
+            path = _first(d, ("blkio.leaf_weight_device",), "blkio_leaf_weight_device", no_leaf)
+            _fs.write(path, f"{limit.device} {limit.rate}")
 
     def _limits(self, controller: str) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -333,6 +362,90 @@ class V1CGroup(CGroup):
         in rounds under the freezer when it is mounted.
         """
         kill_in_rounds(self, "freezer" in self._mounts, timeout)
+
+
+def _first(d: str, names: tuple[str, ...], field: str, why: str) -> str:
+    """The first of ``names`` that exists in ``d``; else refuse ``field`` saying ``why``."""
+    for name in names:
+        if os.path.exists(f"{d}/{name}"):
+            return f"{d}/{name}"
+    raise CgroupNotSupported(f"{field}: no {' nor '.join(names)} in {d}: {why}", path=d)
+
+
+def _apply_memory_more(d: str, res: Resources) -> None:
+    """Swappiness, the OOM killer switch, hierarchy and the kernel TCP buffer limit."""
+    if res.memory_swappiness is not None:
+        _fs.write(f"{d}/memory.swappiness", str(res.memory_swappiness))
+    if res.memory_use_hierarchy is not None:
+        _fs.write(
+            f"{d}/memory.use_hierarchy",
+            "1" if res.memory_use_hierarchy else "0",
+            hints={errno.EINVAL: "memory_use_hierarchy: this kernel always accounts "
+                   "hierarchically (or the group has children): it cannot be turned off"},
+        )  # fmt: skip
+    if res.memory_kernel_tcp is not None:
+        path = _first(d, ("memory.kmem.tcp.limit_in_bytes",), "memory_kernel_tcp",
+                      "the kernel has no kernel memory accounting for TCP")  # fmt: skip
+        _fs.write(path, _limit(res.memory_kernel_tcp))
+    if res.oom_kill_disable is not None:
+        _fs.write(f"{d}/memory.oom_control", "1" if res.oom_kill_disable else "0")
+
+
+def _cpu_idle(d: str, idle: int) -> None:
+    _fs.write(_first(d, ("cpu.idle",), "cpu_idle", "the kernel has no cpu.idle (5.15+)"), str(idle))
+
+
+def _apply_cpu_more(d: str, res: Resources) -> None:
+    """Burst (after the quota it must fit), SCHED_IDLE and real-time bandwidth."""
+    if res.cpu_burst is not None:
+        path = _first(d, ("cpu.cfs_burst_us",), "cpu_burst", "the kernel has no CFS burst (5.14+)")
+        _fs.write(path, str(res.cpu_burst),
+                  hints={errno.EINVAL: "the burst must not exceed the quota"})  # fmt: skip
+    if res.cpu_idle == 1:  # after the shares: SCHED_IDLE sets the group's weight itself
+        _cpu_idle(d, 1)
+    runtime, period = res.cpu_rt_runtime, res.cpu_rt_period
+    if runtime is None and period is None:
+        return
+    why = "the kernel has no real-time group scheduling (CONFIG_RT_GROUP_SCHED)"
+    field = "cpu_rt_runtime" if runtime is not None else "cpu_rt_period"
+    _first(d, ("cpu.rt_runtime_us", "cpu.rt_period_us"), field, why)
+    hints = {errno.EINVAL: "a group's real-time runtime must fit in its period and in what its "
+             "parent group leaves (the parent's cpu.rt_runtime_us)"}  # fmt: skip
+    writes = []
+    if period is not None:
+        writes.append(("cpu.rt_period_us", str(period)))
+    if runtime is not None:
+        writes.append(("cpu.rt_runtime_us", str(runtime)))
+    try:
+        for name, value in writes:
+            _fs.write(f"{d}/{name}", value, hints=hints)
+    except CgroupError as exc:
+        # the two are checked against each other at every step: shrinking the period below
+        # the current runtime needs the runtime first
+        if exc.errno != errno.EINVAL or len(writes) < 2:
+            raise
+        for name, value in reversed(writes):
+            _fs.write(f"{d}/{name}", value, hints=hints)
+
+
+def _apply_network_rdma(d: str, controller: str, res: Resources) -> None:
+    """``net_cls.classid``, ``net_prio.ifpriomap`` lines or ``rdma.max`` lines."""
+    if controller == "net_cls" and res.net_cls_classid is not None:
+        _fs.write(f"{d}/net_cls.classid", str(res.net_cls_classid))
+    elif controller == "net_prio":
+        for interface, priority in res.net_prio_ifpriomap:
+            _fs.write(f"{d}/net_prio.ifpriomap", f"{interface} {priority}")
+    elif controller == "rdma":
+        for line in rdma_lines(res):
+            _fs.write(f"{d}/rdma.max", line)
+
+
+def rdma_lines(res: Resources) -> list[str]:
+    """The ``rdma.max`` lines of ``res.rdma`` (one per device; an unset count is ``max``)."""
+    return [
+        f"{device} hca_handle={'max' if h is None else h} hca_object={'max' if o is None else o}"
+        for device, h, o in res.rdma
+    ]
 
 
 def _init_cpuset(directory: str) -> None:

@@ -4,6 +4,7 @@ ancestor's ``cgroup.subtree_control``.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,13 @@ from pycontainers.cgroups._errors import CgroupError, CgroupNotSupported
 from pycontainers.cgroups._events import OomWatcher
 from pycontainers.cgroups._fs import flat_keyed, limit_value
 from pycontainers.cgroups._layout import CgroupLayout
-from pycontainers.cgroups._resources import Resources
-from pycontainers.cgroups._units import CPU_WEIGHT_DEFAULT, UNLIMITED, format_bytes
+from pycontainers.cgroups._resources import HOST_DEPENDENT, Resources
+from pycontainers.cgroups._units import (
+    CPU_WEIGHT_DEFAULT,
+    UNLIMITED,
+    blkio_weight_to_io_weight,
+    format_bytes,
+)
 
 if TYPE_CHECKING:  # built when stats are read (see _stats)
     from pycontainers.cgroups._stats import CpuStats, IoStats, MemoryStats, PidsStats
@@ -111,8 +117,47 @@ class V2CGroup(CGroup):
             from pycontainers.cgroups._devbpf import attach_device_rules
 
             attach_device_rules(self._d, res.devices_deny, res.devices_allow)
+        elif controller == "rdma":
+            from pycontainers.cgroups._v1 import rdma_lines
+
+            for line in rdma_lines(res):
+                _fs.write(self._file("rdma.max", "rdma"), line)
+        elif controller == "unified":
+            self._apply_unified(res)
+        else:  # net_cls, net_prio: v1 only
+            raise CgroupNotSupported(
+                f"{controller} is a cgroup v1 controller, not mounted on this host", path=self._d
+            )
+
+    def _apply_unified(self, res: Resources) -> None:
+        """Each ``unified`` file, one line per write (as runc and crun write them)."""
+        for key, value in res.unified:
+            path = f"{self._d}/{key}"
+            if not os.path.exists(path):
+                from pycontainers.cgroups._resfields import unified_controller
+
+                enabled = (_fs.read_optional(f"{self._d}/cgroup.controllers") or "").split()
+                raise CgroupNotSupported(
+                    f"unified: {key}: no such file in {self._d} (the "
+                    f"{unified_controller(key)} controller is not enabled there; enabled: "
+                    f"{', '.join(enabled) or 'none'})",
+                    path=path,
+                )
+            for line in value.split("\n") or [""]:
+                if line:
+                    _fs.write(path, line)
+
+    def _refuse_v1_only(self, res: Resources) -> None:
+        if all(getattr(res, f) in (None, ()) for f in HOST_DEPENDENT):
+            return
+        from pycontainers.cgroups._resfields import refusal
+
+        found = refusal(res, CgroupLayout("v2", unified=self._root))
+        if found is not None:
+            raise CgroupNotSupported(f"{found[0]}: {found[1]}", path=self._d)
 
     def _apply_memory(self, res: Resources) -> None:
+        self._refuse_v1_only(res)
         if res.memory_low is not None:
             _fs.write(self._file("memory.low", "memory"), _max(res.memory_low))
         if res.memory_max is not None:
@@ -129,9 +174,18 @@ class V2CGroup(CGroup):
             _fs.write(f"{self._d}/memory.swap.max", _max(swap))
 
     def _apply_cpu(self, res: Resources) -> None:
+        self._refuse_v1_only(res)
+        if res.cpu_idle == 0:  # an idle group takes no weight: leave idle first
+            _fs.write(self._file("cpu.idle", "cpu"), "0")
         weight = res.cpu_weight_value()
         if weight is not None:
-            _fs.write(self._file("cpu.weight", "cpu"), str(weight))
+            _fs.write(
+                self._file("cpu.weight", "cpu"),
+                str(weight),
+                hints={errno.EINVAL: "an idle group (cpu_idle=1) has no weight"},
+            )
+        if res.cpu_idle == 1:
+            _fs.write(self._file("cpu.idle", "cpu"), "1")
         limit = res.cpu_limit()
         if limit is not None:
             path = self._file("cpu.max", "cpu")
@@ -141,8 +195,21 @@ class V2CGroup(CGroup):
                 _fs.write(path, f"{current} {period}")
             else:
                 _fs.write(path, f"{_max(quota)} {period}")
+        if res.cpu_burst is not None:
+            _fs.write(
+                self._file("cpu.max.burst", "cpu"),
+                str(res.cpu_burst),
+                hints={errno.EINVAL: "the burst must not exceed the quota"},
+            )
 
     def _apply_io(self, res: Resources) -> None:
+        self._refuse_v1_only(res)
+        for limit in res.blkio_weight_device:
+            if os.path.exists(f"{self._d}/io.bfq.weight"):  # BFQ: v1's units
+                _fs.write(f"{self._d}/io.bfq.weight", f"{limit.device} {limit.rate}")
+            else:
+                weight = blkio_weight_to_io_weight(limit.rate)
+                _fs.write(self._file("io.weight", "io"), f"{limit.device} {weight}")
         if res.blkio_weight is not None or res.io_weight is not None:
             if os.path.exists(f"{self._d}/io.bfq.weight"):  # BFQ takes v1's 1..1000 range
                 _fs.write(f"{self._d}/io.bfq.weight", str(res.blkio_weight_value()))

@@ -29,6 +29,12 @@ def add_extra_flags(p: argparse.ArgumentParser) -> None:
     a("--memory-reservation", metavar="BYTES", help="memory soft limit")
     a("--cpu-quota", type=int, metavar="US", help="CPU time per period, microseconds")
     a("--cpu-period", type=int, metavar="US", help="CPU period, microseconds (100000)")
+    a("--cpu-rt-runtime", type=int, metavar="US", help="real-time CPU time per period (v1)")
+    a("--cpu-rt-period", type=int, metavar="US", help="real-time CPU period, microseconds (v1)")
+    a("--memory-swappiness", type=int, metavar="N", help="0-100 (-1: the kernel's; v1)")
+    a("--oom-kill-disable", action="store_true", help="the OOM killer leaves it alone (v1)")
+    a("--blkio-weight-device", action="append", default=[], metavar="DEVICE:WEIGHT",
+      help="block IO weight of one device (10-1000)")  # fmt: skip
     a("--cgroup-parent", metavar="PATH", help="parent cgroup of the container's (pycontainers)")
     for kind in _SHARED:
         a(f"--{kind}", metavar="MODE", help=f"host: share the host's {kind} namespace")
@@ -97,6 +103,14 @@ def _ulimit(entry: str) -> tuple[str, tuple[int, int]]:
     return name, (soft, hard)
 
 
+def _weight_device(entry: str) -> tuple[str, str]:
+    """Docker's ``--blkio-weight-device /dev/sda:200``."""
+    device, sep, weight = entry.rpartition(":")
+    if not sep or not device:
+        raise SpecError("blkio_weight_device", f"expected DEVICE:WEIGHT, got {entry!r}")
+    return device, weight
+
+
 def _sysctl(entry: str) -> tuple[str, str]:
     name, sep, value = entry.partition("=")
     if not sep or not name:
@@ -154,6 +168,11 @@ def extra_kwargs(args: argparse.Namespace, kw: dict[str, Any]) -> None:
         ("memory_reservation", args.memory_reservation),
         ("cpu_quota", args.cpu_quota),
         ("cpu_period", args.cpu_period),
+        ("cpu_rt_runtime", args.cpu_rt_runtime),
+        ("cpu_rt_period", args.cpu_rt_period),
+        ("mem_swappiness", args.memory_swappiness),
+        ("oom_kill_disable", args.oom_kill_disable or None),
+        ("blkio_weight_device", [_weight_device(w) for w in args.blkio_weight_device] or None),
         ("cgroup_parent", args.cgroup_parent),
         ("domainname", args.domainname),
         ("stop_timeout", args.stop_timeout),

@@ -230,13 +230,18 @@ def resources(spec: ContainerSpec) -> dict[str, Any]:
     res = spec.resources
     assert res is not None
     out: dict[str, Any] = {}
-    memory = {"limit": res.memory_max, "reservation": res.memory_low, "swap": res.memory_swap}
+    memory = {"limit": res.memory_max, "reservation": res.memory_low, "swap": res.memory_swap,
+              "kernelTCP": res.memory_kernel_tcp, "swappiness": res.memory_swappiness,
+              "disableOOMKiller": res.oom_kill_disable, "useHierarchy": res.memory_use_hierarchy,
+              "checkBeforeUpdate": res.memory_check_before_update or None}  # fmt: skip
     if any(v is not None for v in memory.values()):
         out["memory"] = {k: v for k, v in memory.items() if v is not None}
     quota_period = res.cpu_limit()
     quota, period = quota_period if quota_period is not None else (None, None)
     cpu = {"shares": res.cpu_shares, "quota": quota, "period": period,
-           "cpus": res.cpuset_cpus, "mems": res.cpuset_mems}  # fmt: skip
+           "cpus": res.cpuset_cpus, "mems": res.cpuset_mems,
+           "realtimeRuntime": res.cpu_rt_runtime, "realtimePeriod": res.cpu_rt_period,
+           "idle": res.cpu_idle, "burst": res.cpu_burst}  # fmt: skip
     if any(v is not None for v in cpu.values()):
         out["cpu"] = {k: v for k, v in cpu.items() if v is not None}
     if res.pids_max is not None:
@@ -244,6 +249,17 @@ def resources(spec: ContainerSpec) -> dict[str, Any]:
     io: dict[str, Any] = {}
     if res.blkio_weight is not None:
         io["weight"] = res.blkio_weight
+    if res.blkio_leaf_weight is not None:
+        io["leafWeight"] = res.blkio_leaf_weight
+    weights: dict[tuple[int, int], dict[str, int]] = {}
+    for key, limits in (("weight", res.blkio_weight_device),
+                        ("leafWeight", res.blkio_leaf_weight_device)):  # fmt: skip
+        for d in limits:
+            weights.setdefault((d.major, d.minor), {"major": d.major, "minor": d.minor})[key] = (
+                d.rate
+            )
+    if weights:
+        io["weightDevice"] = list(weights.values())
     for key, limits in (
         ("throttleReadBpsDevice", res.io_read_bps),
         ("throttleWriteBpsDevice", res.io_write_bps),
@@ -260,6 +276,22 @@ def resources(spec: ContainerSpec) -> dict[str, Any]:
             {"allow": allow, "type": r.type, "major": r.major, "minor": r.minor, "access": r.access}
             for allow, r in rules
         ]
+    network: dict[str, Any] = {}
+    if res.net_cls_classid is not None:
+        network["classID"] = res.net_cls_classid
+    if res.net_prio_ifpriomap:
+        network["priorities"] = [{"name": n, "priority": p} for n, p in res.net_prio_ifpriomap]
+    if network:
+        out["network"] = network
+    if res.rdma:
+        out["rdma"] = {
+            device: {k: v for k, v in (("hcaHandles", h), ("hcaObjects", o)) if v is not None}
+            for device, h, o in res.rdma
+        }
+    if res.unified:
+        out["unified"] = dict(res.unified)
+    if res.hugetlb:
+        out["hugepageLimits"] = [{"pageSize": size, "limit": limit} for size, limit in res.hugetlb]
     return out
 
 

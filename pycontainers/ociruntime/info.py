@@ -32,7 +32,13 @@ def features_doc() -> dict[str, Any]:
         "linux": {
             "namespaces": sorted(NS_TO_OCI.values()),
             "capabilities": list(CAPABILITIES),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
+            "cgroup": {
+                "v1": True,
+                "v2": True,
+                "systemd": False,
+                "systemdUser": False,
+                "rdma": True,
+            },
             "seccomp": {
                 "enabled": True,
                 "actions": sorted(ACTIONS),

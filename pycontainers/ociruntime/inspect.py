@@ -64,16 +64,20 @@ _FLAGS = {
     "memory": "memory_max",
     "memory_reservation": "memory_low",
     "memory_swap": "memory_swap",
+    "kernel_memory_tcp": "memory_kernel_tcp",
     "cpu_shares": "cpu_shares",
     "cpu_quota": "cpu_quota",
     "cpu_period": "cpu_period",
+    "cpu_rt_runtime": "cpu_rt_runtime",
+    "cpu_rt_period": "cpu_rt_period",
+    "cpu_burst": "cpu_burst",
+    "cpu_idle": "cpu_idle",
     "cpuset_cpus": "cpuset_cpus",
     "cpuset_mems": "cpuset_mems",
     "pids_limit": "pids_max",
     "blkio_weight": "blkio_weight",
 }
-_REFUSED = ("kernel_memory", "kernel_memory_tcp", "cpu_rt_period", "cpu_rt_runtime",
-            "l3_cache_schema", "mem_bw_schema")  # fmt: skip
+_REFUSED = ("l3_cache_schema", "mem_bw_schema")  # Intel RDT: refused at create too
 
 
 def update(args: argparse.Namespace) -> None:
@@ -88,7 +92,14 @@ def update(args: argparse.Namespace) -> None:
 
     for name in _REFUSED:
         if getattr(args, name) is not None:
-            raise OciRuntimeError(f"--{name.replace('_', '-')} is not supported")
+            raise OciRuntimeError(f"--{name.replace('_', '-')} is not supported (Intel RDT)")
+    if args.kernel_memory is not None:  # as runc: deprecated, and current kernels ignore it
+        from pycontainers._log import get_logger
+
+        get_logger("pycontainers.oci").warning(
+            "oci.resources_ignored", path="--kernel-memory",
+            reason="kernel memory limits are deprecated and ignored, as runc does",
+        )  # fmt: skip
     resources = Resources()
     if args.resources is not None:
         text = sys.stdin.read() if args.resources == "-" else _read(args.resources)
@@ -108,6 +119,13 @@ def update(args: argparse.Namespace) -> None:
         resources = attrs.evolve(resources, **flags)
     except SpecError as exc:
         raise OciRuntimeError(f"update: {exc}") from None
+    if flags:  # the flags' host support (the JSON's was checked by oci_resources)
+        from pycontainers.cgroups._layout import detect_layout
+        from pycontainers.cgroups._resfields import refusal
+
+        refused = refusal(resources, detect_layout())
+        if refused is not None:
+            raise OciRuntimeError(f"update: {refused[0]}: not supported here: {refused[1]}")
     c = _open(args)
     try:
         c.update(resources)

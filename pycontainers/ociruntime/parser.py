@@ -118,10 +118,12 @@ def _update(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str)
     u = sub.add_parser(name, help="change a container's resource limits")
     u.add_argument("-r", "--resources", default=None, help="linux.resources JSON ('-': stdin)")
     for flag in ("memory", "memory-reservation", "memory-swap", "kernel-memory",
-                 "kernel-memory-tcp", "cpu-shares", "cpu-quota", "cpu-period", "cpuset-cpus",
+                 "kernel-memory-tcp", "cpu-quota", "cpu-period", "cpuset-cpus",
                  "cpuset-mems", "pids-limit", "blkio-weight", "cpu-rt-period",
-                 "cpu-rt-runtime", "l3-cache-schema", "mem-bw-schema"):  # fmt: skip
+                 "cpu-rt-runtime", "cpu-burst", "cpu-idle", "l3-cache-schema",
+                 "mem-bw-schema"):  # fmt: skip
         u.add_argument(f"--{flag}", default=None)
+    u.add_argument("--cpu-share", "--cpu-shares", dest="cpu_shares", default=None)
     u.add_argument("id")
 
 

@@ -41,6 +41,12 @@ LIMIT_KEYWORDS = frozenset({
     "io_read_bps", "io_read_iops", "io_weight", "io_write_bps", "io_write_iops", "mem_limit",
     "mem_reservation", "memory", "memory_low", "memory_max", "memory_reservation",
     "memory_swap", "memswap_limit", "nano_cpus", "pids_limit", "pids_max",
+    # the rarer ones
+    "blkio_leaf_weight", "blkio_leaf_weight_device", "blkio_weight_device", "cpu_burst",
+    "cpu_idle", "cpu_rt_period", "cpu_rt_runtime", "mem_swappiness",
+    "memory_check_before_update", "memory_kernel_tcp", "memory_swappiness",
+    "memory_use_hierarchy", "net_cls_classid", "net_prio_ifpriomap", "oom_kill_disable",
+    "rdma", "unified",
 })  # fmt: skip
 """The names of :class:`LimitOptions`."""
 SPEC_KEYWORDS = LIMIT_KEYWORDS | frozenset({

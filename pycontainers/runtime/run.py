@@ -131,7 +131,12 @@ def run(
     ``cpu_shares``, ``cpu_weight``, ``cpu_quota``, ``cpu_period``, ``cpus``,
     ``cpuset_cpus``, ``cpuset_mems``, ``pids_max``, ``blkio_weight``, ``io_weight``,
     ``io_read_bps``, ``io_write_bps``, ``io_read_iops``, ``io_write_iops``, ``hugetlb``,
-    ``devices_deny``, ``devices_allow``. Sizes take ``"64m"``-style strings.
+    ``devices_deny``, ``devices_allow``; the rarer ``memory_swappiness`` (docker-py's
+    ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+    ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+    ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+    ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+    ``net_prio_ifpriomap``, ``rdma``, ``unified``. Sizes take ``"64m"``-style strings.
 
     A container that fails to start raises :class:`ContainerStartError` (``exit_code``
     127: command not found, 126: not executable, 125: any other setup failure) and leaves

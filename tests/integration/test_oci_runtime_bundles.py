@@ -202,7 +202,7 @@ def test_ps_update_events(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> 
             == 96 << 20
         )
         assert (group / "pids/pycontainers-runtime/insp/pids.max").read_text().strip() == "40"
-        bad = rt("update", "--kernel-memory", "1m", "insp", check=False)
+        bad = rt("update", "--mem-bw-schema", "MB:0=20", "insp", check=False)
         assert bad.returncode == 1 and "not supported" in bad.stderr
         stats = json.loads(rt("events", "--stats", "insp").stdout)
         assert stats["type"] == "stats" and stats["id"] == "insp"

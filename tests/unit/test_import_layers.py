@@ -87,6 +87,7 @@ VALUE_MODULES = frozenset(
     {
         "pycontainers.cgroups._resources",  # Resources (reads allowed cpusets to validate)
         "pycontainers.cgroups._devices",
+        "pycontainers.cgroups._resfields",  # the rarer Resources fields' converters
         "pycontainers.cgroups._units",
         "pycontainers.cgroups._layout",
         "pycontainers.cgroups._errors",

@@ -1,0 +1,46 @@
+"""Docker's rarer limit flags on `run`: --memory-swappiness, --oom-kill-disable,
+--cpu-rt-runtime/--cpu-rt-period, --blkio-weight-device — read back from inside the
+container's own cgroup (v1 files; on a pure-v2 host they are refused)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_util import cli, ok
+
+from pycontainers.cgroups import detect_layout
+
+pytestmark = pytest.mark.root
+
+V1 = detect_layout().v1_controllers
+
+
+def test_memory_swappiness_and_oom_kill_disable(busybox_rootfs: Path) -> None:
+    flags = ["--memory-swappiness", "20", "--oom-kill-disable", "-m", "64m"]
+    if "memory" not in V1:
+        r = cli("run", "--rm", "--network", "none", *flags, str(busybox_rootfs), "true")
+        assert r.returncode == 125 and "cgroup v2 has no per-group swappiness" in r.stderr
+        return
+    out = ok(
+        "run", "--rm", "--network", "none", *flags, str(busybox_rootfs), "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.swappiness; head -1 /sys/fs/cgroup/memory/memory.oom_control",
+    ).splitlines()  # fmt: skip
+    assert out == ["20", "oom_kill_disable 1"]
+    default = ok("run", "--rm", "--network", "none", "--memory-swappiness", "-1", "-m", "64m",
+                 str(busybox_rootfs), "cat", "/sys/fs/cgroup/memory/memory.swappiness")  # fmt: skip
+    assert default.strip() == "60"  # -1: the kernel's default, as in Docker
+
+
+def test_realtime_and_device_weights_refused_clearly_where_they_cannot_apply(
+    busybox_rootfs: Path,
+) -> None:
+    r = cli("run", "--rm", "--network", "none", "--cpu-rt-runtime", "1000", str(busybox_rootfs),
+            "true")  # fmt: skip
+    # the container's group is below "pycontainers", which has no real-time time to give
+    assert r.returncode == 125, r
+    assert "cpu_rt_runtime" in r.stderr or "cpu.rt_runtime_us" in r.stderr
+    r = cli("run", "--rm", "--network", "none", "--blkio-weight-device", "bogus",
+            str(busybox_rootfs), "true")  # fmt: skip
+    assert r.returncode == 125 and "blkio_weight_device" in r.stderr
+    assert ok("ps", "-aq") == ""

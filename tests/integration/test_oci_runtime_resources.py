@@ -1,0 +1,191 @@
+"""pycontainers-runtime and every field of ``linux.resources``: applied at create (read back
+from the cgroup files), kept in the stored spec, changed by ``update`` (``--resources`` and
+runc's flags), and refused with the JSON path and nothing left behind where this host's
+cgroups cannot honour them. The checks follow the host's layout (hybrid here: memory and
+cpu are v1 hierarchies, the unified tree has hugetlb and its core files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oci_runtime_util import Runtime, cgroup_exists, edit_config, make_bundle, runtime_script
+
+from pycontainers.cgroups import detect_layout
+from pycontainers.oci.resources import oci_resources
+
+pytestmark = pytest.mark.root
+
+MiB = 1 << 20
+LAYOUT = detect_layout()
+V1 = LAYOUT.v1_controllers
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    runtime = Runtime(runtime_script(tmp_path), tmp_path / "root")
+    yield runtime
+    for cid in runtime("list", "-q").stdout.split():
+        runtime("delete", "--force", cid)
+
+
+def group_file(controller: str, cid: str, name: str, parent: str = "pycontainers-runtime") -> str:
+    root = LAYOUT.v1.get(controller, LAYOUT.unified)
+    assert root is not None
+    with open(os.path.join(root, parent, cid, name)) as f:
+        return f.read().strip()
+
+
+def refused(rt: Runtime, bundle: Path, cid: str) -> str:
+    """Create fails: no state, no cgroup, nothing listed; its error message."""
+    r = rt("create", "--bundle", str(bundle), cid, check=False, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, r
+    assert not (rt.root / cid).exists()
+    assert not cgroup_exists("pycontainers-runtime", cid)
+    assert rt("list", "-q").stdout == ""
+    return r.stderr
+
+
+def with_resources(bundle: Path, resources: dict[str, Any], **linux: Any) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["linux"]["resources"].update(resources)
+        doc["linux"].update(linux)
+
+    edit_config(bundle, change)
+
+
+@pytest.mark.skipif("memory" not in V1 or "cpu" not in V1, reason="memory and cpu are not v1")
+def test_v1_memory_and_cpu_fields_applied_stored_and_updated(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "100"])
+    memory = {"limit": 48 * MiB, "reservation": 32 * MiB, "kernel": 48 * MiB,
+              "kernelTCP": 16 * MiB, "swappiness": 10, "disableOOMKiller": True,
+              "useHierarchy": True}  # fmt: skip
+    cpu = {"shares": 512, "quota": 50000, "period": 100000, "idle": 1, "burst": 10000}
+    unified = {"cgroup.max.descendants": "9"} if LAYOUT.unified else {}
+    with_resources(
+        bundle, {"memory": memory, "cpu": cpu, **({"unified": unified} if unified else {})}
+    )
+    rt.run_detached(bundle, "res", tmp_path / "out")
+    assert "linux.resources.memory.kernel" in (tmp_path / "out").read_text()  # the warning
+    m = {n: group_file("memory", "res", n) for n in ("memory.swappiness", "memory.oom_control",
+         "memory.kmem.tcp.limit_in_bytes", "memory.limit_in_bytes", "memory.use_hierarchy")}  # fmt: skip
+    assert m["memory.swappiness"] == "10" and "oom_kill_disable 1" in m["memory.oom_control"]
+    assert int(m["memory.kmem.tcp.limit_in_bytes"]) == 16 * MiB
+    assert int(m["memory.limit_in_bytes"]) == 48 * MiB and m["memory.use_hierarchy"] == "1"
+    assert (group_file("cpu", "res", "cpu.idle"), group_file("cpu", "res", "cpu.cfs_burst_us")) == (
+        "1",
+        "10000",
+    )
+    if unified:
+        assert group_file("unified", "res", "cgroup.max.descendants") == "9"
+    # the stored spec holds every field (the deprecated kernel limit is not one)
+    from pycontainers.runtime.specfile import load_spec
+
+    spec, _ = load_spec(str(rt.root / "res"))
+    doc = json.loads((bundle / "config.json").read_text())["linux"]["resources"]
+    expected = oci_resources(doc)
+    assert spec.resources is not None
+    assert spec.resources.memory_swappiness == 10 and spec.resources.cpu_burst == 10000
+    assert (spec.resources.memory_swappiness, spec.resources.oom_kill_disable,
+            spec.resources.memory_kernel_tcp, spec.resources.cpu_idle,
+            spec.resources.unified) == (expected.memory_swappiness, expected.oom_kill_disable,
+                                        expected.memory_kernel_tcp, expected.cpu_idle,
+                                        expected.unified)  # fmt: skip
+    # update: a linux.resources file, then runc's flags
+    update = tmp_path / "update.json"
+    update.write_text(json.dumps({"memory": {"swappiness": 30, "disableOOMKiller": False},
+                                  "cpu": {"idle": 0, "burst": 20000}}))  # fmt: skip
+    rt("update", "--resources", str(update), "res")
+    assert group_file("memory", "res", "memory.swappiness") == "30"
+    assert "oom_kill_disable 0" in group_file("memory", "res", "memory.oom_control")
+    assert (group_file("cpu", "res", "cpu.idle"), group_file("cpu", "res", "cpu.cfs_burst_us")) == (
+        "0",
+        "20000",
+    )
+    r = rt("update", "--cpu-idle", "0", "--cpu-burst", "5000", "--cpu-share", "256",
+           "--kernel-memory", "1m", "--kernel-memory-tcp", "8m", "res")  # fmt: skip
+    assert "--kernel-memory" in r.stderr and "deprecated" in r.stderr  # ignored, as runc does
+    assert group_file("cpu", "res", "cpu.idle") == "0"
+    assert group_file("cpu", "res", "cpu.cfs_burst_us") == "5000"
+    assert group_file("cpu", "res", "cpu.shares") == "256"
+    assert int(group_file("memory", "res", "memory.kmem.tcp.limit_in_bytes")) == 8 * MiB
+    # checkBeforeUpdate: a limit at or below what the container uses is refused, unchanged
+    update.write_text(json.dumps({"memory": {"limit": 4096, "checkBeforeUpdate": True}}))
+    bad = rt("update", "--resources", str(update), "res", check=False)
+    assert bad.returncode == 1 and "rejecting a limit of 4096" in bad.stderr
+    assert int(group_file("memory", "res", "memory.limit_in_bytes")) == 48 * MiB
+    bad = rt("update", "--cpu-rt-runtime", "1000", "res", check=False)  # the parent has none
+    assert bad.returncode == 1 and "cpu.rt_runtime_us" in bad.stderr
+    bad = rt("update", "--l3-cache-schema", "L3:0=f", "res", check=False)
+    assert bad.returncode == 1 and "Intel RDT" in bad.stderr
+    rt("delete", "--force", "res")
+    assert not cgroup_exists("pycontainers-runtime", "res")
+
+
+@pytest.mark.skipif("cpu" not in V1, reason="the cpu controller is not v1 (no RT bandwidth on v2)")
+def test_realtime_cpu_at_a_top_level_cgroups_path(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """As runtime-tools does: real-time time for a group right below the root (a group
+    below another needs its parent to have some, as runc's users know)."""
+    if not os.path.exists(os.path.join(LAYOUT.v1["cpu"], "cpu.rt_runtime_us")):
+        pytest.skip("the kernel has no real-time group scheduling")
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "100"])
+    path = f"/pycontainers-rt-{os.getpid()}"
+    with_resources(bundle, {"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}},
+                   cgroupsPath=path)  # fmt: skip
+    rt.run_detached(bundle, "rt", tmp_path / "out")
+    d = LAYOUT.v1["cpu"] + path
+    with open(f"{d}/cpu.rt_runtime_us") as f:
+        assert f.read().strip() == "10000"
+    rt("update", "--cpu-rt-runtime", "20000", "rt")
+    with open(f"{d}/cpu.rt_runtime_us") as f:
+        assert f.read().strip() == "20000"
+    rt("delete", "--force", "rt")
+    assert not os.path.exists(d)
+
+
+def test_what_this_host_cannot_honour_is_refused_with_the_json_path(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    good = (bundle / "config.json").read_text()
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"unified": {"cgroup.procs": "1"}}, "linux.resources.unified: cgroup.procs is managed"),
+        ({"memory": {"swappiness": 101}}, "linux.resources.memory.swappiness: must be between 0 and 100"),
+        ({"blockIO": {"weightDevice": [{"major": 8, "minor": 0}]}},
+         "linux.resources.blockIO.weightDevice[0]: needs a weight or a leafWeight"),
+    ]  # fmt: skip
+    if not {"net_cls", "net_prio"} & V1:
+        cases.append(({"network": {"classID": 1048577}},
+                      "linux.resources.network.classID: not supported here: net_cls is a cgroup v1"))  # fmt: skip
+    if LAYOUT.kind == "hybrid" and "memory" in V1:
+        cases.append(({"unified": {"memory.high": "64M"}},
+                      "linux.resources.unified: not supported here: memory.high: the memory controller is a cgroup v1"))  # fmt: skip
+    if "memory" not in V1:
+        cases.append(({"memory": {"swappiness": 10}},
+                      "linux.resources.memory.swappiness: not supported here: cgroup v2 has no"))  # fmt: skip
+    if "cpu" in V1 and os.path.exists(os.path.join(LAYOUT.v1["cpu"], "cpu.rt_runtime_us")):
+        # below pycontainers-runtime/, which has no real-time time to give: the kernel's EINVAL
+        cases.append(({"cpu": {"realtimeRuntime": 1000}}, "what its parent group leaves"))
+    if "blkio" in V1 and not os.path.exists(os.path.join(LAYOUT.v1["blkio"], "blkio.leaf_weight")):
+        cases.append(({"blockIO": {"leafWeight": 300}},
+                      "linux.resources.blockIO.leafWeight: not supported here: no blkio.leaf_weight"))  # fmt: skip
+    if "blkio" in V1 and not any(
+        os.path.exists(os.path.join(LAYOUT.v1["blkio"], f))
+        for f in ("blkio.weight", "blkio.bfq.weight")
+    ):
+        cases.append(({"blockIO": {"weight": 300}},
+                      "linux.resources.blockIO.weight: not supported here: no blkio.weight nor"))  # fmt: skip
+    for i, (resources, message) in enumerate(cases):
+        (bundle / "config.json").write_text(good)
+        with_resources(bundle, resources)
+        assert message in refused(rt, bundle, f"bad{i}"), resources

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pycontainers.cgroups._devices import DeviceMapping as DeviceMapping
-from pycontainers.cgroups._devices import device_mappings
+from pycontainers.cgroups._devices import DeviceNode as DeviceNode
+from pycontainers.cgroups._devices import device_mappings, device_nodes
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
 
@@ -595,6 +596,10 @@ def _devices(value: object) -> tuple[DeviceMapping, ...]:
     return device_mappings("devices", value)
 
 
+def _device_nodes(value: object) -> tuple[DeviceNode, ...]:
+    return device_nodes("device_nodes", value)
+
+
 def _shm_size(value: int | str) -> int:
     from pycontainers.cgroups._units import parse_bytes
 
@@ -668,6 +673,12 @@ class ContainerSpec:
     """Host device nodes bound into the container (Docker's ``--device``:
     ``"/dev/fuse"``, ``"/dev/sda:/dev/xvda:r"`` or :class:`DeviceMapping` s); the device
     cgroup allows each its permissions. Needs ``resources`` (the cgroup)."""
+    device_nodes: tuple[DeviceNode, ...] = attrs.field(
+        default=(), converter=_device_nodes, metadata={"omit_default": True}
+    )
+    """Device nodes made in the container's /dev (OCI ``linux.devices``), each with its
+    type, numbers, mode and owner; what may be done with them is ``resources``' device rules
+    (none are added for them)."""
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.rootfs, OverlayRootfs):

@@ -207,3 +207,22 @@ def test_features_names_the_capabilities_as_config_json_does(rt: Runtime) -> Non
         theirs = json.loads(subprocess.run([RUNC, "features"], capture_output=True, text=True,
                                            check=True).stdout)  # fmt: skip
         assert set(theirs["linux"]["capabilities"]) <= set(feats["linux"]["capabilities"])
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_a_filter_that_refuses_getcwd_does_not_fail_the_start(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path, nnp: bool
+) -> None:
+    # runtime-tools' linux_seccomp: without no_new_privs the filter is loaded before the
+    # switch to the container's ids, and our own check of the working directory (getcwd,
+    # CVE-2024-21626) came after it and failed with the filter's errno. runc (1.1.x) fails so
+    # too ("failed to verify if current working directory is safe"): compared with it only
+    # with no_new_privs
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sh", "-c", "cd /etc && echo in"])
+    filt = {"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}  # fmt: skip
+    edit_config(bundle, lambda d: (d["linux"].update(seccomp=filt),
+                                   d["process"].update(noNewPrivileges=nnp, cwd="/tmp")))  # fmt: skip
+    for name, argv in _runtimes(rt, tmp_path)[: None if nnp else 1]:
+        r = _run(argv, bundle, f"cwd-{name}")
+        assert (r.returncode, r.stdout) == (0, "in\n"), (name, r.stderr)

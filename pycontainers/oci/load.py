@@ -359,6 +359,24 @@ _CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 _CAP_FIELDS = {f"cap_{kind}": kind for kind in _CAP_SETS[1:]} | {"cap_add": "bounding"}
 
 
+def process_capabilities(
+    process: dict[str, Any], uid: int, base: SecurityOptions
+) -> SecurityOptions:
+    """``base`` with the capability sets of an OCI process object (``process.capabilities``
+    of a config, or of ``exec --process``) in place of its own: checked as ``create`` checks
+    a config's (errors name ``process.capabilities.<set>``); for uid 0 the ambient set is
+    what the kernel can raise. Nothing else of ``base`` changes.
+    """
+    caps = _capability_sets(process)
+    if uid == 0:
+        caps["ambient"] = _raisable(caps)
+    return _security(caps, lambda: attrs.evolve(
+        base, cap_drop=("ALL",), cap_add=caps["bounding"], cap_effective=caps["effective"],
+        cap_permitted=caps["permitted"], cap_inheritable=caps["inheritable"],
+        cap_ambient=caps["ambient"],
+    ))  # fmt: skip
+
+
 def _capability_sets(process: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     """``process.capabilities``: each of the five sets (a missing one is empty, as the
     runtime-spec says), checked to be lists of names.
@@ -500,4 +518,11 @@ def _mount(m: dict[str, Any], dest: str) -> Mount:
     )
 
 
-__all__ = ["DEFAULT_DESTINATIONS", "OciConfig", "OciConfigError", "from_config", "read_config"]
+__all__ = [
+    "DEFAULT_DESTINATIONS",
+    "OciConfig",
+    "OciConfigError",
+    "from_config",
+    "process_capabilities",
+    "read_config",
+]

@@ -660,8 +660,9 @@ class ContainerSpec:
     """Existing namespaces to join instead of making them, as (kind, path) pairs for
     ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's), ``user``
     (joined first: the new namespaces are then its own), ``cgroup``, ``time`` and ``mnt``
-    (the rootfs, mounts, masked and read-only paths are then the joined namespace's: none are
-    set up); the kind must then not be in ``namespaces``. The network namespace is
+    (the rootfs is then set up in the joined namespace, as runc does: its path must be
+    reachable there, and the mounts made stay that namespace's); the kind must then not be
+    in ``namespaces``. The network namespace is
     ``netns``."""
     sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_sysctls)
     """Kernel parameters set in the container's own namespaces before its process runs

@@ -435,7 +435,7 @@ def _device_nodes(linux: dict[str, Any]) -> tuple[DeviceNode, ...]:
         where = f"linux.devices[{i}]"
         if not isinstance(dev, dict):
             raise OciConfigError(where, "expected an object")
-        fields = {"path": dev.get("path"), "type": dev.get("type")}
+        fields: dict[str, Any] = {"path": dev.get("path"), "type": dev.get("type")}
         for key, name in (("major", "major"), ("minor", "minor"), ("fileMode", "file_mode"),
                           ("uid", "uid"), ("gid", "gid")):  # fmt: skip
             if dev.get(key) is not None:

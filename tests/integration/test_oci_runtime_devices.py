@@ -88,7 +88,7 @@ def test_in_a_user_namespace_a_device_the_host_lacks_is_refused(
     def change(doc: dict[str, object]) -> None:
         linux = doc["linux"]
         assert isinstance(linux, dict)
-        linux["namespaces"].append({"type": "user"})  # type: ignore[attr-defined]
+        linux["namespaces"].append({"type": "user"})
         linux["uidMappings"] = linux["gidMappings"] = ids
         linux["devices"] = DEVICES[:1]
 
@@ -100,7 +100,7 @@ def test_in_a_user_namespace_a_device_the_host_lacks_is_refused(
     assert not (rt.root / "uns").exists()
     assert not cgroup_exists("pycontainers-runtime", "uns")
     # the host's own node is bound there instead (its mode and owner are the host's)
-    edit_config(bundle, lambda d: d["linux"].update(devices=[  # type: ignore[union-attr]
+    edit_config(bundle, lambda d: d["linux"].update(devices=[
         {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]))  # fmt: skip
     r = subprocess.run([*rt.argv(), "run", "--bundle", str(bundle), "uns2"], capture_output=True,
                        text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip

@@ -440,6 +440,10 @@ def _device_nodes(linux: dict[str, Any]) -> tuple[DeviceNode, ...]:
                           ("uid", "uid"), ("gid", "gid")):  # fmt: skip
             if dev.get(key) is not None:
                 fields[name] = dev[key]
+        mode = fields.get("file_mode")
+        if isinstance(mode, int) and not isinstance(mode, bool) and mode >= 0:
+            fields["file_mode"] = mode & ~0o170000  # a file type there is the node's: dropped,
+            # as runc drops it (the type is "type")
         try:
             out.append(DeviceNode(**fields))
         except SpecError as exc:

@@ -24,10 +24,10 @@ DEVICES = [
      "uid": 7, "gid": 8},
     {"path": "/dev/sub/test2", "type": "b", "major": 8, "minor": 666, "fileMode": 0o600},
     {"path": "/dev/test3", "type": "p", "fileMode": 0o620, "uid": 3, "gid": 4},
-    {"path": "/dev/test4", "type": "u", "major": 1, "minor": 5},
+    {"path": "/dev/test4", "type": "u", "major": 1, "minor": 5, "fileMode": 0o20644},
 ]  # fmt: skip
 # the modes as `stat -c %f:%t:%T:%u:%g` prints them (type|mode hex, major, minor hex)
-WANT = ["21a0:a:29a:7:8", "6180:8:29a:0:0", "1190:0:0:3:4", "21b6:1:5:0:0"]
+WANT = ["21a0:a:29a:7:8", "6180:8:29a:0:0", "1190:0:0:3:4", "21a4:1:5:0:0"]
 SCRIPT = (
     "for d in /dev/test1 /dev/sub/test2 /dev/test3 /dev/test4; do stat -c %f:%t:%T:%u:%g $d; "
     "done; head -c 4 /dev/test4 | od -An -tx1; "
@@ -113,7 +113,7 @@ def test_in_a_user_namespace_a_device_the_host_lacks_is_refused(
         ({"path": "/dev/x", "type": "q", "major": 1, "minor": 1}, "linux.devices[0].type"),
         ({"path": "/etc/x", "type": "c", "major": 1, "minor": 1}, "linux.devices[0].path"),
         ({"path": "/dev/x", "type": "c", "major": -1, "minor": 1}, "linux.devices[0].major"),
-        ({"path": "/dev/x", "type": "c", "fileMode": 0o10777}, "linux.devices[0].fileMode"),
+        ({"path": "/dev/x", "type": "c", "fileMode": 0o1000000}, "linux.devices[0].fileMode"),
     ],
 )
 def test_bad_devices_are_refused_naming_the_field(

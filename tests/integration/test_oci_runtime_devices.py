@@ -25,6 +25,8 @@ DEVICES = [
     {"path": "/dev/sub/test2", "type": "b", "major": 8, "minor": 666, "fileMode": 0o600},
     {"path": "/dev/test3", "type": "p", "fileMode": 0o620, "uid": 3, "gid": 4},
     {"path": "/dev/test4", "type": "u", "major": 1, "minor": 5, "fileMode": 0o20644},
+    # a default device listed again (older configs list them): the one there is kept
+    {"path": "/dev/null", "type": "c", "major": 1, "minor": 3},
 ]  # fmt: skip
 # the modes as `stat -c %f:%t:%T:%u:%g` prints them (type|mode hex, major, minor hex)
 WANT = ["21a0:a:29a:7:8", "6180:8:29a:0:0", "1190:0:0:3:4", "21a4:1:5:0:0"]
@@ -61,7 +63,9 @@ def test_devices_the_host_lacks_are_made_with_their_mode_and_owner(
         linux["devices"] = DEVICES
         linux["resources"] = {"devices": [{"allow": False, "access": "rwm"},
                                           {"allow": True, "type": "c", "major": 1,
-                                           "minor": 5, "access": "rwm"}]}  # fmt: skip
+                                           "minor": 5, "access": "rwm"},
+                                          {"allow": True, "type": "c", "major": 1,
+                                           "minor": 3, "access": "rwm"}]}  # fmt: skip
 
     edit_config(bundle, change)
     for name, argv in _runtimes(rt, tmp_path):
@@ -126,3 +130,16 @@ def test_bad_devices_are_refused_naming_the_field(
     r = rt("create", "--bundle", str(bundle), "bad", check=False, stdin=subprocess.DEVNULL)
     assert r.returncode == 1 and expected in r.stderr, r
     assert not (rt.root / "bad").exists()
+
+
+def test_a_device_over_a_different_default_one_is_refused(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
+    edit_config(bundle, lambda d: d["linux"].update(
+        devices=[{"path": "/dev/null", "type": "c", "major": 1, "minor": 5}]))  # fmt: skip
+    r = rt("create", "--bundle", str(bundle), "over", check=False, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, r
+    assert "a different file exists at device path /dev/null" in r.stderr
+    assert not (rt.root / "over").exists()
+    assert not cgroup_exists("pycontainers-runtime", "over")

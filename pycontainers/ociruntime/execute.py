@@ -225,6 +225,13 @@ def _plan(
         cap_add=sorted(extra), capabilities=sets,
     )  # fmt: skip
     changes: dict[str, Any] = {}
+    if sets is not None and entry.spec.security.privileged:
+        # a privileged container's processes get every capability: the sets still narrow
+        from pycontainers.security.capabilities import to_mask
+
+        mask = to_mask(set(sets.capabilities()) | extra)
+        assert plan.capabilities is not None
+        changes["capabilities"] = tuple(m & mask for m in plan.capabilities)
     if proc.no_new_privs:
         changes["no_new_privs"] = True
     if console:

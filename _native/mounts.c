@@ -106,6 +106,98 @@ static void mask_or_readonly(struct child *c, const struct pc_op *op) {
     }
 }
 
+/* PC_OP_DEVICE: the node is made on the container's own /dev (a tmpfs of its mount
+ * namespace: nothing is left on the host), with the spec's owner and mode. A node that is
+ * already there (a default device, bound from the host) is accepted only if it is that very
+ * device, and is left as it is: chmod/chown of a bound host node would change the host's. */
+static void bind_host_node(struct child *c, const struct pc_op *op, int strict) {
+    struct stat st;
+    int src = open(op->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (src < 0 || fstat(src, &st) < 0 || (st.st_mode & S_IFMT) != (op->mode & S_IFMT) ||
+        (!S_ISFIFO(st.st_mode) && st.st_rdev != (dev_t)op->dev)) {
+        int err = src < 0 ? errno : ENODEV;
+        say(c, "in a user namespace a device node cannot be made; the host has no such node at",
+            op->target);
+        fail(c, PC_STAGE_MOUNT, err, 125);
+    }
+    int fd = ensure_beneath(c->rootfd, op->target, 1, strict);
+    char path[32];
+    int rc = -1, err = -fd;
+    if (fd >= 0) {
+        proc_fd_path(path, src);
+        rc = mount_on_fd(path, fd, NULL, MS_BIND, NULL);
+        err = errno;
+        close(fd);
+    }
+    close(src);
+    if (rc < 0) {
+        say(c, "bind the host's device node on", op->target);
+        fail(c, PC_STAGE_MOUNT, err, 125);
+    }
+}
+
+static void make_device(struct child *c, const struct pc_op *op, int strict) {
+    const char *base;
+    if (op->options & PC_OPT_HOSTNODE) {
+        bind_host_node(c, op, strict);
+        return;
+    }
+    int dir = parent_beneath(c->rootfd, op->target, &base, strict);
+    if (dir < 0) {
+        say(c, "parent directory of device", op->target);
+        fail(c, PC_STAGE_MOUNT, -dir, 125);
+    }
+    int err = 0;
+    const char *what = "mknod";
+    if (mknodat(dir, base, op->mode, (dev_t)op->dev) < 0) {
+        struct stat st;
+        err = errno;
+        if (err == EEXIST && fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            (st.st_mode & S_IFMT) == (op->mode & S_IFMT) &&
+            (S_ISFIFO(st.st_mode) || st.st_rdev == (dev_t)op->dev)) {
+            close(dir);
+            return;
+        }
+        if (err == EEXIST)
+            what = "a different file exists at device path";
+    } else if (fchownat(dir, base, (uid_t)op->flags, (gid_t)op->propagation, AT_SYMLINK_NOFOLLOW) < 0) {
+        err = errno;
+        what = "chown device";
+    } else if (fchmodat(dir, base, op->mode & 07777, 0) < 0) {
+        err = errno; /* mknod applied the umask: set the mode asked for */
+        what = "chmod device";
+    } else if (S_ISCHR(op->mode) || S_ISBLK(op->mode)) {
+        int node = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        char src[32];
+        if (node < 0) {
+            err = errno;
+            what = "open device";
+        } else {
+            proc_fd_path(src, node);
+            if (mount_on_fd(src, node, NULL, MS_BIND, NULL) < 0) {
+                err = errno;
+                what = "bind device on itself";
+            }
+            close(node);
+        }
+        if (!err) {
+            /* reopen: the bind's top; only this node's mount loses nodev */
+            node = openat(dir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (node < 0 || mount_on_fd(NULL, node, NULL, MS_BIND | MS_REMOUNT | (locked_flags(node) & ~MS_NODEV), NULL) < 0) {
+                err = errno;
+                what = "allow the device on its mount (remount without nodev)";
+            }
+            if (node >= 0)
+                close(node);
+        }
+    }
+    close(dir);
+    if (err) {
+        say(c, what, op->target);
+        fail(c, PC_STAGE_MOUNT, err, 125);
+    }
+}
+
 static void do_op(struct child *c, const struct pc_op *op) {
     int strict = (op->options & PC_OPT_STRICT) != 0;
     int is_file = (op->options & PC_OPT_FILE) != 0;
@@ -263,6 +355,9 @@ static void do_op(struct child *c, const struct pc_op *op) {
     case PC_OP_MASK:
     case PC_OP_READONLY:
         mask_or_readonly(c, op);
+        return;
+    case PC_OP_DEVICE:
+        make_device(c, op, strict);
         return;
     default:
         say(c, "unknown operation on", op->target);

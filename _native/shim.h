@@ -19,6 +19,11 @@
 #define PC_OP_MASK 8       /* hide target: a read-only empty tmpfs on a directory, the host's
                               /dev/null bound on a file; skipped if the target is missing */
 #define PC_OP_READONLY 9   /* bind target on itself read-only; skipped if missing */
+#define PC_OP_DEVICE 10    /* make a device node (OCI linux.devices): mknod target with mode
+                              (S_IFCHR/S_IFBLK/S_IFIFO | permissions) and dev, owned by
+                              flags (uid) and propagation (gid); a char or block node is then
+                              bound on itself without nodev, so it opens although /dev is a
+                              nodev tmpfs (the device cgroup still decides its access) */
 
 /* Op option bits (pc_op.options). */
 #define PC_OPT_FILE 1      /* the target is a file, not a directory (create it as one) */
@@ -27,6 +32,8 @@
 #define PC_OPT_OPTIONAL 8  /* skip silently if the source does not exist */
 #define PC_OPT_TREE 32     /* a bind whose source is the detached mount plan->mount_trees[mode]
                               (an idmapped copy made by the parent): moved into place */
+#define PC_OPT_HOSTNODE 64 /* PC_OP_DEVICE in a user namespace (no mknod there): bind the
+                              host's node at the same path, which must be that device */
 #define PC_OPT_RRO 16      /* then read-only recursively: mount_setattr(AT_RECURSIVE,
                               MOUNT_ATTR_RDONLY) on the new mount and every one under it */
 

@@ -331,6 +331,26 @@ static void make_console(struct child *c) {
     close(p->console_sock);
 }
 
+/* chdir to the process's working directory; with check, make sure that it is inside the
+ * new root (CVE-2024-21626: a leaked fd of the host as cwd). A second chdir to the same path
+ * in the same root resolves to the same place. */
+static void enter_cwd(struct child *c, int check) {
+    const struct pc_plan *p = c->plan;
+    const char *cwd = p->cwd ? p->cwd : "/";
+    if (chdir(cwd) < 0) {
+        say(c, "chdir to working directory", cwd);
+        fail(c, PC_STAGE_CWD, errno, 125);
+    }
+    if (check && p->rootfs) {
+        char wd[PC_PATH_MAX];
+        long r = syscall(SYS_getcwd, wd, sizeof(wd));
+        if (r < 0 || wd[0] != '/') {
+            say(c, "working directory is outside the container's root:", cwd);
+            fail(c, PC_STAGE_CWD, r < 0 ? errno : EPERM, 125);
+        }
+    }
+}
+
 __attribute__((noreturn)) static void child_main(struct child *c) {
     const struct pc_plan *p = c->plan;
     int joinfds[PC_MAX_JOINS];
@@ -462,6 +482,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     int listener = -1, seccomp_done = 0;
     if (!p->no_new_privs) { /* without no_new_privs, only CAP_SYS_ADMIN may load it: now */
+        /* the filter may refuse getcwd (runtime-tools' linux_seccomp does): check first */
+        enter_cwd(c, 1);
         listener = load_seccomp(c);
         seccomp_done = 1;
     }
@@ -480,20 +502,8 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
     }
     caps_after_ids(c);
     umask(p->umask >= 0 ? (mode_t)p->umask : 022);
-    const char *cwd = p->cwd ? p->cwd : "/";
-    if (chdir(cwd) < 0) {
-        say(c, "chdir to working directory", cwd);
-        fail(c, PC_STAGE_CWD, errno, 125);
-    }
-    if (p->rootfs) {
-        /* the working directory must be inside the new root (CVE-2024-21626) */
-        char wd[PC_PATH_MAX];
-        long r = syscall(SYS_getcwd, wd, sizeof(wd));
-        if (r < 0 || wd[0] != '/') {
-            say(c, "working directory is outside the container's root:", cwd);
-            fail(c, PC_STAGE_CWD, r < 0 ? errno : EPERM, 125);
-        }
-    }
+    /* again as the container's user (its permissions); checked already if seccomp is on */
+    enter_cwd(c, !seccomp_done);
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         say(c, "set no_new_privs", NULL);
         fail(c, PC_STAGE_EXEC, errno, 125);

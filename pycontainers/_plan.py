@@ -34,6 +34,7 @@ OP_WRITE = 6
 OP_BIND_DEV = 7
 OP_MASK = 8
 OP_READONLY = 9
+OP_DEVICE = 10  # flags: the node's uid, propagation: its gid (see _native/shim.h)
 
 OPT_FILE = 1
 OPT_STRICT = 2
@@ -41,6 +42,7 @@ OPT_RECURSIVE = 4
 OPT_OPTIONAL = 8
 OPT_RRO = 16
 OPT_TREE = 32
+OPT_HOSTNODE = 64
 
 STAGES = {
     0: "ready",

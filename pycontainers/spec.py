@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pycontainers.cgroups._devices import DeviceMapping as DeviceMapping
-from pycontainers.cgroups._devices import device_mappings
+from pycontainers.cgroups._devices import DeviceNode as DeviceNode
+from pycontainers.cgroups._devices import device_mappings, device_nodes
 from pycontainers.cgroups._resources import Resources
 from pycontainers.errors import SpecError
 
@@ -595,6 +596,10 @@ def _devices(value: object) -> tuple[DeviceMapping, ...]:
     return device_mappings("devices", value)
 
 
+def _device_nodes(value: object) -> tuple[DeviceNode, ...]:
+    return device_nodes("device_nodes", value)
+
+
 def _shm_size(value: int | str) -> int:
     from pycontainers.cgroups._units import parse_bytes
 
@@ -655,8 +660,9 @@ class ContainerSpec:
     """Existing namespaces to join instead of making them, as (kind, path) pairs for
     ``ipc``, ``uts`` and ``pid`` (a Kubernetes pod's containers join its sandbox's), ``user``
     (joined first: the new namespaces are then its own), ``cgroup``, ``time`` and ``mnt``
-    (the rootfs, mounts, masked and read-only paths are then the joined namespace's: none are
-    set up); the kind must then not be in ``namespaces``. The network namespace is
+    (the rootfs is then set up in the joined namespace, as runc does: its path must be
+    reachable there, and the mounts made stay that namespace's); the kind must then not be
+    in ``namespaces``. The network namespace is
     ``netns``."""
     sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_sysctls)
     """Kernel parameters set in the container's own namespaces before its process runs
@@ -668,6 +674,12 @@ class ContainerSpec:
     """Host device nodes bound into the container (Docker's ``--device``:
     ``"/dev/fuse"``, ``"/dev/sda:/dev/xvda:r"`` or :class:`DeviceMapping` s); the device
     cgroup allows each its permissions. Needs ``resources`` (the cgroup)."""
+    device_nodes: tuple[DeviceNode, ...] = attrs.field(
+        default=(), converter=_device_nodes, metadata={"omit_default": True}
+    )
+    """Device nodes made in the container's /dev (OCI ``linux.devices``), each with its
+    type, numbers, mode and owner; what may be done with them is ``resources``' device rules
+    (none are added for them)."""
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.rootfs, OverlayRootfs):

@@ -264,3 +264,67 @@ def _count(field: str, value: object) -> int:
     if value in (UNLIMITED, "max"):
         return UNLIMITED
     return parse_int(field, value, 1)
+
+
+_NODE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+@attrs.frozen
+class DeviceNode:
+    """A device node made in the container's ``/dev`` (OCI ``linux.devices``): ``type`` ``c``
+    (or ``u``, unbuffered char), ``b`` or ``p`` (a fifo), ``major``:``minor``, the
+    permission bits ``file_mode`` and the owner ``uid``/``gid`` (ids in the container).
+
+    Making it does not allow it: the device cgroup decides what may be done with the node
+    (``Resources.devices_allow``). In a user namespace, where mknod is impossible, the host's
+    node at the same path is bound instead (it must be that device; its mode and owner stay
+    the host's).
+    """
+
+    path: str
+    type: str
+    major: int = 0
+    minor: int = 0
+    file_mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        _check_path("device_nodes.path", self.path)
+        if not self.path.startswith("/dev/") or self.path.rstrip("/") == "/dev":
+            raise SpecError("device_nodes.path", f"must be a path under /dev/, got {self.path!r}")
+        if self.type not in _NODE_TYPES:
+            raise SpecError("device_nodes.type", f"c, u, b or p; got {self.type!r}")
+        for name, top in (("major", 0xFFFFFFFF), ("minor", 0xFFFFFFFF), ("file_mode", 0o7777),
+                          ("uid", 0xFFFFFFFE), ("gid", 0xFFFFFFFE)):  # fmt: skip
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+                raise SpecError(f"device_nodes.{name}", f"an integer in 0..{top:#o}, got {value!r}"
+                                if name == "file_mode" else
+                                f"an integer in 0..{top}, got {value!r}")  # fmt: skip
+
+    @property
+    def mode(self) -> int:
+        """``st_mode`` of the node: its file type and ``file_mode``."""
+        return _NODE_TYPES[self.type] | self.file_mode
+
+    @property
+    def rdev(self) -> int:
+        """``st_rdev`` of the node (0 for a fifo)."""
+        return 0 if self.type == "p" else os.makedev(self.major, self.minor)
+
+
+def device_nodes(field: str, value: object) -> tuple[DeviceNode, ...]:
+    """A tuple of :class:`DeviceNode` (one path once)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
+        raise SpecError(field, f"expected a list of DeviceNode, got {value!r}")
+    out = tuple(value)
+    for node in out:
+        if not isinstance(node, DeviceNode):
+            raise SpecError(field, f"expected DeviceNode objects, got {node!r}")
+    paths = [os.path.normpath(n.path) for n in out]
+    if len(set(paths)) != len(paths):
+        raise SpecError(field, f"a path is given twice: {paths}")
+    return out

@@ -24,6 +24,7 @@ from pycontainers._plan import (
     MS_UNBINDABLE,
     OP_BIND,
     OP_BIND_DEV,
+    OP_DEVICE,
     OP_MASK,
     OP_MKDIR,
     OP_MKNOD,
@@ -32,6 +33,7 @@ from pycontainers._plan import (
     OP_SYMLINK,
     OP_WRITE,
     OPT_FILE,
+    OPT_HOSTNODE,
     OPT_OPTIONAL,
     OPT_RECURSIVE,
     OPT_RRO,
@@ -226,13 +228,22 @@ def default_ops(spec: ContainerSpec) -> list[Op]:
 
 
 def device_ops(spec: ContainerSpec) -> list[Op]:
-    """Binds of the spec's host device nodes (Docker's ``--device``) at their paths: a bind
-    keeps the host /dev's ``dev`` flag and works in a user namespace, where mknod cannot; the
-    device cgroup decides what may be done with each.
+    """Binds of the spec's host device nodes (Docker's ``--device``) at their paths, then
+    its ``device_nodes`` (OCI ``linux.devices``) made in /dev (see ``_native/shim.h``,
+    PC_OP_DEVICE). A bind keeps the host /dev's ``dev`` flag and works in a user namespace,
+    where mknod cannot; the device cgroup decides what may be done with each.
     """
-    return [
+    ops = [
         Op(OP_BIND_DEV, d.path, d.host_path, options=OPT_STRICT | OPT_FILE) for d in spec.devices
     ]
+    userns = "user" in spec.namespaces or any(kind == "user" for kind, _ in spec.join)
+    for n in spec.device_nodes:  # owner in flags, group in propagation (_native/shim.h)
+        # in a user namespace mknod of a device is refused: the host's node at that path, checked in C
+        # to be that device, is bound instead
+        options = OPT_STRICT | (OPT_HOSTNODE if userns and n.type != "p" else 0)
+        ops.append(Op(OP_DEVICE, n.path, flags=n.uid, propagation=n.gid, mode=n.mode,
+                      dev=n.rdev, options=options))  # fmt: skip
+    return ops
 
 
 def _etc_files(hostname: str) -> list[Op]:

@@ -222,6 +222,12 @@ def _linux(spec: ContainerSpec) -> dict[str, Any]:
         linux["resources"] = resources(spec)
     if spec.sysctls:
         linux["sysctl"] = dict(spec.sysctls)
+    if spec.device_nodes:
+        linux["devices"] = [
+            {"path": n.path, "type": n.type, "major": n.major, "minor": n.minor,
+             "fileMode": n.file_mode, "uid": n.uid, "gid": n.gid}
+            for n in spec.device_nodes
+        ]  # fmt: skip
     return linux
 
 

@@ -28,7 +28,15 @@ from pycontainers.oci.config import (
     digest,
     to_config,
 )
-from pycontainers.spec import ContainerSpec, IdMapping, Mount, Process, SecurityOptions, User
+from pycontainers.spec import (
+    ContainerSpec,
+    DeviceNode,
+    IdMapping,
+    Mount,
+    Process,
+    SecurityOptions,
+    User,
+)
 
 _OCI_TO_NS = {v: k for k, v in NS_TO_OCI.items()}
 DEFAULT_DESTINATIONS = frozenset(
@@ -218,7 +226,7 @@ def _ours(doc: dict[str, Any], notes: dict[str, str]) -> OciConfig:
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(_get(doc, "root", dict, {}), "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux"),
-        sysctls=sysctls, **extras,
+        sysctls=sysctls, device_nodes=_device_nodes(linux), **extras,
     ))  # fmt: skip
     name = notes.get(PREFIX + "name", "")
     # every field we derive must be what the annotations give: else it was edited by hand
@@ -330,7 +338,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
         uid_mappings=_mappings(doc, "uidMappings"), gid_mappings=_mappings(doc, "gidMappings"),
         readonly_rootfs=_get(root, "readonly", bool, False, "root"),
         rootfs_propagation=_get(linux, "rootfsPropagation", str, "rprivate", "linux") or "rprivate",
-        sysctls=sysctls,
+        sysctls=sysctls, device_nodes=_device_nodes(linux),
     ))  # fmt: skip
     consumed = {
         "ociVersion": None, "root": {"path": None, "readonly": None}, "hostname": None,
@@ -339,7 +347,7 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
                     "noNewPrivileges": None, "capabilities": None},
         "linux": {"namespaces": None, "uidMappings": None, "gidMappings": None,
                   "rootfsPropagation": None, "maskedPaths": None, "readonlyPaths": None,
-                  "seccomp": None, "sysctl": None},
+                  "seccomp": None, "sysctl": None, "devices": None},
     }  # fmt: skip
     extra = _extra(doc, consumed)
     if kept:
@@ -349,6 +357,24 @@ def _foreign(doc: dict[str, Any], bundle: str | None) -> OciConfig:
 
 _CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 _CAP_FIELDS = {f"cap_{kind}": kind for kind in _CAP_SETS[1:]} | {"cap_add": "bounding"}
+
+
+def process_capabilities(
+    process: dict[str, Any], uid: int, base: SecurityOptions
+) -> SecurityOptions:
+    """``base`` with the capability sets of an OCI process object (``process.capabilities``
+    of a config, or of ``exec --process``) in place of its own: checked as ``create`` checks
+    a config's (errors name ``process.capabilities.<set>``); for uid 0 the ambient set is
+    what the kernel can raise. Nothing else of ``base`` changes.
+    """
+    caps = _capability_sets(process)
+    if uid == 0:
+        caps["ambient"] = _raisable(caps)
+    return _security(caps, lambda: attrs.evolve(
+        base, cap_drop=("ALL",), cap_add=caps["bounding"], cap_effective=caps["effective"],
+        cap_permitted=caps["permitted"], cap_inheritable=caps["inheritable"],
+        cap_ambient=caps["ambient"],
+    ))  # fmt: skip
 
 
 def _capability_sets(process: dict[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -398,6 +424,32 @@ def _security(caps: dict[str, tuple[str, ...]], make: Any) -> SecurityOptions:
         where = f"process.capabilities.{kind}" if kind else "process.capabilities"
         raise OciConfigError(where, str(exc).removeprefix(f"{exc.field}: ")) from None
     return security
+
+
+def _device_nodes(linux: dict[str, Any]) -> tuple[DeviceNode, ...]:
+    """``linux.devices``: the nodes made in the container's /dev (a missing ``fileMode``,
+    ``uid`` or ``gid`` is 0666, 0 and 0, as runc has them).
+    """
+    out = []
+    for i, dev in enumerate(_get(linux, "devices", list, [], "linux")):
+        where = f"linux.devices[{i}]"
+        if not isinstance(dev, dict):
+            raise OciConfigError(where, "expected an object")
+        fields: dict[str, Any] = {"path": dev.get("path"), "type": dev.get("type")}
+        for key, name in (("major", "major"), ("minor", "minor"), ("fileMode", "file_mode"),
+                          ("uid", "uid"), ("gid", "gid")):  # fmt: skip
+            if dev.get(key) is not None:
+                fields[name] = dev[key]
+        mode = fields.get("file_mode")
+        if isinstance(mode, int) and not isinstance(mode, bool) and mode >= 0:
+            fields["file_mode"] = mode & ~0o170000  # a file type there is the node's: dropped,
+            # as runc drops it (the type is "type")
+        try:
+            out.append(DeviceNode(**fields))
+        except SpecError as exc:
+            key = {"file_mode": "fileMode"}.get(exc.field.split(".")[-1], exc.field.split(".")[-1])
+            raise OciConfigError(f"{where}.{key}", str(exc).split(": ", 1)[-1]) from None
+    return tuple(out)
 
 
 def _sysctl(linux: dict[str, Any]) -> dict[str, str]:
@@ -470,4 +522,11 @@ def _mount(m: dict[str, Any], dest: str) -> Mount:
     )
 
 
-__all__ = ["DEFAULT_DESTINATIONS", "OciConfig", "OciConfigError", "from_config", "read_config"]
+__all__ = [
+    "DEFAULT_DESTINATIONS",
+    "OciConfig",
+    "OciConfigError",
+    "from_config",
+    "process_capabilities",
+    "read_config",
+]

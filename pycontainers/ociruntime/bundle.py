@@ -18,7 +18,7 @@ import attrs
 
 from pycontainers.errors import OciConfigError
 from pycontainers.oci.resources import oci_resources
-from pycontainers.spec import ContainerSpec, Mount
+from pycontainers.spec import ContainerSpec
 
 DEFAULT_CGROUP_PARENT = "pycontainers-runtime"
 
@@ -63,8 +63,8 @@ def load_bundle(bundle: str, container_id: str) -> Bundle:
     spec = loaded.spec
     name, parent = _cgroup_path(linux.get("cgroupsPath"), container_id)
     resources = oci_resources(linux.get("resources"), "linux.resources")
-    spec = attrs.evolve(spec, resources=resources, cgroup_parent=parent,
-                        mounts=(*spec.mounts, *_device_mounts(linux.get("devices"))))  # fmt: skip
+    spec = attrs.evolve(spec, resources=resources, cgroup_parent=parent)
+    _check_host_nodes(spec)
     terminal = process.get("terminal", False)
     if not isinstance(terminal, bool):
         raise OciConfigError("process.terminal", "expected a boolean")
@@ -218,40 +218,31 @@ def _refuse_unsupported(
         )
 
 
-def _device_mounts(devices: Any) -> tuple[Mount, ...]:
-    """``linux.devices``: each the host's own node of that type and number, bound at the
-    same path (a bind keeps the host mount's ``dev`` flag; the container's /dev is nodev).
-    Access is the device cgroup's job (``linux.resources.devices``); the node's mode and
-    owner are the host's.
+def _check_host_nodes(spec: ContainerSpec) -> None:
+    """``linux.devices`` in a user namespace: no mknod there, so the host's node at the same
+    path is bound; it must be that device (checked again in C, where it is bound). Its mode
+    and owner stay the host's.
     """
-    if devices is None:
-        return ()
-    if not isinstance(devices, list):
-        raise OciConfigError("linux.devices", "expected a list")
-    out = []
-    for i, dev in enumerate(devices):
+    if "user" not in spec.namespaces and "user" not in {kind for kind, _ in spec.join}:
+        return
+    for i, node in enumerate(spec.device_nodes):
+        if node.type == "p":
+            continue  # a fifo is made in a user namespace too
         where = f"linux.devices[{i}]"
-        if not isinstance(dev, dict):
-            raise OciConfigError(where, "expected an object")
-        path, kind = dev.get("path"), dev.get("type")
-        if not isinstance(path, str) or not path.startswith("/dev/"):
-            raise OciConfigError(f"{where}.path", f"expected a path under /dev, got {path!r}")
-        if kind not in ("c", "b", "u"):
-            raise OciConfigError(f"{where}.type", f"expected c, b or u, got {kind!r}")
-        want = (_int(dev, "major", where), _int(dev, "minor", where))
         try:
-            st = os.stat(path)
+            st = os.stat(node.path, follow_symlinks=False)
         except OSError as exc:
             raise OciConfigError(
-                where, f"the host has no {path} ({exc.strerror}): only host devices can be passed"
+                where,
+                f"in a user namespace a device node cannot be made, and the host has no "
+                f"{node.path} to bind ({exc.strerror})",
             ) from None
-        is_kind = stat.S_ISBLK(st.st_mode) if kind == "b" else stat.S_ISCHR(st.st_mode)
-        if not is_kind or (os.major(st.st_rdev), os.minor(st.st_rdev)) != want:
+        if (stat.S_IFMT(st.st_mode), st.st_rdev) != (stat.S_IFMT(node.mode), node.rdev):
             raise OciConfigError(
-                where, f"the host's {path} is not the {kind} {want[0]}:{want[1]} device asked for"
+                where,
+                f"in a user namespace a device node cannot be made, and the host's "
+                f"{node.path} is not the {node.type} {node.major}:{node.minor} device asked for",
             )
-        out.append(Mount(path, path, type="bind", options=("bind",)))
-    return tuple(out)
 
 
 def _cgroup_path(value: Any, container_id: str) -> tuple[str, str]:

@@ -177,11 +177,14 @@ def _after_launch(
         with open(f"/proc/{launch.pid}/oom_score_adj", "w") as f:
             f.write(str(bundle.oom_score_adj))
     # prestart (deprecated) and createRuntime: in the runtime's namespaces, the container's
-    # namespaces made; a failing one fails the create (and it is undone)
+    # namespaces made; a failing one fails the create (and it is undone). Their state says
+    # "created": the runtime-spec (1.2.0, runtime.md) has "creating" only for step 2 (making
+    # the environment) and "created" after it; these run at steps 4-5 (runtime-tools'
+    # hooks_stdin checks it; runc 1.1 passes "creating")
     if bundle.hooks:
         from pycontainers.ociruntime.hooks import run_hooks
 
-        run_hooks(bundle.hooks, ("prestart", "createRuntime"), c, "creating", reporter, fatal=True)
+        run_hooks(bundle.hooks, ("prestart", "createRuntime"), c, "created", reporter, fatal=True)
     r.move(Status.CREATED)
     c.save_state()
     if pid_file:

@@ -39,8 +39,10 @@ class ExecProcess:
     gid: int | None = None
     additional_gids: tuple[int, ...] = ()
     terminal: bool = False
-    capabilities: frozenset[str] | None = None
-    """None: the container's; else exactly these (narrower, or explicitly wider)."""
+    capabilities: dict[str, Any] | None = attrs.field(default=None, eq=False)
+    """The process JSON's ``capabilities`` object (its five sets), or None: the
+    container's. Given, they replace the container's sets for this process (narrower, or
+    explicitly wider, as runc gives them), checked as ``create`` checks a config's."""
     no_new_privs: bool = False
 
 
@@ -82,24 +84,15 @@ def read_process(path: str) -> ExecProcess:
     if not isinstance(groups, list) or not all(isinstance(g, int) and g >= 0 for g in groups):
         raise OciConfigError("user.additionalGids", "expected a list of ids")
     caps = doc.get("capabilities")
-    wanted = None
-    if caps is not None:
-        if not isinstance(caps, dict):
-            raise OciConfigError("capabilities", "expected an object")
-        if caps.get("inheritable") or caps.get("ambient"):
-            raise OciConfigError(
-                "capabilities", "inheritable and ambient sets are always empty here"
-            )
-        wanted = frozenset(
-            c.removeprefix("CAP_") for c in (caps.get("bounding") or []) if isinstance(c, str)
-        )
+    if caps is not None and not isinstance(caps, dict):
+        raise OciConfigError("capabilities", "expected an object")
     nnp = doc.get("noNewPrivileges", False)
     terminal = doc.get("terminal", False)
     if not isinstance(nnp, bool) or not isinstance(terminal, bool):
         raise OciConfigError("noNewPrivileges", "noNewPrivileges and terminal are booleans")
     return ExecProcess(
         args=tuple(args), env=tuple(env), cwd=cwd, uid=ids[0], gid=ids[1],
-        additional_gids=tuple(groups), terminal=terminal, capabilities=wanted, no_new_privs=nnp,
+        additional_gids=tuple(groups), terminal=terminal, capabilities=caps, no_new_privs=nnp,
     )  # fmt: skip
 
 
@@ -202,31 +195,41 @@ def _plan(
     console: bool,
 ) -> Any:
     """The entry plan (:func:`exec_plan`: confinement of the stored spec) with what the
-    process says applied: capabilities narrowed to what it lists (or explicitly widened),
-    no_new_privs only ever turned on, a console made in the container's devpts.
+    process says applied: its capability sets in place of the container's (all five, checked
+    and turned into masks as ``create`` does), ``--cap`` added, no_new_privs only ever turned
+    on, a console made in the container's devpts.
     """
     from pycontainers.runtime.exec import exec_plan
     from pycontainers.runtime.plan import CONSOLE_FD
-    from pycontainers.security.capabilities import normalize, to_mask
+    from pycontainers.security.capabilities import normalize
     from pycontainers.spec import User
 
-    container_caps = entry.spec.security.capabilities()
-    wanted = None
-    if proc.capabilities is not None:
-        wanted = {normalize("capabilities", c) for c in proc.capabilities}
     extra = {normalize("--cap", c.removeprefix("CAP_")) for c in cap_flags}
-    if wanted is not None:
-        extra |= wanted - container_caps  # asked for by name: given as runc does, or refused
     user = None
     if proc.uid is not None:
         user = User(uid=proc.uid, gid=proc.gid, additional_gids=proc.additional_gids)
+    sets = None
+    if proc.capabilities is not None:
+        from pycontainers.oci.load import process_capabilities
+
+        uid = proc.uid if proc.uid is not None else entry.spec.process.user.uid
+        try:
+            sets = process_capabilities(
+                {"capabilities": proc.capabilities}, uid or 0, entry.spec.security
+            )
+        except OciConfigError as exc:  # the process file's own JSON path
+            field = exc.field.removeprefix("process.")
+            raise OciConfigError(field, str(exc).removeprefix(f"{exc.field}: ")) from None
     plan = exec_plan(
         entry, proc.args, env=list(proc.env), user=user, cwd=proc.cwd, fds=fds,
-        cap_add=sorted(extra),
+        cap_add=sorted(extra), capabilities=sets,
     )  # fmt: skip
     changes: dict[str, Any] = {}
-    if wanted is not None:
-        mask = to_mask(wanted | extra)
+    if sets is not None and entry.spec.security.privileged:
+        # a privileged container's processes get every capability: the sets still narrow
+        from pycontainers.security.capabilities import to_mask
+
+        mask = to_mask(set(sets.capabilities()) | extra)
         assert plan.capabilities is not None
         changes["capabilities"] = tuple(m & mask for m in plan.capabilities)
     if proc.no_new_privs:

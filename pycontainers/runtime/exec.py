@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import attrs
+
 from pycontainers._plan import Plan
 from pycontainers.errors import ContainerTimeout
 from pycontainers.fs.users import resolve_user
@@ -24,7 +26,7 @@ from pycontainers.runtime.enter import Entry, open_entry
 from pycontainers.runtime.launch import await_report
 from pycontainers.runtime.lifecycle import require
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
-from pycontainers.spec import DEFAULT_PATH, Process, User
+from pycontainers.spec import DEFAULT_PATH, Process, SecurityOptions, User
 
 if TYPE_CHECKING:
     from pycontainers.runtime.container import Container
@@ -136,6 +138,7 @@ def exec_plan(
     cap_add: Iterable[str] = (),
     console: bool = False,
     console_size: tuple[int, int] | None = None,
+    capabilities: SecurityOptions | None = None,
 ) -> Plan:
     """The plan of a process entering the container of ``entry`` (``exec`` and health checks).
     ``console``: the child makes a pty of the container's devpts its stdio and sends the
@@ -143,11 +146,20 @@ def exec_plan(
 
     Its security comes from :func:`~pycontainers.runtime.confine.confinement` of the
     entry's stored spec; user, working directory and environment default to the
-    container's own process's, the user resolved in the container's root.
+    container's own process's, the user resolved in the container's root. ``capabilities``:
+    the capability sets of these options (an OCI exec's ``process.capabilities``) replace
+    the stored spec's for this process, and go through the same function; nothing else of
+    them is used (seccomp, no_new_privs, rlimits stay the container's).
     """
     from pycontainers.runtime.plan import CONSOLE_FD
 
     spec = entry.spec
+    if capabilities is not None:
+        c = capabilities
+        own = attrs.evolve(spec.security, cap_drop=c.cap_drop, cap_add=c.cap_add,
+                           cap_effective=c.cap_effective, cap_permitted=c.cap_permitted,
+                           cap_inheritable=c.cap_inheritable, cap_ambient=c.cap_ambient)  # fmt: skip
+        spec = attrs.evolve(spec, security=own)
     security = confinement(spec, privileged=privileged, cap_add=cap_add)
     proc = Process(
         args=tuple(args),

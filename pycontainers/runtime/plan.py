@@ -180,7 +180,7 @@ def make_plan(
     namespace it is then unshared, rooted at that group, and ``cgroup_layout`` says which
     cgroup filesystems to mount read-only at /sys/fs/cgroup; without a cgroup namespace,
     the container's own groups (``cgroup_path`` in each hierarchy) are bound read-only there.
-    With a joined mount namespace nothing of the rootfs is set up (it is that namespace's);
+    With a joined mount namespace the rootfs is set up in it (as runc does);
     with a joined user namespace every new namespace is made after joining it (owned by it).
     ``console_size`` is the terminal's (rows, columns); ``timens_offsets`` the new time
     namespace's clock offsets (the text of ``/proc/PID/timens_offsets``). With
@@ -239,11 +239,9 @@ def make_plan(
     ops += rootfs_plan.device_ops(spec)
     ops += rootfs_plan.sysctl_ops(spec.sysctls)
     ops += rootfs_plan.security_ops(spec.security)
-    if "mnt" in joined:
-        rootfs_root: str | None = None  # the joined namespace's root and mounts, as they are
-        ops = []
-    else:
-        rootfs_root = rootfs
+    # a joined mount namespace gets the rootfs set up in it, as runc does (the runtime-spec's
+    # linux_ns_path check): its rootfs path must be reachable there
+    rootfs_root = rootfs
     proc = spec.process
     env = proc.environ()
     if hostname:

@@ -191,7 +191,8 @@ def test_exec_takes_its_security_from_the_stored_spec(
         process = tmp_path / "process.json"
         process.write_text(json.dumps({
             "args": ["sh", "-c", probe], "user": {"uid": 1000, "gid": 1000}, "cwd": "/",
-            "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
+            "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                             "permitted": ["CAP_KILL"]},
             "noNewPrivileges": False,  # cannot turn the container's off
         }))  # fmt: skip
         narrowed = rt("exec", "--process", str(process), "sec").stdout.split()

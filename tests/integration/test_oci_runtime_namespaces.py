@@ -121,9 +121,10 @@ def _first(rt: Runtime, busybox_rootfs: Path, tmp_path: Path) -> tuple[Caller, d
 def test_a_second_container_joins_the_first_ones_namespaces(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
-    """user is joined first (so the second's own uts/ipc/pid/net are owned by it), the
-    joined mount namespace is used as it is (its tmpfs visible, no rootfs set up), and the
-    joined time namespace has the first one's offsets."""
+    """user is joined first (so the second's own uts/ipc/pid/net are owned by it), its own
+    mount namespace (owned by the joined user namespace) has its own rootfs, and the joined
+    time namespace has the first one's offsets. (A joined mount namespace gets the rootfs
+    set up in it: test_a_joined_mount_namespace_gets_the_rootfs_set_up_in_it.)"""
     first, _ = _first(rt, busybox_rootfs, tmp_path)
     second = None
     try:
@@ -134,20 +135,18 @@ def test_a_second_container_joins_the_first_ones_namespaces(
             import time
 
             time.sleep(0.02)
-        # the /proc it sees is the first one's (of the joined mount namespace): its own
-        # processes, in a pid namespace of its own, are not in it
-        script = "cat /mnt/marker/file /proc/uptime; echo pid=$$"
+        script = "cat /mnt/marker/file 2>/dev/null || echo own; cat /proc/uptime; echo pid=$$"
         bundle = make_bundle(tmp_path / "second", busybox_rootfs, ["sh", "-c", script])
         doc = json.loads((bundle / "config.json").read_text())
         doc["linux"]["namespaces"] = [
             {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"},
+            {"type": "mount"},
             *({"type": kind, "path": f"/proc/{pid}/ns/{ns}"}
-              for kind, ns in (("user", "user"), ("mount", "mnt"), ("cgroup", "cgroup"),
-                               ("time", "time"))),
+              for kind, ns in (("user", "user"), ("cgroup", "cgroup"), ("time", "time"))),
         ]  # fmt: skip
         (bundle / "config.json").write_text(json.dumps(doc))
         second = Caller(rt, bundle, "second", tmp_path)
-        for kind in ("user", "mnt", "cgroup", "time"):
+        for kind in ("user", "cgroup", "time"):
             assert os.readlink(f"/proc/{second.pid}/ns/{kind}") == os.readlink(
                 f"/proc/{pid}/ns/{kind}"
             ), kind
@@ -160,7 +159,7 @@ def test_a_second_container_joins_the_first_ones_namespaces(
         rt("start", "second")
         assert second.wait() == 0
         out = second.output()
-        assert out.split()[0] == "here", out  # the first one's tmpfs: no rootfs set up
+        assert out.split()[0] == "own", out  # its own rootfs, not the first one's tmpfs
         uptime = float(out.split()[1])
         assert uptime > 86400000  # /proc/uptime is the boot time clock of its time namespace
         assert "pid=1" in out.split()  # its own pid namespace, made after joining the user one
@@ -285,3 +284,47 @@ def test_notify_without_a_listener_is_refused(
     assert r.returncode == 1 and "cannot send the notify fd" in r.stderr, r.stderr
     assert not (rt.root / "nolistener").exists()
     assert rt("list", "-q").stdout == ""
+
+
+def test_a_joined_mount_namespace_gets_the_rootfs_set_up_in_it(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """runtime-tools' linux_ns_path (mnt): the container joins a mount namespace made by
+    ``unshare --mount`` and its process runs in the bundle's rootfs there, as under runc
+    (we used the joined namespace as it was, the host's root, and the payload was not
+    found). The mounts, and the pivot_root, are that namespace's (one per runtime here):
+    none reaches the host."""
+    import shutil
+    import subprocess
+    import time
+
+    runc = shutil.which("runc")
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs,
+                         ["sh", "-c", "cat /marker; readlink /proc/self/ns/mnt"])  # fmt: skip
+    (bundle / "rootfs" / "marker").write_text("bundle rootfs\n")
+    runtimes = [("ours", rt.argv())]
+    if runc is not None:
+        runtimes.append(("runc", [runc, "--root", str(tmp_path / "runc-root")]))
+    for name, argv in runtimes:
+        holder = subprocess.Popen(["unshare", "--mount", "--fork", "sleep", "1000"],
+                                  start_new_session=True)  # fmt: skip
+        try:
+            ns = f"/proc/{holder.pid}/ns/mnt"
+            for _ in range(200):  # unshare switches namespace once it runs
+                if os.readlink(ns) != os.readlink("/proc/self/ns/mnt"):
+                    break
+                time.sleep(0.01)
+            doc = _edit(bundle)
+            doc["linux"]["namespaces"] = [{"type": kind} for kind in ("ipc", "uts", "network")] + [
+                {"type": "mount", "path": ns}
+            ]
+            (bundle / "config.json").write_text(json.dumps(doc))
+            r = subprocess.run([*argv, "run", "--bundle", str(bundle), f"mnt-{name}"],
+                               capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)  # fmt: skip
+            assert r.returncode == 0, (name, r.stderr)
+            assert r.stdout.split("\n")[:2] == ["bundle rootfs", os.readlink(ns)], (name, r)
+        finally:
+            os.killpg(holder.pid, 9)  # unshare and its sleep
+            holder.wait()
+    assert str(bundle) not in Path("/proc/self/mountinfo").read_text()

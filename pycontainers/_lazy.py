@@ -1,8 +1,15 @@
-"""Lazy package exports: a package lists ``name -> module`` and its names load on first use."""
+"""Lazy package exports: a package lists ``name -> module`` and its names load on first use;
+and standard-library modules that the short commands load (through attrs) but never use,
+deferred to their first use (:func:`defer_stdlib`).
+"""
 
 from __future__ import annotations
 
+import _thread
 import importlib
+import os
+import sys
+import types
 
 TYPE_CHECKING = False  # typing is not imported at run time (``import pycontainers`` stays lean)
 if TYPE_CHECKING:
@@ -29,3 +36,64 @@ def lazy_exports(
         return list(namespace.get("__all__", sorted(exports)))
 
     return __getattr__, __dir__
+
+
+_LOAD_LOCK = _thread.RLock()
+
+
+class _Deferred(types.ModuleType):
+    """A standard-library module not executed yet: the first attribute it lacks loads the
+    real module (which replaces it in ``sys.modules``; its names are copied in here too, so
+    those who imported this object see the same values).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        real = _load(self)
+        return getattr(real, name)
+
+
+class _Platform(_Deferred):
+    """``platform`` until first use: attrs asks it only ``python_implementation()``, which on
+    CPython is always ``"CPython"`` (``platform`` parses ``sys.version`` for it, after
+    compiling nine regular expressions at import).
+    """
+
+    @staticmethod
+    def python_implementation() -> str:
+        """``"CPython"`` (this object is made only where ``sys.implementation`` says so)."""
+        return "CPython"
+
+
+def _load(stub: types.ModuleType) -> types.ModuleType:
+    name = stub.__name__
+    with _LOAD_LOCK:
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        vars(stub).update(vars(real))
+    return real
+
+
+def defer_stdlib() -> list[str]:
+    """Before a short command (the CLI, ``pycontainers-runtime``) imports attrs: ``platform``
+    and ``tokenize``, which attrs' import loads (through ``inspect``) and those commands
+    never use (~3 ms, eleven regular expressions compiled), load on first use instead.
+    Nothing is done for a module already imported, off CPython, or with
+    ``PYCONTAINERS_NO_DEFER=1``. Returns the names deferred.
+    """
+    if os.environ.get("PYCONTAINERS_NO_DEFER") or sys.implementation.name != "cpython":
+        return []
+    finder = next((f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder"), None)
+    done = []
+    for name, kind in (("platform", _Platform), ("tokenize", _Deferred)):
+        if name in sys.modules or finder is None:
+            continue
+        spec = finder.find_spec(name)
+        stdlib = os.path.dirname(types.__file__ or "")
+        if spec is None or spec.origin is None or os.path.dirname(spec.origin) != stdlib:
+            continue  # (not the standard library's own: left alone)
+        stub = kind(name)
+        stub.__spec__ = spec
+        sys.modules[name] = stub
+        done.append(name)
+    return done

@@ -475,11 +475,12 @@ class Launch:
         """A detached copy of a directory rootfs, idmapped through the container's user
         namespace, for the child to attach in place of a plain bind (None: not wanted).
         """
-        from pycontainers import _fsapi
         from pycontainers.runtime.plan import rootfs_shift
 
         if rootfs is None or rootfs_shift(spec) != "idmap":
             return None
+        from pycontainers import _fsapi  # (only then: the fd-based mount API)
+
         userns = os.open(f"/proc/{self.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         tree = -1
         try:

@@ -74,24 +74,32 @@ def _load(stub: types.ModuleType) -> types.ModuleType:
     return real
 
 
+DEFERRED = ("platform", "tokenize", "token", "copy", "unicodedata", "math", "resource")
+"""What :func:`defer_stdlib` defers: modules that attrs' import loads (``platform``,
+``copy``, ``unicodedata``; ``tokenize`` and ``token`` through ``inspect``) or ours do at
+import, and whose names a plain ``run`` or ``create`` never uses."""
+
+
 def defer_stdlib() -> list[str]:
-    """Before a short command (the CLI, ``pycontainers-runtime``) imports attrs: ``platform``
-    and ``tokenize``, which attrs' import loads (through ``inspect``) and those commands
-    never use (~3 ms, eleven regular expressions compiled), load on first use instead.
-    Nothing is done for a module already imported, off CPython, or with
-    ``PYCONTAINERS_NO_DEFER=1``. Returns the names deferred.
+    """Before a short command (the CLI, ``pycontainers-runtime``) imports attrs: the
+    standard-library modules of :data:`DEFERRED` load on first use instead (~4 ms here:
+    ``platform`` compiles nine regular expressions at import, ``tokenize`` two, ``copy``
+    looks for Jython's module along the whole path). Nothing is done for a module already
+    imported, off CPython, or with ``PYCONTAINERS_NO_DEFER=1``. Returns the names deferred.
     """
     if os.environ.get("PYCONTAINERS_NO_DEFER") or sys.implementation.name != "cpython":
         return []
     finder = next((f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder"), None)
+    stdlib = os.path.dirname(types.__file__ or "")
     done = []
-    for name, kind in (("platform", _Platform), ("tokenize", _Deferred)):
+    for name in DEFERRED:
         if name in sys.modules or finder is None:
             continue
         spec = finder.find_spec(name)
-        stdlib = os.path.dirname(types.__file__ or "")
-        if spec is None or spec.origin is None or os.path.dirname(spec.origin) != stdlib:
+        where = os.path.dirname(spec.origin or "") if spec is not None else ""
+        if spec is None or where not in (stdlib, os.path.join(stdlib, "lib-dynload")):
             continue  # (not the standard library's own: left alone)
+        kind = _Platform if name == "platform" else _Deferred
         stub = kind(name)
         stub.__spec__ = spec
         sys.modules[name] = stub

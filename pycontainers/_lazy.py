@@ -51,6 +51,9 @@ class _Deferred(types.ModuleType):
         real = _load(self)
         return getattr(real, name)
 
+    def __dir__(self) -> list[str]:
+        return dir(_load(self))
+
 
 class _Platform(_Deferred):
     """``platform`` until first use: attrs asks it only ``python_implementation()``, which on
@@ -74,10 +77,11 @@ def _load(stub: types.ModuleType) -> types.ModuleType:
     return real
 
 
-DEFERRED = ("platform", "tokenize", "token", "copy", "unicodedata", "math", "resource")
+DEFERRED = ("platform", "tokenize", "token", "copy", "unicodedata")
 """What :func:`defer_stdlib` defers: modules that attrs' import loads (``platform``,
-``copy``, ``unicodedata``; ``tokenize`` and ``token`` through ``inspect``) or ours do at
-import, and whose names a plain ``run`` or ``create`` never uses."""
+``copy``, ``unicodedata``; ``tokenize`` and ``token`` through ``inspect``) and whose names a
+plain ``run`` or ``create`` never uses. (Not modules our code lists the names of: ``dir()``
+of one loads it, ``vars()`` would not.)"""
 
 
 def defer_stdlib() -> list[str]:

@@ -48,6 +48,7 @@ def test_once_used_they_are_the_real_modules() -> None:
         "toks = list(tokenize.generate_tokens(io.StringIO('x = 1\\n').readline))\n"
         "print(len(toks), type(sys.modules['tokenize']).__name__)\n"
         "import inspect\nprint(inspect.getsource(inspect.getsource).split('(')[0])\n"
+        "import copy\nprint('deepcopy' in dir(copy), type(sys.modules['copy']).__name__)\n"
     )
     assert lines == [
         " ".join(DEFERRED),
@@ -58,6 +59,7 @@ def test_once_used_they_are_the_real_modules() -> None:
         "True",
         "5 module",
         "def getsource",
+        "True module",
     ]
 
 

@@ -99,7 +99,7 @@ def defer_stdlib() -> list[str]:
     for name in DEFERRED:
         if name in sys.modules or finder is None:
             continue
-        spec = finder.find_spec(name)
+        spec = finder.find_spec(name, None)
         where = os.path.dirname(spec.origin or "") if spec is not None else ""
         if spec is None or where not in (stdlib, os.path.join(stdlib, "lib-dynload")):
             continue  # (not the standard library's own: left alone)

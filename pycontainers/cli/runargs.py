@@ -124,7 +124,9 @@ def _index(
             for name in names}  # fmt: skip
 
 
-_GLOBAL_INDEX = {name: (dest, kind, ()) for names, dest, kind in GLOBALS for name in names}
+_GLOBAL_INDEX: dict[str, _Option] = {
+    name: (dest, kind, ()) for names, dest, kind in GLOBALS for name in names
+}
 _CREATE_INDEX = _index(FLAGS)
 _RUN_INDEX = {**_CREATE_INDEX, **_index(RUN_ONLY)}
 

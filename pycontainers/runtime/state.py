@@ -44,7 +44,7 @@ class State(NamedTuple):
     """What any process needs to find and drive a container.
 
     A typed tuple, not an attrs class (cheaper to define in a short process); a changed copy
-    is ``state._replace(name=...)``.
+    is :meth:`changed`'s.
     """
 
     id: str
@@ -66,6 +66,10 @@ class State(NamedTuple):
     started: float = 0.0
     labels: dict[str, str] = {}  # noqa: RUF012 (shared by the defaults: never changed in place)
     restart_count: int = 0
+
+    def changed(self, **fields: Any) -> State:
+        """A copy with ``fields`` changed (``state.changed(name="web")``)."""
+        return self._replace(**fields)
 
     def to_json(self) -> str:
         """Serialize."""

@@ -73,6 +73,8 @@ TAKEN = [
     ["run", "--no-healthcheck", "--log-opt", "max-size=1m", "--log-opt=max-file=2", "img"],
     ["run", "--ulimit", "nofile=10:20", "--shm-size", "1m", "--memory-reservation", "1m",
      "--cpu-quota", "50000", "--cpu-period", "100000", "--cgroup-parent", "p", "img"],
+    ["run", "--cpu-rt-runtime", "950", "--cpu-rt-period", "1000", "--memory-swappiness", "0",
+     "--oom-kill-disable", "--blkio-weight-device", "/dev/sda:200", "img"],
     ["run", "--pid", "host", "--ipc", "host", "--uts", "host", "--domainname", "d", "img"],
     ["run", "--cidfile", "/c", "-P", "--expose", "80", "--publish-all", "img"],
     ["run", "--pull", "never", "--platform", "linux/amd64", "--stop-timeout", "3", "img"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 _columns: list[int] = []
 
@@ -58,4 +59,13 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
 
-__all__ = ["ArgumentParser", "HelpFormatter", "terminal_columns"]
+class CliParser(ArgumentParser):
+    """The ``pycontainers`` CLI's parser: usage errors exit 125, as Docker's do."""
+
+    def error(self, message: str) -> Any:
+        """Print the usage and ``pycontainers: <message>``; exit 125."""
+        self.print_usage(sys.stderr)
+        self.exit(125, f"pycontainers: {message}\n")
+
+
+__all__ = ["ArgumentParser", "CliParser", "HelpFormatter", "terminal_columns"]

@@ -8,7 +8,6 @@ log until it exits and exits with its status.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -19,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pycontainers.errors import CommandError as CommandError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # argparse is loaded only to build a parser (run's plain forms need none)
+    import argparse
+
     from pycontainers.runtime.container import Container
 
 EXIT_ERROR = 125
@@ -36,6 +37,8 @@ def _refs(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: Any) -> None:
     """Register the container subcommands on the CLI's subparsers."""
+    import argparse
+
     for name, help in (
         ("run", "run a command in a new container"),
         ("create", "create a container (start it with 'start')"),

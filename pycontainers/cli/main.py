@@ -10,12 +10,12 @@ start fast.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pycontainers.cli.argparser import ArgumentParser
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_RUNTIME_ERROR = 125
 
@@ -37,14 +37,6 @@ _COMMANDS = {
 }
 _MODULES = tuple(_COMMANDS)
 _OWNER = {command: module for module, names in _COMMANDS.items() for command in names.split()}
-
-
-class _Parser(ArgumentParser):
-    """argparse whose usage errors exit 125, as Docker's do."""
-
-    def error(self, message: str) -> Any:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_RUNTIME_ERROR, f"pycontainers: {message}\n")
 
 
 class _Discard:
@@ -133,6 +125,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     command's subparser is built, the others never looked at (the cost of a start).
     """
     from pycontainers import __version__
+    from pycontainers.cli.argparser import CliParser as _Parser
 
     parser = _Parser(prog="pycontainers", description="Run Linux containers without a daemon.")
     parser.add_argument("--version", action="version", version=f"pycontainers {__version__}")
@@ -224,7 +217,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
                 return 0
         from pycontainers._attrscache import enable
+        from pycontainers._lazy import defer_stdlib
 
+        defer_stdlib()  # what attrs' import loads and a command does not use: on first use
         enable()  # the attrs classes the command builds: their code from the cache
         module = _module(_OWNER[args.command])
         return int(module.run_command(args))
@@ -256,11 +251,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pycontainers.cgroups import prime  # the cgroup join's grace period passes meanwhile
 
         prime.prime()
-    parser = _parser(command)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0 if not argv else EXIT_RUNTIME_ERROR
+    args: Any = None
+    if command in ("run", "create"):  # the plain forms read without argparse (~6 ms)
+        from pycontainers.cli.runargs import run_args
+
+        args = run_args(argv)
+    if args is None:
+        parser = _parser(command)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0 if not argv else EXIT_RUNTIME_ERROR
     if args.command == "check":
         from pycontainers.check import main as check_main
 

@@ -10,18 +10,22 @@ and the flag we refuse with a reason (``--gpus``).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pycontainers.errors import SpecError
+
+if TYPE_CHECKING:  # argparse is loaded only to build a parser (run's plain forms need none)
+    import argparse
 
 _SHARED = ("pid", "ipc", "uts")
 
 
 def add_extra_flags(p: argparse.ArgumentParser) -> None:
     """Add these flags to a ``run`` or ``create`` parser."""
+    import argparse
+
     a = p.add_argument
     a("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]",
       help="a resource limit (nofile=1024:2048; -1 or unlimited: no limit)")  # fmt: skip

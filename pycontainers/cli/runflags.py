@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pycontainers.errors import SpecError
 from pycontainers.runtime.flagparse import (
@@ -18,9 +17,14 @@ from pycontainers.runtime.flagparse import (
     parse_volume,
 )
 
+if TYPE_CHECKING:  # argparse is loaded only to build a parser (run's plain forms need none)
+    import argparse
+
 
 def add_run_flags(p: argparse.ArgumentParser, *, run: bool) -> None:
     """Add the flags ``run`` and ``create`` share (``run`` adds -d and --rm semantics)."""
+    import argparse
+
     a = p.add_argument
     if run:
         a("-d", "--detach", action="store_true", help="run in the background, print the id")

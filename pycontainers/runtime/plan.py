@@ -8,7 +8,7 @@ the spec and those inputs alone, so it is tested against golden files without ro
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -101,8 +101,7 @@ CONSOLE_FD = 3
 """The container fd on which a child with a console sends its pty master (then closes it)."""
 
 
-@attrs.frozen
-class PlanInputs:
+class PlanInputs(NamedTuple):
     """What a plan needs from the world, gathered once by :func:`gather` (the impure step:
     host files, the rootfs's /etc, random host names, this process's capabilities and
     rlimits, the seccomp compiler); :func:`make_plan` then only computes.

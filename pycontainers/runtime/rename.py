@@ -34,9 +34,7 @@ def rename(c: Container, new_name: str) -> None:
         if spec is not None:
             save_spec(c.state_dir, spec, {**options, "name": new_name})
         with st.locked(c.state_dir, create=False):
-            import attrs
-
-            st.write_state(c.state_dir, attrs.evolve(st.read_state(c.state_dir), name=new_name))
+            st.write_state(c.state_dir, st.read_state(c.state_dir).changed(name=new_name))
         old = c.record.name
         c.record.name = new_name
     log.info("container.renamed", id=c.id, name=new_name)

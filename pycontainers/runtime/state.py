@@ -12,9 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from pycontainers._proc import proc_alive as proc_alive  # re-export
 from pycontainers._proc import proc_starttime as proc_starttime  # re-export
@@ -42,9 +40,12 @@ def ensure_dir(path: str) -> str:
     return path
 
 
-@attrs.frozen
-class State:
-    """What any process needs to find and drive a container."""
+class State(NamedTuple):
+    """What any process needs to find and drive a container.
+
+    A typed tuple, not an attrs class (cheaper to define in a short process); a changed copy
+    is :meth:`changed`'s.
+    """
 
     id: str
     pid: int
@@ -63,12 +64,16 @@ class State:
     monitor_pid: int = 0
     monitor_start: int = 0
     started: float = 0.0
-    labels: dict[str, str] = attrs.field(factory=dict)
+    labels: dict[str, str] = {}  # noqa: RUF012 (shared by the defaults: never changed in place)
     restart_count: int = 0
+
+    def changed(self, **fields: Any) -> State:
+        """A copy with ``fields`` changed (``state.changed(name="web")``)."""
+        return self._replace(**fields)
 
     def to_json(self) -> str:
         """Serialize."""
-        return json.dumps({**attrs.asdict(self), "args": list(self.args), "version": 1})
+        return json.dumps({**self._asdict(), "args": list(self.args), "version": 1})
 
     @classmethod
     def from_json(cls, text: str, path: str) -> State:

@@ -89,7 +89,7 @@ def test_the_images_volumes_become_anonymous_volumes_unless_mounted() -> None:
 
     from pycontainers.spec import Mount
 
-    image = attrs.evolve(IMAGE, config=attrs.evolve(IMAGE.config, volumes=("/cache", "/data")))
+    image = IMAGE._replace(config=attrs.evolve(IMAGE.config, volumes=("/cache", "/data")))
     mine = Mount("/cache/", source="/srv/cache")  # the user's mount covers the image's /cache
     spec = resolve_spec("web:1", None, {"mounts": [mine]}, SpecInputs(image=image))
     assert spec.mounts == (mine, Mount("/data", type="volume"))

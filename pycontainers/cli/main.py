@@ -217,9 +217,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             except BrokenPipeError:  # our stdout was closed (`| head`): end quietly
                 return 0
         from pycontainers._attrscache import enable
-        from pycontainers._lazy import defer_stdlib
 
-        defer_stdlib()  # what attrs' import loads and a command does not use: on first use
         enable()  # the attrs classes the command builds: their code from the cache
         module = _module(_OWNER[args.command])
         return int(module.run_command(args))

@@ -17,9 +17,7 @@ def run_command(args: argparse.Namespace, reporter: Reporter) -> int:
 
     disable()  # a low-level runtime keeps no event journal (its callers have their own)
     from pycontainers._attrscache import enable
-    from pycontainers._lazy import defer_stdlib
 
-    defer_stdlib()  # what attrs' import loads and a command does not use: on first use
     enable()  # the attrs classes the command builds: their code from the cache
     if cmd == "create":
         from pycontainers.ociruntime.create import create

@@ -71,21 +71,8 @@ RUN_HEAVY = ("pycontainers.runtime.volumes", "pycontainers.cgroups._limits",
 
 ATTRS_STATS = (
     "from pycontainers import _attrscache\nprint('ATTRS', *_attrscache.stats(), file=sys.stderr)\n"
-    # the standard-library modules deferred to first use (pycontainers._lazy.defer_stdlib)
-    "from pycontainers._lazy import DEFERRED\nprint('LOADED', *[n for n in DEFERRED if "
-    "type(sys.modules.get(n)).__name__ == 'module'], file=sys.stderr)\n"
 )
 LAST_ATTRS: list[tuple[int, int]] = []  # run_main's (hits, misses) of the attrs code cache
-LAST_LOADED: list[list[str]] = []  # run_main's deferred modules loaded after all
-
-
-def loaded_deferred(stderr: str) -> list[str]:
-    """The deferred standard-library modules that were loaded after all, as the probe
-    printed them (a plain run or create uses none of them).
-    """
-    lines = [line.split() for line in stderr.splitlines() if line.startswith("LOADED")]
-    assert lines, stderr
-    return lines[-1][1:]
 
 
 def attrs_stats(stderr: str) -> tuple[int, int]:
@@ -124,7 +111,6 @@ def run_main(*argv: str) -> tuple[int, str, list[str]]:
     lines = [line for line in r.stderr.splitlines() if line.startswith("MODULES ")]
     assert lines, (argv, r.returncode, r.stderr)
     LAST_ATTRS.append(attrs_stats(r.stderr))
-    LAST_LOADED.append(loaded_deferred(r.stderr))
     return r.returncode, r.stdout, lines[-1].split()[1:]
 
 
@@ -151,7 +137,6 @@ def test_run_ps_and_exec_import_nothing_heavy(busybox_rootfs: Path) -> None:
     assert "cffi.api" not in modules  # no libseccomp: the filter came from the cache
     hits, misses = LAST_ATTRS[-1]
     assert misses == 0 and hits >= 20  # every attrs class from the cache of its code
-    assert LAST_LOADED[-1] == []  # platform, tokenize... deferred, and never needed
     cid = ok("run", "-d", "--network", "none", rootfs, "sleep", "100").strip()
     try:
         status, out, modules = run_main("ps", "--no-trunc")
@@ -204,7 +189,6 @@ def test_oci_runtime_create_imports_nothing_heavy(busybox_rootfs: Path, tmp_path
             own = [m for m in modules if m == "pycontainers" or m.startswith("pycontainers.")]
             assert len(own) <= CREATE_PACKAGE_MODULES, own
             hits, misses = attrs_stats(stderr)
-            assert loaded_deferred(stderr) == []
         finally:
             d = subprocess.run([sys.executable, "-m", "pycontainers.ociruntime.main", *argv,
                                 "delete", "--force", name], capture_output=True, text=True,

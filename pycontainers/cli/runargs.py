@@ -22,6 +22,16 @@ TYPE_CHECKING = False  # typing is not loaded for this
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+
+class Namespace(SimpleNamespace):
+    """The parsed command line, as ``argparse.Namespace`` behaves: attributes, and ``in``
+    for whether a destination is set at all (the remote client asks ``"detach" in args``).
+    """
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dict__
+
+
 # kinds of option: a value (str), an int value, a flag (store_true), an appended value
 _STR, _INT, _FLAG, _LIST = "str", "int", "flag", "list"
 
@@ -145,9 +155,7 @@ def _value(kind: str, text: str, choices: tuple[str, ...]) -> object:
     return text
 
 
-def _option(
-    ns: SimpleNamespace, argv: Sequence[str], i: int, index: dict[str, _Option]
-) -> int | None:
+def _option(ns: Namespace, argv: Sequence[str], i: int, index: dict[str, _Option]) -> int | None:
     """Store the option at ``argv[i]`` in ``ns``; the next index, or None if not plain."""
     name, eq, text = argv[i].partition("=")
     found = index.get(name)
@@ -174,11 +182,11 @@ def _option(
     return i + 1
 
 
-def run_args(argv: Sequence[str]) -> SimpleNamespace | None:
+def run_args(argv: Sequence[str]) -> Namespace | None:
     """The parsed ``run``/``create`` command line ``argv`` (the full parser's namespace:
     its attributes and values), or None when it is not one of the plain forms.
     """
-    ns = SimpleNamespace(**{dest: False if kind == _FLAG else None for _, dest, kind in GLOBALS})
+    ns = Namespace(**{dest: False if kind == _FLAG else None for _, dest, kind in GLOBALS})
     i = 0
     while i < len(argv) and argv[i] not in ("run", "create"):
         if not argv[i].startswith("-"):

@@ -263,9 +263,23 @@ def _env(
     return tuple(items)
 
 
-def _rlimits(value: Mapping[str, int | tuple[int, int]] | None) -> tuple[tuple[str, int, int], ...]:
+def _rlimits(
+    value: Mapping[str, int | tuple[int, int]] | Iterable[tuple[str, int, int]] | None,
+) -> tuple[tuple[str, int, int], ...]:
+    # a mapping of name -> limit or (soft, hard), or this converter's own output: triples
+    # (attrs.evolve passes a field's converted value through its converter again)
+    if value is None or isinstance(value, Mapping):
+        items = list((value or {}).items())
+    else:
+        items = []
+        for item in value:
+            if isinstance(item, str) or len(item) != 3:
+                raise _fail("rlimits", f"expected a mapping or (name, soft, hard), got {item!r}")
+            items.append((item[0], (item[1], item[2])))
     out = []
-    for name, limit in (value or {}).items():
+    for name, limit in items:
+        if not isinstance(name, str):
+            raise _fail("rlimits", f"a resource name must be a string, got {name!r}")
         key = name.lower().removeprefix("rlimit_")
         if key not in _RLIMITS:
             raise _fail("rlimits", f"unknown resource {name!r}; one of {sorted(_RLIMITS)}")

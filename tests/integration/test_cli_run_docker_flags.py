@@ -282,3 +282,20 @@ def test_log_driver(busybox_rootfs: Path) -> None:
         ok("rm", "-f", cid, local)
     with pytest.raises(pc.SpecError, match="unsupported logging driver 'gelf'"):
         pc.Container.create(bb, ["true"], detach=True, log_driver="gelf")
+
+
+def test_tty_with_ulimit(busybox_rootfs: Path) -> None:
+    # -t adds TERM by evolving the spec's process, whose converted rlimits went through their
+    # converter again: the converter takes its own output (it raised AttributeError)
+    cid = ok("run", "-d", "-t", "--ulimit", "nofile=512:1024", str(busybox_rootfs),
+             "sh", "-c", "echo $TERM $(ulimit -n) $(ulimit -Hn)").strip()  # fmt: skip
+    try:
+        until(lambda: "xterm 512 1024" in ok("logs", cid))
+    finally:
+        ok("rm", "-f", cid)
+    c = pc.Container.create(busybox_rootfs, ["true"], detach=True, tty=True,
+                            rlimits={"nofile": (256, 512)})  # fmt: skip
+    try:
+        assert c.spec is not None and c.spec.process.rlimits == (("nofile", 256, 512),)
+    finally:
+        c.delete()

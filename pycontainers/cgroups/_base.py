@@ -204,8 +204,21 @@ class CGroup(abc.ABC):
     ) -> CGroup:
         """Create (or reuse) the group ``name`` below this one, with the same backend.
 
-        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`), not both,
-        as :meth:`create` takes them.
+        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`; ``None``
+        leaves a limit unset), not both: docker-py's ``memory`` / ``mem_limit``,
+        ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``, ``nano_cpus``,
+        ``pids_limit``, ``device_read_bps``, ``device_write_bps``, ``device_read_iops``,
+        ``device_write_iops``, ``device_cgroup_rules``, and :class:`Resources`' own
+        ``memory_max``, ``memory_low``, ``memory_swap``, ``cpu_shares``, ``cpu_weight``,
+        ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
+        ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
+        ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
+        ``devices_allow``; the rarer ones (see :class:`Resources`): ``memory_swappiness``
+        (docker-py's ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+        ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+        ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+        ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+        ``net_prio_ifpriomap``, ``rdma``, ``unified``.
         """
         sub = self._sub(f"{self._path}/{check_path('name', name)}")
         sub.materialize(resolve_resources(resources, limits))
@@ -309,8 +322,21 @@ class CGroup(abc.ABC):
         """Apply the limits that are set in ``resources`` (or keywords) to the live group;
         fields left ``None`` are not touched.
 
-        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`), not both,
-        as :meth:`create` takes them.
+        Limits are a :class:`Resources` or its keywords (:class:`LimitOptions`; ``None``
+        leaves a limit unset), not both: docker-py's ``memory`` / ``mem_limit``,
+        ``mem_reservation`` / ``memory_reservation``, ``memswap_limit``, ``nano_cpus``,
+        ``pids_limit``, ``device_read_bps``, ``device_write_bps``, ``device_read_iops``,
+        ``device_write_iops``, ``device_cgroup_rules``, and :class:`Resources`' own
+        ``memory_max``, ``memory_low``, ``memory_swap``, ``cpu_shares``, ``cpu_weight``,
+        ``cpu_quota``, ``cpu_period``, ``cpus``, ``cpuset_cpus``, ``cpuset_mems``,
+        ``pids_max``, ``blkio_weight``, ``io_weight``, ``io_read_bps``, ``io_write_bps``,
+        ``io_read_iops``, ``io_write_iops``, ``hugetlb``, ``devices_deny``,
+        ``devices_allow``; the rarer ones (see :class:`Resources`): ``memory_swappiness``
+        (docker-py's ``mem_swappiness``), ``memory_kernel_tcp``, ``oom_kill_disable``,
+        ``memory_use_hierarchy``, ``memory_check_before_update``, ``cpu_rt_runtime``,
+        ``cpu_rt_period``, ``cpu_idle``, ``cpu_burst``, ``blkio_weight_device``,
+        ``blkio_leaf_weight``, ``blkio_leaf_weight_device``, ``net_cls_classid``,
+        ``net_prio_ifpriomap``, ``rdma``, ``unified``.
         """
         res = resolve_resources(resources, limits)
         if res is None:

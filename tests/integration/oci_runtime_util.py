@@ -147,3 +147,24 @@ def edit_config(bundle: Path, change: Callable[[dict[str, Any]], object]) -> Non
     doc = json.loads((bundle / "config.json").read_text())
     change(doc)
     (bundle / "config.json").write_text(json.dumps(doc))
+
+
+def refused(rt: Runtime, bundle: Path, cid: str) -> str:
+    """Create must fail, leaving no state, cgroup or process behind; its message."""
+    r = rt("create", "--bundle", str(bundle), cid, check=False, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, r
+    assert not (rt.root / cid).exists()
+    assert not cgroup_exists("pycontainers-runtime", cid)
+    assert rt("list", "-q").stdout == ""
+    return r.stderr
+
+
+RUNC = shutil.which("runc")
+
+
+def runtimes(rt: Runtime, tmp_path: Path) -> list[tuple[str, list[str]]]:
+    """Ours, and runc (with its own root) where it is installed: (name, argv prefix)."""
+    out = [("ours", rt.argv())]
+    if RUNC is not None:
+        out.append(("runc", [RUNC, "--root", str(tmp_path / "runc-root")]))
+    return out

@@ -17,9 +17,9 @@ import pytest
 from oci_runtime_util import (
     Caller,
     Runtime,
-    cgroup_exists,
     edit_config,
     make_bundle,
+    refused,
     runtime_script,
 )
 
@@ -33,16 +33,6 @@ def rt(tmp_path: Path) -> Runtime:
     return Runtime(runtime_script(tmp_path), tmp_path / "root")
 
 
-def _refused(rt: Runtime, bundle: Path, cid: str) -> str:
-    """Create must fail, leaving no state, cgroup or process behind; its message."""
-    r = rt("create", "--bundle", str(bundle), cid, check=False, stdin=subprocess.DEVNULL)
-    assert r.returncode == 1, r
-    assert not (rt.root / cid).exists()
-    assert not cgroup_exists("pycontainers-runtime", cid)
-    assert rt("list", "-q").stdout == ""
-    return r.stderr
-
-
 def test_bad_bundles_are_refused_naming_the_json_path(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
@@ -50,9 +40,9 @@ def test_bad_bundles_are_refused_naming_the_json_path(
     config = bundle / "config.json"
     good = config.read_text()
     config.unlink()
-    assert "config.json does not exist" in _refused(rt, bundle, "missing")
+    assert "config.json does not exist" in refused(rt, bundle, "missing")
     config.write_text(good[:-20])
-    assert "$: " in _refused(rt, bundle, "truncated") and "not valid JSON" in _refused(
+    assert "$: " in refused(rt, bundle, "truncated") and "not valid JSON" in refused(
         rt, bundle, "t2"
     )
     cases: list[tuple[Callable[[dict[str, Any]], object], str]] = [
@@ -70,17 +60,17 @@ def test_bad_bundles_are_refused_naming_the_json_path(
     for i, (change, expected) in enumerate(cases):
         config.write_text(good)
         edit_config(bundle, change)
-        assert expected in _refused(rt, bundle, f"bad{i}")
+        assert expected in refused(rt, bundle, f"bad{i}")
 
 
-def test_a_rootfs_outside_the_bundle_through_a_symlink_is_refused(
+def test_a_rootfs_outside_the_bundle_through_a_symlink_isrefused(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
     bundle = tmp_path / "b"
     bundle.mkdir()
     (bundle / "rootfs").symlink_to(busybox_rootfs)
     make_bundle(bundle, busybox_rootfs, ["true"])
-    err = _refused(rt, bundle, "escape")
+    err = refused(rt, bundle, "escape")
     assert "root.path: 'rootfs' resolves to" in err and "outside the bundle" in err
     edit_config(bundle, lambda d: d["root"].update(path=str(busybox_rootfs)))  # named: allowed
     r = rt("run", "--bundle", str(bundle), "named", stdin=subprocess.DEVNULL)
@@ -91,7 +81,7 @@ def test_a_failed_start_and_a_taken_id_leave_nothing(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
     bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["/no/such/program"])
-    assert "/no/such/program" in _refused(rt, bundle, "noexec")
+    assert "/no/such/program" in refused(rt, bundle, "noexec")
     ok = make_bundle(tmp_path / "ok", busybox_rootfs, ["sleep", "30"])
     caller = Caller(rt, ok, "taken", tmp_path)
     try:
@@ -173,11 +163,11 @@ def test_failing_hooks_fail_create_but_only_warn_after_start(
     bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["true"])
     edit_config(bundle, lambda d: d.update(hooks={"createRuntime": [
         {"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]}))  # fmt: skip
-    err = _refused(rt, bundle, "hookfail")
+    err = refused(rt, bundle, "hookfail")
     assert "hooks.createRuntime[0] (/bin/sh): exited with status 3: nope" in err
     edit_config(bundle, lambda d: d.update(hooks={"prestart": [
         {"path": "/bin/sh", "args": ["sh", "-c", "sleep 10"], "timeout": 1}]}))  # fmt: skip
-    assert "hooks.prestart[0] (/bin/sh): timed out after 1 s" in _refused(rt, bundle, "slow")
+    assert "hooks.prestart[0] (/bin/sh): timed out after 1 s" in refused(rt, bundle, "slow")
     edit_config(bundle, lambda d: d.update(hooks={"poststart": [{"path": "/bin/false"}],
                                             "poststop": [{"path": "/bin/false"}]}))  # fmt: skip
     r = rt("run", "--bundle", str(bundle), "warned", stdin=subprocess.DEVNULL)

@@ -20,6 +20,7 @@ from oci_runtime_util import (
     edit_config,
     make_bundle,
     runtime_script,
+    runtimes,
 )
 
 pytestmark = pytest.mark.root
@@ -30,14 +31,6 @@ RUNC = shutil.which("runc")
 @pytest.fixture
 def rt(tmp_path: Path) -> Runtime:
     return Runtime(runtime_script(tmp_path), tmp_path / "root")
-
-
-def _runtimes(rt: Runtime, tmp_path: Path) -> list[tuple[str, list[str]]]:
-    """Ours, and runc (with its own root) where it is installed: (name, argv prefix)."""
-    out = [("ours", rt.argv())]
-    if RUNC is not None:
-        out.append(("runc", [RUNC, "--root", str(tmp_path / "runc-root")]))
-    return out
 
 
 def _run(argv: list[str], bundle: Path, cid: str) -> subprocess.CompletedProcess[str]:
@@ -75,7 +68,7 @@ def test_each_capability_set_is_applied_as_the_config_lists_it(
     )
     # a non-root process keeps across execve exactly its ambient set (permitted, effective)
     want = {"CapInh": 0x21, "CapPrm": 0x1, "CapEff": 0x1, "CapBnd": 0x200021, "CapAmb": 0x1}
-    for name, argv in _runtimes(rt, tmp_path):
+    for name, argv in runtimes(rt, tmp_path):
         r = _run(argv, bundle, f"caps-{name}")
         assert r.returncode == 0, (name, r.stderr)
         got = {k: int(v, 16) for k, v in (line.split(":") for line in r.stdout.splitlines())}
@@ -139,10 +132,10 @@ def test_shared_and_unbindable_root_propagation(
         (bundle / "config.json").write_text(json.dumps(doc))
         # runc 1.1's shared root stays the host's peer, and its unbindable one fails to bind
         # the rootfs ("invalid argument"): compared with runc only where it works
-        runtimes = _runtimes(rt, tmp_path) if propagation in ("private", "slave") else [
+        which = runtimes(rt, tmp_path) if propagation in ("private", "slave") else [
             ("ours", rt.argv())
         ]  # fmt: skip
-        for name, argv in runtimes:
+        for name, argv in which:
             r = _run(argv, bundle, f"prop-{name}")
             assert (r.returncode, r.stdout) == (0, out), (name, propagation, r.stderr)
 
@@ -223,7 +216,7 @@ def test_a_filter_that_refuses_getcwd_does_not_fail_the_start(
             "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}  # fmt: skip
     edit_config(bundle, lambda d: (d["linux"].update(seccomp=filt),
                                    d["process"].update(noNewPrivileges=nnp, cwd="/tmp")))  # fmt: skip
-    for name, argv in _runtimes(rt, tmp_path)[: None if nnp else 1]:
+    for name, argv in runtimes(rt, tmp_path)[: None if nnp else 1]:
         r = _run(argv, bundle, f"cwd-{name}")
         assert (r.returncode, r.stdout) == (0, "in\n"), (name, r.stderr)
 
@@ -242,7 +235,7 @@ def test_exec_applies_all_five_sets_of_its_process_as_create_does(
     process.write_text(json.dumps({"args": ["sh", "-c", CAP_LINES], "cwd": "/", "env": ["PATH=/bin"],
                                    "user": {"uid": 1000, "gid": 1000},
                                    "capabilities": sets}))  # fmt: skip
-    for name, argv in _runtimes(rt, tmp_path):
+    for name, argv in runtimes(rt, tmp_path):
         cid = f"exec5-{name}"
         with open(tmp_path / f"{name}.out", "wb") as out:
             rc = subprocess.call([*argv, "run", "-d", "--bundle", str(bundle), cid],

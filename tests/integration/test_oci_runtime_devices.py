@@ -12,7 +12,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from oci_runtime_util import Runtime, cgroup_exists, edit_config, make_bundle, runtime_script
+from oci_runtime_util import (
+    Runtime,
+    cgroup_exists,
+    edit_config,
+    make_bundle,
+    runtime_script,
+    runtimes,
+)
 
 pytestmark = pytest.mark.root
 
@@ -44,13 +51,6 @@ def rt(tmp_path: Path) -> Runtime:
     return Runtime(runtime_script(tmp_path), tmp_path / "root")
 
 
-def _runtimes(rt: Runtime, tmp_path: Path) -> list[tuple[str, list[str]]]:
-    out = [("ours", rt.argv())]
-    if RUNC is not None:
-        out.append(("runc", [RUNC, "--root", str(tmp_path / "runc-root")]))
-    return out
-
-
 def test_devices_the_host_lacks_are_made_with_their_mode_and_owner(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
@@ -68,7 +68,7 @@ def test_devices_the_host_lacks_are_made_with_their_mode_and_owner(
                                            "minor": 3, "access": "rwm"}]}  # fmt: skip
 
     edit_config(bundle, change)
-    for name, argv in _runtimes(rt, tmp_path):
+    for name, argv in runtimes(rt, tmp_path):
         r = subprocess.run([*argv, "run", "--bundle", str(bundle), f"dev-{name}"],
                            capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)  # fmt: skip

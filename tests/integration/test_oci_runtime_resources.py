@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from oci_runtime_util import Runtime, cgroup_exists, edit_config, make_bundle, runtime_script
+from oci_runtime_util import (
+    Runtime,
+    cgroup_exists,
+    edit_config,
+    make_bundle,
+    refused,
+    runtime_script,
+)
 
 from pycontainers.cgroups import detect_layout
 from pycontainers.oci.resources import oci_resources
@@ -40,16 +46,6 @@ def group_file(controller: str, cid: str, name: str, parent: str = "pycontainers
     assert root is not None
     with open(os.path.join(root, parent, cid, name)) as f:
         return f.read().strip()
-
-
-def refused(rt: Runtime, bundle: Path, cid: str) -> str:
-    """Create fails: no state, no cgroup, nothing listed; its error message."""
-    r = rt("create", "--bundle", str(bundle), cid, check=False, stdin=subprocess.DEVNULL)
-    assert r.returncode == 1, r
-    assert not (rt.root / cid).exists()
-    assert not cgroup_exists("pycontainers-runtime", cid)
-    assert rt("list", "-q").stdout == ""
-    return r.stderr
 
 
 def with_resources(bundle: Path, resources: dict[str, Any], **linux: Any) -> None:

@@ -30,6 +30,7 @@ _EXPORTS = {
     "ContainerTimeout": "pycontainers.errors",
     "DEVNULL": "pycontainers.runtime.stdio",
     "DeviceMapping": "pycontainers.spec",
+    "DeviceNode": "pycontainers.spec",
     "IdMapping": "pycontainers.spec",
     "Image": "pycontainers.images",
     "ImageStore": "pycontainers.images",
@@ -99,6 +100,7 @@ __all__ = [
     "ContainerTimeout",
     "DaemonUnreachable",
     "DeviceMapping",
+    "DeviceNode",
     "ExitStatus",
     "HealthCheck",
     "IdMapping",
@@ -190,6 +192,7 @@ if TYPE_CHECKING:
     from pycontainers.spec import (
         ContainerSpec,
         DeviceMapping,
+        DeviceNode,
         IdMapping,
         Mount,
         OverlayRootfs,

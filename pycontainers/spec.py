@@ -6,19 +6,26 @@ wrote it, never deep inside a start.
 
 from __future__ import annotations
 
-import posixpath
 import re
-import resource
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pycontainers._specchecks import check_container_path as check_container_path
+from pycontainers._specchecks import check_hostname as check_hostname
+from pycontainers._specchecks import check_volume_name as check_volume_name
+from pycontainers._specchecks import fail as _fail
+from pycontainers._specprocess import DEFAULT_PATH as DEFAULT_PATH
+from pycontainers._specprocess import Process as Process
+from pycontainers._specprocess import User as User
+from pycontainers._specsecurity import DEFAULT_MASKED_PATHS as DEFAULT_MASKED_PATHS
+from pycontainers._specsecurity import DEFAULT_READONLY_PATHS as DEFAULT_READONLY_PATHS
+from pycontainers._specsecurity import SecurityOptions as SecurityOptions
 from pycontainers.cgroups._devices import DeviceMapping as DeviceMapping
 from pycontainers.cgroups._devices import DeviceNode as DeviceNode
 from pycontainers.cgroups._devices import device_mappings, device_nodes
 from pycontainers.cgroups._resources import Resources
-from pycontainers.errors import SpecError
 
 if TYPE_CHECKING:
     from pycontainers.network.spec import NetworkSpec
@@ -28,46 +35,6 @@ ROOTFS_PROPAGATIONS = (
 )  # fmt: skip
 NAMESPACE_KINDS = ("pid", "net", "ipc", "mnt", "uts", "user", "cgroup", "time")
 DEFAULT_NAMESPACES = frozenset({"pid", "net", "ipc", "mnt", "uts", "cgroup"})
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-_ENV_NAME = re.compile(r"^[^=\x00]+$")
-# patterns only some specs need: compiled on first use (re's cache), not by every import
-_HOSTNAME_LABEL = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
-_VOLUME_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"
-
-
-def _fail(field: str, message: str) -> SpecError:
-    return SpecError(field, message)
-
-
-def check_container_path(field: str, path: str) -> str:
-    """Return ``path`` normalized if it is an absolute path free of ``..``; else raise."""
-    if not isinstance(path, str) or not path:
-        raise _fail(field, f"must be a non-empty absolute path, got {path!r}")
-    if "\x00" in path:
-        raise _fail(field, "must not contain NUL bytes")
-    if not path.startswith("/"):
-        raise _fail(field, f"must be an absolute path inside the container, got {path!r}")
-    if ".." in path.split("/"):
-        raise _fail(field, f"must not contain '..' components, got {path!r}")
-    return posixpath.normpath(path).replace("//", "/")
-
-
-def check_hostname(field: str, name: str | None) -> None:
-    """Raise unless ``name`` is a valid RFC 1123 host name of at most 64 bytes."""
-    if name is None:
-        return
-    if not isinstance(name, str) or not name or len(name.encode()) > 64:
-        raise _fail(field, f"must be 1 to 64 characters, got {name!r}")
-    if not all(re.match(_HOSTNAME_LABEL, label) for label in name.split(".")):
-        raise _fail(field, f"{name!r} is not a valid host name (letters, digits, '-' and '.')")
-
-
-def check_volume_name(name: str, field: str = "name") -> str:
-    """Raise :class:`SpecError` unless ``name`` is a valid volume name (Docker's rule)."""
-    if not isinstance(name, str) or not re.match(_VOLUME_NAME, name):
-        raise _fail(field, f"invalid volume name {name!r}: letters, digits, '_', '.', '-'")
-    return name
 
 
 # -- mounts -----------------------------------------------------------------------------
@@ -186,292 +153,6 @@ class IdMapping:
     container_id: int = attrs.field(validator=attrs.validators.ge(0))
     host_id: int = attrs.field(validator=attrs.validators.ge(0))
     size: int = attrs.field(validator=attrs.validators.ge(1))
-
-
-@attrs.frozen
-class User:
-    """The identity the payload runs as. ``name`` is resolved in the rootfs's /etc/passwd."""
-
-    uid: int | None = None
-    gid: int | None = None
-    additional_gids: tuple[int, ...] = ()
-    name: str | None = None
-
-    @classmethod
-    def parse(cls, value: str | int | User) -> User:
-        """Parse Docker's ``--user`` forms: ``uid``, ``uid:gid``, ``name``, ``name:group``."""
-        if isinstance(value, User):
-            return value
-        if isinstance(value, int):
-            if value < 0:
-                raise _fail("user", f"uid must be >= 0, got {value}")
-            return cls(uid=value)
-        if not isinstance(value, str) or not value:
-            raise _fail("user", f"expected uid[:gid] or a name, got {value!r}")
-        user, _, group = value.partition(":")
-        if not user:
-            raise _fail("user", f"missing user in {value!r}")
-        gid: int | None = None
-        if group:
-            if not group.isdigit():
-                raise _fail(
-                    "user", f"group names are not supported yet, use a numeric gid: {value!r}"
-                )
-            gid = int(group)
-        if user.isdigit():  # a numeric user is never looked up as a name (CVE-2016-3697)
-            return cls(uid=int(user), gid=gid)
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$", user):
-            raise _fail("user", f"invalid user name {user!r}")
-        return cls(name=user, gid=gid)
-
-
-# -- process ------------------------------------------------------------------------------
-
-_RLIMITS = {
-    name[len("RLIMIT_") :].lower(): getattr(resource, name)
-    for name in dir(resource)
-    if name.startswith("RLIMIT_")
-}
-
-
-def _env(
-    value: Mapping[str, str] | Iterable[str | tuple[str, str]] | None,
-) -> tuple[tuple[str, str], ...]:
-    if value is None:
-        return ()
-    items: list[tuple[str, str]] = []
-    if isinstance(value, Mapping):
-        items = [(str(k), str(v)) for k, v in value.items()]
-    else:
-        for entry in value:
-            if (  # the converted form itself (attrs.evolve passes it again)
-                isinstance(entry, tuple)
-                and len(entry) == 2
-                and all(isinstance(x, str) for x in entry)
-            ):
-                items.append(entry)
-                continue
-            if not isinstance(entry, str) or "=" not in entry:
-                raise _fail("env", f"entries must look like NAME=value, got {entry!r}")
-            k, _, v = entry.partition("=")
-            items.append((k, v))
-    for k, v in items:
-        if not _ENV_NAME.match(k):
-            raise _fail("env", f"invalid variable name {k!r}")
-        if "\x00" in v:
-            raise _fail("env", f"value of {k} contains a NUL byte")
-    return tuple(items)
-
-
-def _rlimits(
-    value: Mapping[str, int | tuple[int, int]] | Iterable[tuple[str, int, int]] | None,
-) -> tuple[tuple[str, int, int], ...]:
-    # a mapping of name -> limit or (soft, hard), or this converter's own output: triples
-    # (attrs.evolve passes a field's converted value through its converter again)
-    if value is None or isinstance(value, Mapping):
-        items = list((value or {}).items())
-    else:
-        items = []
-        for item in value:
-            if isinstance(item, str) or len(item) != 3:
-                raise _fail("rlimits", f"expected a mapping or (name, soft, hard), got {item!r}")
-            items.append((item[0], (item[1], item[2])))
-    out = []
-    for name, limit in items:
-        if not isinstance(name, str):
-            raise _fail("rlimits", f"a resource name must be a string, got {name!r}")
-        key = name.lower().removeprefix("rlimit_")
-        if key not in _RLIMITS:
-            raise _fail("rlimits", f"unknown resource {name!r}; one of {sorted(_RLIMITS)}")
-        soft, hard = (limit, limit) if isinstance(limit, int) else limit
-        if soft < 0 or hard < 0 or soft > hard:
-            raise _fail("rlimits", f"{name}: need 0 <= soft <= hard, got {soft}, {hard}")
-        out.append((key, soft, hard))
-    return tuple(out)
-
-
-def _args(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise _fail("args", "must be a list of strings, not one string (use ['sh', '-c', ...])")
-    return tuple(value)
-
-
-@attrs.frozen
-class Process:
-    """What runs in the container: command, environment, working directory and identity."""
-
-    args: tuple[str, ...] = attrs.field(converter=_args)
-    env: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_env)
-    cwd: str = "/"
-    user: User | None = attrs.field(
-        default=None,
-        converter=attrs.converters.optional(User.parse),  # type: ignore[misc]
-    )
-    rlimits: tuple[tuple[str, int, int], ...] = attrs.field(default=(), converter=_rlimits)
-    umask: int = 0o022
-    no_new_privs: bool = True
-
-    def __attrs_post_init__(self) -> None:
-        if not self.args:
-            raise _fail("args", "the command must not be empty")
-        for a in self.args:
-            if not isinstance(a, str) or "\x00" in a:
-                raise _fail("args", f"arguments must be strings without NUL bytes, got {a!r}")
-        check_container_path("cwd", self.cwd)
-        if not 0 <= self.umask <= 0o777:
-            raise _fail("umask", f"must be between 0 and 0o777, got {self.umask!r}")
-
-    def environ(self) -> dict[str, str]:
-        """The environment as a dict, with PATH defaulted as Docker does."""
-        env = dict(self.env)
-        env.setdefault("PATH", DEFAULT_PATH)
-        return env
-
-
-# -- security -----------------------------------------------------------------------------
-
-DEFAULT_MASKED_PATHS = (
-    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-    "/proc/timer_stats", "/sys/firmware", "/sys/devices/virtual/powercap",
-)  # fmt: skip
-DEFAULT_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
-
-
-def _caps(field: str, value: Iterable[str] | str) -> tuple[str, ...]:
-    from pycontainers.security.capabilities import normalize
-
-    if isinstance(value, str):
-        value = [value]
-    return tuple(normalize(field, v) for v in value)
-
-
-def _cap_add(value: Iterable[str] | str) -> tuple[str, ...]:
-    return _caps("cap_add", value)
-
-
-def _cap_drop(value: Iterable[str] | str) -> tuple[str, ...]:
-    return _caps("cap_drop", value)
-
-
-def _cap_set(field: str, value: Iterable[str] | str | None) -> tuple[str, ...]:
-    """One OCI capability set: names normalized, sorted, no ``ALL`` (None: empty)."""
-    names = _caps(field, value or ())
-    if "ALL" in names:
-        raise _fail(field, "list the capabilities by name (ALL is for cap_add/cap_drop)")
-    return tuple(sorted(set(names)))
-
-
-def _cap_effective(value: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    return None if value is None else _cap_set("cap_effective", value)
-
-
-def _cap_permitted(value: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    return None if value is None else _cap_set("cap_permitted", value)
-
-
-def _cap_inheritable(value: Iterable[str] | str | None) -> tuple[str, ...]:
-    return _cap_set("cap_inheritable", value)
-
-
-def _cap_ambient(value: Iterable[str] | str | None) -> tuple[str, ...]:
-    return _cap_set("cap_ambient", value)
-
-
-def _paths(field: str, value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise _fail(field, "must be a list of paths, not one string")
-    return tuple(check_container_path(field, v) for v in value)
-
-
-def _masked(value: Iterable[str]) -> tuple[str, ...]:
-    return _paths("masked_paths", value)
-
-
-def _readonly(value: Iterable[str]) -> tuple[str, ...]:
-    return _paths("readonly_paths", value)
-
-
-def _seccomp_profile(value: Any) -> Any:
-    if value is None or value == "default":
-        return value
-    from pycontainers.security._seccomp_profile import SeccompProfile
-
-    if isinstance(value, SeccompProfile):
-        return value
-    if isinstance(value, (str, bytes, Mapping)):
-        return SeccompProfile.from_json(value)
-    raise _fail(
-        "seccomp", f"expected 'default', None, JSON text or a dict, got {type(value).__name__}"
-    )
-
-
-@attrs.frozen
-class SecurityOptions:
-    """Docker's defaults unless told otherwise: its 14 capabilities, its seccomp profile,
-    masked and read-only /proc and /sys paths.
-
-    ``seccomp`` is ``"default"``, ``None`` (no filter), or a profile in Docker's JSON format
-    (a ``str`` of JSON or a parsed ``dict``). ``privileged`` gives every capability, no
-    seccomp filter and no masked or read-only paths.
-    """
-
-    cap_add: tuple[str, ...] = attrs.field(default=(), converter=_cap_add)
-    cap_drop: tuple[str, ...] = attrs.field(default=(), converter=_cap_drop)
-    privileged: bool = False
-    seccomp: Any = attrs.field(default="default", converter=_seccomp_profile)
-    """``"default"``, ``None``, or a ``SeccompProfile`` (JSON text and dicts are parsed)."""
-    masked_paths: tuple[str, ...] = attrs.field(default=DEFAULT_MASKED_PATHS, converter=_masked)
-    readonly_paths: tuple[str, ...] = attrs.field(
-        default=DEFAULT_READONLY_PATHS, converter=_readonly
-    )
-    cap_effective: tuple[str, ...] | None = attrs.field(
-        default=None, converter=_cap_effective, metadata={"omit_default": True}
-    )
-    """OCI's ``process.capabilities.effective``; None: the permitted set."""
-    cap_permitted: tuple[str, ...] | None = attrs.field(
-        default=None, converter=_cap_permitted, metadata={"omit_default": True}
-    )
-    """OCI's ``permitted`` set; None: the whole (bounding) set, :meth:`capabilities`."""
-    cap_inheritable: tuple[str, ...] = attrs.field(
-        default=(), converter=_cap_inheritable, metadata={"omit_default": True}
-    )
-    """OCI's ``inheritable`` set (default empty: CVE-2022-29162; only an OCI config sets it)."""
-    cap_ambient: tuple[str, ...] = attrs.field(
-        default=(), converter=_cap_ambient, metadata={"omit_default": True}
-    )
-    """OCI's ``ambient`` set (default empty); each must be permitted and inheritable."""
-
-    def __attrs_post_init__(self) -> None:
-        if self.cap_sets() == (None, None, (), ()):
-            return  # Docker's model: one set
-        if self.privileged:
-            raise _fail("cap_effective", "privileged gives every capability: no per-set lists")
-        bounding = self.capabilities()
-        permitted = bounding if self.cap_permitted is None else frozenset(self.cap_permitted)
-        inheritable = frozenset(self.cap_inheritable)
-        for name, caps, within, what in (
-            ("cap_effective", self.cap_effective, permitted, "the permitted set"),
-            ("cap_permitted", self.cap_permitted, bounding, "the bounding set"),
-            ("cap_inheritable", self.cap_inheritable, bounding, "the bounding set"),
-            ("cap_ambient", self.cap_ambient, permitted & inheritable,
-             "both the permitted and the inheritable set"),
-        ):  # fmt: skip
-            outside = sorted(set(caps or ()) - within)  # None: within by definition
-            if outside:
-                raise _fail(name, f"{', '.join(outside)} not in {what}")
-
-    def capabilities(self) -> frozenset[str]:
-        """The container's capability set (names): its bounding set."""
-        from pycontainers.security.capabilities import resolve
-
-        return resolve(self.cap_add, self.cap_drop, self.privileged)
-
-    def cap_sets(
-        self,
-    ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]:
-        """The (effective, permitted, inheritable, ambient) lists as given."""
-        return (self.cap_effective, self.cap_permitted, self.cap_inheritable, self.cap_ambient)
 
 
 # -- container ----------------------------------------------------------------------------

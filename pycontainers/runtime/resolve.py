@@ -319,7 +319,7 @@ def _image_volumes(paths: Iterable[str], mounts: Iterable[Mount]) -> tuple[Mount
 
 
 def _env_pairs(env: Mapping[str, str] | Iterable[str] | None) -> tuple[tuple[str, str], ...]:
-    from pycontainers.spec import _env
+    from pycontainers._specprocess import _env
 
     return _env(env)
 

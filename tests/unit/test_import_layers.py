@@ -62,7 +62,7 @@ LAYERS: dict[str, int] = {
         ),
         0,
     ),
-    **dict.fromkeys(("spec", "_native"), 0),
+    **dict.fromkeys(("spec", "_specchecks", "_specprocess", "_specsecurity", "_native"), 0),
     **dict.fromkeys(("fs", "cgroups", "namespaces", "network", "security", "oci"), 1),
     **dict.fromkeys(("runtime", "images", "builder"), 2),
     **dict.fromkeys(

@@ -114,9 +114,14 @@ def test_v1_memory_and_cpu_fields_applied_stored_and_updated(
     assert group_file("cpu", "res", "cpu.shares") == "256"
     assert int(group_file("memory", "res", "memory.kmem.tcp.limit_in_bytes")) == 8 * MiB
     # checkBeforeUpdate: a limit at or below what the container uses is refused, unchanged
-    update.write_text(json.dumps({"memory": {"limit": 4096, "checkBeforeUpdate": True}}))
+    update.write_text(json.dumps({"memory": {"limit": 4096, "reservation": 4096,
+                                             "checkBeforeUpdate": True}}))  # fmt: skip
     bad = rt("update", "--resources", str(update), "res", check=False)
     assert bad.returncode == 1 and "rejecting a limit of 4096" in bad.stderr
+    # checked with the stored limits: a limit below the stored reservation (32m) is refused
+    bad = rt("update", "--memory", "16m", "res", check=False)
+    assert bad.returncode == 1
+    assert "--memory: conflicts with the stored memory_low: must not be above" in bad.stderr
     assert int(group_file("memory", "res", "memory.limit_in_bytes")) == 48 * MiB
     bad = rt("update", "--cpu-rt-runtime", "1000", "res", check=False)  # the parent has none
     assert bad.returncode == 1 and "cpu.rt_runtime_us" in bad.stderr

@@ -32,7 +32,15 @@ _CARRIED = frozenset(
         "hostname",
         "memory",
         "memory_swap",
+        "memory_reservation",
+        "memory_swappiness",
+        "oom_kill_disable",
         "cpus",
+        "cpu_quota",
+        "cpu_period",
+        "cpu_rt_runtime",
+        "cpu_rt_period",
+        "blkio_weight_device",
         "cpuset_cpus",
         "cpu_shares",
         "pids_limit",
@@ -163,6 +171,15 @@ def create_body(args: argparse.Namespace) -> dict[str, Any]:
         "CpuShares": args.cpu_shares,
         "PidsLimit": args.pids_limit,
         "ShmSize": args.shm_size and _bytes("shm_size", args.shm_size),
+        "MemoryReservation": args.memory_reservation
+        and _bytes("memory_reservation", args.memory_reservation),
+        "MemorySwappiness": args.memory_swappiness,
+        "OomKillDisable": args.oom_kill_disable or None,
+        "CpuQuota": args.cpu_quota,
+        "CpuPeriod": args.cpu_period,
+        "CpuRealtimeRuntime": args.cpu_rt_runtime,
+        "CpuRealtimePeriod": args.cpu_rt_period,
+        "BlkioWeightDevice": [_weight_device(w) for w in args.blkio_weight_device] or None,
     }
     host.update({k: v for k, v in limits.items() if v is not None})
     if args.ulimit:
@@ -205,6 +222,14 @@ def create_body(args: argparse.Namespace) -> dict[str, Any]:
     elif args.network_alias:
         raise CommandError("--network-alias needs --network (a user network)")
     return body
+
+
+def _weight_device(text: str) -> dict[str, Any]:
+    """``--blkio-weight-device /dev/sda:200`` as Docker's ``{"Path", "Weight"}``."""
+    path, sep, weight = text.rpartition(":")
+    if not sep or not path or not weight.isdigit():
+        raise CommandError(f"--blkio-weight-device {text!r}: expected DEVICE:WEIGHT")
+    return {"Path": path, "Weight": int(weight)}
 
 
 def _restart(policy: str) -> dict[str, Any]:

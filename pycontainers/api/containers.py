@@ -347,14 +347,14 @@ async def update(request: web.Request) -> web.Response:
     naming its key; nothing is changed then.
     """
     from pycontainers.api.create import named
-    from pycontainers.cgroups._dockerapi import DEVICE_LISTS, SCALARS, from_host_config
+    from pycontainers.cgroups._dockerapi import ALL_KEYS, from_host_config
     from pycontainers.errors import CgroupError, SpecError
 
     d = daemon(request)
     body = await body_json(request)
-    known = {key for key, *_ in (*SCALARS, *DEVICE_LISTS)} | {"NanoCpus", "RestartPolicy"}
+    known = {key.lower() for key in (*ALL_KEYS, "RestartPolicy")}
     for key, value in body.items():
-        if key not in known and value not in (None, 0, "", [], {}, False):
+        if key.lower() not in known and value not in (None, 0, "", [], {}, False):
             raise bad_request(f"unsupported update field {key!r}")
     try:
         limits: dict[str, Any] = from_host_config(body, "")

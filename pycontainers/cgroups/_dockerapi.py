@@ -54,6 +54,13 @@ KEYS: dict[str, str] = {
 }
 """Resources field → its HostConfig key (to name it in errors)."""
 
+ALL_KEYS: tuple[str, ...] = (
+    *(key for key, _, _, _ in SCALARS),
+    *(key for key, _, _ in DEVICE_LISTS),
+    "NanoCpus",
+)
+"""Every resource key of a HostConfig this module reads."""
+
 _UNLIMITED_AT = frozenset({"MemorySwap", "PidsLimit", "CpuQuota"})
 
 
@@ -63,6 +70,9 @@ def from_host_config(host: Mapping[str, Any], where: str = "HostConfig") -> dict
     """
     out: dict[str, Any] = {}
     prefix = f"{where}." if where else ""
+    # keys in any case, as Docker's Go decoder takes them: docker-py sends CPURealtimePeriod
+    lower = {k.lower(): v for k, v in host.items() if isinstance(k, str)}
+    host = {key: host[key] if key in host else lower.get(key.lower()) for key in ALL_KEYS}
     for key, field, kind, _ in SCALARS:
         value: Any = host.get(key)
         if value is None:
@@ -110,4 +120,4 @@ def to_host_config(res: Resources | None) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DEVICE_LISTS", "KEYS", "SCALARS", "from_host_config", "to_host_config"]
+__all__ = ["ALL_KEYS", "DEVICE_LISTS", "KEYS", "SCALARS", "from_host_config", "to_host_config"]

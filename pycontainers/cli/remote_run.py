@@ -232,6 +232,28 @@ def _weight_device(text: str) -> dict[str, Any]:
     return {"Path": path, "Weight": int(weight)}
 
 
+def update_body(args: argparse.Namespace) -> dict[str, Any]:
+    """Docker's ``POST /containers/{id}/update`` body for ``update``'s flags."""
+    body = {
+        "Memory": args.memory and _bytes("memory", args.memory),
+        "MemorySwap": args.memory_swap and _bytes("memory_swap", args.memory_swap),
+        "MemoryReservation": args.memory_reservation
+        and _bytes("memory_reservation", args.memory_reservation),
+        "NanoCpus": args.cpus and round(float(args.cpus) * 1e9),
+        "CpuShares": args.cpu_shares,
+        "CpuQuota": args.cpu_quota,
+        "CpuPeriod": args.cpu_period,
+        "CpuRealtimeRuntime": args.cpu_rt_runtime,
+        "CpuRealtimePeriod": args.cpu_rt_period,
+        "CpusetCpus": args.cpuset_cpus,
+        "CpusetMems": args.cpuset_mems,
+        "PidsLimit": args.pids_limit,
+        "BlkioWeight": args.blkio_weight,
+        "RestartPolicy": _restart(args.restart) if args.restart else None,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def _restart(policy: str) -> dict[str, Any]:
     name, _, count = policy.partition(":")
     return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
@@ -246,4 +268,4 @@ def _ulimit(text: str) -> dict[str, Any]:
         raise CommandError(f"--ulimit {text!r}: NAME=SOFT[:HARD]") from None
 
 
-__all__ = ["create_body", "refuse_uncarried"]
+__all__ = ["create_body", "refuse_uncarried", "update_body"]

@@ -86,6 +86,8 @@ def merge_update(base: Resources | None, change: Mapping[str, Any]) -> tuple[Res
     for group in _COUPLED:
         if write & group:
             write |= group
+    if merged.memory_check_before_update and write & {"memory_max", "memory_swap"}:
+        write.add("memory_check_before_update")  # stored: it guards every later update
     return merged, Resources(
         **{name: converted[name] if name in _KEYED else getattr(merged, name) for name in write}
     )

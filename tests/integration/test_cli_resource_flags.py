@@ -82,5 +82,9 @@ def test_update_stores_limits_and_inspect_shows_them(busybox_rootfs: Path) -> No
         r = cli("update", "--cpu-rt-runtime", "1000", cid)  # the parent has no real-time time
         assert r.returncode != 0 and "rt_runtime" in r.stderr, r.stderr
         assert host() == before
+        ok("restart", "-t", "0", cid)  # a new start takes its limits from the stored spec
+        out = ok("exec", cid, "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max "
+                 "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").split()  # fmt: skip
+        assert out == ["40", str(128 * MiB)]
     finally:
         ok("rm", "-f", cid)

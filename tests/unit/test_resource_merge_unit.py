@@ -109,3 +109,9 @@ def test_host_config_keys_both_ways() -> None:
                      ({"NanoCpus": 1.5}, "HostConfig.NanoCpus")):  # fmt: skip
         with pytest.raises(SpecError, match=f"^{key}: "):
             from_host_config(bad)
+
+
+def test_a_stored_check_before_update_guards_later_memory_updates() -> None:
+    base = Resources(memory_max="64m", memory_check_before_update=True)
+    assert merge_update(base, {"memory_max": "32m"})[1].memory_check_before_update
+    assert not merge_update(base, {"pids_max": 3})[1].memory_check_before_update

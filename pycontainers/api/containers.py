@@ -323,16 +323,6 @@ async def rename(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-_UPDATE_KEYS = {
-    "Memory": "memory",
-    "MemorySwap": "memswap_limit",
-    "CpuShares": "cpu_shares",
-    "PidsLimit": "pids_limit",
-    "CpusetCpus": "cpuset_cpus",
-    "BlkioWeight": "blkio_weight",
-}
-
-
 def _restart_policy(value: Any) -> str | None:
     """Docker's ``{"Name", "MaximumRetryCount"}`` as a policy string (None: no change)."""
     if not isinstance(value, dict):
@@ -351,30 +341,35 @@ def _restart_policy(value: Any) -> str | None:
 
 
 async def update(request: web.Request) -> web.Response:
-    """POST /containers/{id}/update: new limits of a running container, a new restart
-    policy (``RestartPolicy``) of a running or stopped one.
+    """POST /containers/{id}/update: new limits of a running container (Docker's resource
+    keys, on top of the stored ones, which then hold the result), a new restart policy
+    (``RestartPolicy``) of a running or stopped one. A value that cannot be applied is a 400
+    naming its key; nothing is changed then.
     """
+    from pycontainers.api.create import named
+    from pycontainers.cgroups._dockerapi import ALL_KEYS, from_host_config
+    from pycontainers.errors import CgroupError, SpecError
+
     d = daemon(request)
     body = await body_json(request)
-    limits: dict[str, Any] = {}
+    known = {key.lower() for key in (*ALL_KEYS, "RestartPolicy")}
     for key, value in body.items():
-        if value in (None, 0, ""):
-            continue
-        if key in _UPDATE_KEYS:
-            limits[_UPDATE_KEYS[key]] = value
-        elif key == "NanoCpus":
-            if not isinstance(value, int):
-                raise bad_request("NanoCpus must be an integer")
-            limits["cpus"] = value / 1e9
-        elif key == "RestartPolicy":
-            policy = _restart_policy(value)
-            if policy is not None:
-                limits["restart"] = policy
-        else:
+        if key.lower() not in known and value not in (None, 0, "", [], {}, False):
             raise bad_request(f"unsupported update field {key!r}")
+    try:
+        limits: dict[str, Any] = from_host_config(body, "")
+    except SpecError as exc:
+        raise bad_request(str(exc)) from None
+    if body.get("RestartPolicy") is not None:
+        policy = _restart_policy(body["RestartPolicy"])
+        if policy is not None:
+            limits["restart"] = policy
 
     def run(c: Container) -> None:
-        c.update(**limits)
+        try:
+            c.update(**limits)
+        except (SpecError, CgroupError) as exc:
+            raise bad_request(named(exc, "")) from None
         publish(d, c, "update")
 
     await d.call(_with, d, request.match_info["id"], run)

@@ -352,39 +352,53 @@ def _network(
 
 
 def _limits(host: dict[str, Any]) -> dict[str, Any]:
-    h = "HostConfig"
-    out: dict[str, Any] = {}
-    memory = _typed(host, "Memory", int, h)
-    if memory:
-        out["memory"] = memory
-    swap = _typed(host, "MemorySwap", int, h)
-    if swap and swap > 0:
-        out["memswap_limit"] = swap
-    nano = _typed(host, "NanoCpus", int, h)
-    if nano:
-        out["cpus"] = nano / 1e9
-    elif _typed(host, "CpuQuota", int, h):
-        period = _typed(host, "CpuPeriod", int, h) or 100_000
-        out["cpus"] = host["CpuQuota"] / period
-    shares = _typed(host, "CpuShares", int, h)
-    if shares:
-        out["cpu_shares"] = shares
-    cpuset = _typed(host, "CpusetCpus", str, h)
-    if cpuset:
-        out["cpuset_cpus"] = cpuset
-    pids = _typed(host, "PidsLimit", int, h)
-    if pids and pids > 0:
-        out["pids_limit"] = pids
-    weight = _typed(host, "BlkioWeight", int, h)
-    if weight:
-        out["blkio_weight"] = weight
+    out = resource_fields(host, "HostConfig")
     ulimits = host.get("Ulimits")
     if ulimits:
         out["rlimits"] = _ulimits(ulimits)
-    shm = _typed(host, "ShmSize", int, h)
+    shm = _typed(host, "ShmSize", int, "HostConfig")
     if shm:
         out["shm_size"] = shm
     return out
 
 
-__all__ = ["random_name", "translate"]
+def resource_fields(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """The :class:`~pycontainers.cgroups.Resources` fields of a HostConfig (``where``
+    "HostConfig") or an update body (``where`` ""), checked together and against this host's
+    cgroups: a 400 naming the key (``HostConfig.MemorySwap: ...``) otherwise.
+    """
+    from pycontainers.cgroups._dockerapi import from_host_config
+    from pycontainers.cgroups._resources import Resources
+    from pycontainers.errors import SpecError
+
+    try:
+        fields = from_host_config(doc, where)
+        res = Resources(**fields)
+    except SpecError as exc:
+        raise bad_request(named(exc, where)) from None
+    from pycontainers.cgroups._resources import HOST_DEPENDENT
+
+    if any(getattr(res, f) not in (None, ()) for f in HOST_DEPENDENT):
+        from pycontainers.cgroups._layout import detect_layout
+        from pycontainers.cgroups._resfields import refusal
+
+        refused = refusal(res, detect_layout())
+        if refused is not None:
+            raise bad_request(named(SpecError(refused[0], f"not supported here: {refused[1]}"),
+                                    where))  # fmt: skip
+    return fields
+
+
+def named(exc: Exception, where: str) -> str:
+    """The message of ``exc`` (``memory_swap: ...``) naming the HostConfig key of its field
+    (``HostConfig.MemorySwap: ...``).
+    """
+    from pycontainers.cgroups._dockerapi import KEYS
+
+    field, sep, why = str(exc).partition(": ")
+    if not sep or field not in KEYS:
+        return str(exc)
+    return f"{where + '.' if where else ''}{KEYS[field]}: {why}"
+
+
+__all__ = ["named", "random_name", "resource_fields", "translate"]

@@ -129,6 +129,7 @@ def _mounts(info: dict[str, Any]) -> list[dict[str, Any]]:
 
 def container_inspect(c: Container, data_root: str | None) -> dict[str, Any]:
     """``GET /containers/{id}/json``: Docker's document for ``c``."""
+    from pycontainers.cgroups._dockerapi import KEYS
     from pycontainers.runtime.describe import describe
 
     info = describe(c)
@@ -142,6 +143,8 @@ def container_inspect(c: Container, data_root: str | None) -> dict[str, Any]:
     cfg = info["Config"]
     exposed = dict(saved.get("ExposedPorts") or {})
     host = dict(saved.get("HostConfig") or {})
+    stored = info.get("HostConfig") or {}  # the stored spec's: an update changes the limits
+    host.update({key: stored[key] for key in KEYS.values() if key in stored})
     host.setdefault("NetworkMode", _network_mode(saved, info))
     live = (info.get("HostConfig") or {}).get("RestartPolicy")  # update may have changed it
     host["RestartPolicy"] = (

@@ -101,6 +101,10 @@ def _cpuset(
 def _hugetlb(value: object) -> tuple[tuple[str, int], ...]:
     if not value:
         return ()
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, (list, tuple)) and len(v) == 2 for v in value
+    ):  # its own output (attrs.evolve, a merge): (size name, limit) pairs
+        value = dict(value)
     if not isinstance(value, Mapping):
         raise SpecError("hugetlb", f"expected a mapping of page size to limit, got {value!r}")
     available = hugepage_sizes()
@@ -531,32 +535,49 @@ class Resources:
         ``cpus``, ``cpuset_cpus``, ``cpuset_mems`` and ``blkio_weight`` keep their names.
         A bad value raises :class:`SpecError` naming the keyword as it was written.
         """
-        fields = {a.name for a in attrs.fields(cls)}
-        given: dict[str, tuple[str, Any]] = {}
-        for key, value in kwargs.items():
-            if value is None:
-                continue
-            target = _DOCKER_NAMES.get(key, key if key in fields else None)
-            if target is None:
-                known = sorted(fields | set(_DOCKER_NAMES))
-                raise SpecError(key, f"unknown resource option; known: {', '.join(known)}")
-            if target in given:
-                raise SpecError(key, f"{given[target][0]} already sets {target}")
-            if key == "nano_cpus":
-                value = parse_int(key, value, 1) / 1e9
-            elif key == "pids_limit" and isinstance(value, int) and value <= 0:
-                value = UNLIMITED
-            elif key == "mem_swappiness" and value == -1:
-                continue
-            given[target] = (key, value)
+        given = docker_fields(kwargs)
         try:
             return cls(**{target: value for target, (_, value) in given.items()})
         except SpecError as exc:
-            written = given.get(exc.field, (exc.field, None))[0]
-            if written == exc.field:
+            renamed = as_written(exc, given)
+            if renamed is exc:
                 raise
-            message = str(exc).split(": ", 1)[1]
-            raise SpecError(written, message) from exc
+            raise renamed from exc
+
+
+def docker_fields(kwargs: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    """:meth:`Resources.from_docker`'s keywords as ``{field: (keyword as written, value)}``,
+    unvalidated (``None`` values left out); an unknown or repeated keyword is a SpecError.
+    """
+    fields = {a.name for a in attrs.fields(Resources)}
+    given: dict[str, tuple[str, Any]] = {}
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        target = _DOCKER_NAMES.get(key, key if key in fields else None)
+        if target is None:
+            known = sorted(fields | set(_DOCKER_NAMES))
+            raise SpecError(key, f"unknown resource option; known: {', '.join(known)}")
+        if target in given:
+            raise SpecError(key, f"{given[target][0]} already sets {target}")
+        if key == "nano_cpus":
+            value = parse_int(key, value, 1) / 1e9
+        elif key == "pids_limit" and isinstance(value, int) and value <= 0:
+            value = UNLIMITED
+        elif key == "mem_swappiness" and value == -1:
+            continue
+        given[target] = (key, value)
+    return given
+
+
+def as_written(exc: SpecError, given: Mapping[str, tuple[str, Any]]) -> SpecError:
+    """``exc`` naming the keyword as :func:`docker_fields` got it (``mem_limit``, not
+    ``memory_max``).
+    """
+    written = given.get(exc.field, (exc.field, None))[0]
+    if written == exc.field:
+        return exc
+    return SpecError(written, str(exc).split(": ", 1)[1])
 
 
 _BYTES = frozenset({"memory_max", "memory_low", "memory_swap", "memory_kernel_tcp"})

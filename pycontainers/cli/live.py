@@ -24,12 +24,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--memory-swap", metavar="BYTES", help="memory plus swap limit")
     p.add_argument("--memory-reservation", metavar="BYTES", help="memory soft limit")
     p.add_argument("--cpus", metavar="N", help="number of CPUs (0.5)")
-    p.add_argument("--cpu-shares", type=int, metavar="N", help="relative CPU weight")
+    p.add_argument("-c", "--cpu-shares", type=int, metavar="N", help="relative CPU weight")
     p.add_argument("--cpu-quota", type=int, metavar="US", help="CPU time per period")
     p.add_argument("--cpu-period", type=int, metavar="US", help="CPU period")
+    p.add_argument("--cpu-rt-runtime", type=int, metavar="US", help="real-time CPU time (v1)")
+    p.add_argument("--cpu-rt-period", type=int, metavar="US", help="real-time period (v1)")
     p.add_argument("--cpuset-cpus", metavar="LIST", help="CPUs to run on (0-2,4)")
+    p.add_argument("--cpuset-mems", metavar="LIST", help="memory nodes to use (0-1)")
     p.add_argument("--pids-limit", type=int, metavar="N", help="process limit (-1: unlimited)")
     p.add_argument("--blkio-weight", type=int, metavar="N", help="block IO weight (10-1000)")
+    p.add_argument("--restart", metavar="POLICY", help="restart policy (no, always, ...)")
     _refs(p)
     p = _cmd(sub, "port", "list a container's published ports (or one port's host address)")
     p.add_argument("container", metavar="CONTAINER")
@@ -61,13 +65,42 @@ def _cmd_update(args: argparse.Namespace) -> int:
         "memory": args.memory, "memswap_limit": args.memory_swap,
         "memory_reservation": args.memory_reservation, "cpus": args.cpus,
         "cpu_shares": args.cpu_shares, "cpu_quota": args.cpu_quota,
-        "cpu_period": args.cpu_period, "cpuset_cpus": args.cpuset_cpus,
-        "pids_limit": args.pids_limit, "blkio_weight": args.blkio_weight,
+        "cpu_period": args.cpu_period, "cpu_rt_runtime": args.cpu_rt_runtime,
+        "cpu_rt_period": args.cpu_rt_period, "cpuset_cpus": args.cpuset_cpus,
+        "cpuset_mems": args.cpuset_mems, "pids_limit": args.pids_limit,
+        "blkio_weight": args.blkio_weight, "restart": args.restart,
     }  # fmt: skip
     given = {k: v for k, v in limits.items() if v is not None}
     if not given:
         raise CommandError("update needs at least one limit (--memory, --cpus, --pids-limit...)")
-    return _each(args.containers, lambda c: c.update(**given))
+    return _each(args.containers, lambda c: _update(c, given))
+
+
+def _update(c: Any, given: dict[str, Any]) -> None:
+    """``c.update(**given)``; an error names the flag (``--memory-swap: ...``), not the field."""
+    from pycontainers.errors import CgroupError, SpecError
+
+    try:
+        c.update(**given)
+    except (SpecError, CgroupError) as exc:
+        field, sep, why = str(exc).partition(": ")
+        flag = _FLAGS.get(field)
+        if not sep or flag is None:
+            raise
+        raise CommandError(f"{flag}: {why}") from None
+
+
+_FLAGS = {
+    "memory": "--memory", "memory_max": "--memory", "memswap_limit": "--memory-swap",
+    "memory_swap": "--memory-swap", "memory_reservation": "--memory-reservation",
+    "memory_low": "--memory-reservation", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
+    "cpu_quota": "--cpu-quota", "cpu_period": "--cpu-period",
+    "cpu_rt_runtime": "--cpu-rt-runtime", "cpu_rt_period": "--cpu-rt-period",
+    "cpuset_cpus": "--cpuset-cpus", "cpuset_mems": "--cpuset-mems",
+    "pids_limit": "--pids-limit", "pids_max": "--pids-limit", "blkio_weight": "--blkio-weight",
+    "restart": "--restart",
+}  # fmt: skip
+"""The field (or keyword) an error names → the flag that set it."""
 
 
 def _cmd_port(args: argparse.Namespace) -> int:

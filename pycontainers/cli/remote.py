@@ -337,6 +337,19 @@ def _cmd_rm(args: argparse.Namespace, client: Client) -> int:
     )
 
 
+def _cmd_update(args: argparse.Namespace, client: Client) -> int:
+    from pycontainers.cli.remote_run import update_body
+
+    body = update_body(args)
+    if not body:
+        raise CommandError("update needs at least one limit (--memory, --cpus, --pids-limit...)")
+
+    def update(ref: str) -> None:
+        client.request("POST", f"/containers/{ref}/update", body=body)
+
+    return each(args.containers, update)
+
+
 def _cmd_pause(args: argparse.Namespace, client: Client) -> int:
     return each(args.containers, lambda r: _container(client, r).pause())
 

@@ -32,7 +32,15 @@ _CARRIED = frozenset(
         "hostname",
         "memory",
         "memory_swap",
+        "memory_reservation",
+        "memory_swappiness",
+        "oom_kill_disable",
         "cpus",
+        "cpu_quota",
+        "cpu_period",
+        "cpu_rt_runtime",
+        "cpu_rt_period",
+        "blkio_weight_device",
         "cpuset_cpus",
         "cpu_shares",
         "pids_limit",
@@ -163,6 +171,15 @@ def create_body(args: argparse.Namespace) -> dict[str, Any]:
         "CpuShares": args.cpu_shares,
         "PidsLimit": args.pids_limit,
         "ShmSize": args.shm_size and _bytes("shm_size", args.shm_size),
+        "MemoryReservation": args.memory_reservation
+        and _bytes("memory_reservation", args.memory_reservation),
+        "MemorySwappiness": args.memory_swappiness,
+        "OomKillDisable": args.oom_kill_disable or None,
+        "CpuQuota": args.cpu_quota,
+        "CpuPeriod": args.cpu_period,
+        "CpuRealtimeRuntime": args.cpu_rt_runtime,
+        "CpuRealtimePeriod": args.cpu_rt_period,
+        "BlkioWeightDevice": [_weight_device(w) for w in args.blkio_weight_device] or None,
     }
     host.update({k: v for k, v in limits.items() if v is not None})
     if args.ulimit:
@@ -207,6 +224,36 @@ def create_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def _weight_device(text: str) -> dict[str, Any]:
+    """``--blkio-weight-device /dev/sda:200`` as Docker's ``{"Path", "Weight"}``."""
+    path, sep, weight = text.rpartition(":")
+    if not sep or not path or not weight.isdigit():
+        raise CommandError(f"--blkio-weight-device {text!r}: expected DEVICE:WEIGHT")
+    return {"Path": path, "Weight": int(weight)}
+
+
+def update_body(args: argparse.Namespace) -> dict[str, Any]:
+    """Docker's ``POST /containers/{id}/update`` body for ``update``'s flags."""
+    body = {
+        "Memory": args.memory and _bytes("memory", args.memory),
+        "MemorySwap": args.memory_swap and _bytes("memory_swap", args.memory_swap),
+        "MemoryReservation": args.memory_reservation
+        and _bytes("memory_reservation", args.memory_reservation),
+        "NanoCpus": args.cpus and round(float(args.cpus) * 1e9),
+        "CpuShares": args.cpu_shares,
+        "CpuQuota": args.cpu_quota,
+        "CpuPeriod": args.cpu_period,
+        "CpuRealtimeRuntime": args.cpu_rt_runtime,
+        "CpuRealtimePeriod": args.cpu_rt_period,
+        "CpusetCpus": args.cpuset_cpus,
+        "CpusetMems": args.cpuset_mems,
+        "PidsLimit": args.pids_limit,
+        "BlkioWeight": args.blkio_weight,
+        "RestartPolicy": _restart(args.restart) if args.restart else None,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def _restart(policy: str) -> dict[str, Any]:
     name, _, count = policy.partition(":")
     return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
@@ -221,4 +268,4 @@ def _ulimit(text: str) -> dict[str, Any]:
         raise CommandError(f"--ulimit {text!r}: NAME=SOFT[:HARD]") from None
 
 
-__all__ = ["create_body", "refuse_uncarried"]
+__all__ = ["create_body", "refuse_uncarried", "update_body"]

@@ -55,6 +55,30 @@ def oci_resources(
 
     ``check_host``: refuse (naming the JSON path) what this host's cgroups cannot honour.
     """
+    fields = oci_resource_fields(doc, where)
+    try:
+        res = Resources(**fields)
+    except SpecError as exc:
+        path = JSON_PATHS.get(exc.field, exc.field)
+        raise OciConfigError(f"{where}.{path}", str(exc).split(": ", 1)[-1]) from None
+    if check_host and any(getattr(res, f) not in (None, ()) for f in HOST_DEPENDENT):
+        from pycontainers.cgroups._layout import detect_layout
+        from pycontainers.cgroups._resfields import refusal
+
+        refused = refusal(res, detect_layout())
+        if refused is not None:
+            field, why = refused
+            raise OciConfigError(
+                f"{where}.{JSON_PATHS.get(field, field)}", f"not supported here: {why}"
+            )
+    return res
+
+
+def oci_resource_fields(doc: Any, where: str = "linux.resources") -> dict[str, Any]:
+    """The :class:`Resources` fields a ``linux.resources`` object sets (``memory_max`` →
+    value), parsed but not checked together: an ``update`` checks them on top of the
+    container's stored limits. A malformed or unsupported entry raises naming its JSON path.
+    """
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -72,22 +96,7 @@ def oci_resources(
                 continue
             raise OciConfigError(path, "not supported by pycontainers-runtime")
         handler(value, path, fields)
-    try:
-        res = Resources(**fields)
-    except SpecError as exc:
-        path = JSON_PATHS.get(exc.field, exc.field)
-        raise OciConfigError(f"{where}.{path}", str(exc).split(": ", 1)[-1]) from None
-    if check_host and any(getattr(res, f) not in (None, ()) for f in HOST_DEPENDENT):
-        from pycontainers.cgroups._layout import detect_layout
-        from pycontainers.cgroups._resfields import refusal
-
-        refused = refusal(res, detect_layout())
-        if refused is not None:
-            field, why = refused
-            raise OciConfigError(
-                f"{where}.{JSON_PATHS.get(field, field)}", f"not supported here: {why}"
-            )
-    return res
+    return fields
 
 
 def _num(obj: dict[str, Any], key: str, where: str) -> int | None:
@@ -331,4 +340,4 @@ _SECTIONS = {
     "unified": _unified,
 }
 
-__all__ = ["DEFAULT_ALLOWED", "JSON_PATHS", "oci_resources"]
+__all__ = ["DEFAULT_ALLOWED", "JSON_PATHS", "oci_resource_fields", "oci_resources"]

@@ -82,13 +82,11 @@ _REFUSED = ("l3_cache_schema", "mem_bw_schema")  # Intel RDT: refused at create 
 
 def update(args: argparse.Namespace) -> None:
     """Change the limits: ``--resources`` (a ``linux.resources`` JSON file, ``-`` for stdin)
-    and/or the flags (which win); only what is given changes.
+    and/or the flags (which win); only what is given changes, on top of the stored limits,
+    which then hold the result (what ``state``, a restart and a later ``update`` read).
     """
-    import attrs
-
-    from pycontainers.cgroups import Resources
-    from pycontainers.errors import SpecError
-    from pycontainers.oci.resources import oci_resources
+    from pycontainers.errors import CgroupError, SpecError
+    from pycontainers.oci.resources import JSON_PATHS, oci_resource_fields
 
     for name in _REFUSED:
         if getattr(args, name) is not None:
@@ -100,35 +98,31 @@ def update(args: argparse.Namespace) -> None:
             "oci.resources_ignored", path="--kernel-memory",
             reason="kernel memory limits are deprecated and ignored, as runc does",
         )  # fmt: skip
-    resources = Resources()
+    change: dict[str, Any] = {}
+    named: dict[str, str] = {}  # field -> how it was given, for errors
     if args.resources is not None:
         text = sys.stdin.read() if args.resources == "-" else _read(args.resources)
         try:
             doc = json.loads(text)
         except ValueError as exc:
             raise OciRuntimeError(f"--resources: not valid JSON: {exc}") from None
-        resources = oci_resources(doc, "resources")
-        if resources.devices_deny or resources.devices_allow:
+        change = oci_resource_fields(doc, "resources")
+        if change.get("devices_deny") or change.get("devices_allow"):
             raise OciRuntimeError("resources.devices: device rules cannot be updated")
-    flags: dict[str, Any] = {}
+        named = {f: "resources." + JSON_PATHS.get(f, f) for f in change}
     for flag, field in _FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
-            flags[field] = int(value) if value.lstrip("-").isdigit() else value
-    try:
-        resources = attrs.evolve(resources, **flags)
-    except SpecError as exc:
-        raise OciRuntimeError(f"update: {exc}") from None
-    if flags:  # the flags' host support (the JSON's was checked by oci_resources)
-        from pycontainers.cgroups._layout import detect_layout
-        from pycontainers.cgroups._resfields import refusal
-
-        refused = refusal(resources, detect_layout())
-        if refused is not None:
-            raise OciRuntimeError(f"update: {refused[0]}: not supported here: {refused[1]}")
+            change[field] = int(value) if value.lstrip("-").isdigit() else value
+            named[field] = "--" + flag.replace("_", "-")
     c = _open(args)
     try:
-        c.update(resources)
+        c.update(**change)
+    except (SpecError, CgroupError) as exc:
+        field, _, why = str(exc).partition(": ")
+        if field in named and why:
+            raise OciRuntimeError(f"update: {named[field]}: {why}") from None
+        raise OciRuntimeError(f"update: {exc}") from None
     finally:
         c.close()
 

@@ -238,7 +238,8 @@ def _host_config(spec: Any, detach: Any) -> dict[str, Any]:
         mode = f"ns:{spec.netns}"
     else:
         mode = "none" if "net" in spec.namespaces else "host"
-    cpus = getattr(res, "cpus", None)
+    from pycontainers.cgroups._dockerapi import to_host_config
+
     return {
         "NetworkMode": mode,
         "PortBindings": {
@@ -264,17 +265,7 @@ def _host_config(spec: Any, detach: Any) -> dict[str, Any]:
         "OomScoreAdj": getattr(detach, "oom_score_adj", None) or 0,
         "LogConfig": {"Type": getattr(detach, "log_driver", "json-file"), "Config": {}},
         "ExtraHosts": [f"{h}:{a}" for h, a in net.extra_hosts] if net is not None else [],
-        "Memory": getattr(res, "memory_max", None) or 0,
-        "MemorySwap": getattr(res, "memory_swap", None) or 0,
-        "MemoryReservation": getattr(res, "memory_low", None) or 0,
-        "NanoCpus": int(cpus * 1e9) if cpus else 0,
-        "CpuShares": getattr(res, "cpu_shares", None) or 0,
-        "CpuQuota": getattr(res, "cpu_quota", None) or 0,
-        "CpuPeriod": getattr(res, "cpu_period", None) or 0,
-        "CpusetCpus": getattr(res, "cpuset_cpus", None) or "",
-        "CpusetMems": getattr(res, "cpuset_mems", None) or "",
-        "PidsLimit": getattr(res, "pids_max", None) or 0,
-        "BlkioWeight": getattr(res, "blkio_weight", None) or 0,
+        **to_host_config(res),
         "CgroupParent": spec.cgroup_parent,
         "CapAdd": [c.removeprefix("CAP_") for c in sec.cap_add],  # as Docker spells them
         "CapDrop": [c.removeprefix("CAP_") for c in sec.cap_drop],

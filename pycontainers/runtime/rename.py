@@ -27,13 +27,13 @@ def rename(c: Container, new_name: str) -> None:
         if new_name == c.name:
             return
         st.check_name_free(root, new_name)
-        try:
-            spec, options = load_spec(c.state_dir)
-        except ContainerError:
-            spec, options = None, {}
-        if spec is not None:
-            save_spec(c.state_dir, spec, {**options, "name": new_name})
-        with st.locked(c.state_dir, create=False):
+        with st.locked(c.state_dir, create=False):  # with update's and others' spec edits
+            try:
+                spec, options = load_spec(c.state_dir)
+            except ContainerError:
+                spec, options = None, {}
+            if spec is not None:
+                save_spec(c.state_dir, spec, {**options, "name": new_name})
             st.write_state(c.state_dir, st.read_state(c.state_dir).changed(name=new_name))
         old = c.record.name
         c.record.name = new_name

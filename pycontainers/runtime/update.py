@@ -6,8 +6,10 @@ container's restart policy (saved in its spec for the next start, and written to
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from pycontainers import _log
 from pycontainers.runtime.lifecycle import require
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 
 POLICY_FILE = "restart-policy"
+
+log = _log.get_logger("pycontainers.runtime")
 
 
 def update(
@@ -32,7 +36,30 @@ def update(
         set_restart_policy(c, restart)
     if resources is not None or limits or restart is None:
         require("update", c.status, c.id)
-        c.cgroup.update(resources, **limits)
+        if resources is None and not limits:
+            return
+        set_limits(c, resources, limits)
+
+
+def set_limits(c: Container, resources: Resources | None, limits: Mapping[str, Any]) -> None:
+    """Apply the new limits to the live cgroup of ``c`` and store them in its spec, merged
+    with the stored ones (a later ``update``, ``inspect``, restart or OCI ``state`` reads
+    them), as runc rewrites its state with the new config: under the container's lock, and
+    only once the cgroup took them (a refused update stores nothing).
+    """
+    import attrs
+
+    from pycontainers.cgroups._merge import merge_limits
+    from pycontainers.runtime import state as st
+    from pycontainers.runtime.specfile import load_spec, save_spec
+
+    with st.locked(c.state_dir, create=False):
+        spec, options = load_spec(c.state_dir)
+        merged, write = merge_limits(spec.resources, resources, limits)
+        c.cgroup.update(write)
+        c.spec = attrs.evolve(spec, resources=merged)
+        save_spec(c.state_dir, c.spec, options)
+    log.info("container.updated", id=c.id, resources=repr(merged))
 
 
 def set_restart_policy(c: Container, policy: str) -> None:
@@ -43,24 +70,27 @@ def set_restart_policy(c: Container, policy: str) -> None:
 
     from pycontainers._files import write_atomic
     from pycontainers.errors import SpecError
+    from pycontainers.runtime import state as st
     from pycontainers.runtime.specfile import load_spec, save_spec
     from pycontainers.supervision import check_restart
 
     check_restart(policy)
-    spec, options = load_spec(c.state_dir)
-    detach = options.get("detach")
-    if detach is None:
-        raise SpecError(
-            "restart", f"container {c.id[:12]} has no monitor (not detached): no restart policy"
-        )
-    if detach.auto_remove and policy != "no":
-        raise SpecError(
-            "restart",
-            f"container {c.id[:12]} is removed when it exits (auto_remove): it cannot get "
-            f"restart policy {policy!r}",
-        )
-    save_spec(c.state_dir, spec, {**options, "detach": attrs.evolve(detach, restart=policy)})
-    write_atomic(os.path.join(c.state_dir, POLICY_FILE), policy.encode() + b"\n")
+    with st.locked(c.state_dir, create=False):
+        spec, options = load_spec(c.state_dir)
+        detach = options.get("detach")
+        if detach is None:
+            raise SpecError(
+                "restart",
+                f"container {c.id[:12]} has no monitor (not detached): no restart policy",
+            )
+        if detach.auto_remove and policy != "no":
+            raise SpecError(
+                "restart",
+                f"container {c.id[:12]} is removed when it exits (auto_remove): it cannot get "
+                f"restart policy {policy!r}",
+            )
+        save_spec(c.state_dir, spec, {**options, "detach": attrs.evolve(detach, restart=policy)})
+        write_atomic(os.path.join(c.state_dir, POLICY_FILE), policy.encode() + b"\n")
 
 
-__all__ = ["POLICY_FILE", "set_restart_policy", "update"]
+__all__ = ["POLICY_FILE", "set_limits", "set_restart_policy", "update"]

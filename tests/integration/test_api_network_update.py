@@ -209,3 +209,57 @@ def test_docker_update_restart_policy(daemon: Daemon, tmp_path: Path) -> None:
                        b'{"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}',
                        "Content-Type: application/json\r\n")  # fmt: skip
     assert status == 400 and b"maximum retry count" in body
+
+
+@pytest.mark.skipif(
+    not {"memory", "cpu"}
+    <= __import__("pycontainers.cgroups").cgroups.detect_layout().v1_controllers,
+    reason="memory and cpu are not v1 (swappiness, real-time time)",
+)
+def test_update_limits_stored_and_inspected_with_docker_names(daemon: Daemon) -> None:
+    """docker-py's low-level client: create with the rarer limits, update twice (the second
+    on top of the first), inspect from the stored spec under Docker's names; a refused
+    update (a 400 naming the key) changes nothing. The docker CLI's update (its full
+    Resources object, zeros for unset) builds on them too."""
+    docker_py = pytest.importorskip("docker")
+    MiB = 1 << 20
+    api = docker_py.APIClient(base_url=daemon.url)
+    try:
+        host = api.create_host_config(mem_limit="64m", mem_swappiness=20, oom_kill_disable=True,
+                                      cpu_quota=50000, cpu_period=100000, mem_reservation="16m",
+                                      cpu_rt_period=500000, network_mode="none")  # fmt: skip
+        cid = api.create_container(IMAGE, ["sleep", "300"], name="lim", host_config=host)["Id"]
+        api.start(cid)
+
+        def limits() -> dict[str, object]:
+            h = api.inspect_container(cid)["HostConfig"]
+            keys = ("Memory", "MemorySwap", "MemoryReservation", "MemorySwappiness",
+                    "OomKillDisable", "CpuQuota", "CpuPeriod", "NanoCpus", "CpuRealtimePeriod",
+                    "CpuRealtimeRuntime", "PidsLimit", "CpuShares", "BlkioWeightDevice",
+                    "BlkioDeviceReadBps")  # fmt: skip
+            return {k: h[k] for k in keys}
+
+        assert limits() == {"Memory": 64 * MiB, "MemorySwap": 0, "MemoryReservation": 16 * MiB,
+                            "MemorySwappiness": 20, "OomKillDisable": True, "CpuQuota": 50000,
+                            "CpuPeriod": 100000, "NanoCpus": 0, "CpuRealtimePeriod": 500000,
+                            "CpuRealtimeRuntime": 0, "PidsLimit": 0, "CpuShares": 0,
+                            "BlkioWeightDevice": [], "BlkioDeviceReadBps": []}  # fmt: skip
+        api.update_container(cid, memswap_limit="128m", cpu_shares=512)
+        api.update_container(cid, mem_limit="96m", cpu_quota=25000)  # 96m <= the stored 128m
+        now = limits()
+        assert (now["Memory"], now["MemorySwap"], now["CpuQuota"], now["CpuShares"],
+                now["MemorySwappiness"]) == (96 * MiB, 128 * MiB, 25000, 512, 20)  # fmt: skip
+        with pytest.raises(docker_py.errors.APIError) as info:
+            api.update_container(cid, mem_limit="256m")  # above the stored memory+swap
+        assert info.value.status_code == 400
+        assert "Memory: conflicts with the stored memory_swap" in str(info.value.explanation)
+        with pytest.raises(docker_py.errors.APIError) as info:
+            api.update_container(cid, kernel_memory="8m")
+        assert info.value.status_code == 400 and "KernelMemory" in str(info.value.explanation)
+        assert limits() == now
+        docker(daemon, "update", "--pids-limit", "33", "--memory-swap", "200m", "lim")
+        now = limits()
+        assert (now["PidsLimit"], now["MemorySwap"], now["Memory"], now["CpuShares"]) == (
+            33, 200 * MiB, 96 * MiB, 512)  # fmt: skip
+    finally:
+        api.close()

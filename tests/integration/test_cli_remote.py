@@ -428,3 +428,51 @@ def test_ssh_transport(daemon: RootedDaemon, sshd: tuple[str, dict[str, str]]) -
     assert docker(daemon, "ps", "-aq").stdout.strip() == ""
     r = cli("ps", host="ssh://root@127.0.0.1:1", env=env)  # nothing listens there
     assert r.returncode == 125 and "cannot" in r.stderr, r
+
+
+@pytest.mark.skipif(
+    not {"memory", "cpu"}
+    <= __import__("pycontainers.cgroups").cgroups.detect_layout().v1_controllers,
+    reason="memory and cpu are not v1 (swappiness, real-time time)",
+)
+def test_resource_flags_and_update_through_the_daemon(daemon: RootedDaemon) -> None:
+    """The rarer run flags reach the daemon as HostConfig keys and its cgroups as limits
+    (read inside the container); ``update --host`` stores on top of them (inspect through
+    the daemon); what the daemon's host cannot honour is refused naming the key."""
+    MiB = 1 << 20
+    cid = ok(cli("run", "-d", *NONE, "-m", "64m", "--memory-swappiness", "20",
+                 "--oom-kill-disable", "--memory-reservation", "16m", "--cpu-quota", "50000",
+                 "--cpu-period", "200000", "--cpu-rt-period", "500000", IMAGE, "sleep", "300",
+                 host=daemon.url)).strip()  # fmt: skip
+    files = ("memory/memory.swappiness", "memory/memory.oom_control",
+             "memory/memory.soft_limit_in_bytes", "cpu/cpu.cfs_quota_us",
+             "cpu/cpu.cfs_period_us", "cpu/cpu.rt_period_us")  # fmt: skip
+    out = ok(cli("exec", cid, "sh", "-c", "; ".join(f"head -1 /sys/fs/cgroup/{f}" for f in files),
+                 host=daemon.url)).splitlines()  # fmt: skip
+    assert out == ["20", "oom_kill_disable 1", str(16 * MiB), "50000", "200000", "500000"]
+
+    def limits() -> dict[str, Any]:
+        import json
+
+        doc = json.loads(ok(cli("inspect", cid, host=daemon.url)))[0]["HostConfig"]
+        return {k: doc[k] for k in ("Memory", "MemorySwap", "MemorySwappiness", "OomKillDisable",
+                                    "CpuQuota", "CpuPeriod", "CpuRealtimePeriod", "PidsLimit")}  # fmt: skip
+
+    assert limits() == {"Memory": 64 * MiB, "MemorySwap": 0, "MemorySwappiness": 20,
+                        "OomKillDisable": True, "CpuQuota": 50000, "CpuPeriod": 200000,
+                        "CpuRealtimePeriod": 500000, "PidsLimit": 0}  # fmt: skip
+    assert ok(cli("update", "--memory-swap", "128m", "--pids-limit", "30", cid,
+                  host=daemon.url)).strip() == cid  # fmt: skip
+    ok(cli("update", "--cpu-quota", "100000", cid, host=daemon.url))
+    now = limits()
+    assert (now["Memory"], now["MemorySwap"], now["PidsLimit"], now["CpuQuota"]) == (
+        64 * MiB, 128 * MiB, 30, 100000)  # fmt: skip
+    r = cli("update", "--memory", "256m", cid, host=daemon.url)
+    assert r.returncode == 125 and "Memory: conflicts with the stored memory_swap" in r.stderr, r
+    assert limits() == now
+    r = cli("run", "-d", *NONE, "--blkio-weight-device", "/dev/vda:100", IMAGE, "true",
+            host=daemon.url)  # fmt: skip
+    assert r.returncode == 125 and "HostConfig.BlkioWeightDevice" in r.stderr, r
+    r = cli("run", "-d", *NONE, "--blkio-weight-device", "vda", IMAGE, "true", host=daemon.url)
+    assert r.returncode == 125 and "--blkio-weight-device 'vda'" in r.stderr, r
+    assert daemon.containers() == [cid]

@@ -114,9 +114,14 @@ def test_v1_memory_and_cpu_fields_applied_stored_and_updated(
     assert group_file("cpu", "res", "cpu.shares") == "256"
     assert int(group_file("memory", "res", "memory.kmem.tcp.limit_in_bytes")) == 8 * MiB
     # checkBeforeUpdate: a limit at or below what the container uses is refused, unchanged
-    update.write_text(json.dumps({"memory": {"limit": 4096, "checkBeforeUpdate": True}}))
+    update.write_text(json.dumps({"memory": {"limit": 4096, "reservation": 4096,
+                                             "checkBeforeUpdate": True}}))  # fmt: skip
     bad = rt("update", "--resources", str(update), "res", check=False)
     assert bad.returncode == 1 and "rejecting a limit of 4096" in bad.stderr
+    # checked with the stored limits: a limit below the stored reservation (32m) is refused
+    bad = rt("update", "--memory", "16m", "res", check=False)
+    assert bad.returncode == 1
+    assert "--memory: conflicts with the stored memory_low: must not be above" in bad.stderr
     assert int(group_file("memory", "res", "memory.limit_in_bytes")) == 48 * MiB
     bad = rt("update", "--cpu-rt-runtime", "1000", "res", check=False)  # the parent has none
     assert bad.returncode == 1 and "cpu.rt_runtime_us" in bad.stderr
@@ -185,3 +190,51 @@ def test_what_this_host_cannot_honour_is_refused_with_the_json_path(
         (bundle / "config.json").write_text(good)
         with_resources(bundle, resources)
         assert message in refused(rt, bundle, f"bad{i}"), resources
+
+
+@pytest.mark.skipif("memory" not in V1 or "cpu" not in V1, reason="memory and cpu are not v1")
+def test_update_stores_the_merged_limits_and_a_refused_one_nothing(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """As runc rewrites its state: after ``update`` the stored spec (what a later update,
+    ``state`` and a restart read) holds the merged limits; a second update builds on the
+    first; a refused one (by the merge, the kernel or checkBeforeUpdate) changes nothing."""
+    from pycontainers.runtime.specfile import SPEC_NAME, load_spec
+
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "100"])
+    with_resources(bundle, {"memory": {"limit": 48 * MiB}, "cpu": {"shares": 512},
+                            "pids": {"limit": 50}})  # fmt: skip
+    rt.run_detached(bundle, "st", tmp_path / "out")
+    state_dir = str(rt.root / "st")
+
+    def stored() -> Any:
+        res = load_spec(state_dir)[0].resources  # read back here, not in the runtime
+        assert res is not None
+        return res
+
+    rt("update", "--memory", str(64 * MiB), "--pids-limit", "70", "st")
+    res = stored()
+    assert (res.memory_max, res.pids_max, res.cpu_shares) == (64 * MiB, 70, 512)
+    # alone, a memory+swap limit needs a memory limit: the stored one counts
+    rt("update", "--memory-swap", str(128 * MiB), "--cpu-quota", "50000", "st")
+    res = stored()
+    assert (res.memory_max, res.memory_swap, res.cpu_quota, res.pids_max) == (
+        64 * MiB, 128 * MiB, 50000, 70)  # fmt: skip
+    assert int(group_file("memory", "st", "memory.memsw.limit_in_bytes")) == 128 * MiB
+    update = tmp_path / "update.json"
+    update.write_text(json.dumps({"memory": {"swappiness": 20}, "cpu": {"period": 200000}}))
+    rt("update", "--resources", str(update), "st")
+    res = stored()
+    assert (res.memory_swappiness, res.cpu_quota, res.cpu_period) == (20, 50000, 200000)
+    assert group_file("cpu", "st", "cpu.cfs_quota_us") == "50000"
+    # refused: by the merge (names the flag), by the kernel, by checkBeforeUpdate
+    before = (rt.root / "st" / SPEC_NAME).read_bytes()
+    bad = rt("update", "--memory", str(256 * MiB), "st", check=False)
+    assert bad.returncode == 1 and "--memory: conflicts with the stored memory_swap" in bad.stderr
+    bad = rt("update", "--cpu-rt-runtime", "1000", "st", check=False)  # the parent has none
+    assert bad.returncode == 1
+    update.write_text(json.dumps({"memory": {"limit": 4096, "checkBeforeUpdate": True}}))
+    bad = rt("update", "--resources", str(update), "st", check=False)
+    assert bad.returncode == 1 and "resources.memory.limit: rejecting a limit of 4096" in bad.stderr
+    assert (rt.root / "st" / SPEC_NAME).read_bytes() == before
+    assert int(group_file("memory", "st", "memory.limit_in_bytes")) == 64 * MiB

@@ -52,13 +52,21 @@ def _key(item: Any) -> Any:
 def merge_update(base: Resources | None, change: Mapping[str, Any]) -> tuple[Resources, Resources]:
     """``(merged, to_write)``: the limits ``base`` with the fields of ``change`` (field name →
     value, as :class:`Resources` takes it) on top. Device rules cannot be changed (they are
-    the container's device access, fixed at create, as in runc and Docker). A combination that
-    is not valid raises :class:`SpecError` naming the field.
+    the container's device access, fixed at create, as in runc and Docker); rules equal to
+    the stored ones are no change (containerd sends a container's whole ``linux.resources``
+    to ``update``). A combination that is not valid raises :class:`SpecError` naming the
+    field.
     """
-    for name in _FIXED:
-        if change.get(name) not in (None, ()):
-            raise SpecError(name, "device rules cannot be updated; they are fixed at create")
     known = attrs.fields_dict(Resources)
+    change = dict(change)
+    for name in _FIXED:
+        value = change.pop(name, None)
+        if value in (None, ()):
+            continue
+        converter = known[name].converter
+        value = converter(value) if callable(converter) else value
+        if base is None or value != getattr(base, name):
+            raise SpecError(name, "device rules cannot be updated; they are fixed at create")
     values: dict[str, Any] = {name: getattr(base, name) for name in known} if base else {}
     converted: dict[str, Any] = {}
     for name, value in change.items():

@@ -107,8 +107,6 @@ def update(args: argparse.Namespace) -> None:
         except ValueError as exc:
             raise OciRuntimeError(f"--resources: not valid JSON: {exc}") from None
         change = oci_resource_fields(doc, "resources")
-        if change.get("devices_deny") or change.get("devices_allow"):
-            raise OciRuntimeError("resources.devices: device rules cannot be updated")
         named = {f: "resources." + JSON_PATHS.get(f, f) for f in change}
     for flag, field in _FLAGS.items():
         value = getattr(args, flag)

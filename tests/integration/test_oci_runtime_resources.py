@@ -238,3 +238,35 @@ def test_update_stores_the_merged_limits_and_a_refused_one_nothing(
     assert bad.returncode == 1 and "resources.memory.limit: rejecting a limit of 4096" in bad.stderr
     assert (rt.root / "st" / SPEC_NAME).read_bytes() == before
     assert int(group_file("memory", "st", "memory.limit_in_bytes")) == 64 * MiB
+
+
+def test_update_with_the_whole_resources_keeps_the_device_rules(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """containerd sends a container's whole ``linux.resources`` to ``update``, device rules
+    included: rules equal to the stored ones are no change (the rest applies); other rules are
+    refused naming ``resources.devices`` and change nothing (runc ignores them)."""
+    from pycontainers.runtime.specfile import SPEC_NAME, load_spec
+
+    devices = [{"allow": False, "access": "rwm"},
+               {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]  # fmt: skip
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "100"])
+    with_resources(bundle, {"memory": {"limit": 48 * MiB}, "devices": devices})
+    rt.run_detached(bundle, "dv", tmp_path / "out")
+    state_dir = str(rt.root / "dv")
+    rules = load_spec(state_dir)[0].resources
+    assert rules is not None
+    update = tmp_path / "update.json"
+    update.write_text(json.dumps({"memory": {"limit": 64 * MiB}, "devices": devices}))
+    rt("update", "--resources", str(update), "dv")
+    res = load_spec(state_dir)[0].resources
+    assert res is not None and res.memory_max == 64 * MiB
+    assert (res.devices_deny, res.devices_allow) == (rules.devices_deny, rules.devices_allow)
+    before = (rt.root / "dv" / SPEC_NAME).read_bytes()
+    other = [*devices, {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"}]
+    update.write_text(json.dumps({"memory": {"limit": 80 * MiB}, "devices": other}))
+    bad = rt("update", "--resources", str(update), "dv", check=False)
+    assert bad.returncode == 1
+    assert "resources.devices: device rules cannot be updated" in bad.stderr, bad.stderr
+    assert (rt.root / "dv" / SPEC_NAME).read_bytes() == before
+    assert int(group_file("memory", "dv", "memory.limit_in_bytes")) == 64 * MiB

@@ -59,6 +59,10 @@ def test_a_conflict_with_a_stored_limit_names_the_changed_field() -> None:
         merge_limits(base, None, {"memory": "256m"})  # as written (docker-py's name)
     with pytest.raises(SpecError, match=r"^devices_allow: device rules cannot be updated"):
         merge_update(base, {"devices_allow": ["c 1:3 rwm"]})
+    ruled = Resources(memory_max="64m", devices_allow=["c 1:3 rwm"])
+    merged, written = merge_update(ruled, {"devices_allow": ["c 1:3 rwm"], "pids_max": 5})
+    assert merged.devices_allow == ruled.devices_allow and merged.pids_max == 5
+    assert written.devices_allow == () and written.pids_max == 5  # the same rules: no change
     with pytest.raises(SpecError, match=r"^resources: give a Resources object or keywords"):
         merge_limits(base, Resources(pids_max=3), {"memory": "1m"})
 

@@ -31,14 +31,19 @@ def update(
     restart: str | None = None,
     **limits: Unpack[LimitOptions],
 ) -> None:
-    """See :meth:`Container.update`."""
+    """See :meth:`Container.update`. A policy that cannot be set refuses the whole update
+    before any limit is written; refused limits leave the policy as it was.
+    """
     if restart is not None:
-        set_restart_policy(c, restart)
+        from pycontainers.runtime.specfile import load_spec
+
+        _check_policy(c, load_spec(c.state_dir)[1], restart)
     if resources is not None or limits or restart is None:
         require("update", c.status, c.id)
-        if resources is None and not limits:
-            return
-        set_limits(c, resources, limits)
+        if resources is not None or limits:
+            set_limits(c, resources, limits)
+    if restart is not None:
+        set_restart_policy(c, restart)
 
 
 def set_limits(c: Container, resources: Resources | None, limits: Mapping[str, Any]) -> None:
@@ -69,28 +74,34 @@ def set_restart_policy(c: Container, policy: str) -> None:
     import attrs
 
     from pycontainers._files import write_atomic
-    from pycontainers.errors import SpecError
     from pycontainers.runtime import state as st
     from pycontainers.runtime.specfile import load_spec, save_spec
+
+    with st.locked(c.state_dir, create=False):
+        spec, options = load_spec(c.state_dir)
+        detach = _check_policy(c, options, policy)
+        save_spec(c.state_dir, spec, {**options, "detach": attrs.evolve(detach, restart=policy)})
+        write_atomic(os.path.join(c.state_dir, POLICY_FILE), policy.encode() + b"\n")
+
+
+def _check_policy(c: Container, options: Mapping[str, Any], policy: str) -> Any:
+    """The stored detach options of ``c`` if it can take restart ``policy``; else raise."""
+    from pycontainers.errors import SpecError
     from pycontainers.supervision import check_restart
 
     check_restart(policy)
-    with st.locked(c.state_dir, create=False):
-        spec, options = load_spec(c.state_dir)
-        detach = options.get("detach")
-        if detach is None:
-            raise SpecError(
-                "restart",
-                f"container {c.id[:12]} has no monitor (not detached): no restart policy",
-            )
-        if detach.auto_remove and policy != "no":
-            raise SpecError(
-                "restart",
-                f"container {c.id[:12]} is removed when it exits (auto_remove): it cannot get "
-                f"restart policy {policy!r}",
-            )
-        save_spec(c.state_dir, spec, {**options, "detach": attrs.evolve(detach, restart=policy)})
-        write_atomic(os.path.join(c.state_dir, POLICY_FILE), policy.encode() + b"\n")
+    detach = options.get("detach")
+    if detach is None:
+        raise SpecError(
+            "restart", f"container {c.id[:12]} has no monitor (not detached): no restart policy"
+        )
+    if detach.auto_remove and policy != "no":
+        raise SpecError(
+            "restart",
+            f"container {c.id[:12]} is removed when it exits (auto_remove): it cannot get "
+            f"restart policy {policy!r}",
+        )
+    return detach
 
 
 __all__ = ["POLICY_FILE", "set_limits", "set_restart_policy", "update"]

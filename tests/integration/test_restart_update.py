@@ -109,3 +109,21 @@ def test_bad_policies_and_containers_without_a_monitor(
         pytest.raises(pc.SpecError, match="not detached"),
     ):
         c.update(restart="always")
+
+
+def test_an_update_refused_in_part_changes_nothing(fresh_rootfs: Path) -> None:
+    """A refused limit leaves the restart policy as it was, and a refused policy writes no
+    limit (one update, all or nothing)."""
+    with pc.Container.create(str(fresh_rootfs), ["sleep", "30"], detach=True,
+                             memory="64m") as c:  # fmt: skip
+        c.start()
+        with pytest.raises(pc.SpecError, match="memory"):
+            c.update(restart="always", memory="1k", memory_swap="1k", memory_reservation="2k")
+        _, options = load_spec(c.state_dir)
+        assert options["detach"].restart == "no"
+        with pytest.raises(pc.SpecError, match="restart"):
+            c.update(restart="sometimes", memory="96m")
+        spec, _ = load_spec(c.state_dir)
+        assert spec.resources is not None and spec.resources.memory_max == 64 << 20
+        c.stop(timeout=1)
+        c.delete()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oci_runtime_util import RUNC, Caller, Runtime, make_bundle, runtime_script
+from oci_runtime_util import RUNC, Caller, Runtime, make_bundle, refused, runtime_script
 
 pytestmark = pytest.mark.root
 
@@ -487,3 +487,51 @@ def test_the_library_joins_a_pid_namespace(busybox_rootfs: Path, tmp_path: Path)
             d.start()
             assert d.wait(timeout=30) == 0
             assert b"".join(e.data for e in d.logs()).decode().strip() == target
+
+
+def _in_namespace(ns: str) -> list[int]:
+    """The pids of the processes in the pid namespace ``ns``."""
+    target, pids = os.readlink(ns), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry}/ns/pid") == target:
+                    pids.append(int(entry))
+    return pids
+
+
+def _children() -> list[tuple[int, str]]:
+    """This process's children (pid, state letter)."""
+    out = []
+    for tid in os.listdir("/proc/self/task"):
+        for pid in Path(f"/proc/self/task/{tid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                out.append((int(pid), stat.rsplit(")", 1)[1].split()[0]))
+    return out
+
+
+def test_a_failed_start_in_a_joined_pid_namespace_leaves_no_process(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """The process handed over in the joined namespace fails (no such program): create
+    fails and leaves no state; the library's run raises and has killed and reaped it (no
+    process of ours left in the namespace, no zombie child)."""
+    import pycontainers as pc
+
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["/no/such/program"])
+    with _pid_namespace() as ns:
+        holder = _in_namespace(ns)
+        _join_pid(bundle, ns)
+        assert "/no/such/program" in refused(rt, bundle, "missing")
+        assert _in_namespace(ns) == holder
+        before = _children()
+        spec = pc.ContainerSpec(
+            rootfs=str(busybox_rootfs), process=pc.Process(["/no/such/program"]),
+            namespaces={"mnt", "uts", "ipc", "net"}, join=(("pid", ns),),
+        )  # fmt: skip
+        with pytest.raises(pc.ContainerStartError) as info:
+            pc.run(spec)
+        assert info.value.exit_code == 127
+        assert _in_namespace(ns) == holder
+        assert _children() == before

@@ -433,7 +433,7 @@ class Launch:
         pidfd = report.fd if report.fd >= 0 else _sys.pidfd_open(report.pid)
         first = self.pidfd
         self.pid, self.pidfd = report.pid, pidfd
-        self.spawned = self.spawned._replace(pid=report.pid, pidfd=pidfd)
+        self.spawned = _sys.Spawned(report.pid, pidfd, self.spawned.sock, self.spawned.into_cgroup)
         _sys.reap(first)  # it exits right after the report
         os.close(first)
         log.debug("container.handoff", pid=report.pid)

@@ -121,9 +121,9 @@ void run_init(struct child *c, int as_subreaper) {
  * children there. Clone it with CLONE_PARENT (the caller's child, our sibling), tell the
  * caller its pid with its pidfd, and exit: the caller then holds, signals and reaps that
  * process itself, and a subreaper above the caller gets it once the caller exits, as under
- * runc (libcontainer/nsenter does the same). The new process waits until we are gone, so
- * the handoff message comes before any of its own on the shared socket. Returns only in the
- * new process. */
+ * runc (libcontainer/nsenter does the same). The new process waits for our word that the
+ * handoff is sent, so that message comes before any of its own on the shared socket.
+ * Returns only in the new process. */
 void hand_off(struct child *c) {
     int gate[2];
     if (pipe2(gate, O_CLOEXEC) < 0) {
@@ -140,9 +140,12 @@ void hand_off(struct child *c) {
         char byte;
         ssize_t n;
         close(gate[1]);
-        do { /* EOF: the handoff is sent and the cloning child has exited */
+        do { /* a byte once the handoff is sent; EOF without it: the caller never heard of
+                us (it killed the cloning child meanwhile), so there is nobody to set up for */
             n = read(gate[0], &byte, 1);
         } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(125);
         close(gate[0]);
         /* the death signal is not inherited; the caller is now the parent it refers to */
         if (c->plan->pdeathsig)
@@ -155,7 +158,7 @@ void hand_off(struct child *c) {
     e.stage = PC_STAGE_HANDOFF;
     e.fd = -1;
     e.pid = (int)pid;
-    if (send_with_fd(c->sock, &e, sizeof(e), pidfd) < 0)
+    if (send_with_fd(c->sock, &e, sizeof(e), pidfd) < 0 || write(gate[1], "h", 1) != 1)
         (void)kill((pid_t)pid, SIGKILL); /* the caller is gone: nobody would release it */
     _exit(0);
 }

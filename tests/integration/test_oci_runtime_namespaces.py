@@ -155,6 +155,10 @@ def test_a_second_container_joins_the_first_ones_namespaces(
                 f"/proc/{pid}/ns/{kind}"
             ), kind
         assert os.readlink(f"/proc/{second.pid}/ns/uts") != os.readlink(f"/proc/{pid}/ns/uts")
+        # the state's pid is the process in its own pid namespace (made after the join),
+        # the subreaper caller's child: no forwarder outside
+        assert os.readlink(f"/proc/{second.pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+        assert second.parent == second.proc.pid
         assert _owner(f"/proc/{second.pid}/ns/uts") == os.readlink(f"/proc/{pid}/ns/user")
         uid_map = Path(f"/proc/{second.pid}/uid_map").read_text().split()
         assert uid_map == ["0", "0", "1", "1", "100001", "65535"]

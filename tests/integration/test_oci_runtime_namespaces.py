@@ -518,9 +518,9 @@ def _children() -> list[tuple[int, str]]:
 def test_a_failed_start_in_a_joined_pid_namespace_leaves_no_process(
     rt: Runtime, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
-    """The process handed over in the joined namespace fails (no such program): create
-    fails and leaves no state; the library's run raises and has killed and reaped it (no
-    process of ours left in the namespace, no zombie child)."""
+    """The process handed over in the joined namespace fails (no such program), or a hook
+    fails once it is ready: create fails and leaves no state; the library's run raises and
+    has killed and reaped it (no process of ours left in the namespace, no zombie child)."""
     import pycontainers as pc
 
     bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["/no/such/program"])
@@ -528,6 +528,12 @@ def test_a_failed_start_in_a_joined_pid_namespace_leaves_no_process(
         holder = _in_namespace(ns)
         _join_pid(bundle, ns)
         assert "/no/such/program" in refused(rt, bundle, "missing")
+        assert _in_namespace(ns) == holder
+        # ready, then a createRuntime hook fails: the create is undone (Launch.abort)
+        hooked = make_bundle(tmp_path / "h", busybox_rootfs, ["true"])
+        _join_pid(hooked, ns)
+        _edit(hooked, hooks={"createRuntime": [{"path": "/bin/false"}]})
+        refused(rt, hooked, "hooked")
         assert _in_namespace(ns) == holder
         before = _children()
         spec = pc.ContainerSpec(

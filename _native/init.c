@@ -1,17 +1,24 @@
 /* The tiny init (PID 1 of a container, or the forwarder of an exec into a pid namespace):
- * forks the payload, forwards signals, reaps, exits with the payload's status. */
+ * forks the payload, forwards signals, reaps, exits with the payload's status. And the
+ * handoff of a container's first process into a pid namespace, which needs no forwarder. */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
 
 static int exit_status(int status) {
     if (WIFEXITED(status))
@@ -109,3 +116,49 @@ void run_init(struct child *c, int as_subreaper) {
     }
 }
 
+/* A container's first process must be in the pid namespace it joins (or unshared after
+ * joining a user namespace), and the caller's child: setns() and unshare() place only our
+ * children there. Clone it with CLONE_PARENT (the caller's child, our sibling), tell the
+ * caller its pid with its pidfd, and exit: the caller then holds, signals and reaps that
+ * process itself, and a subreaper above the caller gets it once the caller exits, as under
+ * runc (libcontainer/nsenter does the same). The new process waits for our word that the
+ * handoff is sent, so that message comes before any of its own on the shared socket.
+ * Returns only in the new process. */
+void hand_off(struct child *c) {
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) < 0) {
+        say(c, "pipe for the handoff", NULL);
+        fail(c, PC_STAGE_INIT, errno, 125);
+    }
+    int pidfd = -1;
+    long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | CLONE_PIDFD | SIGCHLD), 0, &pidfd, 0, 0);
+    if (pid < 0) {
+        say(c, "clone the container's process into its pid namespace", NULL);
+        fail(c, PC_STAGE_INIT, errno, 125);
+    }
+    if (pid == 0) {
+        char byte;
+        ssize_t n;
+        close(gate[1]);
+        do { /* a byte once the handoff is sent; EOF without it: the caller never heard of
+                us (it killed the cloning child meanwhile), so there is nobody to set up for */
+            n = read(gate[0], &byte, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(125);
+        close(gate[0]);
+        /* the death signal is not inherited; the caller is now the parent it refers to */
+        if (c->plan->pdeathsig)
+            (void)prctl(PR_SET_PDEATHSIG, c->plan->pdeathsig, 0, 0, 0);
+        return;
+    }
+    close(gate[0]);
+    struct pc_error e;
+    memset(&e, 0, sizeof(e));
+    e.stage = PC_STAGE_HANDOFF;
+    e.fd = -1;
+    e.pid = (int)pid;
+    if (send_with_fd(c->sock, &e, sizeof(e), pidfd) < 0 || write(gate[1], "h", 1) != 1)
+        (void)kill((pid_t)pid, SIGKILL); /* the caller is gone: nobody would release it */
+    _exit(0);
+}

@@ -114,5 +114,9 @@ void lookup_exe(struct child *c);
 
 /* init.c: fork the payload and become its init/forwarder; returns only in the payload. */
 void run_init(struct child *c, int as_subreaper);
+/* init.c: clone the container's process as the caller's child (CLONE_PARENT) in the pid
+ * namespace our children enter, hand it over (PC_STAGE_HANDOFF) and exit; returns only in
+ * that process. */
+void hand_off(struct child *c);
 
 #endif

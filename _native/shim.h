@@ -61,6 +61,11 @@
 #define PC_STAGE_CGROUP 20
 #define PC_STAGE_CAPS 21
 #define PC_STAGE_SECCOMP 22
+#define PC_STAGE_HANDOFF 23 /* not a failure: the child that joined (or unshared) a pid
+                               namespace cloned the container's process as the caller's own
+                               child (CLONE_PARENT) and exits; pc_error.pid is that process,
+                               its pidfd comes with the message. Every later message is that
+                               process's. */
 
 struct pc_op {
     int kind;
@@ -186,6 +191,13 @@ struct pc_plan {
     const char *timens_offsets;       /* NULL, or the text written to /proc/self/timens_offsets
                                          right after unshare_flags (with CLONE_NEWTIME) made
                                          the time namespace the payload enters at execve */
+    int clone_parent;                 /* with a rootfs and a joined pid namespace (or one
+                                         unshared after a joined user namespace): the child,
+                                         outside that namespace, clones the container's
+                                         process into it as the caller's child
+                                         (CLONE_PARENT), reports it (PC_STAGE_HANDOFF) and
+                                         exits, as runc does. 0: it stays outside as the
+                                         process's forwarder (a monitor's child) */
 };
 
 struct pc_spawn_result {
@@ -204,7 +216,8 @@ struct pc_error {
     int exit_code;
     char message[500];
     int fd;          /* set by the receiver: an fd passed with the message (the seccomp
-                        notify fd with PC_STAGE_READY), or -1 */
+                        notify fd with PC_STAGE_READY, the pidfd with PC_STAGE_HANDOFF), or -1 */
+    int pid;         /* PC_STAGE_HANDOFF: the container's process, in the caller's pid namespace */
 };
 
 /* Spawn the child described by plan. Returns 0 and fills res, or -errno. */

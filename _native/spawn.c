@@ -438,9 +438,12 @@ __attribute__((noreturn)) static void child_main(struct child *c) {
         write_timens_offsets(c, timens_fd);
     if (joined_pid && p->rootfs) {
         /* a container's first process joining a pid namespace: fork into it now, so that
-         * the /proc it mounts is that namespace's, not the host's (the parent stays outside
-         * as the forwarder) */
-        run_init(c, 0);
+         * the /proc it mounts is that namespace's, not the host's (as the caller's child;
+         * under a monitor, this process stays outside as the forwarder) */
+        if (p->clone_parent)
+            hand_off(c);
+        else
+            run_init(c, 0);
         joined_pid = 0;
     }
     if ((p->clone_flags | p->unshare_flags) & CLONE_NEWNET)

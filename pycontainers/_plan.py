@@ -68,6 +68,7 @@ STAGES = {
     20: "cgroup",
     21: "capabilities",
     22: "seccomp",
+    23: "handoff",
 }
 STAGE_READY = 0
 
@@ -150,6 +151,11 @@ class Plan:
     timens_offsets: str | None = None
     """The text for ``/proc/self/timens_offsets`` (``"monotonic S NS\nboottime S NS\n"``),
     written right after ``unshare_flags`` (which must then have CLONE_NEWTIME) are unshared."""
+    clone_parent: bool = False
+    """With a rootfs and a pid namespace joined (or unshared after a joined user namespace):
+    the container's process is cloned into it as the caller's own child and reported with a
+    ``handoff`` report (its pid, its pidfd), after which the first child exits; False: that
+    child stays outside the namespace as the process's forwarder."""
     host_tool: bool = False
     """The host's own helper (a namespace holder, ``Namespace.run``), not a container process:
     the only plan that may run a program with its capabilities left as they are. Container

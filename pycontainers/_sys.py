@@ -178,8 +178,11 @@ class ChildReport(NamedTuple):
     message: str
     ready: bool
     fd: int = -1
-    """An fd that came with the report (the seccomp notify fd with ``ready``), or -1: the
-    caller owns it."""
+    """An fd that came with the report (the seccomp notify fd with ``ready``, the pidfd
+    with ``handoff``), or -1: the caller owns it."""
+    pid: int = 0
+    """With ``handoff``: the container's process, now the caller's child in place of the
+    one that was spawned (see :attr:`~pycontainers._plan.Plan.clone_parent`)."""
 
 
 _OP_CACHE: dict[Op, tuple[Any, list[Any]]] = {}
@@ -317,6 +320,7 @@ class _Builder:
             p.console_rows, p.console_cols = plan.console_size
         p.timens_offsets = self.s(plan.timens_offsets)
         p.seccomp_listener = int(plan.seccomp_listener)
+        p.clone_parent = int(plan.clone_parent)
         p.mount_trees = self.array("int", len(plan.mount_trees))
         for i, fd in enumerate(plan.mount_trees):
             p.mount_trees[i] = fd
@@ -450,6 +454,7 @@ def _report(rc: int, err: Any) -> ChildReport | None:
         message=ffi.string(err.message).decode(errors="replace"),
         ready=stage == STAGE_READY,
         fd=int(err.fd),
+        pid=int(err.pid),
     )
 
 

@@ -402,6 +402,8 @@ class Launch:
                 finally:
                     if tree is not None:
                         os.close(tree)
+            if report is not None and report.stage == "handoff":
+                report = self._take_handoff(report)
         except BaseException:
             self.abort()
             raise
@@ -419,6 +421,23 @@ class Launch:
                     "seccomp", 0, "seccomp: the child sent no notify fd for the listener"
                 )
             self.seccomp_fd = report.fd
+
+    def _take_handoff(self, report: ChildReport) -> ChildReport | None:
+        """The spawned child cloned the container's process into the pid namespace it
+        joined, as our own child (``Plan.clone_parent``), and exits: hold that process from
+        now on (its pidfd came with the report; it is ours and unreaped, so its pid is
+        stable) and return its first report.
+        """
+        from pycontainers import _sys
+
+        pidfd = report.fd if report.fd >= 0 else _sys.pidfd_open(report.pid)
+        first = self.pidfd
+        self.pid, self.pidfd = report.pid, pidfd
+        self.spawned = _sys.Spawned(report.pid, pidfd, self.spawned.sock, self.spawned.into_cgroup)
+        _sys.reap(first)  # it exits right after the report
+        os.close(first)
+        log.debug("container.handoff", pid=report.pid)
+        return await_report(self.spawned.sock, self.pid)
 
     def _await_monitor(self, stdio: Stdio) -> None:
         """Step 5 (detached): the monitor says it is ready; its ends of the stdio close."""

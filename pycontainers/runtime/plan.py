@@ -287,6 +287,9 @@ def make_plan(
         # with nothing for the parent to write between clone and execve (id maps), the child
         # runs straight through, sharing memory with the suspended caller (vfork-style)
         no_sync="user" not in spec.namespaces and spec.network is None and not detached,
+        # a process that must enter a pid namespace after the clone is cloned into it as the
+        # caller's child (the state's pid is then in it, as runc's); a monitor keeps its own
+        clone_parent=not detached and ("pid" in joined or bool(unshare & CLONE_FLAGS["pid"])),
         # capabilities, seccomp, no_new_privs, rlimits: the one function every entry uses
         **security,
     )

@@ -1,20 +1,26 @@
 """pycontainers-runtime: the terminal's size and /dev/console, and a second container joining
-the first's user, mount, cgroup and time namespaces by path (as a pod's containers do)."""
+the first's user, mount, cgroup and time namespaces by path (as a pod's containers do); a
+joined pid namespace holds the container's process itself, through the runtime and the
+library."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import select
 import socket
 import struct
+import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from oci_runtime_util import Caller, Runtime, make_bundle, runtime_script
+from oci_runtime_util import RUNC, Caller, Runtime, make_bundle, refused, runtime_script
 
 pytestmark = pytest.mark.root
 
@@ -132,8 +138,6 @@ def test_a_second_container_joins_the_first_ones_namespaces(
         for _ in range(200):  # the marker file is written once the payload runs
             if os.path.exists(f"/proc/{pid}/root/mnt/marker/file"):
                 break
-            import time
-
             time.sleep(0.02)
         script = "cat /mnt/marker/file 2>/dev/null || echo own; cat /proc/uptime; echo pid=$$"
         bundle = make_bundle(tmp_path / "second", busybox_rootfs, ["sh", "-c", script])
@@ -151,6 +155,10 @@ def test_a_second_container_joins_the_first_ones_namespaces(
                 f"/proc/{pid}/ns/{kind}"
             ), kind
         assert os.readlink(f"/proc/{second.pid}/ns/uts") != os.readlink(f"/proc/{pid}/ns/uts")
+        # the state's pid is the process in its own pid namespace (made after the join),
+        # the subreaper caller's child: no forwarder outside
+        assert os.readlink(f"/proc/{second.pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+        assert second.parent == second.proc.pid
         assert _owner(f"/proc/{second.pid}/ns/uts") == os.readlink(f"/proc/{pid}/ns/user")
         uid_map = Path(f"/proc/{second.pid}/uid_map").read_text().split()
         assert uid_map == ["0", "0", "1", "1", "100001", "65535"]
@@ -296,7 +304,6 @@ def test_a_joined_mount_namespace_gets_the_rootfs_set_up_in_it(
     none reaches the host."""
     import shutil
     import subprocess
-    import time
 
     runc = shutil.which("runc")
     bundle = make_bundle(tmp_path / "b", busybox_rootfs,
@@ -328,3 +335,213 @@ def test_a_joined_mount_namespace_gets_the_rootfs_set_up_in_it(
             os.killpg(holder.pid, 9)  # unshare and its sleep
             holder.wait()
     assert str(bundle) not in Path("/proc/self/mountinfo").read_text()
+
+
+@contextlib.contextmanager
+def _pid_namespace() -> Iterator[str]:
+    """A pid namespace of ``unshare --pid --fork`` (its sleep is pid 1 there), by path."""
+    holder = subprocess.Popen(["unshare", "--pid", "--fork", "sleep", "1000"],
+                              start_new_session=True)  # fmt: skip
+    try:
+        children = Path(f"/proc/{holder.pid}/task/{holder.pid}/children")
+        for _ in range(500):  # unshare forks the sleep once it runs
+            if children.read_text().split():
+                break
+            time.sleep(0.01)
+        yield f"/proc/{children.read_text().split()[0]}/ns/pid"
+    finally:
+        os.killpg(holder.pid, 9)  # unshare and its sleep
+        holder.wait()
+
+
+def _join_pid(bundle: Path, ns: str) -> None:
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["namespaces"] = [
+        *({"type": kind} for kind in ("ipc", "uts", "mount", "network")),
+        {"type": "pid", "path": ns},
+    ]
+    (bundle / "config.json").write_text(json.dumps(doc))
+
+
+def test_a_joined_pid_namespace_holds_the_containers_process(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """runtime-tools' linux_ns_path (pid): the state's pid is the container's process, in
+    the joined namespace (not a forwarder outside it), and the caller's child once create
+    exits (the caller is a subreaper, as conmon is); start, kill and delete act on it. As
+    under runc."""
+    script = "echo pid=$$; exec sleep 60"
+    callers = [("ours", rt)]
+    if RUNC is not None:
+        callers.append(("runc", Runtime(Path(RUNC), tmp_path / "runc-root")))
+    for name, runtime in callers:
+        bundle = make_bundle(tmp_path / name, busybox_rootfs, ["sh", "-c", script])
+        with _pid_namespace() as ns:
+            _join_pid(bundle, ns)
+            caller = Caller(runtime, bundle, f"pidns-{name}", tmp_path)
+            try:
+                assert os.readlink(f"/proc/{caller.pid}/ns/pid") == os.readlink(ns), name
+                assert caller.parent == caller.proc.pid, name  # the subreaper's child
+                state = runtime.state(f"pidns-{name}")
+                assert (state["status"], state["pid"]) == ("created", caller.pid), name
+                runtime("start", f"pidns-{name}")
+                assert runtime.state(f"pidns-{name}")["status"] == "running", name
+                runtime("kill", f"pidns-{name}", "KILL")
+                assert caller.wait() == 9, name  # killed by SIGKILL, reaped by the caller
+            finally:
+                caller.close()
+                runtime("delete", "--force", f"pidns-{name}")
+        out = caller.output().split()
+        assert out and out[0].startswith("pid=") and out[0] != "pid=1", (name, out)
+    assert rt("list", "-q").stdout == ""
+
+
+_CONFINED = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+             "NoNewPrivs", "Seccomp", "Seccomp_filters")  # fmt: skip
+
+
+def _confinement(pid: int) -> dict[str, str]:
+    """What confines a process: ids, capabilities, no_new_privs, seccomp (from its status),
+    its rlimits, oom_score_adj and its cgroup (the group's last component)."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    out = {k: v.strip() for k, _, v in (line.partition(":") for line in lines) if k in _CONFINED}
+    out["limits"] = Path(f"/proc/{pid}/limits").read_text()
+    out["oom_score_adj"] = Path(f"/proc/{pid}/oom_score_adj").read_text().strip()
+    groups = {line.split(":", 2)[2].rsplit("/", 1)[-1]
+              for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()}  # fmt: skip
+    out["cgroup"] = " ".join(sorted(groups))
+    return out
+
+
+def test_a_joined_pid_namespace_keeps_every_confinement_step(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """The process cloned into the joined pid namespace gets the ids, capabilities,
+    no_new_privs, seccomp filter, rlimits, oom_score_adj and cgroup that the same bundle
+    gives a container with a pid namespace of its own."""
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["sleep", "60"])
+    caps = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    sets = {"bounding": caps, "effective": caps, "permitted": caps,
+            "inheritable": caps[2:], "ambient": caps[2:]}  # fmt: skip
+    _edit(
+        bundle,
+        process__user={"uid": 1000, "gid": 1000, "additionalGids": [10, 20]},
+        process__capabilities=sets,
+        process__rlimits=[{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}],
+        process__noNewPrivileges=True,
+        process__oomScoreAdj=123,
+    )
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                               "syscalls": [{"names": ["mknod", "mknodat"],
+                                             "action": "SCMP_ACT_ERRNO"}]}  # fmt: skip
+    (bundle / "config.json").write_text(json.dumps(doc))
+    seen = {}
+    with _pid_namespace() as ns:
+        for cid in ("own", "joined"):
+            if cid == "joined":
+                _join_pid(bundle, ns)
+            caller = Caller(rt, bundle, cid, tmp_path)
+            try:
+                rt("start", cid)
+                for _ in range(500):  # confined before the start wait, seccomp just before execve
+                    if Path(f"/proc/{caller.pid}/comm").read_text().strip() == "sleep":
+                        break
+                    time.sleep(0.01)
+                seen[cid] = _confinement(caller.pid)
+                in_ns = os.readlink(f"/proc/{caller.pid}/ns/pid") == os.readlink(ns)
+                assert in_ns == (cid == "joined")
+                assert caller.parent == caller.proc.pid
+            finally:
+                rt("kill", cid, "KILL", check=False)
+                caller.wait()
+                caller.close()
+                rt("delete", "--force", cid)
+    own, joined = seen["own"], seen["joined"]
+    assert own.pop("cgroup") == "own" and joined.pop("cgroup") == "joined"
+    assert own["Uid"].split()[0] == "1000" and {"10", "20"} <= set(own["Groups"].split()), own
+    assert own["NoNewPrivs"] == "1" and own["Seccomp"] == "2" and own["CapAmb"] != "0" * 16
+    assert "256" in own["limits"] and own["oom_score_adj"] == "123"
+    assert joined == own
+
+
+def test_the_library_joins_a_pid_namespace(busybox_rootfs: Path, tmp_path: Path) -> None:
+    """ContainerSpec.join with a pid namespace: run, and an attached create, hold the
+    container's process in that namespace as this process's child; a detached one (the
+    monitor's child, through its forwarder) runs its payload there too."""
+    import pycontainers as pc
+
+    script = "readlink /proc/self/ns/pid"
+    with _pid_namespace() as ns:
+        spec = pc.ContainerSpec(
+            rootfs=str(busybox_rootfs), process=pc.Process(["sh", "-c", script]),
+            namespaces={"mnt", "uts", "ipc", "net"}, join=(("pid", ns),),
+        )  # fmt: skip
+        target = os.readlink(ns)
+        r = pc.run(spec, capture_output=True, timeout=30)
+        assert (r.returncode, r.stdout.decode().strip()) == (0, target), r
+        state = str(tmp_path / "state")
+        with pc.Container.create(spec, state_root=state, stdout=subprocess.DEVNULL) as c:
+            assert os.readlink(f"/proc/{c.pid}/ns/pid") == target
+            ppid = Path(f"/proc/{c.pid}/status").read_text().split("PPid:")[1].split()[0]
+            assert int(ppid) == os.getpid()
+            c.start()
+            assert c.wait(timeout=30) == 0
+        with pc.Container.create(spec, state_root=state, detach=True) as d:
+            d.start()
+            assert d.wait(timeout=30) == 0
+            assert b"".join(e.data for e in d.logs()).decode().strip() == target
+
+
+def _in_namespace(ns: str) -> list[int]:
+    """The pids of the processes in the pid namespace ``ns``."""
+    target, pids = os.readlink(ns), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry}/ns/pid") == target:
+                    pids.append(int(entry))
+    return pids
+
+
+def _children() -> list[tuple[int, str]]:
+    """This process's children (pid, state letter)."""
+    out = []
+    for tid in os.listdir("/proc/self/task"):
+        for pid in Path(f"/proc/self/task/{tid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                out.append((int(pid), stat.rsplit(")", 1)[1].split()[0]))
+    return out
+
+
+def test_a_failed_start_in_a_joined_pid_namespace_leaves_no_process(
+    rt: Runtime, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    """The process handed over in the joined namespace fails (no such program), or a hook
+    fails once it is ready: create fails and leaves no state; the library's run raises and
+    has killed and reaped it (no process of ours left in the namespace, no zombie child)."""
+    import pycontainers as pc
+
+    bundle = make_bundle(tmp_path / "b", busybox_rootfs, ["/no/such/program"])
+    with _pid_namespace() as ns:
+        holder = _in_namespace(ns)
+        _join_pid(bundle, ns)
+        assert "/no/such/program" in refused(rt, bundle, "missing")
+        assert _in_namespace(ns) == holder
+        # ready, then a createRuntime hook fails: the create is undone (Launch.abort)
+        hooked = make_bundle(tmp_path / "h", busybox_rootfs, ["true"])
+        _join_pid(hooked, ns)
+        _edit(hooked, hooks={"createRuntime": [{"path": "/bin/false"}]})
+        refused(rt, hooked, "hooked")
+        assert _in_namespace(ns) == holder
+        before = _children()
+        spec = pc.ContainerSpec(
+            rootfs=str(busybox_rootfs), process=pc.Process(["/no/such/program"]),
+            namespaces={"mnt", "uts", "ipc", "net"}, join=(("pid", ns),),
+        )  # fmt: skip
+        with pytest.raises(pc.ContainerStartError) as info:
+            pc.run(spec)
+        assert info.value.exit_code == 127
+        assert _in_namespace(ns) == holder
+        assert _children() == before

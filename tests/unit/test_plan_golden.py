@@ -54,6 +54,12 @@ CASES: dict[str, tuple[pc.ContainerSpec, PlanInputs, dict[str, Any]]] = {
         PlanInputs(None, "/r", (), (0, 0, (10, 20)), attrs.evolve(SECURITY, seccomp_bpf=None)),
         {"fds": (), "netns_fd": 12, "console": True},
     ),
+    "joined pid namespace": (
+        pc.ContainerSpec(rootfs="/r", process=process(), namespaces=["mnt", "uts", "ipc", "net"],
+                         join=[("pid", "/proc/7/ns/pid")]),
+        PlanInputs(None, "/r", (), (0, 0, ()), SECURITY),
+        {"fds": (), "join_fds": (("pid", 13),), "start_fifo": "/run/pc/y/start.fifo"},
+    ),
 }  # fmt: skip
 
 
@@ -87,3 +93,15 @@ def test_plans_match_the_golden_file() -> None:
 def test_the_same_inputs_give_the_same_plan(name: str) -> None:
     spec, inputs, kw = CASES[name]
     assert make_plan(spec, inputs, **kw) == make_plan(spec, inputs, **kw)
+
+
+def test_only_an_attached_process_entering_a_pid_namespace_is_handed_over() -> None:
+    """``clone_parent``: with a joined pid namespace, or one made after a joined user
+    namespace; not under a monitor (it waits for its own child), not with a new one."""
+    spec, inputs, kw = CASES["joined pid namespace"]
+    assert make_plan(spec, inputs, **kw).clone_parent
+    assert not make_plan(spec, inputs, **kw, detached=True).clone_parent
+    userns = attrs.evolve(spec, namespaces={"mnt", "pid"}, join=[("user", "/proc/7/ns/user")])
+    assert make_plan(userns, inputs, fds=(), join_fds=(("user", 14),)).clone_parent
+    own = attrs.evolve(spec, namespaces={"mnt", "pid"}, join=())
+    assert not make_plan(own, inputs, fds=()).clone_parent

@@ -135,8 +135,8 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
     from pycontainers import _sys
     from pycontainers.ociruntime.create import OciStdio, connect_console
     from pycontainers.ociruntime.store import load
+    from pycontainers.runtime._childsetup import start_error
     from pycontainers.runtime.enter import open_entry
-    from pycontainers.runtime.launch import start_error
 
     proc = from_flags(args)
     if proc.terminal and args.console_socket is None:

@@ -21,9 +21,9 @@ import attrs
 from pycontainers._plan import Plan
 from pycontainers.errors import ContainerTimeout
 from pycontainers.fs.users import resolve_user
+from pycontainers.runtime._childsetup import await_report
 from pycontainers.runtime.confine import confinement
 from pycontainers.runtime.enter import Entry, open_entry
-from pycontainers.runtime.launch import await_report
 from pycontainers.runtime.lifecycle import require
 from pycontainers.runtime.stdio import PIPE, Stdio, StdioArg, communicate
 from pycontainers.spec import DEFAULT_PATH, Process, SecurityOptions, User
@@ -66,7 +66,7 @@ def exec_in(
     (:func:`~pycontainers.runtime.enter.open_entry`): a missing or corrupt one refuses.
     """
     from pycontainers import _sys
-    from pycontainers.runtime.launch import start_error
+    from pycontainers.runtime._childsetup import start_error
     from pycontainers.runtime.run import CompletedContainer
 
     require("exec", container.status, container.id)

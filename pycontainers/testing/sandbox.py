@@ -375,7 +375,7 @@ class Sandbox:
             self._record(what, f"OOM-killed at memory={opts.memory!r}", out, err)
             raise SandboxMemoryError(what, opts.memory or "?", out, err)
         if call.report is not None:
-            from pycontainers.runtime.launch import start_error
+            from pycontainers.runtime._childsetup import start_error
 
             reason = f"its confinement failed: {start_error(call.report)}"
         elif call.zygote_error is not None:

@@ -52,21 +52,23 @@ HEAVY = (
 CREATE_HEAVY = ("pycontainers.ociruntime.hooks", "pycontainers.supervision", "datetime",
                 "argparse", "gettext", "locale", "pycontainers.ociruntime.parser",
                 "pycontainers.cli")  # fmt: skip
-# How many of the package's own modules a create loads (65: spec.py's three parts,
+# How many of the package's own modules a create loads (66: runtime._childsetup, the wait
+# for a child's setup report, out of launch.py; 65: spec.py's three parts,
 # _specchecks, _specprocess and _specsecurity, are modules of their own since session 12,
 # each ~0.2 ms of module overhead; 62 before; 64 before its command line was
 # read without argparse, 65 before issue 17's diet): a module that joins the path is a
 # decision (raise this with the reason), not an accident. Counted in:
 # pycontainers.cgroups.prime (the cgroup join's grace period passes while create works).
-CREATE_PACKAGE_MODULES = 65
+CREATE_PACKAGE_MODULES = 66
 
-# What ``run --rm --network none`` of a rootfs loads of the package (74: spec.py's three
+# What ``run --rm --network none`` of a rootfs loads of the package (75: runtime._childsetup;
+# 74: spec.py's three
 # parts, as above; 71: cli.runargs, which
 # reads run's plain command lines without argparse, in; cli.argparser and _fsapi, only for an
 # idmapped rootfs, out; 72 before, with cgroups.prime and _fsapi, the fd-mount-API half of
 # what was _sys; 73 before the volumes module left specs without volume or bind mounts and
 # the keyword TypedDicts became lazy, counted the same way): as CREATE_PACKAGE_MODULES.
-RUN_PACKAGE_MODULES = 74
+RUN_PACKAGE_MODULES = 75
 RUN_HEAVY = ("pycontainers.runtime.volumes", "pycontainers.cgroups._limits",
              "pycontainers.runtime._specoptions", "pycontainers._fsapi",
              # run's plain command line is read without argparse (pycontainers.cli.runargs)

@@ -12,7 +12,7 @@ import pytest
 
 import pycontainers as pc
 from pycontainers.errors import ContainerStartError
-from pycontainers.runtime import launch
+from pycontainers.runtime import _childsetup
 
 pytestmark = pytest.mark.root
 
@@ -38,7 +38,7 @@ def test_a_child_stuck_in_its_setup_is_killed_and_leaves_nothing(
     os.mkdir(path)
     with open(os.path.join(path, "cgroup.freeze"), "w") as f:
         f.write("1")  # a group made under it starts frozen: the child freezes on joining
-    monkeypatch.setattr(launch, "SETUP_TIMEOUT", 2.0)
+    monkeypatch.setattr(_childsetup, "SETUP_TIMEOUT", 2.0)
     try:
         with pytest.raises(ContainerStartError) as info:
             pc.Container.create(

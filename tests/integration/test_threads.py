@@ -85,9 +85,9 @@ def test_switching_ids_while_other_threads_start_and_end(
     """glibc's set*id wrappers take its thread-list lock, which a thread being made or ended
     holds: a child cloned at that instant waited on it for ever (a daemon that makes a
     thread per request hung one create in a few hundred). The child uses the raw calls."""
-    from pycontainers.runtime import launch
+    from pycontainers.runtime import _childsetup
 
-    monkeypatch.setattr(launch, "SETUP_TIMEOUT", 15.0)  # a stuck child fails the test
+    monkeypatch.setattr(_childsetup, "SETUP_TIMEOUT", 15.0)  # a stuck child fails the test
     stop = threading.Event()
 
     def churn() -> None:

@@ -142,7 +142,7 @@ def test_03_images_and_layers(tmp_path: Path) -> None:
 def test_04_first_container(tmp_path: Path) -> None:
     _, text = _execute("04_first_container.ipynb", tmp_path)
     assert "hello from first" in text
-    assert "after create: created" in text and "after start:  running pid" in text
+    assert "after create: created" in text and "after start:  running pid" in text, text
     assert re.search(r"stdout tick \d+", text)
     assert "sh -c i=0" in text  # ps inside the container
     assert "after stop: stopped" in text and "after delete: deleted" in text

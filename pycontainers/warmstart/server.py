@@ -61,6 +61,7 @@ class Server:
         self.quick_deaths = 0
         self.snap: dict[str, tuple[int, int, int]] = {}
         self.environ = dict(os.environ)
+        self.wake_fd = -1
 
     # ---- what a worker must let go of -------------------------------------------------
 
@@ -102,6 +103,8 @@ class Server:
             os.close(fd)
             return False
         self.lock_fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, b"%d\n" % os.getpid())  # for `pycontainers system warm`
         preload()
         gc.collect()
         gc.freeze()  # forks share the preloaded objects' pages: no gc pass dirties them
@@ -253,7 +256,11 @@ class Server:
     # ---- the loop ----------------------------------------------------------------------
 
     def serve(self) -> int:
-        """Run until idle (or stale and idle); the exit status."""
+        """Run until idle (or stale and idle; SIGTERM makes it stale); the exit status."""
+        wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.wake_fd = wake_r
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGTERM, lambda *_: None)  # (the wakeup fd says it)
         self.fork_standby()
         while True:
             everyone = [*self.workers.values(), *([self.standby] if self.standby else [])]
@@ -267,6 +274,7 @@ class Server:
             else:
                 timeout = -1
             poller = select.poll()
+            poller.register(wake_r, select.POLLIN)
             index: dict[int, tuple[str, _Worker]] = {}
             for w in everyone:
                 for kind, fd in (
@@ -281,8 +289,13 @@ class Server:
                 events = poller.poll(timeout)
             except InterruptedError:
                 continue
+            woken = any(fd == wake_r for fd, _ in events)
+            if woken and signal.SIGTERM in os.read(wake_r, 64):  # stop: let workers finish
+                self.go_stale()
             order = {"chan": 0, "conn": 1, "pid": 2}
-            ready = sorted((index[fd] for fd, _ in events), key=lambda kw: order[kw[0]])
+            ready = sorted(
+                (index[fd] for fd, _ in events if fd in index), key=lambda kw: order[kw[0]]
+            )
             done: set[int] = set()
             for kind, w in ready:
                 if w.pidfd in done:

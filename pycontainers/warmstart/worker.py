@@ -290,6 +290,8 @@ def _exit_like_python(code: Any) -> NoReturn:
 def standby(server: Server, chan: socket.socket) -> NoReturn:
     """The forked standby: wait for a connection (or the server's end), run it, exit."""
     try:
+        signal.set_wakeup_fd(-1)  # the server's: a signal here is no news to it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _standby(server, chan)
     except BaseException:  # nothing may unwind into the server's code in a child (before
         os._exit(70)  # `started`, the client then runs cold: nothing of the request ran)

@@ -110,7 +110,7 @@ class Server:
         gc.freeze()  # forks share the preloaded objects' pages: no gc pass dirties them
         self.snap = snapshot(self.site_inputs())
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        tmp = f"{self.path}.{os.getpid()}.tmp"
+        tmp = os.path.join(os.path.dirname(self.path), f"{os.getpid()}.t")  # (sun_path: 108)
         try:
             os.unlink(tmp)
         except FileNotFoundError:

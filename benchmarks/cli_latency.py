@@ -644,8 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second ^C must not strand the cleanup
         print("cleaning up...", file=sys.stderr)
-        quiet([*b.pc, "system", "warm", "--stop"])
         left = remove_all(b)
+        quiet([*b.pc, "system", "warm", "--stop"])  # (after the last allowlisted command)
         if left:
             print(f"WARNING: containers left behind: {' '.join(left)}", file=sys.stderr)
         else:

@@ -71,6 +71,11 @@ PRELOAD = (
     "pycontainers.spec",
     "pycontainers.supervision",
     "pycontainers._native",
+    "pycontainers._sys",
+    "pycontainers._attrscache",
+    "pycontainers.events",
+    "pycontainers.security._seccomp_json",
+    "pycontainers.security._seccomp_source",
 )
 """The modules a server imports (a unit test checks that ``run``'s path is covered)."""
 

@@ -360,3 +360,17 @@ def test_kept_container_is_inspectable_right_after_its_run(
         r = warm.run("inspect", name)
         assert r.returncode == 0, r.stderr
         assert warm.run("rm", name).returncode == 0
+
+
+def test_the_preload_covers_runs_path(busybox_rootfs: Path) -> None:
+    from test_cli_imports import lean, run_main
+
+    status, out, modules = run_main(
+        "run", "--rm", "--network", "none", str(busybox_rootfs), "echo", "hi"
+    )
+    assert (status, out) == (0, "hi\n")
+    code = "from pycontainers.warmstart.preload import preload\nassert preload() == []\nprint(*sorted(sys.modules))"
+    loaded = subprocess.run(lean(code), capture_output=True, text=True, check=True).stdout.split()
+    own = [m for m in modules if m.split(".")[0] == "pycontainers"]
+    missing = [m for m in own if m not in loaded]
+    assert missing == [], missing

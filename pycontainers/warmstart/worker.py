@@ -32,7 +32,7 @@ _MAX_FDS = 253
 _KEYED = ("LANG", "LANGUAGE", "HOME", "XDG_CACHE_HOME")
 
 
-class Refused(Exception):
+class _Refused(Exception):
     """A request this worker does not run (the reason goes back to the client)."""
 
 
@@ -47,7 +47,7 @@ def context() -> bytes:
     buf = ffi.new("char[]", 1 << 17)
     n = lib.pc_warm_context(buf, 1 << 17)
     if n < 0:
-        raise Refused("context")
+        raise _Refused("context")
     return bytes(ffi.buffer(buf, n))
 
 
@@ -56,7 +56,7 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     while n:
         chunk = conn.recv(min(n, 1 << 16))
         if not chunk:
-            raise Refused("short request")
+            raise _Refused("short request")
         chunks.append(chunk)
         n -= len(chunk)
     return b"".join(chunks)
@@ -73,14 +73,14 @@ class Request:
                 n = len(data) // 4
                 self.fds += list(struct.unpack(f"{n}i", data[: 4 * n]))
         if flags & socket.MSG_CTRUNC:
-            raise Refused("fds truncated")
+            raise _Refused("fds truncated")
         if len(msg) < 8:
             msg += _recv_exact(conn, 8 - len(msg))
         if msg[:4] != b"PCW1":
-            raise Refused("bad request")
+            raise _Refused("bad request")
         (length,) = struct.unpack("=I", msg[4:])
         if length > _MAX_BODY:
-            raise Refused("request too large")
+            raise _Refused("request too large")
         body = _recv_exact(conn, length)
         self.blob = b""
         self.argv: list[str] = []
@@ -99,9 +99,9 @@ class Request:
             elif kind == b"f":
                 self.numbers.append(int(value))
             else:
-                raise Refused("bad request")
+                raise _Refused("bad request")
         if len(self.numbers) + 1 != len(self.fds):
-            raise Refused("fds do not match")
+            raise _Refused("fds do not match")
 
 
 def _status_fields(pid: int) -> dict[str, str]:
@@ -119,19 +119,19 @@ def check(server: Server, conn: socket.socket, req: Request) -> tuple[int, dict[
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, _gid = struct.unpack("3i", creds)
     if uid != os.geteuid():
-        raise Refused("peer uid")
+        raise _Refused("peer uid")
     if not req.argv or req.argv[0] not in COMMANDS:
-        raise Refused("not a warm command")
+        raise _Refused("not a warm command")
     if req.blob != context():
-        raise Refused("context")
+        raise _Refused("context")
     if _keyed(req.env) != _keyed(server.environ):
-        raise Refused("environment")
+        raise _Refused("environment")
     stale = changed(server.snap)
     if stale is not None:
-        raise Refused("stale")
+        raise _Refused("stale")
     status = _status_fields(pid)
     if not all(k in status for k in ("Umask", "SigIgn", "SigBlk")):
-        raise Refused("peer status")
+        raise _Refused("peer status")
     return pid, status
 
 
@@ -329,8 +329,8 @@ def _serve_one(server: Server, conn_fd: int, chan_fd: int) -> NoReturn:
     try:
         req = Request(conn)
         _pid, status = check(server, conn, req)
-    except (Refused, OSError, ValueError) as exc:
-        reason = str(exc) if isinstance(exc, Refused) else f"bad request: {exc!r}"[:200]
+    except (_Refused, OSError, ValueError) as exc:
+        reason = str(exc) if isinstance(exc, _Refused) else f"bad request: {exc!r}"[:200]
         try:
             conn.send(f"refuse {reason}\n".encode(), socket.MSG_NOSIGNAL)
             if reason == "stale":

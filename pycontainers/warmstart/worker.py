@@ -292,6 +292,9 @@ def standby(server: Server, chan: socket.socket) -> NoReturn:
     try:
         signal.set_wakeup_fd(-1)  # the server's: a signal here is no news to it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for s in server.sockets():  # other clients' connections: the server's alone (so
+            if s is not server.listener:  # that a dead server is EOF for its clients)
+                os.close(s.detach())
         _standby(server, chan)
     except BaseException:  # nothing may unwind into the server's code in a child (before
         os._exit(70)  # `started`, the client then runs cold: nothing of the request ran)

@@ -43,15 +43,25 @@ MONITOR_HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").gl
 SHIM_SOURCES = sorted(
     str(p.relative_to(HERE))
     for p in (HERE / "_native").glob("*.c")
-    if not p.name.startswith(("monitor", "runtime_front"))
+    if not p.name.startswith(("monitor", "runtime_front", "warm_client"))
 )
-SHIM_HEADERS = ["_native/shim.h", "_native/internal.h", "_native/sysconsts.h"]
+SHIM_HEADERS = [
+    "_native/shim.h",
+    "_native/internal.h",
+    "_native/sysconsts.h",
+    "_native/warm_context.h",
+]
 MONITOR_REL = os.path.join("pycontainers", "_bin", "pycontainers-monitor")
 FRONT_SOURCES = ["_native/runtime_front.c", "_native/runtime_front_json.c",
                  "_native/runtime_front_cmds.c", "_native/runtime_front.h"]  # fmt: skip
 FRONT_BUILDER = "_native/build_front.py"
 FRONT_REL = os.path.join("pycontainers", "_bin", "pycontainers-runtime-front")
 FRONT_COMMAND = "pycontainers-runtime"  # the launcher that runs the front end first
+# the warm start client (_native/warm_client.c, pycontainers/warmstart): no Jansson needed
+WARM_SOURCES = ["_native/warm_client.c", "_native/warm_context.c", "_native/warm_context.h",
+                "_native/monitor_sha256.c"]  # fmt: skip
+WARM_REL = os.path.join("pycontainers", "_bin", "pycontainers-front")
+WARM_COMMAND = "pycontainers"
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-pthread"]
 CFLAGS += ["-fno-plt", "-s"]
 # the installed commands: name -> "module:function" ([tool.pycontainers.commands])
@@ -123,33 +133,41 @@ class build_front(build_monitor):
         return Path(self.build_lib) / FRONT_REL
 
     def run(self) -> None:
-        """Compile (``_native/build_front.py``), or warn and skip without Jansson."""
-        _front_builder().build(self._target())
+        """Compile the warm start client, and (``_native/build_front.py``) the runtime's
+        front end, or warn and skip that one without Jansson.
+        """
+        builder = _front_builder()
+        builder.build_warm(self._target().with_name(os.path.basename(WARM_REL)))
+        builder.build(self._target())
 
     def get_source_files(self) -> list[str]:
         """The C source, so that an sdist carries it."""
-        return [*FRONT_SOURCES, FRONT_BUILDER]
+        return [*FRONT_SOURCES, *WARM_SOURCES, FRONT_BUILDER]
 
     def get_outputs(self) -> list[str]:
-        """The binary in the build directory (a wheel ships it), if it was built."""
-        if self.build_lib is None or not _front_builder().has_jansson():
+        """The binaries in the build directory (a wheel ships them), if they were built."""
+        if self.build_lib is None:
             return []
-        return [os.path.join(self.build_lib, FRONT_REL)]
+        out = [os.path.join(self.build_lib, WARM_REL)]
+        if _front_builder().has_jansson():
+            out.append(os.path.join(self.build_lib, FRONT_REL))
+        return out
 
     def get_output_mapping(self) -> dict[str, str]:
         """Built output -> source-tree file (editable installs build in place)."""
-        return {out: str(HERE / FRONT_REL) for out in self.get_outputs()}
+        return {out: str(HERE / os.path.relpath(out, self.build_lib)) for out in self.get_outputs()}
 
 
-def front_candidates(editable: bool) -> list[str]:
-    """Where the installed package's front end will be: the source tree for an editable
-    install, else this interpreter's site-packages (the launcher checks that it is there).
+def front_candidates(editable: bool, rel: str = FRONT_REL) -> list[str]:
+    """Where the installed package's front end ``rel`` will be: the source tree for an
+    editable install, else this interpreter's site-packages (the launcher checks that it is
+    there).
     """
     import sysconfig
 
     if editable:
-        return [str(HERE / FRONT_REL)]
-    return [os.path.join(sysconfig.get_path("purelib"), FRONT_REL)]
+        return [str(HERE / rel)]
+    return [os.path.join(sysconfig.get_path("purelib"), rel)]
 
 
 class build_launchers(build_scripts):  # type: ignore[misc]
@@ -181,7 +199,8 @@ class build_launchers(build_scripts):  # type: ignore[misc]
         for name, target in LAUNCHERS.items():
             path = Path(self.build_dir) / name
             tmp = path.with_name(path.name + ".new")
-            front = front_candidates(self.editable_mode) if name == FRONT_COMMAND else []
+            rel = {FRONT_COMMAND: FRONT_REL, WARM_COMMAND: WARM_REL}.get(name)
+            front = front_candidates(self.editable_mode, rel) if rel else []
             tmp.write_text(launcher.script_text(name, target, sys.executable, front))
             tmp.chmod(0o755)
             tmp.replace(path)

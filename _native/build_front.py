@@ -1,4 +1,5 @@
-"""Compile the OCI runtime's C front end (``runtime_front*.c``, linked with Jansson).
+"""Compile the OCI runtime's C front end (``runtime_front*.c``, linked with Jansson) and the
+``pycontainers`` command's warm start client (``warm_client.c``, no library).
 
 ``setup.py``'s ``build_front`` runs :func:`build`; the tests run it too. Standard library
 only: it is loaded from the source tree while building.
@@ -51,6 +52,14 @@ def build(target: Path) -> bool:
         return False
     link(target, [*compiler(), *CFLAGS], [*map(str, SOURCES), "-ljansson", "-lm"])
     return True
+
+
+WARM_SOURCES = [HERE / name for name in ("warm_client.c", "warm_context.c", "monitor_sha256.c")]
+
+
+def build_warm(target: Path) -> None:
+    """Compile the warm start client ``pycontainers-front`` (``warm_client.c``) to ``target``."""
+    link(target, [*compiler(), *CFLAGS, "-I", str(HERE)], [*map(str, WARM_SOURCES)])
 
 
 def link(target: Path, cc: list[str], inputs: list[str]) -> None:

@@ -65,10 +65,13 @@ ffibuilder.set_source(
             "sandbox.c",
             "fsapi.c",
             "bpf.c",
+            "warm_context.c",
         )
     ],
     include_dirs=["_native"],
-    depends=[f"_native/{name}" for name in ("shim.h", "internal.h", "sysconsts.h")],
+    depends=[
+        f"_native/{name}" for name in ("shim.h", "internal.h", "sysconsts.h", "warm_context.h")
+    ],
     extra_compile_args=[
         "-O2",
         "-Wall",

@@ -313,3 +313,6 @@ int pc_bpf_device_attach(int cgroup_fd, const void *insns, unsigned int insn_cou
  * -errno; *attach_flags gets the group's attach flags (BPF_F_ALLOW_MULTI: 2). */
 int pc_bpf_device_query(int cgroup_fd, unsigned int *ids, unsigned int capacity,
                         unsigned int *attach_flags);
+/* warm_context.c: the warm start's context text (warm_context.h; pycontainers/warmstart): its
+ * length, or -1. The C client pycontainers-front runs the same function. */
+long pc_warm_context(char *buf, size_t size);

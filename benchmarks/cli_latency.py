@@ -51,6 +51,8 @@ SETTLE = 0.2
 TARGETS = [
     ("run --rm --network none vs podman", "pc run none", "podman run none", 0.5),
     ("run --rm --network bridge vs podman", "pc run bridge", "podman run bridge", 0.8),
+    ("  cold (PYCONTAINERS_WARM=0): none", "pc run none (cold)", "podman run none", 0.5),
+    ("  cold (PYCONTAINERS_WARM=0): bridge", "pc run bridge (cold)", "podman run bridge", 0.8),
     ("in-process detached vs attached", "in-process detached", "in-process attached", 3.0),
     ("  the same, warm", "in-process detached (warm)", "in-process attached (warm)", 3.0),
     ("ps (0 containers) vs python3 -c pass", "pc ps (0)", "python3 -c pass", 3.0),
@@ -102,10 +104,19 @@ def _tail(text: str | bytes | None, limit: int = 300) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
-def timed(argv: Sequence[str]) -> tuple[float, str]:
-    """Run argv, return (seconds, stdout); raise Unavailable when it fails."""
+# the environment of the cold rows: the warm start off (pycontainers/warmstart)
+COLD_ENV = {"PYCONTAINERS_WARM": "0"}
+
+
+def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run argv (with ``env`` added to the environment), return (seconds, stdout); raise
+    Unavailable when it fails.
+    """
+    full = {**os.environ, **env} if env else None
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    proc = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, check=False, env=full
+    )
     t1 = time.perf_counter()
     if proc.returncode != 0:
         raise Unavailable(
@@ -170,7 +181,11 @@ def cli_pair(b: Bench, network: str) -> list[Contender]:
     """Row 1/2: ``run --rm`` of /bin/true, pycontainers and podman, on one network."""
     rootfs = str(b.rootfs)
     pc_cmd = [*b.pc, "run", "--rm", "--network", network, rootfs, "/bin/true"]
-    out = [Contender(f"pc run {network}", lambda: {f"pc run {network}": timed(pc_cmd)[0]})]
+    cold = f"pc run {network} (cold)"
+    out = [
+        Contender(f"pc run {network}", lambda: {f"pc run {network}": timed(pc_cmd)[0]}),
+        Contender(cold, lambda: {cold: timed(pc_cmd, COLD_ENV)[0]}),
+    ]
     if b.podman is not None:
         pm_cmd = [
             *b.podman, "run", "--rm", "--network", network,
@@ -232,8 +247,38 @@ def in_process(b: Bench, detach: bool) -> Contender:
     return Contender(name, sample)
 
 
-def simple(name: str, argv: list[str]) -> Contender:
-    return Contender(name, lambda: {name: timed(argv)[0]})
+def simple(name: str, argv: list[str], env: dict[str, str] | None = None) -> Contender:
+    return Contender(name, lambda: {name: timed(argv, env)[0]})
+
+
+def warm_up(b: Bench) -> str:
+    """Start the warm start server of this run's context and wait until a call is warm;
+    what the last call's client said (its debug line).
+    """
+    line = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        proc = subprocess.run([*b.pc, "version"], capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYCONTAINERS_LAUNCH_DEBUG": "1"})  # fmt: skip
+        found = [x for x in proc.stderr.splitlines() if x.startswith("pycontainers-front:")]
+        line = found[0] if found else "(no pycontainers-front line: no warm start client)"
+        if "warm" in line.split(":", 1)[-1].split()[:1] or not found:
+            break
+        time.sleep(0.3)
+    return line
+
+
+def first_call(b: Bench) -> Contender:
+    """``run --rm --network none`` with no server (stopped, untimed, before each sample)."""
+    cmd = [*b.pc, "run", "--rm", "--network", "none", str(b.rootfs), "/bin/true"]
+
+    def sample() -> dict[str, float]:
+        quiet([*b.pc, "system", "warm", "--stop"])
+        seconds = timed(cmd)[0]
+        warm_up(b)  # (the server that call started is ready before the next sample)
+        return {"pc run none (first call)": seconds}
+
+    return Contender("pc run none (first call)", sample)
 
 
 # --------------------------------------------------------------------------- phases
@@ -368,9 +413,12 @@ def ratio(b: Bench, num: str, den: str) -> float | None:
 # Rows of the table: (series, series to compare with).
 ROWS = [
     ("pc run none", "podman run none"),
+    ("pc run none (cold)", "podman run none"),
+    ("pc run none (first call)", "podman run none"),
     ("podman run none", None),
     ("pc run none (baseline cli)", "pc run none"),
     ("pc run bridge", "podman run bridge"),
+    ("pc run bridge (cold)", "podman run bridge"),
     ("podman run bridge", None),
     ("pc run -d", None),
     ("pc rm -f", None),
@@ -380,6 +428,7 @@ ROWS = [
     ("in-process detached (warm)", "in-process attached (warm)"),
     ("in-process attached (warm)", None),
     ("pc ps (0)", "python3 -c pass"),
+    ("pc ps (0) (cold)", "python3 -c pass"),
     ("pc ps (0) (baseline cli)", "pc ps (0)"),
     ("python3 -c pass", None),
     ("pc ps (N)", "python3 -c pass (N)"),
@@ -482,6 +531,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="another pycontainers command (e.g. pip's console script) sampled in the same "
         "rounds for `run --rm --network none` and `ps`: rows '... (baseline cli)'",
     )
+    p.add_argument(
+        "--first-call",
+        action="store_true",
+        help="also `run --rm --network none` with the warm start server stopped before each "
+        "sample (the row '... (first call)')",
+    )
     args = p.parse_args(argv)
     if args.runs < 1 or args.warmup < 0 or args.many < 1:
         p.error("--runs and --many must be >= 1, --warmup >= 0")
@@ -505,6 +560,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pcb", dir="/tmp"))
     os.environ["PYCONTAINERS_STATE"] = str(work / "state")
     os.environ["PYCONTAINERS_ROOT"] = str(work / "data")
+    # the warm start server of this run: its own, stopped at the end (default rows: warm
+    # after the warm-up; "(cold)" rows: PYCONTAINERS_WARM=0, in the same rounds)
+    os.environ["PYCONTAINERS_WARM_DIR"] = str(work / "warm")
+    os.environ["PYCONTAINERS_WARM_IDLE"] = "300"
     # A user's installed package has its bytecode cached; give the CLI a private cache,
     # compiled before the first sample, instead of compiling every module in every process.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -530,6 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         private_netns()
         build_rootfs(b.rootfs)
+        print(f"warm start: {warm_up(b)}")
         if podman is not None and not probe_podman(b, "none"):
             b.podman = None
 
@@ -547,6 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         contenders += [
             detached_cli(b),
             simple("pc ps (0)", [*b.pc, "ps"]),
+            simple("pc ps (0) (cold)", [*b.pc, "ps"], COLD_ENV),
             simple("python3 -c pass", [sys.executable, "-c", "pass"]),
             in_process(b, detach=True),
             in_process(b, detach=False),
@@ -559,6 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 simple("pc ps (0) (baseline cli)", [base, "ps"]),
             ]
         interleave(b, contenders, args.runs, args.warmup, "rows 1-5")
+        if args.first_call:
+            interleave(b, [first_call(b)], args.runs, 0, "first calls")
 
         # Row 4 with N running containers.
         print(f"creating {args.many} detached sleep 600 containers...", file=sys.stderr)
@@ -582,6 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second ^C must not strand the cleanup
         print("cleaning up...", file=sys.stderr)
         left = remove_all(b)
+        quiet([*b.pc, "system", "warm", "--stop"])  # (after the last allowlisted command)
         if left:
             print(f"WARNING: containers left behind: {' '.join(left)}", file=sys.stderr)
         else:

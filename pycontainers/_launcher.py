@@ -183,6 +183,11 @@ def launch(target: str) -> None:
         import site
 
         site.main()
+    serve = os.environ.pop("PYCONTAINERS_WARM_SERVE", "") if len(sys.argv) == 1 else ""
+    if serve:  # started by pycontainers-front: a warm start server (pycontainers/warmstart)
+        from pycontainers.warmstart.server import serve as serve_warm
+
+        finish(serve_warm(serve, globals(), fast))
     if os.environ.get("PYCONTAINERS_LAUNCH_DEBUG"):
         import atexit
 

@@ -27,6 +27,8 @@ def add_commands(sub: Any) -> None:
     from pycontainers.cli.serve import add_serve_flags
 
     add_serve_flags(q)
+    q = ssub.add_parser("warm", help="list (or stop) this user's warm start servers")
+    q.add_argument("--stop", action="store_true", help="stop them")
     ssub.add_parser(
         "dial-stdio",
         help="proxy stdin/stdout to the daemon's socket (what ssh:// clients run here)",
@@ -196,6 +198,20 @@ def _print(info: dict[str, Any], fmt: str) -> None:
         print(f"{key}: {value}")
 
 
+def _warm(stop: bool) -> int:
+    """``system warm``: the warm start servers (socket, pid, age); ``--stop`` stops them."""
+    from pycontainers.warmstart import status
+
+    if stop:
+        for stopped in status.stop():
+            print(f"stopped {stopped}")
+        return 0
+    print(f"{'PID':<8} {'AGE':>8}  SOCKET")
+    for path, pid, age in status.servers():
+        print(f"{pid if pid is not None else '-'!s:<8} {age:>7.0f}s  {path}")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Execute ``system``, ``info`` or ``version``; returns the exit status."""
     if args.command == "system" and args.system_command == "prune":
@@ -208,6 +224,8 @@ def run_command(args: argparse.Namespace) -> int:
         from pycontainers.cli.serve import run_command as serve
 
         return serve(args)
+    if args.command == "system" and args.system_command == "warm":
+        return _warm(stop=args.stop)
     if args.command == "system" and args.system_command == "dial-stdio":
         from pycontainers.cli.dialstdio import dial_stdio
 

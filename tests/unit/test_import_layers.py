@@ -10,7 +10,8 @@ Layers, low to high, by package path:
   config.json model).
 - L2 engine: ``runtime``, ``images``.
 - L3 front ends: ``cli``, ``ociruntime`` (``pycontainers-runtime``), ``testing``, ``display``, ``check``, ``__main__`` and the package
-  ``__init__``; ``_launcher`` and ``_launchcache`` (the installed commands, which start them).
+  ``__init__``; ``_launcher`` and ``_launchcache`` (the installed commands, which start them), ``warmstart``
+  (the warm start server of ``pycontainers``).
 
 Decisions:
 
@@ -78,6 +79,7 @@ LAYERS: dict[str, int] = {
             "__init__",
             "_launcher",  # the installed commands' launcher (names cli and ociruntime)
             "_launchcache",  # and its cache and script text
+            "warmstart",  # the pycontainers command's warm start server (runs cli's main)
         ),
         3,
     ),

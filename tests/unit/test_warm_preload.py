@@ -1,0 +1,45 @@
+"""The warm start server's preload list (``pycontainers/warmstart/preload.py``): every name
+imports, and what reading ``run``'s and ``ps``'s command lines loads of the package is in
+it (the whole ``run`` path, with a container, is checked in
+tests/integration/test_warm_start.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pycontainers
+
+_PATH = [os.path.dirname(os.path.dirname(os.path.abspath(pycontainers.__file__))), *sys.path]
+
+
+def _modules(code: str) -> list[str]:
+    """The modules a fresh interpreter has loaded after ``code`` (as the launchers start)."""
+    code = f"import sys\nsys.path[:0] = {_PATH!r}\n{code}\nprint(*sorted(sys.modules))\n"
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_every_preloaded_module_imports() -> None:
+    loaded = _modules(
+        "from pycontainers.warmstart.preload import PRELOAD, preload\nassert preload() == []"
+    )
+    from pycontainers.warmstart.preload import PRELOAD
+
+    assert set(PRELOAD) <= set(loaded)
+
+
+def test_reading_run_and_ps_command_lines_is_preloaded() -> None:
+    loaded = set(_modules("from pycontainers.warmstart.preload import preload\npreload()"))
+    used = _modules(
+        "from pycontainers.cli.main import _command_of, _parser\n"
+        "from pycontainers.cli.runargs import run_args\n"
+        "run_args(['run', '--rm', '--network', 'none', '/rootfs', '/bin/true'])\n"
+        "_parser('ps').parse_args(['ps', '-a'])\n"
+    )
+    own = [m for m in used if m.split(".")[0] == "pycontainers"]
+    missing = [m for m in own if m not in loaded]
+    assert missing == [], missing

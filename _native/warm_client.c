@@ -1,5 +1,5 @@
 /* pycontainers-front: the `pycontainers` command's warm start client (pycontainers/warmstart
- * is the server; docs/explanation/warm-start.md says why and how it is safe).
+ * is the server; docs/howto/warm-start.md says why and how it is safe).
  *
  * The launcher script runs it as `pycontainers-front --fallback N PROG ARG... CLI-ARGS...`
  * (as pycontainers-runtime's runs its front end): the first N words are the cold command

@@ -11,7 +11,7 @@ standby worker checks the request again (peer uid, the same context, no module c
 disk), takes over the client's fds, cwd, umask, signal dispositions and mask, environment
 and argv, and runs the command exactly as the cold launcher does. Any doubt sends the client
 down the cold path, which is unchanged. It is an accelerator only: it holds no state and
-exits when idle (``docs/explanation/warm-start.md``).
+exits when idle (``docs/howto/warm-start.md``).
 
 Switches: ``PYCONTAINERS_WARM=0`` (always cold), ``PYCONTAINERS_WARM_DIR`` (the socket
 directory), ``PYCONTAINERS_WARM_IDLE`` (seconds before an idle server exits, 600).

@@ -316,3 +316,6 @@ int pc_bpf_device_query(int cgroup_fd, unsigned int *ids, unsigned int capacity,
 /* warm_context.c: the warm start's context text (warm_context.h; pycontainers/warmstart): its
  * length, or -1. The C client pycontainers-front runs the same function. */
 long pc_warm_context(char *buf, size_t size);
+/* A standby or worker of the warm start dies with its server (PR_SET_PDEATHSIG, SIGKILL):
+ * 0, or -ESRCH when the server (pid parent) is already gone, or -errno. */
+int pc_warm_bind_to_parent(int parent);

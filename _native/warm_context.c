@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -162,4 +163,10 @@ long pc_warm_context(char *buf, size_t size) {
         return -1;
     put(&o, "root %llu %llu\n", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
     return o.bad ? -1 : (long)o.len;
+}
+
+int pc_warm_bind_to_parent(int parent) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        return -errno;
+    return getppid() == parent ? 0 : -ESRCH; /* the parent died before the prctl */
 }

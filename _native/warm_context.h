@@ -10,5 +10,8 @@
 /* Write the context of the calling process into buf (NUL-terminated): its length, or -1
  * when it does not fit or a part that is always there cannot be read. */
 long pc_warm_context(char *buf, size_t size);
+/* A standby or worker of the warm start dies with its server (PR_SET_PDEATHSIG, SIGKILL):
+ * 0, or -ESRCH when the server (pid parent) is already gone, or -errno. */
+int pc_warm_bind_to_parent(int parent);
 
 #endif

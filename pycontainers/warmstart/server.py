@@ -62,6 +62,7 @@ class Server:
         self.snap: dict[str, tuple[int, int, int]] = {}
         self.environ = dict(os.environ)
         self.wake_fd = -1
+        self.pid = os.getpid()  # the parent its standby and workers die with
 
     # ---- what a worker must let go of -------------------------------------------------
 

@@ -290,6 +290,12 @@ def _exit_like_python(code: Any) -> NoReturn:
 def standby(server: Server, chan: socket.socket) -> NoReturn:
     """The forked standby: wait for a connection (or the server's end), run it, exit."""
     try:
+        from pycontainers._native import lib
+
+        # dies with the server: a worker whose server is gone would go on with the
+        # client's fds while the client has already left (exit 125, "server went away")
+        if lib.pc_warm_bind_to_parent(server.pid) != 0:
+            os._exit(70)
         signal.set_wakeup_fd(-1)  # the server's: a signal here is no news to it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for s in server.sockets():  # other clients' connections: the server's alone (so

@@ -279,6 +279,26 @@ def test_signals_and_a_killed_client(warm: Warm, busybox_rootfs: Path) -> None:
     until(lambda: name not in warm.run("ps", "-a", "--format", "{{.Names}}", debug=False).stdout)
 
 
+def test_a_killed_server_takes_its_workers(warm: Warm, busybox_rootfs: Path) -> None:
+    """kill -9 of the server mid-command: its worker dies too (it does not go on with the
+    client's fds after the client left), the client says so and exits 125, and the next call
+    starts a new server."""
+    warm.ready()
+    [server] = warm.pids()
+    name = f"warm-srv-{uuid.uuid4().hex[:8]}"
+    p = warm.popen("run", "--rm", "--name", name, "--network", "none", str(busybox_rootfs),
+                   "sleep", "30", stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    until(lambda: name in warm.run("ps", "--format", "{{.Names}}", debug=False).stdout)
+    worker = int(re.search(rb"warm (\d+)", p.stderr.read1(4096)).group(1))  # type: ignore[union-attr]
+    os.kill(server, signal.SIGKILL)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 125 and b"server went away" in err, err
+    until(lambda: not os.path.exists(f"/proc/{worker}"))
+    subprocess.run([sys.executable, "-m", "pycontainers", "rm", "-f", name], capture_output=True)
+    assert how(warm.run("version").stderr) == "no server: starting one"
+    warm.ready()
+
+
 def test_concurrent_runs_one_server_and_idle_exit(warm: Warm, busybox_rootfs: Path) -> None:
     warm.ready()
     procs = [

@@ -34,8 +34,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import busybox_rootfs
+
 REPO = Path(__file__).resolve().parent.parent
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 BUILDAH = shutil.which("buildah") or ""
 RUNC = shutil.which("runc") or "/usr/sbin/runc"  # crun refuses hybrid cgroups here
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
@@ -51,18 +52,6 @@ RUN mkdir -p /opt/out && i=0 && while [ $i -lt 200 ]; do echo $i > /opt/out/f$i;
 COPY data/ /data/
 CMD ["cat", "/app/size"]
 """
-
-
-def make_rootfs(path: Path) -> None:
-    for d in ("bin", "proc", "sys", "dev", "tmp", "etc", "root"):
-        (path / d).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(BUSYBOX, path / "bin" / "busybox")
-    names = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
-    for name in names.stdout.split():
-        if name != "busybox":
-            (path / "bin" / name).symlink_to("busybox")
-    (path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (path / "etc" / "group").write_text("root:x:0:\n")
 
 
 def make_context(path: Path) -> None:
@@ -123,7 +112,7 @@ def _row(values: list[float], ratio: float | None, vs: str | None) -> dict[str, 
 def bench(work: Path, runs: int, driver: str) -> dict[str, object]:
     """Build with both, interleaved; print the table and return the results."""
     rootfs, ctx = work / "rootfs", work / "ctx"
-    make_rootfs(rootfs)
+    busybox_rootfs(rootfs)
     make_context(ctx)
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYCONTAINERS_ROOT": str(work / "pc"),
            "PYCONTAINERS_STATE": str(work / "pc-state"),

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import busybox_rootfs, host_mounts, private_netns, quiet, unmount_under
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-BUSYBOX = Path("/bin/busybox")
 PODMAN = "/usr/bin/podman"
 RUNC = "/usr/sbin/runc"
 # runc cannot raise RLIMIT_NOFILE/NPROC to podman's defaults in this VM ("error setting
@@ -124,42 +125,6 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float
             f"{_tail(proc.stderr) or _tail(proc.stdout) or '(no output)'}"
         )
     return t1 - t0, proc.stdout.decode().strip()
-
-
-def quiet(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """Run argv untimed, output captured, never raising."""
-    return subprocess.run(
-        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
-    )
-
-
-def build_rootfs(root: Path) -> None:
-    """A busybox rootfs as tests/conftest.py's make_busybox_rootfs builds it."""
-    if not BUSYBOX.exists():
-        raise SystemExit(f"{BUSYBOX} missing: apt-get install -y busybox-static")
-    root.mkdir(parents=True)
-    root.chmod(0o755)
-    for d in ("bin", "proc", "sys", "dev", "tmp", "etc", "root"):
-        (root / d).mkdir()
-    (root / "tmp").chmod(0o1777)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    listing = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True)
-    for applet in listing.stdout.split():
-        if applet != "busybox" and not (root / "bin" / applet).exists():
-            (root / "bin" / applet).symlink_to("busybox")
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
-
-
-def private_netns() -> None:
-    """Move this process (and so every child) into a new network namespace with ``lo`` up."""
-    from pyroute2 import IPRoute  # type: ignore[import-untyped]
-
-    from pycontainers import _sys
-
-    _sys.unshare(_sys.CLONE_NEWNET)
-    with IPRoute() as ipr:
-        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
 
 def compile_package() -> str:
@@ -376,21 +341,6 @@ def remove_all(b: Bench) -> list[str]:
     return left
 
 
-def host_mounts() -> set[str]:
-    """This process's mount table without mount ids (they churn): the end of a run must
-    add nothing to it (podman, say, can leave its storage's overlay bind mounted)."""
-    with open("/proc/self/mountinfo") as f:
-        return {" ".join(line.split()[2:]) for line in f}
-
-
-def unmount_under(path: Path) -> None:
-    """Lazily unmount anything still mounted under path (podman's shm, say) before rmtree."""
-    prefix = str(path) + "/"
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for m in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
-        quiet(["umount", "-l", m])
-
-
 # --------------------------------------------------------------------------- report
 
 
@@ -588,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bytecode: compileall of {compiled} into {work / 'pycache'} before the first sample")
     try:
         private_netns()
-        build_rootfs(b.rootfs)
+        busybox_rootfs(b.rootfs)
         print(f"warm start: {warm_up(b)}")
         if podman is not None and not probe_podman(b, "none"):
             b.podman = None

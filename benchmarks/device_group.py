@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from start_latency import NAMESPACES, build_rootfs  # noqa: E402
+from _common import busybox_rootfs  # noqa: E402
+from start_latency import NAMESPACES  # noqa: E402
 
 import pycontainers as pc  # noqa: E402
 from pycontainers.runtime import devpool, devrules  # noqa: E402
@@ -76,7 +77,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in MODES}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "rootfs"
-        build_rootfs(root)
+        busybox_rootfs(root)
         try:
             names = list(MODES)
             for i in range(args.warmup + args.runs):

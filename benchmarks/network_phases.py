@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _common import private_netns
+
 REPO = Path(__file__).resolve().parent.parent
 
 # (label, "module:attribute" wrapped, depth in the table). Missing ones are skipped.
@@ -148,24 +150,6 @@ def worker(ports: bool) -> None:
 
 
 # --------------------------------------------------------------------------- the driver
-
-
-def private_netns() -> None:
-    """Move this process (and so every child) into a new network namespace with ``lo`` up."""
-    import ctypes
-    import socket
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(0x40000000) != 0:
-        raise SystemExit(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}")
-    # lo up without any library: SIOCSIFFLAGS on a datagram socket
-    import fcntl
-    import struct
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, 0x8913, req))[1]  # SIOCGIFFLAGS
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))  # SIOCSIFFLAGS
 
 
 def sample(tree: Path, work: Path, ports: bool) -> dict[str, float]:

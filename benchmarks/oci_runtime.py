@@ -42,23 +42,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import busybox_rootfs, host_mounts
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-BUSYBOX = Path(shutil.which("busybox") or "/bin/busybox")
 PODMAN_ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWNET = 0x40000000
-
-
-def make_rootfs(path: Path) -> Path:
-    for d in ("bin", "proc", "sys", "dev", "tmp", "etc"):
-        (path / d).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(BUSYBOX, path / "bin" / "busybox")
-    applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True)
-    for name in applets.stdout.split():
-        if name != "busybox":
-            (path / "bin" / name).symlink_to("busybox")
-    return path
 
 
 def make_bundle(path: Path, rootfs: Path) -> Path:
@@ -250,13 +240,6 @@ def targets(rows: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
     return out
 
 
-def host_mounts() -> set[str]:
-    """This process's mount table without mount ids (they churn): the end of a run must
-    add nothing to it (podman, say, can leave its storage's overlay bind mounted)."""
-    with open("/proc/self/mountinfo") as f:
-        return {" ".join(line.split()[2:]) for line in f}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=20)
@@ -273,7 +256,7 @@ def main() -> None:
     mounts = host_mounts()
     tmp = Path(tempfile.mkdtemp(prefix="pcoci-"))
     try:
-        rootfs = make_rootfs(tmp / "rootfs")
+        rootfs = busybox_rootfs(tmp / "rootfs")
         bundle = make_bundle(tmp / "bundle", rootfs)
         ours = str(our_runtime(tmp))
         runtimes = {"pycontainers-runtime": ours}

@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import busybox_rootfs
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 FLOOR_SRC = HERE / "floor.c"
 NAMESPACES = ("pid", "mnt", "uts", "ipc", "net")
-BUSYBOX = Path("/bin/busybox")
 CONTAINER_PREFIX = f"pcbench-{os.getpid()}-"  # runc container ids: unique per run
 
 # Targets for pycontainers (see README.md).
@@ -135,28 +136,6 @@ def _timed_command(argv: Sequence[str]) -> Sampler:
 
 
 # --------------------------------------------------------------------------- rootfs
-
-
-def build_rootfs(root: Path) -> None:
-    """A minimal busybox rootfs: bin/busybox plus one symlink per applet."""
-    if not BUSYBOX.exists():
-        raise SystemExit(f"{BUSYBOX} missing: apt-get install -y busybox-static")
-    for d in ("bin", "proc", "sys", "dev", "tmp", "etc", "root"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    (root / "tmp").chmod(0o1777)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    listing = subprocess.run(
-        [str(BUSYBOX), "--list"], capture_output=True, text=True, check=True
-    ).stdout.split()
-    for applet in listing:
-        link = root / "bin" / applet
-        if applet != "busybox" and not link.exists():
-            link.symlink_to("busybox")
-    if not (root / "bin" / "true").exists():
-        raise SystemExit(f"{BUSYBOX} has no 'true' applet")
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
-    (root / "etc" / "hostname").write_text("bench\n")
 
 
 # --------------------------------------------------------------------------- contenders
@@ -506,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pcbench-"))
     try:
         rootfs = work / "rootfs"
-        build_rootfs(rootfs)
+        busybox_rootfs(rootfs, hostname="bench")
         contenders = [
             Contender(
                 "pycontainers",

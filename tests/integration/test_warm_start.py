@@ -342,6 +342,41 @@ def test_run_t_under_a_pty(warm: Warm, busybox_rootfs: Path) -> None:
     assert outputs[0] == outputs[1] and b"is-a-tty" in outputs[0][1]
 
 
+def test_exec_it_under_a_pty(warm: Warm, busybox_rootfs: Path) -> None:
+    """``exec -it`` warm and cold: the same output, the terminal's size reaches the exec'd
+    process (the worker sizes the console from the client's terminal fd), warm when hot."""
+    import fcntl
+    import struct
+    import termios
+
+    warm.ready()
+    name = f"warm-exec-{uuid.uuid4().hex[:8]}"
+    r = warm.run("run", "-d", "--name", name, "--network", "none", str(busybox_rootfs),
+                 "sleep", "60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    outputs = []
+    try:
+        for hot in (True, False):
+            master, slave = pty.openpty()
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+            env = dict(warm.env, PYCONTAINERS_LAUNCH_DEBUG="1",
+                       **({} if hot else {"PYCONTAINERS_WARM": "0"}))  # fmt: skip
+            p = subprocess.Popen([str(warm.script), "exec", "-it", name, "sh", "-c",
+                                  "tty >/dev/null && echo is-a-tty; stty size"],
+                                 stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env,
+                                 start_new_session=True)  # fmt: skip
+            os.close(slave)
+            out = read_pty(master, p)
+            _, err = p.communicate(timeout=60)
+            os.close(master)
+            assert (how(err.decode()) == "warm") == hot, err
+            outputs.append((p.returncode, out))
+    finally:
+        warm.run("rm", "-f", name, debug=False)
+    assert outputs[0] == outputs[1], outputs
+    assert outputs[0][0] == 0 and b"is-a-tty" in outputs[0][1] and b"33 101" in outputs[0][1]
+
+
 def test_another_user_cannot_use_roots_server(warm: Warm) -> None:
     import tempfile
 

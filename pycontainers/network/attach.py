@@ -320,11 +320,13 @@ def _left_network(state_dir: str) -> NetworkSpec | None:
 
 def _store_network(c: Container, spec: NetworkSpec) -> None:
     """Record ``spec`` as the network of ``c`` in its stored spec (what a restart joins)."""
+    from pycontainers._statedir import locked
     from pycontainers.runtime.specfile import load_spec, save_spec
 
-    stored, options = load_spec(c.state_dir)
-    c.spec = attrs.evolve(stored, network=spec)
-    save_spec(c.state_dir, c.spec, options)
+    with locked(c.state_dir, create=False):  # with update's and rename's spec edits
+        stored, options = load_spec(c.state_dir)
+        c.spec = attrs.evolve(stored, network=spec)
+        save_spec(c.state_dir, c.spec, options)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(os.path.join(c.state_dir, LEFT_NAME))
 
@@ -336,6 +338,7 @@ def _settle(eps: Endpoints, container_id: str, state_root: str | None) -> None:
     """
     import json
 
+    from pycontainers._statedir import locked
     from pycontainers.oci._codec import encode
     from pycontainers.paths import default_state_root
     from pycontainers.runtime.specfile import load_spec, save_spec
@@ -361,7 +364,9 @@ def _settle(eps: Endpoints, container_id: str, state_root: str | None) -> None:
     hostname = stored.hostname
     if hostname is None and "uts" in stored.namespaces:  # keep the one it has (/etc/hostname)
         hostname = _files_hostname(eps, container_id) or container_id[:12]
-    save_spec(state_dir, attrs.evolve(stored, network=network, hostname=hostname), options)
+    with locked(state_dir, create=False):  # with update's and rename's spec edits
+        again, options = load_spec(state_dir)  # (what they changed meanwhile stays)
+        save_spec(state_dir, attrs.evolve(again, network=network, hostname=hostname), options)
     log.info("network.stored", container=container_id,
              network=network.network if network is not None else None)  # fmt: skip
 

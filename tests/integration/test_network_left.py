@@ -114,6 +114,42 @@ def test_left_then_connected_again_keeps_its_settings(
         assert set(c.inspect()["NetworkSettings"]["Networks"]) == {"left-b"}
 
 
+def test_a_connect_edits_the_stored_spec_under_the_containers_lock(
+    busybox_rootfs: Path, nets: tuple[Network, Network]
+) -> None:
+    """The stored spec's network is written under the container's lock, as update, rename
+    and the restart policy write theirs: a connect waits while another edit holds it (two
+    edits at once would lose one)."""
+    import fcntl
+    import threading
+
+    a, b = nets
+    with pc.Container.create(str(busybox_rootfs), ["sleep", "300"], network="left-a",
+                             name="locked", detach=True) as c:  # fmt: skip
+        a.disconnect(c)
+        fd = os.open(os.path.join(c.state_dir, "lock"), os.O_RDWR | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        errors: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                b.connect(c)
+            except BaseException as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=connect)
+        try:
+            t.start()
+            t.join(3)  # the connect's veth and address take far less; then it waits
+            assert t.is_alive(), f"the connect did not wait for the container's lock {errors}"
+        finally:
+            os.close(fd)  # (the flock goes with it)
+            t.join(60)
+        assert not errors, errors
+        stored = load_spec(c.state_dir)[0].network
+        assert stored is not None and stored.network == "left-b"
+
+
 def test_left_its_first_network_shows_and_keeps_the_other(
     busybox_rootfs: Path, nets: tuple[Network, Network]
 ) -> None:

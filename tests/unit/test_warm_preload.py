@@ -43,3 +43,22 @@ def test_reading_run_and_ps_command_lines_is_preloaded() -> None:
     own = [m for m in used if m.split(".")[0] == "pycontainers"]
     missing = [m for m in own if m not in loaded]
     assert missing == [], missing
+
+
+def test_the_c_client_and_the_worker_hold_the_same_lists() -> None:
+    """The commands and the keyed variables are written twice, in C (the client chooses its
+    socket by them) and in Python (the worker checks them again): a drift would only make
+    calls cold, silently; this keeps the two equal."""
+    import re
+    from pathlib import Path
+
+    from pycontainers.warmstart import COMMANDS
+    from pycontainers.warmstart.worker import _KEYED
+
+    source = (Path(_PATH[0]) / "_native" / "warm_client.c").read_text()
+    allowed = re.search(r"ALLOWED\[\] = \{(.*?)\};", source, re.S)
+    names = re.search(r"names\[\] = \{(.*?)\};", source, re.S)
+    assert allowed is not None and names is not None
+    assert set(re.findall(r'"([a-z]+)"', allowed.group(1))) == COMMANDS
+    assert re.findall(r'"([A-Z_]+)="', names.group(1)) == list(_KEYED)
+    assert '"PYTHON", 6' in source and '"LC_", 3' in source  # the prefixes, as _keyed has

@@ -261,7 +261,8 @@ int pc_plan_pack(const struct pc_plan *plan, unsigned char **out, size_t *len, i
     struct wire w = {.pack = 1, .fds_out = fds, .max_fds = max_fds};
     struct wire_header h = {WIRE_MAGIC, WIRE_VERSION, sizeof(struct pc_plan),
                             sizeof(struct pc_op), 0};
-    if (grow(&w, PLAN_END, ALIGN) == 0 && w.err) /* the header at 0, the plan at PLAN_OFF */
+    grow(&w, PLAN_END, ALIGN); /* the header at 0, the plan at PLAN_OFF */
+    if (w.err)
         return -w.err;
     memcpy(w.buf + PLAN_OFF, plan, sizeof(*plan));
     walk(&w);

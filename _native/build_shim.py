@@ -66,6 +66,7 @@ ffibuilder.set_source(
             "fsapi.c",
             "bpf.c",
             "warm_context.c",
+            "plan_wire.c",
         )
     ],
     include_dirs=["_native"],

@@ -319,3 +319,18 @@ long pc_warm_context(char *buf, size_t size);
 /* A standby or worker of the warm start dies with its server (PR_SET_PDEATHSIG, SIGKILL):
  * 0, or -ESRCH when the server (pid parent) is already gone, or -errno. */
 int pc_warm_bind_to_parent(int parent);
+/* plan_wire.c: a plan packed into one relocatable buffer, for another process (the warm
+ * OCI runtime's worker packs, the C front end unpacks and spawns). Pack: 0, with *out a
+ * malloc'd buffer of *len bytes (free it with pc_plan_free) and every fd the plan names
+ * (joins[].fd, rootfs_tree_fd, fds[].src, start_fifo_fd, cgroup_fds[], cgroup_v2_fd with
+ * cgroup_v2_slot, mount_trees[]) in fds[*n_fds] (each fd once; a negative one stays as it
+ * is and takes no slot); or -E2BIG (more than max_fds fds), -ENOMEM, -EINVAL (a count < 0,
+ * n_groups -1 aside, or a count > 0 with a NULL array). */
+int pc_plan_pack(const struct pc_plan *plan, unsigned char **out, size_t *len, int *fds,
+                 int max_fds, int *n_fds);
+void pc_plan_free(void *p);
+/* Unpack in place: buf (len bytes as pack wrote them, aligned as malloc aligns) becomes the
+ * storage of the returned plan, whose fd indexes are replaced by fds[index]. NULL with
+ * errno EINVAL if anything is out of bounds or malformed (buf is then garbage). The plan
+ * points into buf, which must outlive it. With n_groups -1, groups is an empty array. */
+struct pc_plan *pc_plan_unpack(unsigned char *buf, size_t len, const int *fds, int n_fds);

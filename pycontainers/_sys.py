@@ -362,6 +362,28 @@ def spawn(plan: Plan) -> Spawned:
     return Spawned(pid=res.pid, pidfd=res.pidfd, sock=res.sock, into_cgroup=res.into_cgroup > 0)
 
 
+PACK_MAX_FDS = 253
+"""The most fds a packed plan may name: what one SCM_RIGHTS message carries (SCM_MAX_FD)."""
+
+
+def pack_plan(plan: Plan) -> tuple[bytes, list[int]]:
+    """``plan`` packed for another process (``pc_plan_unpack`` in C, ``_native/plan_wire.c``):
+    the bytes, and the fds its fd fields now index, to be sent beside them (SCM_RIGHTS).
+    """
+    _check_confined(plan)
+    builder = _Builder()  # keeps the plan's buffers alive until the pack copied them
+    cplan = builder.plan(plan)
+    out = ffi.new("unsigned char **")
+    size = ffi.new("size_t *")
+    fds = ffi.new("int[]", PACK_MAX_FDS)
+    count = ffi.new("int *")
+    _check(lib.pc_plan_pack(cplan, out, size, fds, PACK_MAX_FDS, count), "pack plan")
+    try:
+        return bytes(ffi.buffer(out[0], size[0])), list(fds[0 : count[0]])
+    finally:
+        lib.pc_plan_free(out[0])
+
+
 def _into_failed(code: int, plan: Plan) -> NoReturn:
     """clone3 into the plan's cgroup2 group failed (not for want of kernel support): the
     error names the group; nothing was started (never outside the group).

@@ -43,7 +43,7 @@ MONITOR_HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / "_native").gl
 SHIM_SOURCES = sorted(
     str(p.relative_to(HERE))
     for p in (HERE / "_native").glob("*.c")
-    if not p.name.startswith(("monitor", "runtime_front", "warm_client"))
+    if not p.name.startswith(("monitor", "runtime_front", "warm_client", "warm_conn", "warm_spawn"))
 )
 SHIM_HEADERS = [
     "_native/shim.h",
@@ -58,7 +58,9 @@ FRONT_BUILDER = "_native/build_front.py"
 FRONT_REL = os.path.join("pycontainers", "_bin", "pycontainers-runtime-front")
 FRONT_COMMAND = "pycontainers-runtime"  # the launcher that runs the front end first
 # the warm start client (_native/warm_client.c, pycontainers/warmstart): no Jansson needed
-WARM_SOURCES = ["_native/warm_client.c", "_native/warm_context.c", "_native/warm_context.h",
+WARM_SOURCES = ["_native/warm_client.c", "_native/warm_conn.c", "_native/warm_conn.h",
+                "_native/warm_spawn.c", "_native/warm_spawn.h",
+                "_native/warm_context.c", "_native/warm_context.h",
                 "_native/monitor_sha256.c"]  # fmt: skip
 WARM_REL = os.path.join("pycontainers", "_bin", "pycontainers-front")
 WARM_COMMAND = "pycontainers"

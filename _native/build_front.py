@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCES = [HERE / f"runtime_front{part}.c" for part in ("", "_json", "_cmds")]
-HEADERS = [HERE / "runtime_front.h"]
+HEADERS = [HERE / "runtime_front.h", HERE / "warm_conn.h", HERE / "warm_spawn.h"]
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_GNU_SOURCE", "-fno-plt", "-s"]
 MISSING = (
     "pycontainers: jansson.h not found (Debian: libjansson-dev); the OCI runtime's C front "
@@ -50,11 +50,24 @@ def build(target: Path) -> bool:
     if not has_jansson():
         print(MISSING, file=sys.stderr)
         return False
-    link(target, [*compiler(), *CFLAGS], [*map(str, SOURCES), "-ljansson", "-lm"])
+    inputs = [*SOURCES, *RUNTIME_WARM_SOURCES, *shim_sources()]
+    cc = [*compiler(), *CFLAGS, "-pthread", "-I", str(HERE)]
+    link(target, cc, [*map(str, inputs), "-ljansson", "-lm"])
     return True
 
 
-WARM_SOURCES = [HERE / name for name in ("warm_client.c", "warm_context.c", "monitor_sha256.c")]
+WARM_SOURCES = [
+    HERE / name for name in ("warm_client.c", "warm_conn.c", "warm_context.c", "monitor_sha256.c")
+]
+# the runtime front end's warm create: the warm client, its spawn channel and the shim's C
+# (pc_spawn, and the plan's wire form) -- every other _native/*.c, as setup.py's SHIM_SOURCES
+RUNTIME_WARM_SOURCES = [HERE / "warm_conn.c", HERE / "warm_spawn.c", HERE / "monitor_sha256.c"]
+
+
+def shim_sources() -> list[Path]:
+    """The shim's C files (setup.py's SHIM_SOURCES, build_shim.py's list)."""
+    skip = ("monitor", "runtime_front", "warm_client", "warm_conn", "warm_spawn")
+    return sorted(p for p in HERE.glob("*.c") if not p.name.startswith(skip))
 
 
 def build_warm(target: Path) -> None:

@@ -18,6 +18,9 @@
  *   is `# fallback:` followed by tab-separated words (the interpreter and its flags): the
  *   kernel runs `front SCRIPT RUNTIME-ARGS...`, the fallback is `WORDS... SCRIPT ARGS...`
  *       (the lean launcher of pycontainers/ociruntime/launcher.py).
+ * `create` goes to a warm start server's worker where one runs for this context
+ * (warm_conn.c; the worker sends the container's plan back and this process clones it:
+ * warm_spawn.c), else to Python as every other command.
  * PYCONTAINERS_NO_FAST_START (or COVERAGE_PROCESS_START) set: always Python.
  * PYCONTAINERS_LAUNCH_DEBUG set: one line on stderr says which path answered.
  *
@@ -33,16 +36,19 @@
 #include <unistd.h>
 
 #include "runtime_front.h"
+#include "warm_conn.h"
+#include "warm_spawn.h"
 
 #define DEFAULT_ROOT "/run/pycontainers-runtime" /* main.py: DEFAULT_ROOT */
 #define ROOT_ENV "PYCONTAINERS_RUNTIME_ROOT"     /* main.py: ROOT_ENV */
 
 char **front_fallback;
+static int front_nfallback; /* the cold command's own words (without the runtime's arguments) */
 int front_debug;
 
 /* ---- the way out: Python, untouched ------------------------------------------------- */
 
-void say(const char *fmt, ...) {
+void front_say(const char *fmt, ...) {
     if (!front_debug)
         return;
     char line[512];
@@ -55,7 +61,7 @@ void say(const char *fmt, ...) {
 }
 
 __attribute__((noreturn)) void python(const char *why) {
-    say(PROG ": python (%s)\n", why);
+    front_say(PROG ": python (%s)\n", why);
     execvp(front_fallback[0], front_fallback);
     int err = errno;
     dprintf(2, PROG ": cannot run %s: %s\n", front_fallback[0], strerror(err));
@@ -63,7 +69,7 @@ __attribute__((noreturn)) void python(const char *why) {
 }
 
 __attribute__((noreturn)) void answered(const char *command) {
-    say(PROG ": answered %s\n", command);
+    front_say(PROG ": answered %s\n", command);
     fflush(stdout); /* as Python's print: a closed stdout is no failure of the command */
     exit(0);
 }
@@ -103,6 +109,7 @@ static char **from_script(int argc, char **argv) {
         dprintf(2, PROG ": %s: an empty `# fallback:` line\n", script);
         exit(127);
     }
+    front_nfallback = k + 1; /* the words and the script */
     for (int i = 1; i < argc; i++)
         out[k++] = argv[i]; /* the script, then the runtime's arguments */
     out[k] = NULL;
@@ -129,6 +136,7 @@ int main(int argc, char **argv) {
             return 127;
         }
         front_fallback = argv + 3;
+        front_nfallback = (int)n;
         args = argv + 3 + n;
         nargs = argc - 3 - (int)n;
     } else if (argc >= 2) {
@@ -174,6 +182,19 @@ int main(int argc, char **argv) {
     if (i >= nargs)
         python("no command");
     const char *command = args[i];
+    if (!strcmp(command, "create")) {
+        struct warm_spawner spawner = {-1, warm_spawn_serve, warm_spawn_finish};
+        struct warm_call call = {
+            .prog = PROG,
+            .fallback = front_fallback,
+            .nfallback = front_nfallback,
+            .args = args,
+            .nargs = nargs,
+            .debug = front_debug,
+            .spawner = &spawner,
+        };
+        python(warm_run(&call));
+    }
     int low = 1, high = 1;
     if (!strcmp(command, "kill"))
         high = 2;

@@ -11,7 +11,7 @@
 /* runtime_front.c: the way out, and the debug line */
 extern char **front_fallback; /* the Python command + the original runtime arguments */
 extern int front_debug;
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void front_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void python(const char *why);
 __attribute__((noreturn)) void answered(const char *command);
 

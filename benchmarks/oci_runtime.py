@@ -12,6 +12,10 @@ Two tables, every sample a whole sequence of processes timed with ``time.perf_co
 - **podman**: ``podman run --rm --network none`` of ``/bin/true`` with ``--runtime`` ours,
   runc (and crun).
 
+Ours runs twice: as installed (``create`` takes the warm start; the benchmark first creates
+until one says it ran warm, so the server is up) and with ``PYCONTAINERS_WARM=0`` (cold: a
+fresh interpreter per ``create``), both through the same launcher.
+
 Contenders are interleaved round-robin (one sample each per round, the first rotating).
 Everything lives in one temporary directory, removed at exit; the benchmark runs in a
 private network namespace.
@@ -64,21 +68,55 @@ def make_bundle(path: Path, rootfs: Path) -> Path:
     return path
 
 
-def our_runtime(tmp: Path) -> Path:
+def our_runtime(tmp: Path, cold: bool = False) -> Path:
     """The runtime as the how-to installs it: the lean launcher (``python -m
     pycontainers.ociruntime.launcher``: ``python -I -S``, the package's path written in),
-    behind a shell line that sets its default ``--root`` (podman 4's ``delete`` omits it).
+    behind a shell line that sets its default ``--root`` (podman 4's ``delete`` omits it)
+    and its warm start's socket directory (``tmp/warm``); ``cold``: ``PYCONTAINERS_WARM=0``.
     """
     sys.path.insert(0, str(REPO))
     from pycontainers.ociruntime.launcher import write_launcher
 
-    launcher = write_launcher(str(tmp / "pycontainers-runtime.py"))
-    exe = tmp / "pycontainers-runtime"
+    launcher = tmp / "pycontainers-runtime.py"
+    if not launcher.exists():
+        write_launcher(str(launcher))
+    (tmp / "warm").mkdir(mode=0o700, exist_ok=True)
+    name = "pycontainers-runtime-cold" if cold else "pycontainers-runtime"
+    exe = tmp / name
+    env = f"PYCONTAINERS_RUNTIME_ROOT={tmp / (name + '-root')} PYCONTAINERS_WARM_DIR={tmp / 'warm'}"
     exe.write_text(
-        f'#!/bin/sh\nPYCONTAINERS_RUNTIME_ROOT={tmp / "ours-root"} exec {launcher} "$@"\n'
+        f'#!/bin/sh\n{env}{" PYCONTAINERS_WARM=0" if cold else ""} exec {launcher} "$@"\n'
     )
     exe.chmod(0o755)
     return exe
+
+
+def until_warm(exe: str, root: Path, bundle: Path) -> None:
+    """Create (and delete) until ``create`` says it ran warm: the first starts the server."""
+    env = dict(os.environ, PYCONTAINERS_LAUNCH_DEBUG="1")
+    said = root.parent / "until-warm.err"
+    for n in range(100):
+        cid = f"warmup-{n}"
+        with open(said, "wb") as err:  # (the created container holds its stdio: no pipe)
+            subprocess.call([exe, "--root", str(root), "create", "--bundle", str(bundle), cid],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                            env=env)  # fmt: skip
+        subprocess.run([exe, "--root", str(root), "delete", "-f", cid], capture_output=True)
+        if "pycontainers-runtime-front: warm " in said.read_text():
+            return
+        time.sleep(0.1)
+    print("pycontainers-runtime: create never ran warm here; measured as it is")
+
+
+def stop_warm(tmp: Path) -> None:
+    """Stop the warm start servers of this run (their pids are in the locks' files)."""
+    import signal
+
+    for lock in (tmp / "warm").glob("*.lock"):
+        try:
+            os.kill(int(lock.read_text().split()[0]), signal.SIGTERM)
+        except (ValueError, IndexError, OSError):
+            pass
 
 
 class Unavailable(Exception):
@@ -259,7 +297,9 @@ def main() -> None:
         rootfs = busybox_rootfs(tmp / "rootfs")
         bundle = make_bundle(tmp / "bundle", rootfs)
         ours = str(our_runtime(tmp))
-        runtimes = {"pycontainers-runtime": ours}
+        runtimes = {"pycontainers-runtime": ours,
+                    "pycontainers-runtime-cold": str(our_runtime(tmp, cold=True))}  # fmt: skip
+        until_warm(ours, tmp / "pycontainers-runtime-root", bundle)
         for name in ("runc", "crun"):
             found = shutil.which(name)
             if found:
@@ -282,6 +322,7 @@ def main() -> None:
             pm = available(
                 {f"podman run --rm ({k})": podman(v, tmp, rootfs, k) for k, v in runtimes.items()}
             )
+            time.sleep(2)  # conmon's context is another: the first run started its server
             rows |= table("podman run --rm --network none /bin/true",
                           measure(pm, args.runs, args.warmup), "podman run --rm (runc)")  # fmt: skip
         verdicts = targets(rows)
@@ -295,15 +336,17 @@ def main() -> None:
             Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
             print(f"wrote {args.json}")
     finally:
-        for name in ("ours-root", "runc-root", "crun-root", "pycontainers-runtime-root"):
+        stop_warm(tmp)
+        for name in ("runc-root", "crun-root", "pycontainers-runtime-root",
+                     "pycontainers-runtime-cold-root"):  # fmt: skip
             root = tmp / name
             if root.is_dir():
                 for cid in os.listdir(root):
-                    exe = ours if name.startswith(("ours", "pycontainers")) else name.split("-")[0]
+                    exe = ours if name.startswith("pycontainers") else name.split("-")[0]
                     subprocess.run(
                         [exe, "--root", str(root), "delete", "-f", cid], capture_output=True
                     )
-        for name in ("runc", "crun", "pycontainers-runtime"):
+        for name in ("runc", "crun", "pycontainers-runtime", "pycontainers-runtime-cold"):
             pmdir = tmp / f"pm-{name}"
             if pmdir.is_dir():
                 subprocess.run(["podman", "--root", str(pmdir / "root"), "--runroot", str(pmdir / "run"),

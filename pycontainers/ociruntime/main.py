@@ -143,7 +143,17 @@ def _quick(argv: Sequence[str]) -> bool:
 
 
 def entry() -> None:
-    """The console script."""
+    """The console script. Started by the C front end with ``PYCONTAINERS_WARM_SERVE`` and
+    no arguments, a warm start server for ``create`` instead (:mod:`pycontainers.warmstart`;
+    the installed launcher script does the same before it gets here).
+    """
+    serve = os.environ.pop("PYCONTAINERS_WARM_SERVE", "") if len(sys.argv) == 1 else ""
+    if serve:
+        from pycontainers._launcher import finish
+        from pycontainers.warmstart import RUNTIME_TARGET
+        from pycontainers.warmstart.server import serve as serve_warm
+
+        finish(serve_warm(serve, {"TARGET": RUNTIME_TARGET, "finish": finish}, True))
     sys.exit(main())
 
 

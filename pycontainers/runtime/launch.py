@@ -142,6 +142,7 @@ class Launch:
         self._lease: Lease | None = None  # the device group's, when it is one (devpool)
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         self.seccomp_fd = -1  # the notify fd the ready child sent (seccomp_listener); ours
+        self._remote = False  # the child is the C front end's (runtime._remote), not ours
         # the steps, each undone in reverse when a later one fails: prepare (network, the
         # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
         ready = self._prepare(spec, name, start_fifo, cgroup_name)
@@ -272,9 +273,11 @@ class Launch:
     def _spawn(self, plan: Plan, monitor: list[str] | None, stdio: Stdio) -> None:
         """Step 3: clone the child (under its own monitor when detached)."""
         from pycontainers import _sys
+        from pycontainers.runtime import _remote
 
         if monitor is None:
-            self.spawned = _sys.spawn(plan)
+            self._remote = _remote.active()  # a warm OCI create: the front end clones it
+            self.spawned = _remote.spawn(plan) if self._remote else _sys.spawn(plan)
             return
         env = [f"{k}={v}" for k, v in os.environ.items()]
         fds = list(getattr(stdio, "monitor_fds", ()))
@@ -339,13 +342,24 @@ class Launch:
         from pycontainers import _sys
 
         pidfd = report.fd if report.fd >= 0 else _sys.pidfd_open(report.pid)
-        first = self.pidfd
+        first, first_pid = self.pidfd, self.pid
         self.pid, self.pidfd = report.pid, pidfd
         self.spawned = _sys.Spawned(report.pid, pidfd, self.spawned.sock, self.spawned.into_cgroup)
-        _sys.reap(first)  # it exits right after the report
+        self._reap(first, first_pid)  # it exits right after the report
         os.close(first)
         log.debug("container.handoff", pid=report.pid)
         return await_report(self.spawned.sock, self.pid)
+
+    def _reap(self, pidfd: int, pid: int) -> None:
+        """Reap our child ``pid`` (or have the front end reap it: a remote spawn)."""
+        from pycontainers import _sys
+
+        if self._remote:
+            from pycontainers.runtime import _remote
+
+            _remote.reap(pid)
+        else:
+            _sys.reap(pidfd)
 
     def _await_monitor(self, stdio: Stdio) -> None:
         """Step 5 (detached): the monitor says it is ready; its ends of the stdio close."""
@@ -479,7 +493,7 @@ class Launch:
         if self.monitored:  # not our child: its monitor (or init) reaps it
             wait_readable(self.pidfd, 10.0)
         else:
-            _sys.reap(self.pidfd)
+            self._reap(self.pidfd, self.pid)
         if self._ctl >= 0:
             os.close(self._ctl)
             self._ctl = -1

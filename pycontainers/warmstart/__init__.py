@@ -1,5 +1,6 @@
-"""A warm start for the ``pycontainers`` command (issue 15): a per-user, per-context Python
-process that has done the imports and forks a worker per command.
+"""A warm start for the ``pycontainers`` command (issue 15), and for the OCI runtime's
+``create`` (issue 17): a per-user, per-context Python process that has done the imports and
+forks a worker per command.
 
 The launcher script runs the C client ``pycontainers-front`` (``_native/warm_client.c``)
 first; for an allowlisted command it connects to ``<dir>/<key>.sock``, where the key is a
@@ -27,6 +28,42 @@ COMMANDS = frozenset(
      "pause", "unpause", "port", "top", "exec", "version", "images", "volume", "network")
 )  # fmt: skip
 """The commands a worker runs (the C client holds the same list: ALLOWED)."""
+
+RUNTIME_TARGET = "pycontainers.ociruntime.main:entry"
+"""The OCI runtime's entry: a server started for it serves :data:`RUNTIME_COMMANDS`."""
+
+RUNTIME_COMMANDS = frozenset(("create",))
+"""The runtime's commands a worker runs. The container's process is cloned by the C front
+end (``pycontainers-runtime-front``, the caller's child) from the plan the worker sends it
+(:mod:`pycontainers.runtime._remote`): a shim (conmon, containerd-shim) must be its
+ancestor. ``state``/``start``/``kill``/``delete`` are the front end's own, in C."""
+
+RUNTIME_GLOBALS = ("--root", "--log", "--log-format", "--criu", "--rootless")
+"""The runtime's global options that take a value (``--debug`` takes none): the front end
+(``runtime_front.c``: is_global) skips the same ones to find the command."""
+
+
+def command_of(target: str, argv: list[str]) -> str | None:
+    """The command ``argv`` runs for the launcher ``target`` (None: none found)."""
+    if target != RUNTIME_TARGET:
+        return argv[0] if argv else None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, _ = arg.partition("=")
+        if not eq and arg == "--debug":
+            i += 1
+        elif name in RUNTIME_GLOBALS:
+            i += 1 if eq else 2
+        else:
+            return arg
+    return None
+
+
+def commands_for(target: str) -> frozenset[str]:
+    """The commands a worker of a server for ``target`` runs."""
+    return RUNTIME_COMMANDS if target == RUNTIME_TARGET else COMMANDS
+
 
 SERVE_ENV = "PYCONTAINERS_WARM_SERVE"
 """Set (to the socket's path) in the environment of the command that starts a server."""

@@ -79,15 +79,62 @@ PRELOAD = (
 )
 """The modules a server imports (a unit test checks that ``run``'s path is covered)."""
 
+PRELOAD_RUNTIME = (
+    # what the OCI runtime's `create` loads (a test checks a real create loads no more)
+    "pycontainers.ociruntime.main",
+    "pycontainers.ociruntime.commands",
+    "pycontainers.ociruntime.create",
+    "pycontainers.ociruntime.createargs",
+    "pycontainers.ociruntime.bundle",
+    "pycontainers.ociruntime.hooks",
+    "pycontainers.ociruntime.report",
+    "pycontainers.ociruntime.store",
+    "pycontainers.cgroups.prime",
+    "pycontainers.cgroups._factory",
+    "pycontainers.cgroups._v1",
+    "pycontainers.cgroups._v2",
+    "pycontainers.cgroups._hybrid",
+    "pycontainers.cgroups._devbpf",
+    "pycontainers.cgroups._devices",
+    "pycontainers.cgroups._resources",
+    "pycontainers.fs.rootfs",
+    "pycontainers.fs.users",
+    "pycontainers.oci.load",
+    "pycontainers.oci.resources",
+    "pycontainers.runtime._childsetup",
+    "pycontainers.runtime._crash",
+    "pycontainers.runtime._remote",
+    "pycontainers.runtime.confine",
+    "pycontainers.runtime.container",
+    "pycontainers.runtime.devrules",
+    "pycontainers.runtime.launch",
+    "pycontainers.runtime.lifecycle",
+    "pycontainers.runtime.plan",
+    "pycontainers.runtime.record",
+    "pycontainers.runtime.specfile",
+    "pycontainers.runtime.state",
+    "pycontainers.runtime.stdio",
+    "pycontainers.runtime.supervisor",
+    "pycontainers.security.capabilities",
+    "pycontainers.security.seccomp",
+    "pycontainers.security._seccomp_cache",
+    "pycontainers.spec",
+    "pycontainers._native",
+    "pycontainers._sys",
+    "pycontainers._attrscache",
+    "pycontainers.events",
+)
+"""What a server for the OCI runtime imports."""
+
 Snapshot = dict[str, tuple[int, int, int]]
 
 
-def preload() -> list[str]:
-    """Import :data:`PRELOAD`; the names that failed (a server without them still works: a
-    worker imports them itself, as the cold path does).
+def preload(names: tuple[str, ...] = PRELOAD) -> list[str]:
+    """Import ``names``; the ones that failed (a server without them still works: a worker
+    imports them itself, as the cold path does).
     """
     failed = []
-    for name in PRELOAD:
+    for name in names:
         try:
             importlib.import_module(name)
         except Exception:

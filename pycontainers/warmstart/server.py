@@ -22,12 +22,14 @@ import time
 from typing import Any
 
 from pycontainers._log import get_logger
-from pycontainers.warmstart import idle_seconds
-from pycontainers.warmstart.preload import preload, snapshot
+from pycontainers.warmstart import RUNTIME_TARGET, commands_for, idle_seconds
+from pycontainers.warmstart.preload import PRELOAD, PRELOAD_RUNTIME, changed, preload, snapshot
 
 log = get_logger(__name__)
 
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
+_RECHECK = 30.0  # seconds: an idle server looks at its files this often, and exits once one
+# changed (the package upgraded, a test's launcher removed) rather than idle on for nothing
 
 
 class _Worker:
@@ -49,6 +51,8 @@ class Server:
     def __init__(self, path: str, launcher: dict[str, Any], fast: bool) -> None:
         self.path = path
         self.launcher = launcher
+        self.target: str = launcher["TARGET"]  # the CLI's, or the OCI runtime's
+        self.commands = commands_for(self.target)
         self.fast = fast
         self.listener: socket.socket | None = None
         self.inode = -1
@@ -56,7 +60,7 @@ class Server:
         self.standby: _Worker | None = None
         self.workers: dict[int, _Worker] = {}  # by pidfd
         self.stale = False
-        self.last = time.monotonic()
+        self.last = self.checked = time.monotonic()
         self.idle = idle_seconds()
         self.quick_deaths = 0
         self.snap: dict[str, tuple[int, int, int]] = {}
@@ -106,7 +110,7 @@ class Server:
         self.lock_fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, b"%d\n" % os.getpid())  # for `pycontainers system warm`
-        preload()
+        preload(PRELOAD_RUNTIME if self.target == RUNTIME_TARGET else PRELOAD)
         gc.collect()
         gc.freeze()  # forks share the preloaded objects' pages: no gc pass dirties them
         self.snap = snapshot(self.site_inputs())
@@ -266,12 +270,16 @@ class Server:
         while True:
             everyone = [*self.workers.values(), *([self.standby] if self.standby else [])]
             if not self.workers:
+                if not self.stale and time.monotonic() - self.checked >= _RECHECK:
+                    self.checked = time.monotonic()
+                    if changed(self.snap) is not None:  # upgraded, or its launcher removed
+                        self.go_stale()
                 if self.stale:
                     break
                 left = self.idle - (time.monotonic() - self.last)
                 if left <= 0:
                     break
-                timeout = int(left * 1000) + 1
+                timeout = int(min(left, _RECHECK) * 1000) + 1
             else:
                 timeout = -1
             poller = select.poll()

@@ -6,7 +6,9 @@ the cold launcher does. Nothing of the request runs before every check passed; a
 The request (``_native/warm_client.c``): ``PCW1``, the body's length (u32, native), sent with
 SCM_RIGHTS of the client's open fds and, last, an O_PATH fd of its cwd; then the body: NUL-
 terminated items, each a kind letter and a value: ``b`` the context, ``a`` an argument,
-``e`` an environment entry, ``f`` the number of the next passed fd.
+``e`` an environment entry, ``f`` the number of the next passed fd, ``s`` (the OCI runtime's
+front end only) the fd passed just before the cwd is its spawn channel
+(:mod:`pycontainers.runtime._remote`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import struct
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from pycontainers.warmstart import COMMANDS
+from pycontainers.warmstart import RUNTIME_TARGET, command_of
 from pycontainers.warmstart.preload import changed
 
 if TYPE_CHECKING:
@@ -86,6 +88,7 @@ class Request:
         self.argv: list[str] = []
         self.env: dict[str, str] = {}
         self.numbers: list[int] = []
+        self.spawn = False  # the fd before the cwd is the front end's spawn channel
         for item in body.split(b"\0")[:-1]:
             kind, value = item[:1], item[1:]
             if kind == b"b":
@@ -98,9 +101,11 @@ class Request:
                     self.env[name] = val
             elif kind == b"f":
                 self.numbers.append(int(value))
+            elif kind == b"s" and value == b"1":
+                self.spawn = True
             else:
                 raise _Refused("bad request")
-        if len(self.numbers) + 1 != len(self.fds):
+        if len(self.numbers) + 1 + self.spawn != len(self.fds):
             raise _Refused("fds do not match")
 
 
@@ -120,8 +125,10 @@ def check(server: Server, conn: socket.socket, req: Request) -> tuple[int, dict[
     pid, uid, _gid = struct.unpack("3i", creds)
     if uid != os.geteuid():
         raise _Refused("peer uid")
-    if not req.argv or req.argv[0] not in COMMANDS:
+    if command_of(server.target, req.argv) not in server.commands:
         raise _Refused("not a warm command")
+    if req.spawn != (server.target == RUNTIME_TARGET):  # the runtime's container needs it
+        raise _Refused("spawn channel")
     if req.blob != context():
         raise _Refused("context")
     if _keyed(req.env) != _keyed(server.environ):
@@ -135,9 +142,10 @@ def check(server: Server, conn: socket.socket, req: Request) -> tuple[int, dict[
     return pid, status
 
 
-def _take_fds(req: Request, keep: int) -> int:
+def _take_fds(req: Request, keep: int) -> tuple[int, int]:
     """dup2 each passed fd to its number, fchdir to the cwd, close every other fd but the
-    connection ``keep`` (moved above all of them, close-on-exec); the connection's new fd.
+    connection ``keep`` and the spawn channel (both moved above all of them, close-on-exec);
+    the connection's and the spawn channel's new fds (-1: none).
     """
     top = max([*req.numbers, 2]) + 1
     moved = [fcntl_dup(fd, top) for fd in req.fds]
@@ -146,16 +154,17 @@ def _take_fds(req: Request, keep: int) -> int:
         os.close(fd)
     cwd = moved.pop()
     os.fchdir(cwd)
+    spawn = moved.pop() if req.spawn else -1
     for number, fd in zip(req.numbers, moved, strict=True):
         os.dup2(fd, number, inheritable=True)
-    wanted = {*req.numbers, conn}
+    wanted = {*req.numbers, conn, spawn}
     for fd in _open_fds():
         if fd not in wanted:
             try:
                 os.close(fd)
             except OSError:
                 pass
-    return conn
+    return conn, spawn
 
 
 def fcntl_dup(fd: int, low: int) -> int:
@@ -221,7 +230,7 @@ def _stdio() -> None:
 def _run(server: Server) -> NoReturn:
     """The launcher's TARGET, as ``_launcher.launch`` runs it after ``site``."""
     launcher = server.launcher
-    if os.environ.get("PYCONTAINERS_LAUNCH_DEBUG"):
+    if os.environ.get("PYCONTAINERS_LAUNCH_DEBUG") and "_report" in launcher:
         import atexit
 
         atexit.register(launcher["_report"], server.fast)
@@ -350,7 +359,11 @@ def _serve_one(server: Server, conn_fd: int, chan_fd: int) -> NoReturn:
     os.write(chan_fd, b"r")  # the server reads the connection from now on (sig N, EOF)
     os.close(chan_fd)
     fd = conn.detach()
-    fd = _take_fds(req, fd)
+    fd, spawn = _take_fds(req, fd)
+    if spawn >= 0:  # the container's process is cloned by the front end, the caller's child
+        from pycontainers.runtime import _remote
+
+        _remote.install(spawn)
     conn = socket.socket(fileno=fd)
     os.umask(int(status["Umask"], 8))
     _signals(status)

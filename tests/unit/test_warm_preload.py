@@ -55,10 +55,48 @@ def test_the_c_client_and_the_worker_hold_the_same_lists() -> None:
     from pycontainers.warmstart import COMMANDS
     from pycontainers.warmstart.worker import _KEYED
 
-    source = (Path(_PATH[0]) / "_native" / "warm_client.c").read_text()
+    native = Path(_PATH[0]) / "_native"
+    source = (native / "warm_client.c").read_text()
+    conn = (native / "warm_conn.c").read_text()
     allowed = re.search(r"ALLOWED\[\] = \{(.*?)\};", source, re.S)
-    names = re.search(r"names\[\] = \{(.*?)\};", source, re.S)
+    names = re.search(r"names\[\] = \{(.*?)\};", conn, re.S)
     assert allowed is not None and names is not None
     assert set(re.findall(r'"([a-z]+)"', allowed.group(1))) == COMMANDS
     assert re.findall(r'"([A-Z_]+)="', names.group(1)) == list(_KEYED)
-    assert '"PYTHON", 6' in source and '"LC_", 3' in source  # the prefixes, as _keyed has
+    assert '"PYTHON", 6' in conn and '"LC_", 3' in conn  # the prefixes, as _keyed has
+
+
+def test_the_runtime_front_end_and_the_worker_find_the_same_command() -> None:
+    """The OCI runtime's front end goes warm for `create` after its global options
+    (runtime_front.c: is_global); the worker finds the command by the same rules."""
+    import re
+    from pathlib import Path
+
+    from pycontainers.warmstart import RUNTIME_GLOBALS, RUNTIME_TARGET, command_of
+
+    source = (Path(_PATH[0]) / "_native" / "runtime_front.c").read_text()
+    listed = re.search(r"globals\[\] = \{(.*?)\};", source, re.S)
+    assert listed is not None
+    assert tuple(re.findall(r'"(--[a-z-]+)"', listed.group(1))) == RUNTIME_GLOBALS
+    assert '!strcmp(arg, "--debug")' in source
+    cases = {
+        ("create", "--bundle", "b", "id"): "create",
+        ("--root", "/r", "--log", "/l", "--log-format=json", "create", "x"): "create",
+        ("--debug", "--root=/r", "state", "x"): "state",
+        ("--systemd-cgroup", "create", "x"): "--systemd-cgroup",
+        ("--root",): None,
+        (): None,
+    }
+    for argv, command in cases.items():
+        assert command_of(RUNTIME_TARGET, list(argv)) == command, argv
+    assert command_of("pycontainers.cli.main:main", ["--root", "x"]) == "--root"
+
+
+def test_the_runtime_preload_list_imports() -> None:
+    loaded = _modules(
+        "from pycontainers.warmstart.preload import PRELOAD_RUNTIME, preload\n"
+        "assert preload(PRELOAD_RUNTIME) == []"
+    )
+    from pycontainers.warmstart.preload import PRELOAD_RUNTIME
+
+    assert set(PRELOAD_RUNTIME) <= set(loaded)

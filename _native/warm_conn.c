@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -166,6 +167,43 @@ static void start_server(const char *sock) {
     memcpy(argv, the_call->fallback, (size_t)nfallback * sizeof *argv);
     execvp(argv[0], argv);
     _exit(0);
+}
+
+/* A server is started by the second call of a context without one, not the first: a
+ * context seen once (a shim in a cgroup of its own per container, as podman's conmon under
+ * systemd is) would otherwise leave an unused server behind per call. The directory's
+ * `seen` file holds the last SEEN_KEEP keys (32 hex digits a line, the newest last), under
+ * an flock. 1: this key was there (the call starts a server); 0: it is recorded now. */
+#define SEEN_KEEP 64
+
+static int seen_before(const char *dir, const char *digest) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/seen", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return 1; /* no record to keep: as before, start one */
+    char buf[SEEN_KEEP * 33 + 1];
+    ssize_t n = -1;
+    if (!flock(fd, LOCK_EX))
+        n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n < 0) {
+        close(fd);
+        return 1;
+    }
+    buf[n - n % 33] = 0; /* whole lines only */
+    for (char *line = buf; *line; line += 33)
+        if (!strncmp(line, digest, 32)) {
+            close(fd); /* (the lock goes with it) */
+            return 1;
+        }
+    size_t len = strlen(buf);
+    char *keep = len >= (SEEN_KEEP - 1) * 33 ? buf + len - (SEEN_KEEP - 1) * 33 : buf;
+    char out[sizeof buf + 33];
+    int m = snprintf(out, sizeof out, "%s%.32s\n", keep, digest);
+    if (m > 0 && pwrite(fd, out, (size_t)m, 0) == m)
+        (void)!ftruncate(fd, m);
+    close(fd);
+    return 0;
 }
 
 /* ---- talking to the worker and the server ----------------------------------------------- */
@@ -365,6 +403,8 @@ const char *warm_run(const struct warm_call *call) {
         int err = errno;
         close(conn);
         if (err == ENOENT || err == ECONNREFUSED) {
+            if (!seen_before(dir, digest))
+                return "no server: the first call of this context";
             start_server(addr.sun_path);
             return "no server: starting one";
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 from pycontainers import _log
@@ -273,11 +274,12 @@ class Launch:
     def _spawn(self, plan: Plan, monitor: list[str] | None, stdio: Stdio) -> None:
         """Step 3: clone the child (under its own monitor when detached)."""
         from pycontainers import _sys
-        from pycontainers.runtime import _remote
 
         if monitor is None:
-            self._remote = _remote.active()  # a warm OCI create: the front end clones it
-            self.spawned = _remote.spawn(plan) if self._remote else _sys.spawn(plan)
+            # a warm OCI create's worker (runtime._remote, installed): the front end clones it
+            remote = sys.modules.get("pycontainers.runtime._remote")
+            self._remote = remote is not None and remote.active()
+            self.spawned = remote.spawn(plan) if remote and self._remote else _sys.spawn(plan)
             return
         env = [f"{k}={v}" for k, v in os.environ.items()]
         fds = list(getattr(stdio, "monitor_fds", ()))

@@ -110,6 +110,9 @@ class Server:
         self.lock_fd = fd
         os.ftruncate(fd, 0)
         os.write(fd, b"%d\n" % os.getpid())  # for `pycontainers system warm`
+        from pycontainers._attrscache import enable  # (a worker's enable() is then a no-op:
+
+        enable()  # it would read the cache file again for classes all made already)
         preload(PRELOAD_RUNTIME if self.target == RUNTIME_TARGET else PRELOAD)
         gc.collect()
         gc.freeze()  # forks share the preloaded objects' pages: no gc pass dirties them

@@ -116,6 +116,13 @@ def _caller(rt: WarmRuntime, bundle: Path, cid: str, tmp: Path, **env: str) -> d
             "status": int(status.read_text()), "out": SAID.sub("", text).strip()}  # fmt: skip
 
 
+def _warm_up(rt: WarmRuntime, bundle: Path, tmp: Path) -> None:
+    """Two cold creates (a context's second call starts its server), then wait for it."""
+    for n in (1, 2):
+        _caller(rt, bundle, f"starter-{n}", tmp)
+    rt.server_up()
+
+
 def _normal(out: str, cid: str) -> str:
     """The probe's output with what differs between two containers of different ids."""
     out = out.replace(cid, "ID")
@@ -128,12 +135,14 @@ def test_a_warm_create_is_the_callers_and_confined_as_a_cold_one(
 ) -> None:
     cold = _caller(rt, bundle, "cold-one", tmp_path, PYCONTAINERS_WARM="0")
     assert cold["said"] == "python (PYCONTAINERS_WARM=0)"
-    first = _caller(rt, bundle, "first-one", tmp_path)  # no server yet: cold, starts one
-    assert first["said"] == "python (no server: starting one)"
+    first = _caller(rt, bundle, "first-one", tmp_path)  # no server yet: cold, and the
+    assert first["said"] == "python (no server: the first call of this context)"  # first call
+    second = _caller(rt, bundle, "second-one", tmp_path)  # of a context starts none
+    assert second["said"] == "python (no server: starting one)"
     rt.server_up()
     warm = _caller(rt, bundle, "warm-one", tmp_path)
     assert warm["said"].startswith("warm ")
-    for got in (cold, first, warm):
+    for got in (cold, first, second, warm):
         assert got["parent"] == got["caller"], got  # the caller's child, reaped by it
         assert os.WIFEXITED(got["status"]) and os.WEXITSTATUS(got["status"]) == 0, got
     assert "CapBnd" in warm["out"] and "NoNewPrivs" in warm["out"], warm["out"]
@@ -143,8 +152,7 @@ def test_a_warm_create_is_the_callers_and_confined_as_a_cold_one(
 def test_a_failed_warm_create_leaves_nothing(rt: WarmRuntime, bundle: Path, tmp_path: Path) -> None:
     """A createRuntime hook fails after the clone: the worker aborts, the front end reaps
     the killed child on the worker's word; no state, cgroup, process or zombie is left."""
-    _caller(rt, bundle, "starter", tmp_path)
-    rt.server_up()
+    _warm_up(rt, bundle, tmp_path)
     edit_config(bundle, lambda d: d.setdefault("hooks", {}).update(
         createRuntime=[{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]))  # fmt: skip
     probe = (
@@ -165,8 +173,7 @@ def test_a_failed_warm_create_leaves_nothing(rt: WarmRuntime, bundle: Path, tmp_
 
 
 def test_a_bad_config_warm_fails_as_cold(rt: WarmRuntime, bundle: Path, tmp_path: Path) -> None:
-    _caller(rt, bundle, "starter", tmp_path)
-    rt.server_up()
+    _warm_up(rt, bundle, tmp_path)
     edit_config(bundle, lambda d: d["process"].update(args="not a list"))
     got = {}
     for name, env in (("warm", {}), ("cold", {"PYCONTAINERS_WARM": "0"})):
@@ -184,8 +191,7 @@ def test_a_warm_create_joining_a_pid_namespace_hands_the_process_to_the_caller(
 ) -> None:
     """The joining child clones the container's process as the front end's own child
     (CLONE_PARENT) and exits: the front end reaps it on the worker's word."""
-    _caller(rt, bundle, "starter", tmp_path)
-    rt.server_up()
+    _warm_up(rt, bundle, tmp_path)
     holder = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sleep", "60"])
     try:
         deadline = time.monotonic() + 10
@@ -221,8 +227,7 @@ def test_the_worker_refuses_a_runtime_request_without_a_spawn_channel(
 ) -> None:
     """The CLI's client (no spawn channel) pointed at the runtime's server is refused: the
     container could not be the caller's."""
-    _caller(rt, bundle, "starter", tmp_path)
-    rt.server_up()
+    _warm_up(rt, bundle, tmp_path)
     import pycontainers
 
     front = Path(pycontainers.__file__).parent / "_bin" / "pycontainers-front"

@@ -32,6 +32,24 @@ _RECHECK = 30.0  # seconds: an idle server looks at its files this often, and ex
 # changed (the package upgraded, a test's launcher removed) rather than idle on for nothing
 
 
+def _initial_environ() -> dict[str, str]:
+    """The environment this process was exec'd with (``/proc/self/environ``: setenv does
+    not change it), less ``PYCONTAINERS_WARM_SERVE``; ``os.environ`` if it cannot be read.
+    """
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            data = f.read()
+    except OSError:
+        return dict(os.environ)
+    out: dict[str, str] = {}
+    for item in data.split(b"\0"):
+        name, eq, value = os.fsdecode(item).partition("=")
+        if eq and name not in out:  # getenv takes the first
+            out[name] = value
+    out.pop("PYCONTAINERS_WARM_SERVE", None)
+    return out
+
+
 class _Worker:
     """A forked child of the server: the standby, then the worker of one request."""
 
@@ -64,7 +82,11 @@ class Server:
         self.idle = idle_seconds()
         self.quick_deaths = 0
         self.snap: dict[str, tuple[int, int, int]] = {}
-        self.environ = dict(os.environ)
+        # the environment as the client passed it, before the interpreter's locale coercion
+        # (PEP 538 adds LC_CTYPE=C.UTF-8 to a C locale's): what a request is compared with;
+        # and what the coercion added, which a worker adds too, as a cold process has it
+        self.environ = _initial_environ()
+        self.coerced = {k: v for k, v in os.environ.items() if self.environ.get(k) != v}
         self.wake_fd = -1
         self.pid = os.getpid()  # the parent its standby and workers die with
 

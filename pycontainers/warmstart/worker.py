@@ -369,6 +369,7 @@ def _serve_one(server: Server, conn_fd: int, chan_fd: int) -> NoReturn:
     _signals(status)
     os.environ.clear()
     os.environ.update(req.env)
+    os.environ.update(server.coerced)  # (the same context: a cold process coerces the same)
     sys.argv[1:] = req.argv
     _stdio()
     conn.send(f"started {os.getpid()}\n".encode(), socket.MSG_NOSIGNAL)

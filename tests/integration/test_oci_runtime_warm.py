@@ -248,3 +248,25 @@ def test_the_worker_refuses_a_runtime_request_without_a_spawn_channel(
     assert rc == 0, said
     assert rt.state("x")["status"] == "created"
     rt("delete", "-f", "x")
+
+
+def test_a_caller_in_the_c_locale_runs_warm(rt: WarmRuntime, bundle: Path, tmp_path: Path) -> None:
+    """conmon passes no LANG or LC_*: the interpreter then coerces the C locale and adds
+    LC_CTYPE=C.UTF-8 to its environment (PEP 538). The server compares a request with the
+    environment it was started with, not with its coerced one (else every such call was
+    refused as `environment`), and its worker adds the coercion as a cold process has it."""
+    bare = tmp_path / "bare-locale"  # (the subreaper, a Python, has coerced its own)
+    bare.write_text(f'#!/bin/sh\nunset LANG LANGUAGE LC_ALL LC_CTYPE\nexec {rt.exe} "$@"\n')
+    bare.chmod(0o755)
+    rt.exe = bare
+    _warm_up(rt, bundle, tmp_path)
+    hook = f"env > {tmp_path}/hook.env"
+    edit_config(bundle, lambda d: d.setdefault("hooks", {}).update(
+        createRuntime=[{"path": "/bin/sh", "args": ["sh", "-c", hook]}]))  # fmt: skip
+    got = {}
+    for name, env in (("warm", {}), ("cold", {"PYCONTAINERS_WARM": "0"})):
+        said = _caller(rt, bundle, f"c-{name}", tmp_path, **env)["said"]
+        assert said.startswith("warm " if name == "warm" else "python "), said
+        lines = (tmp_path / "hook.env").read_text().splitlines()
+        got[name] = sorted(line for line in lines if line.startswith(("LC_", "LANG")))
+    assert got["warm"] == got["cold"], got

@@ -209,9 +209,15 @@ def command_table(
     return rows
 
 
+def _pm_dir(name: str) -> str:
+    """A short directory name per runtime (podman refuses a runroot over 50 characters)."""
+    return "pm-" + name.replace("pycontainers-runtime", "ours")
+
+
 def podman(runtime: str, tmp: Path, rootfs: Path, name: str) -> Callable[[int], float]:
-    base = ["podman", "--root", str(tmp / f"pm-{name}" / "root"), "--runroot",
-            str(tmp / f"pm-{name}" / "run"), "--runtime", runtime, "--cgroup-manager",
+    pmdir = tmp / _pm_dir(name)
+    base = ["podman", "--root", str(pmdir / "root"), "--runroot",
+            str(pmdir / "run"), "--runtime", runtime, "--cgroup-manager",
             "cgroupfs", "--storage-driver", "vfs", "--events-backend", "none"]  # fmt: skip
 
     def once(n: int) -> float:
@@ -347,7 +353,7 @@ def main() -> None:
                         [exe, "--root", str(root), "delete", "-f", cid], capture_output=True
                     )
         for name in ("runc", "crun", "pycontainers-runtime", "pycontainers-runtime-cold"):
-            pmdir = tmp / f"pm-{name}"
+            pmdir = tmp / _pm_dir(name)
             if pmdir.is_dir():
                 subprocess.run(["podman", "--root", str(pmdir / "root"), "--runroot", str(pmdir / "run"),
                                 "--storage-driver", "vfs", "rm", "-f", "--all"], capture_output=True)  # fmt: skip

@@ -18,8 +18,8 @@
  *   is `# fallback:` followed by tab-separated words (the interpreter and its flags): the
  *   kernel runs `front SCRIPT RUNTIME-ARGS...`, the fallback is `WORDS... SCRIPT ARGS...`
  *       (the lean launcher of pycontainers/ociruntime/launcher.py).
- * `create` goes to a warm start server's worker where one runs for this context
- * (warm_conn.c; the worker sends the container's plan back and this process clones it:
+ * `create` and `exec` go to a warm start server's worker where one runs for this context
+ * (warm_conn.c; the worker sends the process's plan back and this process clones it:
  * warm_spawn.c), else to Python as every other command.
  * PYCONTAINERS_NO_FAST_START (or COVERAGE_PROCESS_START) set: always Python.
  * PYCONTAINERS_LAUNCH_DEBUG set: one line on stderr says which path answered.
@@ -182,8 +182,9 @@ int main(int argc, char **argv) {
     if (i >= nargs)
         python("no command");
     const char *command = args[i];
-    if (!strcmp(command, "create")) {
-        struct warm_spawner spawner = {-1, warm_spawn_serve, warm_spawn_finish};
+    if (!strcmp(command, "create") || !strcmp(command, "exec")) {
+        struct warm_spawner spawner = {-1, warm_spawn_serve, -1, warm_spawn_waited,
+                                       warm_spawn_finish};
         struct warm_call call = {
             .prog = PROG,
             .fallback = front_fallback,

@@ -302,10 +302,13 @@ __attribute__((noreturn)) static void relay(void) {
     }
     struct warm_spawner *spawner = the_call->spawner;
     for (;;) {
-        struct pollfd p[3] = {{conn, POLLIN, 0}, {pipefd[0], POLLIN, 0}, {-1, POLLIN, 0}};
-        if (spawner)
-            p[2].fd = spawner->fd;
-        if (poll(p, 3, -1) < 0) {
+        struct pollfd p[4] = {{conn, POLLIN, 0}, {pipefd[0], POLLIN, 0}, {-1, POLLIN, 0},
+                              {-1, POLLIN, 0}};
+        if (spawner) {
+            p[2].fd = spawner->wait_fd >= 0 ? -1 : spawner->fd; /* one request at a time */
+            p[3].fd = spawner->wait_fd;
+        }
+        if (poll(p, 4, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -326,8 +329,13 @@ __attribute__((noreturn)) static void relay(void) {
                 write_all(conn, msg, (size_t)len);
             }
         }
-        if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
-            spawner->serve(spawner->fd) < 0) {
+        if (p[3].fd >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            spawner->waited(spawner) < 0) {
+            close(spawner->fd); /* the worker is gone (or broke it) */
+            spawner->fd = -1;
+        }
+        if (p[2].fd >= 0 && spawner->fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            spawner->serve(spawner) < 0) {
             close(spawner->fd); /* the worker is done with it (or broke it) */
             spawner->fd = -1;
         }

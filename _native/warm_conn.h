@@ -8,7 +8,10 @@
  * sends the container's plan, the front end clones it as its own child. */
 struct warm_spawner {
     int fd;                         /* our end of the channel, polled by the relay */
-    int (*serve)(int fd);           /* one message on fd: 0, or -1 when the channel is done */
+    int (*serve)(struct warm_spawner *s); /* one message on fd: 0, or -1 when the channel is
+                                       done */
+    int wait_fd;                    /* >= 0: a pidfd the relay polls for a pending wait */
+    int (*waited)(struct warm_spawner *s); /* wait_fd is readable: answer the wait */
     void (*finish)(int status);     /* before leaving with the worker's wait status */
 };
 

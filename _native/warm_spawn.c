@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "warm_conn.h"
 #include "warm_spawn.h"
 
 #define MAX_FDS 253
@@ -98,16 +99,17 @@ static int spawn(int fd, unsigned char *buf, size_t len, const int *fds, int nfd
     return rc;
 }
 
-static int reap(int fd, const unsigned char *buf, size_t len) {
-    int32_t pid, answer[2] = {0, 0};
-    if (len != sizeof pid)
-        return -1;
-    memcpy(&pid, buf, sizeof pid);
+static int pending_pid; /* the child a wait is pending for (its pidfd: s->wait_fd) */
+
+static int answer_wait(int fd, int pid, int flags) {
+    int32_t answer[2] = {0, 0};
     int status = 0;
     pid_t r;
     do
-        r = waitpid(pid, &status, 0);
+        r = waitpid(pid, &status, flags);
     while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 1; /* (WNOHANG) still running */
     answer[0] = r < 0 ? errno : 0;
     answer[1] = status;
     for (int i = 0; r > 0 && i < nkids; i++)
@@ -119,7 +121,32 @@ static int reap(int fd, const unsigned char *buf, size_t len) {
     return send_msg(fd, 'w', answer, sizeof answer, NULL, 0);
 }
 
-int warm_spawn_serve(int fd) {
+/* A wait: answered at once if the child has ended (or is not ours), else once its pidfd is
+ * readable (the relay polls it meanwhile, so that signals still reach the worker). */
+static int reap(struct warm_spawner *s, const unsigned char *buf, size_t len) {
+    int32_t pid;
+    if (len != sizeof pid)
+        return -1;
+    memcpy(&pid, buf, sizeof pid);
+    int rc = answer_wait(s->fd, pid, WNOHANG);
+    if (rc != 1)
+        return rc;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return answer_wait(s->fd, pid, 0); /* (cannot happen for a live child of ours) */
+    pending_pid = pid;
+    s->wait_fd = pidfd;
+    return 0;
+}
+
+int warm_spawn_waited(struct warm_spawner *s) {
+    close(s->wait_fd);
+    s->wait_fd = -1;
+    return answer_wait(s->fd, pending_pid, 0);
+}
+
+int warm_spawn_serve(struct warm_spawner *s) {
+    int fd = s->fd;
     char head[8];
     int fds[MAX_FDS], nfds = 0;
     union {
@@ -158,7 +185,7 @@ int warm_spawn_serve(int fd) {
         rc = spawn(fd, buf, len, fds, nfds);
     } else {
         close_all(fds, nfds);
-        rc = head[3] == 'W' ? reap(fd, buf, len) : -1;
+        rc = head[3] == 'W' ? reap(s, buf, len) : -1;
     }
     free(buf);
     return rc;

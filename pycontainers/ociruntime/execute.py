@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -138,6 +139,10 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
     from pycontainers.runtime._childsetup import start_error
     from pycontainers.runtime.enter import open_entry
 
+    # a warm worker's (runtime._remote installed): the front end clones the process
+    remote = sys.modules.get("pycontainers.runtime._remote")
+    if remote is not None and not remote.active():
+        remote = None
     proc = from_flags(args)
     if proc.terminal and args.console_socket is None:
         raise OciRuntimeError("exec with a terminal needs --console-socket")
@@ -160,7 +165,7 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
             console = None  # stdio owns it
             try:
                 plan = _plan(entry, proc, args.cap, stdio.fd_map(), stdio.console_fd is not None)
-                spawned = _sys.spawn(plan)
+                spawned = remote.spawn(plan) if remote is not None else _sys.spawn(plan)
             finally:
                 stdio.close_all()
         finally:
@@ -173,7 +178,7 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
         report = _sys.recv_report(spawned.sock)
         if report is not None:
             _sys.pidfd_send_signal(spawned.pidfd, signal.SIGKILL)
-            _sys.reap(spawned.pidfd)
+            _ = remote.reap(spawned.pid) if remote is not None else _sys.reap(spawned.pidfd)
             raise start_error(report, plan.argv)
         if args.pid_file:
             from pycontainers._files import write_atomic
@@ -181,7 +186,7 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
             write_atomic(os.path.abspath(args.pid_file), str(spawned.pid).encode(), 0o644)
         if args.detach:
             return 0  # the caller's subreaper reaps it
-        return _wait(spawned.pidfd)
+        return _wait(spawned.pidfd, spawned.pid if remote is not None else None)
     finally:
         os.close(spawned.sock)
         os.close(spawned.pidfd)
@@ -240,8 +245,10 @@ def _plan(
     return attrs.evolve(plan, **changes) if changes else plan
 
 
-def _wait(pidfd: int) -> int:
-    """Wait for the exec'd process (signals to us go to it); its exit status."""
+def _wait(pidfd: int, remote_pid: int | None) -> int:
+    """Wait for the exec'd process (signals to us go to it); its exit status. With
+    ``remote_pid``, the front end of a warm exec reaps it (its child) and tells.
+    """
     from pycontainers import _sys
 
     def forward(signum: int, _frame: Any) -> None:
@@ -253,6 +260,10 @@ def _wait(pidfd: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                 signal.SIGUSR2, signal.SIGWINCH):  # fmt: skip
         signal.signal(sig, forward)
+    if remote_pid is not None:
+        from pycontainers.runtime import _remote
+
+        return _remote.reap(remote_pid)
     return _sys.reap(pidfd)
 
 

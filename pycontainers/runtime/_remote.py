@@ -1,5 +1,5 @@
-"""The warm OCI ``create``'s spawn split: the container's process is cloned by the C front
-end (``pycontainers-runtime-front``), not by this process.
+"""The warm OCI ``create``'s and ``exec``'s spawn split: the container's (or the exec'd)
+process is cloned by the C front end (``pycontainers-runtime-front``), not by this process.
 
 A shim (conmon, containerd-shim) runs ``pycontainers-runtime create`` and must be an
 ancestor of the container's process: it is a subreaper and reaps it. A warm start worker
@@ -17,7 +17,9 @@ with its fds (SCM_RIGHTS), then the payload.
 - ``S`` + the packed plan, with the plan's fds -> ``R`` + ``{rc, pid, into_cgroup}``
   (three i32; ``rc`` 0 or -errno, as ``pc_spawn``) with the pidfd and the sync socket.
 - ``W`` + ``{pid}`` -> ``w`` + ``{err, status}``: ``waitpid(pid)`` in the front end (its
-  child), ``err`` 0 or an errno, ``status`` the raw wait status.
+  child), ``err`` 0 or an errno, ``status`` the raw wait status. The answer comes once the
+  child has ended (a foreground ``exec`` waits so): meanwhile the front end goes on relaying
+  signals to the worker, which forwards them to the process (its pidfd).
 
 When the command fails (a status other than 0), the front end kills and reaps every child
 it spawned that was not waited for.

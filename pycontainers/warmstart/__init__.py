@@ -32,9 +32,10 @@ COMMANDS = frozenset(
 RUNTIME_TARGET = "pycontainers.ociruntime.main:entry"
 """The OCI runtime's entry: a server started for it serves :data:`RUNTIME_COMMANDS`."""
 
-RUNTIME_COMMANDS = frozenset(("create",))
-"""The runtime's commands a worker runs. The container's process is cloned by the C front
-end (``pycontainers-runtime-front``, the caller's child) from the plan the worker sends it
+RUNTIME_COMMANDS = frozenset(("create", "exec"))
+"""The runtime's commands a worker runs (``runtime_front.c`` holds the same list). The
+container's first process, or the exec'd one, is cloned by the C front end
+(``pycontainers-runtime-front``, the caller's child) from the plan the worker sends it
 (:mod:`pycontainers.runtime._remote`): a shim (conmon, containerd-shim) must be its
 ancestor. ``state``/``start``/``kill``/``delete`` are the front end's own, in C."""
 

@@ -80,8 +80,12 @@ PRELOAD = (
 """The modules a server imports (a unit test checks that ``run``'s path is covered)."""
 
 PRELOAD_RUNTIME = (
-    # what the OCI runtime's `create` loads (a test checks a real create loads no more)
+    # what the OCI runtime's `create` and `exec` load
     "pycontainers.ociruntime.main",
+    "pycontainers.ociruntime.parser",
+    "pycontainers.ociruntime.execute",
+    "pycontainers.runtime.enter",
+    "pycontainers.runtime.exec",
     "pycontainers.ociruntime.commands",
     "pycontainers.ociruntime.create",
     "pycontainers.ociruntime.createargs",

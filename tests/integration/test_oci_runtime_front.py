@@ -10,6 +10,7 @@ compared with the id replaced); the read-only ``state`` on one container through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -394,28 +395,39 @@ _DUP3 = "import os, sys; os.dup2(int(sys.argv[1]), 3); os.execv(sys.argv[2], sys
 
 def test_fds_reach_python_untouched(rt: Runtime, bundle: Path, tmp_path: Path) -> None:
     """What the front end hands over (here ``exec``) gets every fd: ``--preserve-fds 1``
-    passes the caller's fd 3, a pipe, into the container's process."""
+    passes the caller's fd 3, a pipe, into the container's process; cold (Python) and warm
+    (a worker's plan, cloned by the front end) alike."""
     caller = Caller(rt, bundle, "ffd", tmp_path)
+    warm_dir = tmp_path / "warm"
+    warm_dir.mkdir(mode=0o700)
+    env = {**os.environ, "PYCONTAINERS_LAUNCH_DEBUG": "1", "PYCONTAINERS_WARM_DIR": str(warm_dir)}
+    said = []
     try:
         rt("start", "ffd")
-        read, write = os.pipe()
-        try:
-            argv = rt.argv("exec", "--preserve-fds", "1", "ffd", "sh", "-c", "echo through >&3")
-            r = subprocess.run(
-                [sys.executable, "-c", _DUP3, str(write), *argv],
-                pass_fds=(write,), capture_output=True, text=True, timeout=60,
-                env={**os.environ, "PYCONTAINERS_LAUNCH_DEBUG": "1"},
-            )  # fmt: skip
-            os.close(write)
-            write = -1
-            assert r.returncode == 0, r.stderr
-            assert "python (not state/start/kill/delete)" in r.stderr
-            assert os.read(read, 100) == b"through\n"
-        finally:
-            os.close(read)
-            if write >= 0:
+        for n in range(40):  # cold (and the second call starts a server), until warm
+            read, write = os.pipe()
+            try:
+                argv = rt.argv("exec", "--preserve-fds", "1", "ffd", "sh", "-c", f"echo {n} >&3")
+                r = subprocess.run([sys.executable, "-c", _DUP3, str(write), *argv],
+                                   pass_fds=(write,), capture_output=True, text=True, timeout=60,
+                                   env=env)  # fmt: skip
                 os.close(write)
+                write = -1
+                assert r.returncode == 0, r.stderr
+                said.append(r.stderr.split("pycontainers-runtime-front: ")[1].split()[0])
+                assert os.read(read, 100) == f"{n}\n".encode()
+            finally:
+                os.close(read)
+                if write >= 0:
+                    os.close(write)
+            if said[-1] == "warm":
+                break
+            time.sleep(0.1)
+        assert said[0] == "python" and said[-1] == "warm", said
     finally:
+        for lock in warm_dir.glob("*.lock"):
+            with contextlib.suppress(ValueError, IndexError, OSError):
+                os.kill(int(lock.read_text().split()[0]), signal.SIGTERM)
         caller.close()
         rt("delete", "--force", "ffd", check=False)
 

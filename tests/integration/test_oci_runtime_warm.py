@@ -270,3 +270,53 @@ def test_a_caller_in_the_c_locale_runs_warm(rt: WarmRuntime, bundle: Path, tmp_p
         lines = (tmp_path / "hook.env").read_text().splitlines()
         got[name] = sorted(line for line in lines if line.startswith(("LC_", "LANG")))
     assert got["warm"] == got["cold"], got
+
+
+def _exec(rt: WarmRuntime, cid: str, tmp: Path, name: str, **env: str) -> dict[str, Any]:
+    """``exec -d`` of the probe from a subreaper (as conmon and containerd-shim run it): the
+    front end's word, the process's parent, its wait status (the subreaper's) and output."""
+    status, pid_file, out = tmp / f"{name}.status", tmp / f"{name}.pid", tmp / f"{name}.out"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SUBREAPER, str(status), str(pid_file),
+             *rt.argv("exec", "-d", "--pid-file", str(pid_file), cid, "/bin/sh", "-c", PROBE)],
+            stdin=subprocess.DEVNULL, stdout=f, stderr=f, env=dict(rt.env, **env),
+        )  # fmt: skip
+    proc.wait(60)
+    text = out.read_text()
+    return {"said": rt.said(text), "caller": proc.pid, "status": int(status.read_text()),
+            "parent": int(Path(f"{status}.parent").read_text()), "out": SAID.sub("", text)}  # fmt: skip
+
+
+def test_a_warm_exec_is_the_callers_and_confined_as_a_cold_one(
+    rt: WarmRuntime, bundle: Path, tmp_path: Path
+) -> None:
+    _warm_up(rt, bundle, tmp_path)
+    edit_config(bundle, lambda d: d["process"].update(args=["sleep", "60"]))
+    rt.run_detached(bundle, "box", tmp_path / "box.out")
+    try:
+        cold = _exec(rt, "box", tmp_path, "cold", PYCONTAINERS_WARM="0")
+        warm = _exec(rt, "box", tmp_path, "warm")
+        assert cold["said"] == "python (PYCONTAINERS_WARM=0)" and warm["said"].startswith("warm ")
+        for got in (cold, warm):
+            assert got["parent"] == got["caller"], got  # the caller's child, reaped by it
+            assert os.WIFEXITED(got["status"]) and os.WEXITSTATUS(got["status"]) == 0, got
+        assert "CapBnd" in warm["out"] and "NoNewPrivs" in warm["out"], warm["out"]
+        assert _normal(warm["out"], "box") == _normal(cold["out"], "box")
+        # the foreground form: the exit status, and a signal to the runtime reaches the process
+        for name, env in (("warm", {}), ("cold", {"PYCONTAINERS_WARM": "0"})):
+            r = rt("exec", "box", "sh", "-c", "exit 7", check=False, env=dict(rt.env, **env))
+            assert r.returncode == 7 and rt.said(r.stderr).startswith(
+                (name[0] == "w" and "warm") or "python"
+            ), r
+        results = []
+        for env in ({}, {"PYCONTAINERS_WARM": "0"}):
+            p = subprocess.Popen(rt.argv("exec", "box", "sh", "-c", "trap 'exit 9' TERM; sleep 30 & wait"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(rt.env, **env))  # fmt: skip
+            time.sleep(1.0)  # (the trap is set)
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=60)
+            results.append((p.returncode, rt.said(err.decode()).split()[0]))
+        assert results == [(9, "warm"), (9, "python")], results
+    finally:
+        rt("delete", "-f", "box", check=False)

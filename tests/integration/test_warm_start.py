@@ -280,6 +280,35 @@ def test_signals_and_a_killed_client(warm: Warm, busybox_rootfs: Path) -> None:
     until(lambda: name not in warm.run("ps", "-a", "--format", "{{.Names}}", debug=False).stdout)
 
 
+def _state(pid: int) -> str:
+    """The process's state letter (``T``: stopped), ``-`` once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "-"
+    return stat[stat.rindex(")") + 2]
+
+
+def test_ctrl_z_stops_the_worker_and_the_client_and_a_continue_resumes_both(
+    warm: Warm, busybox_rootfs: Path
+) -> None:
+    """SIGTSTP to the client (a terminal's ^Z): it stops the worker (SIGSTOP), then itself;
+    the SIGCONT that resumes the client (the shell's fg) resumes the worker, and the command
+    ends as it would have."""
+    warm.ready()
+    p = warm.popen("run", "--rm", "--network", "none", str(busybox_rootfs), "sh", "-c",
+                   "sleep 2; echo done", stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    worker = int(re.search(rb"warm (\d+)", p.stderr.read1(4096)).group(1))  # type: ignore[union-attr]
+    p.send_signal(signal.SIGTSTP)
+    until(lambda: _state(p.pid) == "T" and _state(worker) == "T")
+    time.sleep(0.5)
+    assert _state(p.pid) == "T" and _state(worker) == "T" and p.poll() is None
+    p.send_signal(signal.SIGCONT)
+    until(lambda: _state(worker) != "T")
+    out, _ = p.communicate(timeout=60)
+    assert (p.returncode, out) == (0, b"done\n")
+
+
 def test_a_killed_server_takes_its_workers(warm: Warm, busybox_rootfs: Path) -> None:
     """kill -9 of the server mid-command: its worker dies too (it does not go on with the
     client's fds after the client left), the client says so and exits 125, and the next call

@@ -72,13 +72,16 @@ def test_the_runtime_front_end_and_the_worker_find_the_same_command() -> None:
     import re
     from pathlib import Path
 
-    from pycontainers.warmstart import RUNTIME_GLOBALS, RUNTIME_TARGET, command_of
+    from pycontainers.warmstart import RUNTIME_COMMANDS, RUNTIME_GLOBALS, RUNTIME_TARGET, command_of
 
     source = (Path(_PATH[0]) / "_native" / "runtime_front.c").read_text()
     listed = re.search(r"globals\[\] = \{(.*?)\};", source, re.S)
     assert listed is not None
     assert tuple(re.findall(r'"(--[a-z-]+)"', listed.group(1))) == RUNTIME_GLOBALS
     assert '!strcmp(arg, "--debug")' in source
+    warm = re.search(r'if \((!strcmp\(command, "[a-z]+"\)(?: \|\| )?)+\) \{', source)
+    assert warm is not None
+    assert set(re.findall(r'"([a-z]+)"', warm.group(0))) == RUNTIME_COMMANDS
     cases = {
         ("create", "--bundle", "b", "id"): "create",
         ("--root", "/r", "--log", "/l", "--log-format=json", "create", "x"): "create",

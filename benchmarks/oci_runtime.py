@@ -9,6 +9,8 @@ Two tables, every sample a whole sequence of processes timed with ``time.perf_co
   separate process, as a shim drives them. This process is a subreaper, so the container's
   init is re-parented to it once ``create`` exits and it reaps the init, as conmon and
   containerd-shim do.
+- **exec**: ``exec`` of ``/bin/true`` (foreground) into a running container, each runtime
+  into its own.
 - **podman**: ``podman run --rm --network none`` of ``/bin/true`` with ``--runtime`` ours,
   runc (and crun).
 
@@ -209,6 +211,34 @@ def command_table(
     return rows
 
 
+def exec_into(exe: str, root: Path, bundle: Path, cid: str) -> Callable[[int], float]:
+    """``exec`` of ``/bin/true`` (foreground: it waits for the exit) into the running
+    container ``cid`` (made on the first call: ``run -d`` of a ``sleep``); the seconds."""
+    made: list[bool] = []
+
+    def once(n: int) -> float:
+        base = [exe, "--root", str(root)]
+        if not made:
+            sleeper = bundle.parent / "sleeper"
+            if not sleeper.exists():
+                sleeper.mkdir()
+                doc = json.loads((bundle / "config.json").read_text())
+                doc["process"]["args"] = ["/bin/sleep", "3600"]
+                (sleeper / "config.json").write_text(json.dumps(doc))
+            subprocess.run([*base, "run", "-d", "--bundle", str(sleeper), cid], check=True,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+            made.append(True)
+        t0 = time.perf_counter()
+        rc = subprocess.call([*base, "exec", cid, "/bin/true"], stdin=subprocess.DEVNULL)
+        took = time.perf_counter() - t0
+        if rc != 0:
+            raise Unavailable(f"exec exited {rc}")
+        return took
+
+    return once
+
+
 def _pm_dir(name: str) -> str:
     """A short directory name per runtime (podman refuses a runroot over 50 characters)."""
     return "pm-" + name.replace("pycontainers-runtime", "ours")
@@ -324,6 +354,12 @@ def main() -> None:
         per_command = {k: v for k, v in per_command.items() if f"direct {k}" in contenders}
         if "runc" in per_command:
             rows |= command_table(per_command, "runc")
+        ex = available(
+            {f"exec {k}": exec_into(v, tmp / f"{k}-root", bundle, "exec-target")
+             for k, v in runtimes.items()}
+        )  # fmt: skip
+        rows |= table("exec /bin/true into a running container (foreground)",
+                      measure(ex, args.runs, args.warmup), "exec runc")  # fmt: skip
         if not args.skip_podman and shutil.which("podman"):
             pm = available(
                 {f"podman run --rm ({k})": podman(v, tmp, rootfs, k) for k, v in runtimes.items()}

@@ -175,7 +175,12 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
     finally:
         c.close()
     try:
-        report = _sys.recv_report(spawned.sock)
+        try:
+            report = _sys.recv_report(spawned.sock)
+        finally:
+            from pycontainers.cgroups import prime
+
+            prime.stop()  # the process has joined the container's groups (or failed)
         if report is not None:
             _sys.pidfd_send_signal(spawned.pidfd, signal.SIGKILL)
             _ = remote.reap(spawned.pid) if remote is not None else _sys.reap(spawned.pidfd)

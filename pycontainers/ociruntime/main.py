@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pycontainers.ociruntime.parser import command_of, parser
 
         args = parser(command_of(argv)).parse_args(argv)
-    if failed is None and args.command in ("create", "run"):
+    if failed is None and args.command in ("create", "run", "exec"):
         from pycontainers.cgroups import prime  # the cgroup join's grace period passes meanwhile
 
         prime.prime()

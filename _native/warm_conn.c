@@ -286,8 +286,9 @@ __attribute__((noreturn)) static void leave(int status) {
     exit(128 + sig);
 }
 
-/* the worker runs: relay signals until the server says how it ended */
-__attribute__((noreturn)) static void relay(void) {
+/* the worker runs: relay signals until the server says how it ended (the debug line that
+ * names the worker comes once the handlers are in place: whoever reads it may signal) */
+__attribute__((noreturn)) static void relay(const char *worker) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK)) {
         dprintf(2, "%s: pipe: %s\n", the_call->prog, strerror(errno));
@@ -300,6 +301,8 @@ __attribute__((noreturn)) static void relay(void) {
         if (old.sa_handler != SIG_IGN || RELAYED[i] == SIGCONT)
             handle(RELAYED[i]); /* an ignored one stays ignored here (and in the worker) */
     }
+    if (the_call->debug)
+        dprintf(2, "%s: warm %s\n", the_call->prog, worker);
     struct warm_spawner *spawner = the_call->spawner;
     for (;;) {
         struct pollfd p[4] = {{conn, POLLIN, 0}, {pipefd[0], POLLIN, 0}, {-1, POLLIN, 0},
@@ -519,7 +522,5 @@ const char *warm_run(const struct warm_call *call) {
         close(conn);
         return "bad answer";
     }
-    if (call->debug)
-        dprintf(2, "%s: warm %s\n", call->prog, line + 8);
-    relay();
+    relay(line + 8);
 }

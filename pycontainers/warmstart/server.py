@@ -32,6 +32,16 @@ _RECHECK = 30.0  # seconds: an idle server looks at its files this often, and ex
 # changed (the package upgraded, a test's launcher removed) rather than idle on for nothing
 
 
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` is still the file open at ``fd``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    here = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (here.st_dev, here.st_ino)
+
+
 def _initial_environ() -> dict[str, str]:
     """The environment this process was exec'd with (``/proc/self/environ``: setenv does
     not change it), less ``PYCONTAINERS_WARM_SERVE``; ``os.environ`` if it cannot be read.
@@ -123,11 +133,18 @@ class Server:
 
     def start(self) -> bool:
         """Lock, preload, bind and listen; False when another server holds the lock."""
-        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        lock = self.path + ".lock"
+        for _ in range(8):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            if _same_file(fd, lock):
+                break
+            os.close(fd)  # an exiting server removed that file after we opened it: again
+        else:
             return False
         self.lock_fd = fd
         os.ftruncate(fd, 0)
@@ -164,7 +181,10 @@ class Server:
         if self.listener is not None:
             self.listener.close()
             self.listener = None
-        if self.lock_fd >= 0:
+        if self.lock_fd >= 0:  # removed while held (a starting server checks it locked
+            lock = self.path + ".lock"  # the file still there), so none pile up
+            if _same_file(self.lock_fd, lock):
+                os.unlink(lock)
             os.close(self.lock_fd)
             self.lock_fd = -1
 

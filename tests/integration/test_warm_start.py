@@ -138,6 +138,7 @@ def warm(tmp_path: Path) -> Iterator[Warm]:
     yield w
     w.stop()
     assert w.pids() == []
+    assert sorted(p.name for p in w.dir.iterdir() if p.name != "seen") == []  # no lock left
 
 
 def same(warm: Warm, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:

@@ -324,8 +324,11 @@ __attribute__((noreturn)) static void relay(const char *worker) {
                 if (sigs[i] == SIGTSTP) { /* stop the worker, then this process */
                     write_all(conn, "sig 19\n", 7);
                     signal(SIGTSTP, SIG_DFL);
-                    raise(SIGTSTP);
-                    handle(SIGTSTP); /* resumed: the SIGCONT handler resumes the worker */
+                    raise(SIGTSTP); /* returns once resumed, or at once: the kernel drops
+                                       it in an orphaned process group, as it would for
+                                       a cold command, which then runs on */
+                    handle(SIGTSTP);
+                    write_all(conn, "sig 18\n", 7); /* either way the worker runs on too */
                     continue;
                 }
                 int len = snprintf(msg, sizeof msg, "sig %d\n", sigs[i]);

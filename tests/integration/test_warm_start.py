@@ -297,8 +297,12 @@ def test_ctrl_z_stops_the_worker_and_the_client_and_a_continue_resumes_both(
     the SIGCONT that resumes the client (the shell's fg) resumes the worker, and the command
     ends as it would have."""
     warm.ready()
+    # its own process group in our session, as a shell's job is (a stop signal to a process
+    # group that is orphaned -- no parent in another group of its session, as under a CI
+    # runner that let go of its job -- is dropped by the kernel: see the second half)
     p = warm.popen("run", "--rm", "--network", "none", str(busybox_rootfs), "sh", "-c",
-                   "sleep 2; echo done", stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                   "sleep 2; echo done", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   process_group=0)  # fmt: skip
     worker = int(re.search(rb"warm (\d+)", p.stderr.read1(4096)).group(1))  # type: ignore[union-attr]
     p.send_signal(signal.SIGTSTP)
     until(lambda: _state(p.pid) == "T" and _state(worker) == "T")
@@ -306,6 +310,15 @@ def test_ctrl_z_stops_the_worker_and_the_client_and_a_continue_resumes_both(
     assert _state(p.pid) == "T" and _state(worker) == "T" and p.poll() is None
     p.send_signal(signal.SIGCONT)
     until(lambda: _state(worker) != "T")
+    out, _ = p.communicate(timeout=60)
+    assert (p.returncode, out) == (0, b"done\n")
+    # an orphaned process group (a new session: its leader's parent is in another one) drops
+    # SIGTSTP: a cold command runs on, and so must the warm one (its worker too)
+    p = warm.popen("run", "--rm", "--network", "none", str(busybox_rootfs), "sh", "-c",
+                   "sleep 2; echo done", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                   start_new_session=True)  # fmt: skip
+    assert b"warm " in p.stderr.read1(4096)  # type: ignore[union-attr]
+    p.send_signal(signal.SIGTSTP)
     out, _ = p.communicate(timeout=60)
     assert (p.returncode, out) == (0, b"done\n")
 

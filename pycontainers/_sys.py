@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno as _errno
 import importlib
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, NoReturn
 
@@ -528,13 +529,26 @@ def wait_exit(pidfd: int) -> tuple[bool, int] | None:
             return info.si_code == os.CLD_EXITED, info.si_status
 
 
-def reap(pidfd: int) -> int:
-    """Wait for the child behind ``pidfd`` and return its exit status (128+N if killed)."""
-    ended = wait_exit(pidfd)
+def exit_code(ended: tuple[bool, int] | None) -> int:
+    """:func:`wait_exit`'s answer as an exit status (128+N if killed, -1: not ours)."""
     if ended is None:
         return -1
     exited, status = ended
     return status if exited else 128 + status
+
+
+def reap(pidfd: int) -> int:
+    """Wait for the child behind ``pidfd`` and return its exit status (128+N if killed)."""
+    return exit_code(wait_exit(pidfd))
+
+
+def remote_spawner() -> Any:
+    """A warm OCI runtime worker's spawn channel (:mod:`pycontainers.runtime._remote`,
+    whose ``spawn``/``reap`` stand for ours) when installed, else None. Looked up, never
+    imported: a cold process has none.
+    """
+    remote = sys.modules.get("pycontainers.runtime._remote")
+    return remote if remote is not None and remote.active() else None
 
 
 def _abort(spawned: Spawned) -> None:

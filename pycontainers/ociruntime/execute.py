@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -139,10 +138,7 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
     from pycontainers.runtime._childsetup import start_error
     from pycontainers.runtime.enter import open_entry
 
-    # a warm worker's (runtime._remote installed): the front end clones the process
-    remote = sys.modules.get("pycontainers.runtime._remote")
-    if remote is not None and not remote.active():
-        remote = None
+    remote = _sys.remote_spawner()  # a warm worker's: the front end clones the process
     proc = from_flags(args)
     if proc.terminal and args.console_socket is None:
         raise OciRuntimeError("exec with a terminal needs --console-socket")
@@ -191,7 +187,7 @@ def exec_command(args: argparse.Namespace, reporter: Reporter) -> int:
             write_atomic(os.path.abspath(args.pid_file), str(spawned.pid).encode(), 0o644)
         if args.detach:
             return 0  # the caller's subreaper reaps it
-        return _wait(spawned.pidfd, spawned.pid if remote is not None else None)
+        return _wait(spawned.pidfd, spawned.pid, remote)
     finally:
         os.close(spawned.sock)
         os.close(spawned.pidfd)
@@ -250,9 +246,10 @@ def _plan(
     return attrs.evolve(plan, **changes) if changes else plan
 
 
-def _wait(pidfd: int, remote_pid: int | None) -> int:
+def _wait(pidfd: int, pid: int, remote: Any) -> int:
     """Wait for the exec'd process (signals to us go to it); its exit status. With
-    ``remote_pid``, the front end of a warm exec reaps it (its child) and tells.
+    ``remote`` (:func:`~pycontainers._sys.remote_spawner`), the front end of a warm exec
+    reaps it (its child) and tells.
     """
     from pycontainers import _sys
 
@@ -265,10 +262,8 @@ def _wait(pidfd: int, remote_pid: int | None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                 signal.SIGUSR2, signal.SIGWINCH):  # fmt: skip
         signal.signal(sig, forward)
-    if remote_pid is not None:
-        from pycontainers.runtime import _remote
-
-        return _remote.reap(remote_pid)
+    if remote is not None:
+        return int(remote.reap(pid))
     return _sys.reap(pidfd)
 
 

@@ -136,11 +136,9 @@ def wait(pid: int) -> tuple[bool, int] | None:
 
 def reap(pid: int) -> int:
     """:func:`pycontainers._sys.reap` by pid, through the front end."""
-    ended = wait(pid)
-    if ended is None:
-        return -1
-    exited, status = ended
-    return status if exited else 128 + status
+    from pycontainers import _sys
+
+    return _sys.exit_code(wait(pid))
 
 
 __all__ = ["active", "install", "reap", "spawn", "wait"]

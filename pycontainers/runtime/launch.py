@@ -9,8 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pycontainers import _log
 from pycontainers.cgroups import prime
@@ -143,7 +142,7 @@ class Launch:
         self._lease: Lease | None = None  # the device group's, when it is one (devpool)
         self.layer_dir: str | None = None  # the container's own upper/work, if we made them
         self.seccomp_fd = -1  # the notify fd the ready child sent (seccomp_listener); ours
-        self._remote = False  # the child is the C front end's (runtime._remote), not ours
+        self._remote: Any = None  # runtime._remote: the child is the C front end's, not ours
         # the steps, each undone in reverse when a later one fails: prepare (network, the
         # overlay, the start fifo, the cgroup) -> plan -> spawn -> release -> monitor ready
         ready = self._prepare(spec, name, start_fifo, cgroup_name)
@@ -276,10 +275,8 @@ class Launch:
         from pycontainers import _sys
 
         if monitor is None:
-            # a warm OCI create's worker (runtime._remote, installed): the front end clones it
-            remote = sys.modules.get("pycontainers.runtime._remote")
-            self._remote = remote is not None and remote.active()
-            self.spawned = remote.spawn(plan) if remote and self._remote else _sys.spawn(plan)
+            self._remote = _sys.remote_spawner()  # a warm OCI create: the front end clones it
+            self.spawned = self._remote.spawn(plan) if self._remote else _sys.spawn(plan)
             return
         env = [f"{k}={v}" for k, v in os.environ.items()]
         fds = list(getattr(stdio, "monitor_fds", ()))
@@ -356,10 +353,8 @@ class Launch:
         """Reap our child ``pid`` (or have the front end reap it: a remote spawn)."""
         from pycontainers import _sys
 
-        if self._remote:
-            from pycontainers.runtime import _remote
-
-            _remote.reap(pid)
+        if self._remote is not None:
+            self._remote.reap(pid)
         else:
             _sys.reap(pidfd)
 
